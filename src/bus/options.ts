@@ -1,0 +1,132 @@
+import { ConfigError } from './errors.js';
+import type { BusLogger } from './log.js';
+import { silentLogger } from './log.js';
+
+/** How to reach Redis and how patient to be. */
+export interface ConnectionOptions {
+  /**
+   * `redis://[user:password@]host[:port][/db]` or `rediss://…` for TLS.
+   * @defaultValue `process.env.REDIS_URL` or `redis://127.0.0.1:6379`
+   */
+  url: string;
+  /**
+   * Database number; overrides the `/db` of the URL.
+   * @defaultValue `process.env.REDIS_DB`, else the URL's, else 0
+   */
+  db: number;
+  /** @defaultValue 5000 — time allowed for TCP/TLS connect plus AUTH/SELECT. */
+  connectTimeoutMs: number;
+  /** @defaultValue 5000 — time allowed for one command's reply. */
+  commandTimeoutMs: number;
+  /** @defaultValue 100 — first reconnect delay; doubles each attempt. */
+  reconnectBaseMs: number;
+  /** @defaultValue 10000 — ceiling of the reconnect delay. */
+  reconnectMaxMs: number;
+  /**
+   * @defaultValue Infinity — reconnect attempts before giving up for good.
+   * The first connect is never retried: a wrong URL should fail fast.
+   */
+  reconnectMaxAttempts: number;
+  /** @defaultValue 5000 — PING interval of the health check; 0 disables it. */
+  healthCheckIntervalMs: number;
+  /** @defaultValue `canopy` — CLIENT SETNAME, visible in `CLIENT LIST`. */
+  clientName: string;
+  /** @defaultValue `6.2.0` — older servers are refused (XAUTOCLAIM, GETDEL, MINID). */
+  minServerVersion: string;
+  /** @defaultValue silent */
+  logger: BusLogger;
+}
+
+export const CONNECTION_DEFAULTS: Omit<ConnectionOptions, 'url' | 'db'> = {
+  connectTimeoutMs: 5000,
+  commandTimeoutMs: 5000,
+  reconnectBaseMs: 100,
+  reconnectMaxMs: 10_000,
+  reconnectMaxAttempts: Number.POSITIVE_INFINITY,
+  healthCheckIntervalMs: 5000,
+  clientName: 'canopy',
+  minServerVersion: '6.2.0',
+  logger: silentLogger,
+};
+
+export interface ParsedUrl {
+  tls: boolean;
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  db?: number;
+}
+
+/** Parses a Redis URL; throws {@link ConfigError} with the reason. */
+export function parseRedisUrl(url: string): ParsedUrl {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (cause) {
+    throw new ConfigError(`REDIS_URL is not a URL: ${redactUrl(url)}`, { cause });
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
+    throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got ${u.protocol}//`);
+  }
+  const port = u.port ? Number(u.port) : 6379;
+  const path = u.pathname.replace(/^\//, '');
+  let db: number | undefined;
+  if (path !== '') {
+    db = Number(path);
+    if (!Number.isInteger(db) || db < 0) throw new ConfigError(`REDIS_URL database must be a number, got "/${path}"`);
+  }
+  const out: ParsedUrl = { tls: u.protocol === 'rediss:', host: u.hostname || '127.0.0.1', port };
+  if (u.username) out.username = decodeURIComponent(u.username);
+  if (u.password) out.password = decodeURIComponent(u.password);
+  if (db !== undefined) out.db = db;
+  return out;
+}
+
+/** The URL with its password replaced, safe to log. */
+export function redactUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+}
+
+/**
+ * Spreads defaults over the given options (and the environment), validates
+ * them at once and returns the complete set.
+ */
+export function resolveConnectionOptions(
+  opts: Partial<ConnectionOptions> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ConnectionOptions {
+  const url = opts.url ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const parsed = parseRedisUrl(url);
+  let db = opts.db;
+  if (db === undefined && env.REDIS_DB !== undefined && env.REDIS_DB !== '') {
+    db = Number(env.REDIS_DB);
+    if (!Number.isInteger(db) || db < 0)
+      throw new ConfigError(`REDIS_DB must be a non-negative integer, got "${env.REDIS_DB}"`);
+  }
+  const o: ConnectionOptions = { ...CONNECTION_DEFAULTS, ...stripUndefined(opts), url, db: db ?? parsed.db ?? 0 };
+  for (const k of ['connectTimeoutMs', 'commandTimeoutMs', 'reconnectBaseMs', 'reconnectMaxMs'] as const) {
+    if (!(o[k] > 0)) throw new ConfigError(`${k} must be > 0, got ${o[k]}`);
+  }
+  if (!(o.healthCheckIntervalMs >= 0)) throw new ConfigError(`healthCheckIntervalMs must be >= 0`);
+  if (o.reconnectMaxMs < o.reconnectBaseMs) throw new ConfigError('reconnectMaxMs must be >= reconnectBaseMs');
+  return o;
+}
+
+/**
+ * Exponential backoff with full jitter: a random delay in
+ * [base·2^(n-1) / 2, base·2^(n-1)], capped at `max`.
+ */
+export function backoffDelay(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
+  const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exp / 2 + (random() * exp) / 2);
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

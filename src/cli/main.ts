@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { packageVersion } from './version.js';
+import { registerUp } from './commands/up.js';
+
+/**
+ * `canopy <command>`: every service and tool of Canopy. Each command lives
+ * in ./commands/<name>.ts and registers itself here.
+ */
+export function buildProgram(): Command {
+  const program = new Command('canopy')
+    .description('Canopy: telemetry and control for controlled-environment agriculture, on Redis')
+    .version(packageVersion(), '-V, --version')
+    .showHelpAfterError()
+    .enablePositionalOptions();
+  registerUp(program);
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    process.stderr.write(`canopy: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
