@@ -3,6 +3,9 @@ import { Command } from 'commander';
 import { packageVersion } from './version.js';
 import { registerUp } from './commands/up.js';
 import { registerAcl } from './commands/acl.js';
+import { registerGateway } from './commands/gateway.js';
+import { registerSubscribe } from './commands/subscribe.js';
+import { registerPublish } from './commands/publish.js';
 
 /**
  * `canopy <command>`: every service and tool of Canopy. Each command lives
@@ -16,6 +19,9 @@ export function buildProgram(): Command {
     .enablePositionalOptions();
   registerUp(program);
   registerAcl(program);
+  registerGateway(program);
+  registerSubscribe(program);
+  registerPublish(program);
   return program;
 }
 
