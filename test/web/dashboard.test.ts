@@ -77,17 +77,30 @@ describe('dashboard in headless Chromium', () => {
     expect(await valueOf(page, 'pressure_v')).toBe('—');
     // live updates over /ws change what is shown
     await publishSensor(t.client, 'Flower Room', 'front', { dry_bulb_f: 24.5, rh_f: 65.0 });
-    await page.waitForFunction(() => document.querySelector('[data-sensor="dry_bulb_f"] .value')?.textContent === '24.5');
+    await page.waitForFunction(
+      () => document.querySelector('[data-sensor="dry_bulb_f"] .value')?.textContent === '24.5',
+    );
     await publishSensor(t.client, 'Flower Room', 'front', { dry_bulb_f: 25.1 });
-    await page.waitForFunction(() => document.querySelector('[data-sensor="dry_bulb_f"] .value')?.textContent === '25.1');
+    await page.waitForFunction(
+      () => document.querySelector('[data-sensor="dry_bulb_f"] .value')?.textContent === '25.1',
+    );
     expect(await page.getAttribute('[data-sensor="dry_bulb_f"]', 'class')).not.toMatch(/\bstale\b/);
     // the lab card shows its temperatures
     await publishSensor(t.client, 'Lab', 'main', { lab_temp: 21.3, water_temp: 18.9 });
-    await page.waitForFunction(() => document.querySelector('[data-sensor="water_temp"] .value')?.textContent === '18.9');
+    await page.waitForFunction(
+      () => document.querySelector('[data-sensor="water_temp"] .value')?.textContent === '18.9',
+    );
     // device states, read-only
     await t.client.publish(
       'device:update',
-      JSON.stringify({ location: 'Flower Room', cluster: 'front', device: 'heater_1', state: 1, mode: 'auto', timestamp: new Date().toISOString() }),
+      JSON.stringify({
+        location: 'Flower Room',
+        cluster: 'front',
+        device: 'heater_1',
+        state: 1,
+        mode: 'auto',
+        timestamp: new Date().toISOString(),
+      }),
     );
     await page.waitForSelector('.card [data-device="heater_1"].on');
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-desktop.png'), fullPage: true });

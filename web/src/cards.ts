@@ -116,7 +116,11 @@ export class RoomCards {
         ...(byRoom.get(key) ?? []).map((d) => {
           const li = el('li', d.state ? 'on' : 'off');
           li.dataset.device = d.device;
-          li.append(el('span', 'dev-name', d.device), el('span', 'dev-state', d.state ? 'ON' : 'OFF'), el('span', 'dev-mode', d.mode));
+          li.append(
+            el('span', 'dev-name', d.device),
+            el('span', 'dev-state', d.state ? 'ON' : 'OFF'),
+            el('span', 'dev-mode', d.mode),
+          );
           return li;
         }),
       );

@@ -22,7 +22,12 @@ export const RANGES: Array<[label: string, ms: number]> = [
 const COLORS = ['#2e7d32', '#1565c0', '#c62828', '#ef6c00', '#6a1b9a', '#00838f', '#ad1457', '#5d4037'];
 
 /** Buckets of several sensors on one time axis (union of bucket starts, gaps as null). */
-export function align(series: Bucket[][]): { xs: number[]; avg: (number | null)[][]; min: (number | null)[][]; max: (number | null)[][] } {
+export function align(series: Bucket[][]): {
+  xs: number[];
+  avg: (number | null)[][];
+  min: (number | null)[][];
+  max: (number | null)[][];
+} {
   const xs = [...new Set(series.flatMap((b) => b.map((x) => x.t)))].sort((a, b) => a - b);
   const index = new Map(xs.map((t, i) => [t, i]));
   const fill = () => series.map(() => new Array<number | null>(xs.length).fill(null));
@@ -119,7 +124,9 @@ export class HistoryChart {
       bands.push({ series: [2, 3], fill: 'rgba(46,125,50,0.12)' });
     }
     const axes: uPlot.Axis[] = [{}];
-    units.slice(0, 2).forEach((u, i) => axes.push({ scale: u, label: u, side: i === 0 ? 3 : 1, grid: { show: i === 0 } }));
+    units
+      .slice(0, 2)
+      .forEach((u, i) => axes.push({ scale: u, label: u, side: i === 0 ? 3 : 1, grid: { show: i === 0 } }));
     const scales: uPlot.Scales = { x: { time: true, min: from, max: to } };
     for (const u of units) scales[u] = { auto: true };
     const stageBands = STAGES[this.stage]?.bands ?? {};

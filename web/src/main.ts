@@ -89,13 +89,13 @@ async function main(): Promise<void> {
   const selected = new Set(prefs.sensors.filter((n) => byName.has(n)));
   let rangeMs = prefs.rangeMs;
   const save = () =>
-    localStorage.setItem(PREFS, JSON.stringify({ sensors: [...selected], rangeMs, stage: chart.stage } satisfies Prefs));
+    localStorage.setItem(
+      PREFS,
+      JSON.stringify({ sensors: [...selected], rangeMs, stage: chart.stage } satisfies Prefs),
+    );
   const reload = () => {
     save();
-    void chart.load(
-      [...selected].map((n) => byName.get(n)!).filter(Boolean),
-      rangeMs,
-    );
+    void chart.load([...selected].map((n) => byName.get(n)!).filter(Boolean), rangeMs);
   };
 
   const ranges = $('ranges');

@@ -8,7 +8,11 @@ export function registerApi(program: Command): void {
     .command('api')
     .description('serve the REST API, the WebSocket /ws and the web dashboard')
     .option('--port <port>', 'TCP port (env CANOPY_API_PORT)', process.env.CANOPY_API_PORT ?? '8000')
-    .option('--host <host>', 'address to bind: 127.0.0.1 (this machine only) or 0.0.0.0 (phones on the LAN)', '127.0.0.1')
+    .option(
+      '--host <host>',
+      'address to bind: 127.0.0.1 (this machine only) or 0.0.0.0 (phones on the LAN)',
+      '127.0.0.1',
+    )
     .action(async (opts: { port: string; host: string }) => {
       const log = createLogger('api');
       const port = Number(opts.port);

@@ -75,23 +75,37 @@ export async function buildApp(ctx: ApiContext, extra: ApiRoutes[] = []): Promis
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     if (err instanceof ApiError) {
       if (err.statusCode >= 500) ctx.log.warn({ code: err.code, url: req.routeOptions.url }, err.message);
-      return reply
-        .code(err.statusCode)
-        .send({ statusCode: err.statusCode, error: STATUS_TEXT[err.statusCode] ?? 'Error', code: err.code, message: err.message });
+      return reply.code(err.statusCode).send({
+        statusCode: err.statusCode,
+        error: STATUS_TEXT[err.statusCode] ?? 'Error',
+        code: err.code,
+        message: err.message,
+      });
     }
     if ((err as FastifyError).validation) {
-      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', code: 'API_BAD_PARAMETER', message: err.message });
+      return reply
+        .code(400)
+        .send({ statusCode: 400, error: 'Bad Request', code: 'API_BAD_PARAMETER', message: err.message });
     }
     const status = (err as FastifyError).statusCode ?? 500;
     if (status < 500) {
-      return reply.code(status).send({ statusCode: status, error: STATUS_TEXT[status] ?? 'Error', code: err.code, message: err.message });
+      return reply
+        .code(status)
+        .send({ statusCode: status, error: STATUS_TEXT[status] ?? 'Error', code: err.code, message: err.message });
     }
     ctx.log.error({ err, url: req.routeOptions.url }, 'request failed');
-    return reply.code(500).send({ statusCode: 500, error: 'Internal Server Error', message: 'internal error (logged)' });
+    return reply
+      .code(500)
+      .send({ statusCode: 500, error: 'Internal Server Error', message: 'internal error (logged)' });
   });
 
   app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ statusCode: 404, error: 'Not Found', code: 'API_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` }),
+    reply.code(404).send({
+      statusCode: 404,
+      error: 'Not Found',
+      code: 'API_NOT_FOUND',
+      message: `no route ${req.method} ${req.url.split('?')[0]}`,
+    }),
   );
 
   ctx.metrics.install(app);

@@ -138,9 +138,11 @@ export function requireRole(auth: TokenAuth, role: Role): preHandlerAsyncHookHan
       return reply;
     }
     if (rank(have) < rank(role)) {
-      await reply
-        .code(403)
-        .send({ statusCode: 403, error: 'Forbidden', message: `this endpoint needs the ${role} role; the token has ${have}` });
+      await reply.code(403).send({
+        statusCode: 403,
+        error: 'Forbidden',
+        message: `this endpoint needs the ${role} role; the token has ${have}`,
+      });
       return reply;
     }
     req.role = have;

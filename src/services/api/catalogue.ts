@@ -40,7 +40,8 @@ export function defaultCatalogue(): SensorInfo[] {
   ];
   const out: SensorInfo[] = [];
   for (const [suffix, location, cluster] of rooms) {
-    for (const [kind, unit, min, max] of KINDS) out.push({ name: `${kind}_${suffix}`, location, cluster, unit, kind, min, max });
+    for (const [kind, unit, min, max] of KINDS)
+      out.push({ name: `${kind}_${suffix}`, location, cluster, unit, kind, min, max });
   }
   out.push({ name: 'lab_temp', location: 'Lab', cluster: 'main', unit: '°C', kind: 'lab_temp', min: -40, max: 85 });
   out.push({ name: 'water_temp', location: 'Lab', cluster: 'main', unit: '°C', kind: 'water_temp', min: -10, max: 60 });

@@ -1,4 +1,5 @@
 import type { Connection } from '../../bus/connection.js';
+import type { LiveState } from '../../bus/state.js';
 import type { Logger } from '../../util/log.js';
 import type { TokenAuth } from './auth.js';
 import type { SensorInfo } from './catalogue.js';
@@ -12,6 +13,8 @@ import type { WsHub } from './ws-hub.js';
 export interface ApiContext {
   options: ApiOptions;
   conn: Connection;
+  /** The live keys (`sensor:<name>` + `:ts`). */
+  live: LiveState;
   store: ApiStore | undefined;
   catalogue: SensorInfo[];
   byName: Map<string, SensorInfo>;
@@ -24,12 +27,7 @@ export interface ApiContext {
 }
 
 export type ApiErrorCode =
-  | 'API_BAD_PARAMETER'
-  | 'API_NOT_FOUND'
-  | 'API_REDIS_DOWN'
-  | 'API_STORE_DOWN'
-  | 'API_NO_STORE'
-  | 'API_NO_DASHBOARD';
+  'API_BAD_PARAMETER' | 'API_NOT_FOUND' | 'API_REDIS_DOWN' | 'API_STORE_DOWN' | 'API_NO_STORE' | 'API_NO_DASHBOARD';
 
 /** An error the API answers with its own status code and a stable `code`. */
 export class ApiError extends Error {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Connection } from '../../bus/connection.js';
+import { LiveState } from '../../bus/state.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import type { ServiceHandle } from '../types.js';
 import { buildApp, type ApiRoutes } from './app.js';
@@ -49,7 +50,10 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
   const options = resolveApiOptions(opts);
   const log = logger ?? createLogger('api');
   const auth = TokenAuth.load(options);
-  const conn = await Connection.connect({ ...(options.redisUrl ? { url: options.redisUrl } : {}), clientName: 'canopy-api' });
+  const conn = await Connection.connect({
+    ...(options.redisUrl ? { url: options.redisUrl } : {}),
+    clientName: 'canopy-api',
+  });
   conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   // closed in reverse order of creation: app, store, hub, feed, Redis
   const cleanup: Array<() => Promise<void> | void> = [() => conn.close()];
@@ -65,14 +69,15 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
       log,
     );
     cleanup.push(() => hub.close());
-    feed.on('sensor', (u, text) => hub.sensor(u, text));
-    feed.on('device', (u, text) => hub.device(u, text));
+    feed.on('sensor', (u) => hub.sensor(u));
+    feed.on('device', (u) => hub.device(u));
     const store = givenStore ?? (await openApiStore(options.databaseUrl, log));
     if (store && !givenStore) cleanup.push(() => store.close());
     const cat = catalogue ?? defaultCatalogue();
     const ctx: ApiContext = {
       options,
       conn,
+      live: new LiveState(conn, { prefix: options.livePrefix }),
       store,
       catalogue: cat,
       byName: new Map(cat.map((s) => [s.name, s])),

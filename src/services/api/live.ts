@@ -1,4 +1,4 @@
-import type { Connection } from '../../bus/connection.js';
+import type { LiveState } from '../../bus/state.js';
 import type { SensorInfo } from './catalogue.js';
 
 /** One sensor's live value as the API reports it. */
@@ -18,40 +18,29 @@ export interface LiveValue {
   stale: boolean;
 }
 
-/**
- * Reads `<prefix><name>` and `<prefix><name>:ts` for every sensor in one
- * MGET (Redis only, never the store).
- */
+/** Every sensor's `sensor:<name>` / `:ts` pair in one MGET (Redis only, never the store). */
 export async function readLive(
-  conn: Connection,
+  state: LiveState,
   sensors: readonly SensorInfo[],
-  opts: { prefix: string; staleAfterMs: number; now?: number },
+  staleAfterMs: number,
 ): Promise<LiveValue[]> {
-  if (sensors.length === 0) return [];
-  const keys: string[] = [];
-  for (const s of sensors) keys.push(`${opts.prefix}${s.name}`, `${opts.prefix}${s.name}:ts`);
-  const raw = await conn.run('MGET live keys', (c) => c.mGet(keys));
-  const now = opts.now ?? Date.now();
+  const raw = await state.read(sensors.map((s) => s.name));
   return sensors.map((s, i) => {
-    const v = parseNum(raw[2 * i]);
-    const ts = parseNum(raw[2 * i + 1]);
-    const ageMs = ts === null ? null : Math.max(0, now - ts);
+    const r = raw[i];
+    const n = r?.value === null || r?.value === undefined || r.value.trim() === '' ? NaN : Number(r.value);
+    const ok = Number.isFinite(n);
+    const ts = ok ? (r?.ts ?? null) : null;
+    const ageMs = ok && r?.ageMs !== null && r?.ageMs !== undefined ? Math.max(0, r.ageMs) : null;
     return {
       name: s.name,
       location: s.location,
       cluster: s.cluster,
       unit: s.unit,
       kind: s.kind,
-      value: v,
-      ts: v === null ? null : ts,
-      ageMs: v === null ? null : ageMs,
-      stale: v === null || ageMs === null || ageMs > opts.staleAfterMs,
+      value: ok ? n : null,
+      ts,
+      ageMs,
+      stale: !ok || ageMs === null || ageMs > staleAfterMs,
     };
   });
-}
-
-function parseNum(x: unknown): number | null {
-  if (x === null || x === undefined) return null;
-  const n = Number(typeof x === 'string' ? x : String(x));
-  return Number.isFinite(n) && String(x).trim() !== '' ? n : null;
 }

@@ -107,8 +107,16 @@ export class ApiMetrics {
       'Queue entries dropped for lagging WebSocket clients',
       () => hub.stats.dropped,
     );
-    counterFrom('canopy_api_sensor_updates_total', 'sensor:update messages received', () => feed?.stats.sensorUpdates ?? 0);
-    counterFrom('canopy_api_device_updates_total', 'device:update messages received', () => feed?.stats.deviceUpdates ?? 0);
+    counterFrom(
+      'canopy_api_sensor_updates_total',
+      'sensor:update messages received',
+      () => feed?.stats.sensorUpdates ?? 0,
+    );
+    counterFrom(
+      'canopy_api_device_updates_total',
+      'device:update messages received',
+      () => feed?.stats.deviceUpdates ?? 0,
+    );
     counterFrom(
       'canopy_api_malformed_updates_total',
       'Malformed sensor:update/device:update messages ignored',

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Connection } from '../../bus/connection.js';
+import { Subscriber } from '../../bus/subscriber.js';
+import type { ValidationResult } from '../../bus/validate.js';
 import type { Logger } from '../../util/log.js';
 
 /** `sensor:update` payload (SPEC §2). */
@@ -23,121 +25,119 @@ export interface DeviceUpdate {
 export const SENSOR_CHANNEL = 'sensor:update';
 export const DEVICE_CHANNEL = 'device:update';
 
-/** Largest payload accepted from a channel; bigger ones are counted as malformed. */
-const MAX_PAYLOAD = 1 << 20;
+const fail = (error: string) => ({ ok: false as const, error });
 
-/** Returns the update or a reason why the payload is not one. */
-export function parseSensorUpdate(text: string): SensorUpdate | string {
-  const o = parseObject(text);
-  if (typeof o === 'string') return o;
+function common(o: Record<string, unknown>): string | undefined {
   if (typeof o.location !== 'string' || o.location === '') return 'location must be a non-empty string';
   if (typeof o.cluster !== 'string' || o.cluster === '') return 'cluster must be a non-empty string';
   if (typeof o.timestamp !== 'string' || Number.isNaN(Date.parse(o.timestamp))) return 'timestamp must be ISO-8601';
+  return undefined;
+}
+
+/** Validator of `sensor:update` messages (a bus {@link Validator}). */
+export function checkSensorUpdate(v: unknown): ValidationResult<SensorUpdate> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail('not a JSON object');
+  const o = v as Record<string, unknown>;
+  const bad = common(o);
+  if (bad) return fail(bad);
   const d = o.sensor_data;
-  if (typeof d !== 'object' || d === null || Array.isArray(d)) return 'sensor_data must be an object';
-  for (const [k, v] of Object.entries(d)) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) return `sensor_data.${k} must be a finite number`;
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return fail('sensor_data must be an object');
+  for (const [k, x] of Object.entries(d)) {
+    if (typeof x !== 'number' || !Number.isFinite(x)) return fail(`sensor_data.${k} must be a finite number`);
   }
-  return o as unknown as SensorUpdate;
+  return { ok: true, value: o as unknown as SensorUpdate };
 }
 
-/** Returns the update or a reason why the payload is not one. */
-export function parseDeviceUpdate(text: string): DeviceUpdate | string {
-  const o = parseObject(text);
-  if (typeof o === 'string') return o;
-  if (typeof o.location !== 'string' || o.location === '') return 'location must be a non-empty string';
-  if (typeof o.cluster !== 'string' || o.cluster === '') return 'cluster must be a non-empty string';
-  if (typeof o.device !== 'string' || o.device === '') return 'device must be a non-empty string';
-  if (typeof o.state !== 'number' || !Number.isFinite(o.state)) return 'state must be a number';
-  if (typeof o.mode !== 'string') return 'mode must be a string';
-  if (typeof o.timestamp !== 'string' || Number.isNaN(Date.parse(o.timestamp))) return 'timestamp must be ISO-8601';
-  return o as unknown as DeviceUpdate;
-}
-
-function parseObject(text: string): Record<string, unknown> | string {
-  if (text.length > MAX_PAYLOAD) return `payload larger than ${MAX_PAYLOAD} bytes`;
-  let o: unknown;
-  try {
-    o = JSON.parse(text);
-  } catch {
-    return 'not JSON';
-  }
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) return 'not a JSON object';
-  return o as Record<string, unknown>;
+/** Validator of `device:update` messages. */
+export function checkDeviceUpdate(v: unknown): ValidationResult<DeviceUpdate> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail('not a JSON object');
+  const o = v as Record<string, unknown>;
+  const bad = common(o);
+  if (bad) return fail(bad);
+  if (typeof o.device !== 'string' || o.device === '') return fail('device must be a non-empty string');
+  if (typeof o.state !== 'number' || !Number.isFinite(o.state)) return fail('state must be a number');
+  if (typeof o.mode !== 'string') return fail('mode must be a string');
+  return { ok: true, value: o as unknown as DeviceUpdate };
 }
 
 export interface UpdateFeedEvents {
-  /** A valid sensor update and its raw JSON text (forwarded as is). */
-  sensor: [update: SensorUpdate, text: string];
-  device: [update: DeviceUpdate, text: string];
+  sensor: [update: SensorUpdate];
+  device: [update: DeviceUpdate];
 }
 
 export interface UpdateFeedStats {
   sensorUpdates: number;
   deviceUpdates: number;
+  /** Messages that were not JSON or did not match the contract (counted and logged by the bus). */
   malformed: number;
 }
 
 /**
- * Listens to the broad `sensor:update` and `device:update` channels on a
- * dedicated connection (every update is published there too), validates
- * each message (malformed ones are counted and logged, never forwarded) and
- * keeps the latest state of every device.
+ * Listens to the broad `sensor:update` and `device:update` channels (every
+ * update is published there too) with a bus {@link Subscriber}: malformed
+ * messages are counted and logged, never forwarded. Keeps the latest state
+ * of every device.
  */
 export class UpdateFeed extends EventEmitter<UpdateFeedEvents> {
-  readonly stats: UpdateFeedStats = { sensorUpdates: 0, deviceUpdates: 0, malformed: 0 };
   readonly #devices = new Map<string, DeviceUpdate>();
-  readonly #conn: Connection;
-  readonly #log: Logger;
+  readonly #sub: Subscriber;
+  #sensorUpdates = 0;
+  #deviceUpdates = 0;
 
-  private constructor(conn: Connection, log: Logger) {
+  private constructor(sub: Subscriber) {
     super();
-    this.#conn = conn;
-    this.#log = log;
+    this.#sub = sub;
   }
 
   static async start(conn: Connection, log: Logger): Promise<UpdateFeed> {
-    const own = await conn.duplicate({ clientName: `${conn.options.clientName}-api-sub` });
-    own.on('error', (err) => log.warn({ err: err.message }, 'update subscription connection error'));
-    const feed = new UpdateFeed(own, log);
-    await own.run('SUBSCRIBE', (c) =>
-      c.subscribe([SENSOR_CHANNEL, DEVICE_CHANNEL], (message, channel) => feed.#onMessage(channel, message)),
-    );
+    const sub = await Subscriber.create(conn, { logger: log, connection: { clientName: 'canopy-api-sub' } });
+    const feed = new UpdateFeed(sub);
+    try {
+      await sub.subscribe<SensorUpdate>(
+        SENSOR_CHANNEL,
+        (u) => {
+          feed.#sensorUpdates++;
+          feed.emit('sensor', u);
+        },
+        { validate: checkSensorUpdate },
+      );
+      await sub.subscribe<DeviceUpdate>(
+        DEVICE_CHANNEL,
+        (u) => {
+          feed.#deviceUpdates++;
+          feed.#devices.set(u.device, u);
+          feed.emit('device', u);
+        },
+        { validate: checkDeviceUpdate },
+      );
+    } catch (err) {
+      await sub.close();
+      throw err;
+    }
     return feed;
   }
 
-  /** Latest known state of every device, by name. */
+  get stats(): UpdateFeedStats {
+    const s = this.#sub.stats.channels;
+    return {
+      sensorUpdates: this.#sensorUpdates,
+      deviceUpdates: this.#deviceUpdates,
+      malformed: (s[SENSOR_CHANNEL]?.malformed ?? 0) + (s[DEVICE_CHANNEL]?.malformed ?? 0),
+    };
+  }
+
+  /** Latest known state of every device. */
   devices(): DeviceUpdate[] {
     return [...this.#devices.values()];
   }
 
-  /** Health of the subscription connection. */
+  /** Whether the subscription connection is up. */
   get ready(): boolean {
-    return this.#conn.isReady;
+    return this.#sub.health === 'ready';
   }
 
   async close(): Promise<void> {
     this.removeAllListeners();
-    await this.#conn.close();
-  }
-
-  #onMessage(channel: string, text: string): void {
-    if (channel === SENSOR_CHANNEL) {
-      const u = parseSensorUpdate(text);
-      if (typeof u === 'string') return this.#malformed(channel, u);
-      this.stats.sensorUpdates++;
-      this.emit('sensor', u, text);
-    } else {
-      const u = parseDeviceUpdate(text);
-      if (typeof u === 'string') return this.#malformed(channel, u);
-      this.stats.deviceUpdates++;
-      this.#devices.set(u.device, u);
-      this.emit('device', u, text);
-    }
-  }
-
-  #malformed(channel: string, reason: string): void {
-    this.stats.malformed++;
-    this.#log.warn({ channel, reason, malformed: this.stats.malformed }, 'malformed update ignored');
+    await this.#sub.close();
   }
 }

@@ -87,13 +87,13 @@ export class WsHub {
     this.#write(c, JSON.stringify({ type: 'hello', filter, ...(hello as object) }));
   }
 
-  /** Forwards a validated sensor update (`text` is its JSON, sent as is). */
-  sensor(u: SensorUpdate, text: string): void {
+  /** Forwards a validated sensor update (serialised once for every client). */
+  sensor(u: SensorUpdate): void {
     let frame: Buffer | undefined;
     for (const c of this.#clients) {
       if (!matches(c.filter, u.location, u.cluster)) continue;
       if (c.pending.size === 0 && c.ws.bufferedAmount <= this.options.maxBufferedBytes) {
-        frame ??= Buffer.from(`{"type":"sensor","data":${text}}`);
+        frame ??= Buffer.from(JSON.stringify({ type: 'sensor', data: u }));
         this.#write(c, frame);
         continue;
       }
@@ -111,12 +111,12 @@ export class WsHub {
   }
 
   /** Forwards a validated device update. */
-  device(u: DeviceUpdate, text: string): void {
+  device(u: DeviceUpdate): void {
     let frame: Buffer | undefined;
     for (const c of this.#clients) {
       if (!matches(c.filter, u.location, u.cluster)) continue;
       if (c.pending.size === 0 && c.ws.bufferedAmount <= this.options.maxBufferedBytes) {
-        frame ??= Buffer.from(`{"type":"device","data":${text}}`);
+        frame ??= Buffer.from(JSON.stringify({ type: 'device', data: u }));
         this.#write(c, frame);
         continue;
       }
@@ -135,7 +135,8 @@ export class WsHub {
   }
 
   #queue(c: Client, key: string, p: Pending): void {
-    if (c.pending.has(key)) c.pending.delete(key); // re-insert: newest last
+    if (c.pending.has(key))
+      c.pending.delete(key); // re-insert: newest last
     else if (c.pending.size >= this.options.maxPending) {
       const oldest = c.pending.keys().next().value;
       if (oldest !== undefined) c.pending.delete(oldest);

@@ -71,7 +71,9 @@ describe('requireRole on a control route', () => {
     expect(((await bad.json()) as { message: string }).message).toBe('the token is not valid');
     const weak = await call(VIEWER);
     expect(weak.status).toBe(403);
-    expect(((await weak.json()) as { message: string }).message).toMatch(/needs the operator role; the token has viewer/);
+    expect(((await weak.json()) as { message: string }).message).toMatch(
+      /needs the operator role; the token has viewer/,
+    );
     expect(await (await call(OPERATOR)).json()).toEqual({ role: 'operator' });
     expect(await (await call(ADMIN)).json()).toEqual({ role: 'admin' });
   });
@@ -86,7 +88,10 @@ describe('requireRole on a control route', () => {
         },
       ],
     });
-    const res = await fetch(`${api.url}/api/test-control`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
+    const res = await fetch(`${api.url}/api/test-control`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
     expect(res.status).toBe(401);
     expect(((await res.json()) as { message: string }).message).toMatch(/no API tokens are configured/);
   });

@@ -15,12 +15,25 @@ describe('WebSocket /ws', () => {
     const p = await WsProbe.open(wsUrl());
     await publishSensor(t.client, 'Flower Room', 'front', { dry_bulb_f: 24.5, rh_f: 65 });
     const m = await p.waitFor((x) => x.type === 'sensor');
-    expect(m.data).toMatchObject({ location: 'Flower Room', cluster: 'front', sensor_data: { dry_bulb_f: 24.5, rh_f: 65 } });
+    expect(m.data).toMatchObject({
+      location: 'Flower Room',
+      cluster: 'front',
+      sensor_data: { dry_bulb_f: 24.5, rh_f: 65 },
+    });
     // the broad channel only: one message per update, not three
     await publishSensor(t.client, 'Flower Room', 'front', { dry_bulb_f: 24.6 });
-    await p.waitFor((x) => x.type === 'sensor' && (x.data as { sensor_data: { dry_bulb_f: number } }).sensor_data.dry_bulb_f === 24.6);
+    await p.waitFor(
+      (x) => x.type === 'sensor' && (x.data as { sensor_data: { dry_bulb_f: number } }).sensor_data.dry_bulb_f === 24.6,
+    );
     expect(p.messages.filter((x) => x.type === 'sensor')).toHaveLength(2);
-    const dev = { location: 'Veg Room', cluster: 'main', device: 'fan_1', state: 0, mode: 'manual', timestamp: new Date().toISOString() };
+    const dev = {
+      location: 'Veg Room',
+      cluster: 'main',
+      device: 'fan_1',
+      state: 0,
+      mode: 'manual',
+      timestamp: new Date().toISOString(),
+    };
     await t.client.publish('device:update', JSON.stringify(dev));
     expect((await p.waitFor((x) => x.type === 'device')).data).toEqual(dev);
     p.close();
@@ -42,7 +55,9 @@ describe('WebSocket /ws', () => {
     expect((f.data as { sensor_data: object }).sensor_data).toEqual({ dry_bulb_f: 2 });
     // the back room's update went to neither; a later update proves nothing else was pending
     await publishSensor(t.client, 'Veg Room', 'main', { dry_bulb_v: 4 });
-    await veg.waitFor((x) => x.type === 'sensor' && (x.data as { sensor_data: { dry_bulb_v?: number } }).sensor_data.dry_bulb_v === 4);
+    await veg.waitFor(
+      (x) => x.type === 'sensor' && (x.data as { sensor_data: { dry_bulb_v?: number } }).sensor_data.dry_bulb_v === 4,
+    );
     expect(veg.messages.filter((x) => x.type === 'sensor')).toHaveLength(2);
     expect(front.messages.filter((x) => x.type === 'sensor')).toHaveLength(1);
     veg.close();

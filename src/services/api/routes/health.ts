@@ -21,15 +21,20 @@ async function heartbeats(ctx: ApiContext): Promise<ServiceStatus[]> {
   const now = Date.now();
   return keys.map((k, i) => {
     const instance = k.slice('heartbeat:'.length);
-    let o: Record<string, unknown> = {};
+    let o: Record<string, unknown>;
     try {
       const v = values[i];
       o = typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : {};
     } catch {
       o = {};
     }
-    const beat = typeof o.ts === 'number' ? o.ts : typeof o.at === 'string' ? Date.parse(o.at) : NaN;
-    return { ...o, instance, service: typeof o.service === 'string' ? o.service : 'unknown', ageMs: Number.isFinite(beat) ? now - beat : null };
+    const beat = typeof o.updated_at === 'string' ? Date.parse(o.updated_at) : NaN;
+    return {
+      ...o,
+      instance,
+      service: typeof o.service === 'string' ? o.service : 'unknown',
+      ageMs: Number.isFinite(beat) ? now - beat : null,
+    };
   });
 }
 
@@ -47,7 +52,11 @@ async function timed(fn: () => Promise<unknown>, ms: number, what: string) {
 export async function healthRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const dep = {
     type: 'object',
-    properties: { status: { type: 'string', enum: ['up', 'down'] }, latencyMs: { type: 'number' }, error: { type: 'string' } },
+    properties: {
+      status: { type: 'string', enum: ['up', 'down'] },
+      latencyMs: { type: 'number' },
+      error: { type: 'string' },
+    },
   } as const;
   const body = {
     type: 'object',
@@ -58,7 +67,11 @@ export async function healthRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       services: { type: 'array', items: { type: 'object', additionalProperties: true } },
       api: {
         type: 'object',
-        properties: { uptimeS: { type: 'number' }, wsClients: { type: 'integer' }, updatesSubscribed: { type: 'boolean' } },
+        properties: {
+          uptimeS: { type: 'number' },
+          wsClients: { type: 'integer' },
+          updatesSubscribed: { type: 'boolean' },
+        },
       },
     },
   } as const;

@@ -12,9 +12,7 @@ export async function roomRoutes(app: FastifyInstance, ctx: ApiContext): Promise
   const picture = async (only?: { location: string; cluster: string }) => {
     const chosen = only ? rooms.filter((r) => r.location === only.location && r.cluster === only.cluster) : rooms;
     const sensors = chosen.flatMap((r) => r.sensors);
-    const live = await withRedis(ctx, 'MGET', () =>
-      readLive(ctx.conn, sensors, { prefix: ctx.options.livePrefix, staleAfterMs: ctx.options.staleAfterMs }),
-    );
+    const live = await withRedis(ctx, 'MGET', () => readLive(ctx.live, sensors, ctx.options.staleAfterMs));
     const devs = devices();
     return chosen.map((r) => ({
       location: r.location,
@@ -31,7 +29,10 @@ export async function roomRoutes(app: FastifyInstance, ctx: ApiContext): Promise
         summary: 'The live picture of every room (sensors from Redis, device states)',
         tags: ['rooms'],
         response: {
-          200: { type: 'object', properties: { now: { type: 'integer' }, rooms: { type: 'array', items: roomSchema } } },
+          200: {
+            type: 'object',
+            properties: { now: { type: 'integer' }, rooms: { type: 'array', items: roomSchema } },
+          },
           503: errorResponses[503],
         },
       },

@@ -37,9 +37,7 @@ export async function sensorRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       },
     },
     async () => {
-      const sensors = await withRedis(ctx, 'MGET', () =>
-        readLive(ctx.conn, ctx.catalogue, { prefix: ctx.options.livePrefix, staleAfterMs: ctx.options.staleAfterMs }),
-      );
+      const sensors = await withRedis(ctx, 'MGET', () => readLive(ctx.live, ctx.catalogue, ctx.options.staleAfterMs));
       return { now: Date.now(), staleAfterMs: ctx.options.staleAfterMs, sensors };
     },
   );
@@ -94,7 +92,8 @@ export async function sensorRoutes(app: FastifyInstance, ctx: ApiContext): Promi
     },
     async (req) => {
       const sensor = ctx.byName.get(req.params.name);
-      if (!sensor) throw new ApiError(404, 'API_NOT_FOUND', `unknown sensor "${req.params.name}" (see GET /api/sensors)`);
+      if (!sensor)
+        throw new ApiError(404, 'API_NOT_FOUND', `unknown sensor "${req.params.name}" (see GET /api/sensors)`);
       const { from, to } = timeRange(req.query, ctx.options.defaultHistoryRangeMs);
       const points = req.query.points;
       const buckets = await withStore(ctx, 'history', (s) => s.history({ sensor: sensor.name, from, to, points }));
