@@ -2,9 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Connection } from './connection.js';
 import { ConfigError, TimeoutError } from './errors.js';
+import type { Codec } from './codec.js';
 import { LuaScript } from './fabric-lua.js';
 import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
+import { Subscriber, type Subscription } from './subscriber.js';
+
+/** Passes the payload through as text: the mailbox needs the exact bytes for LREM. */
+const textCodec: Codec = {
+  name: 'text',
+  encode: (v) => String(v),
+  decode: (d) => (typeof d === 'string' ? d : d.toString('utf8')),
+};
 
 /** An admin message as it travels on `admin:{instance}` and in `admin:queue:{instance}`. */
 export interface AdminMessage {
@@ -130,12 +139,15 @@ export interface MailboxOptions extends MailboxKeys {
   replyTtlSeconds: number;
   /** @defaultValue 1000 — message ids remembered to drop a second delivery. */
   seenCapacity: number;
+  /** @defaultValue its own — a shared {@link Subscriber} saves a connection (it is not closed by the mailbox). */
+  subscriber: Subscriber | undefined;
   /** @defaultValue silent */
   logger: BusLogger;
 }
 
 export const MAILBOX_DEFAULTS: Omit<MailboxOptions, 'instance'> = {
   ...MAILBOX_KEYS,
+  subscriber: undefined,
   drainIntervalMs: 5000,
   replyTtlSeconds: 300,
   seenCapacity: 1000,
@@ -171,7 +183,10 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
   readonly #seen = new Set<string>();
   readonly #drain = new LuaScript('mailbox-drain');
   readonly #started = Date.now();
-  #sub: Connection | undefined;
+  #sub: Subscriber | undefined;
+  #ownSub = false;
+  #subscription: Subscription | undefined;
+  readonly #onResubscribed = () => void this.drain();
   #timer: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
@@ -211,12 +226,18 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
 
   /** Subscribes, then drains what was queued while this instance was down. */
   async start(): Promise<void> {
-    const sub = await this.#conn.duplicate({ clientName: `${this.#conn.options.clientName}-mailbox` });
+    let sub = this.options.subscriber;
+    if (!sub) {
+      sub = await Subscriber.create(this.#conn, {
+        connection: { clientName: `${this.#conn.options.clientName}-mailbox` },
+      });
+      this.#ownSub = true;
+    }
     this.#sub = sub;
-    await sub.run(`SUBSCRIBE ${this.channel}`, (c) =>
-      c.subscribe(this.channel, (msg: string) => void this.#serial(() => this.#fromPubsub(msg))),
-    );
-    sub.on('reconnected', () => void this.drain());
+    this.#subscription = await sub.subscribe<string>(this.channel, (msg) => this.#serial(() => this.#fromPubsub(msg)), {
+      codec: textCodec,
+    });
+    sub.on('resubscribed', this.#onResubscribed);
     await this.drain();
     this.#timer = setInterval(() => void this.drain(), this.options.drainIntervalMs);
     this.#timer.unref();
@@ -241,8 +262,10 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    this.#sub?.off('resubscribed', this.#onResubscribed);
+    await this.#subscription?.unsubscribe().catch(() => undefined);
     await this.#chain;
-    await this.#sub?.close();
+    if (this.#ownSub) await this.#sub?.close();
   }
 
   async #fromPubsub(raw: string): Promise<void> {

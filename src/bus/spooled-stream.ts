@@ -9,6 +9,7 @@ import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
 import type { SpoolRecord } from './spool.js';
 import { SpoolFile } from './spool.js';
+import type { TrimPolicy } from './streams/producer.js';
 
 /** Where a {@link SpooledStreamWriter} writes and how it falls back. */
 export interface SpooledStreamWriterOptions {
@@ -18,10 +19,8 @@ export interface SpooledStreamWriterOptions {
   dir: string;
   /** @defaultValue the stream name with unsafe characters replaced — the spool file is `<dir>/<name>.spool`. */
   name: string;
-  /** @defaultValue 0 (none) — `XADD MAXLEN ~ n`. Exclusive with `minIdAgeMs`. */
-  maxlen: number;
-  /** @defaultValue 0 (none) — `XADD MINID ~ (now - age)`: keep entries younger than this. */
-  minIdAgeMs: number;
+  /** @defaultValue `{ maxLen: 1_000_000 }` — as the bus's StreamProducer: `{ maxLen }`, `{ minAgeMs }` or `'none'`, with `~`. */
+  trim: TrimPolicy;
   /** @defaultValue true — `false` (`USE_REDIS=false`) writes to the spool only, on purpose. */
   useRedis: boolean;
   /** @defaultValue 500 — records per replay step (one Lua call each). */
@@ -39,8 +38,7 @@ export interface SpooledStreamWriterOptions {
 }
 
 export const SPOOLED_STREAM_DEFAULTS: Omit<SpooledStreamWriterOptions, 'stream' | 'dir' | 'name'> = {
-  maxlen: 0,
-  minIdAgeMs: 0,
+  trim: { maxLen: 1_000_000 },
   useRedis: true,
   replayBatch: 500,
   replayIntervalMs: 200,
@@ -132,9 +130,9 @@ export class SpooledStreamWriter {
       ...options,
     };
     if (!o.stream) throw new ConfigError('stream must not be empty');
-    if (o.maxlen && o.minIdAgeMs) throw new ConfigError('maxlen and minIdAgeMs are exclusive');
-    for (const k of ['maxlen', 'minIdAgeMs'] as const) {
-      if (!(o[k] >= 0)) throw new ConfigError(`${k} must be >= 0`);
+    if (o.trim !== 'none') {
+      const n = 'maxLen' in o.trim ? o.trim.maxLen : o.trim.minAgeMs;
+      if (!(Number.isInteger(n) && n > 0)) throw new ConfigError(`trim must be a positive integer, got ${n}`);
     }
     for (const k of ['replayBatch', 'replayIntervalMs', 'ackTtlSeconds'] as const) {
       if (!(o[k] > 0)) throw new ConfigError(`${k} must be > 0`);
@@ -280,11 +278,12 @@ export class SpooledStreamWriter {
         j++;
       }
       const o = this.options;
-      const trim = o.maxlen
-        ? ['MAXLEN', String(o.maxlen)]
-        : o.minIdAgeMs
-          ? ['MINID', String(Date.now() - o.minIdAgeMs)]
-          : ['', ''];
+      const trim =
+        o.trim === 'none'
+          ? ['', '']
+          : 'maxLen' in o.trim
+            ? ['MAXLEN', String(o.trim.maxLen)]
+            : ['MINID', String(Date.now() - o.trim.minAgeMs)];
       const res = (await this.#script.run(
         conn,
         [o.stream, `${o.ackPrefix}${w}`],

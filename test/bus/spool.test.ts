@@ -78,7 +78,7 @@ describe('spooled stream writer', () => {
     const w = await SpooledStreamWriter.open(conn, {
       stream: 'can:raw',
       dir: tempDir(),
-      maxlen: 1_000_000,
+      trim: { maxLen: 1_000_000 },
       replayBatch: 50,
       replayIntervalMs: 50,
       breaker: { failureThreshold: 3, openBaseMs: 100, openMaxMs: 400 },
