@@ -6,6 +6,10 @@ export interface ServiceEntry {
   name: string;
   /** CLI arguments after `canopy`. */
   args: string[];
+  /** TCP port it listens on (the api: the dashboard); `canopy up` waits for it and prints the URL. */
+  port?: number;
+  /** CLI arguments after `canopy` run when the process dies unexpectedly, before its restart (the watchdog). */
+  onCrash?: string[];
 }
 
 export function upServices(opts: { source?: string } = {}): ServiceEntry[] {
