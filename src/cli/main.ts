@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { packageVersion } from './version.js';
 import { registerUp } from './commands/up.js';
+import { registerAcl } from './commands/acl.js';
 
 /**
  * `canopy <command>`: every service and tool of Canopy. Each command lives
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions();
   registerUp(program);
+  registerAcl(program);
   return program;
 }
 
