@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { packageVersion } from './version.js';
 import { registerUp } from './commands/up.js';
+import { registerApi } from './commands/api.js';
 import { registerAcl } from './commands/acl.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerSubscribe } from './commands/subscribe.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions();
   registerUp(program);
+  registerApi(program);
   registerAcl(program);
   registerGateway(program);
   registerSubscribe(program);
