@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { packageVersion } from './version.js';
 import { registerUp } from './commands/up.js';
 import { registerAcl } from './commands/acl.js';
+import { registerAdmin } from './commands/admin.js';
 
 /**
  * `canopy <command>`: every service and tool of Canopy. Each command lives
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions();
   registerUp(program);
   registerAcl(program);
+  registerAdmin(program);
   return program;
 }
 
