@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { packageVersion } from './version.js';
 import { registerUp } from './commands/up.js';
+import { registerApi } from './commands/api.js';
 import { registerAcl } from './commands/acl.js';
 import { registerAdmin } from './commands/admin.js';
 
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions();
   registerUp(program);
+  registerApi(program);
   registerAcl(program);
   registerAdmin(program);
   return program;
