@@ -124,18 +124,18 @@ export async function startServiceRuntime(
   try {
     subscriber = await Subscriber.create(conn, { logger: log });
     const publisher = new Publisher(conn);
-    let rt: Runtime | undefined;
+    const ref: { rt?: Runtime } = {};
     presence = await Heartbeat.start(conn, {
       ...o.heartbeat,
       service: o.service,
       instance: o.instance,
       version: o.version,
       logger: log,
-      counters: () => ({ ...o.counters(), paused: rt?.paused ?? false }),
+      counters: () => ({ ...o.counters(), paused: ref.rt?.paused ?? false }),
     });
     mailbox = new Mailbox(conn, { instance: o.instance, subscriber, logger: log });
-    rt = new Runtime(o.service, o.instance, conn, subscriber, publisher, presence, mailbox, log);
-    const runtime = rt;
+    const runtime = new Runtime(o.service, o.instance, conn, subscriber, publisher, presence, mailbox, log);
+    ref.rt = runtime;
     mailbox.handle('status', () => ({
       service: o.service,
       instance: o.instance,
