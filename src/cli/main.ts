@@ -4,6 +4,9 @@ import { packageVersion } from './version.js';
 import { registerUp } from './commands/up.js';
 import { registerApi } from './commands/api.js';
 import { registerAcl } from './commands/acl.js';
+import { registerGateway } from './commands/gateway.js';
+import { registerSubscribe } from './commands/subscribe.js';
+import { registerPublish } from './commands/publish.js';
 import { registerAdmin } from './commands/admin.js';
 
 /**
@@ -19,6 +22,9 @@ export function buildProgram(): Command {
   registerUp(program);
   registerApi(program);
   registerAcl(program);
+  registerGateway(program);
+  registerSubscribe(program);
+  registerPublish(program);
   registerAdmin(program);
   return program;
 }
