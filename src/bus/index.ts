@@ -12,6 +12,9 @@ export * from './topics.js';
 export * from './subscriber.js';
 export * from './state.js';
 export * from './streams/producer.js';
+export * from './streams/consumer.js';
+export { parsePendingReply, parseReadReply } from './streams/entries.js';
+export * from './scripts.js';
 
 // Module slots, written by other areas (keep one line each):
 // presence  — ./presence.js   (heartbeats)
