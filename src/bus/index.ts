@@ -17,8 +17,12 @@ export { parsePendingReply, parseReadReply } from './streams/entries.js';
 export * from './scripts.js';
 
 // Module slots, written by other areas (keep one line each):
-// presence  — ./presence.js   (heartbeats)
-// registry  — ./registry.js   (identities)
-// mailbox   — ./mailbox.js    (admin messages)
-// spool     — ./spool.js, ./breaker.js (local durable spool, circuit breaker)
+export * from './presence.js';
+export * from './presence-claim.js';
+export * from './registry.js';
+export * from './mailbox.js';
+export * from './breaker.js';
+export * from './spool.js';
+export * from './spooled-stream.js';
+export * from './fabric-lua.js';
 // acl       — ./acl.js        (Redis ACL generation)

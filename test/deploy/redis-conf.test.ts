@@ -20,6 +20,7 @@ function localConf(dir: string, port: number, acl: string): string {
   sub(/^dir .*$/m, `dir ${dir}`);
   sub(/^aclfile .*$/m, `aclfile ${path.join(dir, 'users.acl')}`);
   sub(/^unixsocket .*$/m, `unixsocket ${path.join(dir, 'redis.sock')}`);
+  sub(/^pidfile .*$/m, `pidfile ${path.join(dir, 'redis.pid')}`);
   sub(/^logfile .*$/m, `logfile ${path.join(dir, 'redis.log')}`);
   fs.writeFileSync(path.join(dir, 'users.acl'), acl);
   const file = path.join(dir, 'redis.conf');
