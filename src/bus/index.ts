@@ -14,7 +14,6 @@ export * from './state.js';
 export * from './streams/producer.js';
 export * from './streams/consumer.js';
 export { parsePendingReply, parseReadReply } from './streams/entries.js';
-export * from './scripts.js';
 
 // Module slots, written by other areas (keep one line each):
 export * from './presence.js';

@@ -5,7 +5,7 @@ import { ConfigError, RetryableError, toBusError } from '../errors.js';
 import type { BusLogger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { backoffDelay } from '../options.js';
-import { LuaScript } from '../scripts.js';
+import { LuaScript } from '../fabric-lua.js';
 import { parsePendingReply, parseReadReply, type StreamEntry } from './entries.js';
 
 export type { StreamEntry } from './entries.js';
@@ -106,7 +106,7 @@ export type ConsumerHealth = 'starting' | 'ready' | 'degraded' | 'stopping' | 's
 
 const deadLetterScript = (() => {
   let s: LuaScript | undefined;
-  return () => (s ??= LuaScript.load('dead-letter'));
+  return () => (s ??= new LuaScript('dead-letter'));
 })();
 
 /**
