@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { packageVersion } from './version.js';
 import { registerUp } from './commands/up.js';
+import { registerBackup } from './commands/backup.js';
+import { registerRestore } from './commands/restore.js';
 import { registerAcl } from './commands/acl.js';
 
 /**
@@ -15,6 +17,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions();
   registerUp(program);
+  registerBackup(program);
+  registerRestore(program);
   registerAcl(program);
   return program;
 }
