@@ -17,9 +17,12 @@ export function checkRange(value: number, limits: RangeLimits): RejectReason | n
   return value < limits.min || value > limits.max ? 'range' : null;
 }
 
-/** True when a wet bulb above the dry bulb by more than `marginC` shows a dry wick. */
+/**
+ * True when a wet bulb above the dry bulb by more than `marginC` shows a dry
+ * wick (exactly the margin is still fine: 1e-9 absorbs binary rounding).
+ */
 export function isDryWick(dryC: number, wetC: number, marginC = 0.3): boolean {
-  return wetC - dryC > marginC;
+  return wetC - dryC > marginC + 1e-9;
 }
 
 export interface RateOptions {

@@ -4,7 +4,11 @@ import { packageVersion } from './version.js';
 import { registerUp } from './commands/up.js';
 import { registerBackup } from './commands/backup.js';
 import { registerRestore } from './commands/restore.js';
+import { registerApi } from './commands/api.js';
 import { registerAcl } from './commands/acl.js';
+import { registerGateway } from './commands/gateway.js';
+import { registerSubscribe } from './commands/subscribe.js';
+import { registerPublish } from './commands/publish.js';
 
 /**
  * `canopy <command>`: every service and tool of Canopy. Each command lives
@@ -19,7 +23,11 @@ export function buildProgram(): Command {
   registerUp(program);
   registerBackup(program);
   registerRestore(program);
+  registerApi(program);
   registerAcl(program);
+  registerGateway(program);
+  registerSubscribe(program);
+  registerPublish(program);
   return program;
 }
 
