@@ -120,7 +120,7 @@ export function toBusError(err: unknown, context?: string): BusError {
     return new AuthError(`${prefix}authentication refused by Redis (${msg})`, { cause: e });
   }
   if (msg.startsWith('NOPERM')) return new PermissionError(`${prefix}${msg}`, { cause: e });
-  if (ctor === 'ErrorReply' || ctor === 'SimpleError' || ctor === 'BlobError') {
+  if (ctor === 'ErrorReply' || ctor === 'SimpleError' || ctor === 'BlobError' || ctor === 'MultiErrorReply') {
     return new ReplyError(`${prefix}${msg}`, { cause: e });
   }
   if (ctor === 'ConnectionTimeoutError' || ctor === 'TimeoutError' || ctor === 'SocketTimeoutError') {

@@ -2,6 +2,11 @@
 import { Command } from 'commander';
 import { packageVersion } from './version.js';
 import { registerUp } from './commands/up.js';
+import { registerApi } from './commands/api.js';
+import { registerAcl } from './commands/acl.js';
+import { registerGateway } from './commands/gateway.js';
+import { registerSubscribe } from './commands/subscribe.js';
+import { registerPublish } from './commands/publish.js';
 
 /**
  * `canopy <command>`: every service and tool of Canopy. Each command lives
@@ -14,6 +19,11 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions();
   registerUp(program);
+  registerApi(program);
+  registerAcl(program);
+  registerGateway(program);
+  registerSubscribe(program);
+  registerPublish(program);
   return program;
 }
 
