@@ -37,7 +37,13 @@ export class DbcError extends Error {
 }
 
 export type SourceErrorCode =
-  'SOURCE_CONFIG' | 'SOURCE_NO_INTERFACE' | 'SOURCE_SPAWN' | 'SOURCE_EXITED' | 'SOURCE_IO' | 'SOURCE_CLOSED';
+  | 'SOURCE_CONFIG'
+  | 'SOURCE_NO_INTERFACE'
+  | 'SOURCE_NO_SOCKETCAN'
+  | 'SOURCE_SPAWN'
+  | 'SOURCE_EXITED'
+  | 'SOURCE_IO'
+  | 'SOURCE_CLOSED';
 
 /** A frame source that cannot start or stopped on its own. */
 export class SourceError extends Error {
