@@ -7,6 +7,7 @@ import { registerAcl } from './commands/acl.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerSubscribe } from './commands/subscribe.js';
 import { registerPublish } from './commands/publish.js';
+import { registerAdmin } from './commands/admin.js';
 
 /**
  * `canopy <command>`: every service and tool of Canopy. Each command lives
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerGateway(program);
   registerSubscribe(program);
   registerPublish(program);
+  registerAdmin(program);
   return program;
 }
 
