@@ -62,6 +62,8 @@ export class ApiMetrics {
   readonly registry = new Registry();
   readonly #requests: Counter<'method' | 'route' | 'status'>;
   readonly #duration: Histogram<'method' | 'route'>;
+  /** The worker's counters of the scrape in progress. */
+  #workerStats: { p: Promise<Record<string, number>> } | undefined;
 
   constructor(deps: MetricsDeps) {
     const r = this.registry;
@@ -125,12 +127,9 @@ export class ApiMetrics {
       () => feed?.stats.malformed ?? 0,
     );
     // the worker's counters, read once per scrape (every metric below shares the HGETALL)
-    let statsRead: { at: number; p: Promise<Record<string, number>> } | undefined;
     const workerStats = () => {
-      const now = Date.now();
-      if (!statsRead || now - statsRead.at > 250) {
-        statsRead = {
-          at: now,
+      if (!this.#workerStats) {
+        this.#workerStats = {
           p: conn.isReady
             ? conn
                 .run('HGETALL worker stats', (c) => c.hGetAll(deps.workerStatsKey))
@@ -139,7 +138,7 @@ export class ApiMetrics {
             : Promise.resolve({}),
         };
       }
-      return statsRead.p;
+      return this.#workerStats.p;
     };
     const fromWorker = (name: string, help: string, field: string) =>
       new Counter({
@@ -219,7 +218,12 @@ export class ApiMetrics {
     });
   }
 
-  metrics(): Promise<string> {
-    return this.registry.metrics();
+  async metrics(): Promise<string> {
+    this.#workerStats = undefined;
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.#workerStats = undefined;
+    }
   }
 }
