@@ -45,6 +45,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #health: Health = 'connecting';
   #everReady = false;
   #closing = false;
+  #forcing = false;
   #healthTimer: NodeJS.Timeout | undefined;
   #serverVersion = '';
 
@@ -123,13 +124,36 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return Connection.connect({ ...this.options, ...overrides });
   }
 
-  /** Runs `fn` and maps whatever it throws to the bus taxonomy. */
-  async run<T>(context: string, fn: (client: RedisClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` and maps whatever it throws to the bus taxonomy. It fails with
+   * a {@link TimeoutError} when no reply came within `timeoutMs` (node-redis
+   * itself only times out commands that were not yet written to the socket).
+   * Blocking commands pass a `timeoutMs` above their BLOCK time, or 0.
+   */
+  async run<T>(
+    context: string,
+    fn: (client: RedisClient) => Promise<T>,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<T> {
     if (this.#health === 'closed') throw new ClosedError(`${context}: connection is closed`);
+    const timeoutMs = opts.timeoutMs ?? this.options.commandTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await fn(this.client);
+      const work = fn(this.client);
+      if (!(timeoutMs > 0)) return await work;
+      return await Promise.race([
+        work,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            work.catch(() => undefined);
+            reject(new TimeoutError(`${context}: no reply within ${timeoutMs} ms`));
+          }, timeoutMs);
+        }),
+      ]);
     } catch (err) {
       throw toBusError(err, context);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -138,10 +162,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.#health === 'closed') return;
     this.#closing = true;
     clearInterval(this.#healthTimer);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      if (this.client.isOpen) await this.client.close();
+      // Pending replies get commandTimeoutMs to arrive; then the socket is dropped.
+      if (this.client.isOpen) {
+        await Promise.race([
+          this.client.close(),
+          new Promise<void>((_, reject) => {
+            timer = setTimeout(() => reject(new Error('close timed out')), this.options.commandTimeoutMs);
+          }),
+        ]);
+      }
     } catch {
       this.client.destroy();
+    } finally {
+      clearTimeout(timer);
     }
     this.#setHealth('closed');
   }
@@ -161,9 +196,29 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       if (was !== 'ready') this.emit('reconnected');
     });
     this.client.on('end', () => {
-      if (this.#closing) return;
+      if (this.#closing || this.#forcing) return;
       this.#setHealth('closed');
     });
+  }
+
+  /**
+   * The server stopped answering but the socket looks open (a stalled
+   * network, a frozen server): drop the socket and connect again, so
+   * pending commands fail now and subscriptions are restored.
+   */
+  async #forceReconnect(): Promise<void> {
+    if (this.#forcing || this.#closing) return;
+    this.#forcing = true;
+    this.options.logger.warn({}, 'redis stopped answering; reconnecting');
+    this.#setHealth('reconnecting');
+    try {
+      this.client.destroy();
+      await this.client.connect();
+    } catch (err) {
+      if (!this.#closing) this.emit('error', toBusError(err, 'forced reconnect'));
+    } finally {
+      this.#forcing = false;
+    }
   }
 
   #setHealth(state: Health): void {
@@ -199,11 +254,19 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   #startHealthCheck(): void {
     if (this.options.healthCheckIntervalMs <= 0) return;
+    let busy = false;
     this.#healthTimer = setInterval(() => {
-      if (this.#health !== 'ready') return;
-      this.client.ping().catch((err: unknown) => {
-        if (!this.#closing) this.emit('error', toBusError(err, 'health check PING'));
-      });
+      if (this.#health !== 'ready' || busy) return;
+      busy = true;
+      this.run('health check PING', (c) => c.ping())
+        .catch((err: unknown) => {
+          if (this.#closing) return;
+          this.emit('error', err as Error);
+          if (err instanceof TimeoutError) void this.#forceReconnect();
+        })
+        .finally(() => {
+          busy = false;
+        });
     }, this.options.healthCheckIntervalMs);
     this.#healthTimer.unref();
   }

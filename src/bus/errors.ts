@@ -13,7 +13,8 @@ export type BusErrorCode =
   | 'BUS_NOPERM'
   | 'BUS_VERSION'
   | 'BUS_DECODE'
-  | 'BUS_VALIDATION';
+  | 'BUS_VALIDATION'
+  | 'BUS_RETRY';
 
 export class BusError extends Error {
   readonly code: BusErrorCode;
@@ -107,6 +108,18 @@ export class ValidationError extends BusError {
   }
 }
 
+/**
+ * Thrown by a stream batch handler for a passing failure (the store is
+ * down): the worker retries the same batch in memory with backoff, without
+ * a new delivery, so the entries do not creep towards the dead-letter limit.
+ */
+export class RetryableError extends BusError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('BUS_RETRY', message, options);
+    this.name = 'RetryableError';
+  }
+}
+
 const AUTH_REPLIES = ['WRONGPASS', 'NOAUTH', 'ERR invalid password', 'ERR AUTH'];
 
 /** Maps an error thrown by the Redis client to the taxonomy above. */
@@ -120,7 +133,7 @@ export function toBusError(err: unknown, context?: string): BusError {
     return new AuthError(`${prefix}authentication refused by Redis (${msg})`, { cause: e });
   }
   if (msg.startsWith('NOPERM')) return new PermissionError(`${prefix}${msg}`, { cause: e });
-  if (ctor === 'ErrorReply' || ctor === 'SimpleError' || ctor === 'BlobError') {
+  if (ctor === 'ErrorReply' || ctor === 'SimpleError' || ctor === 'BlobError' || ctor === 'MultiErrorReply') {
     return new ReplyError(`${prefix}${msg}`, { cause: e });
   }
   if (ctor === 'ConnectionTimeoutError' || ctor === 'TimeoutError' || ctor === 'SocketTimeoutError') {

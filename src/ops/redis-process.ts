@@ -17,6 +17,11 @@ export interface RedisProcessOptions {
   extraConfig?: string[];
   /** @defaultValue `redis-server` on PATH */
   binary?: string;
+  /**
+   * @defaultValue false — true puts the server in its own process group, so a
+   * Ctrl+C in the terminal does not reach it (`canopy up` stops it last).
+   */
+  detached?: boolean;
 }
 
 export class RedisBinaryMissingError extends Error {
@@ -48,12 +53,14 @@ export class RedisProcess {
   readonly binary: string;
   #child: ChildProcess | undefined;
   readonly #confPath: string;
+  readonly #detached: boolean;
 
-  private constructor(dir: string, port: number, binary: string, confPath: string) {
+  private constructor(dir: string, port: number, binary: string, confPath: string, detached = false) {
     this.dir = dir;
     this.port = port;
     this.binary = binary;
     this.#confPath = confPath;
+    this.#detached = detached;
   }
 
   /** Writes a config file into `dir`, starts redis-server and waits until it accepts connections. */
@@ -77,7 +84,7 @@ export class RedisProcess {
     ];
     const confPath = path.join(opts.dir, 'redis.conf');
     fs.writeFileSync(confPath, conf.join('\n') + '\n', { mode: 0o600 });
-    const rp = new RedisProcess(opts.dir, port, binary, confPath);
+    const rp = new RedisProcess(opts.dir, port, binary, confPath, opts.detached ?? false);
     await rp.#spawn();
     return rp;
   }
@@ -95,7 +102,7 @@ export class RedisProcess {
   }
 
   async #spawn(): Promise<void> {
-    const child = spawn(this.binary, [this.#confPath], { stdio: 'ignore' });
+    const child = spawn(this.binary, [this.#confPath], { stdio: 'ignore', detached: this.#detached });
     this.#child = child;
     const exited = new Promise<never>((_, reject) =>
       child.once('exit', (code) =>

@@ -1,15 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import readline from 'node:readline';
 import { backoffDelay } from '../bus/options.js';
 
 /** One child the supervisor keeps running. */
 export interface ChildSpec {
   name: string;
-  /** Arguments after `node`, e.g. `[cliPath, 'worker']`. */
+  /** Arguments after the command, e.g. `[cliPath, 'worker']` for `node`. */
   args: string[];
+  /** @defaultValue the supervisor's `nodePath` */
+  command?: string;
   env?: NodeJS.ProcessEnv;
   /** Resolves when the child is ready for the next one to start (optional). */
   ready?: () => Promise<void>;
+  /**
+   * The watchdog: runs after the child died unexpectedly (crash, kill -9,
+   * non-zero exit), before it is restarted — e.g. drive relays to their safe
+   * state. Its failure is reported and does not prevent the restart.
+   */
+  onCrash?: () => Promise<void>;
 }
 
 export interface SupervisorOptions {
@@ -23,6 +32,11 @@ export interface SupervisorOptions {
   stopTimeoutMs: number;
   /** @defaultValue `node` of this process */
   nodePath: string;
+  /**
+   * @defaultValue `inherit` — `prefix` pipes each child's stdout/stderr
+   * through the supervisor with `name | ` in front of every line.
+   */
+  output: 'inherit' | 'prefix';
 }
 
 export const SUPERVISOR_DEFAULTS: SupervisorOptions = {
@@ -31,38 +45,78 @@ export const SUPERVISOR_DEFAULTS: SupervisorOptions = {
   stableAfterMs: 60_000,
   stopTimeoutMs: 15_000,
   nodePath: process.execPath,
+  output: 'inherit',
 };
+
+export class SupervisorError extends Error {
+  readonly code: 'SUPERVISOR_CONFIG' | 'SUPERVISOR_STOPPED';
+  constructor(code: SupervisorError['code'], message: string) {
+    super(message);
+    this.name = 'SupervisorError';
+    this.code = code;
+  }
+}
 
 interface Slot {
   spec: ChildSpec;
   child?: ChildProcess;
+  exited?: Promise<void>;
   crashes: number;
+  restarts: number;
   startedAt: number;
   timer?: NodeJS.Timeout;
+  watchdog?: Promise<void>;
+}
+
+export interface ChildStatus {
+  name: string;
+  pid: number | undefined;
+  running: boolean;
+  restarts: number;
+  crashesInARow: number;
 }
 
 export interface SupervisorEvents {
   start: [name: string, pid: number];
   exit: [name: string, code: number | null, signal: NodeJS.Signals | null];
   restart: [name: string, delayMs: number, crashes: number];
+  watchdog: [name: string, error: Error | undefined];
+  /** A line a child wrote (only with `output: 'prefix'`). */
+  line: [name: string, stream: 'stdout' | 'stderr', line: string];
+}
+
+function validate(o: SupervisorOptions): SupervisorOptions {
+  for (const k of ['restartBaseMs', 'restartMaxMs', 'stopTimeoutMs'] as const) {
+    if (!(o[k] > 0)) throw new SupervisorError('SUPERVISOR_CONFIG', `${k} must be > 0, got ${o[k]}`);
+  }
+  if (o.restartMaxMs < o.restartBaseMs)
+    throw new SupervisorError('SUPERVISOR_CONFIG', 'restartMaxMs must be >= restartBaseMs');
+  if (!(o.stableAfterMs >= 0)) throw new SupervisorError('SUPERVISOR_CONFIG', 'stableAfterMs must be >= 0');
+  return o;
 }
 
 /**
- * Starts children in order, restarts a crashed one with exponential
- * backoff, and stops them all in reverse order on {@link stop}.
+ * Starts children in order, restarts a crashed one with exponential backoff
+ * (after running its watchdog), and stops them all in reverse order on
+ * {@link stop}. Children run in their own process group, so a Ctrl+C in the
+ * terminal reaches only the supervisor, which then stops them in order.
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly options: SupervisorOptions;
   readonly #slots: Slot[] = [];
   #stopping = false;
+  #stopped: Promise<void> | undefined;
 
   constructor(options: Partial<SupervisorOptions> = {}) {
     super();
-    this.options = { ...SUPERVISOR_DEFAULTS, ...options };
+    this.options = validate({ ...SUPERVISOR_DEFAULTS, ...options });
   }
 
   async add(spec: ChildSpec): Promise<void> {
-    const slot: Slot = { spec, crashes: 0, startedAt: 0 };
+    if (this.#stopping) throw new SupervisorError('SUPERVISOR_STOPPED', `cannot add ${spec.name}: stopping`);
+    if (this.#slots.some((s) => s.spec.name === spec.name))
+      throw new SupervisorError('SUPERVISOR_CONFIG', `a child named ${spec.name} exists already`);
+    const slot: Slot = { spec, crashes: 0, restarts: 0, startedAt: 0 };
     this.#slots.push(slot);
     this.#spawn(slot);
     await spec.ready?.();
@@ -73,40 +127,127 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return Object.fromEntries(this.#slots.map((s) => [s.spec.name, s.child?.pid]));
   }
 
+  status(): ChildStatus[] {
+    return this.#slots.map((s) => ({
+      name: s.spec.name,
+      pid: s.child?.pid,
+      running: s.child !== undefined,
+      restarts: s.restarts,
+      crashesInARow: s.crashes,
+    }));
+  }
+
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
   #spawn(slot: Slot): void {
-    const child = spawn(this.options.nodePath, slot.spec.args, {
+    const piped = this.options.output === 'prefix';
+    const child = spawn(slot.spec.command ?? this.options.nodePath, slot.spec.args, {
       env: { ...process.env, ...slot.spec.env },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', piped ? 'pipe' : 'inherit', piped ? 'pipe' : 'inherit'],
+      detached: true,
     });
     slot.child = child;
     slot.startedAt = Date.now();
-    if (child.pid) this.emit('start', slot.spec.name, child.pid);
+    if (piped) {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        const src = child[stream];
+        if (!src) continue;
+        readline
+          .createInterface({ input: src, crlfDelay: Infinity })
+          .on('line', (l) => this.emit('line', slot.spec.name, stream, l));
+      }
+    }
+    let resolveExit!: () => void;
+    slot.exited = new Promise<void>((r) => (resolveExit = r));
+    child.once('error', (err) => {
+      // spawn failure (binary missing): reported as an exit with code 127
+      if (child.pid === undefined) {
+        this.emit('watchdog', slot.spec.name, err);
+        this.#onExit(slot, child, 127, null);
+        resolveExit();
+      }
+    });
     child.once('exit', (code, signal) => {
-      slot.child = undefined;
-      this.emit('exit', slot.spec.name, code, signal);
+      this.#onExit(slot, child, code, signal);
+      resolveExit();
+    });
+    if (child.pid) this.emit('start', slot.spec.name, child.pid);
+  }
+
+  #onExit(slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (slot.child !== child) return;
+    slot.child = undefined;
+    this.emit('exit', slot.spec.name, code, signal);
+    const clean = code === 0 && signal === null;
+    if (this.#stopping) {
+      // a child that dies badly while we stop still gets its watchdog
+      if (!clean && slot.spec.onCrash) slot.watchdog = this.#runWatchdog(slot);
+      return;
+    }
+    if (Date.now() - slot.startedAt > this.options.stableAfterMs) slot.crashes = 0;
+    slot.crashes++;
+    const delay = backoffDelay(slot.crashes, this.options.restartBaseMs, this.options.restartMaxMs);
+    slot.watchdog = slot.spec.onCrash ? this.#runWatchdog(slot) : Promise.resolve();
+    void slot.watchdog.then(() => {
       if (this.#stopping) return;
-      if (Date.now() - slot.startedAt > this.options.stableAfterMs) slot.crashes = 0;
-      slot.crashes++;
-      const delay = backoffDelay(slot.crashes, this.options.restartBaseMs, this.options.restartMaxMs);
       this.emit('restart', slot.spec.name, delay, slot.crashes);
       slot.timer = setTimeout(() => {
-        if (!this.#stopping) this.#spawn(slot);
+        slot.timer = undefined;
+        if (this.#stopping) return;
+        slot.restarts++;
+        this.#spawn(slot);
       }, delay);
     });
   }
 
-  /** SIGTERM to each child in reverse start order; waits for each to exit. */
-  async stop(): Promise<void> {
+  async #runWatchdog(slot: Slot): Promise<void> {
+    try {
+      await slot.spec.onCrash?.();
+      this.emit('watchdog', slot.spec.name, undefined);
+    } catch (err) {
+      this.emit('watchdog', slot.spec.name, err as Error);
+    }
+  }
+
+  /**
+   * SIGTERM to each child in reverse start order, waiting for each to exit
+   * (SIGKILL after `stopTimeoutMs`) before the next; pending restarts are
+   * cancelled. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stopAll();
+    return this.#stopped;
+  }
+
+  async #stopAll(): Promise<void> {
     this.#stopping = true;
     for (const slot of [...this.#slots].reverse()) {
       clearTimeout(slot.timer);
+      await slot.watchdog;
       const child = slot.child;
-      if (!child || child.exitCode !== null || child.signalCode !== null) continue;
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), this.options.stopTimeoutMs);
-      await exited;
-      clearTimeout(t);
+      if (child) {
+        const exited = slot.exited;
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), this.options.stopTimeoutMs);
+        await exited;
+        clearTimeout(t);
+      }
+      await slot.watchdog;
+    }
+  }
+
+  /** Last resort at process exit: SIGKILL every child still running (synchronous). */
+  killAllSync(): void {
+    for (const slot of this.#slots) {
+      const pid = slot.child?.pid;
+      if (pid === undefined) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
     }
   }
 }

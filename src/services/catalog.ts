@@ -6,10 +6,17 @@ export interface ServiceEntry {
   name: string;
   /** CLI arguments after `canopy`. */
   args: string[];
+  /** TCP port it listens on (the api: the dashboard); `canopy up` waits for it and prints the URL. */
+  port?: number;
+  /** CLI arguments after `canopy` run when the process dies unexpectedly, before its restart (the watchdog). */
+  onCrash?: string[];
 }
 
 export function upServices(opts: { source?: string } = {}): ServiceEntry[] {
   const services: ServiceEntry[] = [];
   void opts;
+  const apiPort = Number(process.env.CANOPY_API_PORT || 8000);
+  services.push({ name: 'api', args: ['api', '--port', String(apiPort), '--host', '127.0.0.1'], port: apiPort });
+  services.push({ name: 'automation', args: ['automation'], onCrash: ['automation', '--safe-state'] });
   return services;
 }

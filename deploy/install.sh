@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# deploy/install.sh — installs Canopy as systemd services on a Raspberry Pi
+# (or any Debian-like system). Idempotent: a second run changes nothing.
+#
+#   sudo deploy/install.sh                 install into /, enable canopy.target and the daily backup
+#   deploy/install.sh --root /tmp/r        install into a directory tree (no systemctl calls)
+#
+# Options:
+#   --root DIR     install under DIR instead of / (DESTDIR in the environment works too)
+#   --app DIR      the built Canopy checkout the services run (default: this repository;
+#                  keep it outside /home: the units use ProtectHome=yes)
+#   --node PATH    node binary (default: `command -v node`)
+#   --packages     apt-get install redis-server postgresql can-utils first (root / only)
+#   --no-enable    install files only; do not enable or start anything
+#   --start        also start canopy.target now
+#
+# What it does: creates the unprivileged user `canopy` (systemd-sysusers),
+# the directories /etc/canopy, /var/lib/canopy, /var/log/canopy and
+# /var/backups/canopy, the `canopy` command (/usr/local/bin/canopy), the
+# units from deploy/systemd (services, canopy.target, the error-handler
+# template, the daily backup timer with rotation), Redis' configuration as a
+# drop-in for redis-server.service, Grafana provisioning when Grafana is
+# installed, and environment templates (never overwritten: they hold secrets).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+app="$(cd "$here/.." && pwd)"
+root="${DESTDIR:-/}"
+node="$(command -v node || true)"
+enable=1
+start=0
+packages=0
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --root) root="${2:?--root needs a directory}"; shift 2 ;;
+    --root=*) root="${1#--root=}"; shift ;;
+    --app) app="${2:?--app needs a directory}"; shift 2 ;;
+    --node) node="${2:?--node needs a path}"; shift 2 ;;
+    --packages) packages=1; shift ;;
+    --no-enable) enable=0; shift ;;
+    --start) start=1; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+mkdir -p "$root"
+root="$(cd "$root" && pwd)"
+p="${root%/}" # prefix for every installed path; empty when installing into /
+live=0
+[[ "$root" == / ]] && live=1
+[[ -n "$node" ]] || { echo "install.sh: node not found (install Node.js 20 or pass --node)" >&2; exit 1; }
+changed=0
+say() { echo "install: $*"; }
+
+if [[ $packages == 1 ]]; then
+  if [[ $live == 1 ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server postgresql can-utils
+  else
+    say "--packages ignored: root is $root"
+  fi
+fi
+
+# owner NAME → numeric id from the target tree's passwd/group (the user may not exist on the host)
+uid_of() { awk -F: -v n="$1" '$1==n {print $3}' "$p/etc/passwd" 2>/dev/null || true; }
+gid_of() { awk -F: -v n="$1" '$1==n {print $3}' "$p/etc/group" 2>/dev/null || true; }
+
+# set_meta PATH MODE [USER GROUP]: chmod/chown only when different
+set_meta() {
+  local f="$1" mode="$2" u="${3:-root}" g="${4:-root}" uid gid
+  uid="$(uid_of "$u")"; gid="$(gid_of "$g")"
+  [[ -n "$uid" ]] || uid=0
+  [[ -n "$gid" ]] || gid=0
+  if [[ "$(stat -c %a "$f")" != "$mode" ]]; then chmod "$mode" "$f"; changed=1; fi
+  if [[ "$(stat -c %u:%g "$f")" != "$uid:$gid" ]]; then chown "$uid:$gid" "$f"; changed=1; fi
+}
+
+# ensure_dir PATH MODE [USER GROUP]
+ensure_dir() {
+  local d="$p$1"
+  if [[ ! -d "$d" ]]; then mkdir -p "$d"; say "created $1"; changed=1; fi
+  set_meta "$d" "$2" "${3:-root}" "${4:-root}"
+}
+
+# put SRC DEST MODE [USER GROUP]: copy when the content differs
+put() {
+  local src="$1" dest="$p$2"
+  mkdir -p "$(dirname "$dest")"
+  if [[ ! -f "$dest" ]] || ! cmp -s "$src" "$dest"; then
+    cp "$src" "$dest"
+    say "installed $2"
+    changed=1
+  fi
+  set_meta "$dest" "$3" "${4:-root}" "${5:-root}"
+}
+
+# put_once SRC DEST MODE [USER GROUP]: only when DEST does not exist (files an operator edits)
+put_once() {
+  if [[ -e "$p$2" ]]; then
+    set_meta "$p$2" "$3" "${4:-root}" "${5:-root}"
+  else
+    put "$@"
+  fi
+}
+
+# put_text DEST MODE <<< CONTENT
+put_text() {
+  local tmp
+  tmp="$(mktemp)"
+  cat >"$tmp"
+  put "$tmp" "$1" "$2"
+  rm -f "$tmp"
+}
+
+# --- the user ----------------------------------------------------------------
+put_text /usr/lib/sysusers.d/canopy.conf 644 <<'EOF'
+# Canopy's unprivileged service user (systemd-sysusers).
+u canopy - "Canopy services" /var/lib/canopy /usr/sbin/nologin
+# the relay boards' I2C bus
+m canopy i2c
+EOF
+mkdir -p "$p/etc"
+has_user() { [[ -n "$(uid_of canopy)" ]] && awk -F: '$1=="i2c" {print $4}' "$p/etc/group" 2>/dev/null | tr , '\n' | grep -qx canopy; }
+if ! has_user; then
+  if command -v systemd-sysusers >/dev/null; then
+    systemd-sysusers --root="$root" canopy.conf >/dev/null
+  elif [[ $live == 1 ]]; then
+    getent group i2c >/dev/null || groupadd --system i2c
+    id canopy >/dev/null 2>&1 || useradd --system --home-dir /var/lib/canopy --shell /usr/sbin/nologin --user-group canopy
+    usermod -aG i2c canopy
+  else
+    echo "install.sh: systemd-sysusers is needed to create the user under --root" >&2
+    exit 1
+  fi
+  say "created user canopy"
+  changed=1
+fi
+
+# --- directories -------------------------------------------------------------
+ensure_dir /etc/canopy 750 root canopy
+ensure_dir /var/lib/canopy 750 canopy canopy
+ensure_dir /var/log/canopy 750 canopy canopy
+ensure_dir /var/backups/canopy 750 canopy canopy
+ensure_dir /usr/local/lib/canopy 755
+
+# --- the canopy command and the error handler --------------------------------
+[[ -f "$app/dist/src/cli/main.js" ]] || say "warning: $app/dist/src/cli/main.js is missing: run npm ci && npm run build in $app"
+case "$app/" in /home/*|/root/*) say "warning: $app is under a home directory, which the units hide (ProtectHome=yes); use /opt/canopy" ;; esac
+put_text /usr/local/bin/canopy 755 <<EOF
+#!/bin/sh
+# Installed by deploy/install.sh: runs the Canopy CLI of $app.
+exec "$node" "$app/dist/src/cli/main.js" "\$@"
+EOF
+put "$here/bin/canopy-error-handler" /usr/local/lib/canopy/canopy-error-handler 755
+
+# --- units ---------------------------------------------------------------------
+units=()
+for f in "$here"/systemd/*.service "$here"/systemd/*.target "$here"/systemd/*.timer; do
+  put "$f" "/etc/systemd/system/$(basename "$f")" 644
+  units+=("$(basename "$f")")
+done
+put "$here/systemd/redis-server.service.d/canopy.conf" /etc/systemd/system/redis-server.service.d/canopy.conf 644
+
+# --- Redis ---------------------------------------------------------------------
+redis_group=root
+[[ -n "$(gid_of redis)" ]] && redis_group=redis
+put "$here/redis/redis.conf" /etc/redis/canopy.conf 640 root "$redis_group"
+# A starting ACL file (Redis refuses to start when the aclfile is missing):
+# the default user, reachable from this machine only (bind + protected-mode).
+# Replace it with the per-service users of `canopy acl`.
+if [[ ! -e "$p/etc/redis/canopy-users.acl" ]]; then
+  put_text /etc/redis/canopy-users.acl 640 <<<'user default on nopass ~* &* +@all'
+  say "wrote a starting /etc/redis/canopy-users.acl: replace it with \`canopy acl\`'s"
+fi
+set_meta "$p/etc/redis/canopy-users.acl" 640 "$([[ -n "$(uid_of redis)" ]] && echo redis || echo root)" "$redis_group"
+
+# --- environment templates (never overwritten) -----------------------------------
+put_once "$here/env/canopy.env.example" /etc/canopy/canopy.env 600
+put_once "$here/env/can.env.example" /etc/canopy/can.env 644
+if [[ -d "$app/config" ]]; then
+  for f in "$app"/config/*; do
+    [[ -f "$f" ]] && put_once "$f" "/etc/canopy/$(basename "$f")" 640 root canopy
+  done
+fi
+
+# --- Grafana, when installed -----------------------------------------------------
+if [[ -d "$p/etc/grafana" ]]; then
+  put_once "$here/env/grafana.env.example" /etc/canopy/grafana.env 600
+  put "$here/grafana/provisioning/datasources/canopy.yaml" /etc/grafana/provisioning/datasources/canopy.yaml 640 root "$([[ -n "$(gid_of grafana)" ]] && echo grafana || echo root)"
+  put "$here/grafana/provisioning/dashboards/canopy.yaml" /etc/grafana/provisioning/dashboards/canopy.yaml 644
+  for f in "$here"/grafana/dashboards/*.json; do
+    put "$f" "/var/lib/grafana/dashboards/canopy/$(basename "$f")" 644
+  done
+  put_text /etc/systemd/system/grafana-server.service.d/canopy.conf 644 <<'EOF'
+# Installed by deploy/install.sh: Grafana reads the data source password from here.
+[Unit]
+After=postgresql.service
+[Service]
+EnvironmentFile=-/etc/canopy/grafana.env
+EOF
+fi
+
+# --- enable ---------------------------------------------------------------------
+services=()
+for u in "${units[@]}"; do
+  case "$u" in canopy-*@.service|canopy-backup.service) ;; canopy-*.service) services+=("$u") ;; esac
+done
+if [[ $live == 1 && $enable == 1 ]]; then
+  systemctl daemon-reload
+  systemctl enable canopy.target canopy-backup.timer "${services[@]}" >/dev/null
+  if [[ $changed == 1 ]]; then systemctl try-restart redis-server.service || true; fi
+  [[ $start == 1 ]] && systemctl start canopy.target canopy-backup.timer
+  say "enabled canopy.target and canopy-backup.timer"
+elif [[ $live == 0 ]]; then
+  say "root is $root: systemctl not called (on the target: systemctl daemon-reload && systemctl enable --now canopy.target canopy-backup.timer)"
+fi
+
+if [[ $changed == 0 ]]; then say "nothing to change"; else say "done"; fi

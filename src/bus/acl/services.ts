@@ -1,0 +1,184 @@
+import { ConfigError } from '../errors.js';
+import type { AclGrant, AclUserSpec } from '../acl.js';
+
+/**
+ * The ACL users of Canopy's own services: each may run only the commands
+ * and touch only the keys and channels of SPEC §2 that it uses. Every
+ * service also gets the fabric grants (heartbeat, admin mailbox, registry
+ * reads). User names are `canopy-<service>`; a service finds its password
+ * in its own `REDIS_URL` (`redis://canopy-worker:<password>@host:6379`).
+ */
+
+export const SERVICE_PREFIX = 'canopy-';
+
+/** Channels of the topic messages (broad, level and specific; literal and pattern forms). */
+const SENSOR_UPDATE = ['sensor:update', 'sensor:update:*', 'sensor:update*'];
+const DEVICE_UPDATE = ['device:update', 'device:update:*', 'device:update*'];
+const ANALYTICS_UPDATE = ['analytics:update', 'analytics:update:*', 'analytics:update*'];
+const ALERTS_UPDATE = ['alerts:update', 'alerts:update:*', 'alerts:update*'];
+const SUBSCRIBE = ['subscribe', 'unsubscribe', 'psubscribe', 'punsubscribe'];
+const STREAM_READ = ['xlen', 'xrange', 'xrevrange', 'xinfo|stream', 'xinfo|groups', 'xinfo|consumers', 'xpending'];
+/** What a consumer-group worker runs on its stream. */
+const GROUP_WORK = [
+  'xreadgroup',
+  'xack',
+  'xautoclaim',
+  'xclaim',
+  'xgroup|create',
+  'xgroup|createconsumer',
+  'xgroup|delconsumer',
+  ...STREAM_READ,
+];
+const STRING_READ = ['get', 'mget', 'exists', 'ttl', 'pttl'];
+const STRING_WRITE = ['set', 'mset', 'setex', 'psetex', 'del', 'unlink', 'expire', 'pexpire'];
+
+function subscribe(...channels: string[][]): AclGrant {
+  return { commands: SUBSCRIBE, channels: channels.flat() };
+}
+
+function publish(...channels: string[][]): AclGrant {
+  return { commands: ['publish'], channels: channels.flat() };
+}
+
+/**
+ * Presence, mailbox and registry, for every service: write heartbeats,
+ * list and read them (SCAN, never KEYS), receive admin messages on
+ * `admin:{instance}` and drain `admin:queue:{instance}`, read identities.
+ */
+export function fabricGrants(): AclGrant[] {
+  return [
+    { commands: [...STRING_WRITE, ...STRING_READ], keys: ['heartbeat:*'] },
+    { commands: ['scan'] },
+    { commands: STRING_READ, read: ['identity:*'] },
+    subscribe(['admin:*']),
+    { commands: ['lpop', 'rpop', 'lrange', 'llen', 'del', 'lmpop', 'expire'], keys: ['admin:queue:*'] },
+  ];
+}
+
+/** A service's own grants (without the fabric). */
+export interface ServiceAcl {
+  description: string;
+  grants: AclGrant[];
+}
+
+/** Every Canopy service and what it may do. */
+export const SERVICE_ACLS: Record<string, ServiceAcl> = {
+  scanner: {
+    description:
+      'scanner: XADD frames to can:raw and nothing else; reads the stream tail to replay its spool without duplicates',
+    grants: [
+      { commands: ['xadd'], write: ['can:raw'] },
+      { commands: ['xlen', 'xrevrange', 'xinfo|stream'], read: ['can:raw'] },
+    ],
+  },
+  worker: {
+    description:
+      'worker: consumer group can-worker on can:raw, dead letters, live keys sensor:*, publishes sensor:update*',
+    grants: [
+      { commands: GROUP_WORK, keys: ['can:raw'] },
+      { commands: ['xadd'], write: ['can:raw:dead'] },
+      { commands: [...STRING_WRITE, ...STRING_READ], keys: ['sensor:*'] },
+      { commands: [...STRING_WRITE, ...STRING_READ], keys: ['identity:*'] },
+      publish(SENSOR_UPDATE),
+    ],
+  },
+  api: {
+    description:
+      'api: reads live keys, stream and group state; subscribes to updates; publishes control:command; no XADD',
+    grants: [
+      { commands: STRING_READ, read: ['sensor:*', 'device:*', 'analytics:*', 'alerts:*'] },
+      { commands: STREAM_READ, read: ['can:raw', 'can:raw:dead', 'actuators:commands'] },
+      subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE),
+      publish(['control:command']),
+    ],
+  },
+  automation: {
+    description:
+      'automation: reads live keys, subscribes to sensor updates and control:command, group on actuators:commands, publishes device:update*',
+    grants: [
+      { commands: STRING_READ, read: ['sensor:*'] },
+      { commands: [...STRING_WRITE, ...STRING_READ], keys: ['device:*', 'automation:*'] },
+      { commands: GROUP_WORK, keys: ['actuators:commands'] },
+      { commands: ['xadd'], write: ['actuators:commands:dead'] },
+      subscribe(SENSOR_UPDATE, ['control:command']),
+      publish(DEVICE_UPDATE),
+    ],
+  },
+  alerts: {
+    description: 'alerts: subscribes to sensor and device updates, reads live keys, publishes alerts:update*',
+    grants: [
+      { commands: STRING_READ, read: ['sensor:*', 'device:*'] },
+      { commands: [...STRING_WRITE, ...STRING_READ], keys: ['alerts:*'] },
+      subscribe(SENSOR_UPDATE, DEVICE_UPDATE),
+      publish(ALERTS_UPDATE),
+    ],
+  },
+  recorder: {
+    description: 'recorder: subscribes to every update channel and control:command; no keys',
+    grants: [subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE, ['control:command'])],
+  },
+  analytics: {
+    description: 'analytics: subscribes to sensor updates, keeps analytics:* keys, publishes analytics:update*',
+    grants: [
+      { commands: STRING_READ, read: ['sensor:*'] },
+      { commands: [...STRING_WRITE, ...STRING_READ, 'hset', 'hget', 'hgetall', 'hdel'], keys: ['analytics:*'] },
+      subscribe(SENSOR_UPDATE),
+      publish(ANALYTICS_UPDATE),
+    ],
+  },
+  exporter: {
+    description:
+      'exporter: subscribes to sensor and device updates, reads live keys, publishes control:command from MQTT',
+    grants: [
+      { commands: STRING_READ, read: ['sensor:*', 'device:*'] },
+      subscribe(SENSOR_UPDATE, DEVICE_UPDATE),
+      publish(['control:command']),
+    ],
+  },
+  gateway: {
+    description:
+      'gateway: publishes user:*:raw|features, subscribes to user:*:predictions|commands|alerts, keeps user:*:backlog streams',
+    grants: [
+      publish(['user:*:raw', 'user:*:features']),
+      subscribe(['user:*:predictions', 'user:*:commands', 'user:*:alerts']),
+      { commands: ['xadd', 'xrange', 'xrevrange', 'xlen', 'xtrim', 'pexpire'], keys: ['user:*:backlog'] },
+      { commands: [...STRING_WRITE, ...STRING_READ], keys: ['identity:*'] },
+    ],
+  },
+  monitor: {
+    description: 'monitor: read-only view of streams, groups, live keys, heartbeats and updates',
+    grants: [
+      { commands: STRING_READ, read: ['sensor:*', 'device:*'] },
+      { commands: [...STREAM_READ, 'xread'], read: ['can:raw', 'can:raw:dead', 'actuators:commands'] },
+      subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE),
+    ],
+  },
+  cli: {
+    description: 'cli: operator tools (canopy admin): sends admin messages, reads heartbeats',
+    grants: [publish(['admin:*']), { commands: ['rpush', 'lpush', 'expire', 'llen'], keys: ['admin:queue:*'] }],
+  },
+};
+
+export const SERVICE_NAMES = Object.keys(SERVICE_ACLS);
+
+/** The ACL user of one Canopy service (its grants plus the fabric's). */
+export function serviceUser(service: string): AclUserSpec {
+  const s = SERVICE_ACLS[service];
+  if (!s) throw new ConfigError(`unknown service "${service}" (known: ${SERVICE_NAMES.join(', ')})`);
+  return { name: `${SERVICE_PREFIX}${service}`, description: s.description, grants: [...s.grants, ...fabricGrants()] };
+}
+
+/** An operator with full access (`canopy-root`), for `canopy doctor`, backups and applying ACLs. */
+export function rootUser(): AclUserSpec {
+  return {
+    name: `${SERVICE_PREFIX}root`,
+    description: 'root: full access, for operators only',
+    grants: [],
+    superuser: true,
+  };
+}
+
+/** Every service user, in {@link SERVICE_NAMES} order, then root. */
+export function canopyUsers(): AclUserSpec[] {
+  return [...SERVICE_NAMES.map(serviceUser), rootUser()];
+}

@@ -1,0 +1,168 @@
+import type { Connection } from './connection.js';
+import { ConfigError } from './errors.js';
+import { LuaScript } from './fabric-lua.js';
+import { escapeGlob } from './presence.js';
+
+/** Where identities live and for how long. */
+export interface RegistryOptions {
+  /** @defaultValue `identity:` — records are `<prefix><scope>:<id>`. */
+  prefix: string;
+  /** @defaultValue 86400 (24 h) — TTL of each record, refreshed on every write. */
+  ttlSeconds: number;
+  /** @defaultValue 500 — SCAN COUNT hint. */
+  scanCount: number;
+}
+
+export const REGISTRY_DEFAULTS: RegistryOptions = { prefix: 'identity:', ttlSeconds: 86_400, scanCount: 500 };
+
+/** One record as listed. */
+export interface IdentityEntry<T = Record<string, unknown>> {
+  scope: string;
+  id: string;
+  data: T;
+}
+
+/** Fields {@link Registry.touch} maintains on every record it writes. */
+export interface SeenFields {
+  /** ISO-8601 UTC of the first touch. */
+  first_seen: string;
+  /** ISO-8601 UTC of the latest touch. */
+  last_seen: string;
+  seen_count: number;
+}
+
+/**
+ * A registry of identities: `identity:{scope}:{id}` strings holding JSON,
+ * each with a TTL (24 h by default), listed by SCAN (never KEYS). Scopes
+ * are free-form (`can-node`, `client`, …) but may not contain `:`; ids may.
+ */
+export class Registry {
+  readonly options: RegistryOptions;
+  readonly #conn: Connection;
+  readonly #touch = new LuaScript('identity-touch');
+
+  constructor(conn: Connection, options: Partial<RegistryOptions> = {}) {
+    const o = { ...REGISTRY_DEFAULTS, ...options };
+    if (!Number.isInteger(o.ttlSeconds) || o.ttlSeconds <= 0) {
+      throw new ConfigError(`ttlSeconds must be a positive integer, got ${o.ttlSeconds}`);
+    }
+    this.options = o;
+    this.#conn = conn;
+  }
+
+  key(scope: string, id: string): string {
+    checkScope(scope);
+    if (id === '') throw new ConfigError('identity id must not be empty');
+    return `${this.options.prefix}${scope}:${id}`;
+  }
+
+  /** Replaces the record (JSON) and sets its TTL. */
+  async write(scope: string, id: string, data: object): Promise<void> {
+    const key = this.key(scope, id);
+    const value = JSON.stringify(data);
+    await this.#conn.run(`SET ${key}`, (c) =>
+      c.set(key, value, { expiration: { type: 'EX', value: this.options.ttlSeconds } }),
+    );
+  }
+
+  /**
+   * Merges `fields` into the record (other fields are kept), sets
+   * `first_seen` (once), `last_seen` and `seen_count`, refreshes the TTL —
+   * atomically, in one Lua call. Returns the record as it was before
+   * (`null` when new), so a caller can notice changes (e.g. a node reboot).
+   */
+  async touch<T extends object>(
+    scope: string,
+    id: string,
+    fields: T,
+    now = new Date(),
+  ): Promise<(T & SeenFields) | null> {
+    const key = this.key(scope, id);
+    const prev = await this.#touch.run(
+      this.#conn,
+      [key],
+      [JSON.stringify(fields), String(this.options.ttlSeconds), now.toISOString()],
+    );
+    return typeof prev === 'string' ? (parse(prev) as (T & SeenFields) | null) : null;
+  }
+
+  /** The record, or `null` when missing (or not JSON). */
+  async read<T = Record<string, unknown>>(scope: string, id: string): Promise<T | null> {
+    const key = this.key(scope, id);
+    const raw = await this.#conn.run(`GET ${key}`, (c) => c.get(key));
+    return raw === null ? null : (parse(String(raw)) as T | null);
+  }
+
+  /** Deletes one record; true when it existed. */
+  async remove(scope: string, id: string): Promise<boolean> {
+    const key = this.key(scope, id);
+    return (await this.#conn.run(`DEL ${key}`, (c) => c.del(key))) > 0;
+  }
+
+  /** Every record of a scope (SCAN + pipelined GET), sorted by id. Records that are not JSON are left out. */
+  async list<T = Record<string, unknown>>(scope: string): Promise<IdentityEntry<T>[]> {
+    const keys = await this.#scan(scope);
+    if (keys.length === 0) return [];
+    const values = await this.#conn.run(`MGET ×${keys.length}`, (c) => c.mGet(keys));
+    const head = `${this.options.prefix}${scope}:`;
+    const out: IdentityEntry<T>[] = [];
+    keys.forEach((k, i) => {
+      const raw = values[i];
+      if (raw === null || raw === undefined) return;
+      const data = parse(String(raw));
+      if (data !== null) out.push({ scope, id: k.slice(head.length), data: data as T });
+    });
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /**
+   * Cleans a scope: deletes records that are not JSON and, with
+   * `olderThanMs`, records whose `last_seen` is older than that (the TTL
+   * removes the rest by itself). Returns the number deleted.
+   */
+  async cleanup(scope: string, opts: { olderThanMs?: number; now?: number } = {}): Promise<number> {
+    const keys = await this.#scan(scope);
+    if (keys.length === 0) return 0;
+    const values = await this.#conn.run(`MGET ×${keys.length}`, (c) => c.mGet(keys));
+    const now = opts.now ?? Date.now();
+    const doomed: string[] = [];
+    keys.forEach((k, i) => {
+      const raw = values[i];
+      if (raw === null || raw === undefined) return;
+      const data = parse(String(raw)) as { last_seen?: unknown } | null;
+      if (data === null) doomed.push(k);
+      else if (opts.olderThanMs !== undefined && typeof data.last_seen === 'string') {
+        const t = Date.parse(data.last_seen);
+        if (Number.isFinite(t) && now - t > opts.olderThanMs) doomed.push(k);
+      }
+    });
+    if (doomed.length === 0) return 0;
+    return this.#conn.run(`DEL ×${doomed.length}`, (c) => c.del(doomed));
+  }
+
+  async #scan(scope: string): Promise<string[]> {
+    checkScope(scope);
+    const match = `${escapeGlob(`${this.options.prefix}${scope}:`)}*`;
+    const keys = new Set<string>();
+    await this.#conn.run(`SCAN ${match}`, async (c) => {
+      for await (const batch of c.scanIterator({ MATCH: match, COUNT: this.options.scanCount })) {
+        for (const k of batch) keys.add(String(k));
+      }
+    });
+    return [...keys];
+  }
+}
+
+function checkScope(scope: string): void {
+  if (scope === '' || scope.includes(':'))
+    throw new ConfigError(`identity scope must be non-empty and contain no ':', got "${scope}"`);
+}
+
+function parse(text: string): unknown {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v !== null && typeof v === 'object' ? v : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,304 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { BreakerOptions } from './breaker.js';
+import { CircuitBreaker } from './breaker.js';
+import type { Connection } from './connection.js';
+import { ConfigError } from './errors.js';
+import { LuaScript } from './fabric-lua.js';
+import type { BusLogger } from './log.js';
+import { silentLogger } from './log.js';
+import type { SpoolRecord } from './spool.js';
+import { SpoolFile } from './spool.js';
+import type { TrimPolicy } from './streams/producer.js';
+
+/** Where a {@link SpooledStreamWriter} writes and how it falls back. */
+export interface SpooledStreamWriterOptions {
+  /** The stream key, e.g. `can:raw`. Required. */
+  stream: string;
+  /** Directory of the spool file (e.g. `$CANOPY_DATA_DIR/spool`). Required. */
+  dir: string;
+  /** @defaultValue the stream name with unsafe characters replaced — the spool file is `<dir>/<name>.spool`. */
+  name: string;
+  /** @defaultValue `{ maxLen: 1_000_000 }` — as the bus's StreamProducer: `{ maxLen }`, `{ minAgeMs }` or `'none'`, with `~`. */
+  trim: TrimPolicy;
+  /** @defaultValue true — `false` (`USE_REDIS=false`) writes to the spool only, on purpose. */
+  useRedis: boolean;
+  /** @defaultValue 500 — records per replay step (one Lua call each). */
+  replayBatch: number;
+  /** @defaultValue 200 — how often a non-empty spool tries to replay. */
+  replayIntervalMs: number;
+  /** @defaultValue 604800 (7 days) — TTL of the writer's ack key in Redis. */
+  ackTtlSeconds: number;
+  /** @defaultValue `spool:ack:` — ack keys are `<prefix><writer id>`. */
+  ackPrefix: string;
+  /** @defaultValue `{ name: 'redis:<stream>' }` */
+  breaker: Partial<BreakerOptions>;
+  /** @defaultValue silent */
+  logger: BusLogger;
+}
+
+export const SPOOLED_STREAM_DEFAULTS: Omit<SpooledStreamWriterOptions, 'stream' | 'dir' | 'name'> = {
+  trim: { maxLen: 1_000_000 },
+  useRedis: true,
+  replayBatch: 500,
+  replayIntervalMs: 200,
+  ackTtlSeconds: 7 * 24 * 3600,
+  ackPrefix: 'spool:ack:',
+  breaker: {},
+  logger: silentLogger,
+};
+
+export interface SpooledStreamStats {
+  /** Entries added to Redis directly. */
+  direct: number;
+  /** Entries written to the spool file. */
+  spooled: number;
+  /** Entries replayed from the spool into Redis. */
+  replayed: number;
+  /** Entries Redis already had (a lost reply, a replay after a crash): skipped, not added twice. */
+  duplicatesSkipped: number;
+  /** Entries in the spool waiting for Redis. */
+  pending: number;
+  /** Corrupt spool lines skipped. */
+  corrupt: number;
+}
+
+export type WriteOutcome = 'redis' | 'spool';
+
+const appendScript = () => new LuaScript('spool-append');
+
+/**
+ * Writes batches of stream entries to Redis, and to a local append-only
+ * spool file when Redis is unreachable, behind a {@link CircuitBreaker}.
+ *
+ * Order and exactly-once: every entry gets a sequence number of this
+ * writer; entries are added by one Lua script that skips sequence numbers
+ * at or below the writer's ack key (`spool:ack:<writer id>`) and advances
+ * it in the same step. So an entry whose reply was lost, or a replay
+ * interrupted by a crash, is never added twice. Once anything is spooled,
+ * later batches are spooled behind it until the replay caught up, so the
+ * stream receives entries in the order they were written. The spool file is
+ * truncated only after Redis confirmed every record in it.
+ */
+export class SpooledStreamWriter {
+  readonly options: SpooledStreamWriterOptions;
+  readonly breaker: CircuitBreaker;
+  readonly writerId: string;
+  readonly #file: SpoolFile;
+  readonly #script = appendScript();
+  #conn: Connection | undefined;
+  #seq = 0;
+  #offset = 0;
+  #queue: Promise<unknown> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  #replaying = false;
+  #closed = false;
+  readonly #stats: SpooledStreamStats = {
+    direct: 0,
+    spooled: 0,
+    replayed: 0,
+    duplicatesSkipped: 0,
+    pending: 0,
+    corrupt: 0,
+  };
+
+  private constructor(conn: Connection | undefined, o: SpooledStreamWriterOptions, file: SpoolFile, pending: number) {
+    this.options = o;
+    this.#conn = conn;
+    this.#file = file;
+    this.#stats.pending = pending;
+    this.writerId = randomUUID();
+    this.breaker = new CircuitBreaker({ name: `redis:${o.stream}`, logger: o.logger, ...o.breaker });
+    if (o.useRedis) {
+      this.#timer = setInterval(() => void this.#replayLoop(), o.replayIntervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  /**
+   * Opens the spool file (replaying what an earlier run left in it once
+   * Redis is reachable). `conn` may be undefined while Redis is down at
+   * start: everything is spooled until {@link attach}.
+   */
+  static async open(
+    conn: Connection | undefined,
+    options: Partial<SpooledStreamWriterOptions> & Pick<SpooledStreamWriterOptions, 'stream' | 'dir'>,
+  ): Promise<SpooledStreamWriter> {
+    const o: SpooledStreamWriterOptions = {
+      ...SPOOLED_STREAM_DEFAULTS,
+      name: options.stream.replace(/[^A-Za-z0-9_.-]/g, '_'),
+      ...options,
+    };
+    if (!o.stream) throw new ConfigError('stream must not be empty');
+    if (o.trim !== 'none') {
+      const n = 'maxLen' in o.trim ? o.trim.maxLen : o.trim.minAgeMs;
+      if (!(Number.isInteger(n) && n > 0)) throw new ConfigError(`trim must be a positive integer, got ${n}`);
+    }
+    for (const k of ['replayBatch', 'replayIntervalMs', 'ackTtlSeconds'] as const) {
+      if (!(o[k] > 0)) throw new ConfigError(`${k} must be > 0`);
+    }
+    const { file, records } = await SpoolFile.open(path.join(o.dir, `${o.name}.spool`), o.logger);
+    if (records > 0) o.logger.info({ stream: o.stream, records }, 'spool holds records from an earlier run');
+    return new SpooledStreamWriter(conn, o, file, records);
+  }
+
+  /** Gives the writer a connection (when Redis became reachable after start). */
+  attach(conn: Connection): void {
+    this.#conn = conn;
+  }
+
+  get stats(): SpooledStreamStats {
+    return { ...this.#stats };
+  }
+
+  /** Path of the spool file. */
+  get spoolPath(): string {
+    return this.#file.path;
+  }
+
+  /**
+   * Writes one batch: to Redis when the breaker is closed and nothing is
+   * spooled, else (or when Redis fails) to the spool, fsync'd. Resolves
+   * once the batch is durable in one place or the other.
+   */
+  write(entries: ReadonlyArray<Record<string, string>>): Promise<WriteOutcome> {
+    if (this.#closed) return Promise.reject(new ConfigError('spooled writer is closed'));
+    return this.#serial(async () => {
+      const now = Date.now();
+      const recs: SpoolRecord[] = entries.map((f) => ({ w: this.writerId, q: ++this.#seq, t: now, f }));
+      if (recs.length === 0) return 'redis';
+      const conn = this.#conn;
+      if (this.options.useRedis && conn && this.#stats.pending === 0 && this.breaker.allow()) {
+        if (!conn.isReady) this.breaker.failure(`connection ${conn.health}`);
+        else {
+          try {
+            const r = await this.#add(conn, recs);
+            this.breaker.success();
+            this.#stats.direct += r.added;
+            this.#stats.duplicatesSkipped += r.skipped;
+            return 'redis';
+          } catch (err) {
+            this.breaker.failure(err);
+            this.options.logger.warn(
+              { stream: this.options.stream, err: (err as Error).message, entries: recs.length },
+              'stream write failed; batch spooled',
+            );
+          }
+        }
+      }
+      await this.#file.append(recs);
+      this.#stats.spooled += recs.length;
+      this.#stats.pending += recs.length;
+      return 'spool';
+    });
+  }
+
+  /**
+   * Replays the spool now (as far as Redis allows) and resolves with the
+   * number of entries still pending.
+   */
+  async flush(): Promise<number> {
+    await this.#replayLoop();
+    return this.#stats.pending;
+  }
+
+  /** Stops the replay timer and closes the file; spooled records stay for the next run. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#queue.catch(() => undefined);
+    await this.#file.close();
+  }
+
+  async #replayLoop(): Promise<void> {
+    if (this.#replaying || this.#closed) return;
+    this.#replaying = true;
+    try {
+      while (!this.#closed && (await this.#serial(() => this.#replayStep()))) {
+        // each step is queued separately, so writes interleave with a long replay
+      }
+    } finally {
+      this.#replaying = false;
+    }
+  }
+
+  /** Replays one chunk; true when it made progress and more may follow. */
+  async #replayStep(): Promise<boolean> {
+    const conn = this.#conn;
+    if (!this.options.useRedis || !conn || (this.#stats.pending === 0 && this.#file.size === 0)) return false;
+    if (!this.breaker.allow()) return false;
+    if (!conn.isReady) {
+      this.breaker.failure(`connection ${conn.health}`);
+      return false;
+    }
+    const chunk = await this.#file.read(this.#offset, 256 * 1024, this.options.replayBatch);
+    this.#stats.corrupt += chunk.corrupt;
+    try {
+      if (chunk.records.length > 0) {
+        const r = await this.#add(conn, chunk.records);
+        this.#stats.replayed += r.added;
+        this.#stats.duplicatesSkipped += r.skipped;
+      }
+      this.breaker.success();
+    } catch (err) {
+      this.breaker.failure(err);
+      this.options.logger.warn({ stream: this.options.stream, err: (err as Error).message }, 'spool replay failed');
+      return false;
+    }
+    this.#offset = chunk.next;
+    this.#stats.pending = Math.max(0, this.#stats.pending - chunk.records.length);
+    if (this.#offset >= this.#file.size) {
+      await this.#file.truncate();
+      this.#offset = 0;
+      this.#stats.pending = 0;
+      this.options.logger.info(
+        { stream: this.options.stream, replayed: this.#stats.replayed },
+        'spool replayed into Redis and truncated',
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /** Adds records with the exactly-once script, one call per run of the same writer. */
+  async #add(conn: Connection, recs: ReadonlyArray<SpoolRecord>): Promise<{ added: number; skipped: number }> {
+    let added = 0;
+    let skipped = 0;
+    let i = 0;
+    while (i < recs.length) {
+      const w = (recs[i] as SpoolRecord).w;
+      let j = i;
+      const args: string[] = [];
+      while (j < recs.length && (recs[j] as SpoolRecord).w === w) {
+        const r = recs[j] as SpoolRecord;
+        const pairs = Object.entries(r.f);
+        args.push(String(r.q), String(pairs.length));
+        for (const [k, v] of pairs) args.push(k, String(v));
+        j++;
+      }
+      const o = this.options;
+      const trim =
+        o.trim === 'none'
+          ? ['', '']
+          : 'maxLen' in o.trim
+            ? ['MAXLEN', String(o.trim.maxLen)]
+            : ['MINID', String(Date.now() - o.trim.minAgeMs)];
+      const res = (await this.#script.run(
+        conn,
+        [o.stream, `${o.ackPrefix}${w}`],
+        [String(o.ackTtlSeconds), ...trim, String(j - i), ...args],
+      )) as [number, number, string];
+      added += Number(res[0]);
+      skipped += Number(res[1]);
+      i = j;
+    }
+    return { added, skipped };
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.#queue.then(fn, fn);
+    this.#queue = p.catch(() => undefined);
+    return p;
+  }
+}

@@ -1,0 +1,280 @@
+import { EventEmitter } from 'node:events';
+import type { Codec } from './codec.js';
+import { jsonCodec } from './codec.js';
+import type { Connection, Health } from './connection.js';
+import type { BusLogger } from './log.js';
+import { silentLogger } from './log.js';
+import type { ConnectionOptions } from './options.js';
+import type { Validator } from './validate.js';
+
+/** Called once per valid message; may be async. Its failures are counted, never propagated. */
+export type MessageHandler<T> = (message: T, channel: string) => unknown;
+
+/** How a {@link Subscriber} reads messages. */
+export interface SubscriberOptions {
+  /** @defaultValue {@link jsonCodec} — used by subscriptions that name none. */
+  codec: Codec;
+  /** @defaultValue silent */
+  logger: BusLogger;
+  /**
+   * Overrides for the duplicated connection (e.g. `clientName`).
+   * @defaultValue `{}` — the parent connection's options
+   */
+  connection: Partial<ConnectionOptions>;
+}
+
+export const SUBSCRIBER_DEFAULTS: SubscriberOptions = { codec: jsonCodec, logger: silentLogger, connection: {} };
+
+/** Per subscription: a codec and an optional schema check. */
+export interface SubscribeOptions<T> {
+  /** @defaultValue the subscriber's codec */
+  codec?: Codec;
+  /** @defaultValue none — every decodable message is passed on */
+  validate?: Validator<T>;
+}
+
+/** Counters of one channel or pattern. */
+export interface SubscriptionStats {
+  /** Messages that arrived (once per message, however many handlers). */
+  received: number;
+  /** Messages a handler's codec or validator rejected; that handler was not called. */
+  malformed: number;
+  /** Handler calls that threw or rejected. */
+  handlerErrors: number;
+}
+
+export interface SubscriberStats {
+  channels: Record<string, SubscriptionStats>;
+  patterns: Record<string, SubscriptionStats>;
+  /** Times the connection came back and the subscriptions were restored. */
+  resubscribes: number;
+}
+
+export interface SubscriberEvents {
+  health: [state: Health, previous: Health];
+  /** A malformed message; `error` says why (never contains the payload beyond a preview). */
+  malformed: [info: { kind: Kind; target: string; channel: string; error: string }];
+  handlerError: [info: { kind: Kind; target: string; channel: string; error: unknown }];
+  resubscribed: [];
+}
+
+type Kind = 'channel' | 'pattern';
+
+interface Entry {
+  handler: MessageHandler<unknown>;
+  codec: Codec;
+  validate: Validator<unknown> | undefined;
+}
+
+interface Target {
+  kind: Kind;
+  name: string;
+  entries: Entry[];
+  stats: SubscriptionStats;
+  listener: (message: Buffer, channel: Buffer) => void;
+}
+
+/** Removes one handler (and the Redis subscription when it was the last one). */
+export interface Subscription {
+  unsubscribe(): Promise<void>;
+}
+
+/**
+ * Pub/sub on its own connection (duplicated from the one given: a
+ * subscribed connection can run nothing else). Subscribes to exact
+ * channels and glob patterns; each message is decoded and validated once
+ * per handler's codec/validator. Malformed messages are counted, logged and
+ * not passed on; a handler that throws is counted and logged and never
+ * stops the other handlers. node-redis restores every subscription after a
+ * reconnect; `resubscribes` counts those.
+ */
+export class Subscriber extends EventEmitter<SubscriberEvents> {
+  readonly options: SubscriberOptions;
+  readonly #conn: Connection;
+  readonly #targets = { channel: new Map<string, Target>(), pattern: new Map<string, Target>() };
+  #resubscribes = 0;
+
+  private constructor(conn: Connection, options: SubscriberOptions) {
+    super();
+    this.#conn = conn;
+    this.options = options;
+    conn.on('health', (s, p) => this.emit('health', s, p));
+    conn.on('error', (err) => options.logger.warn({ err: err.message }, 'subscriber connection error'));
+    conn.on('reconnected', () => {
+      this.#resubscribes++;
+      options.logger.info({ resubscribes: this.#resubscribes }, 'subscriber reconnected; subscriptions restored');
+      this.emit('resubscribed');
+    });
+  }
+
+  /** Duplicates `conn` into a dedicated subscriber connection. */
+  static async create(conn: Connection, options: Partial<SubscriberOptions> = {}): Promise<Subscriber> {
+    const o: SubscriberOptions = { ...SUBSCRIBER_DEFAULTS, ...options };
+    const own = await conn.duplicate({ clientName: `${conn.options.clientName}-sub`, ...o.connection });
+    return new Subscriber(own, o);
+  }
+
+  get health(): Health {
+    return this.#conn.health;
+  }
+
+  /** The dedicated connection (for diagnostics; do not run commands on it). */
+  get connection(): Connection {
+    return this.#conn;
+  }
+
+  /** Subscribe to exact channel names. */
+  subscribe<T = unknown>(
+    channels: string | string[],
+    handler: MessageHandler<T>,
+    opts: SubscribeOptions<T> = {},
+  ): Promise<Subscription> {
+    return this.#add('channel', channels, handler, opts);
+  }
+
+  /** Subscribe to glob patterns (`sensor:update:*`). */
+  psubscribe<T = unknown>(
+    patterns: string | string[],
+    handler: MessageHandler<T>,
+    opts: SubscribeOptions<T> = {},
+  ): Promise<Subscription> {
+    return this.#add('pattern', patterns, handler, opts);
+  }
+
+  /** A snapshot of the counters. */
+  get stats(): SubscriberStats {
+    const snap = (m: Map<string, Target>) =>
+      Object.fromEntries([...m].map(([k, t]) => [k, { ...t.stats }])) as Record<string, SubscriptionStats>;
+    return {
+      channels: snap(this.#targets.channel),
+      patterns: snap(this.#targets.pattern),
+      resubscribes: this.#resubscribes,
+    };
+  }
+
+  /** Unsubscribes everything and closes the dedicated connection. */
+  async close(): Promise<void> {
+    this.#targets.channel.clear();
+    this.#targets.pattern.clear();
+    await this.#conn.close();
+  }
+
+  async #add<T>(
+    kind: Kind,
+    names: string | string[],
+    handler: MessageHandler<T>,
+    opts: SubscribeOptions<T>,
+  ): Promise<Subscription> {
+    const list = Array.isArray(names) ? names : [names];
+    const entry: Entry = {
+      handler: handler as MessageHandler<unknown>,
+      codec: opts.codec ?? this.options.codec,
+      validate: opts.validate as Validator<unknown> | undefined,
+    };
+    const fresh: Target[] = [];
+    for (const name of list) {
+      const map = this.#targets[kind];
+      let t = map.get(name);
+      if (!t) {
+        t = this.#target(kind, name);
+        map.set(name, t);
+        fresh.push(t);
+      }
+      t.entries.push(entry);
+    }
+    try {
+      await Promise.all(fresh.map((t) => this.#redisSubscribe(t)));
+    } catch (err) {
+      for (const t of fresh) this.#targets[kind].delete(t.name);
+      throw err;
+    }
+    return {
+      unsubscribe: async () => {
+        for (const name of list) {
+          const t = this.#targets[kind].get(name);
+          if (!t) continue;
+          t.entries = t.entries.filter((e) => e !== entry);
+          if (t.entries.length === 0) {
+            this.#targets[kind].delete(name);
+            await this.#conn.run(`UNSUBSCRIBE ${name}`, (c) =>
+              kind === 'channel' ? c.unsubscribe(name, t.listener, true) : c.pUnsubscribe(name, t.listener, true),
+            );
+          }
+        }
+      },
+    };
+  }
+
+  #redisSubscribe(t: Target): Promise<void> {
+    return this.#conn.run(`${t.kind === 'channel' ? 'SUBSCRIBE' : 'PSUBSCRIBE'} ${t.name}`, (c) =>
+      t.kind === 'channel' ? c.subscribe(t.name, t.listener, true) : c.pSubscribe(t.name, t.listener, true),
+    );
+  }
+
+  #target(kind: Kind, name: string): Target {
+    const t: Target = {
+      kind,
+      name,
+      entries: [],
+      stats: { received: 0, malformed: 0, handlerErrors: 0 },
+      listener: (message, channel) => this.#dispatch(t, message, channel),
+    };
+    return t;
+  }
+
+  #dispatch(t: Target, message: Buffer, channelBuf: Buffer): void {
+    t.stats.received++;
+    const channel = channelBuf.toString('utf8');
+    const decoded = new Map<Codec, { ok: true; value: unknown } | { ok: false; error: string }>();
+    let malformed = false;
+    for (const e of t.entries) {
+      let d = decoded.get(e.codec);
+      if (!d) {
+        try {
+          d = { ok: true, value: e.codec.decode(message) };
+        } catch (err) {
+          d = { ok: false, error: (err as Error).message };
+        }
+        decoded.set(e.codec, d);
+      }
+      let result = d;
+      if (result.ok && e.validate) {
+        try {
+          result = e.validate(result.value);
+        } catch (err) {
+          result = { ok: false, error: `validator threw: ${(err as Error).message}` };
+        }
+      }
+      if (!result.ok) {
+        if (!malformed) {
+          malformed = true;
+          t.stats.malformed++;
+          this.options.logger.warn(
+            { kind: t.kind, target: t.name, channel, error: result.error, bytes: message.length },
+            'malformed message rejected',
+          );
+          this.emit('malformed', { kind: t.kind, target: t.name, channel, error: result.error });
+        }
+        continue;
+      }
+      this.#call(t, e, result.value, channel);
+    }
+  }
+
+  #call(t: Target, e: Entry, value: unknown, channel: string): void {
+    const fail = (err: unknown) => {
+      t.stats.handlerErrors++;
+      this.options.logger.error(
+        { kind: t.kind, target: t.name, channel, err: err instanceof Error ? err.message : String(err) },
+        'message handler failed',
+      );
+      this.emit('handlerError', { kind: t.kind, target: t.name, channel, error: err });
+    };
+    try {
+      const r = e.handler(value, channel);
+      if (r && typeof (r as Promise<unknown>).then === 'function') (r as Promise<unknown>).then(undefined, fail);
+    } catch (err) {
+      fail(err);
+    }
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Typed errors of the CAN layer. Every error has a stable `code`; callers
+ * check with `instanceof` or `code`, never by message text.
+ */
+
+/** Why a frame (a `can:raw` entry or a candump line) could not be parsed. */
+export type FrameErrorCode =
+  | 'MISSING_FIELD'
+  | 'BAD_ID'
+  | 'BAD_HEX'
+  | 'BAD_DLC'
+  | 'DLC_MISMATCH'
+  | 'BAD_LENGTH'
+  | 'OVERSIZED'
+  | 'BAD_TS'
+  | 'BAD_LINE'
+  | 'UNSUPPORTED';
+
+export class FrameError extends Error {
+  readonly code: FrameErrorCode;
+  constructor(code: FrameErrorCode, message: string) {
+    super(message);
+    this.name = 'FrameError';
+    this.code = code;
+  }
+}
+
+/** A DBC file that cannot be parsed; `line` is 1-based. */
+export class DbcError extends Error {
+  readonly code = 'DBC_SYNTAX' as const;
+  readonly line: number;
+  constructor(message: string, line: number) {
+    super(`DBC line ${line}: ${message}`);
+    this.name = 'DbcError';
+    this.line = line;
+  }
+}
+
+export type SourceErrorCode =
+  | 'SOURCE_CONFIG'
+  | 'SOURCE_NO_INTERFACE'
+  | 'SOURCE_NO_SOCKETCAN'
+  | 'SOURCE_SPAWN'
+  | 'SOURCE_EXITED'
+  | 'SOURCE_IO'
+  | 'SOURCE_CLOSED';
+
+/** A frame source that cannot start or stopped on its own. */
+export class SourceError extends Error {
+  readonly code: SourceErrorCode;
+  constructor(code: SourceErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SourceError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,117 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import {
+  describeUsers,
+  redisUrlFor,
+  renderAclFile,
+  renderSetUserCommands,
+  resolveCredentials,
+  setUserCommands,
+  type AclUserSpec,
+} from '../../bus/acl.js';
+import { consumerUser, parseConsumerSpec } from '../../bus/acl/consumers.js';
+import { canopyUsers } from '../../bus/acl/services.js';
+import { Connection } from '../../bus/connection.js';
+import { ConfigError } from '../../bus/errors.js';
+import { loadBaseConfig } from '../../config/env.js';
+
+interface AclOpts {
+  format: string;
+  out?: string;
+  credentials?: string;
+  consumer: string[];
+  showPasswords?: boolean;
+  urlFor?: string;
+  apply?: boolean;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** The users `canopy acl` generates: every service, root, and the consumers named. */
+export function aclUsers(consumers: readonly string[]): AclUserSpec[] {
+  return [...canopyUsers(), ...consumers.map((c) => consumerUser(parseConsumerSpec(c)))];
+}
+
+export function registerAcl(program: Command): void {
+  program
+    .command('acl')
+    .description(
+      'generate Redis ACL users: one per Canopy service and one per external consumer, as an ACL file or ACL SETUSER commands',
+    )
+    .option('--format <format>', 'file (aclfile for redis.conf), commands (ACL SETUSER lines) or describe', 'file')
+    .option('-o, --out <file>', 'write to this file (mode 0600) instead of stdout')
+    .option(
+      '--credentials <file>',
+      'passwords file (user=password, mode 0600); missing passwords are generated into it [default: $CANOPY_DATA_DIR/acl/credentials]',
+    )
+    .option(
+      '--consumer <spec>',
+      'an external consumer: name=user1,user2[:sub=raw,features][:pub=predictions] (repeatable; also CANOPY_ACL_CONSUMERS, ";"-separated)',
+      collect,
+      [],
+    )
+    .option('--show-passwords', 'commands format: put plaintext passwords (>pw) in the output instead of hashes')
+    .option('--url-for <user>', 'print the REDIS_URL (with password) for one ACL user, from the base REDIS_URL')
+    .option('--apply', 'run the ACL SETUSER commands on REDIS_URL (needs an admin user there)')
+    .addHelpText(
+      'after',
+      `
+Passwords come from CANOPY_ACL_PASSWORD_<USER> (e.g. CANOPY_ACL_PASSWORD_CANOPY_WORKER), else from the
+credentials file, else they are generated into it. They are never printed unless --show-passwords or
+--url-for asks for them. Each service then runs with its own REDIS_URL=redis://canopy-<service>:<password>@host:port.`,
+    )
+    .action(async (opts: AclOpts) => {
+      const base = loadBaseConfig();
+      const consumers = [
+        ...(process.env.CANOPY_ACL_CONSUMERS ?? '').split(';').filter((s) => s.trim() !== ''),
+        ...opts.consumer,
+      ];
+      const users = aclUsers(consumers);
+      if (opts.format === 'describe') {
+        emit(describeUsers(users), opts.out);
+        return;
+      }
+      const credFile = opts.credentials ?? path.join(base.dataDir, 'acl', 'credentials');
+      const creds = resolveCredentials(
+        users.map((u) => u.name),
+        credFile,
+      );
+      if (creds.generated.length > 0) {
+        process.stderr.write(`generated ${creds.generated.length} password(s) into ${credFile} (mode 0600)\n`);
+      }
+      if (opts.urlFor) {
+        const sec = creds.secrets.get(opts.urlFor);
+        if (!sec) throw new ConfigError(`no ACL user ${opts.urlFor} (known: ${users.map((u) => u.name).join(', ')})`);
+        emit(`${redisUrlFor(base.redisUrl ?? 'redis://127.0.0.1:6379', opts.urlFor, sec.password)}\n`, opts.out);
+        return;
+      }
+      if (opts.apply) {
+        const conn = await Connection.connect({ healthCheckIntervalMs: 0, clientName: 'canopy-acl' });
+        try {
+          for (const argv of setUserCommands(users, creds.secrets)) {
+            await conn.run(`ACL SETUSER ${argv[2]}`, (c) => c.sendCommand(argv));
+          }
+        } finally {
+          await conn.close();
+        }
+        process.stdout.write(`applied ${users.length} ACL users\n`);
+        return;
+      }
+      if (opts.format === 'file') emit(renderAclFile(users, creds.secrets), opts.out);
+      else if (opts.format === 'commands')
+        emit(renderSetUserCommands(users, creds.secrets, { plaintext: !!opts.showPasswords }), opts.out);
+      else throw new ConfigError(`--format must be file, commands or describe, got "${opts.format}"`);
+    });
+}
+
+function emit(text: string, out: string | undefined): void {
+  if (!out) {
+    process.stdout.write(text);
+    return;
+  }
+  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  fs.writeFileSync(out, text, { mode: 0o600 });
+  fs.chmodSync(out, 0o600);
+  process.stderr.write(`wrote ${out}\n`);
+}

@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { runUntilSignal } from '../run-service.js';
+import { start } from '../../services/api/index.js';
+import { createLogger } from '../../util/log.js';
+
+export function registerApi(program: Command): void {
+  program
+    .command('api')
+    .description('serve the REST API, the WebSocket /ws and the web dashboard')
+    .option('--port <port>', 'TCP port (env CANOPY_API_PORT)', process.env.CANOPY_API_PORT ?? '8000')
+    .option(
+      '--host <host>',
+      'address to bind: 127.0.0.1 (this machine only) or 0.0.0.0 (phones on the LAN)',
+      '127.0.0.1',
+    )
+    .action(async (opts: { port: string; host: string }) => {
+      const log = createLogger('api');
+      const port = Number(opts.port);
+      await runUntilSignal('api', log, async () => {
+        const h = await start({ port, host: opts.host, logger: log });
+        process.stdout.write(`Canopy API and dashboard on ${h.url}/ (OpenAPI at ${h.url}/docs)\n`);
+        return h;
+      });
+    });
+}

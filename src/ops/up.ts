@@ -1,0 +1,250 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { ServiceEntry } from '../services/catalog.js';
+import { freePort, waitForPort } from './ports.js';
+import { RedisProcess } from './redis-process.js';
+import { Supervisor, type SupervisorOptions } from './supervisor.js';
+
+/** What `canopy up` runs. */
+export interface UpOptions {
+  /** Directory for the managed Redis, SQLite file and spools (`CANOPY_DATA_DIR`). */
+  dataDir: string;
+  /** The services in start order (from `upServices()`). */
+  services: ServiceEntry[];
+  /** Path of the `canopy` CLI script the children run (`node <cliPath> <args>`). */
+  cliPath: string;
+  /** @defaultValue unset — a Redis to use; unset means start and manage one. */
+  redisUrl?: string;
+  /** @defaultValue 6379 — port of the managed Redis; a free one when taken. */
+  redisPort: number;
+  /** @defaultValue 30000 — how long to wait for a service's port (the api) before going on. */
+  portWaitMs: number;
+  /** @defaultValue 30000 — time allowed for a watchdog (safe-state) command. */
+  watchdogTimeoutMs: number;
+  /** @defaultValue 1000 — how often the managed Redis is checked for a crash. */
+  redisCheckMs: number;
+  /** Extra environment for every child (the supervisor adds REDIS_URL, CANOPY_DATA_DIR). */
+  env: NodeJS.ProcessEnv;
+  /** @defaultValue write to stdout — where the human-readable status lines go. */
+  say: (line: string) => void;
+  /** Passed to the {@link Supervisor}. */
+  supervisor: Partial<SupervisorOptions>;
+}
+
+export const UP_DEFAULTS = {
+  redisPort: 6379,
+  portWaitMs: 30_000,
+  watchdogTimeoutMs: 30_000,
+  redisCheckMs: 1000,
+  env: {},
+  say: (line: string) => void process.stdout.write(line + '\n'),
+  supervisor: { output: 'prefix' as const },
+};
+
+export type UpInput = Pick<UpOptions, 'dataDir' | 'services' | 'cliPath'> & Partial<UpOptions>;
+
+export class SourceError extends Error {
+  readonly code = 'UP_BAD_SOURCE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'SourceError';
+  }
+}
+
+/** A scanner frame source as `canopy up --source` takes it. */
+export type FrameSource = { kind: 'sim' } | { kind: 'replay'; file: string } | { kind: 'socketcan'; iface: string };
+
+/** Parses and checks `sim`, `replay:FILE` (the file must exist) or `socketcan:IFACE`. */
+export function parseSource(s: string): FrameSource {
+  if (s === 'sim') return { kind: 'sim' };
+  const m = /^(replay|socketcan):(.+)$/.exec(s);
+  if (m?.[1] === 'replay') {
+    const file = m[2] as string;
+    if (!fs.existsSync(file)) throw new SourceError(`--source replay:${file}: no such file`);
+    return { kind: 'replay', file };
+  }
+  if (m?.[1] === 'socketcan') {
+    const iface = m[2] as string;
+    if (!/^[\w.-]{1,15}$/.test(iface)) throw new SourceError(`--source socketcan:${iface}: not an interface name`);
+    return { kind: 'socketcan', iface };
+  }
+  throw new SourceError(`--source must be sim, replay:FILE or socketcan:IFACE, got "${s}"`);
+}
+
+async function portTaken(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Runs `node <cli> <args>` to completion; rejects on a non-zero exit or after `timeoutMs`. */
+export function runCli(cliPath: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env }, stdio: 'inherit' });
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(t);
+      if (code === 0) resolve();
+      else reject(new Error(`canopy ${args.join(' ')} exited with ${code ?? signal}`));
+    });
+  });
+}
+
+/** A running system: stop() shuts everything down in reverse order. */
+export interface UpHandle {
+  supervisor: Supervisor;
+  redis: RedisProcess | undefined;
+  redisUrl: string;
+  /** `http://127.0.0.1:<port>/` of the api, when one is configured. */
+  dashboardUrl: string | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a managed Redis when no `redisUrl` is given, then every service in
+ * order under a {@link Supervisor} that restarts crashed ones (saying so),
+ * runs the watchdog command of a service that died, and stops all in
+ * reverse order.
+ */
+export async function startUp(input: UpInput): Promise<UpHandle> {
+  const o: UpOptions = { ...UP_DEFAULTS, ...input };
+  const say = o.say;
+  fs.mkdirSync(o.dataDir, { recursive: true });
+  let redis: RedisProcess | undefined;
+  let redisUrl = o.redisUrl;
+  if (!redisUrl) {
+    let port = o.redisPort;
+    if (await portTaken(port)) {
+      const other = await freePort();
+      say(`port ${port} is taken (another Redis?); the managed Redis uses ${other}`);
+      port = other;
+    }
+    redis = await RedisProcess.start({
+      dir: path.join(o.dataDir, 'redis'),
+      port,
+      aof: true,
+      rdb: true,
+      detached: true,
+    });
+    redisUrl = redis.url;
+    say(`Redis started on ${redisUrl} (pid ${redis.pid}, AOF + RDB, data in ${redis.dir})`);
+  }
+  const sup = new Supervisor(o.supervisor);
+  const env = { ...o.env, REDIS_URL: redisUrl, CANOPY_DATA_DIR: o.dataDir };
+  sup.on('start', (name, pid) => say(`${name} started (pid ${pid})`));
+  sup.on('exit', (name, code, signal) => {
+    if (!sup.stopping) say(`${name} exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`);
+  });
+  sup.on('restart', (name, delayMs, crashes) => say(`restarting ${name} in ${delayMs} ms (crash ${crashes} in a row)`));
+  sup.on('watchdog', (name, err) =>
+    say(err ? `watchdog for ${name} FAILED: ${err.message}` : `watchdog for ${name}: safe state applied`),
+  );
+  sup.on('line', (name, _stream, line) => say(`${name} | ${line}`));
+
+  let redisTimer: NodeJS.Timeout | undefined;
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      clearInterval(redisTimer);
+      await sup.stop();
+      if (redis) {
+        await redis.stop();
+        say('Redis stopped');
+      }
+    })());
+
+  if (redis) {
+    let restarting = false;
+    const r = redis;
+    redisTimer = setInterval(() => {
+      if (restarting || r.running || sup.stopping) return;
+      restarting = true;
+      say('the managed Redis exited unexpectedly; restarting it on the same data');
+      r.restart()
+        .then(() => say(`Redis restarted on ${r.url}`))
+        .catch((err: unknown) => say(`Redis restart failed: ${(err as Error).message}`))
+        .finally(() => (restarting = false));
+    }, o.redisCheckMs);
+    redisTimer.unref();
+  }
+
+  let dashboardUrl: string | undefined;
+  try {
+    for (const s of o.services) {
+      const onCrash = s.onCrash;
+      await sup.add({
+        name: s.name,
+        args: [o.cliPath, ...s.args],
+        env,
+        ...(onCrash ? { onCrash: () => runCli(o.cliPath, onCrash, env, o.watchdogTimeoutMs) } : {}),
+        ...(s.port !== undefined
+          ? {
+              ready: async () => {
+                try {
+                  await waitForPort(s.port as number, '127.0.0.1', o.portWaitMs);
+                } catch {
+                  say(`${s.name} does not listen on port ${s.port} yet; going on`);
+                }
+              },
+            }
+          : {}),
+      });
+      if (s.name === 'api' && s.port !== undefined) dashboardUrl = `http://127.0.0.1:${s.port}/`;
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  say(
+    o.services.length === 0
+      ? 'no services are configured yet; only Redis runs'
+      : `Canopy is up: ${o.services.map((s) => s.name).join(', ')}`,
+  );
+  say(dashboardUrl ? `Dashboard: ${dashboardUrl}` : 'no api service configured: no dashboard');
+  return { supervisor: sup, redis, redisUrl, dashboardUrl, stop };
+}
+
+/**
+ * Runs {@link startUp} until SIGINT/SIGTERM, then stops everything in
+ * reverse order and exits 0. A second signal exits at once (children get
+ * SIGKILL).
+ */
+export async function runUpUntilSignal(input: UpInput): Promise<void> {
+  const say = input.say ?? UP_DEFAULTS.say;
+  const handle = await startUp(input);
+  say('Ctrl+C stops everything.');
+  process.once('exit', () => {
+    handle.supervisor.killAllSync();
+    const rpid = handle.redis?.running ? handle.redis.pid : undefined;
+    if (rpid !== undefined) process.kill(rpid, 'SIGTERM'); // redis saves on SIGTERM
+  });
+  let stopping = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) {
+      say(`${sig} again: killing everything now`);
+      process.exit(130);
+    }
+    stopping = true;
+    say(`${sig}: stopping every service (each finishes its batch in hand)…`);
+    handle
+      .stop()
+      .then(() => {
+        say('all stopped');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        say(`stop failed: ${(err as Error).message}`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}

@@ -1,0 +1,149 @@
+import type { FastifyInstance } from 'fastify';
+import { Connection } from '../../bus/connection.js';
+import { Heartbeat } from '../../bus/presence.js';
+import { LiveState } from '../../bus/state.js';
+import { createLogger, type Logger } from '../../util/log.js';
+import type { ServiceHandle } from '../types.js';
+import { buildApp, type ApiRoutes } from './app.js';
+import { TokenAuth } from './auth.js';
+import { loadCatalogue, type SensorInfo } from './catalogue.js';
+import type { ApiContext } from './context.js';
+import { ApiMetrics } from './metrics.js';
+import { apiVersion, resolveApiOptions, type ApiOptions } from './options.js';
+import type { ApiStore } from './store-port.js';
+import { UpdateFeed } from './updates.js';
+import { WsHub } from './ws-hub.js';
+
+export { requireRole, TokenAuth, ROLES, type Role } from './auth.js';
+export type { ApiContext } from './context.js';
+export { ApiError } from './context.js';
+export type { ApiRoutes } from './app.js';
+export { resolveApiOptions, type ApiOptions } from './options.js';
+export type { ApiStore, HistoryBucket, ReadingRow } from './store-port.js';
+export type { SensorInfo } from './catalogue.js';
+
+/** What `start` may be given besides options (tests and embedders inject parts). */
+export interface ApiStartConfig extends Partial<ApiOptions> {
+  /** @defaultValue opened from `databaseUrl` */
+  store?: ApiStore;
+  /** @defaultValue built from the node map and sensor settings (src/cea, CANOPY_NODES / CANOPY_SENSORS) */
+  catalogue?: SensorInfo[];
+  /** @defaultValue none — more route groups (e.g. control endpoints). */
+  routes?: ApiRoutes[];
+  /** @defaultValue `createLogger('api')` */
+  logger?: Logger;
+}
+
+export interface ApiHandle extends ServiceHandle {
+  /** `http://host:port` the API listens on. */
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  ctx: ApiContext;
+}
+
+/**
+ * Starts the API: connects Redis (commands + one subscription connection),
+ * uses the store, serves REST, /ws, /metrics, /docs and the dashboard.
+ */
+export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
+  const { store: givenStore, catalogue, routes, logger, ...opts } = config;
+  const options = resolveApiOptions(opts);
+  const log = logger ?? createLogger('api');
+  const auth = TokenAuth.load(options);
+  const conn = await Connection.connect({
+    ...(options.redisUrl ? { url: options.redisUrl } : {}),
+    clientName: 'canopy-api',
+  });
+  conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  // closed in reverse order of creation: app, store, hub, feed, Redis
+  const cleanup: Array<() => Promise<void> | void> = [() => conn.close()];
+  try {
+    const feed = await UpdateFeed.start(conn, log);
+    cleanup.push(() => feed.close());
+    const hub = new WsHub(
+      {
+        maxBufferedBytes: options.wsMaxBufferedBytes,
+        maxPending: options.wsMaxPending,
+        flushIntervalMs: options.wsFlushIntervalMs,
+      },
+      log,
+    );
+    cleanup.push(() => hub.close());
+    feed.on('sensor', (u) => hub.sensor(u));
+    feed.on('device', (u) => hub.device(u));
+    const store = givenStore ?? (await openApiStore(options.databaseUrl, log));
+    if (store && !givenStore) cleanup.push(() => store.close());
+    const cat = catalogue ?? loadCatalogue();
+    const ctx: ApiContext = {
+      options,
+      conn,
+      live: new LiveState(conn, { prefix: options.livePrefix }),
+      store,
+      catalogue: cat,
+      byName: new Map(cat.map((s) => [s.name, s])),
+      feed,
+      hub,
+      metrics: new ApiMetrics({
+        conn,
+        hub,
+        feed,
+        rawStream: options.rawStream,
+        workerGroup: options.workerGroup,
+      }),
+      auth,
+      log,
+      startedAt: Date.now(),
+    };
+    const app = await buildApp(ctx, routes);
+    cleanup.push(() => app.close());
+    await app.listen({ port: options.port, host: options.host });
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : options.port;
+    const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+    const url = `http://${host}:${port}`;
+    log.info({ port, host: options.host, tokens: auth.size }, 'api listening');
+    const heartbeat = await Heartbeat.start(conn, {
+      service: 'api',
+      version: apiVersion(),
+      logger: log,
+      counters: () => ({ url, ws_clients: hub.stats.clients, ...feed.stats }),
+    });
+    cleanup.push(() => heartbeat.close());
+    let stopped = false;
+    return {
+      url,
+      port,
+      app,
+      ctx,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await runAll(cleanup.reverse());
+      },
+    };
+  } catch (err) {
+    await runAll(cleanup.reverse());
+    throw err;
+  }
+}
+
+async function runAll(fns: Array<() => Promise<void> | void>): Promise<void> {
+  for (const f of fns) {
+    try {
+      await f();
+    } catch {
+      // keep closing the rest
+    }
+  }
+}
+
+/**
+ * Opens the history store for `databaseUrl`. The store module (src/store)
+ * is not on main yet: until it is, the API runs without history (its
+ * endpoints answer 503 and /health reports the store down).
+ */
+async function openApiStore(databaseUrl: string, log: Logger): Promise<ApiStore | undefined> {
+  log.warn({ databaseUrl: databaseUrl.replace(/\/\/[^@]*@/, '//***@') }, 'history store module not available yet');
+  return undefined;
+}

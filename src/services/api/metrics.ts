@@ -1,0 +1,176 @@
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Connection } from '../../bus/connection.js';
+import type { UpdateFeed } from './updates.js';
+import type { WsHub } from './ws-hub.js';
+
+export interface MetricsDeps {
+  conn: Connection;
+  hub: WsHub;
+  feed: UpdateFeed | undefined;
+  rawStream: string;
+  workerGroup: string;
+}
+
+/** One consumer group as XINFO GROUPS reports it. */
+export interface GroupInfo {
+  name: string;
+  pending: number;
+  /** null when Redis cannot tell (entries deleted past the group's position). */
+  lag: number | null;
+}
+
+/** XINFO GROUPS of a stream; [] when the stream does not exist. */
+export async function streamGroups(conn: Connection, stream: string): Promise<GroupInfo[]> {
+  let reply: unknown;
+  try {
+    reply = await conn.run('XINFO GROUPS', (c) => c.sendCommand(['XINFO', 'GROUPS', stream]));
+  } catch (err) {
+    if (/no such key/i.test((err as Error).message)) return [];
+    throw err;
+  }
+  if (!Array.isArray(reply)) return [];
+  return reply.map((g: unknown) => {
+    const o = toRecord(g);
+    const lag = o.lag;
+    return {
+      name: String(o.name),
+      pending: Number(o.pending ?? 0),
+      lag: lag === null || lag === undefined ? null : Number(lag),
+    };
+  });
+}
+
+function toRecord(g: unknown): Record<string, unknown> {
+  if (g instanceof Map) return Object.fromEntries([...g].map(([k, v]) => [String(k), v]));
+  if (Array.isArray(g)) {
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i + 1 < g.length; i += 2) o[String(g[i])] = g[i + 1];
+    return o;
+  }
+  return (g ?? {}) as Record<string, unknown>;
+}
+
+/**
+ * The API's Prometheus registry (one per app, no global state): request
+ * rate and latency per route, WebSocket fan-out, updates received, and the
+ * lag of the worker's consumer group on the raw stream.
+ */
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'method' | 'route' | 'status'>;
+  readonly #duration: Histogram<'method' | 'route'>;
+
+  constructor(deps: MetricsDeps) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'canopy_api_' });
+    this.#requests = new Counter({
+      name: 'canopy_api_http_requests_total',
+      help: 'HTTP requests answered, by method, route and status code',
+      labelNames: ['method', 'route', 'status'],
+      registers: [r],
+    });
+    this.#duration = new Histogram({
+      name: 'canopy_api_http_request_duration_seconds',
+      help: 'HTTP request latency by method and route',
+      labelNames: ['method', 'route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [r],
+    });
+    const { hub, feed, conn } = deps;
+    new Gauge({
+      name: 'canopy_api_ws_clients',
+      help: 'Connected WebSocket clients',
+      registers: [r],
+      collect() {
+        this.set(hub.stats.clients);
+      },
+    });
+    const counterFrom = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    counterFrom('canopy_api_ws_messages_sent_total', 'WebSocket messages written', () => hub.stats.sent);
+    counterFrom(
+      'canopy_api_ws_coalesced_total',
+      'Updates merged into a lagging WebSocket client queue',
+      () => hub.stats.coalesced,
+    );
+    counterFrom(
+      'canopy_api_ws_dropped_total',
+      'Queue entries dropped for lagging WebSocket clients',
+      () => hub.stats.dropped,
+    );
+    counterFrom(
+      'canopy_api_sensor_updates_total',
+      'sensor:update messages received',
+      () => feed?.stats.sensorUpdates ?? 0,
+    );
+    counterFrom(
+      'canopy_api_device_updates_total',
+      'device:update messages received',
+      () => feed?.stats.deviceUpdates ?? 0,
+    );
+    counterFrom(
+      'canopy_api_malformed_updates_total',
+      'Malformed sensor:update/device:update messages ignored',
+      () => feed?.stats.malformed ?? 0,
+    );
+    const labels = { stream: deps.rawStream, group: deps.workerGroup };
+    new Gauge({
+      name: 'canopy_stream_lag',
+      help: 'Entries of the stream not yet delivered to the consumer group (XINFO GROUPS lag)',
+      labelNames: ['stream', 'group'],
+      registers: [r],
+      async collect() {
+        this.reset();
+        if (!conn.isReady) return;
+        const g = (await streamGroups(conn, deps.rawStream)).find((x) => x.name === deps.workerGroup);
+        if (g?.lag !== null && g?.lag !== undefined) this.set(labels, g.lag);
+      },
+    });
+    new Gauge({
+      name: 'canopy_stream_pending',
+      help: 'Entries delivered to the consumer group but not yet acknowledged (stored)',
+      labelNames: ['stream', 'group'],
+      registers: [r],
+      async collect() {
+        this.reset();
+        if (!conn.isReady) return;
+        const g = (await streamGroups(conn, deps.rawStream)).find((x) => x.name === deps.workerGroup);
+        if (g) this.set(labels, g.pending);
+      },
+    });
+    new Gauge({
+      name: 'canopy_stream_length',
+      help: 'Entries in the raw stream (XLEN)',
+      labelNames: ['stream'],
+      registers: [r],
+      async collect() {
+        this.reset();
+        if (!conn.isReady) return;
+        this.set({ stream: deps.rawStream }, await conn.run('XLEN', (c) => c.xLen(deps.rawStream)));
+      },
+    });
+  }
+
+  /** Counts and times every request under its route pattern (not its URL: bounded labels). */
+  install(app: FastifyInstance): void {
+    app.addHook('onResponse', async (req, reply) => {
+      const route = req.routeOptions.url ?? 'unmatched';
+      const method = req.method;
+      this.#requests.inc({ method, route, status: String(reply.statusCode) });
+      this.#duration.observe({ method, route }, reply.elapsedTime / 1000);
+    });
+  }
+
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

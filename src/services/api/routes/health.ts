@@ -1,0 +1,99 @@
+import type { FastifyInstance } from 'fastify';
+import { listInstances } from '../../../bus/presence.js';
+import { within, type ApiContext } from '../context.js';
+
+export interface ServiceStatus {
+  instance: string;
+  service: string;
+  /** ms since its last beat, or null when unknown. */
+  ageMs: number | null;
+  [k: string]: unknown;
+}
+
+/** Every live heartbeat (the fabric's presence keys), newest information first. */
+async function services(ctx: ApiContext): Promise<ServiceStatus[]> {
+  const now = Date.now();
+  return (await listInstances(ctx.conn)).map((i) => {
+    const beat = i.info?.updated_at ? Date.parse(i.info.updated_at) : NaN;
+    return {
+      ...(i.info ?? {}),
+      instance: i.instance,
+      service: i.info?.service ?? 'unknown',
+      ageMs: Number.isFinite(beat) ? Math.max(0, now - beat) : null,
+    };
+  });
+}
+
+async function timed(fn: () => Promise<unknown>, ms: number, what: string) {
+  const t0 = performance.now();
+  try {
+    await within(fn(), ms, what);
+    return { status: 'up' as const, latencyMs: Math.round((performance.now() - t0) * 100) / 100 };
+  } catch (err) {
+    return { status: 'down' as const, error: (err as Error).message };
+  }
+}
+
+/** GET /health: 200 when Redis and the store answer, 503 otherwise. */
+export async function healthRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const dep = {
+    type: 'object',
+    properties: {
+      status: { type: 'string', enum: ['up', 'down'] },
+      latencyMs: { type: 'number' },
+      error: { type: 'string' },
+    },
+  } as const;
+  const body = {
+    type: 'object',
+    properties: {
+      status: { type: 'string', enum: ['ok', 'down'] },
+      redis: dep,
+      store: dep,
+      services: { type: 'array', items: { type: 'object', additionalProperties: true } },
+      api: {
+        type: 'object',
+        properties: {
+          uptimeS: { type: 'number' },
+          wsClients: { type: 'integer' },
+          updatesSubscribed: { type: 'boolean' },
+        },
+      },
+    },
+  } as const;
+  app.get(
+    '/health',
+    {
+      schema: {
+        summary: 'Redis, store and service status; HTTP 503 when Redis or the store is down',
+        tags: ['system'],
+        response: { 200: body, 503: body },
+      },
+    },
+    async (_req, reply) => {
+      const t = ctx.options.healthTimeoutMs;
+      const [redis, store] = await Promise.all([
+        ctx.conn.isReady
+          ? timed(() => ctx.conn.run('PING', (c) => c.ping()), t, 'Redis PING')
+          : Promise.resolve({ status: 'down' as const, error: `Redis connection is ${ctx.conn.health}` }),
+        ctx.store
+          ? timed(() => ctx.store!.ping(), t, 'store ping')
+          : Promise.resolve({ status: 'down' as const, error: 'no history store is configured' }),
+      ]);
+      let list: ServiceStatus[] = [];
+      if (redis.status === 'up') list = await within(services(ctx), t, 'heartbeat scan').catch(() => []);
+      const ok = redis.status === 'up' && store.status === 'up';
+      return reply.code(ok ? 200 : 503).send({
+        status: ok ? 'ok' : 'down',
+        redis,
+        store,
+        services: list,
+        api: {
+          uptimeS: Math.round((Date.now() - ctx.startedAt) / 1000),
+          wsClients: ctx.hub.stats.clients,
+          updatesSubscribed: ctx.feed?.ready ?? false,
+        },
+      });
+    },
+  );
+}

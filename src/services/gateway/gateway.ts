@@ -1,0 +1,360 @@
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { Connection } from '../../bus/connection.js';
+import {
+  isUserCodecName,
+  isUserId,
+  UserCodec,
+  UserMessageValidator,
+  type ForwardKind,
+  type UserCodecName,
+} from '../../bus/userchannels.js';
+import { CLOSE, DEFAULT_CODEC, parseStreamId, RELAY_PATH, type WelcomeFrame } from '../../gateway-protocol/index.js';
+import { UserChannelHub, type BackMessage, type HubStats } from './hub.js';
+import { resolveGatewayOptions, type GatewayOptions } from './options.js';
+import { RelaySession, type SessionStats } from './session.js';
+import { TokenStore } from './tokens.js';
+
+/** Gateway-wide counters. */
+export interface GatewayStats extends HubStats {
+  connections: number;
+  connectionsTotal: number;
+  authFailures: number;
+  refusedUpgrades: number;
+  received: number;
+  rejectedMalformed: number;
+  rejectedInvalid: number;
+  closedRate: number;
+  closedTooBig: number;
+  closedSlow: number;
+  delivered: number;
+  replayed: number;
+}
+
+/**
+ * `canopy gateway`: a WebSocket server for edge relays that hold no Redis
+ * credentials. See src/gateway-protocol for the protocol and
+ * {@link GatewayOptions} for the limits.
+ */
+export class Gateway {
+  readonly options: GatewayOptions;
+  readonly #server: http.Server;
+  readonly #wss: WebSocketServer;
+  readonly #conn: Connection;
+  #hub: UserChannelHub | undefined;
+  readonly #tokens: TokenStore;
+  readonly #codec = new UserCodec();
+  readonly #validator: UserMessageValidator;
+  readonly #sessions = new Map<string, Set<RelaySession>>();
+  readonly #counters = {
+    connectionsTotal: 0,
+    authFailures: 0,
+    refusedUpgrades: 0,
+    received: 0,
+    rejectedMalformed: 0,
+    rejectedInvalid: 0,
+    closedRate: 0,
+    closedTooBig: 0,
+    closedSlow: 0,
+    delivered: 0,
+    replayed: 0,
+  };
+  #pingTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  private constructor(options: GatewayOptions, conn: Connection, server: http.Server) {
+    this.options = options;
+    this.#conn = conn;
+    this.#server = server;
+    this.#tokens = new TokenStore(options.tokens);
+    this.#validator = new UserMessageValidator();
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      // ws closes bigger messages itself (1009, no reason); up to twice the limit we close with a reason.
+      maxPayload: Math.max(2 * options.maxMessageBytes, options.maxMessageBytes + 65536),
+      perMessageDeflate: false,
+    });
+  }
+
+  /** Connects to Redis, subscribes to the back-channels and listens. */
+  static async start(opts: Partial<GatewayOptions> = {}): Promise<Gateway> {
+    const o = resolveGatewayOptions(opts);
+    const conn = await Connection.connect({ clientName: 'canopy-gateway', logger: o.logger, ...o.redis });
+    const server = http.createServer();
+    const gw = new Gateway(o, conn, server);
+    try {
+      gw.#hub = await UserChannelHub.start(conn, {
+        windowMs: o.backlogWindowMs,
+        isKnownUser: (u) => gw.#tokens.has(u),
+        codec: gw.#codec,
+        validator: gw.#validator,
+        logger: o.logger,
+        onBack: (m) => gw.#onBack(m),
+      });
+      server.on('request', (req, res) => gw.#onRequest(req, res));
+      server.on('upgrade', (req, socket, head) => gw.#onUpgrade(req, socket, head));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(o.port, o.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      server.close();
+      await gw.#hub?.close();
+      await conn.close();
+      throw err;
+    }
+    gw.#pingTimer = setInterval(() => gw.#ping(), o.pingIntervalMs);
+    gw.#pingTimer.unref();
+    o.logger.info({ host: o.host, port: gw.port, users: gw.#tokens.users.length }, 'gateway listening');
+    return gw;
+  }
+
+  get #h(): UserChannelHub {
+    return this.#hub!;
+  }
+
+  /** The port it listens on (useful with port 0). */
+  get port(): number {
+    const a = this.#server.address();
+    return typeof a === 'object' && a ? a.port : this.options.port;
+  }
+
+  /** `ws://host:port` for relays. */
+  get url(): string {
+    return `ws://${this.options.host}:${this.port}`;
+  }
+
+  get stats(): GatewayStats {
+    let connections = 0;
+    for (const s of this.#sessions.values()) connections += s.size;
+    return { ...this.#h.stats, ...this.#counters, connections };
+  }
+
+  /** Per-connection counters, for /health. */
+  sessions(): Array<{ id: string; user: string; stats: SessionStats }> {
+    const out: Array<{ id: string; user: string; stats: SessionStats }> = [];
+    for (const set of this.#sessions.values())
+      for (const s of set) out.push({ id: s.id, user: s.user, stats: s.stats });
+    return out;
+  }
+
+  /** Closes every connection of one user (1013 + reason), e.g. after its token was revoked. Returns how many. */
+  disconnectUser(user: string, reason = 'disconnected by the operator'): number {
+    const set = this.#sessions.get(user);
+    if (!set) return 0;
+    for (const s of set) s.close(CLOSE.tryAgain, reason);
+    return set.size;
+  }
+
+  /** Closes every relay (1001), stops listening, closes Redis. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#pingTimer);
+    for (const set of this.#sessions.values()) for (const s of set) s.close(CLOSE.goingAway, 'gateway stopping');
+    this.#wss.close();
+    this.#server.closeAllConnections?.();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await this.#h.close();
+    await this.#conn.close();
+  }
+
+  #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/health') {
+      const redis = this.#h.health;
+      const body = JSON.stringify({ status: redis === 'ready' ? 'ok' : 'degraded', redis, stats: this.stats });
+      res.writeHead(redis === 'ready' ? 200 : 503, { 'content-type': 'application/json' }).end(body);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found; relays connect to ${RELAY_PATH}/<user>\n`);
+  }
+
+  #refuse(socket: Duplex, status: number, reason: string): void {
+    this.#counters.refusedUpgrades++;
+    const text = `${reason}\n`;
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
+        `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+    );
+  }
+
+  #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
+    if (this.#stopped) return this.#refuse(socket, 503, 'gateway stopping');
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const m = new RegExp(`^${RELAY_PATH}/([^/]+)$`).exec(url.pathname);
+    if (!m) return this.#refuse(socket, 404, `not found; relays connect to ${RELAY_PATH}/<user>`);
+    let user: string;
+    try {
+      user = decodeURIComponent(m[1]!);
+    } catch {
+      return this.#refuse(socket, 400, 'bad user in path');
+    }
+    const auth = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    if (!auth || !isUserId(user) || !this.#tokens.verify(user, auth[1]!)) {
+      this.#counters.authFailures++;
+      this.options.logger.warn(
+        { user: isUserId(user) ? user : '(invalid)', remote: req.socket.remoteAddress, hasToken: !!auth },
+        'relay authentication failed',
+      );
+      return this.#refuse(
+        socket,
+        401,
+        'authentication failed: unknown user or wrong token (Authorization: Bearer <token>)',
+      );
+    }
+    const codec = url.searchParams.get('codec') ?? DEFAULT_CODEC;
+    if (!isUserCodecName(codec)) return this.#refuse(socket, 400, `codec must be msgpack or json, got "${codec}"`);
+    const resume = url.searchParams.get('resume') ?? undefined;
+    if (resume !== undefined && !parseStreamId(resume)) {
+      return this.#refuse(socket, 400, `resume must be a stream id like 1700000000000-0, got "${resume.slice(0, 40)}"`);
+    }
+    const count = this.#sessions.get(user)?.size ?? 0;
+    if (count >= this.options.maxConnectionsPerUser) {
+      return this.#refuse(
+        socket,
+        429,
+        `too many connections for ${user} (limit ${this.options.maxConnectionsPerUser})`,
+      );
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req, user, codec, resume));
+  }
+
+  #onConnection(ws: WebSocket, req: http.IncomingMessage, user: string, codec: UserCodecName, resume?: string): void {
+    const o = this.options;
+    const session = new RelaySession(
+      crypto.randomBytes(6).toString('hex'),
+      user,
+      ws,
+      codec,
+      this.#codec,
+      {
+        ratePerSecond: o.ratePerSecond,
+        rateBurst: o.rateBurst,
+        maxBufferedBytes: o.maxBufferedBytes,
+        maxPending: o.backlogMaxReplay,
+      },
+      resume,
+    );
+    let set = this.#sessions.get(user);
+    if (!set) this.#sessions.set(user, (set = new Set()));
+    set.add(session);
+    this.#counters.connectionsTotal++;
+    const log = o.logger;
+    log.info({ user, connection: session.id, remote: req.socket.remoteAddress, codec, resume }, 'relay connected');
+    ws.on('pong', () => (session.alive = true));
+    ws.on('message', (data: Buffer) => this.#onRelayMessage(session, data));
+    ws.on('error', (err) => log.warn({ user, connection: session.id, err: err.message }, 'relay socket error'));
+    ws.on('close', (code, reason) => {
+      session.closed();
+      if (session.slow) this.#counters.closedSlow++;
+      set.delete(session);
+      if (set.size === 0) this.#sessions.delete(user);
+      log.info(
+        { user, connection: session.id, code, reason: reason.toString(), ...session.stats },
+        'relay disconnected',
+      );
+    });
+    const welcome = (replayed: number): WelcomeFrame => ({
+      type: 'welcome',
+      user,
+      connection: session.id,
+      replayed,
+      limits: { maxMessageBytes: o.maxMessageBytes, ratePerSecond: o.ratePerSecond, rateBurst: o.rateBurst },
+    });
+    if (resume === undefined) {
+      session.send(welcome(0));
+      return;
+    }
+    this.#h.replay(user, resume, o.backlogMaxReplay).then(
+      (backlog) => {
+        session.send(welcome(backlog.length));
+        session.finishReplay(backlog);
+        this.#counters.replayed += backlog.length;
+      },
+      (err: unknown) => {
+        log.warn({ user, connection: session.id, err: (err as Error).message }, 'backlog replay failed');
+        session.send({ type: 'error', code: 'unavailable', error: 'backlog unavailable; live messages only' });
+        session.send(welcome(0));
+        session.finishReplay([]);
+      },
+    );
+  }
+
+  #onRelayMessage(s: RelaySession, data: Buffer): void {
+    if (s.closing) return;
+    this.#counters.received++;
+    s.stats.received++;
+    if (!s.limiter.take()) {
+      this.#counters.closedRate++;
+      this.options.logger.warn({ user: s.user, connection: s.id }, 'relay over its rate limit; closing');
+      s.close(CLOSE.policy, `rate limit exceeded: more than ${s.limiter.rate} messages/s (burst ${s.limiter.burst})`);
+      return;
+    }
+    if (data.length > this.options.maxMessageBytes) {
+      this.#counters.closedTooBig++;
+      s.close(CLOSE.tooBig, `message too big: ${data.length} bytes, limit ${this.options.maxMessageBytes}`);
+      return;
+    }
+    let value: unknown;
+    let codec: UserCodecName;
+    try {
+      ({ value, codec } = this.#codec.decode(data));
+    } catch (err) {
+      this.#reject(s, 'malformed', (err as Error).message);
+      return;
+    }
+    const type = (value as { type?: unknown } | null)?.type;
+    const kind: ForwardKind | undefined = type === 'raw' ? 'raw' : type === 'features' ? 'features' : undefined;
+    if (!kind) {
+      this.#reject(s, 'invalid', `type must be "raw" or "features", got ${JSON.stringify(type) ?? 'nothing'}`);
+      return;
+    }
+    const r = this.#validator.validate(kind, value);
+    if (!r.ok) {
+      this.#reject(s, 'invalid', r.error);
+      return;
+    }
+    const payload = codec === this.options.publishCodec ? data : this.#codec.encode(value, this.options.publishCodec);
+    this.#h.publish(s.user, kind, payload).then(
+      () => s.stats.published++,
+      () => s.send({ type: 'error', code: 'unavailable', error: 'Redis unavailable: message not published' }),
+    );
+  }
+
+  #reject(s: RelaySession, code: 'malformed' | 'invalid', error: string): void {
+    s.stats.rejected++;
+    if (code === 'malformed') this.#counters.rejectedMalformed++;
+    else this.#counters.rejectedInvalid++;
+    s.send({ type: 'error', code, error });
+  }
+
+  #onBack(m: BackMessage): void {
+    const set = this.#sessions.get(m.user);
+    if (!set) return;
+    for (const s of set) {
+      const before = s.stats.delivered;
+      s.deliver(m);
+      if (s.stats.delivered > before) this.#counters.delivered++;
+    }
+  }
+
+  #ping(): void {
+    for (const set of this.#sessions.values()) {
+      for (const s of set) {
+        if (!s.alive) {
+          s.ws.terminate();
+          continue;
+        }
+        s.alive = false;
+        s.ws.ping();
+      }
+    }
+  }
+}

@@ -1,0 +1,178 @@
+import { RESP_TYPES } from 'redis';
+import type { Connection } from '../../bus/connection.js';
+import type { BusLogger } from '../../bus/log.js';
+import {
+  BACK_KINDS,
+  isBackKind,
+  parseUserChannel,
+  userBacklogKey,
+  userChannel,
+  type BackKind,
+  type ForwardKind,
+  type UserCodec,
+  type UserMessageValidator,
+} from '../../bus/userchannels.js';
+
+/** A back-channel message the hub has read, checked and stored in the backlog. */
+export interface BackMessage {
+  user: string;
+  kind: BackKind;
+  /** Backlog stream id, or null when the backlog write failed. */
+  id: string | null;
+  message: Record<string, unknown>;
+}
+
+export interface HubStats {
+  published: number;
+  publishErrors: number;
+  backReceived: number;
+  backMalformed: number;
+  backUnknownUser: number;
+  backlogErrors: number;
+}
+
+/** What the hub needs from the gateway. */
+export interface HubOptions {
+  /** Backlog window: entries older than this are trimmed (MINID) and an idle key expires. */
+  windowMs: number;
+  /** Only users with a token are served; other users' messages are counted and ignored. */
+  isKnownUser: (user: string) => boolean;
+  codec: UserCodec;
+  validator: UserMessageValidator;
+  logger: BusLogger;
+  /** Called once per accepted back-channel message, in the order Redis delivered them. */
+  onBack: (m: BackMessage) => void;
+}
+
+const BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
+
+/**
+ * The gateway's Redis side: publishes what relays send on
+ * `user:{id}:raw|features`; listens on `user:*:predictions|commands|alerts`
+ * (PSUBSCRIBE), checks each message, appends it to `user:{id}:backlog`
+ * (fields `kind`, `m` = the payload as received; trimmed by MINID to the
+ * window, key expiring after it) and hands it on in order.
+ */
+export class UserChannelHub {
+  readonly stats: HubStats = {
+    published: 0,
+    publishErrors: 0,
+    backReceived: 0,
+    backMalformed: 0,
+    backUnknownUser: 0,
+    backlogErrors: 0,
+  };
+  readonly #conn: Connection;
+  readonly #sub: Connection;
+  readonly #opts: HubOptions;
+  #lastWarn = 0;
+
+  private constructor(conn: Connection, sub: Connection, opts: HubOptions) {
+    this.#conn = conn;
+    this.#sub = sub;
+    this.#opts = opts;
+  }
+
+  static async start(conn: Connection, opts: HubOptions): Promise<UserChannelHub> {
+    const sub = await conn.duplicate({ clientName: `${conn.options.clientName}-sub` });
+    const hub = new UserChannelHub(conn, sub, opts);
+    try {
+      for (const kind of BACK_KINDS) {
+        await sub.run(`PSUBSCRIBE user:*:${kind}`, (c) =>
+          c.pSubscribe(`user:*:${kind}`, (message, channel) => hub.#onMessage(message, channel), true),
+        );
+      }
+    } catch (err) {
+      await sub.close();
+      throw err;
+    }
+    return hub;
+  }
+
+  /** PUBLISH one relay message (already encoded). Resolves to the receiver count. */
+  async publish(user: string, kind: ForwardKind, payload: Buffer): Promise<number> {
+    try {
+      const n = await this.#conn.run('PUBLISH', (c) => c.publish(userChannel(user, kind), payload));
+      this.stats.published++;
+      return n;
+    } catch (err) {
+      this.stats.publishErrors++;
+      this.#warn({ err: (err as Error).message, user, kind }, 'publish to Redis failed');
+      throw err;
+    }
+  }
+
+  /** Backlog entries after `afterId`, oldest first, at most `count`. */
+  async replay(user: string, afterId: string, count: number): Promise<BackMessage[]> {
+    const rows = (await this.#conn.run('XRANGE backlog', (c) =>
+      c.sendCommand(['XRANGE', userBacklogKey(user), `(${afterId}`, '+', 'COUNT', String(count)], BUFFERS),
+    )) as [Buffer, Buffer[]][];
+    const out: BackMessage[] = [];
+    for (const [idBuf, fields] of rows) {
+      const f = new Map<string, Buffer>();
+      for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!.toString(), fields[i + 1]!);
+      const kind = f.get('kind')?.toString() ?? '';
+      const m = f.get('m');
+      if (!isBackKind(kind) || !m) continue;
+      const checked = this.#check(kind, m);
+      if (checked) out.push({ user, kind, id: idBuf.toString(), message: checked });
+    }
+    return out;
+  }
+
+  get health(): string {
+    return this.#conn.health === 'ready' && this.#sub.health === 'ready' ? 'ready' : 'degraded';
+  }
+
+  async close(): Promise<void> {
+    await this.#sub.close();
+  }
+
+  #check(kind: BackKind, payload: Buffer): Record<string, unknown> | undefined {
+    try {
+      const { value } = this.#opts.codec.decode(payload);
+      const r = this.#opts.validator.validate(kind, value);
+      if (r.ok) return r.value as unknown as Record<string, unknown>;
+      this.#warn({ kind, error: r.error }, 'back-channel message refused');
+    } catch (err) {
+      this.#warn({ kind, error: (err as Error).message }, 'back-channel message undecodable');
+    }
+    this.stats.backMalformed++;
+    return undefined;
+  }
+
+  #onMessage(payload: Buffer, channelBuf: Buffer): void {
+    this.stats.backReceived++;
+    const ch = parseUserChannel(channelBuf.toString());
+    if (!ch || !isBackKind(ch.kind)) return;
+    if (!this.#opts.isKnownUser(ch.user)) {
+      this.stats.backUnknownUser++;
+      return;
+    }
+    const message = this.#check(ch.kind, payload);
+    if (!message) return;
+    const { user, kind } = ch;
+    const key = userBacklogKey(user);
+    const minId = `${Math.max(0, Date.now() - this.#opts.windowMs)}-0`;
+    // Both commands are queued now, so ids (and hand-offs) keep the order of arrival.
+    const add = this.#conn.run('XADD backlog', (c) =>
+      c.sendCommand(['XADD', key, 'MINID', '~', minId, '*', 'kind', kind, 'm', payload]),
+    );
+    void this.#conn.run('PEXPIRE backlog', (c) => c.pExpire(key, this.#opts.windowMs)).catch(() => undefined);
+    add.then(
+      (id) => this.#opts.onBack({ user, kind, id: String(id), message }),
+      (err: unknown) => {
+        this.stats.backlogErrors++;
+        this.#warn({ err: (err as Error).message, user }, 'backlog write failed; delivering live only');
+        this.#opts.onBack({ user, kind, id: null, message });
+      },
+    );
+  }
+
+  #warn(obj: object, msg: string): void {
+    const now = Date.now();
+    if (now - this.#lastWarn < 1000) return;
+    this.#lastWarn = now;
+    this.#opts.logger.warn(obj, msg);
+  }
+}

@@ -1,0 +1,112 @@
+import { ConfigError } from '../../bus/errors.js';
+import type { BusLogger } from '../../bus/log.js';
+import { silentLogger } from '../../bus/log.js';
+import type { ConnectionOptions } from '../../bus/options.js';
+import { isUserCodecName, type UserCodecName } from '../../bus/userchannels.js';
+import { loadTokens } from './tokens.js';
+
+/** Everything `canopy gateway` can be told. */
+export interface GatewayOptions {
+  /** @defaultValue `127.0.0.1` — `CANOPY_GATEWAY_HOST`; `0.0.0.0` for relays on other machines. */
+  host: string;
+  /** @defaultValue 8765 — `CANOPY_GATEWAY_PORT`; 0 picks a free port. */
+  port: number;
+  /** User → token. @defaultValue from `CANOPY_GATEWAY_TOKENS` / `CANOPY_GATEWAY_TOKENS_FILE` */
+  tokens: ReadonlyMap<string, string>;
+  /** @defaultValue 65536 — `CANOPY_GATEWAY_MAX_MESSAGE_BYTES`; a bigger message closes the connection with 1009. */
+  maxMessageBytes: number;
+  /** @defaultValue 500 — `CANOPY_GATEWAY_RATE`: sustained messages/s per connection; more closes it with 1008. */
+  ratePerSecond: number;
+  /** @defaultValue 2 × ratePerSecond — messages a connection may send at once above the rate. */
+  rateBurst: number;
+  /**
+   * @defaultValue 1 MiB — bytes waiting in one relay's socket; a relay that
+   * lets more pile up is closed with 1008 (it resumes from the backlog).
+   */
+  maxBufferedBytes: number;
+  /** @defaultValue 60000 — `CANOPY_GATEWAY_BACKLOG_MS`: how long back-channel messages stay in `user:{id}:backlog`. */
+  backlogWindowMs: number;
+  /** @defaultValue 10000 — most entries replayed to one reconnecting relay. */
+  backlogMaxReplay: number;
+  /** @defaultValue 16 — connections one user may hold at once. */
+  maxConnectionsPerUser: number;
+  /**
+   * @defaultValue `msgpack` — encoding of what the gateway publishes on
+   * `user:{id}:raw|features`: JSON from a relay is re-encoded; MessagePack is
+   * passed on byte for byte.
+   */
+  publishCodec: UserCodecName;
+  /** @defaultValue 30000 — WebSocket ping interval; a relay that misses two pongs is dropped. */
+  pingIntervalMs: number;
+  /** @defaultValue `{}` — REDIS_URL etc. from the environment */
+  redis: Partial<ConnectionOptions>;
+  /** @defaultValue silent */
+  logger: BusLogger;
+}
+
+export const GATEWAY_DEFAULTS: Omit<GatewayOptions, 'tokens' | 'rateBurst'> = {
+  host: '127.0.0.1',
+  port: 8765,
+  maxMessageBytes: 65536,
+  ratePerSecond: 500,
+  maxBufferedBytes: 1024 * 1024,
+  backlogWindowMs: 60_000,
+  backlogMaxReplay: 10_000,
+  maxConnectionsPerUser: 16,
+  publishCodec: 'msgpack',
+  pingIntervalMs: 30_000,
+  redis: {},
+  logger: silentLogger,
+};
+
+/** Options from the environment (`CANOPY_GATEWAY_*`), before explicit ones. */
+export function gatewayEnv(env: NodeJS.ProcessEnv = process.env): Partial<GatewayOptions> {
+  const o: Partial<GatewayOptions> = {};
+  const num = (name: string): number | undefined => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new ConfigError(`${name} must be a number, got "${v}"`);
+    return n;
+  };
+  if (env.CANOPY_GATEWAY_HOST) o.host = env.CANOPY_GATEWAY_HOST;
+  const set = <K extends keyof GatewayOptions>(k: K, name: string) => {
+    const n = num(name);
+    if (n !== undefined) (o as Record<string, unknown>)[k] = n;
+  };
+  set('port', 'CANOPY_GATEWAY_PORT');
+  set('maxMessageBytes', 'CANOPY_GATEWAY_MAX_MESSAGE_BYTES');
+  set('ratePerSecond', 'CANOPY_GATEWAY_RATE');
+  set('backlogWindowMs', 'CANOPY_GATEWAY_BACKLOG_MS');
+  if (env.CANOPY_GATEWAY_TOKENS || env.CANOPY_GATEWAY_TOKENS_FILE) o.tokens = loadTokens(env);
+  return o;
+}
+
+/** Spreads defaults, validates everything at once, computes derived defaults. */
+export function resolveGatewayOptions(opts: Partial<GatewayOptions> = {}): GatewayOptions {
+  const defined = Object.fromEntries(
+    Object.entries(opts).filter(([, v]) => v !== undefined),
+  ) as Partial<GatewayOptions>;
+  const base = { ...GATEWAY_DEFAULTS, tokens: new Map<string, string>(), ...defined };
+  const o: GatewayOptions = { ...base, rateBurst: defined.rateBurst ?? 2 * base.ratePerSecond };
+  const problems: string[] = [];
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) problems.push(`port must be 0–65535, got ${o.port}`);
+  for (const k of [
+    'maxMessageBytes',
+    'ratePerSecond',
+    'rateBurst',
+    'maxBufferedBytes',
+    'backlogWindowMs',
+    'backlogMaxReplay',
+    'maxConnectionsPerUser',
+    'pingIntervalMs',
+  ] as const) {
+    if (!(o[k] > 0)) problems.push(`${k} must be > 0, got ${o[k]}`);
+  }
+  if (!isUserCodecName(o.publishCodec))
+    problems.push(`publishCodec must be msgpack or json, got ${String(o.publishCodec)}`);
+  if (o.tokens.size === 0)
+    problems.push('no relay tokens: set CANOPY_GATEWAY_TOKENS (user:token,…) or CANOPY_GATEWAY_TOKENS_FILE');
+  if (problems.length > 0) throw new ConfigError(`gateway options: ${problems.join('; ')}`);
+  return o;
+}

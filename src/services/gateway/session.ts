@@ -1,0 +1,147 @@
+import type { WebSocket } from 'ws';
+import type { UserCodec, UserCodecName } from '../../bus/userchannels.js';
+import { CLOSE, compareStreamIds, type DeliverFrame, type ServerFrame } from '../../gateway-protocol/index.js';
+import type { BackMessage } from './hub.js';
+
+/** Counters of one relay connection. */
+export interface SessionStats {
+  received: number;
+  published: number;
+  rejected: number;
+  delivered: number;
+  replayed: number;
+}
+
+/** A token bucket: `rate` per second sustained, `burst` at once. */
+export class RateLimiter {
+  #tokens: number;
+  #last: number;
+  constructor(
+    readonly rate: number,
+    readonly burst: number,
+    readonly now: () => number = () => performance.now(),
+  ) {
+    this.#tokens = burst;
+    this.#last = now();
+  }
+
+  take(): boolean {
+    const t = this.now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((t - this.#last) * this.rate) / 1000);
+    this.#last = t;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
+
+/**
+ * One connected relay: its outgoing encoding, rate limiter, delivery state
+ * (replaying the backlog, then live) and the bound on what may wait in its
+ * socket. Sending never waits for the relay: a relay that lets more than
+ * `maxBufferedBytes` pile up is closed (it resumes from the backlog).
+ */
+export class RelaySession {
+  readonly stats: SessionStats = { received: 0, published: 0, rejected: 0, delivered: 0, replayed: 0 };
+  readonly limiter: RateLimiter;
+  /** Answered the last ping (the gateway drops relays that miss one). */
+  alive = true;
+  /** Closed because it fell behind. */
+  slow = false;
+  #replaying: boolean;
+  #pending: BackMessage[] = [];
+  #lastId: string | undefined;
+  #closing = false;
+  #killTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly user: string,
+    readonly ws: WebSocket,
+    readonly codecName: UserCodecName,
+    readonly codec: UserCodec,
+    readonly limits: { ratePerSecond: number; rateBurst: number; maxBufferedBytes: number; maxPending: number },
+    resumeFrom: string | undefined,
+  ) {
+    this.limiter = new RateLimiter(limits.ratePerSecond, limits.rateBurst);
+    this.#replaying = resumeFrom !== undefined;
+    this.#lastId = resumeFrom;
+  }
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  /** The id of the last message delivered (or the resume point). */
+  get lastId(): string | undefined {
+    return this.#lastId;
+  }
+
+  /** Sends one frame unless the relay is too far behind. */
+  send(frame: ServerFrame): boolean {
+    if (this.#closing || this.ws.readyState !== this.ws.OPEN) return false;
+    if (this.ws.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.slow = true;
+      this.close(
+        CLOSE.policy,
+        `too slow: more than ${this.limits.maxBufferedBytes} bytes waiting; reconnect with resume to get the rest`,
+      );
+      return false;
+    }
+    this.ws.send(this.codec.encode(frame, this.codecName), { binary: this.codecName === 'msgpack' });
+    return true;
+  }
+
+  /** A live back-channel message: sent now, or queued while the backlog replays. */
+  deliver(m: BackMessage): void {
+    if (this.#replaying) {
+      if (this.#pending.length >= this.limits.maxPending) {
+        this.slow = true;
+        this.close(CLOSE.policy, 'too slow: backlog replay did not finish; reconnect with resume');
+        return;
+      }
+      this.#pending.push(m);
+      return;
+    }
+    this.#send(m, false);
+  }
+
+  /** Sends the replayed backlog, then what arrived meanwhile (each message once), then goes live. */
+  finishReplay(backlog: readonly BackMessage[]): void {
+    for (const m of backlog) this.#send(m, true);
+    const pending = this.#pending;
+    this.#pending = [];
+    this.#replaying = false;
+    for (const m of pending) this.#send(m, false);
+  }
+
+  #send(m: BackMessage, replay: boolean): void {
+    if (m.id !== null && this.#lastId !== undefined && compareStreamIds(m.id, this.#lastId) <= 0) return;
+    const frame: DeliverFrame = { type: 'deliver', kind: m.kind, id: m.id, message: m.message };
+    if (!this.send(frame)) return;
+    if (m.id !== null) this.#lastId = m.id;
+    if (replay) this.stats.replayed++;
+    else this.stats.delivered++;
+  }
+
+  /** Closes with a code and reason; terminates the socket if the relay does not answer the close. */
+  close(code: number, reason: string): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#pending = [];
+    try {
+      this.ws.close(code, reason.slice(0, 120));
+    } catch {
+      this.ws.terminate();
+    }
+    this.#killTimer = setTimeout(() => this.ws.terminate(), 2000);
+    this.#killTimer.unref();
+  }
+
+  /** Called when the socket is gone. */
+  closed(): void {
+    this.#closing = true;
+    clearTimeout(this.#killTimer);
+    this.#pending = [];
+  }
+}

@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import { Connection } from '../../src/bus/connection.js';
+import { AuthError, ConfigError, ConnectionError, TimeoutError } from '../../src/bus/errors.js';
+import { parseRedisUrl, redactUrl, resolveConnectionOptions } from '../../src/bus/options.js';
+import { freePort } from '../../src/ops/ports.js';
+import { Subscriber } from '../../src/bus/subscriber.js';
+import { Publisher } from '../../src/bus/topics.js';
+import { FaultProxy } from '../support/proxy.js';
+import { startRedis } from '../support/redis.js';
+import { randomPrefix } from '../support/tmp.js';
+import { connect, waitFor } from './helpers.js';
+
+describe('REDIS_URL and REDIS_DB (pure)', () => {
+  it('parses host, port, user, password, db and TLS', () => {
+    expect(parseRedisUrl('redis://127.0.0.1:6380/2')).toEqual({ tls: false, host: '127.0.0.1', port: 6380, db: 2 });
+    expect(parseRedisUrl('rediss://canopy:s%40cret@redis.example:6390')).toEqual({
+      tls: true,
+      host: 'redis.example',
+      port: 6390,
+      username: 'canopy',
+      password: 's@cret',
+    });
+    expect(parseRedisUrl('redis://:onlypass@localhost')).toMatchObject({ port: 6379, password: 'onlypass' });
+    expect(parseRedisUrl('redis://localhost').username).toBeUndefined();
+  });
+
+  it('refuses other schemes, non-URLs and non-numeric databases with ConfigError', () => {
+    expect(() => parseRedisUrl('http://localhost')).toThrow(ConfigError);
+    expect(() => parseRedisUrl('localhost:6379')).toThrow(ConfigError);
+    expect(() => parseRedisUrl('redis://localhost/abc')).toThrow(/database must be a number/);
+  });
+
+  it('takes REDIS_URL and lets REDIS_DB override the URL database; explicit options win', () => {
+    const env = { REDIS_URL: 'redis://h:1/3', REDIS_DB: '5' };
+    expect(resolveConnectionOptions({}, env)).toMatchObject({ url: 'redis://h:1/3', db: 5 });
+    expect(resolveConnectionOptions({}, { REDIS_URL: 'redis://h:1/3' }).db).toBe(3);
+    expect(resolveConnectionOptions({ db: 7 }, env).db).toBe(7);
+    expect(resolveConnectionOptions({}, {}).url).toBe('redis://127.0.0.1:6379');
+    expect(() => resolveConnectionOptions({}, { REDIS_DB: 'x' })).toThrow(ConfigError);
+    expect(() => resolveConnectionOptions({ connectTimeoutMs: 0 }, {})).toThrow(ConfigError);
+  });
+
+  it('never shows the password in a redacted URL', () => {
+    expect(redactUrl('rediss://canopy:topsecret@h:1/0')).toBe('rediss://canopy:***@h:1/0');
+  });
+});
+
+describe('connection failures on real sockets', () => {
+  it('a wrong password gives AuthError (BUS_AUTH) with a clear message before the timeout', async () => {
+    const redis = await startRedis({ extraConfig: ['requirepass right-one'] });
+    const t0 = Date.now();
+    const err = await Connection.connect({
+      url: `redis://:wrong-one@127.0.0.1:${redis.port}`,
+      connectTimeoutMs: 3000,
+    }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(err).toBeInstanceOf(AuthError);
+    expect((err as AuthError).code).toBe('BUS_AUTH');
+    expect((err as Error).message).toMatch(/authentication refused/);
+    expect((err as Error).message).not.toContain('wrong-one');
+    // and the right password works
+    const ok = await connect(`redis://:right-one@127.0.0.1:${redis.port}`);
+    expect(await ok.client.ping()).toBe('PONG');
+  });
+
+  it('a refused port gives ConnectionError (BUS_CONNECTION) naming ECONNREFUSED', async () => {
+    const port = await freePort();
+    const err = await Connection.connect({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 3000 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect((err as ConnectionError).code).toBe('BUS_CONNECTION');
+    expect((err as Error).message).toMatch(/ECONNREFUSED/);
+  });
+
+  it('a server that accepts but never answers gives TimeoutError (BUS_TIMEOUT)', async () => {
+    const redis = await startRedis();
+    const proxy = await FaultProxy.start(redis.port);
+    proxy.pause();
+    const err = await Connection.connect({ url: proxy.url, connectTimeoutMs: 400 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as TimeoutError).code).toBe('BUS_TIMEOUT');
+    proxy.resume();
+  });
+
+  it('a command that gets no reply fails with TimeoutError after commandTimeoutMs', async () => {
+    const redis = await startRedis();
+    const proxy = await FaultProxy.start(redis.port);
+    const conn = await connect(proxy.url, { commandTimeoutMs: 300 });
+    proxy.pause();
+    await expect(conn.run('GET', (c) => c.get('k'))).rejects.toBeInstanceOf(TimeoutError);
+    proxy.resume();
+  });
+});
+
+describe('reconnect through a fault-injection proxy', () => {
+  it('commands work again after the connection is dropped; health goes reconnecting → ready', async () => {
+    const redis = await startRedis();
+    const proxy = await FaultProxy.start(redis.port);
+    const conn = await connect(proxy.url, { reconnectBaseMs: 20, reconnectMaxMs: 100 });
+    const states: string[] = [];
+    conn.on('health', (s) => states.push(s));
+    let reconnected = 0;
+    conn.on('reconnected', () => reconnected++);
+    await conn.client.set('k', 'v');
+    proxy.dropAll();
+    await waitFor(() => reconnected === 1, 'reconnect');
+    expect(await conn.run('GET', (c) => c.get('k'))).toBe('v');
+    expect(states).toEqual(['reconnecting', 'ready']);
+    expect(proxy.accepted).toBeGreaterThanOrEqual(2);
+  });
+
+  it('keeps retrying while refused, then a subscriber gets its subscriptions back', async () => {
+    const redis = await startRedis();
+    const proxy = await FaultProxy.start(redis.port);
+    const direct = await connect(redis.url);
+    const viaProxy = await connect(proxy.url, { reconnectBaseMs: 20, reconnectMaxMs: 100 });
+    const sub = await Subscriber.create(viaProxy);
+    const ch = `${randomPrefix()}device:update`;
+    const got: unknown[] = [];
+    await sub.subscribe(ch, (m) => got.push(m));
+    proxy.refuse(true);
+    proxy.dropAll();
+    const before = proxy.accepted;
+    await waitFor(() => proxy.accepted >= before + 3, 'several refused reconnect attempts');
+    expect(sub.health).toBe('reconnecting');
+    proxy.refuse(false);
+    await waitFor(() => sub.health === 'ready', 'subscriber ready');
+    await waitFor(async () => (await direct.client.pubSubNumSub(ch))[ch] === 1, 'resubscribed');
+    await new Publisher(direct).publish(ch, { state: 1 });
+    await waitFor(() => got.length === 1, 'message after reconnect');
+    expect(got).toEqual([{ state: 1 }]);
+    await sub.close();
+  });
+});
+
+describe('a stalled server (socket open, no replies)', () => {
+  it('the health check notices, drops the socket and reconnects; subscriptions come back', async () => {
+    const redis = await startRedis();
+    const proxy = await FaultProxy.start(redis.port);
+    const direct = await connect(redis.url);
+    const conn = await connect(proxy.url, { healthCheckIntervalMs: 100, commandTimeoutMs: 300 });
+    const sub = await Subscriber.create(conn);
+    const ch = `${randomPrefix()}x`;
+    const got: unknown[] = [];
+    await sub.subscribe(ch, (m) => got.push(m));
+    proxy.pause();
+    await waitFor(() => conn.health === 'reconnecting' && sub.health === 'reconnecting', 'stall detection');
+    proxy.resume();
+    await waitFor(() => conn.health === 'ready' && sub.health === 'ready', 'ready again');
+    expect(await conn.run('PING', (c) => c.ping())).toBe('PONG');
+    await waitFor(async () => (await direct.client.pubSubNumSub(ch))[ch] === 1, 'resubscribed');
+    await new Publisher(direct).publish(ch, 'after');
+    await waitFor(() => got.length === 1, 'message after the stall');
+    await sub.close();
+  });
+});

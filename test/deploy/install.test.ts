@@ -1,0 +1,164 @@
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../support/tmp.js';
+
+const INSTALL = path.resolve('deploy/install.sh');
+const UNITS = fs.readdirSync('deploy/systemd').filter((f) => /\.(service|target|timer)$/.test(f));
+const SERVICES = ['scanner', 'worker', 'api', 'automation', 'alerts', 'recorder', 'analytics', 'exporter', 'gateway'];
+
+function install(root: string, ...extra: string[]) {
+  const r = spawnSync('bash', [INSTALL, '--root', root, '--app', path.resolve('.'), '--node', process.execPath, ...extra], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`install.sh failed (${r.status}): ${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** Every path under root with its type, mode, owner, mtime and content hash. */
+function snapshot(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, e.name);
+      const st = fs.lstatSync(full);
+      const rel = path.relative(root, full);
+      const meta = `${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.mtimeMs}`;
+      if (e.isDirectory()) {
+        out[rel] = `dir ${meta}`;
+        walk(full);
+      } else {
+        out[rel] = `file ${meta} ${crypto.createHash('sha256').update(fs.readFileSync(full)).digest('hex')}`;
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+function verify(root: string, units: string[]) {
+  return spawnSync('systemd-analyze', ['verify', `--root=${root}`, ...units], { encoding: 'utf8' });
+}
+
+/** What `systemd-analyze verify --root` needs besides our files: systemd's own units and the binaries our units run. */
+function prepareForVerify(root: string) {
+  fs.cpSync('/usr/lib/systemd/system', path.join(root, 'usr/lib/systemd/system'), { recursive: true });
+  for (const bin of ['usr/sbin/ip', 'usr/bin/redis-server']) {
+    fs.mkdirSync(path.dirname(path.join(root, bin)), { recursive: true });
+    fs.writeFileSync(path.join(root, bin), '#!/bin/sh\n', { mode: 0o755 });
+  }
+}
+
+describe('deploy/install.sh', () => {
+  it('installs user, directories, units and templates; a second run changes nothing', () => {
+    const root = tempDir('canopy-root-');
+    const first = install(root);
+    expect(first).toMatch(/created user canopy/);
+    expect(first).toMatch(/systemctl not called/);
+    const passwd = fs.readFileSync(path.join(root, 'etc/passwd'), 'utf8');
+    const uid = Number(/^canopy:x:(\d+):/m.exec(passwd)?.[1]);
+    expect(uid).toBeGreaterThan(0);
+    expect(passwd).toMatch(/^canopy:.*:\/usr\/sbin\/nologin$/m);
+    expect(fs.statSync(path.join(root, 'var/lib/canopy')).uid).toBe(uid);
+    expect(fs.statSync(path.join(root, 'var/lib/canopy')).mode & 0o777).toBe(0o750);
+    expect(fs.statSync(path.join(root, 'etc/canopy/canopy.env')).mode & 0o777).toBe(0o600);
+    for (const u of UNITS) expect(fs.existsSync(path.join(root, 'etc/systemd/system', u)), u).toBe(true);
+    const wrapper = fs.readFileSync(path.join(root, 'usr/local/bin/canopy'), 'utf8');
+    expect(wrapper).toContain(`exec "${process.execPath}" "${path.resolve('.')}/dist/src/cli/main.js" "$@"`);
+
+    const before = snapshot(root);
+    const second = install(root);
+    expect(second).toMatch(/nothing to change/);
+    expect(second).not.toMatch(/installed|created/);
+    expect(snapshot(root)).toEqual(before);
+  });
+
+  it('never overwrites an edited environment file, but restores a changed unit', () => {
+    const root = tempDir('canopy-root-');
+    install(root);
+    const env = path.join(root, 'etc/canopy/canopy.env');
+    fs.writeFileSync(env, 'REDIS_URL=redis://canopy-worker:secret@127.0.0.1:6379\n');
+    const unit = path.join(root, 'etc/systemd/system/canopy-worker.service');
+    fs.appendFileSync(unit, '# local edit\n');
+    const out = install(root);
+    expect(fs.readFileSync(env, 'utf8')).toContain('secret');
+    expect(out).toContain('installed /etc/systemd/system/canopy-worker.service');
+    expect(fs.readFileSync(unit, 'utf8')).toBe(fs.readFileSync('deploy/systemd/canopy-worker.service', 'utf8'));
+  });
+
+  it('installs Grafana provisioning when Grafana is present', () => {
+    const root = tempDir('canopy-root-');
+    fs.mkdirSync(path.join(root, 'etc/grafana'), { recursive: true });
+    install(root);
+    expect(fs.existsSync(path.join(root, 'etc/grafana/provisioning/datasources/canopy.yaml'))).toBe(true);
+    expect(fs.readdirSync(path.join(root, 'var/lib/grafana/dashboards/canopy')).length).toBeGreaterThan(0);
+    expect(fs.statSync(path.join(root, 'etc/canopy/grafana.env')).mode & 0o777).toBe(0o600);
+    const before = snapshot(root);
+    expect(install(root)).toMatch(/nothing to change/);
+    expect(snapshot(root)).toEqual(before);
+  });
+});
+
+describe('systemd units', () => {
+  it('every unit passes systemd-analyze verify in the installed tree, with no warning', () => {
+    const root = tempDir('canopy-root-');
+    install(root);
+    prepareForVerify(root);
+    const r = verify(root, [...UNITS.filter((u) => !u.includes('@')), 'canopy-error-handler@canopy-worker.service.service', 'redis-server.service']);
+    expect(r.stderr + r.stdout).toBe('');
+    expect(r.status).toBe(0);
+    // and verify does catch a broken unit here (a typo'd directive, a missing binary)
+    const broken = path.join(root, 'etc/systemd/system/canopy-broken.service');
+    fs.writeFileSync(
+      broken,
+      fs.readFileSync(path.join(root, 'etc/systemd/system/canopy-worker.service'), 'utf8').replace('NoNewPrivileges', 'NoNewPrivilegs').replace('/usr/local/bin/canopy', '/usr/local/bin/missing'),
+    );
+    const bad = verify(root, ['canopy-broken.service']);
+    expect(bad.stderr).toMatch(/Unknown key 'NoNewPrivilegs'/);
+    expect(bad.stderr).toMatch(/missing is not executable/);
+  });
+
+  it('every service unit: start order, restart, error handler, dedicated user, hardening', () => {
+    const read = (u: string) => fs.readFileSync(path.join('deploy/systemd', u), 'utf8');
+    const key = (text: string, k: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`${k}=`))
+        .map((l) => l.slice(k.length + 1))
+        .join(' ');
+    for (const s of SERVICES) {
+      const t = read(`canopy-${s}.service`);
+      expect(key(t, 'Restart'), s).toBe('on-failure');
+      expect(key(t, 'OnFailure'), s).toBe('canopy-error-handler@%n.service');
+      expect(key(t, 'User'), s).toBe('canopy');
+      expect(key(t, 'NoNewPrivileges'), s).toBe('yes');
+      expect(key(t, 'ProtectSystem'), s).toBe('strict');
+      expect(key(t, 'ReadWritePaths'), s).toContain('/var/lib/canopy');
+      for (const k of ['PrivateTmp', 'ProtectHome', 'ProtectKernelTunables', 'ProtectKernelModules', 'ProtectControlGroups'])
+        expect(key(t, k), `${s} ${k}`).toBe('yes');
+      expect(key(t, 'CapabilityBoundingSet'), s).toBe('');
+      expect(key(t, 'EnvironmentFile'), s).toContain('/etc/canopy/canopy.env');
+      expect(key(t, 'After'), s).toContain('redis-server.service');
+      expect(key(t, 'WantedBy'), s).toBe('canopy.target');
+      expect(read('canopy.target')).toContain(`canopy-${s}.service`);
+      expect(key(t, 'RestrictAddressFamilies').includes('AF_CAN'), s).toBe(s === 'scanner');
+    }
+    // the seed's order: postgresql + redis, CAN setup, scanner, worker, api, the rest
+    expect(key(read('canopy-scanner.service'), 'After')).toContain('canopy-can-setup.service');
+    expect(key(read('canopy-scanner.service'), 'Requires')).toContain('canopy-can-setup.service');
+    expect(key(read('canopy-worker.service'), 'After')).toMatch(/postgresql\.service.*canopy-scanner\.service/);
+    expect(key(read('canopy-api.service'), 'After')).toContain('canopy-worker.service');
+    for (const s of ['automation', 'alerts', 'recorder', 'analytics', 'exporter', 'gateway'])
+      expect(key(read(`canopy-${s}.service`), 'After'), s).toContain('canopy-api.service');
+    expect(key(read('canopy-automation.service'), 'ExecStopPost')).toBe('/usr/local/bin/canopy automation --safe-state');
+    const can = read('canopy-can-setup.service');
+    expect(key(can, 'ExecStart')).toBe(
+      '/usr/sbin/ip link set ${CAN_INTERFACE} up type can bitrate ${CAN_BITRATE} restart-ms ${CAN_RESTART_MS}',
+    );
+    expect(key(can, 'EnvironmentFile')).toBe('-/etc/canopy/can.env');
+    expect(key(read('canopy-backup.timer'), 'OnCalendar')).toMatch(/03:30/);
+    expect(key(read('canopy-backup.service'), 'ExecStart')).toMatch(/canopy backup .*--keep/);
+  });
+});

@@ -1,0 +1,140 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../../src/ops/ports.js';
+import { Supervisor, SupervisorError } from '../../src/ops/supervisor.js';
+import { parseSource, SourceError } from '../../src/ops/up.js';
+import { tempDir } from '../support/tmp.js';
+import { alive, spawnWatched, until } from './proc.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const host = path.join(here, 'fixtures', 'host.ts');
+const childScript = path.join(here, 'fixtures', 'child.mjs');
+const NAMES = ['scanner', 'worker', 'api', 'automation'];
+
+function records(dir: string, name: string): string[] {
+  const f = path.join(dir, `${name}.log`);
+  if (!fs.existsSync(f)) return [];
+  return fs.readFileSync(f, 'utf8').split('\n').filter(Boolean);
+}
+
+/** Every record is numbered 0..n-1 with no gap; "stopped" lines (one per clean stop) only after whole batches. */
+function checkLog(lines: string[]): { count: number; stops: number } {
+  let n = 0;
+  let stops = 0;
+  for (const l of lines) {
+    if (l === 'stopped') {
+      expect(n % 10).toBe(0); // the batch in hand was finished
+      stops++;
+      continue;
+    }
+    expect(Number(l)).toBe(n);
+    n++;
+  }
+  return { count: n, stops };
+}
+
+async function startHost() {
+  const dir = tempDir('canopy-up-');
+  const port = await freePort();
+  const h = spawnWatched(process.execPath, ['--import', 'tsx', host, dir, String(port), ...NAMES]);
+  await h.waitFor(/^Canopy is up/, 30_000);
+  const pids: Record<string, number> = {};
+  for (const n of NAMES) pids[n] = Number((await h.waitFor(new RegExp(`^${n} started \\(pid (\\d+)\\)`)))[1]);
+  const redisPid = Number((await h.waitFor(/^Redis started on \S+ \(pid (\d+)/))[1]);
+  return { h, dir, port, pids, redisPid };
+}
+
+describe('canopy up supervisor', () => {
+  it('restarts a child killed with kill -9, says so, and the child keeps writing', async () => {
+    const { h, dir, pids } = await startHost();
+    await until(() => records(dir, 'worker').length > 20, 10_000, 'worker records');
+    process.kill(pids.worker as number, 'SIGKILL');
+    await h.waitFor(/^worker exited unexpectedly \(signal SIGKILL\)/);
+    await h.waitFor(/^restarting worker in \d+ ms \(crash 1 in a row\)/);
+    await until(() => h.lines.filter((l) => /^worker started/.test(l)).length === 2, 10_000, 'second start');
+    const newPid = Number(/pid (\d+)/.exec(h.lines.filter((l) => /^worker started/.test(l))[1] as string)?.[1]);
+    expect(newPid).not.toBe(pids.worker);
+    expect(alive(newPid)).toBe(true);
+    const before = records(dir, 'worker').length;
+    await until(() => records(dir, 'worker').length > before + 20, 10_000, 'restarted worker writes');
+    // the other children were not touched
+    for (const n of ['scanner', 'api', 'automation']) expect(alive(pids[n] as number)).toBe(true);
+    h.child.kill('SIGTERM');
+    expect((await h.exited).code).toBe(0);
+  });
+
+  it('runs the watchdog (safe-state) command of a dead automation child before restarting it', async () => {
+    const { h, dir, pids } = await startHost();
+    expect(fs.existsSync(path.join(dir, 'safe-state.log'))).toBe(false);
+    process.kill(pids.automation as number, 'SIGKILL');
+    await h.waitFor(/^watchdog for automation: safe state applied/);
+    await until(() => h.lines.filter((l) => /^automation started/.test(l)).length === 2);
+    const i = h.lines.findIndex((l) => l.startsWith('watchdog for automation'));
+    const j = h.lines.findLastIndex((l) => l.startsWith('automation started'));
+    expect(i).toBeGreaterThan(-1);
+    expect(i).toBeLessThan(j);
+    expect(fs.readFileSync(path.join(dir, 'safe-state.log'), 'utf8').trim().split('\n')).toHaveLength(1);
+    h.child.kill('SIGTERM');
+    expect((await h.exited).code).toBe(0);
+  });
+
+  it('SIGTERM stops every child in reverse order, each finishing its batch, and the managed Redis; nothing left', async () => {
+    const { h, dir, pids, redisPid } = await startHost();
+    expect(redisPid).toBeGreaterThan(0);
+    expect(alive(redisPid)).toBe(true);
+    await until(() => NAMES.every((n) => records(dir, n).length > 30), 10_000, 'records from every child');
+    h.child.kill('SIGTERM');
+    const { code } = await h.exited;
+    expect(code).toBe(0);
+    expect(h.lines).toContain('all stopped');
+    for (const n of NAMES) expect(alive(pids[n] as number)).toBe(false);
+    expect(alive(redisPid)).toBe(false);
+    const stops = fs.readFileSync(path.join(dir, 'stops.log'), 'utf8').trim().split('\n');
+    expect(stops).toEqual([...NAMES].reverse());
+    for (const n of NAMES) {
+      const r = checkLog(records(dir, n));
+      expect(r.stops).toBe(1);
+      expect(r.count % 10).toBe(0);
+    }
+    // the managed Redis saved on the way down (RDB + AOF in its data dir)
+    expect(fs.existsSync(path.join(dir, 'redis', 'dump.rdb'))).toBe(true);
+  });
+});
+
+describe('Supervisor', () => {
+  it('rejects bad options and duplicate names with typed errors', async () => {
+    expect(() => new Supervisor({ restartBaseMs: 0 })).toThrow(SupervisorError);
+    const dir = tempDir();
+    const s = new Supervisor({ stopTimeoutMs: 5000 });
+    await s.add({ name: 'a', args: [childScript, 'a', dir] });
+    await expect(s.add({ name: 'a', args: [childScript, 'a', dir] })).rejects.toMatchObject({
+      code: 'SUPERVISOR_CONFIG',
+    });
+    await s.stop();
+    expect(s.status()[0]?.running).toBe(false);
+    await expect(s.add({ name: 'b', args: [] })).rejects.toMatchObject({ code: 'SUPERVISOR_STOPPED' });
+  });
+
+  it('keeps restarting a child that cannot start, with growing delays, until stopped', async () => {
+    const s = new Supervisor({ restartBaseMs: 20, restartMaxMs: 200 });
+    const delays: number[] = [];
+    s.on('restart', (_n, d) => delays.push(d));
+    await s.add({ name: 'bad', args: ['-e', 'process.exit(3)'] });
+    await until(() => delays.length >= 4, 10_000, 'four restarts');
+    await s.stop();
+    expect(s.status()[0]?.restarts).toBeGreaterThanOrEqual(3);
+    // full jitter: delay n lies in [base·2^(n-1)/2, base·2^(n-1)]
+    expect(delays[3]).toBeGreaterThanOrEqual(80);
+  });
+
+  it('parses --source forms and refuses others', () => {
+    expect(parseSource('sim')).toEqual({ kind: 'sim' });
+    expect(parseSource('socketcan:can0')).toEqual({ kind: 'socketcan', iface: 'can0' });
+    expect(parseSource(`replay:${childScript}`)).toEqual({ kind: 'replay', file: childScript });
+    expect(() => parseSource('replay:/no/such/file.log')).toThrow(SourceError);
+    expect(() => parseSource('socketcan:')).toThrow(SourceError);
+    expect(() => parseSource('tcp:1.2.3.4')).toThrow(/sim, replay:FILE or socketcan:IFACE/);
+  });
+});

@@ -1,0 +1,100 @@
+import { pino } from 'pino';
+import { createClient } from 'redis';
+import WebSocket from 'ws';
+import { start, type ApiHandle, type ApiStartConfig } from '../../../src/services/api/index.js';
+import { register } from '../../support/cleanup.js';
+import { startRedis, type TestRedis } from '../../support/redis.js';
+
+export const silent = pino({ level: 'silent' });
+
+/** A real redis-server and the API on a free port, stopped when the file ends. */
+export async function startApi(
+  config: ApiStartConfig = {},
+  redis?: TestRedis,
+): Promise<{ redis: TestRedis; api: ApiHandle; client: ReturnType<typeof createClient> }> {
+  const r = redis ?? (await startRedis());
+  const api = await start({ port: 0, redisUrl: r.url, logger: silent, ...config });
+  const client = createClient({ url: r.url });
+  client.on('error', () => undefined);
+  await client.connect();
+  register({
+    stop: async () => {
+      client.destroy();
+      await api.stop();
+    },
+    killSync: () => undefined,
+  });
+  return { redis: r, api, client };
+}
+
+export async function getJson(api: ApiHandle, url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${api.url}${url}`);
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+/** A WebSocket client that records every message. */
+export class WsProbe {
+  readonly messages: Array<Record<string, unknown>> = [];
+  readonly ws: WebSocket;
+  #waiters: Array<() => void> = [];
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.on('message', (d) => {
+      this.messages.push(JSON.parse(String(d)) as Record<string, unknown>);
+      for (const w of this.#waiters.splice(0)) w();
+    });
+  }
+
+  static async open(url: string): Promise<WsProbe> {
+    const ws = new WebSocket(url);
+    const probe = new WsProbe(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    await probe.waitFor((m) => m.type === 'hello');
+    return probe;
+  }
+
+  /** Resolves with the first recorded message matching `pred` (waits for it). */
+  async waitFor(pred: (m: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = this.messages.find(pred);
+      if (m) return m;
+      if (Date.now() > deadline) throw new Error(`no matching WebSocket message within ${timeoutMs} ms`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 100);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  close(): void {
+    this.ws.terminate();
+  }
+}
+
+export function sensorUpdate(location: string, cluster: string, data: Record<string, number>, ts = new Date()): string {
+  return JSON.stringify({ location, cluster, sensor_data: data, timestamp: ts.toISOString() });
+}
+
+/** Publishes like the worker does: broad, location and location:cluster channels. */
+export async function publishSensor(
+  client: ReturnType<typeof createClient>,
+  location: string,
+  cluster: string,
+  data: Record<string, number>,
+): Promise<void> {
+  const msg = sensorUpdate(location, cluster, data);
+  await Promise.all([
+    client.publish('sensor:update', msg),
+    client.publish(`sensor:update:${location}`, msg),
+    client.publish(`sensor:update:${location}:${cluster}`, msg),
+  ]);
+}

@@ -1,0 +1,71 @@
+/** Shapes of the API's answers and small fetch helpers. */
+
+export interface Sensor {
+  name: string;
+  location: string;
+  cluster: string;
+  unit: string;
+  base: string;
+  kind: string;
+  min: number | null;
+  max: number | null;
+}
+
+export interface Live {
+  name: string;
+  value: number | null;
+  ts: number | null;
+  stale: boolean;
+}
+
+export interface Device {
+  device: string;
+  location: string;
+  cluster: string;
+  state: number;
+  mode: string;
+  timestamp: string;
+}
+
+export interface Bucket {
+  t: number;
+  min: number;
+  max: number;
+  avg: number;
+  count: number;
+}
+
+async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(url, { signal: signal ?? null, headers: { accept: 'application/json' } });
+  if (!res.ok) {
+    let msg = `${res.status} ${res.statusText}`;
+    try {
+      msg = ((await res.json()) as { message?: string }).message ?? msg;
+    } catch {
+      // not JSON
+    }
+    throw new Error(msg);
+  }
+  return (await res.json()) as T;
+}
+
+export const api = {
+  sensors: () => getJson<{ sensors: Sensor[] }>('/api/sensors').then((r) => r.sensors),
+  live: () => getJson<{ now: number; staleAfterMs: number; sensors: Live[] }>('/api/sensors/live'),
+  devices: () => getJson<{ devices: Device[] }>('/api/devices').then((r) => r.devices),
+  history: (name: string, from: number, to: number, points: number, signal?: AbortSignal) =>
+    getJson<{ buckets: Bucket[] }>(
+      `/api/sensors/${encodeURIComponent(name)}/history?from=${from}&to=${to}&points=${points}`,
+      signal,
+    ).then((r) => r.buckets),
+};
+
+/** Live message from /ws. */
+export type WsMessage =
+  | { type: 'hello'; devices: Device[] }
+  | {
+      type: 'sensor';
+      data: { location: string; cluster: string; sensor_data: Record<string, number>; timestamp: string };
+    }
+  | { type: 'device'; data: Device }
+  | { type: 'subscribed' | 'error'; message?: string };

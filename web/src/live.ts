@@ -1,0 +1,39 @@
+import type { WsMessage } from './api.js';
+
+/**
+ * The /ws connection: reconnects with backoff, reports its state, passes
+ * every message on.
+ */
+export function connectLive(onMessage: (m: WsMessage) => void, onState: (s: 'open' | 'closed') => void): () => void {
+  let ws: WebSocket | undefined;
+  let attempt = 0;
+  let stopped = false;
+  let timer: number | undefined;
+  const open = () => {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    ws = new WebSocket(`${proto}//${location.host}/ws`);
+    ws.onopen = () => {
+      attempt = 0;
+      onState('open');
+    };
+    ws.onmessage = (ev) => {
+      try {
+        onMessage(JSON.parse(String(ev.data)) as WsMessage);
+      } catch {
+        // ignore a message we cannot read
+      }
+    };
+    ws.onclose = () => {
+      onState('closed');
+      if (stopped) return;
+      const delay = Math.min(10_000, 250 * 2 ** attempt++) * (0.5 + Math.random() / 2);
+      timer = window.setTimeout(open, delay);
+    };
+  };
+  open();
+  return () => {
+    stopped = true;
+    window.clearTimeout(timer);
+    ws?.close();
+  };
+}
