@@ -1,35 +1,9 @@
 /**
- * The store's public shapes. The row types are the ones the worker produces
- * (the can area's `src/cea/types.ts` defines the same shapes; this file
- * re-declares them only so the store has no upward dependency).
+ * The store's public shapes. The row types are the worker's (src/cea/types.ts).
  */
+import type { CanMessageRow, ReadingRow } from '../cea/types.js';
 
-/** One CAN frame as stored in `can_messages`, keyed for idempotency by its stream entry id. */
-export interface CanMessageRow {
-  /** The Redis stream entry id (`1734001123123-0`) the frame came from. */
-  streamId: string;
-  /** Unix milliseconds. */
-  timestamp: number;
-  canId: number;
-  nodeId: number | null;
-  messageType: string;
-  dlc: number;
-  /** Upper-case hex bytes, space separated: `AA FF 04 10`. */
-  rawData: string;
-  decodedData: object | null;
-}
-
-/** One accepted sensor reading, as stored in `sensor_readings`. */
-export interface ReadingRow {
-  /** Stream entry id of the frame the reading was decoded (or derived) from. */
-  streamId: string;
-  /** Unix milliseconds. */
-  time: number;
-  sensor: string;
-  value: number;
-  location: string;
-  cluster: string;
-}
+export type { CanMessageRow, ReadingRow };
 
 /** A batch written in one transaction. */
 export interface WriteBatch {
