@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type ReadingRow, type Store } from '../../../src/store/index.js';
-import { startPostgres, type TestPostgres } from '../../support/postgres.js';
+import type { TestPostgres } from '../../support/postgres.js';
 import { startRedis, type TestRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
 import { getJson, startApi } from './helpers.js';
