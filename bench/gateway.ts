@@ -21,7 +21,8 @@ import { UserChannels } from '../src/client/channels.js';
 import { RelayClient } from '../src/client/relay.js';
 import { UserCodec, type RawMessage } from '../src/bus/userchannels.js';
 import { freePort, waitForPort } from '../src/ops/ports.js';
-import { RedisProcess, redisServerVersion } from '../src/ops/redis-process.js';
+import { RedisProcess } from '../src/ops/redis-process.js';
+import { percentile } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(here, '..', 'src', 'cli', 'main.js');
@@ -29,12 +30,6 @@ const CHANNELS = 32;
 
 const now = () => performance.timeOrigin + performance.now();
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
-
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i] as number;
-}
 
 const userId = (i: number) => `u${String(i).padStart(3, '0')}`;
 const tokenOf = (i: number) => `bench-token-${i}-0123456789abcdef`;
@@ -291,28 +286,5 @@ export async function run(): Promise<Record<string, number>> {
   }
 }
 
-/** Writes bench/results/gateway.json in the shape every benchmark uses. */
-function writeResults(figures: Record<string, number>): string {
-  const file = path.resolve('bench', 'results', 'gateway.json');
-  const cpu = os.cpus();
-  const out = {
-    figures,
-    machine: {
-      cpus: cpu.length,
-      cpu_model: cpu[0]?.model ?? 'unknown',
-      total_mem_mb: Math.round(os.totalmem() / 2 ** 20),
-    },
-    versions: { node: process.version, redis_server: redisServerVersion() },
-  };
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
-  return file;
-}
-
-if (process.argv[2] === 'relays') {
-  await relayChild();
-} else if (process.argv[1] && fileURLToPath(import.meta.url) === fs.realpathSync(process.argv[1])) {
-  const figures = await run();
-  const file = writeResults(figures);
-  process.stdout.write(`${JSON.stringify(figures, null, 2)}\nwritten to ${file}\n`);
-}
+// bench/run.ts imports this module and calls run(); the relay processes fork it with `relays`.
+if (process.argv[2] === 'relays') await relayChild();
