@@ -13,7 +13,8 @@ export type BusErrorCode =
   | 'BUS_NOPERM'
   | 'BUS_VERSION'
   | 'BUS_DECODE'
-  | 'BUS_VALIDATION';
+  | 'BUS_VALIDATION'
+  | 'BUS_RETRY';
 
 export class BusError extends Error {
   readonly code: BusErrorCode;
@@ -104,6 +105,18 @@ export class ValidationError extends BusError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('BUS_VALIDATION', message, options);
     this.name = 'ValidationError';
+  }
+}
+
+/**
+ * Thrown by a stream batch handler for a passing failure (the store is
+ * down): the worker retries the same batch in memory with backoff, without
+ * a new delivery, so the entries do not creep towards the dead-letter limit.
+ */
+export class RetryableError extends BusError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('BUS_RETRY', message, options);
+    this.name = 'RetryableError';
   }
 }
 

@@ -12,6 +12,8 @@ export * from './topics.js';
 export * from './subscriber.js';
 export * from './state.js';
 export * from './streams/producer.js';
+export * from './streams/consumer.js';
+export { parsePendingReply, parseReadReply } from './streams/entries.js';
 
 // Module slots, written by other areas (keep one line each):
 export * from './presence.js';

@@ -2,11 +2,14 @@
 import { Command } from 'commander';
 import { packageVersion } from './version.js';
 import { registerUp } from './commands/up.js';
+import { registerBackup } from './commands/backup.js';
+import { registerRestore } from './commands/restore.js';
 import { registerApi } from './commands/api.js';
 import { registerAcl } from './commands/acl.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerSubscribe } from './commands/subscribe.js';
 import { registerPublish } from './commands/publish.js';
+import { registerAdmin } from './commands/admin.js';
 
 /**
  * `canopy <command>`: every service and tool of Canopy. Each command lives
@@ -19,11 +22,14 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions();
   registerUp(program);
+  registerBackup(program);
+  registerRestore(program);
   registerApi(program);
   registerAcl(program);
   registerGateway(program);
   registerSubscribe(program);
   registerPublish(program);
+  registerAdmin(program);
   return program;
 }
 

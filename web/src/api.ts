@@ -5,9 +5,10 @@ export interface Sensor {
   location: string;
   cluster: string;
   unit: string;
+  base: string;
   kind: string;
-  min: number;
-  max: number;
+  min: number | null;
+  max: number | null;
 }
 
 export interface Live {

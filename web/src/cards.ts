@@ -66,16 +66,16 @@ export class RoomCards {
       h.append(' ', el('span', 'cluster', first.cluster));
       card.append(h);
       const table = el('dl', 'readings');
-      list.sort((a, b) => rank(a.kind) - rank(b.kind) || a.name.localeCompare(b.name));
+      list.sort((a, b) => rank(a.base) - rank(b.base) || a.name.localeCompare(b.name));
       for (const s of list) {
-        const row = el('div', `reading stale kind-${s.kind}${secondary(s.kind) ? ' secondary' : ''}`);
+        const row = el('div', `reading stale base-${s.base}${secondary(s.base) ? ' secondary' : ''}`);
         row.dataset.sensor = s.name;
         row.title = s.name;
         const value = el('span', 'value', '—');
         const age = el('span', 'age', 'no data');
         const dd = el('dd');
         dd.append(value, el('span', 'unit', s.unit), age);
-        row.append(el('dt', undefined, KIND_LABEL[s.kind] ?? s.name), dd);
+        row.append(el('dt', undefined, KIND_LABEL[s.base] ?? s.name), dd);
         table.append(row);
         this.#rows.set(s.name, { row, value, age, sensor: s });
       }
@@ -94,7 +94,7 @@ export class RoomCards {
     this.#live.set(name, { value, ts });
     const r = this.#rows.get(name);
     if (!r) return;
-    const d = DECIMALS[r.sensor.kind] ?? 1;
+    const d = DECIMALS[r.sensor.base] ?? 1;
     r.value.textContent = value.toFixed(d);
     this.#refreshRow(name, Date.now());
   }

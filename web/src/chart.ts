@@ -2,7 +2,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api, type Bucket, type Sensor } from './api.js';
 
-/** Target bands per growth stage, by sensor kind: [low, high]. */
+/** Target bands per growth stage, by sensor base name: [low, high]. */
 export const STAGES: Record<string, { label: string; bands: Record<string, [number, number]> }> = {
   none: { label: 'none', bands: {} },
   propagation: { label: 'Propagation', bands: { vpd: [0.4, 0.8], rh: [70, 80], dry_bulb: [22, 26] } },
@@ -134,7 +134,7 @@ export class HistoryChart {
       const ctx = u.ctx;
       ctx.save();
       for (const s of sensors) {
-        const b = stageBands[s.kind];
+        const b = stageBands[s.base];
         if (!b) continue;
         const y1 = u.valToPos(b[1], s.unit, true);
         const y0 = u.valToPos(b[0], s.unit, true);

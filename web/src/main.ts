@@ -21,7 +21,7 @@ function loadPrefs(catalogue: Sensor[]): Prefs {
   } catch {
     // fall through to the defaults
   }
-  const dry = catalogue.filter((s) => s.kind === 'dry_bulb').map((s) => s.name);
+  const dry = catalogue.filter((s) => s.base === 'dry_bulb').map((s) => s.name);
   return { sensors: dry.length ? dry : catalogue.slice(0, 1).map((s) => s.name), rangeMs: 86400_000, stage: 'none' };
 }
 

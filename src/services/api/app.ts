@@ -5,7 +5,7 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
 import { ApiError, type ApiContext } from './context.js';
-import { packageRoot } from './options.js';
+import { apiVersion } from './options.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
 import { roomRoutes } from './routes/rooms.js';
@@ -54,15 +54,6 @@ const STATUS_TEXT: Record<number, string> = {
   413: 'Payload Too Large',
   503: 'Service Unavailable',
 };
-
-function apiVersion(): string {
-  try {
-    const p = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: string };
-    return p.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 /** The Fastify app with every route; not listening yet. */
 export async function buildApp(ctx: ApiContext, extra: ApiRoutes[] = []): Promise<FastifyInstance> {

@@ -1,17 +1,22 @@
-/**
- * What the API needs to know about a sensor. Until the domain catalogue
- * (src/cea, built from config/nodes.yaml) is on main, {@link defaultCatalogue}
- * is a small adapter holding the default node map of SPEC §3.
- */
+import { SensorCatalogue } from '../../cea/catalogue.js';
+import { loadPipelineConfig, type PipelineConfigOptions } from '../../cea/config.js';
+
+/** What the API tells clients about a sensor (a view of the domain catalogue in src/cea). */
 export interface SensorInfo {
+  /** e.g. `dry_bulb_f` */
   name: string;
+  /** e.g. `dry_bulb`: what the dashboard groups by */
+  base: string;
   location: string;
   cluster: string;
-  unit: string;
-  /** dry_bulb, wet_bulb, rh, vpd, co2, pressure, secondary_temp, secondary_rh, lab_temp, water_temp, … */
+  /** e.g. `air_temperature` */
   kind: string;
-  min: number;
-  max: number;
+  unit: string;
+  /** Valid physical range; null when unbounded. */
+  min: number | null;
+  max: number | null;
+  /** rh/vpd are computed, not measured. */
+  derived: boolean;
 }
 
 export interface Room {
@@ -20,32 +25,20 @@ export interface Room {
   sensors: SensorInfo[];
 }
 
-const KINDS: Array<[kind: string, unit: string, min: number, max: number]> = [
-  ['dry_bulb', '°C', -40, 85],
-  ['wet_bulb', '°C', -40, 85],
-  ['rh', '%', 0, 100],
-  ['vpd', 'kPa', 0, 10],
-  ['co2', 'ppm', 0, 10000],
-  ['pressure', 'hPa', 300, 1100],
-  ['secondary_temp', '°C', -40, 85],
-  ['secondary_rh', '%', 0, 100],
-];
-
-/** The default catalogue of SPEC §3 (nodes 1–4). */
-export function defaultCatalogue(): SensorInfo[] {
-  const rooms: Array<[suffix: string, location: string, cluster: string]> = [
-    ['f', 'Flower Room', 'front'],
-    ['b', 'Flower Room', 'back'],
-    ['v', 'Veg Room', 'main'],
-  ];
-  const out: SensorInfo[] = [];
-  for (const [suffix, location, cluster] of rooms) {
-    for (const [kind, unit, min, max] of KINDS)
-      out.push({ name: `${kind}_${suffix}`, location, cluster, unit, kind, min, max });
-  }
-  out.push({ name: 'lab_temp', location: 'Lab', cluster: 'main', unit: '°C', kind: 'lab_temp', min: -40, max: 85 });
-  out.push({ name: 'water_temp', location: 'Lab', cluster: 'main', unit: '°C', kind: 'water_temp', min: -10, max: 60 });
-  return out;
+/** The catalogue built from the node map and sensor settings (CANOPY_NODES, CANOPY_SENSORS, …). */
+export function loadCatalogue(opts: Partial<PipelineConfigOptions> = {}): SensorInfo[] {
+  const cfg = loadPipelineConfig(opts);
+  return new SensorCatalogue(cfg.nodeMap, cfg.sensors).sensors.map((s) => ({
+    name: s.name,
+    base: s.base,
+    location: s.location,
+    cluster: s.cluster,
+    kind: s.kind,
+    unit: s.unit,
+    min: Number.isFinite(s.min) ? s.min : null,
+    max: Number.isFinite(s.max) ? s.max : null,
+    derived: s.derived,
+  }));
 }
 
 /** Sensors grouped by (location, cluster), in catalogue order. */

@@ -1,14 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { Connection } from '../../bus/connection.js';
+import { Heartbeat } from '../../bus/presence.js';
 import { LiveState } from '../../bus/state.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import type { ServiceHandle } from '../types.js';
 import { buildApp, type ApiRoutes } from './app.js';
 import { TokenAuth } from './auth.js';
-import { defaultCatalogue, type SensorInfo } from './catalogue.js';
+import { loadCatalogue, type SensorInfo } from './catalogue.js';
 import type { ApiContext } from './context.js';
 import { ApiMetrics } from './metrics.js';
-import { resolveApiOptions, type ApiOptions } from './options.js';
+import { apiVersion, resolveApiOptions, type ApiOptions } from './options.js';
 import type { ApiStore } from './store-port.js';
 import { UpdateFeed } from './updates.js';
 import { WsHub } from './ws-hub.js';
@@ -25,7 +26,7 @@ export type { SensorInfo } from './catalogue.js';
 export interface ApiStartConfig extends Partial<ApiOptions> {
   /** @defaultValue opened from `databaseUrl` */
   store?: ApiStore;
-  /** @defaultValue the catalogue of the default node map */
+  /** @defaultValue built from the node map and sensor settings (src/cea, CANOPY_NODES / CANOPY_SENSORS) */
   catalogue?: SensorInfo[];
   /** @defaultValue none — more route groups (e.g. control endpoints). */
   routes?: ApiRoutes[];
@@ -73,7 +74,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
     feed.on('device', (u) => hub.device(u));
     const store = givenStore ?? (await openApiStore(options.databaseUrl, log));
     if (store && !givenStore) cleanup.push(() => store.close());
-    const cat = catalogue ?? defaultCatalogue();
+    const cat = catalogue ?? loadCatalogue();
     const ctx: ApiContext = {
       options,
       conn,
@@ -102,6 +103,13 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;
     const url = `http://${host}:${port}`;
     log.info({ port, host: options.host, tokens: auth.size }, 'api listening');
+    const heartbeat = await Heartbeat.start(conn, {
+      service: 'api',
+      version: apiVersion(),
+      logger: log,
+      counters: () => ({ url, ws_clients: hub.stats.clients, ...feed.stats }),
+    });
+    cleanup.push(() => heartbeat.close());
     let stopped = false;
     return {
       url,

@@ -7,7 +7,7 @@ export interface LiveValue {
   location: string;
   cluster: string;
   unit: string;
-  kind: string;
+  base: string;
   /** null when the key is missing (expired: nothing for 10 s) or unparseable. */
   value: number | null;
   /** unix ms of the reading, or null. */
@@ -36,11 +36,46 @@ export async function readLive(
       location: s.location,
       cluster: s.cluster,
       unit: s.unit,
-      kind: s.kind,
+      base: s.base,
       value: ok ? n : null,
       ts,
       ageMs,
       stale: !ok || ageMs === null || ageMs > staleAfterMs,
     };
   });
+}
+
+/**
+ * Serves `/api/sensors/live` under load: concurrent requests share one MGET
+ * and one serialisation. A request that arrives while a read is in flight
+ * waits for the next read (which starts when that one ends), so it never
+ * gets values read before it arrived.
+ */
+export class LiveSnapshots {
+  readonly #read: () => Promise<string>;
+  #inflight: Promise<string> | undefined;
+  #next: Promise<string> | undefined;
+
+  constructor(read: () => Promise<string>) {
+    this.#read = read;
+  }
+
+  get(): Promise<string> {
+    if (!this.#inflight) return this.#start();
+    this.#next ??= this.#inflight
+      .catch(() => undefined)
+      .then(() => {
+        this.#next = undefined;
+        return this.#start();
+      });
+    return this.#next;
+  }
+
+  #start(): Promise<string> {
+    const p = this.#read().finally(() => {
+      if (this.#inflight === p) this.#inflight = undefined;
+    });
+    this.#inflight = p;
+    return p;
+  }
 }

@@ -54,6 +54,16 @@ export function packageRoot(from = path.dirname(fileURLToPath(import.meta.url)))
   }
 }
 
+/** The package version (for the OpenAPI document and the heartbeat). */
+export function apiVersion(): string {
+  try {
+    const p = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: string };
+    return p.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
 export const API_DEFAULTS = {
   port: 8000,
   host: '127.0.0.1',

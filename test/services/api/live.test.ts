@@ -23,7 +23,13 @@ describe('catalogue and live values (real Redis)', () => {
     expect(status).toBe(200);
     const sensors = body.sensors as Array<Record<string, unknown>>;
     const dry = sensors.find((s) => s.name === 'dry_bulb_f');
-    expect(dry).toMatchObject({ location: 'Flower Room', cluster: 'front', unit: '°C', kind: 'dry_bulb' });
+    expect(dry).toMatchObject({
+      location: 'Flower Room',
+      cluster: 'front',
+      unit: '°C',
+      base: 'dry_bulb',
+      kind: 'air_temperature',
+    });
     expect(typeof dry?.min).toBe('number');
     expect(sensors.map((s) => s.name)).toContain('water_temp');
   });

@@ -1,39 +1,25 @@
 import type { FastifyInstance } from 'fastify';
+import { listInstances } from '../../../bus/presence.js';
 import { within, type ApiContext } from '../context.js';
 
 export interface ServiceStatus {
   instance: string;
   service: string;
+  /** ms since its last beat, or null when unknown. */
   ageMs: number | null;
   [k: string]: unknown;
 }
 
-/** Every `heartbeat:{instance}` key (SCAN, never KEYS) with its JSON. */
-async function heartbeats(ctx: ApiContext): Promise<ServiceStatus[]> {
-  const keys: string[] = [];
-  for await (const batch of ctx.conn.client.scanIterator({ MATCH: 'heartbeat:*', COUNT: 200 })) {
-    for (const k of Array.isArray(batch) ? batch : [batch]) keys.push(String(k));
-    if (keys.length > 10_000) break;
-  }
-  if (keys.length === 0) return [];
-  keys.sort();
-  const values = await ctx.conn.client.mGet(keys);
+/** Every live heartbeat (the fabric's presence keys), newest information first. */
+async function services(ctx: ApiContext): Promise<ServiceStatus[]> {
   const now = Date.now();
-  return keys.map((k, i) => {
-    const instance = k.slice('heartbeat:'.length);
-    let o: Record<string, unknown>;
-    try {
-      const v = values[i];
-      o = typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : {};
-    } catch {
-      o = {};
-    }
-    const beat = typeof o.updated_at === 'string' ? Date.parse(o.updated_at) : NaN;
+  return (await listInstances(ctx.conn)).map((i) => {
+    const beat = i.info?.updated_at ? Date.parse(i.info.updated_at) : NaN;
     return {
-      ...o,
-      instance,
-      service: typeof o.service === 'string' ? o.service : 'unknown',
-      ageMs: Number.isFinite(beat) ? now - beat : null,
+      ...(i.info ?? {}),
+      instance: i.instance,
+      service: i.info?.service ?? 'unknown',
+      ageMs: Number.isFinite(beat) ? Math.max(0, now - beat) : null,
     };
   });
 }
@@ -94,14 +80,14 @@ export async function healthRoutes(app: FastifyInstance, ctx: ApiContext): Promi
           ? timed(() => ctx.store!.ping(), t, 'store ping')
           : Promise.resolve({ status: 'down' as const, error: 'no history store is configured' }),
       ]);
-      let services: ServiceStatus[] = [];
-      if (redis.status === 'up') services = await within(heartbeats(ctx), t, 'heartbeat scan').catch(() => []);
+      let list: ServiceStatus[] = [];
+      if (redis.status === 'up') list = await within(services(ctx), t, 'heartbeat scan').catch(() => []);
       const ok = redis.status === 'up' && store.status === 'up';
       return reply.code(ok ? 200 : 503).send({
         status: ok ? 'ok' : 'down',
         redis,
         store,
-        services,
+        services: list,
         api: {
           uptimeS: Math.round((Date.now() - ctx.startedAt) / 1000),
           wsClients: ctx.hub.stats.clients,

@@ -1,10 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError, timeRange, withRedis, withStore, type ApiContext } from '../context.js';
-import { readLive } from '../live.js';
+import { LiveSnapshots, readLive } from '../live.js';
 import { errorResponses, liveSchema, sensorSchema, timeParams } from '../schemas.js';
 
 /** GET /api/sensors, /api/sensors/live, /api/sensors/:name/history */
 export async function sensorRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const snapshots = new LiveSnapshots(async () => {
+    const sensors = await withRedis(ctx, 'MGET', () => readLive(ctx.live, ctx.catalogue, ctx.options.staleAfterMs));
+    return JSON.stringify({ now: Date.now(), staleAfterMs: ctx.options.staleAfterMs, sensors });
+  });
   app.get(
     '/api/sensors',
     {
@@ -36,10 +40,7 @@ export async function sensorRoutes(app: FastifyInstance, ctx: ApiContext): Promi
         },
       },
     },
-    async () => {
-      const sensors = await withRedis(ctx, 'MGET', () => readLive(ctx.live, ctx.catalogue, ctx.options.staleAfterMs));
-      return { now: Date.now(), staleAfterMs: ctx.options.staleAfterMs, sensors };
-    },
+    async (_req, reply) => reply.type('application/json; charset=utf-8').send(await snapshots.get()),
   );
 
   app.get<{ Params: { name: string }; Querystring: { from?: string; to?: string; points: number } }>(

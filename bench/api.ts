@@ -1,0 +1,164 @@
+/**
+ * `npm run bench -- api`: the API under load, against servers it starts itself.
+ *  - GET /api/sensors/live at 200 concurrent connections (autocannon): p50, p99, req/s
+ *  - history of one sensor over 30 days of 1 Hz data (2.6M rows) → 1,000 points, per store
+ *  - publish → every one of 1,000 WebSocket clients has the update: p50, p99
+ * The API runs as its own process (`canopy api`), as in production.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { createClient } from 'redis';
+import WebSocket from 'ws';
+import { freePort, waitForPort } from '../src/ops/ports.js';
+import { RedisProcess } from '../src/ops/redis-process.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** dist/bench → dist/src/cli/main.js */
+const CLI = path.join(here, '..', 'src', 'cli', 'main.js');
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] as number;
+}
+
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+interface ApiProcess {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `canopy api` on a free port and waits until /health answers. */
+export async function spawnApi(env: NodeJS.ProcessEnv): Promise<ApiProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, 'api', '--port', String(port)], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitForPort(port, '127.0.0.1', 30_000);
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    port,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function liveLoad(url: string): Promise<Record<string, number>> {
+  // warm up, then measure
+  await autocannon({ url: `${url}/api/sensors/live`, connections: 50, duration: 2 });
+  const r = await autocannon({ url: `${url}/api/sensors/live`, connections: 200, duration: 10 });
+  if (r.non2xx > 0 || r.errors > 0) throw new Error(`live load: ${r.non2xx} non-2xx, ${r.errors} errors`);
+  return {
+    live_p50_ms: r.latency.p50,
+    live_p99_ms: r.latency.p99,
+    live_req_per_s: round(r.requests.average, 0),
+  };
+}
+
+/** Connects `n` clients, then times `rounds` publishes until every client has each. */
+async function fanOut(url: string, redisUrl: string, n: number, rounds: number): Promise<Record<string, number>> {
+  const clients: WebSocket[] = [];
+  const wsUrl = `${url.replace('http', 'ws')}/ws`;
+  for (let i = 0; i < n; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, n - i) }, () => {
+        const ws = new WebSocket(wsUrl);
+        clients.push(ws);
+        return new Promise<void>((resolve, reject) => {
+          ws.once('message', () => resolve()); // hello
+          ws.once('error', reject);
+        });
+      }),
+    );
+  }
+  const pub = createClient({ url: redisUrl });
+  await pub.connect();
+  const latencies: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const seq = r;
+    let left = n;
+    const t0 = performance.now();
+    const done = new Promise<number>((resolve) => {
+      for (const ws of clients) {
+        const onMsg = (d: WebSocket.RawData) => {
+          const m = JSON.parse(String(d)) as { type: string; data?: { sensor_data?: { bench_seq?: number } } };
+          if (m.type !== 'sensor' || m.data?.sensor_data?.bench_seq !== seq) return;
+          ws.off('message', onMsg);
+          if (--left === 0) resolve(performance.now() - t0);
+        };
+        ws.on('message', onMsg);
+      }
+    });
+    await pub.publish(
+      'sensor:update',
+      JSON.stringify({
+        location: 'Flower Room',
+        cluster: 'front',
+        sensor_data: { dry_bulb_f: 24.5, rh_f: 65, bench_seq: seq },
+        timestamp: new Date().toISOString(),
+      }),
+    );
+    latencies.push(await done);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  await pub.close();
+  for (const ws of clients) ws.terminate();
+  latencies.sort((a, b) => a - b);
+  return {
+    ws_clients: n,
+    ws_fanout_p50_ms: round(percentile(latencies, 50)),
+    ws_fanout_p99_ms: round(percentile(latencies, 99)),
+  };
+}
+
+export async function run(): Promise<Record<string, number>> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canopy-bench-api-'));
+  const redis = await RedisProcess.start({ dir: path.join(dir, 'redis'), aof: false, rdb: false });
+  const figures: Record<string, number> = {};
+  let api: ApiProcess | undefined;
+  try {
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    const now = Date.now();
+    const m = client.multi();
+    for (const suffix of ['f', 'b', 'v']) {
+      for (const base of ['dry_bulb', 'wet_bulb', 'rh', 'vpd', 'co2', 'pressure', 'secondary_temp', 'secondary_rh']) {
+        m.set(`sensor:${base}_${suffix}`, '23.55', { EX: 3600 });
+        m.set(`sensor:${base}_${suffix}:ts`, String(now), { EX: 3600 });
+      }
+    }
+    await m.exec();
+    await client.close();
+    api = await spawnApi({ REDIS_URL: redis.url, DATABASE_URL: `sqlite:${path.join(dir, 'canopy.db')}` });
+    Object.assign(figures, await liveLoad(api.url));
+    Object.assign(figures, await fanOut(api.url, redis.url, 1000, 100));
+  } finally {
+    await api?.stop();
+    await redis.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return figures;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === fs.realpathSync(process.argv[1])) {
+  run()
+    .then((f) => process.stdout.write(JSON.stringify(f, null, 2) + '\n'))
+    .catch((err: unknown) => {
+      process.stderr.write(`bench api: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,493 @@
+import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import type { Connection } from '../connection.js';
+import { ConfigError, RetryableError, toBusError } from '../errors.js';
+import type { BusLogger } from '../log.js';
+import { silentLogger } from '../log.js';
+import { backoffDelay } from '../options.js';
+import { LuaScript } from '../fabric-lua.js';
+import { parsePendingReply, parseReadReply, type StreamEntry } from './entries.js';
+
+export type { StreamEntry } from './entries.js';
+
+/** What a batch handler may return: entries it names are dead-lettered at once (not retried). */
+export type BatchResult = void | { deadLetter?: { id: string; reason: string }[] };
+
+/**
+ * Handles one batch. Resolving acks every entry (except those named in
+ * `deadLetter`); throwing leaves the batch pending, to be delivered again
+ * (and dead-lettered after `maxDeliveries`); throwing a
+ * {@link RetryableError} retries the same batch in memory with backoff.
+ */
+export type BatchHandler = (entries: StreamEntry[]) => Promise<BatchResult>;
+
+/** How a {@link StreamConsumer} reads, claims and gives up. */
+export interface ConsumerOptions {
+  /** The stream key. */
+  stream: string;
+  /** The consumer group (created with MKSTREAM when missing). */
+  group: string;
+  /** @defaultValue `<hostname>-<pid>-<random>` — unique per process; a restart under the same name re-reads its pending entries. */
+  consumer: string;
+  /** @defaultValue 100 — COUNT of each XREADGROUP. */
+  batchSize: number;
+  /** @defaultValue 2000 — BLOCK of each XREADGROUP, ms. */
+  blockMs: number;
+  /** @defaultValue 60000 — entries pending longer than this in any consumer are claimed (XAUTOCLAIM). */
+  claimIdleMs: number;
+  /** @defaultValue 15000 — how often one consumer of the group (elected by `SET NX PX`) runs the claim sweep. */
+  claimIntervalMs: number;
+  /** @defaultValue 5 — deliveries after which a failing entry goes to the dead-letter stream. */
+  maxDeliveries: number;
+  /** @defaultValue `<stream>:dead` */
+  deadLetterStream: string;
+  /** @defaultValue 100000 — approximate MAXLEN of the dead-letter stream. */
+  deadLetterMaxLen: number;
+  /** @defaultValue `0` — where a new group starts (`0`: everything already in the stream; `$`: only new entries). */
+  startId: string;
+  /** @defaultValue 100 — first delay after a failed loop step or handler; doubles, with jitter. */
+  backoffBaseMs: number;
+  /** @defaultValue 5000 — ceiling of that delay. */
+  backoffMaxMs: number;
+  /** @defaultValue silent */
+  logger: BusLogger;
+}
+
+export const CONSUMER_DEFAULTS: Omit<ConsumerOptions, 'stream' | 'group' | 'consumer' | 'deadLetterStream'> = {
+  batchSize: 100,
+  blockMs: 2000,
+  claimIdleMs: 60_000,
+  claimIntervalMs: 15_000,
+  maxDeliveries: 5,
+  deadLetterMaxLen: 100_000,
+  startId: '0',
+  backoffBaseMs: 100,
+  backoffMaxMs: 5000,
+  logger: silentLogger,
+};
+
+export type ConsumerRequired = Pick<ConsumerOptions, 'stream' | 'group'>;
+
+/** Spreads the defaults, derives the rest and validates everything at once. */
+export function resolveConsumerOptions(opts: ConsumerRequired & Partial<ConsumerOptions>): ConsumerOptions {
+  const o: ConsumerOptions = {
+    ...CONSUMER_DEFAULTS,
+    consumer: `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`,
+    deadLetterStream: `${opts.stream}:dead`,
+    ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+  } as ConsumerOptions;
+  if (!o.stream || !o.group || !o.consumer) throw new ConfigError('stream, group and consumer must not be empty');
+  for (const k of ['batchSize', 'maxDeliveries'] as const) {
+    if (!Number.isInteger(o[k]) || o[k] < 1) throw new ConfigError(`${k} must be an integer >= 1, got ${o[k]}`);
+  }
+  for (const k of ['blockMs', 'claimIdleMs', 'claimIntervalMs', 'backoffBaseMs', 'backoffMaxMs'] as const) {
+    if (!Number.isInteger(o[k]) || o[k] < 1) throw new ConfigError(`${k} must be an integer >= 1 ms, got ${o[k]}`);
+  }
+  if (o.deadLetterStream === o.stream) throw new ConfigError('deadLetterStream must differ from stream');
+  return o;
+}
+
+export interface ConsumerStats {
+  /** Entries whose handler call succeeded. */
+  processed: number;
+  acked: number;
+  deadLettered: number;
+  /** Handler calls that threw. */
+  handlerErrors: number;
+  /** Entries taken over from other consumers (XAUTOCLAIM, claimFrom). */
+  claimed: number;
+  /** Loop steps that failed (Redis errors); each was logged and backed off. */
+  loopErrors: number;
+  batches: number;
+}
+
+/** `ready`: reading; `degraded`: the last step failed and the loop is backing off. */
+export type ConsumerHealth = 'starting' | 'ready' | 'degraded' | 'stopping' | 'stopped';
+
+const deadLetterScript = (() => {
+  let s: LuaScript | undefined;
+  return () => (s ??= new LuaScript('dead-letter'));
+})();
+
+/**
+ * A consumer-group worker: XREADGROUP with BLOCK on its own connection,
+ * a batch handler, XACK only after the handler succeeded, XAUTOCLAIM of
+ * entries left idle by dead consumers (at start and periodically), a
+ * delivery limit with an atomic move to `<stream>:dead`, and a graceful
+ * {@link stop} that finishes and acks the batch in hand. Any number of
+ * workers, in any processes, may share a group.
+ */
+export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealth, previous: ConsumerHealth] }> {
+  readonly options: ConsumerOptions;
+  readonly #shared: Connection;
+  readonly #conn: Connection;
+  readonly #handler: BatchHandler;
+  readonly #stats: ConsumerStats = {
+    processed: 0,
+    acked: 0,
+    deadLettered: 0,
+    handlerErrors: 0,
+    claimed: 0,
+    loopErrors: 0,
+    batches: 0,
+  };
+  readonly #lastError = new Map<string, string>();
+  #health: ConsumerHealth = 'starting';
+  #stopping = false;
+  #pendingDirty = true;
+  #nextSweepAt = 0;
+  #failures = 0;
+  #handlerFailures = 0;
+  #clientId: number | undefined;
+  #reading = false;
+  #loop: Promise<void> = Promise.resolve();
+  #wake: (() => void) | undefined;
+
+  private constructor(shared: Connection, own: Connection, handler: BatchHandler, o: ConsumerOptions) {
+    super();
+    this.#shared = shared;
+    this.#conn = own;
+    this.#handler = handler;
+    this.options = o;
+    own.on('error', (err) => o.logger.warn({ err: err.message, stream: o.stream }, 'consumer connection error'));
+  }
+
+  /**
+   * Creates the group if missing, claims idle entries once, and starts the
+   * loop on a connection duplicated from `conn` (its command timeout is
+   * raised above `blockMs`). `conn` itself serves {@link claimFrom} and stop.
+   */
+  static async start(
+    conn: Connection,
+    handler: BatchHandler,
+    options: ConsumerRequired & Partial<ConsumerOptions>,
+  ): Promise<StreamConsumer> {
+    const o = resolveConsumerOptions(options);
+    deadLetterScript();
+    const own = await conn.duplicate({
+      clientName: `${conn.options.clientName}-xread`,
+      commandTimeoutMs: o.blockMs + conn.options.commandTimeoutMs,
+    });
+    const c = new StreamConsumer(conn, own, handler, o);
+    try {
+      await c.#ensureGroup();
+      c.#clientId = await own.run('CLIENT ID', (cl) => cl.clientId()).catch(() => undefined);
+      await c.#sweep(true);
+    } catch (err) {
+      await own.close();
+      throw err;
+    }
+    c.#setHealth('ready');
+    c.#loop = c.#run();
+    return c;
+  }
+
+  get stats(): ConsumerStats {
+    return { ...this.#stats };
+  }
+
+  get health(): ConsumerHealth {
+    return this.#health;
+  }
+
+  /** The consumer name in the group. */
+  get name(): string {
+    return this.options.consumer;
+  }
+
+  /**
+   * Takes over every entry pending in `consumerName` at once (call it when
+   * that consumer is known dead, e.g. its heartbeat vanished); they are
+   * handled by this worker next. With `deleteConsumer`, the emptied consumer
+   * is removed from the group (only safe when it is really gone: a live one
+   * would lose what it reads in between). Returns the number claimed.
+   */
+  async claimFrom(consumerName: string, opts: { deleteConsumer?: boolean } = {}): Promise<number> {
+    const { stream, group } = this.options;
+    let total = 0;
+    for (;;) {
+      const pend = parsePendingReply(
+        await this.#shared.run('XPENDING', (c) =>
+          c.sendCommand(['XPENDING', stream, group, '-', '+', '1000', consumerName]),
+        ),
+      );
+      if (pend.size === 0) break;
+      const ids = [...pend.keys()];
+      await this.#shared.run('XCLAIM', (c) =>
+        c.sendCommand(['XCLAIM', stream, group, this.name, '0', ...ids, 'JUSTID']),
+      );
+      total += ids.length;
+    }
+    if (opts.deleteConsumer) {
+      await this.#shared.run('XGROUP DELCONSUMER', (c) =>
+        c.sendCommand(['XGROUP', 'DELCONSUMER', stream, group, consumerName]),
+      );
+    }
+    if (total > 0) {
+      this.#stats.claimed += total;
+      this.#pendingDirty = true;
+      this.options.logger.info({ stream, from: consumerName, claimed: total }, 'claimed pending entries');
+    }
+    return total;
+  }
+
+  /**
+   * Stops reading, finishes (and acks) the batch in hand, then closes the
+   * worker's connection. Entries not yet handled stay pending for others.
+   */
+  async stop(): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      this.#setHealth('stopping');
+      this.#wake?.();
+      if (this.#reading && this.#clientId !== undefined) {
+        const id = String(this.#clientId);
+        await this.#shared.run('CLIENT UNBLOCK', (c) => c.sendCommand(['CLIENT', 'UNBLOCK', id])).catch(() => 0);
+      }
+    }
+    await this.#loop;
+    await this.#conn.close();
+    this.#setHealth('stopped');
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      try {
+        if (Date.now() >= this.#nextSweepAt) await this.#sweep(false);
+        let batch: StreamEntry[];
+        if (this.#pendingDirty) {
+          const own = await this.#readOwnPending();
+          if (own === null) {
+            this.#pendingDirty = false;
+            continue;
+          }
+          batch = own;
+        } else {
+          batch = await this.#readNew();
+        }
+        if (batch.length > 0) await this.#process(batch);
+        this.#failures = 0;
+        if (!this.#stopping) this.#setHealth('ready');
+      } catch (err) {
+        const e = toBusError(err, `consumer ${this.options.stream}/${this.options.group}`);
+        this.#stats.loopErrors++;
+        this.#failures++;
+        this.#pendingDirty = true;
+        this.options.logger.error(
+          { err: e.message, code: e.code, failures: this.#failures },
+          'consumer loop step failed',
+        );
+        if (e.message.includes('NOGROUP')) await this.#ensureGroup().catch(() => undefined);
+        if (!this.#stopping) {
+          this.#setHealth('degraded');
+          await this.#sleep(this.#backoff(this.#failures));
+        }
+      }
+    }
+  }
+
+  async #readNew(): Promise<StreamEntry[]> {
+    const { stream, group, batchSize, blockMs } = this.options;
+    this.#reading = true;
+    let reply: unknown;
+    try {
+      reply = await this.#conn.run('XREADGROUP', (c) =>
+        c.sendCommand([
+          'XREADGROUP',
+          'GROUP',
+          group,
+          this.name,
+          'COUNT',
+          String(batchSize),
+          'BLOCK',
+          String(blockMs),
+          'STREAMS',
+          stream,
+          '>',
+        ]),
+      );
+    } finally {
+      this.#reading = false;
+    }
+    return parseReadReply(reply).entries.map((e) => ({ ...e, deliveries: 1 }));
+  }
+
+  /**
+   * Our own pending entries (after a failure, a claim or a restart): those
+   * at the delivery limit are dead-lettered, the rest delivered again.
+   * Returns null when nothing is pending.
+   */
+  async #readOwnPending(): Promise<StreamEntry[] | null> {
+    const { stream, group, batchSize, maxDeliveries } = this.options;
+    const pend = parsePendingReply(
+      await this.#conn.run('XPENDING', (c) =>
+        c.sendCommand(['XPENDING', stream, group, '-', '+', String(batchSize), this.name]),
+      ),
+    );
+    if (pend.size === 0) return null;
+    const over = [...pend].filter(([, d]) => d >= maxDeliveries);
+    if (over.length > 0) {
+      await this.#deadLetter(
+        over.map(([id, deliveries]) => ({
+          id,
+          deliveries,
+          reason: `delivery limit ${maxDeliveries} reached: ${this.#lastError.get(id) ?? 'handler failed in an earlier delivery'}`,
+        })),
+      );
+    }
+    if (over.length === pend.size) return [];
+    const reply = await this.#conn.run('XREADGROUP 0', (c) =>
+      c.sendCommand(['XREADGROUP', 'GROUP', group, this.name, 'COUNT', String(batchSize), 'STREAMS', stream, '0']),
+    );
+    const { entries, deleted } = parseReadReply(reply);
+    if (deleted.length > 0) {
+      // Trimmed from the stream while pending: nothing left to handle.
+      await this.#ack(deleted);
+      this.options.logger.warn({ stream, ids: deleted.length }, 'acked pending entries that were trimmed away');
+    }
+    return entries.map((e) => ({ ...e, deliveries: (pend.get(e.id) ?? 1) + 1 }));
+  }
+
+  async #process(batch: StreamEntry[]): Promise<void> {
+    this.#stats.batches++;
+    // Redelivered entries are handled one by one, so one bad entry cannot sink the others.
+    if (batch.length > 1 && batch.some((e) => e.deliveries > 1)) {
+      for (const e of batch) await this.#handle([e]);
+    } else {
+      await this.#handle(batch);
+    }
+  }
+
+  async #handle(entries: StreamEntry[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let result: BatchResult;
+      try {
+        result = await this.#handler(entries);
+      } catch (err) {
+        this.#stats.handlerErrors++;
+        const msg = err instanceof Error ? err.message : String(err);
+        this.options.logger.error(
+          { stream: this.options.stream, entries: entries.length, first: entries[0]?.id, err: msg },
+          'batch handler failed',
+        );
+        if (err instanceof RetryableError && !this.#stopping) {
+          await this.#sleep(this.#backoff(attempt));
+          continue;
+        }
+        for (const e of entries) this.#lastError.set(e.id, msg);
+        this.#pendingDirty = true;
+        this.#handlerFailures++;
+        if (!this.#stopping) await this.#sleep(this.#backoff(this.#handlerFailures));
+        return;
+      }
+      this.#handlerFailures = 0;
+      await this.#settle(entries, result);
+      return;
+    }
+  }
+
+  async #settle(entries: StreamEntry[], result: BatchResult): Promise<void> {
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    const dead = (result?.deadLetter ?? []).filter((d) => byId.has(d.id));
+    if (dead.length > 0) {
+      await this.#deadLetter(dead.map((d) => ({ id: d.id, reason: d.reason, deliveries: byId.get(d.id)!.deliveries })));
+    }
+    const deadIds = new Set(dead.map((d) => d.id));
+    const ack = entries.filter((e) => !deadIds.has(e.id)).map((e) => e.id);
+    if (ack.length > 0) await this.#ack(ack);
+    this.#stats.processed += entries.length;
+    for (const e of entries) this.#lastError.delete(e.id);
+  }
+
+  async #ack(ids: string[]): Promise<void> {
+    const { stream, group } = this.options;
+    await this.#conn.run('XACK', (c) => c.sendCommand(['XACK', stream, group, ...ids]));
+    this.#stats.acked += ids.length;
+  }
+
+  async #deadLetter(items: { id: string; reason: string; deliveries: number }[]): Promise<void> {
+    const { stream, group, deadLetterStream, deadLetterMaxLen } = this.options;
+    const args = [group, String(deadLetterMaxLen)];
+    for (const i of items) args.push(i.id, i.reason, String(i.deliveries));
+    const moved = Number(await deadLetterScript().run(this.#conn, [stream, deadLetterStream], args));
+    this.#stats.deadLettered += moved;
+    for (const i of items) this.#lastError.delete(i.id);
+    this.options.logger.warn(
+      { stream, deadLetterStream, ids: items.map((i) => i.id), reason: items[0]?.reason },
+      'entries moved to the dead-letter stream',
+    );
+  }
+
+  /** XAUTOCLAIM of entries idle longer than claimIdleMs; `force` skips the election. */
+  async #sweep(force: boolean): Promise<void> {
+    const { stream, group, claimIdleMs, claimIntervalMs, batchSize } = this.options;
+    this.#nextSweepAt = Date.now() + claimIntervalMs;
+    if (!force) {
+      const lock = `${stream}:${group}:claim-lock`;
+      const won = await this.#conn.run('SET NX claim lock', (c) =>
+        c.set(lock, this.name, { condition: 'NX', expiration: { type: 'PX', value: claimIntervalMs } }),
+      );
+      if (won !== 'OK') return;
+    }
+    let cursor = '0-0';
+    let total = 0;
+    for (let round = 0; round < 100; round++) {
+      const reply = (await this.#conn.run('XAUTOCLAIM', (c) =>
+        c.sendCommand([
+          'XAUTOCLAIM',
+          stream,
+          group,
+          this.name,
+          String(claimIdleMs),
+          cursor,
+          'COUNT',
+          String(Math.max(100, batchSize)),
+          'JUSTID',
+        ]),
+      )) as unknown[];
+      cursor = String(reply[0]);
+      total += Array.isArray(reply[1]) ? reply[1].length : 0;
+      if (cursor === '0-0') break;
+    }
+    if (total > 0) {
+      this.#stats.claimed += total;
+      this.#pendingDirty = true;
+      this.options.logger.info({ stream, group, claimed: total }, 'claimed idle entries of other consumers');
+    }
+  }
+
+  async #ensureGroup(): Promise<void> {
+    const { stream, group, startId } = this.options;
+    try {
+      await this.#conn.run('XGROUP CREATE', (c) =>
+        c.sendCommand(['XGROUP', 'CREATE', stream, group, startId, 'MKSTREAM']),
+      );
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.includes('BUSYGROUP')) throw err;
+    }
+  }
+
+  #backoff(attempt: number): number {
+    return backoffDelay(attempt, this.options.backoffBaseMs, this.options.backoffMaxMs);
+  }
+
+  /** A sleep that {@link stop} cuts short. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+    });
+  }
+
+  #setHealth(state: ConsumerHealth): void {
+    const prev = this.#health;
+    if (prev === state) return;
+    this.#health = state;
+    this.emit('health', state, prev);
+  }
+}

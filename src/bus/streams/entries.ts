@@ -1,0 +1,50 @@
+/** One stream entry as a consumer sees it. */
+export interface StreamEntry {
+  id: string;
+  fields: Record<string, string>;
+  /** Times Redis has delivered it, this delivery included (1 for a fresh entry). */
+  deliveries: number;
+}
+
+type Raw = unknown;
+
+/**
+ * Parses the reply of XREADGROUP/XREAD: per stream a list
+ * `[[id, [f, v, …]] | [id, nil], …]`, or nil. Entries deleted
+ * from the stream while pending come back with no fields: they are
+ * returned in `deleted`.
+ */
+export function parseReadReply(reply: Raw): { entries: Omit<StreamEntry, 'deliveries'>[]; deleted: string[] } {
+  const entries: Omit<StreamEntry, 'deliveries'>[] = [];
+  const deleted: string[] = [];
+  if (reply === null || typeof reply !== 'object') return { entries, deleted };
+  // RESP2: [[name, entries]]; RESP3: a map name → entries (an object or a Map, per type mapping).
+  const lists: Raw[] = Array.isArray(reply)
+    ? (reply as Raw[][]).map((s) => s[1])
+    : reply instanceof Map
+      ? [...reply.values()]
+      : Object.values(reply);
+  for (const list of lists) {
+    if (!Array.isArray(list)) continue;
+    for (const e of list as Raw[][]) {
+      const id = String(e[0]);
+      const flat = e[1];
+      if (!Array.isArray(flat)) {
+        deleted.push(id);
+        continue;
+      }
+      const fields: Record<string, string> = {};
+      for (let i = 0; i < flat.length; i += 2) fields[String(flat[i])] = String(flat[i + 1]);
+      entries.push({ id, fields });
+    }
+  }
+  return { entries, deleted };
+}
+
+/** Parses the extended XPENDING reply `[[id, consumer, idleMs, deliveries], …]` into id → deliveries. */
+export function parsePendingReply(reply: Raw): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!Array.isArray(reply)) return out;
+  for (const row of reply as Raw[][]) out.set(String(row[0]), Number(row[3]));
+  return out;
+}

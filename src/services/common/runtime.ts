@@ -1,0 +1,207 @@
+import { EventEmitter } from 'node:events';
+import { Connection } from '../../bus/connection.js';
+import { BusError, ConfigError } from '../../bus/errors.js';
+import type { CommandHandler } from '../../bus/mailbox.js';
+import { Mailbox } from '../../bus/mailbox.js';
+import type { ConnectionOptions } from '../../bus/options.js';
+import { backoffDelay } from '../../bus/options.js';
+import type { HeartbeatOptions } from '../../bus/presence.js';
+import { defaultInstance, Heartbeat } from '../../bus/presence.js';
+import { Subscriber } from '../../bus/subscriber.js';
+import { Publisher } from '../../bus/topics.js';
+import { packageVersion } from '../../cli/version.js';
+import { createLogger, type Logger } from '../../util/log.js';
+
+/** What every Canopy process needs from the fabric. */
+export interface ServiceRuntimeOptions {
+  /** The service name (`alerts`, `worker`, …). Required. */
+  service: string;
+  /** @defaultValue `<host>:<service>:<pid>` — names the heartbeat, the mailbox and stream consumers. */
+  instance: string;
+  /** @defaultValue the package version */
+  version: string;
+  /** @defaultValue `createLogger(service)` (pino, JSON on stderr, `LOG_LEVEL`) */
+  log: Logger;
+  /** @defaultValue `{}` — `REDIS_URL`/`REDIS_DB` apply; `clientName` defaults to the service name. */
+  connection: Partial<ConnectionOptions>;
+  /** @defaultValue `{}` — TTL 30 s, beat every 10 s. */
+  heartbeat: Partial<Omit<HeartbeatOptions, 'service' | 'instance' | 'version' | 'counters' | 'logger'>>;
+  /** @defaultValue none — live counters written into every heartbeat and answered by `status`. */
+  counters: () => Record<string, unknown>;
+  /** @defaultValue none — `reload-config` calls it (its result is the reply); without it the command fails. */
+  onReloadConfig: (() => unknown) | undefined;
+  /** @defaultValue `{}` — extra admin commands (or replacements of the built-in ones). */
+  commands: Record<string, CommandHandler>;
+  /**
+   * @defaultValue 30 — attempts of the first connect (with backoff up to 5 s) while Redis is not
+   * up yet (`canopy up` starts services right after Redis); 1 fails at once.
+   */
+  connectAttempts: number;
+}
+
+export interface ServiceRuntimeEvents {
+  pause: [];
+  resume: [];
+  reload: [result: unknown];
+}
+
+/** What {@link startServiceRuntime} gives a service. */
+export interface ServiceRuntime extends EventEmitter<ServiceRuntimeEvents> {
+  readonly service: string;
+  readonly instance: string;
+  readonly conn: Connection;
+  /** Pub/sub on its own connection, shared by the mailbox and the service. */
+  readonly subscriber: Subscriber;
+  readonly publisher: Publisher;
+  readonly presence: Heartbeat;
+  readonly mailbox: Mailbox;
+  readonly log: Logger;
+  /** Set by the `pause` admin command, cleared by `resume`: a paused service stops acting (it keeps its heartbeat). */
+  readonly paused: boolean;
+  /** Stops the mailbox and heartbeat (deleting it), closes the subscriber and the connection. */
+  close(): Promise<void>;
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+class Runtime extends EventEmitter<ServiceRuntimeEvents> implements ServiceRuntime {
+  paused = false;
+  #closed = false;
+  constructor(
+    readonly service: string,
+    readonly instance: string,
+    readonly conn: Connection,
+    readonly subscriber: Subscriber,
+    readonly publisher: Publisher,
+    readonly presence: Heartbeat,
+    readonly mailbox: Mailbox,
+    readonly log: Logger,
+  ) {
+    super();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.mailbox.close().catch(() => undefined);
+    await this.presence.close().catch(() => undefined);
+    await this.subscriber.close().catch(() => undefined);
+    await this.conn.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Connects a service to the fabric in one call: a Redis connection, its
+ * heartbeat (`heartbeat:{instance}`), a subscriber and publisher, and its
+ * admin mailbox with `ping`, `help`, `status`, `reload-config`,
+ * `set-log-level`, `pause` and `resume`.
+ */
+export async function startServiceRuntime(
+  options: Partial<ServiceRuntimeOptions> & Pick<ServiceRuntimeOptions, 'service'>,
+): Promise<ServiceRuntime> {
+  const o: ServiceRuntimeOptions = {
+    instance: defaultInstance(options.service),
+    version: packageVersion(),
+    log: options.log ?? createLogger(options.service),
+    connection: {},
+    heartbeat: {},
+    counters: () => ({}),
+    onReloadConfig: undefined,
+    commands: {},
+    connectAttempts: 30,
+    ...stripUndefined(options),
+    service: options.service,
+  };
+  if (!o.service) throw new ConfigError('service must not be empty');
+  if (!(o.connectAttempts >= 1)) throw new ConfigError('connectAttempts must be >= 1');
+  const log = o.log;
+  const conn = await connectWithRetry({ clientName: o.service, logger: log, ...o.connection }, o.connectAttempts, log);
+  conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  conn.on('health', (state, previous) => log.info({ state, previous }, 'redis connection health'));
+  let subscriber: Subscriber | undefined;
+  let presence: Heartbeat | undefined;
+  let mailbox: Mailbox | undefined;
+  try {
+    subscriber = await Subscriber.create(conn, { logger: log });
+    const publisher = new Publisher(conn);
+    const ref: { rt?: Runtime } = {};
+    presence = await Heartbeat.start(conn, {
+      ...o.heartbeat,
+      service: o.service,
+      instance: o.instance,
+      version: o.version,
+      logger: log,
+      counters: () => ({ ...o.counters(), paused: ref.rt?.paused ?? false }),
+    });
+    mailbox = new Mailbox(conn, { instance: o.instance, subscriber, logger: log });
+    const runtime = new Runtime(o.service, o.instance, conn, subscriber, publisher, presence, mailbox, log);
+    ref.rt = runtime;
+    mailbox.handle('status', () => ({
+      service: o.service,
+      instance: o.instance,
+      version: o.version,
+      paused: runtime.paused,
+      log_level: log.level,
+      ...o.counters(),
+    }));
+    mailbox.handle('set-log-level', (args) => {
+      const level = String(args.level ?? '');
+      if (!LEVELS.includes(level)) throw new ConfigError(`level must be one of ${LEVELS.join(', ')}, got "${level}"`);
+      const previous = log.level;
+      log.level = level;
+      log.info({ level, previous }, 'log level changed by admin message');
+      return { level, previous };
+    });
+    mailbox.handle('pause', () => {
+      if (!runtime.paused) {
+        runtime.paused = true;
+        log.info('paused by admin message');
+        runtime.emit('pause');
+      }
+      return { paused: true };
+    });
+    mailbox.handle('resume', () => {
+      if (runtime.paused) {
+        runtime.paused = false;
+        log.info('resumed by admin message');
+        runtime.emit('resume');
+      }
+      return { paused: false };
+    });
+    mailbox.handle('reload-config', async () => {
+      if (!o.onReloadConfig) throw new ConfigError(`${o.service} has no configuration to reload`);
+      const result = await o.onReloadConfig();
+      log.info('configuration reloaded by admin message');
+      runtime.emit('reload', result);
+      return result ?? { reloaded: true };
+    });
+    for (const [name, h] of Object.entries(o.commands)) mailbox.handle(name, h);
+    await mailbox.start();
+    log.info({ instance: o.instance, version: o.version }, `${o.service} joined the fabric`);
+    return runtime;
+  } catch (err) {
+    await mailbox?.close().catch(() => undefined);
+    await presence?.close().catch(() => undefined);
+    await subscriber?.close().catch(() => undefined);
+    await conn.close();
+    throw err;
+  }
+}
+
+async function connectWithRetry(opts: Partial<ConnectionOptions>, attempts: number, log: Logger): Promise<Connection> {
+  for (let i = 1; ; i++) {
+    try {
+      return await Connection.connect(opts);
+    } catch (err) {
+      const transient = err instanceof BusError && (err.code === 'BUS_CONNECTION' || err.code === 'BUS_TIMEOUT');
+      if (!transient || i >= attempts) throw err;
+      const delay = backoffDelay(i, 200, 5000);
+      log.warn({ attempt: i, delayMs: delay, err: (err as Error).message }, 'Redis not reachable yet; retrying');
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,41 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Connection } from '../../src/bus/connection.js';
+import { LuaScript } from '../../src/bus/fabric-lua.js';
+import { startRedis } from '../support/redis.js';
+import { randomPrefix } from '../support/tmp.js';
+import { connect } from './helpers.js';
+
+describe('dead-letter.lua header', () => {
+  it('documents KEYS and ARGV', () => {
+    const s = new LuaScript('dead-letter');
+    expect(s.text).toMatch(/^-- KEYS\[1\]/m);
+    expect(s.text).toMatch(/^-- ARGV\[1\]/m);
+  });
+});
+
+describe('dead-letter.lua on a real redis-server', () => {
+  let conn: Connection;
+  beforeAll(async () => {
+    conn = await connect((await startRedis()).url);
+  });
+
+  it('copies fields with reason, source_id and deliveries, and acks, in one step; works before and after SCRIPT FLUSH', async () => {
+    const s = `${randomPrefix()}raw`;
+    const id = await conn.client.xAdd(s, '*', { id: '0x101', data: 'AA' });
+    const gone = await conn.client.xAdd(s, '*', { id: '0x102', data: 'BB' });
+    await conn.client.sendCommand(['XGROUP', 'CREATE', s, 'g', '0']);
+    await conn.client.sendCommand(['XREADGROUP', 'GROUP', 'g', 'c', 'STREAMS', s, '>']);
+    await conn.client.xDel(s, gone);
+    const script = new LuaScript('dead-letter');
+    await conn.client.sendCommand(['SCRIPT', 'FLUSH']);
+    const moved = await script.run(conn, [s, `${s}:dead`], ['g', '1000', id, 'bad frame', '5', gone, 'trimmed', '2']);
+    expect(moved).toBe(2);
+    const dead = await conn.client.xRange(`${s}:dead`, '-', '+');
+    expect(dead.map((d) => d.message)).toEqual([
+      { id: '0x101', data: 'AA', reason: 'bad frame', source_id: id, deliveries: '5' },
+      { reason: 'trimmed', source_id: gone, deliveries: '2' },
+    ]);
+    const pending = (await conn.client.sendCommand(['XPENDING', s, 'g'])) as unknown[];
+    expect(pending[0]).toBe(0);
+  });
+});

@@ -1,0 +1,101 @@
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type TestRedis } from '../support/redis.js';
+import { tempDir } from '../support/tmp.js';
+import { until } from './helpers.js';
+
+const CLI = path.resolve('dist/src/cli/main.js');
+
+function canopy(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+}
+
+describe('canopy subscribe / publish / acl / gateway', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+
+  it('subscribe prints what publish sent, decoded', async () => {
+    const sub = spawn(process.execPath, [CLI, 'subscribe', 'jamie', 'predictions', '--count', '2'], {
+      env: { ...process.env, REDIS_URL: redis.url, LOG_LEVEL: 'error' },
+    });
+    let out = '';
+    let err = '';
+    sub.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    sub.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => sub.on('exit', resolve));
+    await until(() => err.includes('subscribed to user:jamie:predictions'), 'the subscriber');
+    const env = { REDIS_URL: redis.url, LOG_LEVEL: 'error' };
+    const p1 = canopy(
+      ['publish', 'jamie', 'predictions', '{"prediction_type":"workload","data":{"workload":0.85}}'],
+      env,
+    );
+    expect(p1.stdout).toContain('published to user:jamie:predictions (1 receiver)');
+    const p2 = canopy(['publish', 'jamie', 'predictions', '--codec', 'json', '{"data":{"w":1}}'], env);
+    expect(p2.status).toBe(0);
+    expect(await exited).toBe(0);
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as unknown);
+    expect(lines).toEqual([
+      { type: 'prediction', prediction_type: 'workload', data: { workload: 0.85 } },
+      { type: 'prediction', data: { w: 1 } },
+    ]);
+  });
+
+  it('publish refuses bad input with a clear message', () => {
+    const env = { REDIS_URL: redis.url };
+    const bad = canopy(['publish', 'jamie', 'alerts', '{"severity":"loud","message":"x"}'], env);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/alerts message: \/severity/);
+    expect(canopy(['publish', 'jamie', 'nope', '{}'], env).stderr).toMatch(/kind must be one of raw, features/);
+    expect(canopy(['publish', 'ja*mie', 'raw', '{}'], env).stderr).toMatch(/invalid user id/);
+    expect(canopy(['publish', 'jamie', 'raw', '{oops'], env).stderr).toMatch(/not valid JSON/);
+  });
+
+  it('acl writes a 0600 file without passwords; passwords only when asked for', () => {
+    const dir = tempDir();
+    const creds = path.join(dir, 'credentials');
+    const out = path.join(dir, 'users.acl');
+    const r = canopy(['acl', '--consumer', 'ml=jamie', '--credentials', creds, '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.statSync(out).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(creds).mode & 0o777).toBe(0o600);
+    const text = fs.readFileSync(out, 'utf8');
+    const passwords = fs
+      .readFileSync(creds, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('=') && !l.startsWith('#'))
+      .map((l) => l.split('=')[1]!);
+    expect(passwords.length).toBe(13);
+    for (const p of passwords) {
+      expect(text).not.toContain(p);
+      expect(r.stdout + r.stderr).not.toContain(p);
+    }
+    expect(text).toContain('user consumer-ml reset on #');
+    const url = canopy(['acl', '--credentials', creds, '--url-for', 'canopy-api'], {
+      REDIS_URL: 'redis://db.example:6380/2',
+    });
+    const apiPw = fs.readFileSync(creds, 'utf8').match(/^canopy-api=(.*)$/m)![1]!;
+    expect(url.stdout.trim()).toBe(`redis://canopy-api:${apiPw}@db.example:6380/2`);
+    const cmds = canopy(['acl', '--credentials', creds, '--format', 'commands']);
+    expect(cmds.stdout).toMatch(/^ACL SETUSER canopy-scanner reset on #[0-9a-f]{64} /m);
+  });
+
+  it('gateway refuses to start without tokens, and says how to set them', () => {
+    const r = canopy(['gateway', '--port', '0'], { REDIS_URL: redis.url, CANOPY_GATEWAY_TOKENS: '' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/CANOPY_GATEWAY_TOKENS/);
+    const weak = canopy(['gateway', '--port', '0'], { REDIS_URL: redis.url, CANOPY_GATEWAY_TOKENS: 'jamie:short' });
+    expect(weak.stderr).toMatch(/shorter than 16/);
+    expect(canopy(['gateway', '--help']).stdout).toMatch(/Authorization: Bearer/);
+  });
+});
