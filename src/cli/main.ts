@@ -5,6 +5,7 @@ import { registerUp } from './commands/up.js';
 import { registerBackup } from './commands/backup.js';
 import { registerRestore } from './commands/restore.js';
 import { registerApi } from './commands/api.js';
+import { registerPipeline } from './commands/pipeline.js';
 import { registerAcl } from './commands/acl.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerSubscribe } from './commands/subscribe.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerUp(program);
   registerBackup(program);
   registerRestore(program);
+  registerPipeline(program);
   registerApi(program);
   registerAcl(program);
   registerGateway(program);

@@ -89,6 +89,11 @@ export async function start(cfg: Partial<WorkerConfig> & Pick<WorkerConfig, 'dat
   const metrics = new WorkerMetrics(conn, () => ({ ...pipeline.stats }), processor);
   const consumer = await StreamConsumer.start(
     conn,
+    async (entries) => {
+      const fresh = entries.every((e) => e.deliveries <= 1);
+      const out = await pipeline.handle(entries, fresh);
+      return { deadLetter: out.deadLetter, hold: out.hold, ack: out.ack };
+    },
     {
       stream: c.stream,
       group: c.group,
@@ -98,11 +103,6 @@ export async function start(cfg: Partial<WorkerConfig> & Pick<WorkerConfig, 'dat
       maxDeliveries: c.maxDeliveries,
       claimIdleMs: c.claimIdleMs,
       logger: log,
-    },
-    async (entries) => {
-      const fresh = entries.every((e) => e.deliveries <= 1);
-      const out = await pipeline.handle(entries, fresh);
-      return { deadLetter: out.deadLetter, hold: out.hold, ack: out.ack };
     },
   );
   // While the store is down and nothing new arrives, keep probing it.

@@ -18,7 +18,12 @@ function spawnWorker(env: NodeJS.ProcessEnv): ChildProcess {
 }
 
 function count(dbPath: string, sql: string): number {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  let db: Database.Database;
+  try {
+    db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  } catch {
+    return -1; // not created yet
+  }
   try {
     return (db.prepare(sql).get() as { n: number }).n;
   } catch {
