@@ -1,12 +1,15 @@
 import os from 'node:os';
-import { Connection } from '../../bus/connection.js';
+import { OrphanClaimer } from '../../bus/presence-claim.js';
+import { PresenceWatcher } from '../../bus/presence.js';
+import { Registry } from '../../bus/registry.js';
 import { LiveState } from '../../bus/state.js';
 import { StreamConsumer } from '../../bus/streams/consumer.js';
-import { Publisher } from '../../bus/topics.js';
 import { FrameProcessor } from '../../cea/processor.js';
 import { openStore } from '../../store/index.js';
 import type { Store } from '../../store/types.js';
 import type { Logger } from '../../util/log.js';
+import { NodeRegistry } from '../common/nodes.js';
+import { startServiceRuntime } from '../common/runtime.js';
 import type { ServiceHandle } from '../types.js';
 import { WorkerPipeline, type PipelineStats } from './pipeline.js';
 import { WorkerMetrics } from './metrics.js';
@@ -22,8 +25,10 @@ export interface WorkerConfig {
   /** @defaultValue `can-worker` */
   group: string;
   /**
-   * Consumer name, stable across restarts so a restarted worker re-reads
-   * its own pending entries at once. @defaultValue `worker-<hostname>` (`CANOPY_WORKER_NAME`)
+   * Consumer name and instance (`heartbeat:{name}`, `admin:{name}`), stable
+   * across restarts so a restarted worker re-reads its own pending entries
+   * at once; other workers claim the entries of one whose heartbeat
+   * vanished. @defaultValue `worker-<hostname>` (`CANOPY_WORKER_NAME`)
    */
   consumer: string;
   /** @defaultValue 1000 — entries per XREADGROUP (and per store transaction). */
@@ -69,8 +74,15 @@ export interface WorkerHandle extends ServiceHandle {
 export async function start(cfg: Partial<WorkerConfig> & Pick<WorkerConfig, 'databaseUrl' | 'logger'>): Promise<WorkerHandle> {
   const c: WorkerConfig = { ...WORKER_DEFAULTS, ...stripUndefined(cfg) } as WorkerConfig;
   const log = c.logger;
-  const conn = await Connection.connect({ clientName: 'canopy-worker', logger: log, ...(c.redisUrl ? { url: c.redisUrl } : {}) });
-  conn.on('error', (err) => log.warn({ err: err.message }, 'redis'));
+  const stats = { current: undefined as undefined | (() => PipelineStats) };
+  const runtime = await startServiceRuntime({
+    service: 'worker',
+    instance: c.consumer,
+    log,
+    connection: { clientName: 'canopy-worker', ...(c.redisUrl ? { url: c.redisUrl } : {}) },
+    counters: () => ({ ...(stats.current?.() ?? {}) }),
+  });
+  const conn = runtime.conn;
   const store = c.store ?? (await openStore(c.databaseUrl));
   const ownsStore = !c.store;
   try {
@@ -82,14 +94,17 @@ export async function start(cfg: Partial<WorkerConfig> & Pick<WorkerConfig, 'dat
   const pipeline = new WorkerPipeline({
     processor,
     live: new LiveState(conn, { prefix: 'sensor:', ttlSeconds: c.liveTtlSeconds }),
-    publisher: new Publisher(conn),
+    publisher: runtime.publisher,
     store,
     logger: log,
+    nodes: new NodeRegistry(new Registry(conn)),
   });
+  stats.current = () => ({ ...pipeline.stats });
   const metrics = new WorkerMetrics(conn, () => ({ ...pipeline.stats }), processor);
   const consumer = await StreamConsumer.start(
     conn,
     async (entries) => {
+      while (runtime.paused) await new Promise((r) => setTimeout(r, 200));
       const fresh = entries.every((e) => e.deliveries <= 1);
       const out = await pipeline.handle(entries, fresh);
       return { deadLetter: out.deadLetter, hold: out.hold, ack: out.ack };
@@ -105,6 +120,19 @@ export async function start(cfg: Partial<WorkerConfig> & Pick<WorkerConfig, 'dat
       logger: log,
     },
   );
+  // A worker whose heartbeat vanished has its pending entries claimed at once.
+  const watcher = new PresenceWatcher(conn, { logger: log });
+  const claimer = new OrphanClaimer(conn, watcher, {
+    stream: c.stream,
+    group: c.group,
+    consumer: c.consumer,
+    logger: log,
+    claim: async (from) => {
+      await consumer.claimFrom(from, { deleteConsumer: true });
+      return [];
+    },
+  });
+  await watcher.start();
   // While the store is down and nothing new arrives, keep probing it.
   const flusher = setInterval(() => {
     if (!pipeline.storeDown) return;
@@ -121,12 +149,14 @@ export async function start(cfg: Partial<WorkerConfig> & Pick<WorkerConfig, 'dat
     stats: () => ({ ...pipeline.stats }),
     async stop() {
       clearInterval(flusher);
+      await claimer.close();
+      await watcher.close();
       await consumer.stop();
       const ids = await pipeline.flushHeld(Number.POSITIVE_INFINITY).catch(() => []);
       if (ids.length > 0) await consumer.ack(ids).catch(() => undefined);
       await metrics.stop();
       if (ownsStore) await store.close();
-      await conn.close();
+      await runtime.close();
     },
   };
 }

@@ -8,6 +8,7 @@ import type { CanMessageRow, ProcessorEntry, ReadingRow, SensorUpdate } from '..
 import { isTransient } from '../../store/errors.js';
 import type { Store } from '../../store/types.js';
 import type { Logger } from '../../util/log.js';
+import type { NodeRegistry } from '../common/nodes.js';
 
 /** A stream entry as the consumer hands it over. */
 export interface RawEntry {
@@ -83,6 +84,7 @@ export class WorkerPipeline {
   readonly #publisher: Publisher;
   readonly #store: Store;
   readonly #log: Logger;
+  readonly #nodes: NodeRegistry | undefined;
   #held: Held[] = [];
   #heldFrames = 0;
   #storeDown = false;
@@ -102,7 +104,15 @@ export class WorkerPipeline {
   };
 
   constructor(
-    deps: { processor: FrameProcessor; live: LiveState; publisher: Publisher; store: Store; logger: Logger },
+    deps: {
+      processor: FrameProcessor;
+      live: LiveState;
+      publisher: Publisher;
+      store: Store;
+      logger: Logger;
+      /** Records the CAN nodes seen (`identity:can-node:<n>`), with STATUS frames' firmware status. */
+      nodes?: NodeRegistry;
+    },
     options: Partial<PipelineOptions> = {},
   ) {
     this.options = { ...PIPELINE_DEFAULTS, ...options };
@@ -111,6 +121,7 @@ export class WorkerPipeline {
     this.#publisher = deps.publisher;
     this.#store = deps.store;
     this.#log = deps.logger;
+    this.#nodes = deps.nodes;
   }
 
   get storeDown(): boolean {
@@ -145,7 +156,10 @@ export class WorkerPipeline {
     const r = this.#processor.process(good);
     this.stats.readings += r.readings.length;
     this.stats.rejected += r.rejected.length;
-    if (fresh) await this.#publishLive(r.readings, r.updates);
+    if (fresh) {
+      await this.#publishLive(r.readings, r.updates);
+      await this.#recordNodes(r.messages);
+    }
     if (good.length > 0) {
       this.#held.push({ ids: good.map((g) => g.streamId), messages: r.messages, readings: r.readings });
       this.#heldFrames += good.length;
@@ -195,6 +209,24 @@ export class WorkerPipeline {
     }
     this.stats.held = this.#heldFrames;
     return acked;
+  }
+
+  async #recordNodes(messages: CanMessageRow[]): Promise<void> {
+    if (!this.#nodes) return;
+    const last = new Map<number, CanMessageRow>();
+    try {
+      for (const m of messages) {
+        if (m.nodeId === null) continue;
+        if (m.messageType === 'STATUS' && m.decodedData) {
+          const d = m.decodedData;
+          await this.#nodes.status(m.nodeId, { uptime_s: Number(d.uptime_s), errors: Number(d.errors) }, m.timestamp);
+        }
+        last.set(m.nodeId, m);
+      }
+      for (const [node, m] of last) await this.#nodes.seen(node, `0x${m.canId.toString(16).toUpperCase()}`);
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'could not record CAN nodes in the registry');
+    }
   }
 
   async #publishLive(readings: ReadingRow[], updates: SensorUpdate[]): Promise<void> {
