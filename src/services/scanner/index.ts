@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { Connection } from '../../bus/connection.js';
 import { SpooledStreamWriter } from '../../bus/spooled-stream.js';
 import type { TrimPolicy } from '../../bus/streams/producer.js';
 import type { CanFrame } from '../../can/frame.js';
@@ -7,6 +6,7 @@ import { frameToStreamFields } from '../../can/frame.js';
 import type { FrameSource } from '../../can/sources/types.js';
 import { createFrameSource, parseSourceSpec } from '../../can/sources/index.js';
 import type { Logger } from '../../util/log.js';
+import { startServiceRuntime, type ServiceRuntime } from '../common/runtime.js';
 import type { ServiceHandle } from '../types.js';
 import { DirectStoreWriter } from './direct-store.js';
 
@@ -54,19 +54,27 @@ export function trimFromEnv(env: NodeJS.ProcessEnv = process.env): TrimPolicy {
 export async function start(config: ScannerConfig): Promise<ScannerHandle> {
   const log = config.logger;
   const source = typeof config.source === 'string' ? createFrameSource(parseSourceSpec(config.source)) : config.source;
-  let conn: Connection | undefined;
-  const connect = async (): Promise<Connection | undefined> => {
+  let frames = 0;
+  let batches = 0;
+  // The fabric (heartbeat, admin mailbox) comes with the Redis connection;
+  // the scanner never waits for it: frames are spooled until Redis is there.
+  let runtime: ServiceRuntime | undefined;
+  const connect = async (): Promise<ServiceRuntime | undefined> => {
     try {
-      const c = await Connection.connect({ clientName: 'canopy-scanner', logger: log, ...urlOpt(config.redisUrl) });
-      c.on('error', (err) => log.warn({ err: err.message }, 'redis'));
-      return c;
+      return await startServiceRuntime({
+        service: 'scanner',
+        log,
+        connectAttempts: 1,
+        connection: { clientName: 'canopy-scanner', ...urlOpt(config.redisUrl) },
+        counters: () => ({ frames, batches, ...writer.stats, breaker: writer.breaker.state }),
+      });
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'Redis unreachable at start; spooling until it is back');
       return undefined;
     }
   };
-  if (config.useRedis) conn = await connect();
-  const writer = await SpooledStreamWriter.open(conn, {
+  if (config.useRedis) runtime = await connect();
+  const writer = await SpooledStreamWriter.open(runtime?.conn, {
     stream: config.stream,
     dir: config.spoolDir,
     trim: config.trim,
@@ -74,20 +82,22 @@ export async function start(config: ScannerConfig): Promise<ScannerHandle> {
     logger: log,
   });
   let retry: NodeJS.Timeout | undefined;
-  if (config.useRedis && !conn) {
+  if (config.useRedis && !runtime) {
+    let trying = false;
     retry = setInterval(() => {
-      void connect().then((c) => {
-        if (!c) return;
+      if (trying) return;
+      trying = true;
+      void connect().then((rt) => {
+        trying = false;
+        if (!rt) return;
         clearInterval(retry);
-        conn = c;
-        writer.attach(c);
+        runtime = rt;
+        writer.attach(rt.conn);
         log.info('Redis reachable; replaying the spool');
       });
     }, 2000);
   }
   const direct = config.alsoStore ? await DirectStoreWriter.open(config.alsoStore, log) : undefined;
-  let frames = 0;
-  let batches = 0;
   let stopping = false;
   const pump = async () => {
     for await (const batch of source.batches()) {
@@ -128,7 +138,7 @@ export async function start(config: ScannerConfig): Promise<ScannerHandle> {
       await writer.flush().catch(() => undefined);
       await writer.close();
       await direct?.close();
-      await conn?.close();
+      await runtime?.close();
     },
   };
 }
