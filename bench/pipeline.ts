@@ -49,7 +49,15 @@ async function xadd(c: Raw, frames: CanFrame[]): Promise<void> {
   for (let i = 0; i < frames.length; i += 1000) {
     const m = c.multi();
     for (const f of frames.slice(i, i + 1000)) {
-      m.addCommand(['XADD', 'can:raw', 'MAXLEN', '~', '5000000', '*', ...Object.entries(frameToStreamFields(f)).flat()]);
+      m.addCommand([
+        'XADD',
+        'can:raw',
+        'MAXLEN',
+        '~',
+        '5000000',
+        '*',
+        ...Object.entries(frameToStreamFields(f)).flat(),
+      ]);
     }
     await m.execAsPipeline();
   }
@@ -123,7 +131,11 @@ async function bulk(databaseUrl: string): Promise<number> {
   return N / secs;
 }
 
-async function updateLatency(redisUrl: string, databaseUrl: string, dataDir: string): Promise<{ p50: number; p99: number }> {
+async function updateLatency(
+  redisUrl: string,
+  databaseUrl: string,
+  dataDir: string,
+): Promise<{ p50: number; p99: number }> {
   const c = newClient(redisUrl);
   const sub = c.duplicate();
   await c.connect();

@@ -46,7 +46,9 @@ describe('consumer: entries held by the handler', () => {
 
     holding = false;
     await conn.client.xAdd(stream, '*', { n: '5' });
-    await waitFor(async () => Number(((await conn.client.sendCommand(['XPENDING', stream, 'g'])) as unknown[])[0]) === 0);
+    await waitFor(
+      async () => Number(((await conn.client.sendCommand(['XPENDING', stream, 'g'])) as unknown[])[0]) === 0,
+    );
     expect(w.held).toBe(0);
     expect(seen.length).toBe(6);
     await w.stop();

@@ -15,7 +15,9 @@ function positiveInt(name: string, text: string): number {
 export function registerPipeline(program: Command): void {
   program
     .command('scanner')
-    .description('read CAN frames from a source and append them to the Redis stream can:raw (spooling while Redis is down)')
+    .description(
+      'read CAN frames from a source and append them to the Redis stream can:raw (spooling while Redis is down)',
+    )
     .option('--source <source>', 'sim[:rate|saturated|flat-out], replay:FILE[@speed], socketcan:IFACE or stdin', 'sim')
     .option('--stream <key>', 'stream key', 'can:raw')
     .option('--also-store [databaseUrl]', 'also write every frame straight to a store (default DATABASE_URL)')
@@ -48,10 +50,19 @@ export function registerPipeline(program: Command): void {
 
   program
     .command('worker')
-    .description('consume can:raw (group can-worker): decode, calibrate, validate, derive; store, live keys, sensor:update')
-    .option('--name <consumer>', 'consumer name, stable across restarts (env CANOPY_WORKER_NAME)', process.env.CANOPY_WORKER_NAME)
+    .description(
+      'consume can:raw (group can-worker): decode, calibrate, validate, derive; store, live keys, sensor:update',
+    )
+    .option(
+      '--name <consumer>',
+      'consumer name, stable across restarts (env CANOPY_WORKER_NAME)',
+      process.env.CANOPY_WORKER_NAME,
+    )
     .option('--batch <n>', 'entries per read and per store transaction', String(WORKER_DEFAULTS.batchSize))
-    .addHelpText('after', '\nEnvironment: REDIS_URL, DATABASE_URL, CANOPY_DATA_DIR, CANOPY_DBC, CANOPY_NODES, CANOPY_SENSORS.')
+    .addHelpText(
+      'after',
+      '\nEnvironment: REDIS_URL, DATABASE_URL, CANOPY_DATA_DIR, CANOPY_DBC, CANOPY_NODES, CANOPY_SENSORS.',
+    )
     .action(async (opts: { name?: string; batch: string }) => {
       const base = loadBaseConfig();
       const log = createLogger('worker', base.logLevel);

@@ -71,7 +71,9 @@ export interface WorkerHandle extends ServiceHandle {
  * stream id) and acked only after the commit. Store down: batches are held
  * and their entries stay pending; live values keep flowing.
  */
-export async function start(cfg: Partial<WorkerConfig> & Pick<WorkerConfig, 'databaseUrl' | 'logger'>): Promise<WorkerHandle> {
+export async function start(
+  cfg: Partial<WorkerConfig> & Pick<WorkerConfig, 'databaseUrl' | 'logger'>,
+): Promise<WorkerHandle> {
   const c: WorkerConfig = { ...WORKER_DEFAULTS, ...stripUndefined(cfg) } as WorkerConfig;
   const log = c.logger;
   const stats = { current: undefined as undefined | (() => PipelineStats) };

@@ -48,7 +48,8 @@ describe('worker killed with kill -9 mid-run', () => {
     const N = 100_000;
     const t0 = Date.now() - N;
     const frames: CanFrame[] = [];
-    for (let i = 0; i < N; i++) frames.push(encodePt100(1 + (i % 3), 20 + (i % 50) / 10, 18 + (i % 40) / 10, 0, t0 + i));
+    for (let i = 0; i < N; i++)
+      frames.push(encodePt100(1 + (i % 3), 20 + (i % 50) / 10, 18 + (i % 40) / 10, 0, t0 + i));
     await xaddFrames(raw, frames);
 
     const first = spawnWorker(env);
@@ -64,7 +65,8 @@ describe('worker killed with kill -9 mid-run', () => {
     const second = spawnWorker(env);
     children.push(second);
     await waitFor('all frames stored', () => count(dbPath, 'SELECT COUNT(*) AS n FROM can_messages') >= N, 120_000);
-    const pendingEmpty = async () => Number(((await raw.sendCommand(['XPENDING', 'can:raw', 'can-worker'])) as unknown[])[0]) === 0;
+    const pendingEmpty = async () =>
+      Number(((await raw.sendCommand(['XPENDING', 'can:raw', 'can-worker'])) as unknown[])[0]) === 0;
     await waitFor('everything acked', pendingEmpty, 30_000);
     second.kill('SIGTERM');
     await new Promise((r) => second.once('exit', r));

@@ -18,7 +18,13 @@ describe('malformed can:raw entries', () => {
     const redis = await startRedis();
     raw = await rawClient(redis.url);
     store = await openStore(`sqlite:${path.join(tempDir(), 'c.db')}`);
-    worker = await startWorker({ redisUrl: redis.url, databaseUrl: 'unused', store, blockMs: 100, logger: quietLogger() });
+    worker = await startWorker({
+      redisUrl: redis.url,
+      databaseUrl: 'unused',
+      store,
+      blockMs: 100,
+      logger: quietLogger(),
+    });
   });
   afterAll(async () => {
     await worker?.stop();
