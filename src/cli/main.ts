@@ -10,6 +10,7 @@ import { registerGateway } from './commands/gateway.js';
 import { registerSubscribe } from './commands/subscribe.js';
 import { registerPublish } from './commands/publish.js';
 import { registerAdmin } from './commands/admin.js';
+import { registerAlerts } from './commands/alerts.js';
 
 /**
  * `canopy <command>`: every service and tool of Canopy. Each command lives
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerSubscribe(program);
   registerPublish(program);
   registerAdmin(program);
+  registerAlerts(program);
   return program;
 }
 
