@@ -138,6 +138,7 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
   #nextSweepAt = 0;
   #failures = 0;
   #handlerFailures = 0;
+  #ackInFlight: Promise<void> | undefined;
   #clientId: number | undefined;
   #reading = false;
   #loop: Promise<void> = Promise.resolve();
@@ -263,7 +264,12 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
           }
           batch = own;
         } else {
+          // The previous batch's XACK was sent without waiting; this read
+          // follows it on the same connection, and its result is checked here.
+          const acked = this.#ackInFlight;
+          this.#ackInFlight = undefined;
           batch = await this.#readNew();
+          await acked;
         }
         if (batch.length > 0) await this.#process(batch);
         this.#failures = 0;
@@ -284,6 +290,9 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
         }
       }
     }
+    await this.#ackInFlight?.catch((err: unknown) =>
+      this.options.logger.error({ err: (err as Error).message }, 'final XACK failed; entries stay pending'),
+    );
   }
 
   async #readNew(): Promise<StreamEntry[]> {
@@ -309,7 +318,9 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     } finally {
       this.#reading = false;
     }
-    return parseReadReply(reply).entries.map((e) => ({ ...e, deliveries: 1 }));
+    const { entries } = parseReadReply(reply);
+    for (const e of entries) (e as StreamEntry).deliveries = 1;
+    return entries as StreamEntry[];
   }
 
   /**
@@ -394,7 +405,15 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     }
     const deadIds = new Set(dead.map((d) => d.id));
     const ack = entries.filter((e) => !deadIds.has(e.id)).map((e) => e.id);
-    if (ack.length > 0) await this.#ack(ack);
+    if (ack.length > 0) {
+      // Fresh batches ack in the background, pipelined with the next read; the rest wait.
+      const p = this.#ack(ack);
+      if (this.#pendingDirty || this.#ackInFlight) await p;
+      else {
+        p.catch(() => undefined);
+        this.#ackInFlight = p;
+      }
+    }
     this.#stats.processed += entries.length;
     for (const e of entries) this.#lastError.delete(e.id);
   }

@@ -1,0 +1,157 @@
+/**
+ * `npm run bench -- bus`: the bus against a redis-server it starts itself.
+ *  - producer_per_s: our StreamProducer, 1,000 entries per pipelined batch
+ *  - redis_benchmark_xadd_per_s: `redis-benchmark -c 1 -P 64 -n 200000 XADD <key> * f v` (the denominator)
+ *  - drain_per_s: our consumer group worker, COUNT 1000 + XACK, a no-op handler
+ *  - pubsub_p50_us / p99 / max: one-way latency Publisher → Subscriber at 1,000 msg/s
+ * Producer and redis-benchmark run three interleaved rounds of 200,000 and report medians.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Connection } from '../src/bus/connection.js';
+import { StreamConsumer } from '../src/bus/streams/consumer.js';
+import { StreamProducer } from '../src/bus/streams/producer.js';
+import { Subscriber } from '../src/bus/subscriber.js';
+import { Publisher } from '../src/bus/topics.js';
+import { RedisProcess } from '../src/ops/redis-process.js';
+import { percentile } from './report.js';
+
+const N = 200_000;
+const round = (x: number) => Math.round(x);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+async function producer(conn: Connection): Promise<number> {
+  const stream = 'bench:producer';
+  const p = new StreamProducer(conn, { stream, maxBatch: 1000, lingerMs: 1000, trim: 'none' });
+  const batch = Array.from({ length: 1000 }, () => ({ f: 'v' }));
+  await p.addMany(batch); // warm-up
+  const t0 = process.hrtime.bigint();
+  const inFlight: Promise<string[]>[] = [];
+  for (let i = 0; i < N / 1000; i++) {
+    inFlight.push(p.addMany(batch));
+    if (inFlight.length >= 2) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  await p.close();
+  await conn.client.del(stream);
+  return N / s;
+}
+
+function redisBenchmark(port: number): number {
+  const r = spawnSync(
+    'redis-benchmark',
+    [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-c',
+      '1',
+      '-P',
+      '64',
+      '-n',
+      String(N),
+      '-q',
+      'XADD',
+      'bench:rb',
+      '*',
+      'f',
+      'v',
+    ],
+    { encoding: 'utf8' },
+  );
+  const m = /([\d.]+) requests per second/.exec(r.stdout ?? '');
+  if (!m) throw new Error(`cannot parse redis-benchmark output: ${r.stdout} ${r.stderr}`);
+  return Number(m[1]);
+}
+
+async function drain(conn: Connection): Promise<number> {
+  const stream = 'bench:drain';
+  const p = new StreamProducer(conn, { stream, trim: 'none' });
+  const batch = Array.from({ length: 1000 }, (_, i) => ({ id: '0x101', data: 'AA FF 04 10', ts: String(i), dlc: '4' }));
+  for (let i = 0; i < N / 1000; i++) await p.addMany(batch);
+  await p.close();
+  let handled = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const t0 = process.hrtime.bigint();
+  const w = await StreamConsumer.start(
+    conn,
+    async (entries) => {
+      handled += entries.length;
+    },
+    { stream, group: 'bench', batchSize: 1000, blockMs: 100 },
+  );
+  const poll = setInterval(() => w.stats.acked >= N && done(), 1);
+  await finished;
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  clearInterval(poll);
+  await w.stop();
+  if (handled !== N) throw new Error(`drain handled ${handled} of ${N}`);
+  await conn.client.del(stream);
+  return N / s;
+}
+
+async function pubsub(conn: Connection): Promise<{ p50: number; p99: number; max: number }> {
+  const sub = await Subscriber.create(conn);
+  const pub = new Publisher(conn);
+  const warmup = 500;
+  const total = 10_000; // 10 s at 1,000 msg/s
+  const lat: number[] = [];
+  let received = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  await sub.subscribe<{ seq: number; t: string }>('bench:pubsub', (m) => {
+    const us = Number(process.hrtime.bigint() - BigInt(m.t)) / 1000;
+    if (m.seq >= warmup) lat.push(us);
+    if (++received === total) done();
+  });
+  const start = performance.now();
+  for (let seq = 0; seq < total; seq++) {
+    const due = start + seq; // one per ms
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    else if (seq % 50 === 0) await new Promise((r) => setImmediate(r));
+    void pub.publish('bench:pubsub', { seq, t: String(process.hrtime.bigint()) });
+  }
+  await finished;
+  await sub.close();
+  lat.sort((a, b) => a - b);
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1] ?? NaN };
+}
+
+export async function run(): Promise<Record<string, number>> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canopy-bench-bus-'));
+  const redis = await RedisProcess.start({ dir: path.join(dir, 'redis'), aof: false, rdb: false });
+  const conn = await Connection.connect({ url: redis.url });
+  try {
+    // Three interleaved rounds, medians: the two figures see the same machine load.
+    const prod: number[] = [];
+    const rb: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      prod.push(await producer(conn));
+      rb.push(redisBenchmark(redis.port));
+      await conn.client.del('bench:rb');
+    }
+    const producer_per_s = median(prod);
+    const redis_benchmark_xadd_per_s = median(rb);
+    const drain_per_s = await drain(conn);
+    const ps = await pubsub(conn);
+    return {
+      producer_per_s: round(producer_per_s),
+      redis_benchmark_xadd_per_s: round(redis_benchmark_xadd_per_s),
+      producer_vs_redis_benchmark: Math.round((producer_per_s / redis_benchmark_xadd_per_s) * 100) / 100,
+      drain_per_s: round(drain_per_s),
+      pubsub_p50_us: round(ps.p50),
+      pubsub_p99_us: round(ps.p99),
+      pubsub_max_us: round(ps.max),
+    };
+  } finally {
+    await conn.close();
+    await redis.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

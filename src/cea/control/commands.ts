@@ -1,0 +1,97 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Ajv } from 'ajv';
+import type { Mode, OnOff } from './config.js';
+
+/**
+ * A device command as it travels on `control:command` and
+ * `actuators:commands` (SPEC §2): `{device, state, mode, ttl_s?, by}`.
+ * `mode` defaults to `manual` when only `state` is given; `auto` hands the
+ * device back to its controller; `ttl_s` makes a manual or off mode expire
+ * back to auto.
+ */
+export const DeviceCommandSchema = Type.Object(
+  {
+    device: Type.String({ minLength: 1, maxLength: 64 }),
+    state: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1)])),
+    mode: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('manual'), Type.Literal('off')])),
+    ttl_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 7 * 86_400 })),
+    by: Type.String({ minLength: 1, maxLength: 128 }),
+  },
+  { additionalProperties: false },
+);
+
+/** A setpoint change, on the same channel and stream: `{setpoint, value, by}`. */
+export const SetpointCommandSchema = Type.Object(
+  {
+    setpoint: Type.String({ minLength: 1, maxLength: 64 }),
+    value: Type.Number(),
+    by: Type.String({ minLength: 1, maxLength: 128 }),
+  },
+  { additionalProperties: false },
+);
+
+export interface DeviceCommand {
+  device: string;
+  state?: OnOff;
+  mode: Mode;
+  ttl_s?: number;
+  by: string;
+}
+export type SetpointCommand = Static<typeof SetpointCommandSchema>;
+
+export type ParsedCommand =
+  | { ok: true; kind: 'device'; command: DeviceCommand }
+  | { ok: true; kind: 'setpoint'; command: SetpointCommand }
+  | { ok: false; error: string };
+
+/** Validates commands; one compiled validator per instance (no module-level state). */
+export class CommandParser {
+  readonly #device;
+  readonly #setpoint;
+
+  constructor() {
+    const ajv = new Ajv({ allErrors: false, strict: false });
+    this.#device = ajv.compile<Static<typeof DeviceCommandSchema>>(DeviceCommandSchema);
+    this.#setpoint = ajv.compile<SetpointCommand>(SetpointCommandSchema);
+  }
+
+  /** Parses raw JSON text or an already decoded value. */
+  parse(input: unknown): ParsedCommand {
+    let v = input;
+    if (typeof input === 'string' || Buffer.isBuffer(input)) {
+      try {
+        v = JSON.parse(String(input));
+      } catch {
+        return { ok: false, error: 'command is not JSON' };
+      }
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      return { ok: false, error: 'command must be a JSON object' };
+    if ('setpoint' in v) {
+      if (this.#setpoint(v)) return { ok: true, kind: 'setpoint', command: v };
+      return { ok: false, error: `setpoint command ${ajvMessage(this.#setpoint.errors)}` };
+    }
+    if (!this.#device(v)) return { ok: false, error: `device command ${ajvMessage(this.#device.errors)}` };
+    const mode: Mode = v.mode ?? (v.state !== undefined ? 'manual' : 'auto');
+    if (v.mode === undefined && v.state === undefined)
+      return { ok: false, error: 'device command needs "mode" or "state"' };
+    if (mode === 'manual' && v.state === undefined) return { ok: false, error: 'manual mode needs "state" (0 or 1)' };
+    if (mode === 'auto' && v.ttl_s !== undefined)
+      return { ok: false, error: '"ttl_s" applies to manual and off modes only' };
+    const command: DeviceCommand = { device: v.device, mode, by: v.by };
+    if (mode === 'manual') command.state = v.state;
+    if (v.ttl_s !== undefined) command.ttl_s = v.ttl_s;
+    return { ok: true, kind: 'device', command };
+  }
+}
+
+function ajvMessage(
+  errors:
+    { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }[] | null | undefined,
+): string {
+  const e = errors?.[0];
+  if (!e) return 'is invalid';
+  if (e.keyword === 'additionalProperties') return `has unknown field "${String(e.params.additionalProperty)}"`;
+  if (e.keyword === 'required') return `misses "${String(e.params.missingProperty)}"`;
+  return `${e.instancePath.replace(/^\//, '') || 'value'} ${e.message ?? 'is invalid'}`;
+}

@@ -1,0 +1,272 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import type { Condition, ControlSpec, DeviceFileEntry, DevicesFile, SetpointSpec, TargetRef } from './schema.js';
+import { ControlSchema, DevicesFileSchema, HysteresisSchema, PidSchema, ScheduleSchema, VpdSchema } from './schema.js';
+import { parseClock, validTimeZone } from './timezone.js';
+
+export type Mode = 'auto' | 'manual' | 'off';
+export type OnOff = 0 | 1;
+
+/** Per-relay safety limits, in milliseconds. */
+export interface SafetyLimits {
+  /** @defaultValue 30 s */
+  minOnMs: number;
+  /** @defaultValue 30 s */
+  minOffMs: number;
+  /** @defaultValue 0 (no limit) — longest continuous on time. */
+  maxOnMs: number;
+  /** @defaultValue 30 — switch-ons (out of the safe state) per window; 0: no limit. */
+  maxStarts: number;
+  /** @defaultValue 3600 s */
+  windowMs: number;
+  /** @defaultValue 30 s — a sensor reading older than this drives the device to its safe state. */
+  staleAfterMs: number;
+}
+
+export const SAFETY_DEFAULTS_S = { minOnS: 30, minOffS: 30, maxOnS: 0, maxStarts: 30, windowS: 3600, staleAfterS: 30 };
+
+/** Where a device's relay is wired (same shape as the hardware layer's RelayOutput). */
+export interface OutputSpec {
+  address: number;
+  port: 'A' | 'B';
+  pin: number;
+  activeLow: boolean;
+}
+
+/** One device, validated and with every default filled in. */
+export interface DeviceConfig {
+  name: string;
+  location: string;
+  cluster: string;
+  kind: string;
+  output: OutputSpec;
+  safeState: OnOff;
+  wattage: number | undefined;
+  /** Mode before any command or persisted state. */
+  initialMode: Mode;
+  safety: SafetyLimits;
+  control: ControlSpec | undefined;
+  /** Devices that may never be on together with this one. */
+  exclusive: string[];
+  /** Every sensor the controller and its conditions read (the stale-data failsafe watches these). */
+  sensors: string[];
+  /** The growth stage of its location (VPD targets). */
+  stage: string | undefined;
+}
+
+/** The whole control configuration. */
+export interface ControlConfig {
+  /** @defaultValue `UTC` — IANA zone of schedules and of the on-time day boundaries. */
+  timeZone: string;
+  devices: DeviceConfig[];
+  setpoints: Record<string, SetpointSpec>;
+}
+
+/** The devices file is wrong; `problems` lists every finding, one line each. */
+export class DeviceConfigError extends Error {
+  readonly code = 'CONTROL_CONFIG';
+  readonly problems: string[];
+  constructor(source: string, problems: string[]) {
+    super(`${source}: ${problems.length} problem(s) in the devices file:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'DeviceConfigError';
+    this.problems = problems;
+  }
+}
+
+const ajv = (): Ajv => new Ajv({ allErrors: true, strict: false });
+
+function formatErrors(errors: ErrorObject[] | null | undefined, root: unknown, base = ''): string[] {
+  if (!errors) return [];
+  const unions = errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath);
+  const out = new Set<string>();
+  for (const e of errors) {
+    if (e.keyword !== 'anyOf' && e.schemaPath.includes('/anyOf/') && unions.some((u) => e.instancePath.startsWith(u)))
+      continue;
+    const where = describePath(base + e.instancePath, root);
+    let msg = e.message ?? 'is invalid';
+    if (e.keyword === 'additionalProperties') msg = `has unknown field "${String(e.params.additionalProperty)}"`;
+    if (e.keyword === 'anyOf') msg = 'is none of the accepted forms';
+    if (e.keyword === 'required') msg = `misses required field "${String(e.params.missingProperty)}"`;
+    out.add(`${where || '(top level)'} ${msg}`);
+  }
+  return [...out];
+}
+
+/** `/devices/3/output/address` → `devices[3] (heater_f).output.address`. */
+function describePath(p: string, root: unknown): string {
+  const parts = p.split('/').filter(Boolean);
+  let s = '';
+  let cur: unknown = root;
+  for (const part of parts) {
+    const next = (cur as Record<string, unknown> | undefined)?.[part];
+    if (/^\d+$/.test(part) && Array.isArray(cur)) {
+      const name = (next as { name?: unknown } | undefined)?.name;
+      s += `[${part}]${typeof name === 'string' ? ` (${name})` : ''}`;
+    } else s += (s ? '.' : '') + part;
+    cur = next;
+  }
+  return s;
+}
+
+const CONTROL_SCHEMAS = { hysteresis: HysteresisSchema, vpd: VpdSchema, schedule: ScheduleSchema, pid: PidSchema };
+
+/** Parses and validates a devices YAML document. */
+export function parseDevicesYaml(text: string, source = 'devices.yaml'): ControlConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new DeviceConfigError(source, [`not valid YAML: ${(err as Error).message}`]);
+  }
+  return validateDevicesConfig(doc, source);
+}
+
+/** Validates a parsed devices document and fills in defaults; throws {@link DeviceConfigError} listing every problem. */
+export function validateDevicesConfig(doc: unknown, source = 'devices config'): ControlConfig {
+  const a = ajv();
+  // Controls are validated by their own `type` so a mistake gets one message, not one per union branch.
+  const shallow = structuredClone(doc) as { devices?: { control?: unknown }[] } | null;
+  const controls: unknown[] = [];
+  if (shallow && Array.isArray(shallow.devices)) {
+    for (const d of shallow.devices) {
+      controls.push(d?.control);
+      if (d && typeof d === 'object' && d.control !== undefined)
+        d.control = { type: 'schedule', on: '00:00', off: '00:01' };
+    }
+  }
+  const check = a.compile(DevicesFileSchema);
+  if (!check(shallow)) throw new DeviceConfigError(source, formatErrors(check.errors, doc));
+  const problems: string[] = [];
+  controls.forEach((c, i) => {
+    if (c === undefined) return;
+    const type = (c as { type?: unknown } | null)?.type;
+    const schema = CONTROL_SCHEMAS[type as keyof typeof CONTROL_SCHEMAS];
+    if (!schema) {
+      problems.push(
+        `${describePath(`/devices/${i}/control/type`, doc)} must be one of ${Object.keys(CONTROL_SCHEMAS).join(', ')}`,
+      );
+      return;
+    }
+    const v = a.compile(schema);
+    if (!v(c)) problems.push(...formatErrors(v.errors, doc, `/devices/${i}/control`));
+  });
+  if (problems.length) throw new DeviceConfigError(source, problems);
+  void ControlSchema;
+  return semanticCheck(doc as DevicesFile, source);
+}
+
+function semanticCheck(file: DevicesFile, source: string): ControlConfig {
+  const problems: string[] = [];
+  const timeZone = file.timeZone ?? 'UTC';
+  if (!validTimeZone(timeZone)) problems.push(`timeZone "${timeZone}" is not an IANA time zone (e.g. Europe/Berlin)`);
+  const setpoints = file.setpoints ?? {};
+  for (const [n, sp] of Object.entries(setpoints)) {
+    if (sp.min !== undefined && sp.max !== undefined && sp.min > sp.max) problems.push(`setpoints.${n}: min > max`);
+    if ((sp.min !== undefined && sp.value < sp.min) || (sp.max !== undefined && sp.value > sp.max))
+      problems.push(`setpoints.${n}: value ${sp.value} is outside [${sp.min ?? '-∞'}, ${sp.max ?? '∞'}]`);
+  }
+  const names = new Map<string, DeviceFileEntry>();
+  const outputs = new Map<string, string>();
+  for (const d of file.devices) {
+    if (names.has(d.name)) problems.push(`device name "${d.name}" is used twice`);
+    names.set(d.name, d);
+    const key = `0x${d.output.address.toString(16)}/${d.output.port}${d.output.pin}`;
+    const other = outputs.get(key);
+    if (other) problems.push(`devices ${other} and ${d.name} are wired to the same output ${key}`);
+    outputs.set(key, d.name);
+  }
+  const exclusive = new Map<string, Set<string>>();
+  (file.exclusive ?? []).forEach((group, i) => {
+    for (const n of group) if (!names.has(n)) problems.push(`exclusive[${i}] names unknown device "${n}"`);
+    const safeOn = group.filter((n) => names.get(n)?.safeState === 1);
+    if (safeOn.length > 1) problems.push(`exclusive[${i}]: ${safeOn.join(' and ')} are both on in their safe state`);
+    for (const n of group) {
+      const s = exclusive.get(n) ?? new Set<string>();
+      for (const m of group) if (m !== n) s.add(m);
+      exclusive.set(n, s);
+    }
+  });
+  const target = (where: string, t: TargetRef) => {
+    if (typeof t === 'string' && !(t in setpoints)) problems.push(`${where} names unknown setpoint "${t}"`);
+  };
+  const devices: DeviceConfig[] = file.devices.map((d) => {
+    const s = { ...SAFETY_DEFAULTS_S, ...file.safety, ...d.safety };
+    if (s.maxOnS > 0 && s.maxOnS < s.minOnS)
+      problems.push(`${d.name}: safety.maxOnS (${s.maxOnS}) < minOnS (${s.minOnS})`);
+    if (s.maxOnS > 0 && d.safeState === 1)
+      problems.push(`${d.name}: safety.maxOnS cannot be used with safeState 1 (its safe state is on)`);
+    const sensors = new Set<string>();
+    const c = d.control;
+    const stage = file.stages?.[d.location];
+    const checkWhen = (when: Condition[] | undefined) => {
+      for (const w of when ?? []) {
+        if ('device' in w) {
+          if (!names.has(w.device)) problems.push(`${d.name}: condition names unknown device "${w.device}"`);
+          if (w.device === d.name) problems.push(`${d.name}: a condition may not name the device itself`);
+        } else {
+          sensors.add(w.sensor);
+          if (w.above === undefined && w.below === undefined)
+            problems.push(`${d.name}: condition on ${w.sensor} needs "above" or "below"`);
+          if (w.above !== undefined) target(`${d.name}: condition`, w.above);
+          if (w.below !== undefined) target(`${d.name}: condition`, w.below);
+        }
+      }
+    };
+    if (c) {
+      checkWhen(c.when);
+      if (c.type === 'hysteresis' || c.type === 'pid') {
+        sensors.add(c.sensor);
+        target(`${d.name}: control.setpoint`, c.setpoint);
+      } else if (c.type === 'vpd') {
+        sensors.add(c.temp);
+        sensors.add(c.rh);
+        const stages = Object.keys(c.targets);
+        if (stages.length === 0) problems.push(`${d.name}: control.targets needs at least one growth stage`);
+        if (stage === undefined && stages.length > 1)
+          problems.push(`${d.name}: stages["${d.location}"] must say which of ${stages.join(', ')} applies`);
+        if (stage !== undefined && !(stage in c.targets))
+          problems.push(`${d.name}: control.targets has no entry for stage "${stage}" of ${d.location}`);
+        for (const [st, dn] of Object.entries(c.targets)) {
+          target(`${d.name}: control.targets.${st}.day`, dn.day);
+          target(`${d.name}: control.targets.${st}.night`, dn.night);
+        }
+        if ('device' in c.day && !names.has(c.day.device))
+          problems.push(`${d.name}: control.day names unknown device "${c.day.device}"`);
+        if ('on' in c.day && parseClock(c.day.on) === parseClock(c.day.off))
+          problems.push(`${d.name}: control.day on and off are the same time`);
+      } else if (c.type === 'schedule' && parseClock(c.on) === parseClock(c.off)) {
+        problems.push(`${d.name}: control.on and control.off are the same time`);
+      }
+    }
+    const vpdStage = c?.type === 'vpd' ? (stage ?? Object.keys(c.targets)[0]) : stage;
+    return {
+      name: d.name,
+      location: d.location,
+      cluster: d.cluster,
+      kind: d.kind,
+      output: {
+        address: d.output.address,
+        port: d.output.port,
+        pin: d.output.pin,
+        activeLow: d.output.activeLow ?? false,
+      },
+      safeState: d.safeState,
+      wattage: d.wattage,
+      initialMode: d.mode ?? 'auto',
+      safety: {
+        minOnMs: s.minOnS * 1000,
+        minOffMs: s.minOffS * 1000,
+        maxOnMs: s.maxOnS * 1000,
+        maxStarts: s.maxStarts,
+        windowMs: s.windowS * 1000,
+        staleAfterMs: s.staleAfterS * 1000,
+      },
+      control: c,
+      exclusive: [...(exclusive.get(d.name) ?? [])],
+      sensors: [...sensors],
+      stage: vpdStage,
+    };
+  });
+  if (problems.length) throw new DeviceConfigError(source, problems);
+  return { timeZone, devices, setpoints: structuredClone(setpoints) };
+}
