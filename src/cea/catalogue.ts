@@ -1,4 +1,12 @@
-import type { NodeConfig, NodeMap, SensorSettings } from './config.js';
+import {
+  loadNodeMap,
+  loadSensorSettings,
+  resolvePipelinePaths,
+  type NodeConfig,
+  type NodeMap,
+  type PipelineConfigOptions,
+  type SensorSettings,
+} from './config.js';
 
 /** Everything Canopy knows about one sensor. */
 export interface SensorInfo {
@@ -94,4 +102,16 @@ export class SensorCatalogue {
   at(location: string, cluster?: string): SensorInfo[] {
     return this.sensors.filter((s) => s.location === location && (cluster === undefined || s.cluster === cluster));
   }
+}
+
+/**
+ * The catalogue from the node map and sensor settings files (options, else
+ * `CANOPY_NODES` / `CANOPY_SENSORS`, else the shipped ones); the DBC is not read.
+ */
+export function loadSensorCatalogue(
+  opts: Partial<Pick<PipelineConfigOptions, 'nodesPath' | 'sensorsPath'>> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): SensorCatalogue {
+  const paths = resolvePipelinePaths(opts, env);
+  return new SensorCatalogue(loadNodeMap(paths.nodesPath), loadSensorSettings(paths.sensorsPath));
 }

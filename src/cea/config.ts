@@ -127,13 +127,18 @@ export function loadPipelineConfig(
   } catch (cause) {
     throw new CeaConfigError(`cannot load DBC ${paths.dbcPath}: ${(cause as Error).message}`, { cause });
   }
-  const nodeMap = parseNodeMap(readYaml(paths.nodesPath));
+  return { paths, dbc, nodeMap: loadNodeMap(paths.nodesPath), sensors: loadSensorSettings(paths.sensorsPath) };
+}
+
+/** Reads and validates a node map file. */
+export function loadNodeMap(file: string): NodeMap {
+  return parseNodeMap(readYaml(file));
+}
+
+/** Reads the shipped sensor settings and merges `file` (when it is another one) over them. */
+export function loadSensorSettings(file: string = defaultConfigFile('sensors.yaml')): SensorSettings {
   const defaults = parseSensorSettings(readYaml(defaultConfigFile('sensors.yaml')));
-  const sensors =
-    paths.sensorsPath === defaultConfigFile('sensors.yaml')
-      ? defaults
-      : parseSensorSettings(readYaml(paths.sensorsPath), defaults);
-  return { paths, dbc, nodeMap, sensors };
+  return file === defaultConfigFile('sensors.yaml') ? defaults : parseSensorSettings(readYaml(file), defaults);
 }
 
 function readYaml(file: string): unknown {

@@ -4,6 +4,7 @@ import { packageVersion } from './version.js';
 import { registerUp } from './commands/up.js';
 import { registerBackup } from './commands/backup.js';
 import { registerRestore } from './commands/restore.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerApi } from './commands/api.js';
 import { registerAcl } from './commands/acl.js';
 import { registerGateway } from './commands/gateway.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerUp(program);
   registerBackup(program);
   registerRestore(program);
+  registerDoctor(program);
   registerApi(program);
   registerAcl(program);
   registerGateway(program);

@@ -96,6 +96,13 @@ describe('simulator', () => {
     const flat = await take(new SimulatorSource({ flatOut: true, batchSize: 1000, dropoutProbability: 0 }), 5000);
     expect(flat).toHaveLength(5);
     expect(flat.every((b) => b.length === 1000)).toBe(true);
+    // Flat-out physics runs on virtual time: a dropout lasts frames, not the whole run.
+    const clock = fakeClock(NOON);
+    const lossy = new SimulatorSource({ flatOut: true, batchSize: 1000, dropoutProbability: 0.001, clock });
+    const got = await take(lossy, Infinity, 50);
+    expect(lossy.stats().dropped).toBeGreaterThan(0);
+    expect(got.slice(-10).every((b) => b.length > 500)).toBe(true);
+    expect(got.flat().every((f) => f.ts === NOON)).toBe(true);
   });
 
   it('rooms are warmer and CO2 higher with lights on (day) than off (night)', async () => {

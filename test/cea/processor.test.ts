@@ -5,7 +5,7 @@ import { makeFrame, type CanFrame } from '../../src/can/frame.js';
 import { encodePressure, encodePt100, encodeScd30, encodeWater } from '../../src/can/protocol.js';
 import { SimulatorSource, type Clock } from '../../src/can/sources/index.js';
 import { calibrate, uncalibrate } from '../../src/cea/calibration.js';
-import { SensorCatalogue } from '../../src/cea/catalogue.js';
+import { loadSensorCatalogue, SensorCatalogue } from '../../src/cea/catalogue.js';
 import { CeaConfigError, loadPipelineConfig, parseSensorSettings, type PipelineConfig } from '../../src/cea/config.js';
 import { FrameProcessor } from '../../src/cea/processor.js';
 import { relativeHumidity } from '../../src/cea/psychrometrics.js';
@@ -41,6 +41,7 @@ describe('sensor catalogue', () => {
     expect(cat.get('rh_v')).toMatchObject({ location: 'Veg Room', cluster: 'main', derived: true, unit: '%' });
     expect(cat.get('lab_temp')).toMatchObject({ location: 'Lab', cluster: 'main' });
     expect(cat.at('Flower Room')).toHaveLength(16);
+    expect(loadSensorCatalogue({}, {}).names()).toEqual(cat.names());
   });
 });
 

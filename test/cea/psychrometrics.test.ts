@@ -29,6 +29,7 @@ describe('FAO-56 psychrometrics', () => {
     const r = relativeHumidity(25, 20, 101.325);
     expect(r.rh).toBeCloseTo(63.2, 1);
     expect(r.clamped).toBe(false);
+    expect(vapourPressureDeficit(25, r.rh)).toBeCloseTo(1.165, 3);
   });
 
   it('equal bulbs mean saturation; lower pressure gives higher RH', () => {

@@ -26,7 +26,9 @@ import { emptyStats, systemClock, type Clock, type FrameSource, type SourceStats
  *
  * Timed mode: frames are due at `rate` per second and yielded every `tickMs`.
  * Flat-out mode (`flatOut: true`, for benchmarks): a batch of `batchSize`
- * frames each time the consumer asks, stamped with the clock.
+ * frames each time the consumer asks, stamped with the clock; the simulated
+ * physics then runs on virtual time (1/rate per frame), so a dropout or a
+ * dry wick lasts as many frames as it would in timed mode.
  */
 export interface SimulatorOptions {
   /** @defaultValue 1 — the random seed. */
@@ -317,13 +319,16 @@ export class SimulatorSource implements FrameSource {
     }
   }
 
-  /** Generates `count` frames starting at schedule position `k`, stamped by `stamp(i)`. */
-  private generate(k: number, count: number, stamp: (i: number) => number, out: CanFrame[]): void {
+  /** Generates `count` frames from schedule position `k` at simulated times `at(i)`, stamped `stamp` if given. */
+  private generate(k: number, count: number, at: (i: number) => number, out: CanFrame[], stamp?: number): void {
     const len = this.schedule.length;
     for (let i = 0; i < count; i++) {
       const [n, type] = this.schedule[(k + i) % len] as [SimNode, number];
-      const f = this.frame(n, type, stamp(i));
-      if (f) out.push(f);
+      const f = this.frame(n, type, at(i));
+      if (f) {
+        if (stamp !== undefined) f.ts = stamp;
+        out.push(f);
+      }
     }
   }
 
@@ -332,10 +337,15 @@ export class SimulatorSource implements FrameSource {
     const signal = this.abort.signal;
     let k = 0;
     if (flatOut) {
+      // Stamped with the clock; the simulated physics (curves, dropouts, dry
+      // wicks) runs on virtual time advancing 1/rate per frame.
+      const t0 = clock.now();
+      const msPerFrame = 1000 / this.framesPerSecond;
       while (!signal.aborted) {
         const ts = clock.now();
         const out: CanFrame[] = [];
-        this.generate(k, batchSize, () => ts, out);
+        const start = k;
+        this.generate(k, batchSize, (i) => t0 + (start + i) * msPerFrame, out, ts);
         k += batchSize;
         yield this.emit(out);
       }
