@@ -10,6 +10,7 @@ import { registerAcl } from './commands/acl.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerSubscribe } from './commands/subscribe.js';
 import { registerPublish } from './commands/publish.js';
+import { registerAutomation } from './commands/automation.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerAlerts } from './commands/alerts.js';
 
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerGateway(program);
   registerSubscribe(program);
   registerPublish(program);
+  registerAutomation(program);
   registerAdmin(program);
   registerAlerts(program);
   return program;
