@@ -13,6 +13,8 @@ import { registerSubscribe } from './commands/subscribe.js';
 import { registerPublish } from './commands/publish.js';
 import { registerAutomation } from './commands/automation.js';
 import { registerAdmin } from './commands/admin.js';
+import { registerMigrate } from './commands/migrate.js';
+import { registerAlerts } from './commands/alerts.js';
 
 /**
  * `canopy <command>`: every service and tool of Canopy. Each command lives
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
   registerPublish(program);
   registerAutomation(program);
   registerAdmin(program);
+  registerMigrate(program);
+  registerAlerts(program);
   return program;
 }
 
