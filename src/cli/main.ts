@@ -4,11 +4,13 @@ import { packageVersion } from './version.js';
 import { registerUp } from './commands/up.js';
 import { registerBackup } from './commands/backup.js';
 import { registerRestore } from './commands/restore.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerApi } from './commands/api.js';
 import { registerAcl } from './commands/acl.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerSubscribe } from './commands/subscribe.js';
 import { registerPublish } from './commands/publish.js';
+import { registerAutomation } from './commands/automation.js';
 import { registerAdmin } from './commands/admin.js';
 
 /**
@@ -24,11 +26,13 @@ export function buildProgram(): Command {
   registerUp(program);
   registerBackup(program);
   registerRestore(program);
+  registerDoctor(program);
   registerApi(program);
   registerAcl(program);
   registerGateway(program);
   registerSubscribe(program);
   registerPublish(program);
+  registerAutomation(program);
   registerAdmin(program);
   return program;
 }

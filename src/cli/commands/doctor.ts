@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { loadBaseConfig } from '../../config/env.js';
+import { formatReport, runDoctor } from '../../ops/doctor/index.js';
+import { upServices } from '../../services/catalog.js';
+
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description(
+      'check and explain: Redis (reachable, version, persistence, ACL user), the store (reachable, migrated, ' +
+        'TimescaleDB), the CAN interface and its error counters, the clock, disk space and every service heartbeat; ' +
+        'exits non-zero when something is wrong',
+    )
+    .option('--json', 'print the checks as JSON')
+    .option(
+      '--expect <services>',
+      'comma-separated services whose heartbeat must be live ("none" for no heartbeat check; default: the services canopy up starts)',
+    )
+    .option(
+      '--can <iface>',
+      'CAN interface that must be up (default: CAN_INTERFACE, else can0, then only a warning when absent)',
+    )
+    .action(async (opts: { json?: boolean; expect?: string; can?: string }) => {
+      const base = loadBaseConfig();
+      const expectServices =
+        opts.expect === undefined
+          ? upServices().map((s) => s.name)
+          : opts.expect === 'none'
+            ? []
+            : opts.expect
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean);
+      const iface = opts.can ?? (process.env.CAN_INTERFACE || undefined);
+      const report = await runDoctor({
+        redisUrl: base.redisUrl ?? 'redis://127.0.0.1:6379',
+        databaseUrl: base.databaseUrl,
+        dataDir: base.dataDir,
+        expectServices,
+        canInterface: iface ?? 'can0',
+        canRequired: iface !== undefined,
+      });
+      process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+      process.exitCode = report.ok ? 0 : 1;
+    });
+}

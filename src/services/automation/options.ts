@@ -1,0 +1,81 @@
+import path from 'node:path';
+import { defaultConfigFile } from '../../can/paths.js';
+import { loadBaseConfig } from '../../config/env.js';
+
+/** Everything `canopy automation` can be told. */
+export interface AutomationOptions {
+  /** @defaultValue `AUTOMATION_DEVICES`, else the shipped `config/devices.yaml`. */
+  devicesFile: string;
+  /**
+   * Where the relays are: `sim` (in memory), `sim:FILE` (simulated chips
+   * whose registers live in FILE, shared with `--safe-state`), or an I2C bus
+   * number / `linux:N` for /dev/i2c-N.
+   * @defaultValue `CANOPY_I2C`, else `sim:$CANOPY_DATA_DIR/mcp23017-sim.json`
+   */
+  i2c: string;
+  /** @defaultValue `REDIS_URL` (the bus default when unset). */
+  redisUrl: string | undefined;
+  /** @defaultValue `DATABASE_URL` (control history, device states, setpoints). */
+  databaseUrl: string;
+  /** @defaultValue 500 — how often every device is re-evaluated (schedules, expiries, failsafe), ms. */
+  tickMs: number;
+  /** @defaultValue 1000 — how often the live keys are read (besides `sensor:update`), ms. */
+  pollMs: number;
+  /** @defaultValue 5000 — how often every MCP23017 is verified (and re-initialised after a brown-out), ms. */
+  checkMs: number;
+  /** @defaultValue 200 — persisted state is written at most this often, ms. */
+  persistMs: number;
+  /** @defaultValue `sensor:` — prefix of the live keys. */
+  livePrefix: string;
+  /** @defaultValue `automation:state` — hash of persisted modes, states, setpoints and on-time. */
+  stateKey: string;
+  /** @defaultValue `automation:events` — channel of failsafe, command and fault events (JSON). */
+  eventsChannel: string;
+  /** @defaultValue `actuators:commands` */
+  commandStream: string;
+  /** @defaultValue `automation` — consumer group on the command stream. */
+  commandGroup: string;
+  /** @defaultValue 10000 — control history rows kept in memory while the store is unreachable. */
+  recordQueueMax: number;
+}
+
+export function automationDefaults(env: NodeJS.ProcessEnv = process.env): AutomationOptions {
+  const base = loadBaseConfig(env);
+  return {
+    devicesFile: env.AUTOMATION_DEVICES || defaultConfigFile('devices.yaml'),
+    i2c: env.CANOPY_I2C || `sim:${path.join(base.dataDir, 'mcp23017-sim.json')}`,
+    redisUrl: base.redisUrl,
+    databaseUrl: base.databaseUrl,
+    tickMs: 500,
+    pollMs: 1000,
+    checkMs: 5000,
+    persistMs: 200,
+    livePrefix: 'sensor:',
+    stateKey: 'automation:state',
+    eventsChannel: 'automation:events',
+    commandStream: 'actuators:commands',
+    commandGroup: 'automation',
+    recordQueueMax: 10_000,
+  };
+}
+
+export class AutomationConfigError extends Error {
+  readonly code = 'AUTOMATION_CONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'AutomationConfigError';
+  }
+}
+
+/** Defaults spread under the given options, validated at once. */
+export function resolveAutomationOptions(
+  opts: Partial<AutomationOptions> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): AutomationOptions {
+  const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+  const o: AutomationOptions = { ...automationDefaults(env), ...defined };
+  for (const k of ['tickMs', 'pollMs', 'checkMs', 'persistMs', 'recordQueueMax'] as const) {
+    if (!(Number.isFinite(o[k]) && o[k] > 0)) throw new AutomationConfigError(`${k} must be > 0, got ${o[k]}`);
+  }
+  return o;
+}

@@ -1,0 +1,151 @@
+import type { DeviceChange, ControlEvent } from '../../cea/control/engine.js';
+import type { Logger } from '../../util/log.js';
+
+/**
+ * What the automation needs of the store (src/store's Store has these
+ * methods): upsert a device's state with a control history row, and keep
+ * setpoints.
+ */
+export interface ControlStore {
+  setDeviceState(s: {
+    device: string;
+    state: number;
+    mode: string;
+    location: string | null;
+    cluster: string | null;
+    by: string | null;
+    updatedAt?: number;
+    reason?: string;
+    source?: string;
+  }): Promise<void>;
+  setSetpoint(s: { name: string; value: number; by: string | null; updatedAt?: number }): Promise<void>;
+  close(): Promise<void>;
+}
+
+type Job = () => Promise<void>;
+
+export interface RecorderStats {
+  recorded: number;
+  failed: number;
+  dropped: number;
+  queued: number;
+}
+
+/**
+ * Writes device changes, command/failsafe events and setpoints to the
+ * store in the background, in order. The control loop never waits for it:
+ * while the store is down, rows queue (bounded; the oldest are dropped and
+ * counted) and are retried with a pause, so a database outage never stops
+ * a room.
+ */
+export class ControlRecorder {
+  readonly #store: ControlStore | undefined;
+  readonly #log: Logger;
+  readonly #max: number;
+  readonly #queue: Job[] = [];
+  readonly #stats = { recorded: 0, failed: 0, dropped: 0 };
+  #running: Promise<void> | undefined;
+  #closed = false;
+  #retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(store: ControlStore | undefined, log: Logger, maxQueued: number) {
+    this.#store = store;
+    this.#log = log;
+    this.#max = maxQueued;
+  }
+
+  get stats(): RecorderStats {
+    return { ...this.#stats, queued: this.#queue.length };
+  }
+
+  change(c: DeviceChange): void {
+    this.#push((s) =>
+      s.setDeviceState({
+        device: c.device,
+        state: c.to,
+        mode: c.mode,
+        location: c.location,
+        cluster: c.cluster,
+        by: c.by,
+        updatedAt: c.at,
+        reason: c.reason,
+        source: c.source,
+      }),
+    );
+  }
+
+  /** An event about a device (command received, failsafe, fault) as a history row that keeps its state. */
+  event(e: ControlEvent, current: { state: number; mode: string; location: string; cluster: string }): void {
+    if (!e.device) return;
+    const device = e.device;
+    this.#push((s) =>
+      s.setDeviceState({
+        device,
+        state: current.state,
+        mode: current.mode,
+        location: current.location,
+        cluster: current.cluster,
+        by: e.by ?? 'automation',
+        updatedAt: e.at,
+        reason: e.message,
+        source: e.type,
+      }),
+    );
+  }
+
+  setpoint(name: string, value: number, by: string, at: number): void {
+    this.#push((s) => s.setSetpoint({ name, value, by, updatedAt: at }));
+  }
+
+  /** Waits until everything queued is written (or the store failed); for tests and stop. */
+  async flush(): Promise<void> {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    await this.#drain(true);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flush().catch(() => undefined);
+  }
+
+  #push(fn: (s: ControlStore) => Promise<void>): void {
+    const store = this.#store;
+    if (!store || this.#closed) return;
+    if (this.#queue.length >= this.#max) {
+      this.#queue.shift();
+      this.#stats.dropped++;
+    }
+    this.#queue.push(() => fn(store));
+    if (!this.#retryTimer) void this.#drain(false);
+  }
+
+  #drain(once: boolean): Promise<void> {
+    this.#running ??= (async () => {
+      try {
+        while (this.#queue.length) {
+          const job = this.#queue[0]!;
+          try {
+            await job();
+            this.#queue.shift();
+            this.#stats.recorded++;
+          } catch (err) {
+            this.#stats.failed++;
+            this.#log.warn({ err: (err as Error).message, queued: this.#queue.length }, 'control history write failed');
+            if (!once && !this.#closed) {
+              this.#retryTimer = setTimeout(() => {
+                this.#retryTimer = undefined;
+                void this.#drain(false);
+              }, 2000);
+              this.#retryTimer.unref();
+            }
+            return;
+          }
+        }
+      } finally {
+        this.#running = undefined;
+      }
+    })();
+    return this.#running;
+  }
+}
