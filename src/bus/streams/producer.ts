@@ -1,5 +1,6 @@
 import type { Connection } from '../connection.js';
 import { ClosedError, ConfigError, ReplyError, toBusError } from '../errors.js';
+import { RespPipe, encodeCommands } from '../resp.js';
 import type { BusLogger } from '../log.js';
 import { silentLogger } from '../log.js';
 
@@ -54,15 +55,18 @@ interface Waiter {
 
 /**
  * A batching stream producer. Entries are collected and sent as one
- * pipeline of XADD commands (one round trip per batch) when the batch is
- * full or `lingerMs` after its first entry. Each add resolves with the
+ * pipeline of XADD commands (one socket write, one round trip per batch)
+ * when the batch is full or `lingerMs` after its first entry. It writes on
+ * its own bare pipelining connection ({@link RespPipe}, same URL and
+ * timeouts as `conn`): node-redis spends several times more CPU per
+ * command than Redis does on a pipelined XADD. Each add resolves with the
  * entry id once Redis has it, or rejects (Redis down, timeout, error reply):
  * the caller then still owns the entry (e.g. spools it). Entries on one
  * producer reach the stream in the order they were added.
  */
 export class StreamProducer {
   readonly options: ProducerOptions;
-  readonly #conn: Connection;
+  readonly #pipe: RespPipe;
   #entries: StreamFields[] = [];
   #waiters: Waiter[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -80,7 +84,7 @@ export class StreamProducer {
       if (!(Number.isInteger(n) && n > 0)) throw new ConfigError(`trim must be a positive integer, got ${n}`);
     }
     this.options = o;
-    this.#conn = conn;
+    this.#pipe = new RespPipe(conn.options);
   }
 
   get stats(): ProducerStats {
@@ -118,10 +122,11 @@ export class StreamProducer {
     while (this.#inflight.size > 0) await Promise.all([...this.#inflight]);
   }
 
-  /** Flushes, then refuses further entries. */
+  /** Flushes, then refuses further entries and closes its pipe. */
   async close(): Promise<void> {
     await this.flush();
     this.#closed = true;
+    this.#pipe.close();
   }
 
   /** The XADD arguments before the fields (exported for tests). */
@@ -151,22 +156,13 @@ export class StreamProducer {
     const context = `XADD ${this.options.stream} ×${entries.length}`;
     let replies: unknown[];
     try {
-      replies = await this.#conn.run(context, async (c) => {
-        const multi = c.multi();
-        for (const f of entries) {
-          const args: (string | Buffer)[] = prefix.slice();
-          for (const k in f) args.push(k, f[k] as string | Buffer);
-          multi.addCommand(args);
-        }
-        try {
-          return await multi.execAsPipeline();
-        } catch (err) {
-          // Some entries failed (error replies): the others are in the stream.
-          const partial = (err as { replies?: unknown[] }).replies;
-          if (Array.isArray(partial) && partial.length === entries.length) return partial;
-          throw err;
-        }
-      });
+      const commands: (string | Buffer)[][] = [];
+      for (const f of entries) {
+        const args: (string | Buffer)[] = prefix.slice();
+        for (const k in f) args.push(k, f[k] as string | Buffer);
+        commands.push(args);
+      }
+      replies = await this.#pipe.send(encodeCommands(commands), commands.length);
     } catch (err) {
       const e = toBusError(err, context);
       this.#stats.failed += entries.length;

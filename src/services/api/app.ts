@@ -11,12 +11,14 @@ import { healthRoutes } from './routes/health.js';
 import { roomRoutes } from './routes/rooms.js';
 import { sensorRoutes } from './routes/sensors.js';
 import { wsRoutes } from './routes/ws.js';
+import { deviceControlRoutes } from './routes/devices.js';
 
 /** A plugin that adds routes with the app's context (control routes use `requireRole`). */
 export type ApiRoutes = (app: FastifyInstance, ctx: ApiContext) => Promise<void>;
 
 /** Every route group of the API; a new group is one line here. */
 export const ROUTES: ApiRoutes[] = [healthRoutes, sensorRoutes, roomRoutes, exportRoutes, wsRoutes];
+ROUTES.push(deviceControlRoutes);
 
 const WHERE: Record<string, string> = {
   querystring: 'query parameter',

@@ -1,0 +1,224 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { defaultConfigFile } from '../../../can/paths.js';
+import { CommandParser } from '../../../cea/control/commands.js';
+import { parseDevicesYaml, type ControlConfig } from '../../../cea/control/config.js';
+import { requireRole, bearerToken } from '../auth.js';
+import { ApiError, withRedis, type ApiContext } from '../context.js';
+import { errorResponses, errorSchema } from '../schemas.js';
+
+/** Where control commands go: the durable command stream the automation consumes (SPEC §2). */
+const COMMAND_STREAM = 'actuators:commands';
+const STATE_KEY = 'automation:state';
+
+const acceptedSchema = {
+  type: 'object',
+  properties: {
+    accepted: { type: 'boolean' },
+    id: { type: 'string', description: 'entry id in actuators:commands' },
+    command: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+const authErrors = { 401: errorSchema, 403: errorSchema } as const;
+
+/**
+ * Who sent a command: the role and a short fingerprint of the token (never
+ * the token), e.g. `api:operator:3f9a1c2e`.
+ */
+function sender(req: FastifyRequest): string {
+  const t = bearerToken(req) ?? '';
+  return `api:${req.role ?? 'unknown'}:${crypto.createHash('sha256').update(t).digest('hex').slice(0, 8)}`;
+}
+
+function loadControlConfig(ctx: ApiContext): ControlConfig | undefined {
+  const file = process.env.AUTOMATION_DEVICES || defaultConfigFile('devices.yaml');
+  try {
+    return parseDevicesYaml(fs.readFileSync(file, 'utf8'), file);
+  } catch (err) {
+    ctx.log.warn({ err: (err as Error).message }, 'devices file unusable: device and setpoint commands refused');
+    return undefined;
+  }
+}
+
+/**
+ * Control endpoints (operator token): POST /api/devices/:name and
+ * PUT /api/setpoints/:name validate the command against the devices file
+ * and append it to `actuators:commands`, recorded with who sent it.
+ * Read-only: GET /api/setpoints, GET /api/on-time.
+ */
+export async function deviceControlRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const cfg = loadControlConfig(ctx);
+  const parser = new CommandParser();
+  const operator = requireRole(ctx.auth, 'operator');
+
+  const send = async (command: Record<string, unknown>) => {
+    const id = await withRedis(ctx, 'XADD actuators:commands', () =>
+      ctx.conn.run('XADD', (c) =>
+        c.xAdd(
+          COMMAND_STREAM,
+          '*',
+          { command: JSON.stringify(command) },
+          {
+            TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 },
+          },
+        ),
+      ),
+    );
+    return { accepted: true, id, command };
+  };
+
+  app.post<{ Params: { name: string }; Body: { state?: 0 | 1; mode?: string; ttl_s?: number } }>(
+    '/api/devices/:name',
+    {
+      preHandler: operator,
+      schema: {
+        summary: 'Switch a device: manual on/off, off, or back to auto (operator token)',
+        tags: ['devices'],
+        security: [{ bearer: [] }],
+        params: { type: 'object', properties: { name: { type: 'string', maxLength: 64 } }, required: ['name'] },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            state: { type: 'integer', enum: [0, 1] },
+            mode: { type: 'string', enum: ['auto', 'manual', 'off'] },
+            ttl_s: {
+              type: 'number',
+              exclusiveMinimum: 0,
+              maximum: 604800,
+              description: 'return to auto after this many seconds',
+            },
+          },
+        },
+        response: { 202: acceptedSchema, ...errorResponses, ...authErrors },
+      },
+    },
+    async (req, reply) => {
+      const name = req.params.name;
+      if (!cfg?.devices.some((d) => d.name === name))
+        throw new ApiError(404, 'API_NOT_FOUND', `no device named "${name}"`);
+      const p = parser.parse({ ...req.body, device: name, by: sender(req) });
+      if (!p.ok) throw new ApiError(400, 'API_BAD_PARAMETER', p.error);
+      return reply.code(202).send(await send({ ...p.command }));
+    },
+  );
+
+  app.put<{ Params: { name: string }; Body: { value: number } }>(
+    '/api/setpoints/:name',
+    {
+      preHandler: operator,
+      schema: {
+        summary: 'Change a setpoint within its configured range (operator token)',
+        tags: ['devices'],
+        security: [{ bearer: [] }],
+        params: { type: 'object', properties: { name: { type: 'string', maxLength: 64 } }, required: ['name'] },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['value'],
+          properties: { value: { type: 'number' } },
+        },
+        response: { 202: acceptedSchema, ...errorResponses, ...authErrors },
+      },
+    },
+    async (req, reply) => {
+      const name = req.params.name;
+      const spec = cfg?.setpoints[name];
+      if (!spec) throw new ApiError(404, 'API_NOT_FOUND', `no setpoint named "${name}"`);
+      const value = req.body.value;
+      if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max))
+        throw new ApiError(
+          400,
+          'API_BAD_PARAMETER',
+          `${name} must be within [${spec.min ?? '-∞'}, ${spec.max ?? '∞'}]`,
+        );
+      return reply.code(202).send(await send({ setpoint: name, value, by: sender(req) }));
+    },
+  );
+
+  app.get(
+    '/api/setpoints',
+    {
+      schema: {
+        summary: 'Every setpoint: configured range and current value (as the automation last persisted it)',
+        tags: ['devices'],
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              setpoints: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    name: { type: 'string' },
+                    value: { type: 'number' },
+                    min: { type: ['number', 'null'] },
+                    max: { type: ['number', 'null'] },
+                    unit: { type: ['string', 'null'] },
+                  },
+                },
+              },
+            },
+          },
+          503: errorSchema,
+        },
+      },
+    },
+    async () => {
+      const raw = await withRedis(ctx, 'HGET automation:state', () =>
+        ctx.conn.run('HGET', (c) => c.hGet(STATE_KEY, '_setpoints')),
+      );
+      let current: Record<string, number> = {};
+      try {
+        current = raw ? (JSON.parse(String(raw)) as Record<string, number>) : {};
+      } catch {
+        current = {};
+      }
+      return {
+        setpoints: Object.entries(cfg?.setpoints ?? {}).map(([name, s]) => ({
+          name,
+          value: typeof current[name] === 'number' ? current[name] : s.value,
+          min: s.min ?? null,
+          max: s.max ?? null,
+          unit: s.unit ?? null,
+        })),
+      };
+    },
+  );
+
+  app.get(
+    '/api/on-time',
+    {
+      schema: {
+        summary: 'On time per device and local day (hours, and kWh when the wattage is configured)',
+        tags: ['devices'],
+        response: { 200: { type: 'object', additionalProperties: true }, 503: errorSchema },
+      },
+    },
+    async () => {
+      const raw = await withRedis(ctx, 'HGET automation:state', () =>
+        ctx.conn.run('HGET', (c) => c.hGet(STATE_KEY, '_ontime')),
+      );
+      let ms: Record<string, Record<string, number>> = {};
+      try {
+        ms = raw ? (JSON.parse(String(raw)) as Record<string, Record<string, number>>) : {};
+      } catch {
+        ms = {};
+      }
+      const devices = Object.fromEntries(
+        (cfg?.devices ?? []).map((d) => [
+          d.name,
+          Object.entries(ms[d.name] ?? {}).map(([date, v]) => ({
+            date,
+            hours: v / 3_600_000,
+            energyKwh: d.wattage === undefined ? null : ((v / 3_600_000) * d.wattage) / 1000,
+          })),
+        ]),
+      );
+      return { devices };
+    },
+  );
+}
