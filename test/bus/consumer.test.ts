@@ -299,3 +299,36 @@ describe('two consumers, one in a process killed with kill -9 mid-batch', () => 
     expect(survivor.stats.claimed).toBeGreaterThanOrEqual(inFlight.size);
   });
 });
+
+describe('a consumer across a redis-server crash', () => {
+  it.each([
+    ['with AOF: the same group carries on', true],
+    ['without persistence: the group is created again (NOGROUP)', false],
+  ])('counts and backs off while Redis is down; %s', async (_label, aof) => {
+    const redis = await startRedis({ aof });
+    const conn = await connect(redis.url, { reconnectBaseMs: 50, reconnectMaxMs: 200 });
+    const stream = `${randomPrefix()}raw`;
+    const seen = new Set<string>();
+    const w = await StreamConsumer.start(conn, async (b) => void b.forEach((e) => seen.add(e.fields.n!)), {
+      stream,
+      group: 'g',
+      blockMs: 100,
+      backoffBaseMs: 50,
+      backoffMaxMs: 200,
+    });
+    const states: string[] = [];
+    w.on('health', (s) => states.push(s));
+    await conn.client.xAdd(stream, '*', { n: 'before' });
+    await waitFor(() => seen.has('before'), 'entry before the crash');
+    if (aof) await new Promise((r) => setTimeout(r, 1100)); // appendfsync everysec
+    await redis.kill();
+    await waitFor(() => w.stats.loopErrors > 0 && w.health === 'degraded', 'the failure to be counted');
+    await redis.restart();
+    await waitFor(() => conn.isReady, 'the shared connection');
+    await conn.client.xAdd(stream, '*', { n: 'after' });
+    await waitFor(() => seen.has('after'), 'entry after the restart');
+    await waitFor(() => w.health === 'ready', 'ready again');
+    expect(states).toContain('degraded');
+    await w.stop();
+  });
+});

@@ -48,10 +48,13 @@ describe('deploy/compose.yaml', () => {
       }
       for (const sec of s.secrets ?? []) expect(c.secrets, sec).toHaveProperty(sec);
     }
-    // the canopy container reaches the others by service name, with credentials from the environment
+    // canopy runs on the host network (SocketCAN); Redis and PostgreSQL publish on loopback only
     const env = c.services.canopy?.environment ?? {};
-    expect(env.REDIS_URL).toMatch(/^redis:\/\/canopy:\$\{REDIS_PASSWORD:\?[^}]*\}@redis:6379$/);
-    expect(env.DATABASE_URL).toMatch(/@timescaledb:5432\/cea_sensors$/);
+    expect((c.services.canopy as { network_mode?: string }).network_mode).toBe('host');
+    expect(env.REDIS_URL).toMatch(/^redis:\/\/canopy:\$\{REDIS_PASSWORD:\?[^}]*\}@127\.0\.0\.1:6379$/);
+    expect(env.DATABASE_URL).toMatch(/@127\.0\.0\.1:5432\/cea_sensors$/);
+    for (const s of ['redis', 'timescaledb'])
+      for (const p of (c.services[s] as { ports?: string[] }).ports ?? []) expect(p, s).toMatch(/^127\.0\.0\.1:/);
     // no secret is written in the file: every password is a required variable of .env
     const example = fs.readFileSync(path.join(DIR, '.env.example'), 'utf8');
     for (const m of text.matchAll(/\$\{(\w+)(:[?-][^}]*)?\}/g)) expect(example, m[1]).toMatch(new RegExp(`^${m[1]}=`, 'm'));

@@ -3,6 +3,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createClient } from 'redis';
+import { startRedis } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
 
 const INSTALL = path.resolve('deploy/install.sh');
@@ -68,6 +70,13 @@ describe('deploy/install.sh', () => {
     const wrapper = fs.readFileSync(path.join(root, 'usr/local/bin/canopy'), 'utf8');
     expect(wrapper).toContain(`exec "${process.execPath}" "${path.resolve('.')}/dist/src/cli/main.js" "$@"`);
 
+    // least-privilege Redis users from `canopy acl`, each service with its own REDIS_URL
+    expect(fs.readFileSync(path.join(root, 'etc/redis/canopy-users.acl'), 'utf8')).toMatch(/^user canopy-worker /m);
+    for (const s of SERVICES) {
+      const env = path.join(root, `etc/canopy/${s}.env`);
+      expect(fs.readFileSync(env, 'utf8'), s).toMatch(new RegExp(`^REDIS_URL=redis://canopy-${s}:[^@]+@127\\.0\\.0\\.1:6379$`, 'm'));
+      expect(fs.statSync(env).mode & 0o777).toBe(0o600);
+    }
     const before = snapshot(root);
     const second = install(root);
     expect(second).toMatch(/nothing to change/);
@@ -98,6 +107,24 @@ describe('deploy/install.sh', () => {
     const before = snapshot(root);
     expect(install(root)).toMatch(/nothing to change/);
     expect(snapshot(root)).toEqual(before);
+  });
+});
+
+describe('generated Redis ACL', () => {
+  it('loads into redis-server and each service logs in with its own REDIS_URL', async () => {
+    const root = tempDir('canopy-root-');
+    install(root);
+    const redis = await startRedis({ extraConfig: [`aclfile ${path.join(root, 'etc/redis/canopy-users.acl')}`] });
+    const envUrl = fs.readFileSync(path.join(root, 'etc/canopy/worker.env'), 'utf8').trim().slice('REDIS_URL='.length);
+    const c = createClient({ url: envUrl.replace(':6379', `:${redis.port}`) });
+    c.on('error', () => undefined);
+    await c.connect(); // AUTH canopy-worker <password> succeeded
+    expect(await c.ping()).toBe('PONG');
+    await expect(c.sendCommand(['FLUSHALL'])).rejects.toThrow(/NOPERM/);
+    c.destroy();
+    // the default user is off: no anonymous access
+    const anon = spawnSync('redis-cli', ['-p', String(redis.port), 'ping'], { encoding: 'utf8' });
+    expect(anon.stdout).toMatch(/NOAUTH|WRONGPASS|NOPERM/);
   });
 });
 

@@ -92,7 +92,13 @@ export async function redisChecks(o: RedisCheckOptions): Promise<CheckResult[]> 
         ),
       );
 
-    const user = String(await conn.run('ACL WHOAMI', (c) => c.sendCommand(['ACL', 'WHOAMI'])));
+    let user: string;
+    try {
+      user = String(await conn.run('ACL WHOAMI', (c) => c.sendCommand(['ACL', 'WHOAMI'])));
+    } catch {
+      // a service user without ACL WHOAMI: it authenticated, so it works
+      user = decodeURIComponent(new URL(o.url).username) || 'default';
+    }
     let nopass = false;
     try {
       const rules = String(await conn.run('ACL LIST', (c) => c.sendCommand(['ACL', 'LIST'])));
