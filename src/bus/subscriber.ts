@@ -16,6 +16,8 @@ export interface SubscriberOptions {
   codec: Codec;
   /** @defaultValue silent */
   logger: BusLogger;
+  /** @defaultValue 1048576 — larger messages are counted as malformed and not decoded. */
+  maxMessageBytes: number;
   /**
    * Overrides for the duplicated connection (e.g. `clientName`).
    * @defaultValue `{}` — the parent connection's options
@@ -23,7 +25,12 @@ export interface SubscriberOptions {
   connection: Partial<ConnectionOptions>;
 }
 
-export const SUBSCRIBER_DEFAULTS: SubscriberOptions = { codec: jsonCodec, logger: silentLogger, connection: {} };
+export const SUBSCRIBER_DEFAULTS: SubscriberOptions = {
+  codec: jsonCodec,
+  logger: silentLogger,
+  maxMessageBytes: 1024 * 1024,
+  connection: {},
+};
 
 /** Per subscription: a codec and an optional schema check. */
 export interface SubscribeOptions<T> {
@@ -225,6 +232,10 @@ export class Subscriber extends EventEmitter<SubscriberEvents> {
   #dispatch(t: Target, message: Buffer, channelBuf: Buffer): void {
     t.stats.received++;
     const channel = channelBuf.toString('utf8');
+    if (message.length > this.options.maxMessageBytes) {
+      this.#reject(t, channel, `message of ${message.length} bytes exceeds ${this.options.maxMessageBytes}`, message);
+      return;
+    }
     const decoded = new Map<Codec, { ok: true; value: unknown } | { ok: false; error: string }>();
     let malformed = false;
     for (const e of t.entries) {
@@ -248,17 +259,21 @@ export class Subscriber extends EventEmitter<SubscriberEvents> {
       if (!result.ok) {
         if (!malformed) {
           malformed = true;
-          t.stats.malformed++;
-          this.options.logger.warn(
-            { kind: t.kind, target: t.name, channel, error: result.error, bytes: message.length },
-            'malformed message rejected',
-          );
-          this.emit('malformed', { kind: t.kind, target: t.name, channel, error: result.error });
+          this.#reject(t, channel, result.error, message);
         }
         continue;
       }
       this.#call(t, e, result.value, channel);
     }
+  }
+
+  #reject(t: Target, channel: string, error: string, message: Buffer): void {
+    t.stats.malformed++;
+    this.options.logger.warn(
+      { kind: t.kind, target: t.name, channel, error, bytes: message.length },
+      'malformed message rejected',
+    );
+    this.emit('malformed', { kind: t.kind, target: t.name, channel, error });
   }
 
   #call(t: Target, e: Entry, value: unknown, channel: string): void {

@@ -79,6 +79,22 @@ describe('pub/sub on a real redis-server', () => {
     expect(sub.stats.channels[ch]).toEqual({ received: 3, malformed: 2, handlerErrors: 0 });
   });
 
+  it('counts an oversized message as malformed without decoding it', async () => {
+    const small = await Subscriber.create(conn, { maxMessageBytes: 64 });
+    const ch = `${randomPrefix()}x`;
+    const got: unknown[] = [];
+    const reasons: string[] = [];
+    small.on('malformed', (m) => reasons.push(m.error));
+    await small.subscribe(ch, (m) => got.push(m));
+    await conn.client.publish(ch, JSON.stringify({ pad: 'x'.repeat(100) }));
+    await conn.client.publish(ch, JSON.stringify({ ok: 1 }));
+    await waitFor(() => got.length === 1, 'the small message');
+    expect(got).toEqual([{ ok: 1 }]);
+    expect(reasons).toEqual(['message of 110 bytes exceeds 64']);
+    expect(small.stats.channels[ch]).toEqual({ received: 2, malformed: 1, handlerErrors: 0 });
+    await small.close();
+  });
+
   it('a throwing handler (sync or async) does not stop another handler on the same channel', async () => {
     const ch = `${randomPrefix()}device:update`;
     const got: unknown[] = [];

@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { startPostgres } from '../support/postgres.js';
 import { expandMacros, intervalSeconds, MacroError, type MacroContext } from './grafana-macros.js';
 import { seedSimulated } from './grafana-seed.js';
+import { startTimescale } from './timescale.js';
 
 const G = 'deploy/grafana';
 const DASHBOARDS = fs.readdirSync(`${G}/dashboards`).filter((f) => f.endsWith('.json'));
@@ -117,5 +118,21 @@ describe('Grafana panel queries', () => {
     const sql = expandMacros(targets[1]?.t.rawSql as string, empty);
     expect((await client.query(sql)).rows).toHaveLength(0);
     await client.end();
+  });
+
+  it('every panel returns rows for simulated data on TimescaleDB (hypertable, time_bucket macros)', async () => {
+    const ts = await startTimescale();
+    const client = new pg.Client({ connectionString: ts.url });
+    await client.connect();
+    await client.query(fs.readFileSync(path.resolve('test/deploy/fixtures/pg-schema.sql'), 'utf8'));
+    await client.query("SELECT create_hypertable('sensor_readings', 'time')");
+    const now = new Date();
+    await seedSimulated(client, now, 2);
+    const from = new Date(now.getTime() - 2 * 3600_000);
+    // as Grafana expands them with the data source's timescaledb option on, and off
+    await runAll(client, { from, to: now, intervalMs: 60_000, timescaledb: true });
+    await runAll(client, { from, to: now, intervalMs: 300_000 });
+    await client.end();
+    await ts.stop();
   });
 });

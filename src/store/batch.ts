@@ -1,0 +1,88 @@
+/**
+ * Backend-independent handling of a write batch: validation, the distinct
+ * stream ids it carries, and the rows to store once the backend knows which
+ * ids are new (inside its transaction).
+ */
+import { StoreError } from './errors.js';
+import type { CanMessageRow, LatestReading, ReadingRow, WriteBatch } from './types.js';
+
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isInt = (v: unknown): v is number => Number.isInteger(v);
+
+function bad(what: string, i: number, why: string): never {
+  throw new StoreError('STORE_INVALID', `writeBatch: ${what}[${i}] ${why}; nothing was written`);
+}
+
+/** Throws STORE_INVALID (before anything is written) when a row is malformed. */
+export function validateBatch(b: WriteBatch): void {
+  if (!b || !Array.isArray(b.messages) || !Array.isArray(b.readings)) {
+    throw new StoreError('STORE_INVALID', 'writeBatch: expected { messages: [], readings: [] }');
+  }
+  b.messages.forEach((m, i) => {
+    if (!isStr(m.streamId) || !m.streamId) bad('messages', i, 'has no streamId');
+    if (!Number.isFinite(m.timestamp)) bad('messages', i, 'has a non-finite timestamp');
+    if (!isInt(m.canId) || m.canId < 0) bad('messages', i, 'has an invalid canId');
+    if (m.nodeId !== null && !isInt(m.nodeId)) bad('messages', i, 'has an invalid nodeId');
+    if (!isInt(m.dlc) || m.dlc < 0 || m.dlc > 64) bad('messages', i, 'has an invalid dlc');
+    if (!isStr(m.rawData) || !isStr(m.messageType)) bad('messages', i, 'needs string rawData and messageType');
+    if (m.decodedData !== null && typeof m.decodedData !== 'object')
+      bad('messages', i, 'decodedData must be an object');
+  });
+  b.readings.forEach((r, i) => {
+    if (!isStr(r.streamId) || !r.streamId) bad('readings', i, 'has no streamId');
+    if (!Number.isFinite(r.time)) bad('readings', i, 'has a non-finite time');
+    if (!isStr(r.sensor) || !r.sensor) bad('readings', i, 'has no sensor');
+    if (typeof r.value !== 'number' || !Number.isFinite(r.value)) bad('readings', i, 'has a non-finite value');
+    if (!isStr(r.location) || !isStr(r.cluster)) bad('readings', i, 'needs string location and cluster');
+  });
+}
+
+/** The distinct stream ids of a batch, in first-seen order. */
+export function streamIdsOf(b: WriteBatch): string[] {
+  const ids = new Set<string>();
+  for (const m of b.messages) ids.add(m.streamId);
+  for (const r of b.readings) ids.add(r.streamId);
+  return [...ids];
+}
+
+/**
+ * The rows of the new stream ids, deduplicated inside the batch: one message
+ * per stream id, one reading per (stream id, sensor).
+ */
+export function freshRows(b: WriteBatch, fresh: Set<string>): { messages: CanMessageRow[]; readings: ReadingRow[] } {
+  const seenMsg = new Set<string>();
+  const messages = b.messages.filter((m) => {
+    if (!fresh.has(m.streamId) || seenMsg.has(m.streamId)) return false;
+    seenMsg.add(m.streamId);
+    return true;
+  });
+  const seenReading = new Set<string>();
+  const readings = b.readings.filter((r) => {
+    const key = `${r.streamId}\u0000${r.sensor}`;
+    if (!fresh.has(r.streamId) || seenReading.has(key)) return false;
+    seenReading.add(key);
+    return true;
+  });
+  return { messages, readings };
+}
+
+/** The newest reading per sensor among `readings`. */
+export function latestOf(readings: ReadingRow[]): LatestReading[] {
+  const latest = new Map<string, ReadingRow>();
+  for (const r of readings) {
+    const cur = latest.get(r.sensor);
+    if (!cur || r.time >= cur.time) latest.set(r.sensor, r);
+  }
+  return [...latest.values()].map(({ sensor, time, value, location, cluster }) => ({
+    sensor,
+    time,
+    value,
+    location,
+    cluster,
+  }));
+}
+
+/** The JSON text stored for decoded_data. */
+export function decodedText(m: CanMessageRow): string | null {
+  return m.decodedData === null || m.decodedData === undefined ? null : JSON.stringify(m.decodedData);
+}

@@ -1,0 +1,121 @@
+import { StoreError } from './errors.js';
+import type { HistoryPoint, HistoryQuery } from './types.js';
+
+export const MINUTE = 60_000;
+export const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+/** Bucket widths history() may use, finest first (all epoch-aligned). */
+const WIDTHS = [
+  1,
+  2,
+  5,
+  10,
+  20,
+  50,
+  100,
+  200,
+  500,
+  1_000,
+  2_000,
+  5_000,
+  10_000,
+  15_000,
+  30_000,
+  MINUTE,
+  2 * MINUTE,
+  5 * MINUTE,
+  10 * MINUTE,
+  15 * MINUTE,
+  30 * MINUTE,
+  HOUR,
+  2 * HOUR,
+  3 * HOUR,
+  4 * HOUR,
+  6 * HOUR,
+  12 * HOUR,
+  DAY,
+  2 * DAY,
+  7 * DAY,
+  14 * DAY,
+  28 * DAY,
+];
+
+/** Number of epoch-aligned buckets of `width` that [from, to) touches. */
+export function bucketCount(from: number, to: number, width: number): number {
+  return Math.floor((to - 1) / width) - Math.floor(from / width) + 1;
+}
+
+export function validateHistoryQuery(q: HistoryQuery): void {
+  const ok =
+    typeof q.sensor === 'string' &&
+    q.sensor.length > 0 &&
+    Number.isFinite(q.from) &&
+    Number.isFinite(q.to) &&
+    q.to > q.from &&
+    Number.isInteger(q.points) &&
+    q.points >= 1;
+  if (!ok) {
+    throw new StoreError(
+      'STORE_INVALID',
+      'history: need a sensor, finite from < to (unix ms) and an integer points ≥ 1',
+    );
+  }
+}
+
+/** The finest epoch-aligned bucket width (ms) giving at most `points` buckets over [from, to). */
+export function chooseWidth(from: number, to: number, points: number): number {
+  for (const w of WIDTHS) if (bucketCount(from, to, w) <= points) return w;
+  // beyond the table: whole multiples of 28 days
+  const base = 28 * DAY;
+  let k = Math.max(2, Math.ceil((to - from) / points / base));
+  while (bucketCount(from, to, k * base) > points) k++;
+  return k * base;
+}
+
+/** The coarsest rollup resolution the width is a whole multiple of (0: raw rows only). */
+export function rollupFor(width: number): 0 | typeof MINUTE | typeof HOUR {
+  if (width % HOUR === 0) return HOUR;
+  if (width % MINUTE === 0) return MINUTE;
+  return 0;
+}
+
+/**
+ * Splits [from, to) into the rollup-covered middle [a, b) (aligned to `res`)
+ * and the raw edges [from, a) and [b, to). With res = 0 everything is raw.
+ */
+export function splitRange(from: number, to: number, res: number): { a: number; b: number } {
+  if (res === 0) return { a: to, b: to };
+  const a = Math.ceil(from / res) * res;
+  const b = Math.floor(to / res) * res;
+  return a < b ? { a, b } : { a: to, b: to };
+}
+
+/** Partial aggregate of one bucket: merges rollup rows and raw rows alike. */
+export interface Partial {
+  t: number;
+  min: number;
+  max: number;
+  sum: number;
+  count: number;
+}
+
+/** Merges partial aggregates (any order, possibly several per bucket) into sorted history points. */
+export function mergePartials(parts: Iterable<Partial>, width: number): HistoryPoint[] {
+  const byBucket = new Map<number, Partial>();
+  for (const p of parts) {
+    if (!p.count) continue;
+    const t = Math.floor(p.t / width) * width;
+    const cur = byBucket.get(t);
+    if (!cur) byBucket.set(t, { t, min: p.min, max: p.max, sum: p.sum, count: p.count });
+    else {
+      if (p.min < cur.min) cur.min = p.min;
+      if (p.max > cur.max) cur.max = p.max;
+      cur.sum += p.sum;
+      cur.count += p.count;
+    }
+  }
+  return [...byBucket.values()]
+    .sort((x, y) => x.t - y.t)
+    .map((p) => ({ t: p.t, min: p.min, max: p.max, avg: p.sum / p.count, count: p.count }));
+}

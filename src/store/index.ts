@@ -1,0 +1,32 @@
+/**
+ * The history store: SQLite by default, PostgreSQL (with TimescaleDB when the
+ * extension is available) when DATABASE_URL says `postgres://…`.
+ */
+import { loadBaseConfig } from '../config/env.js';
+import { parseDatabaseUrl, resolveStoreOptions, type StoreOptions } from './options.js';
+import { StoreError } from './errors.js';
+import { SqliteStore } from './sqlite/store.js';
+import type { Store } from './types.js';
+
+export * from './types.js';
+export { StoreError, isTransient, type StoreErrorCode } from './errors.js';
+export {
+  STORE_DEFAULTS,
+  RETENTION_TABLES,
+  type RetentionTable,
+  type StoreOptions,
+  parseDatabaseUrl,
+} from './options.js';
+
+/**
+ * Opens the store named by `databaseUrl` (default: `DATABASE_URL`, else
+ * `sqlite:$CANOPY_DATA_DIR/canopy.db`) and, unless `autoMigrate` is false,
+ * applies pending migrations. Rejects with a StoreError (STORE_CONFIG,
+ * STORE_UNAVAILABLE, STORE_MIGRATION, …).
+ */
+export async function openStore(databaseUrl?: string, options: Partial<StoreOptions> = {}): Promise<Store> {
+  const opts = resolveStoreOptions(options);
+  const target = parseDatabaseUrl(databaseUrl ?? loadBaseConfig().databaseUrl);
+  if (target.kind === 'sqlite') return SqliteStore.open(target.path, opts);
+  throw new StoreError('STORE_CONFIG', 'PostgreSQL support is not landed yet');
+}

@@ -1,0 +1,360 @@
+/**
+ * The SQLite store: one file in WAL mode with synchronous=NORMAL, one
+ * transaction per batch (an SD card never sees one commit per reading), and
+ * 1-minute / 1-hour rollups (min, max, sum, count per sensor per bucket)
+ * maintained in the same transaction so history() over a year reads rollups.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { HOUR, MINUTE, chooseWidth, mergePartials, rollupFor, splitRange, validateHistoryQuery } from '../buckets.js';
+import type { Partial } from '../buckets.js';
+import { decodedText, freshRows, latestOf, streamIdsOf, validateBatch } from '../batch.js';
+import { StoreError, toStoreError } from '../errors.js';
+import type { RetentionTable, StoreOptions } from '../options.js';
+import { recordMethods, type Dialect, type SqlDriver } from '../records.js';
+import type { ExportQuery, ExportRow, LatestReading, ReadingRow, Store, SweepResult, WriteBatch } from '../types.js';
+import { SQLITE_MIGRATIONS } from './schema.js';
+
+type Db = Database.Database;
+
+const DIALECT: Dialect = { ms: (c) => c, ts: (p) => p, json: (p) => p };
+
+/** `$1` placeholders → better-sqlite3 named parameters. */
+function toNamed(sql: string, params: unknown[] = []): [string, Record<string, unknown>] {
+  const named: Record<string, unknown> = {};
+  params.forEach((v, i) => {
+    named[`p${i + 1}`] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+  });
+  return [sql.replace(/\$(\d+)/g, '@p$1'), named];
+}
+
+const RETENTION_SQL: Record<RetentionTable, string> = {
+  can_messages: 'DELETE FROM can_messages WHERE timestamp < @cutoff / 1000.0',
+  sensor_readings: 'DELETE FROM sensor_readings WHERE time < @cutoff',
+  readings_1m: 'DELETE FROM readings_1m WHERE bucket < @cutoff',
+  readings_1h: 'DELETE FROM readings_1h WHERE bucket < @cutoff',
+  control_history: 'DELETE FROM control_history WHERE time < @cutoff',
+  alerts: "DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < @cutoff",
+  ingested_entries: 'DELETE FROM ingested_entries WHERE ingested_at < @cutoff',
+};
+
+function rollupUpsert(table: string): string {
+  return `INSERT INTO ${table} (sensor, bucket, min_value, max_value, sum_value, n_values) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (sensor, bucket) DO UPDATE SET
+      min_value = min(min_value, excluded.min_value), max_value = max(max_value, excluded.max_value),
+      sum_value = sum_value + excluded.sum_value, n_values = n_values + excluded.n_values`;
+}
+
+function aggregate(readings: ReadingRow[], res: number): Map<string, Partial & { sensor: string }> {
+  const out = new Map<string, Partial & { sensor: string }>();
+  for (const r of readings) {
+    const t = Math.floor(r.time / res) * res;
+    const key = `${r.sensor}\u0000${t}`;
+    const p = out.get(key);
+    if (!p) out.set(key, { sensor: r.sensor, t, min: r.value, max: r.value, sum: r.value, count: 1 });
+    else {
+      if (r.value < p.min) p.min = r.value;
+      if (r.value > p.max) p.max = r.value;
+      p.sum += r.value;
+      p.count++;
+    }
+  }
+  return out;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly file: string;
+  private readonly db: Db;
+  private readonly opts: StoreOptions;
+  private closed = false;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private readonly writeTx: Database.Transaction<(b: WriteBatch) => { stored: number; duplicates: number }>;
+  private readonly records: ReturnType<typeof recordMethods>;
+  private lock: Promise<unknown> = Promise.resolve();
+
+  private constructor(file: string, opts: StoreOptions) {
+    this.file = file;
+    this.opts = opts;
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.db = new Database(file, { timeout: opts.busyTimeoutMs });
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.writeTx = this.db.transaction((b: WriteBatch) => this.writeInTx(b));
+    this.records = recordMethods(this.driver());
+    if (opts.sweepIntervalMs > 0) {
+      this.timer = setInterval(() => void this.sweep().catch(() => undefined), opts.sweepIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  static async open(file: string, opts: StoreOptions): Promise<SqliteStore> {
+    let s: SqliteStore;
+    try {
+      s = new SqliteStore(file, opts);
+    } catch (err) {
+      throw new StoreError('STORE_UNAVAILABLE', `cannot open SQLite database ${file}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    if (opts.autoMigrate) {
+      try {
+        await s.migrate();
+      } catch (err) {
+        await s.close();
+        throw err;
+      }
+    }
+    return s;
+  }
+
+  /** Runs `fn` after every earlier exclusive section has finished. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Runs `fn` synchronously against the open database, mapping errors. */
+  private use<T>(context: string, fn: (db: Db) => T): T {
+    if (this.closed) throw new StoreError('STORE_CLOSED', `${context}: the store is closed`);
+    try {
+      return fn(this.db);
+    } catch (err) {
+      throw toStoreError(err, context);
+    }
+  }
+
+  private driver(): SqlDriver {
+    const all = <T>(sql: string, params?: unknown[]): T[] =>
+      this.use('query', (db) => {
+        const [s, p] = toNamed(sql, params);
+        const st = db.prepare(s);
+        return (st.reader ? st.all(p) : (st.run(p), [])) as T[];
+      });
+    const run = (sql: string, params?: unknown[]): number =>
+      this.use('query', (db) => {
+        const [s, p] = toNamed(sql, params);
+        return db.prepare(s).run(p).changes;
+      });
+    // inside a transaction: statements run directly (the lock is held)
+    const inner: SqlDriver = {
+      dialect: DIALECT,
+      all: async (sql, params) => all(sql, params),
+      run: async (sql, params) => run(sql, params),
+      tx: (fn) => fn(inner),
+    };
+    // outside: every statement waits for the lock, so an async transaction
+    // (record methods await between statements) never takes in another caller's statement
+    return {
+      dialect: DIALECT,
+      all: (sql, params) => this.exclusive(async () => all(sql, params)),
+      run: (sql, params) => this.exclusive(async () => run(sql, params)),
+      tx: (fn) =>
+        this.exclusive(async () => {
+          this.use('begin', (db) => db.exec('BEGIN IMMEDIATE'));
+          try {
+            const out = await fn(inner);
+            this.use('commit', (db) => db.exec('COMMIT'));
+            return out;
+          } catch (err) {
+            if (this.db.inTransaction) this.db.exec('ROLLBACK');
+            throw err;
+          }
+        }),
+    };
+  }
+
+  async migrate(): Promise<void> {
+    await this.exclusive(async () => this.migrateNow());
+  }
+
+  private migrateNow(): void {
+    this.use('migrate', (db) => {
+      db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)`);
+      const done = new Set(
+        (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+      );
+      for (const m of SQLITE_MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        try {
+          db.transaction(() => {
+            db.exec(m.sql);
+            db.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(m.version, m.name);
+          }).immediate();
+        } catch (err) {
+          throw new StoreError(
+            'STORE_MIGRATION',
+            `SQLite migration ${m.version} (${m.name}) failed: ${(err as Error).message}`,
+            {
+              cause: err,
+            },
+          );
+        }
+      }
+    });
+  }
+
+  private writeInTx(b: WriteBatch): { stored: number; duplicates: number } {
+    const db = this.db;
+    const ids = streamIdsOf(b);
+    const now = Date.now();
+    const claim = db.prepare('INSERT OR IGNORE INTO ingested_entries (stream_id, ingested_at) VALUES (?, ?)');
+    const fresh = new Set<string>();
+    for (const id of ids) if (claim.run(id, now).changes === 1) fresh.add(id);
+    const { messages, readings } = freshRows(b, fresh);
+    const insMsg = db.prepare(
+      `INSERT INTO can_messages (timestamp, can_id, node_id, message_type, dlc, raw_data, decoded_data)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const m of messages) {
+      insMsg.run(m.timestamp / 1000, m.canId, m.nodeId, m.messageType, m.dlc, m.rawData, decodedText(m));
+    }
+    const insReading = db.prepare(
+      'INSERT INTO sensor_readings (time, sensor, value, location, cluster) VALUES (?, ?, ?, ?, ?)',
+    );
+    for (const r of readings) insReading.run(Math.round(r.time), r.sensor, r.value, r.location, r.cluster);
+    if (readings.length) {
+      for (const [table, res] of [
+        ['readings_1m', MINUTE],
+        ['readings_1h', HOUR],
+      ] as const) {
+        const up = db.prepare(rollupUpsert(table));
+        for (const p of aggregate(readings, res).values()) up.run(p.sensor, p.t, p.min, p.max, p.sum, p.count);
+      }
+      const latest = db.prepare(
+        `INSERT INTO sensor_latest (sensor, time, value, location, cluster) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (sensor) DO UPDATE SET time = excluded.time, value = excluded.value,
+           location = excluded.location, cluster = excluded.cluster WHERE excluded.time >= sensor_latest.time`,
+      );
+      for (const l of latestOf(readings)) latest.run(l.sensor, Math.round(l.time), l.value, l.location, l.cluster);
+    }
+    return { stored: fresh.size, duplicates: ids.length - fresh.size };
+  }
+
+  async writeBatch(b: WriteBatch): Promise<{ stored: number; duplicates: number }> {
+    validateBatch(b);
+    if (!b.messages.length && !b.readings.length) return { stored: 0, duplicates: 0 };
+    return this.exclusive(async () => this.use('writeBatch', () => this.writeTx.immediate(b)));
+  }
+
+  async history(q: Parameters<Store['history']>[0]): ReturnType<Store['history']> {
+    validateHistoryQuery(q);
+    const width = chooseWidth(q.from, q.to, q.points);
+    const res = rollupFor(width);
+    const { a, b } = splitRange(q.from, q.to, res);
+    return this.use('history', (db) => {
+      const raw = db.prepare(
+        `SELECT (time / @w) * @w AS t, min(value) AS min, max(value) AS max, sum(value) AS sum, count(*) AS count
+         FROM sensor_readings WHERE sensor = @sensor AND time >= @lo AND time < @hi GROUP BY 1`,
+      );
+      const parts: Partial[] = [];
+      const rawRange = (lo: number, hi: number) => {
+        if (hi > lo) parts.push(...(raw.all({ w: width, sensor: q.sensor, lo, hi }) as Partial[]));
+      };
+      rawRange(q.from, a);
+      rawRange(b, q.to);
+      if (b > a) {
+        const table = res === HOUR ? 'readings_1h' : 'readings_1m';
+        const rolled = db
+          .prepare(
+            `SELECT (bucket / @w) * @w AS t, min(min_value) AS min, max(max_value) AS max, sum(sum_value) AS sum,
+               sum(n_values) AS count FROM ${table} WHERE sensor = @sensor AND bucket >= @lo AND bucket < @hi GROUP BY 1`,
+          )
+          .all({ w: width, sensor: q.sensor, lo: a, hi: b }) as Partial[];
+        parts.push(...rolled);
+      }
+      return mergePartials(parts, width);
+    });
+  }
+
+  async *exportReadings(q: ExportQuery): AsyncIterable<ExportRow> {
+    if (!Array.isArray(q.sensors) || !Number.isFinite(q.from) || !Number.isFinite(q.to)) {
+      throw new StoreError('STORE_INVALID', 'exportReadings: need sensors[] and finite from/to');
+    }
+    if (!q.sensors.length) return;
+    if (this.closed) throw new StoreError('STORE_CLOSED', 'exportReadings: the store is closed');
+    // a second, read-only connection: its cursor sees one WAL snapshot and never
+    // blocks the writer on the main connection
+    let reader: Db;
+    try {
+      reader = new Database(this.file, { readonly: true, fileMustExist: true, timeout: this.opts.busyTimeoutMs });
+    } catch (err) {
+      throw toStoreError(err, 'exportReadings');
+    }
+    try {
+      const marks = q.sensors.map(() => '?').join(', ');
+      const it = reader
+        .prepare(
+          `SELECT time, sensor, value, location, cluster FROM sensor_readings INDEXED BY idx_sensor_readings_time
+           WHERE time >= ? AND time < ? AND sensor IN (${marks}) ORDER BY time, rowid`,
+        )
+        .iterate(q.from, q.to, ...q.sensors) as IterableIterator<ExportRow>;
+      for (const row of it) yield row;
+    } catch (err) {
+      throw toStoreError(err, 'exportReadings');
+    } finally {
+      reader.close();
+    }
+  }
+
+  async latestReadings(sensors?: string[]): Promise<LatestReading[]> {
+    return this.use('latestReadings', (db) => {
+      const rows = db
+        .prepare('SELECT sensor, time, value, location, cluster FROM sensor_latest ORDER BY sensor')
+        .all() as LatestReading[];
+      return sensors ? rows.filter((r) => sensors.includes(r.sensor)) : rows;
+    });
+  }
+
+  async countMessages(): Promise<number> {
+    return this.use(
+      'countMessages',
+      (db) => (db.prepare('SELECT count(*) AS n FROM can_messages').get() as { n: number }).n,
+    );
+  }
+
+  async countReadings(): Promise<number> {
+    return this.use(
+      'countReadings',
+      (db) => (db.prepare('SELECT count(*) AS n FROM sensor_readings').get() as { n: number }).n,
+    );
+  }
+
+  getDeviceStates: Store['getDeviceStates'] = (...a) => this.records.getDeviceStates(...a);
+  setDeviceState: Store['setDeviceState'] = (...a) => this.records.setDeviceState(...a);
+  controlHistory: Store['controlHistory'] = (...a) => this.records.controlHistory(...a);
+  getSetpoints: Store['getSetpoints'] = (...a) => this.records.getSetpoints(...a);
+  setSetpoint: Store['setSetpoint'] = (...a) => this.records.setSetpoint(...a);
+  listConfigs: Store['listConfigs'] = (...a) => this.records.listConfigs(...a);
+  putConfig: Store['putConfig'] = (...a) => this.records.putConfig(...a);
+  deleteConfig: Store['deleteConfig'] = (...a) => this.records.deleteConfig(...a);
+  openAlert: Store['openAlert'] = (...a) => this.records.openAlert(...a);
+  resolveAlert: Store['resolveAlert'] = (...a) => this.records.resolveAlert(...a);
+  listAlerts: Store['listAlerts'] = (...a) => this.records.listAlerts(...a);
+
+  async sweep(now = Date.now()): Promise<SweepResult> {
+    return this.exclusive(async () =>
+      this.use('sweep', (db) => {
+        const out: SweepResult = {};
+        for (const [table, ms] of Object.entries(this.opts.retention) as [RetentionTable, number | undefined][]) {
+          if (ms) out[table] = db.prepare(RETENTION_SQL[table]).run({ cutoff: now - ms }).changes;
+        }
+        return out;
+      }),
+    );
+  }
+
+  async ping(): Promise<void> {
+    this.use('ping', (db) => db.prepare('SELECT 1').get());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.db.close();
+  }
+}

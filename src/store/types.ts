@@ -1,0 +1,177 @@
+/**
+ * The store's public shapes. The row types are the worker's (src/cea/types.ts).
+ */
+import type { CanMessageRow, ReadingRow } from '../cea/types.js';
+
+export type { CanMessageRow, ReadingRow };
+
+/** A batch written in one transaction. */
+export interface WriteBatch {
+  messages: CanMessageRow[];
+  readings: ReadingRow[];
+}
+
+/**
+ * Result of {@link Store.writeBatch}, counted in distinct stream entries:
+ * `stored` entries were new, `duplicates` were already stored and skipped.
+ */
+export interface WriteResult {
+  stored: number;
+  duplicates: number;
+}
+
+export interface HistoryQuery {
+  sensor: string;
+  /** Unix ms, inclusive. */
+  from: number;
+  /** Unix ms, exclusive. */
+  to: number;
+  /** At most this many buckets are returned. */
+  points: number;
+}
+
+/** One bucket of {@link Store.history}; `t` is the bucket start (unix ms, aligned to the epoch). */
+export interface HistoryPoint {
+  t: number;
+  min: number;
+  max: number;
+  avg: number;
+  count: number;
+}
+
+export interface ExportQuery {
+  sensors: string[];
+  /** Unix ms, inclusive. */
+  from: number;
+  /** Unix ms, exclusive. */
+  to: number;
+}
+
+/** A row of {@link Store.exportReadings} (a reading without its stream id). */
+export interface ExportRow {
+  time: number;
+  sensor: string;
+  value: number;
+  location: string;
+  cluster: string;
+}
+
+export interface LatestReading {
+  sensor: string;
+  time: number;
+  value: number;
+  location: string;
+  cluster: string;
+}
+
+export type DeviceMode = 'auto' | 'manual' | 'off';
+
+export interface DeviceState {
+  device: string;
+  state: number;
+  mode: DeviceMode | string;
+  location: string | null;
+  cluster: string | null;
+  /** Unix ms. */
+  updatedAt: number;
+  by: string | null;
+}
+
+export interface ControlEvent {
+  /** Unix ms. */
+  time: number;
+  device: string;
+  fromState: number | null;
+  toState: number;
+  fromMode: string | null;
+  toMode: string;
+  reason: string | null;
+  source: string | null;
+  by: string | null;
+}
+
+export interface Setpoint {
+  name: string;
+  value: number;
+  /** Unix ms. */
+  updatedAt: number;
+  by: string | null;
+}
+
+/** A schedule or rule: an id and its configuration (any JSON object). */
+export interface ConfigRecord {
+  id: string;
+  config: Record<string, unknown>;
+  enabled: boolean;
+  /** Unix ms. */
+  updatedAt: number;
+  by: string | null;
+}
+
+export type ConfigKind = 'schedules' | 'rules';
+
+export type AlertState = 'active' | 'resolved';
+
+export interface Alert {
+  id: number;
+  rule: string;
+  sensor: string | null;
+  severity: string;
+  state: AlertState;
+  /** Unix ms. */
+  startedAt: number;
+  resolvedAt: number | null;
+  message: string;
+}
+
+export type NewAlert = Pick<Alert, 'rule' | 'sensor' | 'severity' | 'message'> & { startedAt?: number };
+
+/** Rows removed by one retention sweep, per table. */
+export type SweepResult = Record<string, number>;
+
+export type StoreKind = 'sqlite' | 'postgres' | 'timescaledb';
+
+/**
+ * The history store. SQLite ({@link openStore} with `sqlite:PATH`) or
+ * PostgreSQL/TimescaleDB (`postgres://…`) behind one interface. Every method
+ * rejects with a {@link StoreError} (stable `code`) on failure.
+ */
+export interface Store {
+  readonly kind: StoreKind;
+  /** Applies the versioned schema migrations not yet applied (idempotent). */
+  migrate(): Promise<void>;
+  /**
+   * Writes a batch in ONE transaction. Idempotent by stream id: messages and
+   * readings whose `streamId` is already stored are skipped.
+   */
+  writeBatch(b: WriteBatch): Promise<WriteResult>;
+  /** min/max/avg/count per bucket; the finest bucket width giving ≤ `points` buckets. */
+  history(q: HistoryQuery): Promise<HistoryPoint[]>;
+  /** Readings ordered by time, streamed from a cursor (constant memory). */
+  exportReadings(q: ExportQuery): AsyncIterable<ExportRow>;
+  /** The newest reading of each sensor (optionally only those named). */
+  latestReadings(sensors?: string[]): Promise<LatestReading[]>;
+  countMessages(): Promise<number>;
+  countReadings(): Promise<number>;
+
+  getDeviceStates(): Promise<DeviceState[]>;
+  /** Upserts the device's state and appends a control_history row in one transaction. */
+  setDeviceState(
+    s: Omit<DeviceState, 'updatedAt'> & { updatedAt?: number; reason?: string; source?: string },
+  ): Promise<void>;
+  controlHistory(q: { device?: string; from?: number; to?: number; limit?: number }): Promise<ControlEvent[]>;
+  getSetpoints(): Promise<Setpoint[]>;
+  setSetpoint(s: Omit<Setpoint, 'updatedAt'> & { updatedAt?: number }): Promise<void>;
+  listConfigs(kind: ConfigKind): Promise<ConfigRecord[]>;
+  putConfig(kind: ConfigKind, r: Omit<ConfigRecord, 'updatedAt'> & { updatedAt?: number }): Promise<void>;
+  deleteConfig(kind: ConfigKind, id: string): Promise<boolean>;
+  openAlert(a: NewAlert): Promise<Alert>;
+  resolveAlert(id: number, at?: number): Promise<Alert | null>;
+  listAlerts(q?: { state?: AlertState; limit?: number }): Promise<Alert[]>;
+
+  /** Applies the retention rules now (also runs on a timer, see `sweepIntervalMs`). */
+  sweep(now?: number): Promise<SweepResult>;
+  /** Rejects with STORE_UNAVAILABLE when the database cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
