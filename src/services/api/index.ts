@@ -66,6 +66,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
         maxBufferedBytes: options.wsMaxBufferedBytes,
         maxPending: options.wsMaxPending,
         flushIntervalMs: options.wsFlushIntervalMs,
+        pingIntervalMs: options.wsPingIntervalMs,
       },
       log,
     );
@@ -90,6 +91,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
         feed,
         rawStream: options.rawStream,
         workerGroup: options.workerGroup,
+        workerStatsKey: options.workerStatsKey,
       }),
       auth,
       log,

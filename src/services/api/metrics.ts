@@ -10,6 +10,8 @@ export interface MetricsDeps {
   feed: UpdateFeed | undefined;
   rawStream: string;
   workerGroup: string;
+  /** The hash the worker adds its counters to (HINCRBY): frames, stored, rejected_<reason>, … */
+  workerStatsKey: string;
 }
 
 /** One consumer group as XINFO GROUPS reports it. */
@@ -60,6 +62,8 @@ export class ApiMetrics {
   readonly registry = new Registry();
   readonly #requests: Counter<'method' | 'route' | 'status'>;
   readonly #duration: Histogram<'method' | 'route'>;
+  /** The worker's counters of the scrape in progress. */
+  #workerStats: { p: Promise<Record<string, number>> } | undefined;
 
   constructor(deps: MetricsDeps) {
     const r = this.registry;
@@ -122,6 +126,50 @@ export class ApiMetrics {
       'Malformed sensor:update/device:update messages ignored',
       () => feed?.stats.malformed ?? 0,
     );
+    // the worker's counters, read once per scrape (every metric below shares the HGETALL)
+    const workerStats = () => {
+      if (!this.#workerStats) {
+        this.#workerStats = {
+          p: conn.isReady
+            ? conn
+                .run('HGETALL worker stats', (c) => c.hGetAll(deps.workerStatsKey))
+                .then((h) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)])))
+                .catch(() => ({}))
+            : Promise.resolve({}),
+        };
+      }
+      return this.#workerStats.p;
+    };
+    const fromWorker = (name: string, help: string, field: string) =>
+      new Counter({
+        name,
+        help,
+        registers: [r],
+        async collect() {
+          const s = await workerStats();
+          this.reset();
+          if (Number.isFinite(s[field])) this.inc(s[field] as number);
+        },
+      });
+    fromWorker('canopy_worker_frames_total', 'Raw frames the workers read from the stream', 'frames');
+    fromWorker('canopy_worker_frames_stored_total', 'Frames stored (and acked) by the workers', 'stored');
+    fromWorker('canopy_worker_duplicates_total', 'Frames already stored (redeliveries), skipped', 'duplicates');
+    fromWorker('canopy_worker_dead_lettered_total', 'Frames moved to the dead-letter stream', 'dead_lettered');
+    fromWorker('canopy_worker_readings_total', 'Sensor readings accepted', 'readings');
+    fromWorker('canopy_worker_store_failures_total', 'Failed store writes (retried)', 'store_failures');
+    new Counter({
+      name: 'canopy_worker_rejections_total',
+      help: 'Readings or frames rejected by the worker, by reason',
+      labelNames: ['reason'],
+      registers: [r],
+      async collect() {
+        const s = await workerStats();
+        this.reset();
+        for (const [k, v] of Object.entries(s)) {
+          if (k.startsWith('rejected_') && Number.isFinite(v)) this.inc({ reason: k.slice('rejected_'.length) }, v);
+        }
+      },
+    });
     const labels = { stream: deps.rawStream, group: deps.workerGroup };
     new Gauge({
       name: 'canopy_stream_lag',
@@ -170,7 +218,12 @@ export class ApiMetrics {
     });
   }
 
-  metrics(): Promise<string> {
-    return this.registry.metrics();
+  async metrics(): Promise<string> {
+    this.#workerStats = undefined;
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.#workerStats = undefined;
+    }
   }
 }

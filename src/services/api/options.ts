@@ -27,12 +27,16 @@ export interface ApiOptions {
   rawStream: string;
   /** @defaultValue `can-worker` — the consumer group whose lag /metrics reports. */
   workerGroup: string;
+  /** @defaultValue `stats:worker` — the hash of the worker's counters that /metrics reports. */
+  workerStatsKey: string;
   /** @defaultValue 1 MiB — a WebSocket client whose send buffer holds more gets coalesced updates. */
   wsMaxBufferedBytes: number;
   /** @defaultValue 5000 — distinct sensors/devices a lagging client's queue holds before the oldest is dropped. */
   wsMaxPending: number;
   /** @defaultValue 50 — how often (ms) a lagging client's queue is retried. */
   wsFlushIntervalMs: number;
+  /** @defaultValue 30000 — WebSocket ping interval; clients that miss a ping are dropped. */
+  wsPingIntervalMs: number;
   /** @defaultValue 64 KiB — largest message a WebSocket client may send. */
   wsMaxClientMessageBytes: number;
   /** @defaultValue `web/dist` of the package — the built dashboard served at `/`. */
@@ -74,9 +78,11 @@ export const API_DEFAULTS = {
   defaultHistoryRangeMs: 24 * 3600_000,
   rawStream: 'can:raw',
   workerGroup: 'can-worker',
+  workerStatsKey: 'stats:worker',
   wsMaxBufferedBytes: 1 << 20,
   wsMaxPending: 5000,
   wsFlushIntervalMs: 50,
+  wsPingIntervalMs: 30_000,
   wsMaxClientMessageBytes: 64 * 1024,
 } satisfies Partial<ApiOptions>;
 
@@ -106,6 +112,7 @@ export function resolveApiOptions(opts: Partial<ApiOptions> = {}, env: NodeJS.Pr
     'wsMaxBufferedBytes',
     'wsMaxPending',
     'wsFlushIntervalMs',
+    'wsPingIntervalMs',
     'wsMaxClientMessageBytes',
   ] as const) {
     if (!(Number.isFinite(o[k]) && o[k] > 0)) throw new ConfigError(`${k} must be a positive number, got ${o[k]}`);

@@ -16,6 +16,8 @@ export interface HubOptions {
   maxPending: number;
   /** @defaultValue 50 — retry interval (ms) of a lagging client's queue. */
   flushIntervalMs: number;
+  /** @defaultValue 30000 — ping interval; a client that has not answered the previous ping is dropped. */
+  pingIntervalMs: number;
 }
 
 export interface HubStats {
@@ -38,6 +40,8 @@ interface Client {
   /** Latest value per sensor/device while the client lags; insertion order = age. */
   pending: Map<string, Pending>;
   timer: NodeJS.Timeout | undefined;
+  /** Answered the last ping. */
+  alive: boolean;
 }
 
 function matches(f: ClientFilter, location: string, cluster: string): boolean {
@@ -60,10 +64,26 @@ export class WsHub {
   #coalesced = 0;
   #dropped = 0;
   #closed = false;
+  readonly #pinger: NodeJS.Timeout;
 
   constructor(options: HubOptions, log: Logger) {
     this.options = options;
     this.#log = log;
+    this.#pinger = setInterval(() => this.#ping(), options.pingIntervalMs);
+    this.#pinger.unref();
+  }
+
+  /** Drops clients that did not answer the previous ping (phones that went away), pings the rest. */
+  #ping(): void {
+    for (const c of [...this.#clients]) {
+      if (!c.alive) {
+        c.ws.terminate();
+        this.#remove(c);
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
   }
 
   get stats(): HubStats {
@@ -76,8 +96,9 @@ export class WsHub {
       ws.close(1001, 'server shutting down');
       return;
     }
-    const c: Client = { ws, filter, pending: new Map(), timer: undefined };
+    const c: Client = { ws, filter, pending: new Map(), timer: undefined, alive: true };
     this.#clients.add(c);
+    ws.on('pong', () => (c.alive = true));
     ws.on('message', (data, isBinary) => this.#onClientMessage(c, data, isBinary));
     ws.on('close', () => this.#remove(c));
     ws.on('error', (err) => {
@@ -127,6 +148,7 @@ export class WsHub {
   /** Closes every client (1001 going away). */
   close(): void {
     this.#closed = true;
+    clearInterval(this.#pinger);
     for (const c of [...this.#clients]) {
       clearTimeout(c.timer);
       c.ws.close(1001, 'server shutting down');

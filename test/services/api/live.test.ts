@@ -155,6 +155,8 @@ describe('docs and metrics', () => {
     for (let i = 0; i < 7; i++) {
       await t.client.xAdd('can:raw', '*', { id: '0x101', data: '00 01', ts: String(Date.now()), dlc: '2' });
     }
+    // the worker's counters (its HINCRBY hash)
+    await t.client.hSet('stats:worker', { frames: '12', stored: '10', rejected_range: '2', rejected_rate: '1' });
     await getJson(t.api, '/api/sensors');
     const res = await fetch(`${t.api.url}/metrics`);
     expect(res.headers.get('content-type')).toMatch(/text\/plain/);
@@ -163,6 +165,10 @@ describe('docs and metrics', () => {
     expect(text).toMatch(/canopy_stream_length\{stream="can:raw"\} 7/);
     expect(text).toMatch(/canopy_api_http_requests_total\{method="GET",route="\/api\/sensors",status="200"\} \d+/);
     expect(text).toMatch(/canopy_api_http_request_duration_seconds_bucket/);
+    expect(text).toMatch(/^canopy_worker_frames_total 12$/m);
+    expect(text).toMatch(/^canopy_worker_frames_stored_total 10$/m);
+    expect(text).toMatch(/^canopy_worker_rejections_total\{reason="range"\} 2$/m);
+    expect(text).toMatch(/^canopy_worker_rejections_total\{reason="rate"\} 1$/m);
   });
 });
 

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { publishSensor, startApi, WsProbe } from './helpers.js';
 
 type Ctx = Awaited<ReturnType<typeof startApi>>;
@@ -104,5 +105,17 @@ describe('WebSocket /ws', () => {
     expect(last.coalesced).toBe(true);
     healthy.close();
     stalled.close();
+  });
+
+  it('drops a client that stops answering pings, keeps one that answers', async () => {
+    const own = await startApi({ wsPingIntervalMs: 100 }, t.redis);
+    const url = `${own.api.url.replace('http', 'ws')}/ws`;
+    const good = await WsProbe.open(url);
+    const mute = new WebSocket(url, { autoPong: false });
+    const closed = new Promise<void>((r) => mute.once('close', () => r()));
+    await closed;
+    expect(good.ws.readyState).toBe(WebSocket.OPEN);
+    expect(own.api.ctx.hub.stats.clients).toBe(1);
+    good.close();
   });
 });
