@@ -22,14 +22,14 @@ const N = 200_000;
 const round = (x: number) => Math.round(x);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-async function producer(conn: Connection): Promise<number> {
+async function producer(conn: Connection, n = N): Promise<number> {
   const stream = 'bench:producer';
   const p = new StreamProducer(conn, { stream, maxBatch: 1000, lingerMs: 1000, trim: 'none' });
   const batch = Array.from({ length: 1000 }, () => ({ f: 'v' }));
   await p.addMany(batch); // warm-up
   const t0 = process.hrtime.bigint();
   const inFlight: Promise<string[]>[] = [];
-  for (let i = 0; i < N / 1000; i++) {
+  for (let i = 0; i < n / 1000; i++) {
     inFlight.push(p.addMany(batch));
     if (inFlight.length >= 2) await inFlight.shift();
   }
@@ -37,7 +37,7 @@ async function producer(conn: Connection): Promise<number> {
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   await p.close();
   await conn.client.del(stream);
-  return N / s;
+  return n / s;
 }
 
 function redisBenchmark(port: number): number {
@@ -68,11 +68,11 @@ function redisBenchmark(port: number): number {
   return Number(m[1]);
 }
 
-async function drain(conn: Connection): Promise<number> {
-  const stream = 'bench:drain';
+async function drain(conn: Connection, n = N): Promise<number> {
+  const stream = `bench:drain:${n}`;
   const p = new StreamProducer(conn, { stream, trim: 'none' });
   const batch = Array.from({ length: 1000 }, (_, i) => ({ id: '0x101', data: 'AA FF 04 10', ts: String(i), dlc: '4' }));
-  for (let i = 0; i < N / 1000; i++) await p.addMany(batch);
+  for (let i = 0; i < n / 1000; i++) await p.addMany(batch);
   await p.close();
   let handled = 0;
   let done!: () => void;
@@ -85,14 +85,14 @@ async function drain(conn: Connection): Promise<number> {
     },
     { stream, group: 'bench', batchSize: 1000, blockMs: 100 },
   );
-  const poll = setInterval(() => w.stats.acked >= N && done(), 1);
+  const poll = setInterval(() => w.stats.acked >= n && done(), 1);
   await finished;
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   clearInterval(poll);
   await w.stop();
-  if (handled !== N) throw new Error(`drain handled ${handled} of ${N}`);
+  if (handled !== n) throw new Error(`drain handled ${handled} of ${n}`);
   await conn.client.del(stream);
-  return N / s;
+  return n / s;
 }
 
 async function pubsub(conn: Connection): Promise<{ p50: number; p99: number; max: number }> {
@@ -128,6 +128,7 @@ export async function run(): Promise<Record<string, number>> {
   const redis = await RedisProcess.start({ dir: path.join(dir, 'redis'), aof: false, rdb: false });
   const conn = await Connection.connect({ url: redis.url });
   try {
+    await producer(conn, 50_000); // JIT warm-up, not counted
     // Three interleaved rounds, medians: the two figures see the same machine load.
     const prod: number[] = [];
     const rb: number[] = [];
@@ -138,6 +139,7 @@ export async function run(): Promise<Record<string, number>> {
     }
     const producer_per_s = median(prod);
     const redis_benchmark_xadd_per_s = median(rb);
+    await drain(conn, 50_000); // warm-up
     const drain_per_s = await drain(conn);
     const ps = await pubsub(conn);
     return {

@@ -24,16 +24,16 @@ const CRLF = Buffer.from('\r\n');
  * a string (the fast path), else a Buffer.
  */
 export function encodeCommands(commands: ReadonlyArray<ReadonlyArray<string | Buffer>>): string | Buffer {
-  let text = '';
+  // Pieces joined once: a flat string is written to the socket far faster than a long concatenation.
+  const parts: string[] = [];
   for (const args of commands) {
-    let cmd = `*${args.length}\r\n`;
+    parts.push(`*${args.length}\r\n`);
     for (const a of args) {
       if (typeof a !== 'string') return Buffer.concat(commands.map((c) => encodeCommand(c)));
-      cmd += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
+      parts.push(`$${Buffer.byteLength(a)}\r\n`, a, '\r\n');
     }
-    text += cmd;
   }
-  return text;
+  return parts.join('');
 }
 
 /**

@@ -1,7 +1,8 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { Decoder, Encoder } from '@msgpack/msgpack';
-import { DecodeError, ValidationError } from './errors.js';
+import { jsonCodec, msgpackCodec, type Codec } from './codec.js';
+import { ValidationError } from './errors.js';
+import type { Validator } from './validate.js';
 
 /**
  * Per-user channels (SPEC §2): `user:{id}:raw` and `user:{id}:features`
@@ -181,6 +182,11 @@ export class UserMessageValidator {
     return { ok: false, error: `${kind} message: ${where} ${first?.message ?? 'does not match the schema'}` };
   }
 
+  /** The check of one kind as a bus {@link Validator} (for a Subscriber). */
+  validator<K extends UserChannelKind>(kind: K): Validator<UserMessageByKind[K]> {
+    return (value) => this.validate(kind, value);
+  }
+
   /** Like {@link validate} but throws a {@link ValidationError}. */
   assert<K extends UserChannelKind>(kind: K, value: unknown): UserMessageByKind[K] {
     const r = this.validate(kind, value);
@@ -198,21 +204,17 @@ export function isUserCodecName(name: string): name is UserCodecName {
 }
 
 /**
- * Encodes and decodes user-channel payloads. MessagePack uses plain maps,
- * float64, integers and UTF-8 strings, and the timestamp extension for
- * `Date`, so Python's `msgpack.packb`/`unpackb` read and write the same
- * bytes. JavaScript numbers that are whole encode as MessagePack integers.
- * Decoding detects the format: a payload starting with `{` is JSON (a
- * MessagePack map never starts with that byte).
+ * Encodes and decodes user-channel payloads with the bus codecs. MessagePack
+ * uses plain maps, float64, integers and UTF-8 strings, and the timestamp
+ * extension for `Date`, so Python's `msgpack.packb`/`unpackb` read and write
+ * the same bytes. JavaScript numbers that are whole encode as MessagePack
+ * integers. Decoding detects the format: a payload starting with `{` is JSON
+ * (a MessagePack map never starts with that byte).
  */
 export class UserCodec {
-  readonly #encoder = new Encoder({ ignoreUndefined: true });
-  readonly #decoder = new Decoder();
-
   encode(value: unknown, codec: UserCodecName = 'msgpack'): Buffer {
-    if (codec === 'json') return Buffer.from(JSON.stringify(value), 'utf8');
-    const bytes = this.#encoder.encode(value);
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (codec === 'json') return Buffer.from(jsonCodec.encode(value) as string, 'utf8');
+    return msgpackCodec.encode(value) as Buffer;
   }
 
   /** Which format a payload is in (see the class comment). */
@@ -223,20 +225,23 @@ export class UserCodec {
     return data[i] === 0x7b ? 'json' : 'msgpack';
   }
 
+  /** Throws a {@link DecodeError} for data neither codec can read. */
   decode(data: Uint8Array | string): { value: unknown; codec: UserCodecName } {
     const codec = UserCodec.detect(data);
-    if (codec === 'json') {
-      const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
-      try {
-        return { value: JSON.parse(text), codec };
-      } catch (cause) {
-        throw new DecodeError(`json: not valid JSON (${(cause as Error).message})`, { cause });
-      }
-    }
-    try {
-      return { value: this.#decoder.decode(data as Uint8Array), codec };
-    } catch (cause) {
-      throw new DecodeError(`msgpack: cannot decode ${data.length} bytes (${(cause as Error).message})`, { cause });
-    }
+    const bytes = typeof data === 'string' || Buffer.isBuffer(data) ? data : Buffer.from(data);
+    return { value: (codec === 'json' ? jsonCodec : msgpackCodec).decode(bytes), codec };
   }
+}
+
+/**
+ * A bus {@link Codec} for user channels (for a Subscriber or Publisher):
+ * decodes MessagePack or JSON, encodes as `encodeAs`.
+ */
+export function userChannelCodec(encodeAs: UserCodecName = 'msgpack'): Codec {
+  const uc = new UserCodec();
+  return {
+    name: `user-${encodeAs}`,
+    encode: (value) => uc.encode(value, encodeAs),
+    decode: (data) => uc.decode(data).value,
+  };
 }

@@ -1,4 +1,5 @@
 import { Connection } from '../bus/connection.js';
+import { Subscriber } from '../bus/subscriber.js';
 import type { BusLogger } from '../bus/log.js';
 import { silentLogger } from '../bus/log.js';
 import type { ConnectionOptions } from '../bus/options.js';
@@ -6,6 +7,7 @@ import {
   UserCodec,
   UserMessageValidator,
   userChannel,
+  userChannelCodec,
   type PredictionMessage,
   type UserChannelKind,
   type UserCodecName,
@@ -35,8 +37,6 @@ export interface UserChannelInfo {
   user: string;
   kind: UserChannelKind;
   channel: string;
-  /** The encoding the message arrived in. */
-  codec: UserCodecName;
 }
 
 export type UserMessageHandler<K extends UserChannelKind> = (
@@ -45,8 +45,11 @@ export type UserMessageHandler<K extends UserChannelKind> = (
 ) => unknown;
 
 export interface UserChannelsStats {
+  /** Messages that arrived on subscribed channels. */
   received: number;
+  /** Messages refused (undecodable or not matching their shape); handlers were not called. */
   malformed: number;
+  /** Handler calls that threw or rejected. */
   handlerErrors: number;
   published: number;
 }
@@ -61,13 +64,12 @@ export interface UserChannelsStats {
  */
 export class UserChannels {
   readonly options: UserChannelsOptions;
-  readonly stats: UserChannelsStats = { received: 0, malformed: 0, handlerErrors: 0, published: 0 };
   readonly #conn: Connection;
-  #sub: Promise<Connection> | undefined;
+  #sub: Promise<Subscriber> | undefined;
   readonly #codec = new UserCodec();
+  readonly #busCodec = userChannelCodec();
   readonly #validator = new UserMessageValidator();
-  readonly #handlers = new Map<string, Set<(payload: Buffer) => void>>();
-  #lastWarn = 0;
+  #published = 0;
 
   private constructor(conn: Connection, options: UserChannelsOptions) {
     this.#conn = conn;
@@ -80,39 +82,36 @@ export class UserChannels {
     return new UserChannels(conn, o);
   }
 
-  /** Subscribes to one user's channel of one kind. */
+  /** Counters over every subscription (from the bus subscriber). */
+  get stats(): UserChannelsStats {
+    const out: UserChannelsStats = { received: 0, malformed: 0, handlerErrors: 0, published: this.#published };
+    const sub = this.#subNow;
+    for (const s of Object.values(sub?.stats.channels ?? {})) {
+      out.received += s.received;
+      out.malformed += s.malformed;
+      out.handlerErrors += s.handlerErrors;
+    }
+    return out;
+  }
+
+  #subNow: Subscriber | undefined;
+
+  /**
+   * Subscribes to one user's channel of one kind (on a subscriber
+   * connection of its own, made at the first call). Messages are decoded
+   * (MessagePack or JSON) and, unless `validate` is off, checked.
+   */
   async subscribe<K extends UserChannelKind>(
     user: string,
     kind: K,
     handler: UserMessageHandler<K>,
   ): Promise<{ unsubscribe(): Promise<void> }> {
     const channel = userChannel(user, kind);
-    const listener = (payload: Buffer) => this.#dispatch(user, kind, channel, payload, handler);
-    let set = this.#handlers.get(channel);
     const sub = await this.#subscriber();
-    if (!set) {
-      set = new Set();
-      this.#handlers.set(channel, set);
-      const s = set;
-      try {
-        await sub.run(`SUBSCRIBE ${channel}`, (c) =>
-          c.subscribe(channel, (message) => s.forEach((l) => l(message)), true),
-        );
-      } catch (err) {
-        this.#handlers.delete(channel);
-        throw err;
-      }
-    }
-    set.add(listener);
-    return {
-      unsubscribe: async () => {
-        set.delete(listener);
-        if (set.size === 0 && this.#handlers.get(channel) === set) {
-          this.#handlers.delete(channel);
-          await sub.run(`UNSUBSCRIBE ${channel}`, (c) => c.unsubscribe(channel));
-        }
-      },
-    };
+    return sub.subscribe<UserMessageByKind[K]>(channel, (m) => handler(m, { user, kind, channel }), {
+      codec: this.#busCodec,
+      ...(this.options.validate ? { validate: this.#validator.validator(kind) } : {}),
+    });
   }
 
   /**
@@ -124,7 +123,7 @@ export class UserChannels {
     const value = this.options.validate ? this.#validator.assert(kind, message) : message;
     const payload = this.#codec.encode(value, this.options.codec);
     const n = await this.#conn.run(`PUBLISH ${channel}`, (c) => c.publish(channel, payload));
-    this.stats.published++;
+    this.#published++;
     return n;
   }
 
@@ -140,59 +139,17 @@ export class UserChannels {
     await this.#conn.close();
   }
 
-  #subscriber(): Promise<Connection> {
+  #subscriber(): Promise<Subscriber> {
     if (!this.#sub) {
-      this.#sub = this.#conn.duplicate({ clientName: 'canopy-user-channels-sub' });
-      this.#sub.catch(() => (this.#sub = undefined));
+      this.#sub = Subscriber.create(this.#conn, {
+        logger: this.options.logger,
+        connection: { clientName: 'canopy-user-channels-sub' },
+      });
+      this.#sub.then(
+        (s) => (this.#subNow = s),
+        () => (this.#sub = undefined),
+      );
     }
     return this.#sub;
-  }
-
-  #dispatch<K extends UserChannelKind>(
-    user: string,
-    kind: K,
-    channel: string,
-    payload: Buffer,
-    handler: UserMessageHandler<K>,
-  ): void {
-    this.stats.received++;
-    let value: unknown;
-    let codec: UserCodecName;
-    try {
-      ({ value, codec } = this.#codec.decode(payload));
-    } catch (err) {
-      this.#malformed(channel, (err as Error).message);
-      return;
-    }
-    if (this.options.validate) {
-      const r = this.#validator.validate(kind, value);
-      if (!r.ok) {
-        this.#malformed(channel, r.error);
-        return;
-      }
-    }
-    try {
-      const ret = handler(value as UserMessageByKind[K], { user, kind, channel, codec });
-      if (ret instanceof Promise) ret.catch((err: unknown) => this.#handlerError(channel, err));
-    } catch (err) {
-      this.#handlerError(channel, err);
-    }
-  }
-
-  #malformed(channel: string, error: string): void {
-    this.stats.malformed++;
-    this.#warn({ channel, error }, 'malformed message ignored');
-  }
-
-  #handlerError(channel: string, err: unknown): void {
-    this.stats.handlerErrors++;
-    this.#warn({ channel, err: (err as Error)?.message ?? String(err) }, 'message handler failed');
-  }
-
-  #warn(obj: object, msg: string): void {
-    const now = Date.now();
-    if (now - this.#lastWarn < 1000) return;
-    this.#lastWarn = now;
-    this.options.logger.warn(obj, msg);
   }
 }

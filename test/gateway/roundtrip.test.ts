@@ -1,3 +1,5 @@
+import { decode } from '@msgpack/msgpack';
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RelayClient } from '../../src/client/relay.js';
 import { UserChannels } from '../../src/client/channels.js';
@@ -81,11 +83,12 @@ describe('relay → gateway → consumer → predictions → relay, on real Redi
 
   it('features go to user:{id}:features; JSON relays are re-encoded to msgpack for consumers', async () => {
     const feats: unknown[] = [];
-    const codecs: string[] = [];
-    await consumer.subscribe('jamie', 'features', (m, info) => {
-      feats.push(m);
-      codecs.push(info.codec);
-    });
+    await consumer.subscribe('jamie', 'features', (m) => void feats.push(m));
+    // what is on the channel itself, byte for byte
+    const plain = createClient({ url: redis.url });
+    await plain.connect();
+    const bytes: Buffer[] = [];
+    await plain.subscribe('user:jamie:features', (b) => bytes.push(b), true);
     const j = await relay('jamie', { codec: 'json' });
     const back: unknown[] = [];
     j.on('alert', (a) => back.push(a));
@@ -96,7 +99,9 @@ describe('relay → gateway → consumer → predictions → relay, on real Redi
       timestamp: 1700000000.5,
       features: { workload: 0.5, bands: { alpha: 1.25 } },
     });
-    expect(codecs).toEqual(['msgpack']);
+    await until(() => bytes.length === 1, 'the raw payload');
+    expect(decode(bytes[0]!)).toEqual(feats[0]); // MessagePack, not the relay's JSON
+    plain.destroy();
     await consumer.publish('jamie', 'alerts', { type: 'alert', severity: 'warning', message: 'electrode loose' });
     await until(() => back.length === 1, 'the alert over the JSON connection');
     expect(back[0]).toEqual({ type: 'alert', severity: 'warning', message: 'electrode loose' });

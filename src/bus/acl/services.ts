@@ -40,10 +40,15 @@ function publish(...channels: string[][]): AclGrant {
   return { commands: ['publish'], channels: channels.flat() };
 }
 
+/** Scripts run by EVALSHA, and by EVAL when the server does not know them yet (src/bus/fabric-lua.ts). */
+const SCRIPT = ['evalsha', 'eval'];
+
 /**
- * Presence, mailbox and registry, for every service: write heartbeats,
- * list and read them (SCAN, never KEYS), receive admin messages on
- * `admin:{instance}` and drain `admin:queue:{instance}`, read identities.
+ * Presence, mailbox and registry, for every service (src/bus/presence.ts,
+ * mailbox.ts, registry.ts): write its heartbeat, list and read heartbeats
+ * (SCAN, never KEYS), receive admin messages on `admin:{instance}`, drain
+ * `admin:queue:{instance}` (LREM, or the mailbox-drain script), push
+ * replies to `admin:reply:{id}`, read identities.
  */
 export function fabricGrants(): AclGrant[] {
   return [
@@ -51,7 +56,24 @@ export function fabricGrants(): AclGrant[] {
     { commands: ['scan'] },
     { commands: STRING_READ, read: ['identity:*'] },
     subscribe(['admin:*']),
-    { commands: ['lpop', 'rpop', 'lrange', 'llen', 'del', 'lmpop', 'expire'], keys: ['admin:queue:*'] },
+    { commands: ['lrange', 'lrem', 'lpop', 'llen', 'del', ...SCRIPT], keys: ['admin:queue:*'] },
+    { commands: ['rpush', 'expire'], keys: ['admin:reply:*'] },
+  ];
+}
+
+/** Writes `identity:{scope}:{id}` records (the registry's identity-touch script: GET + SET). */
+function identityWrites(): AclGrant {
+  return { commands: [...STRING_WRITE, ...STRING_READ, ...SCRIPT], keys: ['identity:*'] };
+}
+
+/** A consumer group on `stream` with dead letters to `<stream>:dead` (src/bus/streams, dead-letter.lua). */
+function groupWork(stream: string): AclGrant[] {
+  return [
+    { commands: GROUP_WORK, keys: [stream] },
+    { commands: ['xadd'], write: [`${stream}:dead`] },
+    { commands: SCRIPT, keys: [stream, `${stream}:dead`] },
+    // a consumer blocked in XREADGROUP is woken with CLIENT UNBLOCK on stop
+    { commands: ['client|unblock'] },
   ];
 }
 
@@ -69,16 +91,18 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
     grants: [
       { commands: ['xadd'], write: ['can:raw'] },
       { commands: ['xlen', 'xrevrange', 'xinfo|stream'], read: ['can:raw'] },
+      // the spool's exactly-once replay: spool-append.lua adds entries and advances spool:ack:<writer>
+      { commands: ['get', 'set'], keys: ['spool:ack:*'] },
+      { commands: SCRIPT, keys: ['can:raw', 'spool:ack:*'] },
     ],
   },
   worker: {
     description:
       'worker: consumer group can-worker on can:raw, dead letters, live keys sensor:*, publishes sensor:update*',
     grants: [
-      { commands: GROUP_WORK, keys: ['can:raw'] },
-      { commands: ['xadd'], write: ['can:raw:dead'] },
+      ...groupWork('can:raw'),
       { commands: [...STRING_WRITE, ...STRING_READ], keys: ['sensor:*'] },
-      { commands: [...STRING_WRITE, ...STRING_READ], keys: ['identity:*'] },
+      identityWrites(),
       publish(SENSOR_UPDATE),
     ],
   },
@@ -98,8 +122,7 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
     grants: [
       { commands: STRING_READ, read: ['sensor:*'] },
       { commands: [...STRING_WRITE, ...STRING_READ], keys: ['device:*', 'automation:*'] },
-      { commands: GROUP_WORK, keys: ['actuators:commands'] },
-      { commands: ['xadd'], write: ['actuators:commands:dead'] },
+      ...groupWork('actuators:commands'),
       subscribe(SENSOR_UPDATE, ['control:command']),
       publish(DEVICE_UPDATE),
     ],
@@ -142,7 +165,7 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
       publish(['user:*:raw', 'user:*:features']),
       subscribe(['user:*:predictions', 'user:*:commands', 'user:*:alerts']),
       { commands: ['xadd', 'xrange', 'xrevrange', 'xlen', 'xtrim', 'pexpire'], keys: ['user:*:backlog'] },
-      { commands: [...STRING_WRITE, ...STRING_READ], keys: ['identity:*'] },
+      identityWrites(),
     ],
   },
   monitor: {
@@ -154,8 +177,12 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
     ],
   },
   cli: {
-    description: 'cli: operator tools (canopy admin): sends admin messages, reads heartbeats',
-    grants: [publish(['admin:*']), { commands: ['rpush', 'lpush', 'expire', 'llen'], keys: ['admin:queue:*'] }],
+    description: 'cli: operator tools (canopy admin): sends admin messages and waits for replies, reads heartbeats',
+    grants: [
+      publish(['admin:*']),
+      { commands: ['rpush', 'expire', 'llen'], keys: ['admin:queue:*'] },
+      { commands: ['blpop', 'lpop', 'del'], keys: ['admin:reply:*'] },
+    ],
   },
 };
 

@@ -25,7 +25,7 @@ CANOPY_GATEWAY_BACKLOG_MS (60000: how long user:{id}:backlog keeps back-channel 
           ...env,
           ...(opts.host ? { host: opts.host } : {}),
           ...(opts.port ? { port: Number(opts.port) } : {}),
-          logger: log,
+          log,
         });
       });
     });

@@ -3,6 +3,8 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Connection } from '../../bus/connection.js';
+import { Registry } from '../../bus/registry.js';
+import { Subscriber } from '../../bus/subscriber.js';
 import {
   isUserCodecName,
   isUserId,
@@ -17,8 +19,16 @@ import { resolveGatewayOptions, type GatewayOptions } from './options.js';
 import { RelaySession, type SessionStats } from './session.js';
 import { TokenStore } from './tokens.js';
 
+/** Redis access a service runtime already has. */
+export interface GatewayDeps {
+  conn: Connection;
+  subscriber: Subscriber;
+}
+
 /** Gateway-wide counters. */
 export interface GatewayStats extends HubStats {
+  /** Back-channel messages refused by the subscriber (undecodable or not matching their shape). */
+  backMalformed: number;
   connections: number;
   connectionsTotal: number;
   authFailures: number;
@@ -32,6 +42,9 @@ export interface GatewayStats extends HubStats {
   delivered: number;
   replayed: number;
 }
+
+/** Registry scope of connected relays: `identity:relay:{connection id}`. */
+export const RELAY_SCOPE = 'relay';
 
 /**
  * `canopy gateway`: a WebSocket server for edge relays that hold no Redis
@@ -63,10 +76,20 @@ export class Gateway {
   };
   #pingTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** Registry writes in flight (awaited on stop). */
+  #identities: Promise<unknown>[] = [];
 
-  private constructor(options: GatewayOptions, conn: Connection, server: http.Server) {
+  readonly #sub: Subscriber;
+  readonly #registry: Registry;
+  /** Connection and subscriber the gateway made itself (closed on stop); none when given a runtime's. */
+  readonly #owned: boolean;
+
+  private constructor(options: GatewayOptions, deps: GatewayDeps, owned: boolean, server: http.Server) {
     this.options = options;
-    this.#conn = conn;
+    this.#conn = deps.conn;
+    this.#sub = deps.subscriber;
+    this.#owned = owned;
+    this.#registry = new Registry(deps.conn);
     this.#server = server;
     this.#tokens = new TokenStore(options.tokens);
     this.#validator = new UserMessageValidator();
@@ -78,14 +101,27 @@ export class Gateway {
     });
   }
 
-  /** Connects to Redis, subscribes to the back-channels and listens. */
-  static async start(opts: Partial<GatewayOptions> = {}): Promise<Gateway> {
+  /**
+   * Subscribes to the back-channels and listens. Uses the connection and
+   * subscriber of `deps` (a service runtime's) when given; otherwise
+   * connects with `options.redis` and owns what it made.
+   */
+  static async start(opts: Partial<GatewayOptions> = {}, deps?: GatewayDeps): Promise<Gateway> {
     const o = resolveGatewayOptions(opts);
-    const conn = await Connection.connect({ clientName: 'canopy-gateway', logger: o.logger, ...o.redis });
+    let d = deps;
+    if (!d) {
+      const conn = await Connection.connect({ clientName: 'canopy-gateway', logger: o.logger, ...o.redis });
+      try {
+        d = { conn, subscriber: await Subscriber.create(conn, { logger: o.logger }) };
+      } catch (err) {
+        await conn.close();
+        throw err;
+      }
+    }
     const server = http.createServer();
-    const gw = new Gateway(o, conn, server);
+    const gw = new Gateway(o, d, !deps, server);
     try {
-      gw.#hub = await UserChannelHub.start(conn, {
+      gw.#hub = await UserChannelHub.start(d.conn, d.subscriber, {
         windowMs: o.backlogWindowMs,
         isKnownUser: (u) => gw.#tokens.has(u),
         codec: gw.#codec,
@@ -105,7 +141,10 @@ export class Gateway {
     } catch (err) {
       server.close();
       await gw.#hub?.close();
-      await conn.close();
+      if (!deps) {
+        await d.subscriber.close();
+        await d.conn.close();
+      }
       throw err;
     }
     gw.#pingTimer = setInterval(() => gw.#ping(), o.pingIntervalMs);
@@ -132,7 +171,7 @@ export class Gateway {
   get stats(): GatewayStats {
     let connections = 0;
     for (const s of this.#sessions.values()) connections += s.size;
-    return { ...this.#h.stats, ...this.#counters, connections };
+    return { ...this.#h.stats, backMalformed: this.#h.malformed, ...this.#counters, connections };
   }
 
   /** Per-connection counters, for /health. */
@@ -161,7 +200,11 @@ export class Gateway {
     this.#server.closeAllConnections?.();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
     await this.#h.close();
-    await this.#conn.close();
+    await Promise.all(this.#identities.map((p) => p.catch(() => undefined)));
+    if (this.#owned) {
+      await this.#sub.close();
+      await this.#conn.close();
+    }
   }
 
   #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -248,12 +291,14 @@ export class Gateway {
     this.#counters.connectionsTotal++;
     const log = o.logger;
     log.info({ user, connection: session.id, remote: req.socket.remoteAddress, codec, resume }, 'relay connected');
+    this.#identity(session, { remote: req.socket.remoteAddress, codec, connected_at: new Date().toISOString() });
     ws.on('pong', () => (session.alive = true));
     ws.on('message', (data: Buffer) => this.#onRelayMessage(session, data));
     ws.on('error', (err) => log.warn({ user, connection: session.id, err: err.message }, 'relay socket error'));
     ws.on('close', (code, reason) => {
       session.closed();
       if (session.slow) this.#counters.closedSlow++;
+      this.#track(this.#registry.remove(RELAY_SCOPE, session.id));
       set.delete(session);
       if (set.size === 0) this.#sessions.delete(user);
       log.info(
@@ -345,6 +390,19 @@ export class Gateway {
     }
   }
 
+  /** `identity:relay:{connection}`: who is connected, from where, and its counters (TTL as the registry's). */
+  #identity(s: RelaySession, extra: Record<string, unknown>): void {
+    this.#track(this.#registry.touch(RELAY_SCOPE, s.id, { user: s.user, ...s.stats, ...extra }));
+  }
+
+  #track(p: Promise<unknown>): void {
+    const q = p.catch((err: unknown) =>
+      this.options.logger.debug({ err: (err as Error).message }, 'relay identity not written'),
+    );
+    this.#identities.push(q);
+    void q.finally(() => (this.#identities = this.#identities.filter((x) => x !== q)));
+  }
+
   #ping(): void {
     for (const set of this.#sessions.values()) {
       for (const s of set) {
@@ -354,6 +412,7 @@ export class Gateway {
         }
         s.alive = false;
         s.ws.ping();
+        this.#identity(s, {});
       }
     }
   }

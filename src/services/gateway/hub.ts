@@ -1,12 +1,14 @@
 import { RESP_TYPES } from 'redis';
 import type { Connection } from '../../bus/connection.js';
 import type { BusLogger } from '../../bus/log.js';
+import type { Subscriber, Subscription } from '../../bus/subscriber.js';
 import {
   BACK_KINDS,
   isBackKind,
   parseUserChannel,
   userBacklogKey,
   userChannel,
+  userChannelCodec,
   type BackKind,
   type ForwardKind,
   type UserCodec,
@@ -26,7 +28,6 @@ export interface HubStats {
   published: number;
   publishErrors: number;
   backReceived: number;
-  backMalformed: number;
   backUnknownUser: number;
   backlogErrors: number;
 }
@@ -50,7 +51,7 @@ const BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
  * The gateway's Redis side: publishes what relays send on
  * `user:{id}:raw|features`; listens on `user:*:predictions|commands|alerts`
  * (PSUBSCRIBE), checks each message, appends it to `user:{id}:backlog`
- * (fields `kind`, `m` = the payload as received; trimmed by MINID to the
+ * (fields `kind`, `m` = the message as MessagePack; trimmed by MINID to the
  * window, key expiring after it) and hands it on in order.
  */
 export class UserChannelHub {
@@ -58,32 +59,41 @@ export class UserChannelHub {
     published: 0,
     publishErrors: 0,
     backReceived: 0,
-    backMalformed: 0,
     backUnknownUser: 0,
     backlogErrors: 0,
   };
   readonly #conn: Connection;
-  readonly #sub: Connection;
+  readonly #sub: Subscriber;
+  readonly #subscriptions: Subscription[] = [];
   readonly #opts: HubOptions;
   #lastWarn = 0;
 
-  private constructor(conn: Connection, sub: Connection, opts: HubOptions) {
+  private constructor(conn: Connection, sub: Subscriber, opts: HubOptions) {
     this.#conn = conn;
     this.#sub = sub;
     this.#opts = opts;
   }
 
-  static async start(conn: Connection, opts: HubOptions): Promise<UserChannelHub> {
-    const sub = await conn.duplicate({ clientName: `${conn.options.clientName}-sub` });
+  /**
+   * PSUBSCRIBEs `user:*:predictions|commands|alerts` on `sub` (the bus
+   * subscriber decodes and validates: malformed messages are counted there
+   * and never reach the hub).
+   */
+  static async start(conn: Connection, sub: Subscriber, opts: HubOptions): Promise<UserChannelHub> {
     const hub = new UserChannelHub(conn, sub, opts);
+    const codec = userChannelCodec('msgpack');
     try {
       for (const kind of BACK_KINDS) {
-        await sub.run(`PSUBSCRIBE user:*:${kind}`, (c) =>
-          c.pSubscribe(`user:*:${kind}`, (message, channel) => hub.#onMessage(message, channel), true),
+        hub.#subscriptions.push(
+          await sub.psubscribe<Record<string, unknown>>(
+            `user:*:${kind}`,
+            (message, channel) => hub.#onMessage(message, channel),
+            { codec, validate: opts.validator.validator(kind) as never },
+          ),
         );
       }
     } catch (err) {
-      await sub.close();
+      await hub.close();
       throw err;
     }
     return hub;
@@ -124,8 +134,16 @@ export class UserChannelHub {
     return this.#conn.health === 'ready' && this.#sub.health === 'ready' ? 'ready' : 'degraded';
   }
 
+  /** Back-channel messages the subscriber refused (undecodable or not matching their shape). */
+  get malformed(): number {
+    let n = 0;
+    for (const k of BACK_KINDS) n += this.#sub.stats.patterns[`user:*:${k}`]?.malformed ?? 0;
+    return n;
+  }
+
+  /** Unsubscribes (the subscriber and connection belong to the caller). */
   async close(): Promise<void> {
-    await this.#sub.close();
+    await Promise.all(this.#subscriptions.splice(0).map((s) => s.unsubscribe().catch(() => undefined)));
   }
 
   #check(kind: BackKind, payload: Buffer): Record<string, unknown> | undefined {
@@ -137,23 +155,21 @@ export class UserChannelHub {
     } catch (err) {
       this.#warn({ kind, error: (err as Error).message }, 'back-channel message undecodable');
     }
-    this.stats.backMalformed++;
     return undefined;
   }
 
-  #onMessage(payload: Buffer, channelBuf: Buffer): void {
+  #onMessage(message: Record<string, unknown>, channel: string): void {
     this.stats.backReceived++;
-    const ch = parseUserChannel(channelBuf.toString());
+    const ch = parseUserChannel(channel);
     if (!ch || !isBackKind(ch.kind)) return;
     if (!this.#opts.isKnownUser(ch.user)) {
       this.stats.backUnknownUser++;
       return;
     }
-    const message = this.#check(ch.kind, payload);
-    if (!message) return;
     const { user, kind } = ch;
     const key = userBacklogKey(user);
     const minId = `${Math.max(0, Date.now() - this.#opts.windowMs)}-0`;
+    const payload = this.#opts.codec.encode(message, 'msgpack');
     // Both commands are queued now, so ids (and hand-offs) keep the order of arrival.
     const add = this.#conn.run('XADD backlog', (c) =>
       c.sendCommand(['XADD', key, 'MINID', '~', minId, '*', 'kind', kind, 'm', payload]),

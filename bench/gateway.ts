@@ -1,0 +1,290 @@
+/**
+ * `npm run bench -- gateway`: 200 simulated edge relays at 100 Hz, 32 channels each, through
+ * `canopy gateway` (its own process) to one consumer that subscribes to every user's raw
+ * channel, and predictions back to every relay at 1 Hz per user.
+ *
+ * Figures: messages/s through the gateway, relay → consumer latency p50/p99/max, prediction
+ * consumer → relay latency p50/p99, messages lost both ways (must be 0), gateway CPU.
+ * The relays run in 2 child processes (100 each): one process on this 2-core machine cannot
+ * generate 20,000 WebSocket messages/s alongside the consumer. Latencies compare
+ * `performance.timeOrigin + performance.now()` across processes on one machine.
+ *
+ * Environment: BENCH_GATEWAY_RELAYS (200), BENCH_GATEWAY_HZ (100), BENCH_GATEWAY_SECONDS (15),
+ * BENCH_GATEWAY_PROCS (2).
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserChannels } from '../src/client/channels.js';
+import { RelayClient } from '../src/client/relay.js';
+import { UserCodec, type RawMessage } from '../src/bus/userchannels.js';
+import { freePort, waitForPort } from '../src/ops/ports.js';
+import { RedisProcess } from '../src/ops/redis-process.js';
+import { percentile } from './report.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CLI = path.join(here, '..', 'src', 'cli', 'main.js');
+const CHANNELS = 32;
+
+const now = () => performance.timeOrigin + performance.now();
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+const userId = (i: number) => `u${String(i).padStart(3, '0')}`;
+const tokenOf = (i: number) => `bench-token-${i}-0123456789abcdef`;
+
+interface RelayReport {
+  sent: Record<string, number>;
+  dropped: number;
+  predictions: Record<string, number>;
+  predLatencies: number[];
+  connects: number;
+}
+
+/** Child process: relays [from, to) send at `hz` for `seconds`, then report. */
+async function relayChild(): Promise<void> {
+  const [, , , url, fromS, toS, hzS, secondsS] = process.argv;
+  const from = Number(fromS);
+  const to = Number(toS);
+  const hz = Number(hzS);
+  const seconds = Number(secondsS);
+  const codec = new UserCodec();
+  const relays: RelayClient[] = [];
+  const report: RelayReport = { sent: {}, dropped: 0, predictions: {}, predLatencies: [], connects: 0 };
+  let measuring = false;
+  let go = { startAt: Infinity, warmupMs: 0 };
+  for (let i = from; i < to; i++) {
+    const user = userId(i);
+    const r = new RelayClient({ url: url!, user, token: tokenOf(i) });
+    r.on('prediction', (p) => {
+      if (!measuring) return;
+      report.predictions[user] = (report.predictions[user] ?? 0) + 1;
+      if ((p.data.t as number) >= go.startAt + go.warmupMs) report.predLatencies.push(now() - (p.data.t as number));
+    });
+    await r.start();
+    relays.push(r);
+    report.sent[user] = 0;
+  }
+  const names = Array.from({ length: CHANNELS }, (_, k) => `Ch${k}`);
+  process.send!({ type: 'ready' });
+  go = await new Promise<{ startAt: number; warmupMs: number }>((resolve) =>
+    process.on('message', (m: { type: string; startAt: number; warmupMs: number }) => m.type === 'go' && resolve(m)),
+  );
+  while (now() < go.startAt) await new Promise((r) => setTimeout(r, 1));
+  measuring = true;
+  const period = 1000 / hz;
+  const total = Math.round(seconds * hz);
+  let tick = 0;
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(
+      () => {
+        const due = Math.min(total, Math.floor((now() - go.startAt) / period) + 1);
+        for (; tick < due; tick++) {
+          for (let j = 0; j < relays.length; j++) {
+            const channels: Record<string, number> = {};
+            for (const n of names) channels[n] = Math.random() * 200 - 100;
+            const msg: RawMessage & { seq: number; t: number } = {
+              type: 'raw',
+              timestamp: Date.now() / 1000,
+              seq: tick,
+              t: now(),
+              channels,
+            };
+            relays[j]!.sendEncoded(codec.encode(msg));
+            report.sent[relays[j]!.options.user]!++;
+          }
+        }
+        if (tick >= total) {
+          clearInterval(timer);
+          resolve();
+        }
+      },
+      Math.max(1, Math.floor(period / 2)),
+    );
+  });
+  for (const r of relays) {
+    report.dropped += r.stats.dropped;
+    report.connects += r.stats.connects;
+  }
+  process.send!({ type: 'sent', report });
+  // predictions may still be on their way: answer report requests until told to stop
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'report') process.send!({ type: 'report', report });
+    if (m.type === 'stop') {
+      measuring = false;
+      void Promise.all(relays.map((r) => r.close())).then(() => process.exit(0));
+    }
+  });
+}
+
+function procCpuSeconds(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(parts[11]) + Number(parts[12])) / 100; // utime + stime, clock ticks (100/s on Linux)
+}
+
+export async function run(): Promise<Record<string, number>> {
+  const relaysN = Number(process.env.BENCH_GATEWAY_RELAYS ?? 200);
+  const hz = Number(process.env.BENCH_GATEWAY_HZ ?? 100);
+  const seconds = Number(process.env.BENCH_GATEWAY_SECONDS ?? 15);
+  const procs = Number(process.env.BENCH_GATEWAY_PROCS ?? 2);
+  /** Latencies of the first seconds (JIT warm-up, connection buffers growing) are not counted; messages are. */
+  const warmupMs = Number(process.env.BENCH_GATEWAY_WARMUP_MS ?? 2000);
+  const load1 = os.loadavg()[0] ?? NaN;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canopy-bench-gateway-'));
+  const redis = await RedisProcess.start({ dir, aof: false, rdb: false });
+  const port = await freePort();
+  const tokens = Array.from({ length: relaysN }, (_, i) => `${userId(i)}:${tokenOf(i)}`).join(',');
+  const gw = spawn(process.execPath, [CLI, 'gateway', '--port', String(port)], {
+    env: { ...process.env, REDIS_URL: redis.url, CANOPY_GATEWAY_TOKENS: tokens, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const children: ChildProcess[] = [];
+  let consumer: UserChannels | undefined;
+  try {
+    await waitForPort(port);
+    consumer = await UserChannels.connect({ redis: { url: redis.url } });
+    const c = consumer;
+    const lat: number[] = [];
+    const received = new Map<string, number>();
+    const outOfOrder = { n: 0 };
+    const lastSeq = new Map<string, number>();
+    let measuring = false;
+    let measureFrom = Infinity;
+    for (let i = 0; i < relaysN; i++) {
+      const user = userId(i);
+      received.set(user, 0);
+      await c.subscribe(user, 'raw', (m) => {
+        const msg = m as RawMessage & { seq: number; t: number };
+        if (!measuring) return;
+        if (msg.t >= measureFrom) lat.push(now() - msg.t);
+        received.set(user, received.get(user)! + 1);
+        const prev = lastSeq.get(user) ?? -1;
+        if (msg.seq !== prev + 1) outOfOrder.n++;
+        lastSeq.set(user, msg.seq);
+      });
+    }
+    // relays in child processes
+    const per = Math.ceil(relaysN / procs);
+    const reports: RelayReport[] = new Array<RelayReport>(procs);
+    const ready: Promise<void>[] = [];
+    const done: Promise<void>[] = [];
+    for (let p = 0; p < procs; p++) {
+      const from = p * per;
+      const to = Math.min(relaysN, from + per);
+      const ch = fork(fileURLToPath(import.meta.url), [
+        'relays',
+        `ws://127.0.0.1:${port}`,
+        String(from),
+        String(to),
+        String(hz),
+        String(seconds),
+      ]);
+      children.push(ch);
+      ready.push(new Promise((r) => ch.on('message', (m: { type: string }) => m.type === 'ready' && r())));
+      done.push(
+        new Promise((resolve, reject) => {
+          ch.on('message', (m: { type: string; report: RelayReport }) => {
+            if (m.type === 'sent') {
+              reports[p] = m.report;
+              resolve();
+            } else if (m.type === 'report') reports[p] = m.report;
+          });
+          ch.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`relay process exited with ${code}`))));
+        }),
+      );
+    }
+    await Promise.all(ready);
+    const startAt = now() + 500;
+    measureFrom = startAt + warmupMs;
+    for (const ch of children) ch.send({ type: 'go', startAt, warmupMs });
+    while (now() < startAt) await new Promise((r) => setTimeout(r, 5));
+    measuring = true;
+    const cpu0 = procCpuSeconds(gw.pid!);
+    const t0 = now();
+    // predictions: 1 Hz per user, spread over the second
+    let predsPublished = 0;
+    const predTimer = setInterval(() => {
+      const slot = Math.floor((now() - startAt) / 100) % 10;
+      for (let i = slot; i < relaysN; i += 10) {
+        predsPublished++;
+        void c
+          .publishPrediction(userId(i), { prediction_type: 'workload', data: { t: now(), workload: Math.random() } })
+          .catch(() => predsPublished--);
+      }
+    }, 100);
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    clearInterval(predTimer);
+    const cpu1 = procCpuSeconds(gw.pid!);
+    const elapsed = (now() - t0) / 1000;
+    await Promise.all(done);
+    const sent = reports.reduce((s, r) => s + Object.values(r.sent).reduce((a, b) => a + b, 0), 0);
+    const total = () => [...received.values()].reduce((a, b) => a + b, 0);
+    const predsTotal = () => reports.reduce((s, r) => s + Object.values(r.predictions).reduce((a, b) => a + b, 0), 0);
+    // drain: wait for what is still in flight, until everything arrived or nothing moves for 5 s
+    const drain = async (count: () => number, want: number, poll?: () => void) => {
+      let last = -1;
+      let still = now();
+      while (count() < want && now() - still < 5000) {
+        poll?.();
+        await new Promise((r) => setTimeout(r, 200));
+        if (count() !== last) {
+          last = count();
+          still = now();
+        }
+      }
+    };
+    await drain(total, sent);
+    await drain(predsTotal, predsPublished, () => children.forEach((ch) => ch.send({ type: 'report' })));
+    children.forEach((ch) => ch.send({ type: 'report' }));
+    await new Promise((r) => setTimeout(r, 300));
+    measuring = false;
+    const got = total();
+    const predsGot = predsTotal();
+    for (const ch of children) ch.send({ type: 'stop' });
+    const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as {
+      stats: Record<string, number>;
+    };
+    const predLat = reports.flatMap((r) => r.predLatencies).sort((a, b) => a - b);
+    lat.sort((a, b) => a - b);
+    return {
+      relays: relaysN,
+      hz_per_relay: hz,
+      channels_per_message: CHANNELS,
+      relay_processes: procs,
+      seconds,
+      warmup_ms: warmupMs,
+      messages_sent: sent,
+      messages_received: got,
+      messages_per_s: round(got / elapsed, 0),
+      messages_lost: sent - got,
+      out_of_order: outOfOrder.n,
+      latency_p50_ms: round(percentile(lat, 50)),
+      latency_p99_ms: round(percentile(lat, 99)),
+      latency_max_ms: round(lat[lat.length - 1] ?? NaN),
+      predictions_published: predsPublished,
+      predictions_received: predsGot,
+      predictions_lost: predsPublished - predsGot,
+      prediction_latency_p50_ms: round(percentile(predLat, 50)),
+      prediction_latency_p99_ms: round(percentile(predLat, 99)),
+      relay_messages_dropped: reports.reduce((s, r) => s + r.dropped, 0),
+      relay_reconnects: reports.reduce((s, r) => s + r.connects, 0) - relaysN,
+      gateway_cpu_pct: round(((cpu1 - cpu0) / elapsed) * 100, 1),
+      gateway_publish_errors: health.stats.publishErrors ?? NaN,
+      gateway_closed_rate: health.stats.closedRate ?? NaN,
+      gateway_closed_slow: health.stats.closedSlow ?? NaN,
+      load_average_1m_at_start: round(load1, 1),
+    };
+  } finally {
+    for (const ch of children) if (ch.exitCode === null) ch.kill('SIGKILL');
+    await consumer?.close().catch(() => undefined);
+    gw.kill('SIGTERM');
+    await new Promise((r) => gw.once('exit', r));
+    await redis.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// bench/run.ts imports this module and calls run(); the relay processes fork it with `relays`.
+if (process.argv[2] === 'relays') await relayChild();
