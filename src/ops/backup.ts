@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { parseDatabaseUrl } from '../store/options.js';
 
 /** What a backup holds; written last, so a directory without it is incomplete. */
 export interface BackupManifest {
@@ -65,18 +66,15 @@ export const REDACTED = '***REDACTED***';
 /** A store location parsed from DATABASE_URL. */
 export type StoreUrl = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
 
+/** DATABASE_URL as the store reads it (src/store), with the SQLite path made absolute. */
 export function parseStoreUrl(url: string): StoreUrl {
-  if (url.startsWith('sqlite:')) {
-    const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (!file)
-      throw new BackupError('BACKUP_CONFIG', 'DATABASE_URL sqlite: needs a path, e.g. sqlite:./data/canopy.db');
-    return { kind: 'sqlite', file: path.resolve(file) };
+  let t: ReturnType<typeof parseDatabaseUrl>;
+  try {
+    t = parseDatabaseUrl(url);
+  } catch (err) {
+    throw new BackupError('BACKUP_CONFIG', (err as Error).message, { cause: err });
   }
-  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url };
-  throw new BackupError(
-    'BACKUP_CONFIG',
-    `DATABASE_URL must be sqlite:PATH or postgres://…, got ${url.split(':')[0]}:…`,
-  );
+  return t.kind === 'sqlite' ? { kind: 'sqlite', file: path.resolve(t.path) } : t;
 }
 
 /** libpq environment for a postgres URL: the password travels in PGPASSWORD, never on a command line. */

@@ -91,4 +91,29 @@ describe('deploy/redis/redis.conf', () => {
       expect(lines[j]?.startsWith('#'), `${key} has a comment above it`).toBe(true);
     }
   });
+
+  it('compose.conf includes it and opens it to the compose network, keeping persistence and ACLs', async () => {
+    const dir = tempDir('canopy-redisconf-');
+    const port = await freePort();
+    const base = localConf(dir, port, 'user canopy on >pw ~* &* +@all\n');
+    let text = fs.readFileSync(path.resolve('deploy/redis/compose.conf'), 'utf8');
+    text = text
+      .replace(/^include .*$/m, `include ${base}`)
+      .replace(/^dir .*$/m, `dir ${dir}`)
+      .replace(/^aclfile .*$/m, `aclfile ${path.join(dir, 'users.acl')}`)
+      .replace(/^(pidfile|unixsocket) \/tmp\//gm, `$1 ${dir}/`)
+      .replace(/^logfile .*$/m, `logfile ${path.join(dir, 'redis.log')}`);
+    const conf = path.join(dir, 'compose.conf');
+    fs.writeFileSync(conf, text);
+    const child = spawn('redis-server', [conf], { stdio: 'ignore' });
+    register({ stop: async () => void child.kill('SIGKILL'), killSync: () => void child.kill('SIGKILL') });
+    await waitForPort(port);
+    const c = createClient({ url: `redis://canopy:pw@127.0.0.1:${port}` });
+    await c.connect();
+    expect((await c.configGet('bind')).bind).toBe('* -::*');
+    expect((await c.configGet('appendonly')).appendonly).toBe('yes');
+    expect((await c.configGet('maxmemory-policy'))['maxmemory-policy']).toBe('noeviction');
+    expect(await c.sendCommand(['ACL', 'WHOAMI'])).toBe('canopy');
+    c.destroy();
+  });
 });

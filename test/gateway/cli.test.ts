@@ -86,6 +86,18 @@ describe('canopy subscribe / publish / acl / gateway', () => {
     });
     const apiPw = fs.readFileSync(creds, 'utf8').match(/^canopy-api=(.*)$/m)![1]!;
     expect(url.stdout.trim()).toBe(`redis://canopy-api:${apiPw}@db.example:6380/2`);
+    const envDir = path.join(dir, 'etc');
+    fs.mkdirSync(envDir);
+    fs.writeFileSync(path.join(envDir, 'api.env'), 'CANOPY_API_TOKENS=admin:x\nREDIS_URL=redis://old\n');
+    const e = canopy(['acl', '--credentials', creds, '--env-dir', envDir, '--out', path.join(dir, 'again.acl')], {
+      REDIS_URL: 'redis://127.0.0.1:6379',
+    });
+    expect(e.status, e.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(envDir, 'api.env'), 'utf8')).toBe(
+      `CANOPY_API_TOKENS=admin:x\nREDIS_URL=redis://canopy-api:${apiPw}@127.0.0.1:6379\n`,
+    );
+    expect(fs.statSync(path.join(envDir, 'worker.env')).mode & 0o777).toBe(0o600);
+    expect(fs.existsSync(path.join(envDir, 'root.env'))).toBe(false);
     const cmds = canopy(['acl', '--credentials', creds, '--format', 'commands']);
     expect(cmds.stdout).toMatch(/^ACL SETUSER canopy-scanner reset on #[0-9a-f]{64} /m);
   });

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { backup, BackupError, listBackups, redactEnv, REDACTED } from '../../src/ops/backup.js';
 import { restore } from '../../src/ops/restore.js';
+import { openStore } from '../../src/store/index.js';
 import { startPostgres } from '../support/postgres.js';
 import { tempDir } from '../support/tmp.js';
 import { spawnWatched } from './proc.js';
@@ -40,10 +41,17 @@ async function startWriter(script: string, target: string) {
 }
 
 describe('canopy backup / restore', () => {
-  it('SQLite: backup while a writer commits, restored into a fresh store, holds every row committed before it', async () => {
+  it('SQLite: backup while the store is written, restored into a fresh store, holds every row committed before it', async () => {
     const data = tempDir('canopy-data-');
     const file = path.join(data, 'canopy.db');
-    const { w, committed } = await startWriter('sqlite-writer.mjs', file);
+    const w = spawnWatched(process.execPath, [
+      '--import',
+      'tsx',
+      path.join(here, 'fixtures', 'store-writer.ts'),
+      `sqlite:${file}`,
+    ]);
+    await w.waitFor(/^committed (\d*[02468]000)$/, 60_000); // a few thousand frames in
+    const committed = () => Math.max(0, ...w.lines.map((l) => Number(/^committed (\d+)$/.exec(l)?.[1] ?? 0)));
     const conf = configDir();
     const out = tempDir('canopy-backups-');
     const before = committed();
@@ -52,38 +60,40 @@ describe('canopy backup / restore', () => {
     expect(b.status).toBe(0);
     const { dir, manifest } = JSON.parse(b.stdout) as {
       dir: string;
-      manifest: { store: { tables: { readings: number } } };
+      manifest: { store: { tables: Record<string, number> } };
     };
-    const n = manifest.store.tables.readings;
+    const n = manifest.store.tables.can_messages as number;
     expect(n).toBeGreaterThanOrEqual(before);
     expect(n % 100).toBe(0); // a transaction boundary: the copy is consistent
+    expect(manifest.store.tables.sensor_readings).toBe(n);
     await w.waitFor(new RegExp(`^committed ${n + 1000}$`)); // the writer was never blocked
     w.child.kill('SIGTERM');
     await w.exited;
 
     const fresh = tempDir('canopy-fresh-');
-    const r = canopy(['restore', dir, '--config-dir', path.join(fresh, 'etc')], {
-      DATABASE_URL: `sqlite:${path.join(fresh, 'canopy.db')}`,
-    });
+    const freshDb = path.join(fresh, 'canopy.db');
+    const r = canopy(['restore', dir, '--config-dir', path.join(fresh, 'etc')], { DATABASE_URL: `sqlite:${freshDb}` });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/all counts match/);
     expect(r.stdout).toMatch(/fill in the redacted REDIS_URL, SMTP_PASSWORD in canopy.env/);
-    const db = new Database(path.join(fresh, 'canopy.db'), { readonly: true });
+    // the restored store opens with the store module and holds exactly the first n frames
+    const store = await openStore(`sqlite:${freshDb}`);
+    expect(await store.countMessages()).toBe(n);
+    expect(await store.countReadings()).toBe(n);
+    await store.close();
+    const db = new Database(freshDb, { readonly: true });
     db.exec(`ATTACH DATABASE '${file}' AS src`);
-    const restored = db.prepare('SELECT count(*) AS c, min(id) AS lo, max(id) AS hi FROM main.readings').get() as {
-      c: number;
-      lo: number;
-      hi: number;
-    };
-    expect(restored).toEqual({ c: n, lo: 1, hi: n });
     const same = db
       .prepare(
-        'SELECT count(*) FROM main.readings a JOIN src.readings b USING (id) WHERE a.time = b.time AND a.sensor = b.sensor AND a.value = b.value',
+        `SELECT count(*) FROM main.sensor_readings a JOIN src.sensor_readings b
+           ON a.time = b.time AND a.sensor = b.sensor AND a.value = b.value`,
       )
       .pluck()
       .get();
     expect(same).toBe(n);
+    const last = db.prepare('SELECT max(time) FROM main.sensor_readings').pluck().get();
+    expect(last).toBe(1_700_000_000_000 + n * 10);
     db.close();
     expect(fs.readFileSync(path.join(fresh, 'etc', 'dbc', 'canopy.dbc'), 'utf8')).toBe('VERSION ""\n');
     const env = fs.readFileSync(path.join(fresh, 'etc', 'canopy.env'), 'utf8');
@@ -93,7 +103,7 @@ describe('canopy backup / restore', () => {
     expect(fs.statSync(path.join(fresh, 'etc', 'canopy.env')).mode & 0o777).toBe(0o600);
 
     // a second restore onto the now populated install is refused
-    const again = canopy(['restore', dir], { DATABASE_URL: `sqlite:${path.join(fresh, 'canopy.db')}` });
+    const again = canopy(['restore', dir], { DATABASE_URL: `sqlite:${freshDb}` });
     expect(again.status).toBe(1);
     expect(again.stderr).toMatch(/exists: restore onto a fresh install, or pass --force/);
   });

@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
 import { Heartbeat } from '../../src/bus/presence.js';
 import { freePort } from '../../src/ops/ports.js';
 import { formatReport, runDoctor, type DoctorReport } from '../../src/ops/doctor/index.js';
 import { parseIpCanDetails } from '../../src/ops/doctor/system.js';
+import { openStore } from '../../src/store/index.js';
 import { startPostgres } from '../support/postgres.js';
 import { startRedis } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
@@ -56,17 +56,12 @@ function fakeHost(opts: { up: boolean; ip: string; synced: boolean; rxErrors?: n
   return { sysRoot: path.join(root, 'sys'), ip: path.join(bin, 'ip'), timedatectl: path.join(bin, 'timedatectl'), bin };
 }
 
-/** A migrated SQLite store (the tables SPEC §4 names, with a migration record). */
-function sqliteStore(): { file: string; dataDir: string } {
+/** A SQLite store migrated by the store module itself. */
+async function sqliteStore(): Promise<{ file: string; dataDir: string }> {
   const dataDir = tempDir('canopy-data-');
   const file = path.join(dataDir, 'canopy.db');
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER);
-    INSERT INTO schema_migrations VALUES (1, 'initial schema', 0);
-    CREATE TABLE can_messages (id INTEGER PRIMARY KEY, timestamp REAL NOT NULL, can_id INTEGER NOT NULL, dlc INTEGER NOT NULL, raw_data TEXT NOT NULL);
-    CREATE TABLE sensor_readings (time INTEGER NOT NULL, sensor TEXT NOT NULL, value REAL NOT NULL, location TEXT NOT NULL, cluster TEXT NOT NULL);`);
-  db.close();
+  const store = await openStore(`sqlite:${file}`);
+  await store.close();
   return { file, dataDir };
 }
 
@@ -79,7 +74,7 @@ describe('canopy doctor', () => {
     const conn = await Connection.connect({ url });
     const beats = await Promise.all(['scanner', 'worker'].map((service) => Heartbeat.start(conn, { service })));
     const host = fakeHost({ up: true, ip: IP_OK, synced: true });
-    const store = sqliteStore();
+    const store = await sqliteStore();
     const report = await runDoctor({
       redisUrl: url,
       databaseUrl: `sqlite:${store.file}`,

@@ -311,6 +311,11 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
           continue;
         }
         for (const e of entries) this.#lastError.set(e.id, msg);
+        // Entries claimed away by other consumers never settle here: keep the map bounded.
+        for (const id of this.#lastError.keys()) {
+          if (this.#lastError.size <= 10_000) break;
+          this.#lastError.delete(id);
+        }
         this.#pendingDirty = true;
         this.#handlerFailures++;
         if (!this.#stopping) await this.#sleep(this.#backoff(this.#handlerFailures));

@@ -11,7 +11,7 @@ import {
   type AclUserSpec,
 } from '../../bus/acl.js';
 import { consumerUser, parseConsumerSpec } from '../../bus/acl/consumers.js';
-import { canopyUsers } from '../../bus/acl/services.js';
+import { canopyUsers, SERVICE_PREFIX } from '../../bus/acl/services.js';
 import { Connection } from '../../bus/connection.js';
 import { ConfigError } from '../../bus/errors.js';
 import { loadBaseConfig } from '../../config/env.js';
@@ -24,6 +24,7 @@ interface AclOpts {
   showPasswords?: boolean;
   urlFor?: string;
   apply?: boolean;
+  envDir?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -54,6 +55,10 @@ export function registerAcl(program: Command): void {
     .option('--show-passwords', 'commands format: put plaintext passwords (>pw) in the output instead of hashes')
     .option('--url-for <user>', 'print the REDIS_URL (with password) for one ACL user, from the base REDIS_URL')
     .option('--apply', 'run the ACL SETUSER commands on REDIS_URL (needs an admin user there)')
+    .option(
+      '--env-dir <dir>',
+      'also set REDIS_URL=redis://canopy-<service>:<password>@… in <dir>/<service>.env (mode 0600; other lines kept), e.g. /etc/canopy',
+    )
     .addHelpText(
       'after',
       `
@@ -79,6 +84,15 @@ credentials file, else they are generated into it. They are never printed unless
       );
       if (creds.generated.length > 0) {
         process.stderr.write(`generated ${creds.generated.length} password(s) into ${credFile} (mode 0600)\n`);
+      }
+      if (opts.envDir) {
+        const baseUrl = base.redisUrl ?? 'redis://127.0.0.1:6379';
+        for (const u of users) {
+          if (!u.name.startsWith(SERVICE_PREFIX) || u.superuser) continue;
+          const file = path.join(opts.envDir, `${u.name.slice(SERVICE_PREFIX.length)}.env`);
+          setEnvLine(file, 'REDIS_URL', redisUrlFor(baseUrl, u.name, creds.secrets.get(u.name)!.password));
+        }
+        process.stderr.write(`wrote REDIS_URL into ${opts.envDir}/<service>.env (mode 0600)\n`);
       }
       if (opts.urlFor) {
         const sec = creds.secrets.get(opts.urlFor);
@@ -114,4 +128,20 @@ function emit(text: string, out: string | undefined): void {
   fs.writeFileSync(out, text, { mode: 0o600 });
   fs.chmodSync(out, 0o600);
   process.stderr.write(`wrote ${out}\n`);
+}
+
+/** Sets `NAME=value` in an env file (replacing the line or appending it), mode 0600. */
+export function setEnvLine(file: string, name: string, value: string): void {
+  let lines: string[] = [];
+  try {
+    lines = fs.readFileSync(file, 'utf8').split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+  } catch {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  }
+  const i = lines.findIndex((l) => l.startsWith(`${name}=`));
+  if (i >= 0) lines[i] = `${name}=${value}`;
+  else lines.push(`${name}=${value}`);
+  fs.writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
 }

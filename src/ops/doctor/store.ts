@@ -1,13 +1,14 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { SQLITE_MIGRATIONS } from '../../store/sqlite/schema.js';
 import { parseStoreUrl } from '../backup.js';
 import { fail, ok, warn, why, type CheckResult } from './types.js';
 
 /** Tables every migrated Canopy store has (SPEC §4). */
 export const REQUIRED_TABLES = ['can_messages', 'sensor_readings'];
 
-function migrated(tables: string[], version: number | undefined): CheckResult {
+function migrated(tables: string[], version: number | undefined, latest?: number): CheckResult {
   const missing = REQUIRED_TABLES.filter((t) => !tables.includes(t));
   if (missing.length > 0)
     return fail(
@@ -15,6 +16,13 @@ function migrated(tables: string[], version: number | undefined): CheckResult {
       'Store migrated',
       `missing table(s) ${missing.join(', ')}`,
       'start the worker once (it migrates the store), e.g. canopy worker or canopy up',
+    );
+  if (latest !== undefined && (version ?? 0) < latest)
+    return fail(
+      'store.migrated',
+      'Store migrated',
+      `schema version ${version ?? 'none'}, this Canopy needs ${latest}`,
+      'restart the worker (it applies pending migrations), or run canopy worker once',
     );
   return ok('store.migrated', 'Store migrated', `schema version ${version ?? 'unknown'}; ${tables.length} tables`);
 }
@@ -55,7 +63,7 @@ function sqliteChecks(file: string): CheckResult[] {
     let version: number | undefined;
     if (tables.includes('schema_migrations'))
       version = Number(db.prepare('SELECT max(version) FROM schema_migrations').pluck().get());
-    out.push(migrated(tables, version));
+    out.push(migrated(tables, version, Math.max(...SQLITE_MIGRATIONS.map((m) => m.version))));
     out.push(ok('store.timescaledb', 'TimescaleDB', 'not applicable: the store is SQLite'));
     return out;
   } catch (err) {
