@@ -6,6 +6,7 @@ import { registerBackup } from './commands/backup.js';
 import { registerRestore } from './commands/restore.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerApi } from './commands/api.js';
+import { registerPipeline } from './commands/pipeline.js';
 import { registerAcl } from './commands/acl.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerSubscribe } from './commands/subscribe.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerBackup(program);
   registerRestore(program);
   registerDoctor(program);
+  registerPipeline(program);
   registerApi(program);
   registerAcl(program);
   registerGateway(program);

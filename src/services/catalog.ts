@@ -14,7 +14,8 @@ export interface ServiceEntry {
 
 export function upServices(opts: { source?: string } = {}): ServiceEntry[] {
   const services: ServiceEntry[] = [];
-  void opts;
+  services.push({ name: 'worker', args: ['worker'] });
+  services.push({ name: 'scanner', args: ['scanner', '--source', opts.source ?? 'sim'] });
   const apiPort = Number(process.env.CANOPY_API_PORT || 8000);
   services.push({ name: 'api', args: ['api', '--port', String(apiPort), '--host', '127.0.0.1'], port: apiPort });
   services.push({ name: 'automation', args: ['automation'], onCrash: ['automation', '--safe-state'] });

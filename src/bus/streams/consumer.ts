@@ -16,7 +16,19 @@ export * from './consumer-options.js';
 export type { StreamEntry } from './entries.js';
 
 /** What a batch handler may return: entries it names are dead-lettered at once (not retried). */
-export type BatchResult = void | { deadLetter?: { id: string; reason: string }[] };
+export type BatchResult = void | {
+  deadLetter?: { id: string; reason: string }[];
+  /**
+   * Entries of this batch the handler keeps for later (e.g. its store is
+   * down): not acked, not counted as failures, not delivered again, and
+   * kept from other consumers' claims (their idle time is reset
+   * periodically) until the handler names them in `ack` or calls
+   * {@link StreamConsumer.ack}.
+   */
+  hold?: string[];
+  /** Entries held earlier that are now done: acked with this batch. */
+  ack?: string[];
+};
 
 /**
  * Handles one batch. Resolving acks every entry (except those named in
@@ -60,6 +72,8 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
   #health: ConsumerHealth = 'starting';
   #stopping = false;
   #pendingDirty = true;
+  readonly #held = new Set<string>();
+  #touchTimer: NodeJS.Timeout | undefined;
   #nextSweepAt = 0;
   #failures = 0;
   #handlerFailures = 0;
@@ -104,6 +118,16 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
       throw err;
     }
     c.#setHealth('ready');
+    c.#touchTimer = setInterval(
+      () => {
+        if (c.#held.size === 0) return;
+        c.#touchHeld().catch((err: unknown) =>
+          o.logger.warn({ err: (err as Error).message, held: c.#held.size }, 'could not refresh held entries'),
+        );
+      },
+      Math.max(50, Math.floor(o.claimIdleMs / 3)),
+    );
+    c.#touchTimer.unref();
     c.#loop = c.#run();
     return c;
   }
@@ -157,6 +181,30 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     return total;
   }
 
+  /** Entries held by the handler (see {@link BatchResult}). */
+  get held(): number {
+    return this.#held.size;
+  }
+
+  /** Acks entries the handler held earlier. */
+  async ack(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    for (const id of ids) this.#held.delete(id);
+    await this.#ack(ids);
+  }
+
+  /** Resets the idle time of held entries (XCLAIM … JUSTID to ourselves) so no sweep claims them. */
+  async #touchHeld(): Promise<void> {
+    const ids = [...this.#held];
+    const { stream, group } = this.options;
+    for (let i = 0; i < ids.length; i += 1000) {
+      const chunk = ids.slice(i, i + 1000);
+      await this.#shared.run('XCLAIM held', (c) =>
+        c.sendCommand(['XCLAIM', stream, group, this.name, '0', ...chunk, 'JUSTID']),
+      );
+    }
+  }
+
   /**
    * Stops reading, finishes (and acks) the batch in hand, then closes the
    * worker's connection. Entries not yet handled stay pending for others.
@@ -172,6 +220,7 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
       }
     }
     await this.#loop;
+    clearInterval(this.#touchTimer);
     await this.#conn.close();
     this.#setHealth('stopped');
   }
@@ -260,6 +309,7 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
         c.sendCommand(['XPENDING', stream, group, '-', '+', String(batchSize), this.name]),
       ),
     );
+    for (const id of this.#held) pend.delete(id);
     if (pend.size === 0) return null;
     const over = [...pend].filter(([, d]) => d >= maxDeliveries);
     if (over.length > 0) {
@@ -281,7 +331,10 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
       await this.#ack(deleted);
       this.options.logger.warn({ stream, ids: deleted.length }, 'acked pending entries that were trimmed away');
     }
-    return entries.map((e) => ({ ...e, deliveries: (pend.get(e.id) ?? 1) + 1 }));
+    const fresh = entries.filter((e) => !this.#held.has(e.id));
+    // Only held entries came back (they crowd the first page): nothing to redeliver now.
+    if (fresh.length === 0 && entries.length > 0) return null;
+    return fresh.map((e) => ({ ...e, deliveries: (pend.get(e.id) ?? 1) + 1 }));
   }
 
   async #process(batch: StreamEntry[]): Promise<void> {
@@ -334,7 +387,14 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
       await this.#deadLetter(dead.map((d) => ({ id: d.id, reason: d.reason, deliveries: byId.get(d.id)!.deliveries })));
     }
     const deadIds = new Set(dead.map((d) => d.id));
-    const ack = entries.filter((e) => !deadIds.has(e.id)).map((e) => e.id);
+    const hold = new Set(result?.hold ?? []);
+    for (const e of entries) if (hold.has(e.id)) this.#held.add(e.id);
+    const ack = entries.filter((e) => !deadIds.has(e.id) && !hold.has(e.id)).map((e) => e.id);
+    for (const id of result?.ack ?? []) {
+      if (hold.has(id)) continue;
+      this.#held.delete(id);
+      if (!byId.has(id)) ack.push(id);
+    }
     if (ack.length > 0) {
       // Fresh batches ack in the background, pipelined with the next read; the rest wait.
       const p = this.#ack(ack);

@@ -200,6 +200,12 @@ export class ControlEngine {
     };
   }
 
+  /** Whether some device's relay could not be written (see {@link markFault}). */
+  hasFaults(): boolean {
+    for (const rt of this.#rt.values()) if (rt.fault !== null) return true;
+    return false;
+  }
+
   /** Marks a device whose relay could not be written (counts as possibly on for exclusions). */
   markFault(device: string, message: string | null, now: number): ControlEvent | undefined {
     const rt = this.#rt.get(device);

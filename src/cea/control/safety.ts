@@ -104,10 +104,12 @@ export class RelayGuard {
     if (on === this.#on) return;
     this.#on = on;
     this.#since = now;
-    if (on !== this.safeOn) {
+    if (on !== this.safeOn && this.limits.maxStarts > 0) {
+      // only the last maxStarts switch-ons inside the window can block the next one
       this.#starts.push(now);
       const horizon = now - this.limits.windowMs;
-      while (this.#starts.length && this.#starts[0]! <= horizon) this.#starts.shift();
+      while (this.#starts.length && (this.#starts[0]! <= horizon || this.#starts.length > this.limits.maxStarts))
+        this.#starts.shift();
     }
   }
 

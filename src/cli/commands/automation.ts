@@ -35,6 +35,13 @@ export function registerAutomation(program: Command): void {
           process.exit(1);
         }
       }
-      await runUntilSignal('automation', log, () => start({ ...o, logger: log }));
+      let devices = 0;
+      await runUntilSignal('automation', log, async () => {
+        const h = await start({ ...o, logger: log });
+        devices = h.config.devices.length;
+        return h;
+      });
+      // printed once SIGTERM/SIGINT stop it cleanly (runUntilSignal has installed its handlers)
+      process.stdout.write(`automation: ${devices} device(s) under control\n`);
     });
 }

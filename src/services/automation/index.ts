@@ -322,11 +322,13 @@ class AutomationRuntime {
       const r = this.engine.setSetpoint(p.command, t);
       if (!r.ok) return this.#reject(`${via}: ${r.error}`, p.command.by);
       this.recorder.setpoint(p.command.setpoint, p.command.value, p.command.by, t);
+      void this.#persist();
       this.#enqueue({ changes: [], events: [r.event] });
       return this.#evaluate();
     }
     const r = this.engine.command(p.command, t);
     if (!r.ok) return this.#reject(`${via}: ${r.error}`, p.command.by);
+    this.#chain = this.#chain.then(() => this.#persist()); // the new mode is persisted before the relay moves
     this.#enqueue({ changes: [], events: [r.event] });
     this.#evaluate([p.command.device]);
   }
@@ -377,7 +379,9 @@ class AutomationRuntime {
       this.#log.info({ device: c.device, from: c.from, to: c.to, mode: c.mode, source: c.source, by: c.by }, c.reason);
     }
     for (const e of r.events) out.push(this.#event(e));
-    await Promise.all(out);
+    // Messages are pipelined on one connection (so they keep their order) and not waited for:
+    // the next relay write must not wait for a Redis round trip. Failures are counted.
+    void Promise.all(out);
     if (persist && (r.changes.length || r.events.length)) this.#schedulePersist();
   }
 
@@ -399,6 +403,7 @@ class AutomationRuntime {
   }
 
   #retryFaults(): void {
+    if (!this.engine.hasFaults()) return;
     for (const d of this.engine.status()) {
       if (!d.fault) continue;
       this.#chain = this.#chain.then(async () => {

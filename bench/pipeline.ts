@@ -1,0 +1,222 @@
+/**
+ * `npm run bench -- pipeline`: the CAN pipeline end to end.
+ *
+ * Figures:
+ * - e2e_{sqlite,postgres}_frames_per_s: frames XADDed (pipelined, as fast as
+ *   possible) until every one is stored and acked by a `canopy worker` child
+ *   process;
+ * - bulk_{sqlite,postgres}_frames_per_s: the denominator — the same rows
+ *   (can_messages + sensor_readings, 1,000 frames per transaction) written
+ *   straight to the store by Store.writeBatch;
+ * - update_latency_p50_ms / _p99_ms: XADD → `sensor:update` arrival at
+ *   1,000 frames/s;
+ * - worker_peak_rss_mb: VmHWM of the worker process (PostgreSQL run);
+ * - {sqlite,postgres}_bytes_per_reading: bytes on disk per stored reading.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createClient } from 'redis';
+import pg from 'pg';
+import { frameToStreamFields, type CanFrame } from '../src/can/frame.js';
+import { encodePressure, encodePt100, encodeScd30 } from '../src/can/protocol.js';
+import { FrameProcessor } from '../src/cea/processor.js';
+import { RedisProcess } from '../src/ops/redis-process.js';
+import { openStore } from '../src/store/index.js';
+import { startPostgres } from '../test/support/postgres.js';
+import { stopAll } from '../test/support/cleanup.js';
+
+const newClient = (url: string) => createClient({ url });
+type Raw = ReturnType<typeof newClient>;
+const CLI = path.resolve('dist/src/cli/main.js');
+const N = Number(process.env.BENCH_FRAMES || 300_000);
+
+function makeFrames(n: number, t0: number): CanFrame[] {
+  const out: CanFrame[] = [];
+  for (let i = 0; i < n; i++) {
+    const node = 1 + (i % 3);
+    const t = t0 + i;
+    const k = i % 3;
+    if (k === 0) out.push(encodePt100(node, 22 + (i % 100) / 100, 18 + (i % 50) / 100, 0, t));
+    else if (k === 1) out.push(encodeScd30(node, 700 + (i % 300), 22.5, 60, t));
+    else out.push(encodePressure(node, 1000 + (i % 20) / 10, t));
+  }
+  return out;
+}
+
+async function xadd(c: Raw, frames: CanFrame[]): Promise<void> {
+  for (let i = 0; i < frames.length; i += 1000) {
+    const m = c.multi();
+    for (const f of frames.slice(i, i + 1000)) {
+      m.addCommand([
+        'XADD',
+        'can:raw',
+        'MAXLEN',
+        '~',
+        '5000000',
+        '*',
+        ...Object.entries(frameToStreamFields(f)).flat(),
+      ]);
+    }
+    await m.execAsPipeline();
+  }
+}
+
+function spawnWorker(env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, [CLI, 'worker', '--name', 'bench'], {
+    env: { ...process.env, ...env, LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+function peakRssMb(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+async function pendingAndStored(c: Raw): Promise<number> {
+  const info = (await c.sendCommand(['XINFO', 'GROUPS', 'can:raw'])) as unknown[];
+  const g = info[0] as unknown[] | Record<string, unknown> | undefined;
+  if (!g) return -1;
+  const get = (k: string): unknown => (Array.isArray(g) ? g[g.indexOf(k) + 1] : g[k]);
+  const lag = Number(get('lag') ?? 0);
+  const pending = Number(get('pending') ?? 0);
+  return lag + pending;
+}
+
+async function e2e(redisUrl: string, databaseUrl: string, dataDir: string): Promise<{ rate: number; rssMb: number }> {
+  const c = newClient(redisUrl);
+  await c.connect();
+  await c.del(['can:raw', 'stats:worker']);
+  const worker = spawnWorker({ REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, CANOPY_DATA_DIR: dataDir });
+  // wait for the group to exist
+  for (let i = 0; i < 200; i++) {
+    if ((await c.exists('can:raw')) && (await pendingAndStored(c)) >= 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const frames = makeFrames(N, Date.now() - N);
+  const t0 = performance.now();
+  await xadd(c, frames);
+  for (;;) {
+    const left = await pendingAndStored(c);
+    if (left === 0) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const secs = (performance.now() - t0) / 1000;
+  const rssMb = worker.pid ? peakRssMb(worker.pid) : NaN;
+  worker.kill('SIGTERM');
+  await new Promise((r) => worker.once('exit', r));
+  c.destroy();
+  return { rate: N / secs, rssMb };
+}
+
+async function bulk(databaseUrl: string): Promise<number> {
+  const store = await openStore(databaseUrl);
+  await store.migrate();
+  const processor = new FrameProcessor();
+  const frames = makeFrames(N, Date.now() - 10 * N);
+  const batches = [];
+  for (let i = 0; i < frames.length; i += 1000) {
+    batches.push(processor.process(frames.slice(i, i + 1000).map((frame, j) => ({ streamId: `b-${i + j}`, frame }))));
+  }
+  const t0 = performance.now();
+  for (const b of batches) await store.writeBatch({ messages: b.messages, readings: b.readings });
+  const secs = (performance.now() - t0) / 1000;
+  await store.close();
+  return N / secs;
+}
+
+async function updateLatency(
+  redisUrl: string,
+  databaseUrl: string,
+  dataDir: string,
+): Promise<{ p50: number; p99: number }> {
+  const c = newClient(redisUrl);
+  const sub = c.duplicate();
+  await c.connect();
+  await sub.connect();
+  await c.del('can:raw');
+  const worker = spawnWorker({ REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, CANOPY_DATA_DIR: dataDir });
+  const sent = new Map<number, number>();
+  const lat: number[] = [];
+  await sub.subscribe('sensor:update:Flower Room:front', (msg) => {
+    const now = performance.now();
+    const co2 = (JSON.parse(msg) as { sensor_data: Record<string, number> }).sensor_data.co2_f;
+    if (co2 === undefined) return;
+    const at = sent.get(co2);
+    if (at !== undefined) {
+      lat.push(now - at);
+      sent.delete(co2);
+    }
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  const seconds = 10;
+  for (let i = 0; i < seconds * 1000; i++) {
+    const seq = 1000 + (i % 30000);
+    const f = encodeScd30(1, seq, 22, 60, Date.now());
+    sent.set(seq, performance.now());
+    await c.sendCommand(['XADD', 'can:raw', '*', ...Object.entries(frameToStreamFields(f)).flat()]);
+    await new Promise((r) => setTimeout(r, 1)); // ~1,000 frames/s
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  worker.kill('SIGTERM');
+  await new Promise((r) => worker.once('exit', r));
+  c.destroy();
+  sub.destroy();
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
+  return { p50: q(0.5), p99: q(0.99) };
+}
+
+function dirBytes(files: string[]): number {
+  return files.reduce((s, f) => s + (fs.existsSync(f) ? fs.statSync(f).size : 0), 0);
+}
+
+export async function run(): Promise<Record<string, number>> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'canopy-bench-pipeline-'));
+  const redis = await RedisProcess.start({ dir: path.join(tmp, 'redis'), aof: true, rdb: false });
+  const figures: Record<string, number> = {};
+  try {
+    // SQLite
+    const sqlitePath = path.join(tmp, 'e2e.db');
+    const s = await e2e(redis.url, `sqlite:${sqlitePath}`, tmp);
+    figures.e2e_sqlite_frames_per_s = Math.round(s.rate);
+    const sqliteStore = await openStore(`sqlite:${sqlitePath}`);
+    const readings = await sqliteStore.countReadings();
+    await sqliteStore.close();
+    figures.sqlite_bytes_per_reading = Math.round(dirBytes([sqlitePath, `${sqlitePath}-wal`]) / Math.max(1, readings));
+    figures.bulk_sqlite_frames_per_s = Math.round(await bulk(`sqlite:${path.join(tmp, 'bulk.db')}`));
+
+    // PostgreSQL
+    const pgs = await startPostgres();
+    const e2eUrl = await pgs.createDatabase('e2e');
+    const p = await e2e(redis.url, e2eUrl, tmp);
+    figures.e2e_postgres_frames_per_s = Math.round(p.rate);
+    figures.worker_peak_rss_mb = Math.round(p.rssMb * 10) / 10;
+    const client = new pg.Client({ connectionString: e2eUrl });
+    await client.connect();
+    const r = await client.query<{ bytes: string; n: string }>(
+      `SELECT pg_total_relation_size('sensor_readings') + pg_total_relation_size('can_messages') AS bytes,
+              (SELECT COUNT(*) FROM sensor_readings) AS n`,
+    );
+    await client.end();
+    figures.postgres_bytes_per_reading = Math.round(Number(r.rows[0]!.bytes) / Math.max(1, Number(r.rows[0]!.n)));
+    figures.bulk_postgres_frames_per_s = Math.round(await bulk(await pgs.createDatabase('bulk')));
+
+    // latency at 1,000 frames/s
+    const lat = await updateLatency(redis.url, `sqlite:${path.join(tmp, 'lat.db')}`, tmp);
+    figures.update_latency_p50_ms = Math.round(lat.p50 * 1000) / 1000;
+    figures.update_latency_p99_ms = Math.round(lat.p99 * 1000) / 1000;
+    figures.frames = N;
+  } finally {
+    await redis.kill();
+    await stopAll();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return figures;
+}

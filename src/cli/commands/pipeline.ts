@@ -1,0 +1,80 @@
+import type { Command } from 'commander';
+import { loadBaseConfig } from '../../config/env.js';
+import { defaultSpoolDir, start as startScanner, trimFromEnv } from '../../services/scanner/index.js';
+import { start as startWorker, WORKER_DEFAULTS } from '../../services/worker/index.js';
+import { createLogger } from '../../util/log.js';
+import { runUntilSignal } from '../run-service.js';
+
+function positiveInt(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${text}"`);
+  return n;
+}
+
+/** `canopy scanner` and `canopy worker`: the two halves of the CAN pipeline. */
+export function registerPipeline(program: Command): void {
+  program
+    .command('scanner')
+    .description(
+      'read CAN frames from a source and append them to the Redis stream can:raw (spooling while Redis is down)',
+    )
+    .option('--source <source>', 'sim[:rate|saturated|flat-out], replay:FILE[@speed], socketcan:IFACE or stdin', 'sim')
+    .option('--stream <key>', 'stream key', 'can:raw')
+    .option('--also-store [databaseUrl]', 'also write every frame straight to a store (default DATABASE_URL)')
+    .addHelpText(
+      'after',
+      '\nEnvironment: REDIS_URL, USE_REDIS, CANOPY_DATA_DIR (spool in $CANOPY_DATA_DIR/spool),\n' +
+        'CANOPY_STREAM_MAXLEN (default 2000000) or CANOPY_STREAM_MINID_MS (an age bound instead).',
+    )
+    .action(async (opts: { source: string; stream: string; alsoStore?: string | boolean }) => {
+      const base = loadBaseConfig();
+      const log = createLogger('scanner', base.logLevel);
+      await runUntilSignal('scanner', log, async () => {
+        const h = await startScanner({
+          source: opts.source,
+          redisUrl: base.redisUrl,
+          useRedis: base.useRedis,
+          spoolDir: defaultSpoolDir(base.dataDir),
+          stream: opts.stream,
+          trim: trimFromEnv(),
+          alsoStore: opts.alsoStore === true ? base.databaseUrl : opts.alsoStore || undefined,
+          logger: log,
+        });
+        h.done.then(
+          () => log.info(h.stats(), 'scanner: source finished'),
+          () => process.exit(1),
+        );
+        return h;
+      });
+    });
+
+  program
+    .command('worker')
+    .description(
+      'consume can:raw (group can-worker): decode, calibrate, validate, derive; store, live keys, sensor:update',
+    )
+    .option(
+      '--name <consumer>',
+      'consumer name, stable across restarts (env CANOPY_WORKER_NAME)',
+      process.env.CANOPY_WORKER_NAME,
+    )
+    .option('--batch <n>', 'entries per read and per store transaction', String(WORKER_DEFAULTS.batchSize))
+    .addHelpText(
+      'after',
+      '\nEnvironment: REDIS_URL, DATABASE_URL, CANOPY_DATA_DIR, CANOPY_DBC, CANOPY_NODES, CANOPY_SENSORS.',
+    )
+    .action(async (opts: { name?: string; batch: string }) => {
+      const base = loadBaseConfig();
+      const log = createLogger('worker', base.logLevel);
+      const batchSize = positiveInt('--batch', opts.batch);
+      await runUntilSignal('worker', log, () =>
+        startWorker({
+          redisUrl: base.redisUrl,
+          databaseUrl: base.databaseUrl,
+          consumer: opts.name,
+          batchSize,
+          logger: log,
+        }),
+      );
+    });
+}

@@ -1,0 +1,152 @@
+import path from 'node:path';
+import { SpooledStreamWriter } from '../../bus/spooled-stream.js';
+import type { TrimPolicy } from '../../bus/streams/producer.js';
+import type { CanFrame } from '../../can/frame.js';
+import { frameToStreamFields } from '../../can/frame.js';
+import type { FrameSource } from '../../can/sources/types.js';
+import { createFrameSource, parseSourceSpec } from '../../can/sources/index.js';
+import type { Logger } from '../../util/log.js';
+import { startServiceRuntime, type ServiceRuntime } from '../common/runtime.js';
+import type { ServiceHandle } from '../types.js';
+import { DirectStoreWriter } from './direct-store.js';
+
+/** What `canopy scanner` needs. */
+export interface ScannerConfig {
+  /** @defaultValue `sim` — `sim[:rate]`, `replay:FILE[@speed]`, `socketcan:IFACE`, `stdin`, or a FrameSource. */
+  source: string | FrameSource;
+  /** @defaultValue `process.env.REDIS_URL` or `redis://127.0.0.1:6379` */
+  redisUrl?: string;
+  /** @defaultValue true — `USE_REDIS=false` spools every frame on purpose. */
+  useRedis: boolean;
+  /** Spool directory. @defaultValue `$CANOPY_DATA_DIR/spool` */
+  spoolDir: string;
+  /** @defaultValue `can:raw` */
+  stream: string;
+  /**
+   * Bound of the stream, applied with `~` on every XADD; far above normal lag.
+   * @defaultValue `{ maxLen: 2_000_000 }` (`CANOPY_STREAM_MAXLEN`, or `CANOPY_STREAM_MINID_MS` for an age bound)
+   */
+  trim: TrimPolicy;
+  /** Also write every frame straight to this store (`--also-store`): the seeds' parallel operation. */
+  alsoStore?: string;
+  logger: Logger;
+}
+
+export interface ScannerHandle extends ServiceHandle {
+  readonly writer: SpooledStreamWriter;
+  /** Resolves when the source ended (replay finished) and everything was written. */
+  readonly done: Promise<void>;
+  stats(): { frames: number; batches: number; spooled: number; direct: number; replayed: number; pending: number };
+}
+
+/** Reads `CANOPY_STREAM_MAXLEN` / `CANOPY_STREAM_MINID_MS` into a trim policy. */
+export function trimFromEnv(env: NodeJS.ProcessEnv = process.env): TrimPolicy {
+  if (env.CANOPY_STREAM_MINID_MS) return { minAgeMs: Number(env.CANOPY_STREAM_MINID_MS) };
+  return { maxLen: Number(env.CANOPY_STREAM_MAXLEN || 2_000_000) };
+}
+
+/**
+ * The scanner: reads a frame source and appends every frame to `can:raw`
+ * with exactly the contract fields (id, data, ts, dlc), a batch per
+ * pipelined Lua call. While Redis is unreachable, batches go to an fsync'd
+ * spool file and are replayed in order, exactly once, when it returns.
+ */
+export async function start(config: ScannerConfig): Promise<ScannerHandle> {
+  const log = config.logger;
+  const source = typeof config.source === 'string' ? createFrameSource(parseSourceSpec(config.source)) : config.source;
+  let frames = 0;
+  let batches = 0;
+  // The fabric (heartbeat, admin mailbox) comes with the Redis connection;
+  // the scanner never waits for it: frames are spooled until Redis is there.
+  let runtime: ServiceRuntime | undefined;
+  const connect = async (): Promise<ServiceRuntime | undefined> => {
+    try {
+      return await startServiceRuntime({
+        service: 'scanner',
+        log,
+        connectAttempts: 1,
+        connection: { clientName: 'canopy-scanner', ...urlOpt(config.redisUrl) },
+        counters: () => ({ frames, batches, ...writer.stats, breaker: writer.breaker.state }),
+      });
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'Redis unreachable at start; spooling until it is back');
+      return undefined;
+    }
+  };
+  if (config.useRedis) runtime = await connect();
+  const writer = await SpooledStreamWriter.open(runtime?.conn, {
+    stream: config.stream,
+    dir: config.spoolDir,
+    trim: config.trim,
+    useRedis: config.useRedis,
+    logger: log,
+  });
+  let retry: NodeJS.Timeout | undefined;
+  if (config.useRedis && !runtime) {
+    let trying = false;
+    retry = setInterval(() => {
+      if (trying) return;
+      trying = true;
+      void connect().then((rt) => {
+        trying = false;
+        if (!rt) return;
+        clearInterval(retry);
+        runtime = rt;
+        writer.attach(rt.conn);
+        log.info('Redis reachable; replaying the spool');
+      });
+    }, 2000);
+  }
+  const direct = config.alsoStore ? await DirectStoreWriter.open(config.alsoStore, log) : undefined;
+  let stopping = false;
+  const pump = async () => {
+    for await (const batch of source.batches()) {
+      await writeBatch(batch);
+      if (stopping) break;
+    }
+  };
+  const writeBatch = async (batch: CanFrame[]) => {
+    if (batch.length === 0) return;
+    const fields = batch.map((f) => frameToStreamFields(f) as unknown as Record<string, string>);
+    await writer.write(fields);
+    frames += batch.length;
+    batches++;
+    if (direct) await direct.write(batch);
+  };
+  const done = pump()
+    .then(async () => {
+      await writer.flush();
+      log.info({ frames }, 'frame source ended');
+    })
+    .catch((err: unknown) => {
+      log.error({ err: (err as Error).message }, 'frame source failed');
+      throw err;
+    });
+  done.catch(() => undefined);
+  return {
+    writer,
+    done,
+    stats: () => {
+      const s = writer.stats;
+      return { frames, batches, spooled: s.spooled, direct: s.direct, replayed: s.replayed, pending: s.pending };
+    },
+    async stop() {
+      stopping = true;
+      clearInterval(retry);
+      await source.close();
+      await done.catch(() => undefined);
+      await writer.flush().catch(() => undefined);
+      await writer.close();
+      await direct?.close();
+      await runtime?.close();
+    },
+  };
+}
+
+function urlOpt(url: string | undefined): { url?: string } {
+  return url ? { url } : {};
+}
+
+export function defaultSpoolDir(dataDir: string): string {
+  return path.join(dataDir, 'spool');
+}

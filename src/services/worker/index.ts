@@ -1,0 +1,168 @@
+import os from 'node:os';
+import { OrphanClaimer } from '../../bus/presence-claim.js';
+import { PresenceWatcher } from '../../bus/presence.js';
+import { Registry } from '../../bus/registry.js';
+import { LiveState } from '../../bus/state.js';
+import { StreamConsumer } from '../../bus/streams/consumer.js';
+import { FrameProcessor } from '../../cea/processor.js';
+import { openStore } from '../../store/index.js';
+import type { Store } from '../../store/types.js';
+import type { Logger } from '../../util/log.js';
+import { NodeRegistry } from '../common/nodes.js';
+import { startServiceRuntime } from '../common/runtime.js';
+import type { ServiceHandle } from '../types.js';
+import { WorkerPipeline, type PipelineStats } from './pipeline.js';
+import { WorkerMetrics } from './metrics.js';
+
+/** What `canopy worker` needs. */
+export interface WorkerConfig {
+  /** @defaultValue `process.env.REDIS_URL` or `redis://127.0.0.1:6379` */
+  redisUrl?: string;
+  /** @defaultValue `sqlite:$CANOPY_DATA_DIR/canopy.db` (`DATABASE_URL`) */
+  databaseUrl: string;
+  /** @defaultValue `can:raw` */
+  stream: string;
+  /** @defaultValue `can-worker` */
+  group: string;
+  /**
+   * Consumer name and instance (`heartbeat:{name}`, `admin:{name}`), stable
+   * across restarts so a restarted worker re-reads its own pending entries
+   * at once; other workers claim the entries of one whose heartbeat
+   * vanished. @defaultValue `worker-<hostname>` (`CANOPY_WORKER_NAME`)
+   */
+  consumer: string;
+  /** @defaultValue 1000 — entries per XREADGROUP (and per store transaction). */
+  batchSize: number;
+  /** @defaultValue 1000 */
+  blockMs: number;
+  /** @defaultValue 10 — TTL of the live keys `sensor:<name>` and `sensor:<name>:ts`. */
+  liveTtlSeconds: number;
+  /** @defaultValue 5 — deliveries before an entry that keeps failing goes to `can:raw:dead`. */
+  maxDeliveries: number;
+  /** @defaultValue 60000 — entries idle this long in another consumer are claimed. */
+  claimIdleMs: number;
+  logger: Logger;
+  /** An already open store (tests); otherwise opened from `databaseUrl`. */
+  store?: Store;
+  /** A processor with custom DBC/node map (tests); otherwise from `CANOPY_DBC`/`CANOPY_NODES`. */
+  processor?: FrameProcessor;
+}
+
+export const WORKER_DEFAULTS: Omit<WorkerConfig, 'databaseUrl' | 'logger'> = {
+  stream: 'can:raw',
+  group: 'can-worker',
+  consumer: `worker-${os.hostname()}`,
+  batchSize: 1000,
+  blockMs: 1000,
+  liveTtlSeconds: 10,
+  maxDeliveries: 5,
+  claimIdleMs: 60_000,
+};
+
+export interface WorkerHandle extends ServiceHandle {
+  readonly consumer: StreamConsumer;
+  stats(): PipelineStats;
+}
+
+/**
+ * The worker: consumer group `can-worker` on `can:raw`; every batch is
+ * decoded, calibrated, validated and derived, written to the live keys and
+ * `sensor:update` at once, then stored in one transaction (idempotent by
+ * stream id) and acked only after the commit. Store down: batches are held
+ * and their entries stay pending; live values keep flowing.
+ */
+export async function start(
+  cfg: Partial<WorkerConfig> & Pick<WorkerConfig, 'databaseUrl' | 'logger'>,
+): Promise<WorkerHandle> {
+  const c: WorkerConfig = { ...WORKER_DEFAULTS, ...stripUndefined(cfg) } as WorkerConfig;
+  const log = c.logger;
+  const stats = { current: undefined as undefined | (() => PipelineStats) };
+  const runtime = await startServiceRuntime({
+    service: 'worker',
+    instance: c.consumer,
+    log,
+    connection: { clientName: 'canopy-worker', ...(c.redisUrl ? { url: c.redisUrl } : {}) },
+    counters: () => ({ ...(stats.current?.() ?? {}) }),
+  });
+  const conn = runtime.conn;
+  const store = c.store ?? (await openStore(c.databaseUrl));
+  const ownsStore = !c.store;
+  try {
+    await store.migrate();
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'store not reachable at start; batches are held until it is');
+  }
+  const processor = c.processor ?? new FrameProcessor();
+  const pipeline = new WorkerPipeline({
+    processor,
+    live: new LiveState(conn, { prefix: 'sensor:', ttlSeconds: c.liveTtlSeconds }),
+    publisher: runtime.publisher,
+    store,
+    logger: log,
+    nodes: new NodeRegistry(new Registry(conn)),
+  });
+  stats.current = () => ({ ...pipeline.stats });
+  const metrics = new WorkerMetrics(conn, () => ({ ...pipeline.stats }), processor);
+  const consumer = await StreamConsumer.start(
+    conn,
+    async (entries) => {
+      while (runtime.paused) await new Promise((r) => setTimeout(r, 200));
+      const fresh = entries.every((e) => e.deliveries <= 1);
+      const out = await pipeline.handle(entries, fresh);
+      return { deadLetter: out.deadLetter, hold: out.hold, ack: out.ack };
+    },
+    {
+      stream: c.stream,
+      group: c.group,
+      consumer: c.consumer,
+      batchSize: c.batchSize,
+      blockMs: c.blockMs,
+      maxDeliveries: c.maxDeliveries,
+      claimIdleMs: c.claimIdleMs,
+      logger: log,
+    },
+  );
+  // A worker whose heartbeat vanished has its pending entries claimed at once.
+  const watcher = new PresenceWatcher(conn, { logger: log });
+  const claimer = new OrphanClaimer(conn, watcher, {
+    stream: c.stream,
+    group: c.group,
+    consumer: c.consumer,
+    logger: log,
+    claim: async (from) => {
+      await consumer.claimFrom(from, { deleteConsumer: true });
+      return [];
+    },
+  });
+  await watcher.start();
+  // While the store is down and nothing new arrives, keep probing it.
+  const flusher = setInterval(() => {
+    if (!pipeline.storeDown) return;
+    pipeline
+      .flushHeld()
+      .then((ids) => (ids.length > 0 ? consumer.ack(ids) : undefined))
+      .catch((err: unknown) => log.error({ err: (err as Error).message }, 'flushing held batches failed'));
+  }, 500);
+  flusher.unref();
+  metrics.start();
+  log.info({ stream: c.stream, group: c.group, consumer: c.consumer, store: store.kind }, 'worker started');
+  return {
+    consumer,
+    stats: () => ({ ...pipeline.stats }),
+    async stop() {
+      clearInterval(flusher);
+      await claimer.close();
+      await watcher.close();
+      await consumer.stop();
+      const ids = await pipeline.flushHeld(Number.POSITIVE_INFINITY).catch(() => []);
+      if (ids.length > 0) await consumer.ack(ids).catch(() => undefined);
+      await metrics.stop();
+      if (ownsStore) await store.close();
+      await runtime.close();
+    },
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
