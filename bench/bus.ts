@@ -143,6 +143,8 @@ export async function run(): Promise<Record<string, number>> {
     const drain_per_s = await drain(conn);
     const ps = await pubsub(conn);
     return {
+      // The machine's 1-minute load average when the run ended: the figures are only comparable at similar load.
+      load_avg_1m: Math.round(os.loadavg()[0]! * 10) / 10,
       producer_per_s: round(producer_per_s),
       redis_benchmark_xadd_per_s: round(redis_benchmark_xadd_per_s),
       producer_vs_redis_benchmark: Math.round((producer_per_s / redis_benchmark_xadd_per_s) * 100) / 100,

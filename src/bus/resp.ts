@@ -19,6 +19,13 @@ export function encodeCommand(args: ReadonlyArray<string | Buffer>): Buffer {
 
 const CRLF = Buffer.from('\r\n');
 
+/** The RESP bulk strings of some arguments, without the array header. */
+export function encodeArgs(args: ReadonlyArray<string>): string {
+  let out = '';
+  for (const a of args) out += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
+  return out;
+}
+
 /**
  * Encodes many commands into one payload: a string when every argument is
  * a string (the fast path), else a Buffer.

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AuthError, ConnectionError, ReplyError, TimeoutError } from '../../src/bus/errors.js';
 import { resolveConnectionOptions } from '../../src/bus/options.js';
 import { RespParser, RespPipe, encodeCommand, encodeCommands } from '../../src/bus/resp.js';
-import { StreamProducer } from '../../src/bus/streams/producer.js';
+import { StreamProducer, encodeXadds } from '../../src/bus/streams/producer.js';
 import { FaultProxy } from '../support/proxy.js';
 import { startRedis } from '../support/redis.js';
 import { randomPrefix } from '../support/tmp.js';
@@ -90,5 +90,17 @@ describe('RespPipe on real sockets', () => {
     proxy.resume();
     expect(await pipe.send(encodeCommands([['PING']]), 1)).toEqual(['PONG']);
     pipe.close();
+  });
+});
+
+describe('encodeXadds (pure)', () => {
+  it('matches the generic encoder, strings and Buffers alike', () => {
+    const prefix = ['XADD', 'can:raw', 'MAXLEN', '~', '1000', '*'];
+    const entries = [{ id: '0x101', data: 'AA FF' }, { é: 'ü' }, {}];
+    const generic = encodeCommands(entries.map((e) => [...prefix, ...Object.entries(e).flat()]));
+    expect(encodeXadds(prefix, entries)).toBe(generic);
+    const withBuf = [{ a: '1' }, { b: Buffer.from([1, 2]) }];
+    const g2 = encodeCommands(withBuf.map((e) => [...prefix, ...Object.entries(e).flat()])) as Buffer;
+    expect((encodeXadds(prefix, withBuf) as Buffer).equals(g2)).toBe(true);
   });
 });

@@ -26,13 +26,21 @@ interface Panel {
 }
 const dashboards = DASHBOARDS.map((f) => ({
   file: f,
-  json: JSON.parse(fs.readFileSync(`${G}/dashboards/${f}`, 'utf8')) as { uid: string; title: string; panels: Panel[] },
+  json: JSON.parse(fs.readFileSync(`${G}/dashboards/${f}`, 'utf8')) as {
+    uid: string;
+    title: string;
+    tags: string[];
+    panels: Panel[];
+  },
 }));
-const targets = dashboards.flatMap((d) => d.json.panels.flatMap((p) => p.targets.map((t) => ({ d: d.file, p, t }))));
+const targets = dashboards.flatMap((d) =>
+  d.json.panels.flatMap((p) => p.targets.map((t) => ({ d: d.file, p, t, timescaleOnly: d.json.tags.includes('timescaledb') }))),
+);
 
 /** Runs every panel's SQL, expanded as Grafana would, and checks the shape Grafana needs. */
-async function runAll(client: pg.Client, ctx: MacroContext) {
-  for (const { d, p, t } of targets) {
+async function runAll(client: pg.Client, ctx: MacroContext, timescale: boolean) {
+  for (const { d, p, t, timescaleOnly } of targets) {
+    if (timescaleOnly && !timescale) continue;
     const sql = expandMacros(t.rawSql, ctx);
     const what = `${d} / ${p.title}: ${sql}`;
     const r = await client.query(sql).catch((err: Error) => {
@@ -65,7 +73,7 @@ describe('Grafana provisioning', () => {
       providers: { type: string; options: { path: string } }[];
     };
     expect(prov.providers[0]?.options.path).toBe('/var/lib/grafana/dashboards/canopy');
-    expect(dashboards.length).toBeGreaterThanOrEqual(2);
+    expect(dashboards.length).toBeGreaterThanOrEqual(3);
     expect(new Set(dashboards.map((d) => d.json.uid)).size).toBe(dashboards.length);
     for (const d of dashboards) {
       const ids = d.json.panels.map((p) => p.id);
@@ -82,6 +90,7 @@ describe('Grafana provisioning', () => {
       expect(all).toContain(s);
     expect(dashboards.flatMap((d) => d.json.panels.map((p) => p.type))).toContain('state-timeline');
     expect(all).toMatch(/FROM alerts/);
+    expect(all).toMatch(/FROM readings_1h/);
     expect(all).toMatch(/thresholdsStyle":\{"mode":"area"/);
   });
 
@@ -112,7 +121,10 @@ describe('Grafana panel queries', () => {
     const now = new Date();
     await seedSimulated(client, now);
     const ctx = { from: new Date(now.getTime() - 6 * 3600_000), to: now, intervalMs: 60_000 };
-    await runAll(client, ctx);
+    await runAll(client, ctx, false);
+    // the long-term dashboard reads the continuous aggregates, which only TimescaleDB has
+    const lt = targets.find((x) => x.timescaleOnly);
+    await expect(client.query(expandMacros(lt?.t.rawSql as string, ctx))).rejects.toThrow(/readings_1h" does not exist/);
     // a time range with no data: the queries still run (and return nothing)
     const empty = { from: new Date('2001-01-01T00:00:00Z'), to: new Date('2001-01-02T00:00:00Z'), intervalMs: 60_000 };
     const sql = expandMacros(targets[1]?.t.rawSql as string, empty);
@@ -126,12 +138,13 @@ describe('Grafana panel queries', () => {
     await client.connect();
     await client.query(fs.readFileSync(path.resolve('test/deploy/fixtures/pg-schema.sql'), 'utf8'));
     await client.query("SELECT create_hypertable('sensor_readings', 'time')");
+    await client.query(fs.readFileSync(path.resolve('test/deploy/fixtures/timescale-aggregates.sql'), 'utf8'));
     const now = new Date();
     await seedSimulated(client, now, 2);
     const from = new Date(now.getTime() - 2 * 3600_000);
     // as Grafana expands them with the data source's timescaledb option on, and off
-    await runAll(client, { from, to: now, intervalMs: 60_000, timescaledb: true });
-    await runAll(client, { from, to: now, intervalMs: 300_000 });
+    await runAll(client, { from, to: now, intervalMs: 60_000, timescaledb: true }, true);
+    await runAll(client, { from, to: now, intervalMs: 3_600_000 }, true);
     await client.end();
     await ts.stop();
   });

@@ -107,6 +107,22 @@ describe('relay → gateway → consumer → predictions → relay, on real Redi
     expect(back[0]).toEqual({ type: 'alert', severity: 'warning', message: 'electrode loose' });
   });
 
+  it('malformed back-channel messages are counted and never reach a relay', async () => {
+    const r = await relay('jamie');
+    const got: unknown[] = [];
+    r.on('message', (_k, m) => got.push(m));
+    const plain = createClient({ url: redis.url });
+    await plain.connect();
+    const before = gateway.stats.backMalformed;
+    await plain.publish('user:jamie:predictions', Buffer.from([0xc1, 0xc1]));
+    await plain.publish('user:jamie:predictions', '{"type":"prediction"}');
+    await plain.publish('user:jamie:alerts', '{"type":"alert","severity":"info","message":"ok"}');
+    await until(() => got.length === 1, 'the valid alert');
+    expect(got).toEqual([{ type: 'alert', severity: 'info', message: 'ok' }]);
+    expect(gateway.stats.backMalformed).toBe(before + 2);
+    plain.destroy();
+  });
+
   it('a relay that reconnects gets what was published while it was away, once', async () => {
     const user = 'alex';
     const r = await relay(user);

@@ -1,6 +1,6 @@
 import type { Connection } from '../connection.js';
 import { ClosedError, ConfigError, ReplyError, toBusError } from '../errors.js';
-import { RespPipe, encodeCommands } from '../resp.js';
+import { RespPipe, encodeCommands, encodeArgs } from '../resp.js';
 import type { BusLogger } from '../log.js';
 import { silentLogger } from '../log.js';
 
@@ -156,13 +156,7 @@ export class StreamProducer {
     const context = `XADD ${this.options.stream} ×${entries.length}`;
     let replies: unknown[];
     try {
-      const commands: (string | Buffer)[][] = [];
-      for (const f of entries) {
-        const args: (string | Buffer)[] = prefix.slice();
-        for (const k in f) args.push(k, f[k] as string | Buffer);
-        commands.push(args);
-      }
-      replies = await this.#pipe.send(encodeCommands(commands), commands.length);
+      replies = await this.#pipe.send(encodeXadds(prefix, entries), entries.length);
     } catch (err) {
       const e = toBusError(err, context);
       this.#stats.failed += entries.length;
@@ -187,4 +181,27 @@ export class StreamProducer {
       }
     }
   }
+}
+
+/**
+ * RESP for one XADD per entry, written straight into string pieces (the hot
+ * path: no per-entry argument arrays); Buffers fall back to the generic encoder.
+ */
+export function encodeXadds(prefix: ReadonlyArray<string>, entries: ReadonlyArray<StreamFields>): string | Buffer {
+  const head = encodeArgs(prefix);
+  const parts: string[] = [];
+  for (const f of entries) {
+    let n = prefix.length;
+    const start = parts.push('', head) - 2;
+    for (const k in f) {
+      const v = f[k];
+      if (typeof v !== 'string') {
+        return encodeCommands(entries.map((e) => [...prefix, ...Object.entries(e).flat()]));
+      }
+      parts.push(`$${Buffer.byteLength(k)}\r\n`, k, `\r\n$${Buffer.byteLength(v)}\r\n`, v, '\r\n');
+      n += 2;
+    }
+    parts[start] = `*${n}\r\n`;
+  }
+  return parts.join('');
 }

@@ -367,10 +367,10 @@ export class Gateway {
       return;
     }
     const payload = codec === this.options.publishCodec ? data : this.#codec.encode(value, this.options.publishCodec);
-    this.#h.publish(s.user, kind, payload).then(
-      () => s.stats.published++,
-      () => s.send({ type: 'error', code: 'unavailable', error: 'Redis unavailable: message not published' }),
-    );
+    this.#h.publish(s.user, kind, payload, (ok) => {
+      if (ok) s.stats.published++;
+      else s.send({ type: 'error', code: 'unavailable', error: 'Redis unavailable: message not published' });
+    });
   }
 
   #reject(s: RelaySession, code: 'malformed' | 'invalid', error: string): void {

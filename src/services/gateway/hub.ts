@@ -99,17 +99,39 @@ export class UserChannelHub {
     return hub;
   }
 
-  /** PUBLISH one relay message (already encoded). Resolves to the receiver count. */
-  async publish(user: string, kind: ForwardKind, payload: Buffer): Promise<number> {
-    try {
-      const n = await this.#conn.run('PUBLISH', (c) => c.publish(userChannel(user, kind), payload));
-      this.stats.published++;
-      return n;
-    } catch (err) {
-      this.stats.publishErrors++;
-      this.#warn({ err: (err as Error).message, user, kind }, 'publish to Redis failed');
-      throw err;
-    }
+  /**
+   * PUBLISH one relay message (already encoded); `done(ok)` is called when
+   * Redis answered. Messages of one event-loop turn go out as one pipeline
+   * (one round trip, one timeout), in the order they were given.
+   */
+  publish(user: string, kind: ForwardKind, payload: Buffer, done?: (ok: boolean) => void): void {
+    this.#batch.push({ channel: userChannel(user, kind), payload, done });
+    if (this.#batch.length === 1) setImmediate(() => this.#flush());
+  }
+
+  #batch: Array<{ channel: string; payload: Buffer; done: ((ok: boolean) => void) | undefined }> = [];
+
+  #flush(): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    if (batch.length === 0) return;
+    this.#conn
+      .run(`PUBLISH ×${batch.length}`, (c) => {
+        const m = c.multi();
+        for (const b of batch) m.publish(b.channel, b.payload);
+        return m.execAsPipeline();
+      })
+      .then(
+        () => {
+          this.stats.published += batch.length;
+          for (const b of batch) b.done?.(true);
+        },
+        (err: unknown) => {
+          this.stats.publishErrors += batch.length;
+          this.#warn({ err: (err as Error).message, messages: batch.length }, 'publish to Redis failed');
+          for (const b of batch) b.done?.(false);
+        },
+      );
   }
 
   /** Backlog entries after `afterId`, oldest first, at most `count`. */
