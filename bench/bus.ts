@@ -4,6 +4,7 @@
  *  - redis_benchmark_xadd_per_s: `redis-benchmark -c 1 -P 64 -n 200000 XADD <key> * f v` (the denominator)
  *  - drain_per_s: our consumer group worker, COUNT 1000 + XACK, a no-op handler
  *  - pubsub_p50_us / p99 / max: one-way latency Publisher → Subscriber at 1,000 msg/s
+ *    (and the same through bare node-redis, as the floor our layer adds to)
  * Producer and redis-benchmark run three interleaved rounds of 200,000 and report medians.
  */
 import { spawnSync } from 'node:child_process';
@@ -95,32 +96,65 @@ async function drain(conn: Connection, n = N): Promise<number> {
   return n / s;
 }
 
-async function pubsub(conn: Connection): Promise<{ p50: number; p99: number; max: number }> {
-  const sub = await Subscriber.create(conn);
-  const pub = new Publisher(conn);
+type Latency = { p50: number; p99: number; max: number; rate: number };
+
+/**
+ * One-way latency at 1,000 msg/s: one message per timer tick (never a
+ * burst), the send time (process.hrtime) in the payload.
+ */
+async function latency(
+  publish: (m: { seq: number; t: string }) => unknown,
+  subscribe: (on: (m: { seq: number; t: string }) => void) => Promise<() => Promise<void>>,
+  total = 10_000,
+): Promise<Latency> {
   const warmup = 500;
-  const total = 10_000; // 10 s at 1,000 msg/s
   const lat: number[] = [];
   let received = 0;
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
-  await sub.subscribe<{ seq: number; t: string }>('bench:pubsub', (m) => {
+  const close = await subscribe((m) => {
     const us = Number(process.hrtime.bigint() - BigInt(m.t)) / 1000;
     if (m.seq >= warmup) lat.push(us);
     if (++received === total) done();
   });
   const start = performance.now();
   for (let seq = 0; seq < total; seq++) {
-    const due = start + seq; // one per ms
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    else if (seq % 50 === 0) await new Promise((r) => setImmediate(r));
-    void pub.publish('bench:pubsub', { seq, t: String(process.hrtime.bigint()) });
+    const wait = start + seq - performance.now(); // one per ms
+    await new Promise((r) => setTimeout(r, Math.max(0, wait)));
+    publish({ seq, t: String(process.hrtime.bigint()) });
   }
   await finished;
-  await sub.close();
+  const rate = total / ((performance.now() - start) / 1000);
+  await close();
   lat.sort((a, b) => a - b);
-  return { p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1] ?? NaN };
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1] ?? NaN, rate };
+}
+
+/** Through the bus: Publisher (JSON codec) → Subscriber (decode, dispatch, stats). */
+async function pubsub(conn: Connection): Promise<Latency> {
+  const pub = new Publisher(conn);
+  return latency(
+    (m) => void pub.publish('bench:pubsub', m),
+    async (on) => {
+      const sub = await Subscriber.create(conn);
+      await sub.subscribe<{ seq: number; t: string }>('bench:pubsub', on);
+      return () => sub.close();
+    },
+  );
+}
+
+/** The floor: node-redis PUBLISH and SUBSCRIBE with JSON, no bus layer. */
+async function pubsubRaw(conn: Connection): Promise<Latency> {
+  return latency(
+    (m) => void conn.client.publish('bench:raw', JSON.stringify(m)),
+    async (on) => {
+      const sub = conn.client.duplicate();
+      await sub.connect();
+      await sub.subscribe('bench:raw', (msg) => on(JSON.parse(msg) as { seq: number; t: string }));
+      return () => sub.close();
+    },
+    5000,
+  );
 }
 
 export async function run(): Promise<Record<string, number>> {
@@ -142,6 +176,7 @@ export async function run(): Promise<Record<string, number>> {
     await drain(conn, 50_000); // warm-up
     const drain_per_s = await drain(conn);
     const ps = await pubsub(conn);
+    const raw = await pubsubRaw(conn);
     return {
       // The machine's 1-minute load average when the run ended: the figures are only comparable at similar load.
       load_avg_1m: Math.round(os.loadavg()[0]! * 10) / 10,
@@ -152,6 +187,9 @@ export async function run(): Promise<Record<string, number>> {
       pubsub_p50_us: round(ps.p50),
       pubsub_p99_us: round(ps.p99),
       pubsub_max_us: round(ps.max),
+      pubsub_rate_per_s: round(ps.rate),
+      pubsub_raw_node_redis_p50_us: round(raw.p50),
+      pubsub_raw_node_redis_p99_us: round(raw.p99),
     };
   } finally {
     await conn.close();

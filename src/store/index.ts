@@ -4,7 +4,7 @@
  */
 import { loadBaseConfig } from '../config/env.js';
 import { parseDatabaseUrl, resolveStoreOptions, type StoreOptions } from './options.js';
-import { StoreError } from './errors.js';
+import { PgStore } from './postgres/store.js';
 import { SqliteStore } from './sqlite/store.js';
 import type { Store } from './types.js';
 
@@ -28,5 +28,5 @@ export async function openStore(databaseUrl?: string, options: Partial<StoreOpti
   const opts = resolveStoreOptions(options);
   const target = parseDatabaseUrl(databaseUrl ?? loadBaseConfig().databaseUrl);
   if (target.kind === 'sqlite') return SqliteStore.open(target.path, opts);
-  throw new StoreError('STORE_CONFIG', 'PostgreSQL support is not landed yet');
+  return PgStore.open(target.url, opts);
 }

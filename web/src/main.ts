@@ -3,6 +3,7 @@ import { api, type Device, type Sensor, type WsMessage } from './api.js';
 import { RoomCards } from './cards.js';
 import { HistoryChart, RANGES, STAGES } from './chart.js';
 import { connectLive } from './live.js';
+import './controls.js';
 
 const $ = (id: string) => document.getElementById(id)!;
 
