@@ -12,11 +12,13 @@ export interface ClaimedEntry {
 }
 
 /**
- * Claims `from`'s pending entries for the survivor and returns them. The
- * stream consumer of the bus may offer its own; the default is
- * {@link claimPendingOf} (XPENDING + XCLAIM).
+ * Claims `from`'s pending entries for the survivor and returns them (or
+ * their number). With the bus's consumer-group worker pass
+ * `(from) => consumer.claimFrom(from, { deleteConsumer: true })`: it handles
+ * the claimed entries itself. The default is {@link claimPendingOf}
+ * (XPENDING + XCLAIM), which returns the entries for the caller to process.
  */
-export type ClaimFn = (from: string) => Promise<ClaimedEntry[]>;
+export type ClaimFn = (from: string) => Promise<ClaimedEntry[] | number>;
 
 /** How a survivor takes over the pending entries of consumers whose heartbeat vanished. */
 export interface OrphanClaimerOptions {
@@ -62,8 +64,11 @@ export const ORPHAN_CLAIMER_DEFAULTS = {
 } satisfies Partial<OrphanClaimerOptions>;
 
 export interface OrphanClaimerEvents {
-  /** Entries now pending for this consumer: process and ack them. */
-  claimed: [from: string, entries: ClaimedEntry[]];
+  /**
+   * Entries now pending for this consumer: process and ack them (`entries`
+   * is empty when the claim function only reports a count).
+   */
+  claimed: [from: string, count: number, entries: ClaimedEntry[]];
   error: [err: Error];
 }
 
@@ -201,14 +206,17 @@ export class OrphanClaimer extends EventEmitter<OrphanClaimerEvents> {
   async #claimFrom(from: string): Promise<void> {
     if (from === this.options.consumer) return;
     let entries: ClaimedEntry[];
+    let count: number;
     try {
-      entries = await this.#claim(from);
+      const r = await this.#claim(from);
+      entries = typeof r === 'number' ? [] : r;
+      count = typeof r === 'number' ? r : r.length;
     } catch (err) {
       this.#fail(err);
       return;
     }
-    if (entries.length > 0) {
-      this.#claimedTotal += entries.length;
+    if (count > 0) {
+      this.#claimedTotal += count;
       this.options.logger.info(
         {
           stream: this.options.stream,
@@ -219,7 +227,7 @@ export class OrphanClaimer extends EventEmitter<OrphanClaimerEvents> {
         },
         'claimed the pending entries of a vanished consumer',
       );
-      this.emit('claimed', from, entries);
+      this.emit('claimed', from, count, entries);
     }
   }
 

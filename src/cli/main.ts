@@ -13,6 +13,7 @@ import { registerSubscribe } from './commands/subscribe.js';
 import { registerPublish } from './commands/publish.js';
 import { registerAutomation } from './commands/automation.js';
 import { registerAdmin } from './commands/admin.js';
+import { registerAlerts } from './commands/alerts.js';
 
 /**
  * `canopy <command>`: every service and tool of Canopy. Each command lives
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerPublish(program);
   registerAutomation(program);
   registerAdmin(program);
+  registerAlerts(program);
   return program;
 }
 

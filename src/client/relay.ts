@@ -34,6 +34,12 @@ export interface RelayClientOptions {
   reconnectMaxMs: number;
   /** @defaultValue 10000 — messages kept while disconnected; beyond that the oldest are dropped and counted. */
   maxQueued: number;
+  /**
+   * @defaultValue 4 MiB — bytes allowed to wait in the socket; above it
+   * messages wait in the queue instead (so a stalled link never grows memory
+   * without bound).
+   */
+  maxBufferedBytes: number;
   /** @defaultValue 5000 — time allowed for one connection attempt. */
   connectTimeoutMs: number;
   /** @defaultValue true — ask for what was published while away (resume from the last id seen). */
@@ -49,6 +55,7 @@ export const RELAY_CLIENT_DEFAULTS: Omit<RelayClientOptions, 'url' | 'user' | 't
   reconnectBaseMs: 250,
   reconnectMaxMs: 10_000,
   maxQueued: 10_000,
+  maxBufferedBytes: 4 * 1024 * 1024,
   connectTimeoutMs: 5000,
   resume: true,
   logger: silentLogger,
@@ -177,13 +184,13 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
 
   /** Sends bytes as they are (already encoded); for tests and benchmarks. */
   sendEncoded(payload: Buffer): boolean {
-    const ws = this.#ws;
-    if (this.#ready && ws && ws.readyState === WebSocket.OPEN) {
-      ws.send(payload, { binary: this.options.codec === 'msgpack' || payload[0] !== 0x7b });
-      this.stats.sent++;
+    if (this.#queue.length > 0) this.#flush();
+    if (this.#queue.length === 0 && this.#writable()) {
+      this.#write(payload);
       return true;
     }
     this.#queue.push(payload);
+    this.#scheduleFlush();
     if (this.#queue.length > this.options.maxQueued) {
       this.#queue.shift();
       this.stats.dropped++;
@@ -192,10 +199,45 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     return true;
   }
 
+  #writable(): boolean {
+    const ws = this.#ws;
+    return (
+      this.#ready &&
+      ws !== undefined &&
+      ws.readyState === WebSocket.OPEN &&
+      ws.bufferedAmount < this.options.maxBufferedBytes
+    );
+  }
+
+  #write(payload: Buffer): void {
+    this.#ws!.send(payload, { binary: this.options.codec === 'msgpack' || payload[0] !== 0x7b });
+    this.stats.sent++;
+  }
+
+  /** Sends queued messages, in order, while the socket takes them. */
+  #flush(): void {
+    let i = 0;
+    while (i < this.#queue.length && this.#writable()) this.#write(this.#queue[i++]!);
+    if (i > 0) this.#queue = this.#queue.slice(i);
+  }
+
+  #flushTimer: NodeJS.Timeout | undefined;
+
+  #scheduleFlush(): void {
+    if (this.#flushTimer || this.#closed) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      this.#flush();
+      if (this.#queue.length > 0 && this.#ready) this.#scheduleFlush();
+    }, 20);
+    this.#flushTimer.unref?.();
+  }
+
   /** Stops reconnecting and closes the connection. */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#flushTimer);
     const ws = this.#ws;
     this.#ws = undefined;
     this.#ready = false;
@@ -277,9 +319,8 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
       this.#ready = true;
       this.#attempt = 0;
       this.stats.connects++;
-      const q = this.#queue;
-      this.#queue = [];
-      for (const p of q) this.sendEncoded(p);
+      this.#flush();
+      if (this.#queue.length > 0) this.#scheduleFlush();
       this.emit('welcome', frame);
     } else if (frame.type === 'deliver') {
       this.stats.received++;

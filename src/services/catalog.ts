@@ -19,5 +19,6 @@ export function upServices(opts: { source?: string } = {}): ServiceEntry[] {
   const apiPort = Number(process.env.CANOPY_API_PORT || 8000);
   services.push({ name: 'api', args: ['api', '--port', String(apiPort), '--host', '127.0.0.1'], port: apiPort });
   services.push({ name: 'automation', args: ['automation'], onCrash: ['automation', '--safe-state'] });
+  services.push({ name: 'alerts', args: ['alerts'] });
   return services;
 }

@@ -97,7 +97,7 @@ describe('presence', () => {
     const claimed: ClaimedEntry[] = [];
     const vanished = new Promise<string>((resolve) => watcher.on('vanished', (i) => i === instance && resolve(i)));
     const allClaimed = new Promise<void>((resolve) =>
-      claimer.on('claimed', (from, entries) => {
+      claimer.on('claimed', (from, _count, entries) => {
         expect(from).toBe(instance);
         claimed.push(...entries);
         if (claimed.length >= 20) resolve();

@@ -107,6 +107,32 @@ describe('relay → gateway → consumer → predictions → relay, on real Redi
     expect(back[0]).toEqual({ type: 'alert', severity: 'warning', message: 'electrode loose' });
   });
 
+  it('a relay keeps what it sends while the gateway restarts and delivers it after reconnecting', async () => {
+    const { gateway: g1 } = await startGateway({}, redis);
+    const port = g1.port;
+    const got: number[] = [];
+    const sub = await consumer.subscribe('alex', 'features', (m) => void got.push(m.features.n as number));
+    const r = await RelayClient.connect({ url: g1.url, user: 'alex', token: TOKENS.get('alex')!, reconnectBaseMs: 50 });
+    relays.push(r);
+    r.sendFeatures({ n: 0 });
+    await until(() => got.length === 1, 'the first message');
+    await g1.stop();
+    await until(() => !r.connected, 'the disconnect');
+    for (let n = 1; n <= 50; n++) r.sendFeatures({ n });
+    expect(r.queued).toBe(50);
+    const { gateway: g2 } = await startGateway({ port }, redis);
+    try {
+      await until(() => got.length === 51, `the queued messages (got ${got.length})`);
+      expect(got).toEqual([...Array(51).keys()]);
+      expect(r.stats.dropped).toBe(0);
+      expect(r.stats.connects).toBe(2);
+    } finally {
+      await r.close();
+      await sub.unsubscribe();
+      await g2.stop();
+    }
+  });
+
   it('malformed back-channel messages are counted and never reach a relay', async () => {
     const r = await relay('jamie');
     const got: unknown[] = [];

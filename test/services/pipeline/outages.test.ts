@@ -69,4 +69,28 @@ describe('failure behaviour', () => {
     expect(entries[0]!.message.id).toBe('0x123');
     raw.destroy();
   });
+
+  it('Redis unreachable at start: the scanner spools at once, then joins the fabric and replays when Redis comes up', async () => {
+    const redis = await startRedis();
+    await redis.kill();
+    const source = new CountingSource(10, 10);
+    const scanner = await startScanner({
+      source,
+      redisUrl: redis.url,
+      useRedis: true,
+      spoolDir: path.join(tempDir(), 'spool'),
+      stream: 'can:raw',
+      trim: { maxLen: 1_000_000 },
+      logger: quietLogger(),
+    });
+    await waitFor('frames spooled', () => scanner.stats().spooled >= 100);
+    expect(scanner.stats().direct).toBe(0);
+    await redis.restart();
+    await waitFor('spool replayed', () => scanner.stats().replayed >= 100 && scanner.stats().pending === 0, 30_000);
+    const raw = await rawClient(redis.url);
+    await waitFor('heartbeat', async () => (await raw.keys('heartbeat:*scanner*')).length === 1);
+    await scanner.stop();
+    expect(await raw.xLen('can:raw')).toBe(source.seq);
+    raw.destroy();
+  });
 });

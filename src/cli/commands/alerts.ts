@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import { alertsConfigFromEnv, start } from '../../services/alerts/index.js';
+import { createLogger } from '../../util/log.js';
+import { runUntilSignal } from '../run-service.js';
+
+export function registerAlerts(program: Command): void {
+  program
+    .command('alerts')
+    .description(
+      'alert on readings (above/below for a duration, with hysteresis), stale sensors, vanished services and ' +
+        'devices in failsafe; notify by webhook (ALERTS_WEBHOOK_URL) and e-mail (ALERTS_SMTP_URL, ALERTS_EMAIL_TO); ' +
+        'active alerts in alerts:active, transitions on alerts:update',
+    )
+    .option(
+      '--rules <file>',
+      'alert rules (YAML; env ALERTS_CONFIG)',
+      process.env.ALERTS_CONFIG || 'config/alerts.yaml',
+    )
+    .action(async (opts: { rules: string }) => {
+      const log = createLogger('alerts');
+      await runUntilSignal('alerts', log, async () => {
+        const h = await start({ ...alertsConfigFromEnv(), configPath: opts.rules, runtime: { log } });
+        if (h.notifier.channels.length === 0) {
+          log.warn('no notification channel configured (ALERTS_WEBHOOK_URL, ALERTS_SMTP_URL + ALERTS_EMAIL_TO)');
+        }
+        return h;
+      });
+    });
+}
