@@ -14,6 +14,7 @@ import { registerPublish } from './commands/publish.js';
 import { registerAutomation } from './commands/automation.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerAlerts } from './commands/alerts.js';
+import { registerRecorder } from './commands/recorder.js';
 
 /**
  * `canopy <command>`: every service and tool of Canopy. Each command lives
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerAutomation(program);
   registerAdmin(program);
   registerAlerts(program);
+  registerRecorder(program);
   return program;
 }
 
