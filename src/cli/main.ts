@@ -15,6 +15,7 @@ import { registerAutomation } from './commands/automation.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerAlerts } from './commands/alerts.js';
 import { registerRecorder } from './commands/recorder.js';
+import { registerAnalytics } from './commands/analytics.js';
 
 /**
  * `canopy <command>`: every service and tool of Canopy. Each command lives
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerAdmin(program);
   registerAlerts(program);
   registerRecorder(program);
+  registerAnalytics(program);
   return program;
 }
 

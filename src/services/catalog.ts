@@ -21,5 +21,6 @@ export function upServices(opts: { source?: string } = {}): ServiceEntry[] {
   services.push({ name: 'automation', args: ['automation'], onCrash: ['automation', '--safe-state'] });
   services.push({ name: 'alerts', args: ['alerts'] });
   services.push({ name: 'recorder', args: ['recorder'] });
+  services.push({ name: 'analytics', args: ['analytics'] });
   return services;
 }
