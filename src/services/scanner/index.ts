@@ -59,6 +59,7 @@ export async function start(config: ScannerConfig): Promise<ScannerHandle> {
   // The fabric (heartbeat, admin mailbox) comes with the Redis connection;
   // the scanner never waits for it: frames are spooled until Redis is there.
   let runtime: ServiceRuntime | undefined;
+  const ref: { writer?: SpooledStreamWriter } = {};
   const connect = async (): Promise<ServiceRuntime | undefined> => {
     try {
       return await startServiceRuntime({
@@ -66,7 +67,7 @@ export async function start(config: ScannerConfig): Promise<ScannerHandle> {
         log,
         connectAttempts: 1,
         connection: { clientName: 'canopy-scanner', ...urlOpt(config.redisUrl) },
-        counters: () => ({ frames, batches, ...writer.stats, breaker: writer.breaker.state }),
+        counters: () => ({ frames, batches, ...ref.writer?.stats, breaker: ref.writer?.breaker.state }),
       });
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'Redis unreachable at start; spooling until it is back');
@@ -81,6 +82,7 @@ export async function start(config: ScannerConfig): Promise<ScannerHandle> {
     useRedis: config.useRedis,
     logger: log,
   });
+  ref.writer = writer;
   let retry: NodeJS.Timeout | undefined;
   if (config.useRedis && !runtime) {
     let trying = false;

@@ -5,6 +5,8 @@ import { openStore } from '../../../src/store/index.js';
 import type { Store } from '../../../src/store/types.js';
 import { start as startWorker, type WorkerHandle } from '../../../src/services/worker/index.js';
 import { startRedis, type TestRedis } from '../../support/redis.js';
+import { startPostgres } from '../../support/postgres.js';
+import { startTimescale } from '../../support/timescale.js';
 import { tempDir } from '../../support/tmp.js';
 import { quietLogger, rawClient, waitFor, xaddFrames, type Raw } from './helpers.js';
 import path from 'node:path';
@@ -24,11 +26,14 @@ interface Ctx {
   messages: { channel: string; body: Record<string, unknown> }[];
 }
 
-const stores: [string, () => Promise<string>][] = [
+const stores: [string, () => Promise<string>, number?][] = [
   ['SQLite', async () => `sqlite:${path.join(tempDir(), 'canopy.db')}`],
+  ['PostgreSQL', async () => (await startPostgres()).createDatabase()],
+  // PGlite is one backend session: the store gets a pool of one connection
+  ['TimescaleDB', async () => (await startTimescale()).url, 1],
 ];
 
-describe.each(stores)('pipeline end to end on real Redis with %s', (_name, makeUrl) => {
+describe.each(stores)('pipeline end to end on real Redis with %s', (_name, makeUrl, poolSize) => {
   const ctx = {} as Ctx;
 
   beforeAll(async () => {
@@ -39,7 +44,7 @@ describe.each(stores)('pipeline end to end on real Redis with %s', (_name, makeU
     await ctx.sub.pSubscribe('sensor:update*', (msg, channel) => {
       ctx.messages.push({ channel, body: JSON.parse(msg) as Record<string, unknown> });
     });
-    ctx.store = await openStore(await makeUrl());
+    ctx.store = await openStore(await makeUrl(), poolSize ? { poolSize } : {});
     ctx.worker = await startWorker({
       redisUrl: ctx.redis.url,
       databaseUrl: 'unused',

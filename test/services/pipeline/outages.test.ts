@@ -5,7 +5,11 @@ import type { FrameSource, SourceStats } from '../../../src/can/sources/types.js
 import { start as startScanner } from '../../../src/services/scanner/index.js';
 import { startRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
-import { quietLogger, rawClient, waitFor } from './helpers.js';
+import { startPostgres } from '../../support/postgres.js';
+import { openStore } from '../../../src/store/index.js';
+import { start as startWorker } from '../../../src/services/worker/index.js';
+import { encodePt100 } from '../../../src/can/protocol.js';
+import { quietLogger, rawClient, waitFor, xaddFrames } from './helpers.js';
 
 /** A source of numbered frames (sequence number in bytes 0–3), one batch every `tickMs`. */
 class CountingSource implements FrameSource {
@@ -67,6 +71,75 @@ describe('failure behaviour', () => {
     // exactly the contract fields
     expect(Object.keys(entries[0]!.message).sort()).toEqual(['data', 'dlc', 'id', 'ts']);
     expect(entries[0]!.message.id).toBe('0x123');
+    raw.destroy();
+  });
+
+  it('Redis unreachable at start: the scanner spools at once, then joins the fabric and replays when Redis comes up', async () => {
+    const redis = await startRedis();
+    await redis.kill();
+    const source = new CountingSource(10, 10);
+    const scanner = await startScanner({
+      source,
+      redisUrl: redis.url,
+      useRedis: true,
+      spoolDir: path.join(tempDir(), 'spool'),
+      stream: 'can:raw',
+      trim: { maxLen: 1_000_000 },
+      logger: quietLogger(),
+    });
+    await waitFor('frames spooled', () => scanner.stats().spooled >= 100);
+    expect(scanner.stats().direct).toBe(0);
+    await redis.restart();
+    await waitFor('spool replayed', () => scanner.stats().replayed >= 100 && scanner.stats().pending === 0, 30_000);
+    const raw = await rawClient(redis.url);
+    await waitFor('heartbeat', async () => (await raw.keys('heartbeat:*scanner*')).length === 1);
+    await scanner.stop();
+    expect(await raw.xLen('can:raw')).toBe(source.seq);
+    raw.destroy();
+  });
+
+  it('store stopped mid-run: the stream holds the backlog, live keys keep flowing, and every frame is stored after it returns', async () => {
+    const redis = await startRedis();
+    const pg = await startPostgres();
+    const store = await openStore(await pg.createDatabase());
+    const raw = await rawClient(redis.url);
+    const worker = await startWorker({
+      redisUrl: redis.url,
+      databaseUrl: 'unused',
+      store,
+      blockMs: 100,
+      logger: quietLogger(),
+    });
+    let t = Date.now() - 100_000;
+    let sent = 0;
+    const send = async (n: number) => {
+      const frames: CanFrame[] = [];
+      for (let i = 0; i < n; i++) frames.push(encodePt100(1, 20 + (sent % 10) / 10, 18, 0, t++));
+      sent += n;
+      await xaddFrames(raw, frames);
+      return t - 1;
+    };
+    await send(100);
+    await waitFor('first frames stored', async () => (await store.countMessages()) === 100);
+    await pg.stop();
+    for (let i = 0; i < 5; i++) {
+      const last = await send(50);
+      await waitFor(
+        'live key follows while the store is down',
+        async () => Number(await raw.get('sensor:dry_bulb_f:ts')) === last,
+      );
+    }
+    const pending = (await raw.sendCommand(['XPENDING', 'can:raw', 'can-worker'])) as unknown[];
+    expect(Number(pending[0])).toBe(250);
+    expect(worker.stats().storeFailures).toBeGreaterThan(0);
+    await pg.restart();
+    await waitFor('backlog stored', async () => (await store.countMessages().catch(() => 0)) === sent, 60_000);
+    await waitFor(
+      'backlog acked',
+      async () => Number(((await raw.sendCommand(['XPENDING', 'can:raw', 'can-worker'])) as unknown[])[0]) === 0,
+    );
+    await worker.stop();
+    await store.close();
     raw.destroy();
   });
 });
