@@ -17,6 +17,8 @@ import { registerMigrate } from './commands/migrate.js';
 import { registerAlerts } from './commands/alerts.js';
 import { registerRecorder } from './commands/recorder.js';
 import { registerAnalytics } from './commands/analytics.js';
+import { registerExporter } from './commands/exporter.js';
+import { registerMonitor } from './commands/monitor.js';
 
 /**
  * `canopy <command>`: every service and tool of Canopy. Each command lives
@@ -44,6 +46,8 @@ export function buildProgram(): Command {
   registerAlerts(program);
   registerRecorder(program);
   registerAnalytics(program);
+  registerExporter(program);
+  registerMonitor(program);
   return program;
 }
 
