@@ -16,6 +16,7 @@ import WebSocket from 'ws';
 import { freePort, waitForPort } from '../src/ops/ports.js';
 import { RedisProcess } from '../src/ops/redis-process.js';
 import { openStore } from '../src/store/index.js';
+import { startPostgres } from '../test/support/postgres.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/bench → dist/src/cli/main.js */
@@ -267,6 +268,21 @@ export async function run(): Promise<Record<string, number>> {
     figures.history_sqlite_p50_ms = h.p50;
     figures.history_sqlite_p99_ms = h.p99;
     figures.history_buckets = h.buckets;
+    // the same 30 days on PostgreSQL (its own API process)
+    const pg = await startPostgres();
+    const pgUrl = await pg.createDatabase();
+    const t1 = performance.now();
+    await fillHistory(pgUrl, end);
+    figures.history_fill_postgres_s = round((performance.now() - t1) / 1000, 1);
+    const pgApi = await spawnApi({ REDIS_URL: redis.url, DATABASE_URL: pgUrl });
+    try {
+      const hp = await historyTimes(pgApi.url, end, 20);
+      figures.history_postgres_p50_ms = hp.p50;
+      figures.history_postgres_p99_ms = hp.p99;
+    } finally {
+      await pgApi.stop();
+      await pg.kill();
+    }
     Object.assign(figures, await liveLoad(api.url));
     Object.assign(figures, await fanOut(api.url, redis.url, 1000, 100, viaPublish, 'publish'));
     worker = spawnCli(['worker', '--name', 'bench-worker'], { REDIS_URL: redis.url, DATABASE_URL: sqliteUrl });
