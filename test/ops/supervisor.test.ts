@@ -103,6 +103,22 @@ describe('canopy up supervisor', () => {
   });
 });
 
+describe('canopy up killed with kill -9', () => {
+  it('its children notice and stop cleanly: nothing is left running but the managed Redis, which is reported', async () => {
+    const { h, dir, pids, redisPid } = await startHost();
+    await until(() => NAMES.every((n) => records(dir, n).length > 0), 10_000, 'every child at work');
+    h.child.kill('SIGKILL');
+    await h.exited;
+    await until(() => NAMES.every((n) => !alive(pids[n] as number)), 15_000, 'children gone');
+    // each finished its batch in hand on the way out
+    for (const n of NAMES) expect(checkLog(records(dir, n)).stops).toBe(1);
+    // redis-server cannot watch its parent: it outlives a SIGKILLed supervisor (its data is safe: AOF)
+    expect(alive(redisPid)).toBe(true);
+    process.kill(redisPid, 'SIGTERM');
+    await until(() => !alive(redisPid), 10_000, 'redis gone');
+  });
+});
+
 describe('Supervisor', () => {
   it('rejects bad options and duplicate names with typed errors', async () => {
     expect(() => new Supervisor({ restartBaseMs: 0 })).toThrow(SupervisorError);
