@@ -411,7 +411,12 @@ export class Gateway {
       { inFlight: this.#h.inFlight, paused: high },
       high ? 'Redis is behind: pausing relays' : 'resuming relays',
     );
-    for (const set of this.#sessions.values()) for (const s of set) high ? s.ws.pause() : s.ws.resume();
+    for (const set of this.#sessions.values()) {
+      for (const s of set) {
+        if (high) s.ws.pause();
+        else s.ws.resume();
+      }
+    }
   }
 
   /** `identity:relay:{connection}`: who is connected, from where, and its counters (TTL as the registry's). */
