@@ -136,7 +136,8 @@ export async function run(): Promise<Record<string, number>> {
   const redis = await RedisProcess.start({ dir, aof: false, rdb: false });
   const port = await freePort();
   const tokens = Array.from({ length: relaysN }, (_, i) => `${userId(i)}:${tokenOf(i)}`).join(',');
-  const gw = spawn(process.execPath, [CLI, 'gateway', '--port', String(port)], {
+  const gwNodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof
+  const gw = spawn(process.execPath, [...gwNodeArgs, CLI, 'gateway', '--port', String(port)], {
     env: { ...process.env, REDIS_URL: redis.url, CANOPY_GATEWAY_TOKENS: tokens, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -13,6 +13,7 @@ import { registerSubscribe } from './commands/subscribe.js';
 import { registerPublish } from './commands/publish.js';
 import { registerAutomation } from './commands/automation.js';
 import { registerAdmin } from './commands/admin.js';
+import { registerMigrate } from './commands/migrate.js';
 import { registerAlerts } from './commands/alerts.js';
 
 /**
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerPublish(program);
   registerAutomation(program);
   registerAdmin(program);
+  registerMigrate(program);
   registerAlerts(program);
   return program;
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/bus/connection.js';
 import { ConfigError, RetryableError } from '../../src/bus/errors.js';
-import { StreamConsumer, resolveConsumerOptions, type StreamEntry } from '../../src/bus/streams/consumer.js';
+import { StreamConsumer, idBefore, resolveConsumerOptions, type StreamEntry } from '../../src/bus/streams/consumer.js';
 import { parsePendingReply, parseReadReply } from '../../src/bus/streams/entries.js';
 import { StreamProducer } from '../../src/bus/streams/producer.js';
 import { register } from '../support/cleanup.js';
@@ -329,6 +329,45 @@ describe('a consumer across a redis-server crash', () => {
     await waitFor(() => seen.has('after'), 'entry after the restart');
     await waitFor(() => w.health === 'ready', 'ready again');
     expect(states).toContain('degraded');
+    await w.stop();
+  });
+});
+
+describe('held entries (the handler keeps some for later)', () => {
+  it('idBefore gives the id just below (pure)', () => {
+    expect(idBefore('5-3')).toBe('5-2');
+    expect(idBefore('5-0')).toBe('4-18446744073709551615');
+    expect(idBefore('0-1')).toBe('0-0');
+  });
+
+  it('entries held by the handler do not hide later failed entries from redelivery', async () => {
+    const redis = await startRedis();
+    const conn = await connect(redis.url);
+    const stream = `${randomPrefix()}raw`;
+    const p = new StreamProducer(conn, { stream, trim: 'none' });
+    await p.addMany(Array.from({ length: 1100 }, (_, i) => ({ n: String(i) })));
+    const failedOnce = new Set<string>();
+    const done = new Set<string>();
+    const w = await StreamConsumer.start(
+      conn,
+      async (batch) => {
+        const hold = batch.filter((e) => Number(e.fields.n) < 1050).map((e) => e.id);
+        const rest = batch.filter((e) => Number(e.fields.n) >= 1050);
+        if (rest.some((e) => !failedOnce.has(e.id))) {
+          rest.forEach((e) => failedOnce.add(e.id));
+          throw new Error('first try fails');
+        }
+        rest.forEach((e) => done.add(e.fields.n!));
+        return { hold };
+      },
+      { stream, group: 'g', batchSize: 100, blockMs: 100, backoffBaseMs: 10, backoffMaxMs: 20 },
+    );
+    await waitFor(() => done.size === 50 && w.held === 1050, 'the 50 later entries after their redelivery');
+    const pending = (await conn.client.sendCommand(['XPENDING', stream, 'g'])) as unknown[];
+    expect(pending[0]).toBe(1050); // only the held ones
+    await w.ack((await conn.client.xRange(stream, '-', '+', { COUNT: 1050 })).map((e) => e.id));
+    expect(w.held).toBe(0);
+    expect(((await conn.client.sendCommand(['XPENDING', stream, 'g'])) as unknown[])[0]).toBe(0);
     await w.stop();
   });
 });

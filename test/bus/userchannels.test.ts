@@ -66,3 +66,37 @@ describe('user channels', () => {
     expect(codec.decode(codec.encode({ t: d })).value).toEqual({ t: d });
   });
 });
+
+describe('the fast raw check agrees with the schema', () => {
+  it('on random messages', async () => {
+    const fc = await import('fast-check');
+    const { Value } = await import('@sinclair/typebox/value');
+    const { RawMessageSchema } = await import('../../src/bus/userchannels.js');
+    const v = new UserMessageValidator();
+    const num = fc.oneof(fc.double(), fc.integer(), fc.constant(NaN), fc.constant(Infinity));
+    const val = fc.oneof(num, fc.array(num, { maxLength: 4 }), fc.string(), fc.constant(null), fc.constant([]));
+    const msg = fc.record(
+      {
+        type: fc.constantFrom('raw', 'features', 1),
+        timestamp: fc.oneof(
+          fc.double(),
+          fc.string({ maxLength: 70 }),
+          fc.date({ noInvalidDate: true }),
+          fc.constant(null),
+        ),
+        channels: fc.oneof(
+          fc.dictionary(fc.string({ maxLength: 130 }), val, { maxKeys: 5 }),
+          fc.constant([]),
+          fc.constant(null),
+        ),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(msg, (m) => {
+        expect(v.validate('raw', m).ok).toBe(Value.Check(RawMessageSchema, m));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -2,6 +2,30 @@ import os from 'node:os';
 import { ConfigError } from '../errors.js';
 import type { BusLogger } from '../log.js';
 import { silentLogger } from '../log.js';
+import type { StreamEntry } from './entries.js';
+
+/** What a batch handler may return: entries it names are dead-lettered at once (not retried). */
+export type BatchResult = void | {
+  deadLetter?: { id: string; reason: string }[];
+  /**
+   * Entries of this batch the handler keeps for later (e.g. its store is
+   * down): not acked, not counted as failures, not delivered again, and
+   * kept from other consumers' claims (their idle time is reset
+   * periodically) until the handler names them in `ack` or calls
+   * `StreamConsumer.ack`.
+   */
+  hold?: string[];
+  /** Entries held earlier that are now done: acked with this batch. */
+  ack?: string[];
+};
+
+/**
+ * Handles one batch. Resolving acks every entry (except those named in
+ * `deadLetter`); throwing leaves the batch pending, to be delivered again
+ * (and dead-lettered after `maxDeliveries`); throwing a
+ * `RetryableError` retries the same batch in memory with backoff.
+ */
+export type BatchHandler = (entries: StreamEntry[]) => Promise<BatchResult>;
 
 /** How a `StreamConsumer` reads, claims and gives up. */
 export interface ConsumerOptions {

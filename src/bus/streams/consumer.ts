@@ -3,9 +3,11 @@ import type { Connection } from '../connection.js';
 import { RetryableError, toBusError } from '../errors.js';
 import { backoffDelay } from '../options.js';
 import { LuaScript } from '../fabric-lua.js';
-import { parsePendingReply, parseReadReply, type StreamEntry } from './entries.js';
+import { idBefore, parsePendingReply, parseReadReply, type StreamEntry } from './entries.js';
 import {
   resolveConsumerOptions,
+  type BatchHandler,
+  type BatchResult,
   type ConsumerOptions,
   type ConsumerRequired,
   type ConsumerStats,
@@ -13,30 +15,7 @@ import {
 
 export * from './consumer-options.js';
 
-export type { StreamEntry } from './entries.js';
-
-/** What a batch handler may return: entries it names are dead-lettered at once (not retried). */
-export type BatchResult = void | {
-  deadLetter?: { id: string; reason: string }[];
-  /**
-   * Entries of this batch the handler keeps for later (e.g. its store is
-   * down): not acked, not counted as failures, not delivered again, and
-   * kept from other consumers' claims (their idle time is reset
-   * periodically) until the handler names them in `ack` or calls
-   * {@link StreamConsumer.ack}.
-   */
-  hold?: string[];
-  /** Entries held earlier that are now done: acked with this batch. */
-  ack?: string[];
-};
-
-/**
- * Handles one batch. Resolving acks every entry (except those named in
- * `deadLetter`); throwing leaves the batch pending, to be delivered again
- * (and dead-lettered after `maxDeliveries`); throwing a
- * {@link RetryableError} retries the same batch in memory with backoff.
- */
-export type BatchHandler = (entries: StreamEntry[]) => Promise<BatchResult>;
+export { idBefore, type StreamEntry } from './entries.js';
 
 /** `ready`: reading; `degraded`: the last step failed and the loop is backing off. */
 export type ConsumerHealth = 'starting' | 'ready' | 'degraded' | 'stopping' | 'stopped';
@@ -312,13 +291,24 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
    */
   async #readOwnPending(): Promise<StreamEntry[] | null> {
     const { stream, group, batchSize, maxDeliveries } = this.options;
-    const pend = parsePendingReply(
-      await this.#conn.run('XPENDING', (c) =>
-        c.sendCommand(['XPENDING', stream, group, '-', '+', String(batchSize), this.name]),
-      ),
-    );
-    for (const id of this.#held) pend.delete(id);
-    if (pend.size === 0) return null;
+    // Page through our PEL past entries the handler holds, so they cannot hide the others.
+    let start = '-';
+    let pend = new Map<string, number>();
+    for (;;) {
+      const page = parsePendingReply(
+        await this.#conn.run('XPENDING', (c) =>
+          c.sendCommand(['XPENDING', stream, group, start, '+', String(Math.max(batchSize, 1000)), this.name]),
+        ),
+      );
+      if (page.size === 0) return null;
+      const last = [...page.keys()].pop() as string;
+      for (const id of this.#held) page.delete(id);
+      if (page.size > 0) {
+        pend = page;
+        break;
+      }
+      start = `(${last}`;
+    }
     const over = [...pend].filter(([, d]) => d >= maxDeliveries);
     if (over.length > 0) {
       await this.#deadLetter(
@@ -330,8 +320,10 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
       );
     }
     if (over.length === pend.size) return [];
-    const reply = await this.#conn.run('XREADGROUP 0', (c) =>
-      c.sendCommand(['XREADGROUP', 'GROUP', group, this.name, 'COUNT', String(batchSize), 'STREAMS', stream, '0']),
+    // A history read returns our pending entries with ids above the one given.
+    const after = idBefore([...pend.keys()].find((id) => !over.some(([o]) => o === id)) as string);
+    const reply = await this.#conn.run('XREADGROUP pending', (c) =>
+      c.sendCommand(['XREADGROUP', 'GROUP', group, this.name, 'COUNT', String(batchSize), 'STREAMS', stream, after]),
     );
     const { entries, deleted } = parseReadReply(reply);
     if (deleted.length > 0) {
@@ -339,10 +331,7 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
       await this.#ack(deleted);
       this.options.logger.warn({ stream, ids: deleted.length }, 'acked pending entries that were trimmed away');
     }
-    const fresh = entries.filter((e) => !this.#held.has(e.id));
-    // Only held entries came back (they crowd the first page): nothing to redeliver now.
-    if (fresh.length === 0 && entries.length > 0) return null;
-    return fresh.map((e) => ({ ...e, deliveries: (pend.get(e.id) ?? 1) + 1 }));
+    return entries.filter((e) => !this.#held.has(e.id)).map((e) => ({ ...e, deliveries: (pend.get(e.id) ?? 1) + 1 }));
   }
 
   async #process(batch: StreamEntry[]): Promise<void> {

@@ -48,3 +48,11 @@ export function parsePendingReply(reply: Raw): Map<string, number> {
   for (const row of reply as Raw[][]) out.set(String(row[0]), Number(row[3]));
   return out;
 }
+
+/** The stream id just below `id` (`5-0` → `4-18446744073709551615`), for exclusive history reads. */
+export function idBefore(id: string): string {
+  const [ms, seq] = id.split('-') as [string, string];
+  if (BigInt(seq) > 0n) return `${ms}-${BigInt(seq) - 1n}`;
+  if (BigInt(ms) === 0n) return '0-0';
+  return `${BigInt(ms) - 1n}-18446744073709551615`;
+}
