@@ -219,6 +219,8 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
  */
 export async function runUpUntilSignal(input: UpInput): Promise<void> {
   const say = input.say ?? UP_DEFAULTS.say;
+  // a closed stdout (`canopy up | head`) must not kill the supervisor and orphan its children
+  process.stdout.on('error', () => undefined);
   const handle = await startUp(input);
   say('Ctrl+C stops everything.');
   process.once('exit', () => {

@@ -9,6 +9,9 @@ import { PermissionError } from '../../src/bus/errors.js';
 import { sendAdminMessage } from '../../src/bus/mailbox.js';
 import { listInstances } from '../../src/bus/presence.js';
 import { Registry } from '../../src/bus/registry.js';
+import { SpooledStreamWriter } from '../../src/bus/spooled-stream.js';
+import { LiveState } from '../../src/bus/state.js';
+import { loadState, saveState } from '../../src/services/automation/persist.js';
 import { UserChannels } from '../../src/client/channels.js';
 import { RelayClient } from '../../src/client/relay.js';
 import { start as startGatewayService, type GatewayHandle } from '../../src/services/gateway/index.js';
@@ -79,6 +82,29 @@ describe('Canopy code under the generated ACL users', () => {
     closers.push(() => reader.close());
     const relays = await new Registry(reader).list('relay');
     expect(relays.map((r) => (r.data as { user: string }).user)).toEqual(['jamie']);
+  });
+
+  it('the scanner spool writer, the worker live keys and the automation state work as their users', async () => {
+    const sc = await Connection.connect({ url: url('canopy-scanner'), healthCheckIntervalMs: 0 });
+    closers.push(() => sc.close());
+    const writer = await SpooledStreamWriter.open(sc, { stream: 'can:raw', dir: tempDir() });
+    closers.push(() => writer.close());
+    expect(await writer.write([{ id: '0x101', data: 'AA FF', ts: '1', dlc: '2' }])).toBe('redis');
+    const w = await Connection.connect({ url: url('canopy-worker'), healthCheckIntervalMs: 0 });
+    closers.push(() => w.close());
+    await new LiveState(w, { prefix: 'sensor:' }).write([{ name: 'dry_bulb_f', value: 24.5 }]);
+    const api = await Connection.connect({ url: url('canopy-api'), healthCheckIntervalMs: 0 });
+    closers.push(() => api.close());
+    expect((await new LiveState(api, { prefix: 'sensor:' }).readOne('dry_bulb_f')).value).toBe('24.5');
+    expect(await api.run('XLEN', (c) => c.xLen('can:raw'))).toBe(1);
+    await expect(new LiveState(api, { prefix: 'sensor:' }).write([{ name: 'x', value: 1 }])).rejects.toBeInstanceOf(
+      PermissionError,
+    );
+    const au = await Connection.connect({ url: url('canopy-automation'), healthCheckIntervalMs: 0 });
+    closers.push(() => au.close());
+    await saveState(au, 'automation:state', { snapshot: {}, onTime: { heater_1: { '2026-01-01': 3600 } } });
+    expect((await loadState(au, 'automation:state')).onTime).toEqual({ heater_1: { '2026-01-01': 3600 } });
+    await au.run('PUBLISH', (c) => c.publish('automation:events', '{}'));
   });
 
   it('the worker writes CAN node identities through the registry script; the API may not', async () => {

@@ -1,4 +1,7 @@
-import type pg from 'pg';
+/** Anything that runs SQL with parameters: a pg.Client, or PGlite in this process. */
+export interface Sql {
+  query(sql: string, params?: unknown[]): Promise<unknown>;
+}
 
 /** SPEC §3 sensors: name → location, cluster, a plausible mean. */
 export const SIM_SENSORS: [string, string, string, number][] = [];
@@ -25,7 +28,7 @@ SIM_SENSORS.push(['lab_temp', 'Lab', 'main', 21], ['water_temp', 'Lab', 'main', 
  * Simulated history for the last 6 hours: every sensor once a minute, relay
  * changes every 20 minutes, a resolved and an active alert.
  */
-export async function seedSimulated(client: pg.Client, now: Date, hours = 6): Promise<number> {
+export async function seedSimulated(client: Sql, now: Date, hours = 6): Promise<number> {
   const rows: string[] = [];
   const end = now.getTime();
   for (let t = end - hours * 3600_000; t <= end; t += 60_000) {

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { startPostgres } from '../support/postgres.js';
 import { expandMacros, intervalSeconds, MacroError, type MacroContext } from './grafana-macros.js';
 import { seedSimulated } from './grafana-seed.js';
-import { startTimescale } from './timescale.js';
+import { openStore } from '../../src/store/index.js';
+import { startTimescale } from '../support/timescale.js';
 
 const G = 'deploy/grafana';
 const DASHBOARDS = fs.readdirSync(`${G}/dashboards`).filter((f) => f.endsWith('.json'));
@@ -37,17 +37,27 @@ const targets = dashboards.flatMap((d) =>
   d.json.panels.flatMap((p) => p.targets.map((t) => ({ d: d.file, p, t, timescaleOnly: d.json.tags.includes('timescaledb') }))),
 );
 
+/** Runs SQL and says which columns came back. */
+type Run = (sql: string) => Promise<{ rows: Record<string, unknown>[]; fields: string[] }>;
+
+const viaPg =
+  (client: pg.Client): Run =>
+  async (sql) => {
+    const r = await client.query(sql);
+    return { rows: r.rows as Record<string, unknown>[], fields: r.fields.map((f) => f.name) };
+  };
+
 /** Runs every panel's SQL, expanded as Grafana would, and checks the shape Grafana needs. */
-async function runAll(client: pg.Client, ctx: MacroContext, timescale: boolean) {
+async function runAll(run: Run, ctx: MacroContext, timescale: boolean) {
   for (const { d, p, t, timescaleOnly } of targets) {
     if (timescaleOnly && !timescale) continue;
     const sql = expandMacros(t.rawSql, ctx);
     const what = `${d} / ${p.title}: ${sql}`;
-    const r = await client.query(sql).catch((err: Error) => {
+    const r = await run(sql).catch((err: Error) => {
       throw new Error(`${what}\n→ ${err.message}`);
     });
     expect(r.rows.length, what).toBeGreaterThan(0);
-    const fields = r.fields.map((f) => f.name);
+    const fields = r.fields.length > 0 ? r.fields : Object.keys(r.rows[0] ?? {});
     if (t.format === 'time_series') {
       expect(fields, what).toContain('time');
       expect(fields, what).toContain('value');
@@ -115,13 +125,17 @@ describe('Grafana provisioning', () => {
 describe('Grafana panel queries', () => {
   it('every panel returns rows for simulated data on real PostgreSQL', async () => {
     const server = await startPostgres();
-    const client = new pg.Client({ connectionString: await server.createDatabase() });
+    const url = await server.createDatabase();
+    // the store's own migrations create the schema Grafana reads
+    const store = await openStore(url, { sweepIntervalMs: 0 });
+    expect(store.kind).toBe('postgres');
+    await store.close();
+    const client = new pg.Client({ connectionString: url });
     await client.connect();
-    await client.query(fs.readFileSync(path.resolve('test/deploy/fixtures/pg-schema.sql'), 'utf8'));
     const now = new Date();
     await seedSimulated(client, now);
     const ctx = { from: new Date(now.getTime() - 6 * 3600_000), to: now, intervalMs: 60_000 };
-    await runAll(client, ctx, false);
+    await runAll(viaPg(client), ctx, false);
     // the long-term dashboard reads the continuous aggregates, which only TimescaleDB has
     const lt = targets.find((x) => x.timescaleOnly);
     await expect(client.query(expandMacros(lt?.t.rawSql as string, ctx))).rejects.toThrow(/readings_1h" does not exist/);
@@ -132,20 +146,20 @@ describe('Grafana panel queries', () => {
     await client.end();
   });
 
-  it('every panel returns rows for simulated data on TimescaleDB (hypertable, time_bucket macros)', async () => {
+  it('every panel returns rows for simulated data on TimescaleDB (hypertable, continuous aggregates, time_bucket)', async () => {
     const ts = await startTimescale();
-    const client = new pg.Client({ connectionString: ts.url });
-    await client.connect();
-    await client.query(fs.readFileSync(path.resolve('test/deploy/fixtures/pg-schema.sql'), 'utf8'));
-    await client.query("SELECT create_hypertable('sensor_readings', 'time')");
-    await client.query(fs.readFileSync(path.resolve('test/deploy/fixtures/timescale-aggregates.sql'), 'utf8'));
+    // the store's migrations on TimescaleDB: hypertables and the continuous aggregates readings_1m/_1h
+    const store = await openStore(ts.url, { poolSize: 1, sweepIntervalMs: 0 });
+    expect(store.kind).toBe('timescaledb');
+    await store.close();
+    // PGlite serves one session: seed and query it in this process
     const now = new Date();
-    await seedSimulated(client, now, 2);
+    await seedSimulated(ts, now, 2);
+    const run: Run = async (sql) => ({ rows: await ts.query(sql), fields: [] });
     const from = new Date(now.getTime() - 2 * 3600_000);
     // as Grafana expands them with the data source's timescaledb option on, and off
-    await runAll(client, { from, to: now, intervalMs: 60_000, timescaledb: true }, true);
-    await runAll(client, { from, to: now, intervalMs: 3_600_000 }, true);
-    await client.end();
+    await runAll(run, { from, to: now, intervalMs: 60_000, timescaledb: true }, true);
+    await runAll(run, { from, to: now, intervalMs: 3_600_000 }, true);
     await ts.stop();
   });
 });

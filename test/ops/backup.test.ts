@@ -34,7 +34,7 @@ function configDir(): string {
 }
 
 async function startWriter(script: string, target: string) {
-  const w = spawnWatched(process.execPath, [path.join(here, 'fixtures', script), target]);
+  const w = spawnWatched(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', script), target]);
   await w.waitFor(/^committed (\d*[02468]000)$/, 30_000); // a few thousand rows in
   const committed = () => Math.max(0, ...w.lines.map((l) => Number(/^committed (\d+)$/.exec(l)?.[1] ?? 0)));
   return { w, committed };
@@ -111,31 +111,42 @@ describe('canopy backup / restore', () => {
   it('PostgreSQL: pg_dump while a writer commits, pg_restore into a fresh database, every row present', async () => {
     const server = await startPostgres();
     const url = await server.createDatabase();
-    const { w, committed } = await startWriter('pg-writer.mjs', url);
+    const { w, committed } = await startWriter('store-writer.ts', url);
     const out = tempDir('canopy-backups-');
     const before = committed();
     const { dir, manifest } = await backup({ databaseUrl: url, outDir: out });
-    const n = manifest.store.tables.readings as number;
+    const n = manifest.store.tables.can_messages as number;
     expect(manifest.store.kind).toBe('postgres');
     expect(n).toBeGreaterThanOrEqual(before);
-    expect(n % 100).toBe(0);
+    expect(n % 100).toBe(0); // one snapshot: whole batches only
+    expect(manifest.store.tables.sensor_readings).toBe(n);
+    expect(manifest.store.tables.ingested_entries).toBe(n);
     await w.waitFor(new RegExp(`^committed ${n + 1000}$`));
     w.child.kill('SIGTERM');
     await w.exited;
 
     const target = await server.createDatabase();
     const r = await restore({ from: dir, databaseUrl: target });
-    expect(r.tables.readings).toBe(n);
+    expect(r.tables.can_messages).toBe(n);
+    // the restored database opens with the store, at its schema version, with the first n frames
+    const store = await openStore(target, { sweepIntervalMs: 0 });
+    expect(await store.countMessages()).toBe(n);
+    expect(await store.countReadings()).toBe(n);
+    await store.close();
     const c = new pg.Client({ connectionString: target });
     await c.connect();
-    const stats = await c.query<{ c: string; lo: string; hi: string }>(
-      'SELECT count(*) AS c, min(id) AS lo, max(id) AS hi FROM readings',
-    );
-    expect(stats.rows[0]).toEqual({ c: String(n), lo: '1', hi: String(n) });
     const src = new pg.Client({ connectionString: url });
     await src.connect();
-    const digest = "SELECT md5(string_agg(id || sensor || value, ',' ORDER BY id)) AS h FROM readings WHERE id <= $1";
-    expect((await c.query(digest, [n])).rows[0]).toEqual((await src.query(digest, [n])).rows[0]);
+    const digest =
+      "SELECT count(*) AS n, md5(string_agg(stream_id, ',' ORDER BY stream_id)) AS h FROM ingested_entries WHERE stream_id <= $1";
+    const lastId = `${1_700_000_000_000 + n}-0`;
+    const want = (await src.query(digest, [lastId])).rows[0];
+    expect(want.n).toBe(String(n));
+    expect((await c.query(digest, [lastId])).rows[0]).toEqual(want);
+    const readings =
+      "SELECT md5(string_agg(sensor || value || extract(epoch from time), ',' ORDER BY time)) AS h FROM sensor_readings WHERE time <= to_timestamp($1 / 1000.0)";
+    const lastT = 1_700_000_000_000 + n * 10;
+    expect((await c.query(readings, [lastT])).rows[0]).toEqual((await src.query(readings, [lastT])).rows[0]);
     await src.end();
     // restoring into a database that has tables is refused
     await expect(restore({ from: dir, databaseUrl: target })).rejects.toMatchObject({ code: 'RESTORE_TARGET' });

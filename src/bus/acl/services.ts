@@ -16,6 +16,9 @@ const SENSOR_UPDATE = ['sensor:update', 'sensor:update:*', 'sensor:update*'];
 const DEVICE_UPDATE = ['device:update', 'device:update:*', 'device:update*'];
 const ANALYTICS_UPDATE = ['analytics:update', 'analytics:update:*', 'analytics:update*'];
 const ALERTS_UPDATE = ['alerts:update', 'alerts:update:*', 'alerts:update*'];
+/** Why the automation changed a device (failsafe, schedule, …). */
+const AUTOMATION_EVENTS = ['automation:events'];
+const HASH = ['hset', 'hget', 'hgetall', 'hdel'];
 const SUBSCRIBE = ['subscribe', 'unsubscribe', 'psubscribe', 'punsubscribe'];
 const STREAM_READ = ['xlen', 'xrange', 'xrevrange', 'xinfo|stream', 'xinfo|groups', 'xinfo|consumers', 'xpending'];
 /** What a consumer-group worker runs on its stream. */
@@ -112,7 +115,7 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
     grants: [
       { commands: STRING_READ, read: ['sensor:*', 'device:*', 'analytics:*', 'alerts:*'] },
       { commands: STREAM_READ, read: ['can:raw', 'can:raw:dead', 'actuators:commands'] },
-      subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE),
+      subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE, AUTOMATION_EVENTS),
       publish(['control:command']),
     ],
   },
@@ -121,30 +124,33 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
       'automation: reads live keys, subscribes to sensor updates and control:command, group on actuators:commands, publishes device:update*',
     grants: [
       { commands: STRING_READ, read: ['sensor:*'] },
-      { commands: [...STRING_WRITE, ...STRING_READ], keys: ['device:*', 'automation:*'] },
+      // persisted device states and modes: the hash automation:state
+      { commands: [...STRING_WRITE, ...STRING_READ, ...HASH], keys: ['device:*', 'automation:*'] },
       ...groupWork('actuators:commands'),
       subscribe(SENSOR_UPDATE, ['control:command']),
-      publish(DEVICE_UPDATE),
+      publish(DEVICE_UPDATE, AUTOMATION_EVENTS),
     ],
   },
   alerts: {
     description: 'alerts: subscribes to sensor and device updates, reads live keys, publishes alerts:update*',
     grants: [
       { commands: STRING_READ, read: ['sensor:*', 'device:*'] },
-      { commands: [...STRING_WRITE, ...STRING_READ], keys: ['alerts:*'] },
-      subscribe(SENSOR_UPDATE, DEVICE_UPDATE),
+      { commands: [...STRING_WRITE, ...STRING_READ, ...HASH], keys: ['alerts:*'] },
+      subscribe(SENSOR_UPDATE, DEVICE_UPDATE, AUTOMATION_EVENTS),
       publish(ALERTS_UPDATE),
     ],
   },
   recorder: {
     description: 'recorder: subscribes to every update channel and control:command; no keys',
-    grants: [subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE, ['control:command'])],
+    grants: [
+      subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE, AUTOMATION_EVENTS, ['control:command']),
+    ],
   },
   analytics: {
     description: 'analytics: subscribes to sensor updates, keeps analytics:* keys, publishes analytics:update*',
     grants: [
       { commands: STRING_READ, read: ['sensor:*'] },
-      { commands: [...STRING_WRITE, ...STRING_READ, 'hset', 'hget', 'hgetall', 'hdel'], keys: ['analytics:*'] },
+      { commands: [...STRING_WRITE, ...STRING_READ, ...HASH], keys: ['analytics:*'] },
       subscribe(SENSOR_UPDATE),
       publish(ANALYTICS_UPDATE),
     ],
@@ -173,7 +179,7 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
     grants: [
       { commands: STRING_READ, read: ['sensor:*', 'device:*'] },
       { commands: [...STREAM_READ, 'xread'], read: ['can:raw', 'can:raw:dead', 'actuators:commands'] },
-      subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE),
+      subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE, AUTOMATION_EVENTS),
     ],
   },
   cli: {

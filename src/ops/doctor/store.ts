@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { PG_MIGRATIONS } from '../../store/postgres/schema.js';
 import { SQLITE_MIGRATIONS } from '../../store/sqlite/schema.js';
 import { parseStoreUrl } from '../backup.js';
 import { fail, ok, warn, why, type CheckResult } from './types.js';
@@ -102,7 +103,7 @@ async function postgresChecks(url: string, timeoutMs: number): Promise<CheckResu
       const m = await client.query<{ v: number }>('SELECT max(version) AS v FROM schema_migrations');
       version = Number(m.rows[0]?.v);
     }
-    out.push(migrated(tables, version));
+    out.push(migrated(tables, version, Math.max(...PG_MIGRATIONS.map((m) => m.version))));
     const ext = await client.query<{ installed: string | null; available: string | null }>(
       "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS installed, " +
         "(SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS available",
