@@ -6,12 +6,16 @@
  *
  * The shipped config/devices.yaml is used with every safety limit zeroed
  * (so each update may switch a relay), and every update flips `dry_bulb_f`
- * across heater_f's hysteresis band (20 ↔ 30 °C), so each one must cause exactly one
+ * across heater_f's hysteresis band (setpoint 25 ± 0.5: 24.4 ↔ 25.6 °C) and no other
+ * device's threshold, so each one must cause exactly one
  * write of heater_f's latch bit. (The CAN worker is not on main yet: when it
  * lands, the start point becomes the frame's XADD on `can:raw`.)
  *  - p50_ms / p99_ms / max_ms: publish → register write
  *  - rate_per_s: the update rate achieved
  *  - updates / writes_matched: sent, and heater latch writes seen
+ *  - history_rows / history_rows_dropped: control history rows the store took, and those
+ *    dropped from the bounded queue (one row per update: 1,000 rows/s is beyond what
+ *    one SQLite transaction per row takes while the control loop stays responsive)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,6 +50,7 @@ export async function run(): Promise<Record<string, number>> {
   const devicesFile = path.join(dir, 'devices.yaml');
   fs.writeFileSync(devicesFile, stringify(doc));
 
+  let failed = 0;
   const sim = new Mcp23017Simulator();
   const bit = 1 << heater.pin;
   let lastLevel: number | undefined;
@@ -57,8 +62,11 @@ export async function run(): Promise<Record<string, number>> {
     lastLevel = level;
   });
   const log = createLogger('automation', 'error');
-  const svc = await start({ devicesFile, bus: sim, redisUrl: redis.url, logger: log });
+  // the full service: Redis, the simulated chips, and the SQLite store taking every change
+  const databaseUrl = `sqlite:${path.join(dir, 'canopy.db')}`;
+  const svc = await start({ devicesFile, bus: sim, redisUrl: redis.url, databaseUrl, logger: log });
   const pub = await Connection.connect({ url: redis.url, clientName: 'bench-publisher' });
+  pub.on('error', () => failed++);
   const sendAt: number[] = [];
   const msg = (v: number) =>
     JSON.stringify({
@@ -67,8 +75,8 @@ export async function run(): Promise<Record<string, number>> {
       sensor_data: { dry_bulb_f: v, rh_f: 60, co2_f: 900 },
       timestamp: new Date().toISOString(),
     });
-  // warm-up: settle the heater to off (30 °C), then measure from a known state
-  await pub.client.publish('sensor:update', msg(30));
+  // warm-up: settle the heater to off (25.6 °C), then measure from a known state
+  await pub.client.publish('sensor:update', msg(25.6));
   await new Promise((r) => setTimeout(r, 500));
   writeAt.length = 0;
   const t0 = performance.now();
@@ -77,13 +85,16 @@ export async function run(): Promise<Record<string, number>> {
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     sendAt.push(performance.now());
-    void pub.client.publish('sensor:update', msg(i % 2 === 0 ? 20 : 30));
+    pub.client.publish('sensor:update', msg(i % 2 === 0 ? 24.4 : 25.6)).catch(() => failed++);
   }
   const elapsed = (performance.now() - t0) / 1000;
   const deadline = Date.now() + 5000;
   while (writeAt.length < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const lat = writeAt.slice(0, N).map((t, i) => t - sendAt[i]!);
   lat.sort((a, b) => a - b);
+  await svc.idle();
+  await svc.recorder.flush();
+  const { recorded, dropped } = svc.recorder.stats;
   await svc.stop();
   await pub.close();
   await redis.stop();
@@ -96,5 +107,8 @@ export async function run(): Promise<Record<string, number>> {
     p50_ms: r3(percentile(lat, 50)),
     p99_ms: r3(percentile(lat, 99)),
     max_ms: r3(lat[lat.length - 1] ?? NaN),
+    history_rows: recorded,
+    history_rows_dropped: dropped,
+    publish_failures: failed,
   };
 }

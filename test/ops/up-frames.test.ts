@@ -24,7 +24,7 @@ function count(file: string, table: string): number {
 }
 
 describe('canopy up with the real pipeline', () => {
-  it('a worker killed with kill -9 is restarted and frames keep being stored; doctor passes; SIGTERM stops all and loses nothing', async () => {
+  it('kill -9: the worker restarts and frames keep being stored, automation gets its safe-state watchdog; doctor passes; SIGTERM loses nothing', async () => {
     const dataDir = tempDir('canopy-up-');
     const db = path.join(dataDir, 'canopy.db');
     const redisPort = await freePort();
@@ -40,7 +40,7 @@ describe('canopy up with the real pipeline', () => {
       const m = /^(\w+) started \(pid (\d+)\)/.exec(l);
       if (m) pids[m[1] as string] = Number(m[2]);
     }
-    expect(Object.keys(pids)).toEqual(expect.arrayContaining(['scanner', 'worker']));
+    expect(Object.keys(pids)).toEqual(expect.arrayContaining(['scanner', 'worker', 'automation']));
     await until(() => count(db, 'can_messages') > 200, 60_000, 'frames stored');
 
     process.kill(pids.worker as number, 'SIGKILL');
@@ -49,6 +49,11 @@ describe('canopy up with the real pipeline', () => {
     await up.waitFor(/^restarting worker in \d+ ms/);
     await until(() => up.lines.filter((l) => /^worker started/.test(l)).length === 2, 30_000, 'worker restart');
     await until(() => count(db, 'can_messages') > atKill + 200, 60_000, 'frames stored after the restart');
+
+    // the automation child dies: the watchdog drives every relay to its safe state, then it restarts
+    process.kill(pids.automation as number, 'SIGKILL');
+    await up.waitFor(/^watchdog for automation: safe state applied/, 60_000);
+    await until(() => up.lines.filter((l) => /^automation started/.test(l)).length === 2, 60_000, 'automation restart');
 
     // canopy doctor on the running system: every check passes, the heartbeats are there
     const redisUrl = /^Redis started on (\S+)/.exec(up.lines.find((l) => l.startsWith('Redis started')) as string)?.[1];

@@ -7,7 +7,15 @@ import { Publisher } from '../../bus/topics.js';
 import { OnTimeAccount, type OnTimeDay } from '../../cea/control/accounting.js';
 import { CommandParser } from '../../cea/control/commands.js';
 import type { ControlConfig } from '../../cea/control/config.js';
-import type { ControlEvent, DeviceChange, DeviceStatus, EvaluateResult } from '../../cea/control/engine.js';
+import type { OnOff } from '../../cea/control/config.js';
+import type {
+  ControlEvent,
+  DeviceChange,
+  DeviceSnapshot,
+  DeviceStatus,
+  EngineSnapshot,
+  EvaluateResult,
+} from '../../cea/control/engine.js';
 import { ControlEngine } from '../../cea/control/engine.js';
 import type { I2CBus } from '../../hw/i2c.js';
 import { RelayBank } from '../../hw/relays.js';
@@ -17,7 +25,8 @@ import type { ServiceHandle } from '../types.js';
 import { loadDevices, openBus, relaySpecs } from './hardware.js';
 import { resolveAutomationOptions, type AutomationOptions } from './options.js';
 import { loadState, saveState } from './persist.js';
-import { ControlRecorder, type ControlStore } from './recorder.js';
+import { ControlRecorder, type ControlStore, type StoreSource } from './recorder.js';
+import { openStore } from '../../store/index.js';
 
 export { driveSafeState } from './hardware.js';
 export { resolveAutomationOptions, type AutomationOptions } from './options.js';
@@ -27,8 +36,11 @@ export type { ControlStore } from './recorder.js';
 export interface AutomationStartConfig extends Partial<AutomationOptions> {
   /** @defaultValue opened from `i2c` */
   bus?: I2CBus;
-  /** @defaultValue none — where device states, control history and setpoints go (src/store's Store fits). */
-  store?: ControlStore;
+  /**
+   * Where device states, control history and setpoints go.
+   * @defaultValue the store of `databaseUrl` (src/store), opened in the background; `null`: none
+   */
+  store?: ControlStore | null;
   /** @defaultValue `createLogger('automation')` */
   logger?: Logger;
   /** @defaultValue `Date.now` */
@@ -96,7 +108,8 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
     });
     cleanup.push(() => conn.close());
     conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-    const svc = new AutomationRuntime(o, cfg, bank, conn, store, log, now);
+    const source: StoreSource | undefined = store === null ? undefined : (store ?? (() => openStore(o.databaseUrl)));
+    const svc = new AutomationRuntime(o, cfg, bank, conn, source, log, now);
     cleanup.push(() => svc.close());
     await svc.begin();
     return {
@@ -183,7 +196,7 @@ class AutomationRuntime {
     cfg: ControlConfig,
     bank: RelayBank,
     conn: Connection,
-    store: ControlStore | undefined,
+    store: StoreSource | undefined,
     log: Logger,
     now: () => number,
   ) {
@@ -210,7 +223,12 @@ class AutomationRuntime {
 
   async begin(): Promise<void> {
     const t = this.#now();
-    // 2. Tell everyone where the outputs are now: the safe state.
+    // 2. Read what to restore (before the start-up rows below overwrite device_states).
+    const persisted = await loadState(this.#conn, this.#o.stateKey);
+    if (persisted.bad.length) this.#log.warn({ fields: persisted.bad }, 'unreadable persisted device state skipped');
+    if (Object.keys(persisted.snapshot.devices ?? {}).length === 0)
+      persisted.snapshot = await this.#fromStore(persisted.snapshot);
+    // 3. Tell everyone where the outputs are now: the safe state.
     for (const d of this.engine.status()) {
       const c: DeviceChange = {
         device: d.name,
@@ -227,16 +245,14 @@ class AutomationRuntime {
       };
       this.#enqueue({ changes: [c], events: [] }, false);
     }
-    // 3. Restore the last persisted modes, states, setpoints and on-time.
-    const persisted = await loadState(this.#conn, this.#o.stateKey);
-    if (persisted.bad.length) this.#log.warn({ fields: persisted.bad }, 'unreadable persisted device state skipped');
+    // 4. Restore the last persisted modes, states, setpoints and on-time.
     const restored = this.engine.restore(persisted.snapshot, t);
     this.account.restore(persisted.onTime);
     for (const r of (await this.#live.read(this.engine.sensors())).filter((x) => x.value !== null && x.ts !== null))
       this.engine.ingest(r.name, Number(r.value), Math.min(r.ts!, t));
     this.#enqueue({ changes: [], events: restored });
     this.#evaluate();
-    // 4. Inputs.
+    // 5. Inputs.
     this.#sub = await Subscriber.create(this.#conn, {
       logger: this.#log,
       connection: { clientName: 'canopy-automation-sub' },
@@ -265,6 +281,41 @@ class AutomationRuntime {
       logger: this.#log,
       counters: () => ({ ...this.#stats, recorder: this.recorder.stats }),
     });
+  }
+
+  /** Modes and setpoints from the store when Redis lost the state hash (3 s at most: a slow database never delays control). */
+  async #fromStore(current: Partial<EngineSnapshot>): Promise<Partial<EngineSnapshot>> {
+    try {
+      const work = (async () => {
+        const s = await this.recorder.store();
+        const devices: Record<string, DeviceSnapshot> = {};
+        for (const d of (await s.getDeviceStates?.()) ?? []) {
+          const mode = d.mode === 'manual' || d.mode === 'off' ? d.mode : 'auto';
+          const state: OnOff = d.state >= 0.5 ? 1 : 0;
+          devices[d.device] = {
+            mode,
+            manualState: state,
+            modeExpiresAt: null,
+            modeBy: d.by ?? 'store',
+            state,
+            guard: { on: state === 1, since: d.updatedAt, starts: [] },
+          };
+        }
+        const setpoints = Object.fromEntries(((await s.getSetpoints?.()) ?? []).map((x) => [x.name, x.value]));
+        return { devices, setpoints: { ...setpoints, ...current.setpoints } };
+      })();
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), 3000).unref());
+      const snap = await Promise.race([work, timeout]);
+      if (Object.keys(snap.devices).length)
+        this.#log.info({ devices: Object.keys(snap.devices).length }, 'modes restored from the store');
+      return snap;
+    } catch (err) {
+      this.#log.warn(
+        { err: (err as Error).message },
+        'no persisted state in Redis and the store is unavailable: starting in configured modes',
+      );
+      return current;
+    }
   }
 
   #evaluate(only?: Iterable<string>): void {
@@ -473,7 +524,7 @@ class AutomationRuntime {
         by: 'automation',
         at: t,
       };
-      this.recorder.change(c);
+      // Published, not written to device_states: the store keeps the state to restore at the next start.
       out.push(
         this.#pub.publishTopic('device:update', [d.location, d.cluster], deviceUpdate(c)).catch(() => undefined),
       );

@@ -19,8 +19,14 @@ export interface ControlStore {
     source?: string;
   }): Promise<void>;
   setSetpoint(s: { name: string; value: number; by: string | null; updatedAt?: number }): Promise<void>;
+  /** Used to restore modes when the Redis state hash is gone. */
+  getDeviceStates?(): Promise<{ device: string; state: number; mode: string; by: string | null; updatedAt: number }[]>;
+  getSetpoints?(): Promise<{ name: string; value: number }[]>;
   close(): Promise<void>;
 }
+
+/** A store, or how to open one (opened on first use and again after a failure). */
+export type StoreSource = ControlStore | (() => Promise<ControlStore>);
 
 type Job = () => Promise<void>;
 
@@ -39,7 +45,9 @@ export interface RecorderStats {
  * a room.
  */
 export class ControlRecorder {
-  readonly #store: ControlStore | undefined;
+  readonly #source: StoreSource | undefined;
+  #store: ControlStore | undefined;
+  #opening: Promise<ControlStore> | undefined;
   readonly #log: Logger;
   readonly #max: number;
   readonly #queue: Job[] = [];
@@ -48,8 +56,9 @@ export class ControlRecorder {
   #closed = false;
   #retryTimer: NodeJS.Timeout | undefined;
 
-  constructor(store: ControlStore | undefined, log: Logger, maxQueued: number) {
-    this.#store = store;
+  constructor(source: StoreSource | undefined, log: Logger, maxQueued: number) {
+    this.#source = source;
+    if (source && typeof source !== 'function') this.#store = source;
     this.#log = log;
     this.#max = maxQueued;
   }
@@ -104,24 +113,42 @@ export class ControlRecorder {
     await this.#drain(true);
   }
 
+  /** Writes what is queued (one attempt), then closes a store it opened itself. */
   async close(): Promise<void> {
-    this.#closed = true;
     await this.flush().catch(() => undefined);
+    this.#closed = true;
+    if (typeof this.#source === 'function') await this.#store?.close().catch(() => undefined);
+  }
+
+  /** The store, opened if need be; rejects while it cannot be reached. */
+  store(): Promise<ControlStore> {
+    if (this.#store) return Promise.resolve(this.#store);
+    const src = this.#source;
+    if (!src) return Promise.reject(new Error('no store configured'));
+    if (typeof src !== 'function') return Promise.resolve(src);
+    this.#opening ??= src()
+      .then((s) => {
+        if (this.#closed) void s.close();
+        this.#store = s;
+        return s;
+      })
+      .finally(() => (this.#opening = undefined));
+    return this.#opening;
   }
 
   #push(fn: (s: ControlStore) => Promise<void>): void {
-    const store = this.#store;
-    if (!store || this.#closed) return;
+    if (!this.#source || this.#closed) return;
     if (this.#queue.length >= this.#max) {
       this.#queue.shift();
       this.#stats.dropped++;
     }
-    this.#queue.push(() => fn(store));
+    this.#queue.push(async () => fn(await this.store()));
     if (!this.#retryTimer) void this.#drain(false);
   }
 
   #drain(once: boolean): Promise<void> {
     this.#running ??= (async () => {
+      let slice = performance.now();
       try {
         while (this.#queue.length) {
           const job = this.#queue[0]!;
@@ -129,6 +156,12 @@ export class ControlRecorder {
             await job();
             this.#queue.shift();
             this.#stats.recorded++;
+            // A synchronous store (SQLite) must not starve the control loop: yield between rows,
+            // and after 4 ms of writing pause 16 ms (at most ~20% of the loop goes to history).
+            if (performance.now() - slice > 4) {
+              await new Promise<void>((r) => setTimeout(r, once ? 0 : 16));
+              slice = performance.now();
+            } else await new Promise<void>((r) => setImmediate(r));
           } catch (err) {
             this.#stats.failed++;
             this.#log.warn({ err: (err as Error).message, queued: this.#queue.length }, 'control history write failed');

@@ -20,7 +20,15 @@ describe('device and setpoint control through the API', () => {
     const redis = await startRedis();
     const devicesFile = writeDevices();
     process.env.AUTOMATION_DEVICES = devicesFile;
-    automation = await start({ devicesFile, bus: sim, redisUrl: redis.url, tickMs: 100, persistMs: 20, logger: log });
+    automation = await start({
+      devicesFile,
+      bus: sim,
+      store: null,
+      redisUrl: redis.url,
+      tickMs: 100,
+      persistMs: 20,
+      logger: log,
+    });
     api = await startApi({
       port: 0,
       redisUrl: redis.url,

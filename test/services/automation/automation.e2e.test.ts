@@ -6,6 +6,9 @@ import { silentLogger } from '../../../src/bus/log.js';
 import type { Logger } from '../../../src/util/log.js';
 import { startRedis, type TestRedis } from '../../support/redis.js';
 import { collect, until, writeDevices } from './helpers.js';
+import path from 'node:path';
+import { openStore, type Store } from '../../../src/store/index.js';
+import { tempDir } from '../../support/tmp.js';
 
 const log = { ...silentLogger, fatal: () => undefined, trace: () => undefined } as unknown as Logger;
 const HEATER = { a: 0x20, port: 'A' as const, pin: 0 }; // active-low: level 0 = on
@@ -16,6 +19,7 @@ describe('automation end to end on a real Redis', () => {
   let sim: Mcp23017Simulator;
   let handle: AutomationHandle;
   let devicesFile: string;
+  let databaseUrl: string;
   const writes: SimWrite[] = [];
 
   const heaterOn = () => sim.output(HEATER.a, HEATER.port, HEATER.pin) === 0;
@@ -35,6 +39,7 @@ describe('automation end to end on a real Redis', () => {
     cli = createClient({ url: redis.url });
     await cli.connect();
     devicesFile = writeDevices();
+    databaseUrl = `sqlite:${path.join(tempDir(), 'canopy.db')}`;
     sim = new Mcp23017Simulator({ addresses: [0x20, 0x21] });
     sim.setBank(0x20, 1); // as another program may have left it
     sim.onWrite((w) => writes.push(w));
@@ -42,6 +47,7 @@ describe('automation end to end on a real Redis', () => {
       devicesFile,
       bus: sim,
       redisUrl: redis.url,
+      databaseUrl,
       tickMs: 100,
       pollMs: 200,
       persistMs: 50,
@@ -156,14 +162,50 @@ describe('automation end to end on a real Redis', () => {
     const lastReading = Date.now();
     await cli.del(['sensor:dry_bulb_f', 'sensor:dry_bulb_f:ts']);
     await until(() => !heaterOn() && sim.output(0x20, 'B', 0) === 1, 'failsafe', 10_000);
+    await until(() => sub.got.filter((g) => g.message.type === 'failsafe').length >= 2, 'failsafe events');
     const fs = sub.got.filter((g) => g.message.type === 'failsafe');
     expect(fs.map((f) => f.message.device).sort()).toEqual(['fan_f', 'heater_f']);
     expect(String(fs[0]!.message.message)).toMatch(/dry_bulb_f is stale .*limit 2 s.*safe state/);
+    await until(
+      () =>
+        sub.got.some((g) => g.channel === 'device:update' && g.message.device === 'heater_f' && g.message.state === 0),
+      'failsafe update',
+    );
     const change = sub.got.filter((g) => g.channel === 'device:update' && g.message.device === 'heater_f').at(-1)!;
     expect(change.message.state).toBe(0);
     // not before the limit
     expect(Date.parse(String(change.message.timestamp))).toBeGreaterThanOrEqual(lastReading + 2000 - 50);
     await sub.close();
+  });
+
+  it('changes, commands and failsafes are in the store: device_states and control_history rows', async () => {
+    await handle.idle();
+    await handle.recorder.flush();
+    const store: Store = await openStore(databaseUrl);
+    try {
+      const rows = await store.controlHistory({ device: 'heater_f', limit: 1000 });
+      const sources = new Set(rows.map((r) => r.source));
+      for (const s of ['startup', 'rule', 'manual', 'failsafe', 'command']) expect(sources).toContain(s);
+      const on = rows.find((r) => r.source === 'rule' && r.toState === 1)!;
+      expect(on).toMatchObject({ fromState: 0, toState: 1, toMode: 'auto', by: 'automation' });
+      expect(on.reason).toMatch(/dry_bulb_f 20 < 21.5 \(setpoint 22\)/);
+      const manual = rows.find((r) => r.source === 'manual')!;
+      expect(manual).toMatchObject({ toState: 0, toMode: 'manual', by: 'carol' });
+      const fs = rows.find((r) => r.source === 'failsafe' && r.toState === 0)!;
+      expect(fs.reason).toMatch(/stale/);
+      const lightsCmd = (await store.controlHistory({ device: 'lights_f', limit: 100 })).filter(
+        (r) => r.source === 'command',
+      );
+      expect(lightsCmd.map((r) => r.by)).toEqual(expect.arrayContaining(['alice', 'bob']));
+      const states = await store.getDeviceStates();
+      expect(states.find((d) => d.device === 'heater_f')).toMatchObject({
+        state: 0,
+        mode: 'auto',
+        location: 'Flower Room',
+      });
+    } finally {
+      await store.close();
+    }
   });
 
   it('a restart persists, drives safe states first, then restores states and modes', async () => {
@@ -182,6 +224,7 @@ describe('automation end to end on a real Redis', () => {
       devicesFile,
       bus: sim,
       redisUrl: redis.url,
+      databaseUrl,
       tickMs: 100,
       pollMs: 200,
       persistMs: 50,
@@ -196,5 +239,14 @@ describe('automation end to end on a real Redis', () => {
       modeBy: 'dave',
       state: 1,
     });
+  });
+
+  it('restores modes from the store when Redis lost the state hash', async () => {
+    await handle.idle();
+    await handle.stop();
+    await cli.del('automation:state');
+    handle = await start({ devicesFile, bus: sim, redisUrl: redis.url, databaseUrl, tickMs: 100, logger: log });
+    await until(() => sim.output(0x20, 'A', 1) === 1, 'lights restored from the store');
+    expect(handle.status().find((d) => d.name === 'lights_f')).toMatchObject({ mode: 'manual', state: 1 });
   });
 });

@@ -29,7 +29,15 @@ describe('dashboard device controls and setpoint editing (headless Chromium)', (
     const devicesFile = writeDevices();
     process.env.AUTOMATION_DEVICES = devicesFile;
     api = await startApi({ port: 0, redisUrl: redis.url, tokens: `operator:${OPERATOR}`, logger: log });
-    automation = await start({ devicesFile, bus: sim, redisUrl: redis.url, tickMs: 100, persistMs: 20, logger: log });
+    automation = await start({
+      devicesFile,
+      bus: sim,
+      store: null,
+      redisUrl: redis.url,
+      tickMs: 100,
+      persistMs: 20,
+      logger: log,
+    });
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: ['--headless', '--no-sandbox', '--disable-gpu'],
