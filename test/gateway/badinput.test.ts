@@ -159,6 +159,43 @@ describe('bad input at the gateway', () => {
     }
   });
 
+  it('Redis down: relays are told once a second, the gateway keeps running and recovers', async () => {
+    const { startRedis } = await import('../support/redis.js');
+    const r = await startRedis();
+    const { gateway: g } = await startGateway(
+      { redis: { url: r.url, healthCheckIntervalMs: 0, commandTimeoutMs: 500, reconnectMaxMs: 200 } },
+      r,
+    );
+    const c = await UserChannels.connect({ redis: { url: r.url, healthCheckIntervalMs: 0 } });
+    try {
+      const relay = await RelayClient.connect({ url: g.url, user: 'jamie', token: TOKENS.get('jamie')! });
+      const errors: ErrorFrame[] = [];
+      relay.on('rejected', (e) => errors.push(e));
+      await r.kill();
+      for (let i = 0; i < 20; i++) relay.send(raw(i) as never);
+      await until(() => errors.length >= 2, 'the unavailable notices');
+      expect(errors[0]).toMatchObject({ code: 'unavailable', error: 'Redis unavailable: message not published' });
+      expect(errors[1]!.error).toMatch(/Redis unavailable: 19 more messages not published/);
+      expect((await fetch(`http://127.0.0.1:${g.port}/health`)).status).toBe(503);
+      await r.restart();
+      const seen: number[] = [];
+      await until(() => g.stats.publishErrors === 20, 'the failures to be counted');
+      await c.subscribe('jamie', 'raw', (m) => void seen.push((m as unknown as { seq: number }).seq));
+      const preds: unknown[] = [];
+      relay.on('prediction', (p) => preds.push(p));
+      await until(() => (relay.send(raw(100) as never), seen.includes(100)), 'publishing again', 30_000);
+      await until(() => {
+        void c.publishPrediction('jamie', { data: { ok: 1 } });
+        return preds.length > 0;
+      }, 'the back-channel again');
+      expect(relay.connected).toBe(true);
+      await relay.close();
+    } finally {
+      await c.close();
+      await g.stop();
+    }
+  });
+
   it('bad query parameters and paths are refused with 400/404 and a reason', async () => {
     const err = await RelayClient.connect({
       url: gateway.url,

@@ -111,6 +111,7 @@ export class Gateway {
     let d = deps;
     if (!d) {
       const conn = await Connection.connect({ clientName: 'canopy-gateway', logger: o.logger, ...o.redis });
+      conn.on('error', (err) => o.logger.warn({ err: err.message }, 'redis connection error'));
       try {
         d = { conn, subscriber: await Subscriber.create(conn, { logger: o.logger }) };
       } catch (err) {
@@ -369,7 +370,7 @@ export class Gateway {
     const payload = codec === this.options.publishCodec ? data : this.#codec.encode(value, this.options.publishCodec);
     this.#h.publish(s.user, kind, payload, (ok) => {
       if (ok) s.stats.published++;
-      else s.send({ type: 'error', code: 'unavailable', error: 'Redis unavailable: message not published' });
+      else s.unpublished();
     });
   }
 

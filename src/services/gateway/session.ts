@@ -7,6 +7,8 @@ import type { BackMessage } from './hub.js';
 export interface SessionStats {
   received: number;
   published: number;
+  /** Messages Redis did not take (timeout, connection down). */
+  unpublished: number;
   rejected: number;
   delivered: number;
   replayed: number;
@@ -42,7 +44,14 @@ export class RateLimiter {
  * `maxBufferedBytes` pile up is closed (it resumes from the backlog).
  */
 export class RelaySession {
-  readonly stats: SessionStats = { received: 0, published: 0, rejected: 0, delivered: 0, replayed: 0 };
+  readonly stats: SessionStats = {
+    received: 0,
+    published: 0,
+    unpublished: 0,
+    rejected: 0,
+    delivered: 0,
+    replayed: 0,
+  };
   readonly limiter: RateLimiter;
   /** Answered the last ping (the gateway drops relays that miss one). */
   alive = true;
@@ -138,10 +147,31 @@ export class RelaySession {
     this.#killTimer.unref();
   }
 
+  #unpublished = 0;
+  #unpublishedTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * A message Redis did not take. The relay hears about it at most once a
+   * second (an error frame per message would only add to an overload).
+   */
+  unpublished(): void {
+    this.stats.unpublished++;
+    if (this.#unpublished++ > 0) return;
+    this.send({ type: 'error', code: 'unavailable', error: 'Redis unavailable: message not published' });
+    this.#unpublishedTimer = setTimeout(() => {
+      const n = this.#unpublished - 1;
+      this.#unpublished = 0;
+      if (n > 0)
+        this.send({ type: 'error', code: 'unavailable', error: `Redis unavailable: ${n} more messages not published` });
+    }, 1000);
+    this.#unpublishedTimer.unref();
+  }
+
   /** Called when the socket is gone. */
   closed(): void {
     this.#closing = true;
     clearTimeout(this.#killTimer);
+    clearTimeout(this.#unpublishedTimer);
     this.#pending = [];
   }
 }
