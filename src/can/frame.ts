@@ -22,13 +22,13 @@ export interface CanFrame {
   ts: number;
 }
 
-/** The fields of a `can:raw` stream entry (SPEC §2), exactly. */
-export interface StreamFields {
+/** The fields of a `can:raw` stream entry (SPEC §2), exactly (a type alias so it fits `Record<string, string>`). */
+export type StreamFields = {
   id: string;
   data: string;
   ts: string;
   dlc: string;
-}
+};
 
 export const MAX_STANDARD_ID = 0x7ff;
 export const MAX_EXTENDED_ID = 0x1fffffff;

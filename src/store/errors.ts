@@ -10,7 +10,7 @@ export type StoreErrorCode =
   | 'STORE_UNAVAILABLE'
   /** A statement ran longer than the configured timeout. */
   | 'STORE_TIMEOUT'
-  /** SQLite: the file is locked by another writer for longer than the busy timeout. */
+  /** SQLite: the file is locked by another writer for longer than the busy timeout; PostgreSQL: deadlock, serialization failure. */
   | 'STORE_BUSY'
   /** close() was called; no more calls are accepted. */
   | 'STORE_CLOSED'
@@ -38,17 +38,13 @@ export function isTransient(err: unknown): boolean {
   );
 }
 
+// admin/crash shutdown, cannot connect now; disk full, out of memory, too many connections; connection exceptions
 const PG_UNAVAILABLE_STATES = new Set([
-  '57P01',
-  '57P02',
-  '57P03',
-  '53300',
-  '08000',
-  '08001',
-  '08003',
-  '08004',
-  '08006',
+  ...['57P01', '57P02', '57P03', '53100', '53200', '53300'],
+  ...['08000', '08001', '08003', '08004', '08006'],
 ]);
+// serialization failure, deadlock detected, lock not available: a retry succeeds
+const PG_BUSY_STATES = new Set(['40001', '40P01', '55P03']);
 const NET_CODES = new Set([
   ...['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN'],
   ...['ENOTDIR', 'ENOENT', 'EACCES', 'EPERM', 'EROFS', 'ENOSPC'], // SQLite file or directory unusable
@@ -63,7 +59,7 @@ export function toStoreError(err: unknown, context: string): StoreError {
   const wrap = (c: StoreErrorCode, m = msg) => new StoreError(c, `${context}: ${m}`, { cause: e });
   if (NET_CODES.has(code) || PG_UNAVAILABLE_STATES.has(code)) return wrap('STORE_UNAVAILABLE');
   if (code === '57014') return wrap('STORE_TIMEOUT');
-  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return wrap('STORE_BUSY');
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || PG_BUSY_STATES.has(code)) return wrap('STORE_BUSY');
   if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_IOERR' || code === 'SQLITE_FULL') return wrap('STORE_UNAVAILABLE');
   if (
     /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|not queryable/i.test(

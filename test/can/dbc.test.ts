@@ -129,6 +129,13 @@ describe('DBC parser', () => {
     expect(m?.signals.find((s) => s.name === 'Multiplexor')?.isMultiplexer).toBe(true);
   });
 
+  it('skips the pseudo message of signals sent in no frame (VECTOR__INDEPENDENT_SIG_MSG)', () => {
+    const text =
+      'BO_ 3221225472 VECTOR__INDEPENDENT_SIG_MSG: 0 Vector__XXX\n SG_ Orphan : 0|8@1+ (1,0) [0|0] "" X\n\n' +
+      'BO_ 16 Real: 1 X\n SG_ S : 0|8@1+ (1,0) [0|0] "" X\n';
+    expect(parseDbc(text).messages.map((m) => m.name)).toEqual(['Real']);
+  });
+
   it('reports malformed signals with the line number', () => {
     const bad = 'BO_ 1 M: 8 X\n SG_ S : 0|x@1+ (1,0) [0|0] "" X\n';
     expect(() => parseDbc(bad)).toThrow(DbcError);

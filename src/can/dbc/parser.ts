@@ -118,8 +118,24 @@ export function parseDbc(text: string): DbcDatabase {
       const rawId = Number(m[1]);
       const extended = rawId >= EXTENDED_FLAG || rawId > 0x7ff;
       const id = rawId >= EXTENDED_FLAG ? rawId - EXTENDED_FLAG : rawId;
-      if (id > 0x1fffffff) throw new DbcError(`id ${rawId} exceeds 29 bits`, lineNo);
       const length = Number(m[3]);
+      if (id > 0x1fffffff) {
+        // VECTOR__INDEPENDENT_SIG_MSG (0xC0000000) and the like: a container for
+        // signals not sent in any frame. Parse its signals, keep no message.
+        current = {
+          rawId,
+          id,
+          extended: true,
+          fd: false,
+          name: m[2] as string,
+          length,
+          sender: '',
+          signals: [],
+          muxValues: new Map(),
+        };
+        i++;
+        continue;
+      }
       if (length > 64) throw new DbcError(`message length ${length} exceeds 64`, lineNo);
       current = {
         rawId,
