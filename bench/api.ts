@@ -15,6 +15,7 @@ import { createClient } from 'redis';
 import WebSocket from 'ws';
 import { freePort, waitForPort } from '../src/ops/ports.js';
 import { RedisProcess } from '../src/ops/redis-process.js';
+import { openStore } from '../src/store/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/bench → dist/src/cli/main.js */
@@ -125,6 +126,59 @@ async function fanOut(url: string, redisUrl: string, n: number, rounds: number):
   };
 }
 
+const DAY = 86_400_000;
+
+/** 30 days of 1 Hz readings of one sensor (2,592,000 rows), written in big batches. */
+async function fillHistory(databaseUrl: string, end: number): Promise<number> {
+  const store = await openStore(databaseUrl);
+  const n = 30 * 86_400;
+  const from = end - n * 1000;
+  const batch = 20_000;
+  try {
+    for (let i = 0; i < n; i += batch) {
+      const readings = [];
+      for (let j = i; j < Math.min(n, i + batch); j++) {
+        const time = from + j * 1000;
+        const value = 24 + 3 * Math.sin(j / 3600) + (j % 13) * 0.01;
+        readings.push({
+          streamId: `${time}-0`,
+          time,
+          sensor: 'dry_bulb_f',
+          value,
+          location: 'Flower Room',
+          cluster: 'front',
+        });
+      }
+      await store.writeBatch({ messages: [], readings });
+    }
+  } finally {
+    await store.close();
+  }
+  return n;
+}
+
+/** The 30-day history of the sensor at 1,000 points, timed through HTTP (`runs` requests, one at a time). */
+async function historyTimes(
+  url: string,
+  end: number,
+  runs: number,
+): Promise<{ p50: number; p99: number; buckets: number }> {
+  const q = `${url}/api/sensors/dry_bulb_f/history?from=${end - 30 * DAY}&to=${end}&points=1000`;
+  const times: number[] = [];
+  let buckets = 0;
+  for (let i = 0; i < runs + 2; i++) {
+    const t0 = performance.now();
+    const res = await fetch(q);
+    const body = (await res.json()) as { buckets?: unknown[] };
+    const ms = performance.now() - t0;
+    if (res.status !== 200) throw new Error(`history: HTTP ${res.status}`);
+    buckets = body.buckets?.length ?? 0;
+    if (i >= 2) times.push(ms); // the first two warm the caches
+  }
+  times.sort((a, b) => a - b);
+  return { p50: round(percentile(times, 50)), p99: round(percentile(times, 99)), buckets };
+}
+
 export async function run(): Promise<Record<string, number>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canopy-bench-api-'));
   const redis = await RedisProcess.start({ dir: path.join(dir, 'redis'), aof: false, rdb: false });
@@ -143,7 +197,16 @@ export async function run(): Promise<Record<string, number>> {
     }
     await m.exec();
     await client.close();
-    api = await spawnApi({ REDIS_URL: redis.url, DATABASE_URL: `sqlite:${path.join(dir, 'canopy.db')}` });
+    const sqliteUrl = `sqlite:${path.join(dir, 'canopy.db')}`;
+    const end = Math.floor(Date.now() / 3600_000) * 3600_000;
+    const t0 = performance.now();
+    figures.history_rows = await fillHistory(sqliteUrl, end);
+    figures.history_fill_sqlite_s = round((performance.now() - t0) / 1000, 1);
+    api = await spawnApi({ REDIS_URL: redis.url, DATABASE_URL: sqliteUrl });
+    const h = await historyTimes(api.url, end, 20);
+    figures.history_sqlite_p50_ms = h.p50;
+    figures.history_sqlite_p99_ms = h.p99;
+    figures.history_buckets = h.buckets;
     Object.assign(figures, await liveLoad(api.url));
     Object.assign(figures, await fanOut(api.url, redis.url, 1000, 100));
   } finally {

@@ -203,6 +203,8 @@ export async function run(): Promise<Record<string, number>> {
     while (now() < startAt) await new Promise((r) => setTimeout(r, 5));
     measuring = true;
     const cpu0 = procCpuSeconds(gw.pid!);
+    const redisCpu0 = procCpuSeconds(redis.pid!);
+    const selfCpu0 = process.cpuUsage();
     const t0 = now();
     // predictions: 1 Hz per user, spread over the second
     let predsPublished = 0;
@@ -218,6 +220,8 @@ export async function run(): Promise<Record<string, number>> {
     await new Promise((r) => setTimeout(r, seconds * 1000));
     clearInterval(predTimer);
     const cpu1 = procCpuSeconds(gw.pid!);
+    const redisCpu1 = procCpuSeconds(redis.pid!);
+    const selfCpu = process.cpuUsage(selfCpu0);
     const elapsed = (now() - t0) / 1000;
     await Promise.all(done);
     const sent = reports.reduce((s, r) => s + Object.values(r.sent).reduce((a, b) => a + b, 0), 0);
@@ -272,6 +276,8 @@ export async function run(): Promise<Record<string, number>> {
       relay_messages_dropped: reports.reduce((s, r) => s + r.dropped, 0),
       relay_reconnects: reports.reduce((s, r) => s + r.connects, 0) - relaysN,
       gateway_cpu_pct: round(((cpu1 - cpu0) / elapsed) * 100, 1),
+      redis_cpu_pct: round(((redisCpu1 - redisCpu0) / elapsed) * 100, 1),
+      consumer_cpu_pct: round(((selfCpu.user + selfCpu.system) / 1e6 / elapsed) * 100, 1),
       gateway_publish_errors: health.stats.publishErrors ?? NaN,
       gateway_closed_rate: health.stats.closedRate ?? NaN,
       gateway_closed_slow: health.stats.closedSlow ?? NaN,

@@ -15,6 +15,10 @@ import { registerAutomation } from './commands/automation.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerAlerts } from './commands/alerts.js';
+import { registerRecorder } from './commands/recorder.js';
+import { registerAnalytics } from './commands/analytics.js';
+import { registerExporter } from './commands/exporter.js';
+import { registerMonitor } from './commands/monitor.js';
 
 /**
  * `canopy <command>`: every service and tool of Canopy. Each command lives
@@ -40,6 +44,10 @@ export function buildProgram(): Command {
   registerAdmin(program);
   registerMigrate(program);
   registerAlerts(program);
+  registerRecorder(program);
+  registerAnalytics(program);
+  registerExporter(program);
+  registerMonitor(program);
   return program;
 }
 

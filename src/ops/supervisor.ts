@@ -37,6 +37,12 @@ export interface SupervisorOptions {
    * through the supervisor with `name | ` in front of every line.
    */
   output: 'inherit' | 'prefix';
+  /**
+   * @defaultValue true — node children get SIGTERM (and stop cleanly) when the
+   * supervisor itself dies without stopping them (kill -9): they run in their
+   * own process group, so nothing else would tell them.
+   */
+  exitWithParent: boolean;
 }
 
 export const SUPERVISOR_DEFAULTS: SupervisorOptions = {
@@ -46,7 +52,16 @@ export const SUPERVISOR_DEFAULTS: SupervisorOptions = {
   stopTimeoutMs: 15_000,
   nodePath: process.execPath,
   output: 'inherit',
+  exitWithParent: true,
 };
+
+/**
+ * Preloaded into node children (`--import`): at once and then every second,
+ * if the parent is no longer the supervisor (`CANOPY_SUPERVISOR_PID`: it died
+ * and the child was re-parented, possibly before this ran), SIGTERM self.
+ */
+export const PARENT_WATCH =
+  'data:text/javascript,const p=Number(process.env.CANOPY_SUPERVISOR_PID);if(p>0){const c=()=>{if(process.ppid!==p){clearInterval(t);process.kill(process.pid,"SIGTERM")}};const t=setInterval(c,1000);t.unref();c()}';
 
 export class SupervisorError extends Error {
   readonly code: 'SUPERVISOR_CONFIG' | 'SUPERVISOR_STOPPED';
@@ -143,8 +158,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   #spawn(slot: Slot): void {
     const piped = this.options.output === 'prefix';
-    const child = spawn(slot.spec.command ?? this.options.nodePath, slot.spec.args, {
-      env: { ...process.env, ...slot.spec.env },
+    const isNode = slot.spec.command === undefined;
+    const args = isNode && this.options.exitWithParent ? ['--import', PARENT_WATCH, ...slot.spec.args] : slot.spec.args;
+    const child = spawn(slot.spec.command ?? this.options.nodePath, args, {
+      env: { ...process.env, ...slot.spec.env, CANOPY_SUPERVISOR_PID: String(process.pid) },
       stdio: ['ignore', piped ? 'pipe' : 'inherit', piped ? 'pipe' : 'inherit'],
       detached: true,
     });

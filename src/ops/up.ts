@@ -25,6 +25,8 @@ export interface UpOptions {
   watchdogTimeoutMs: number;
   /** @defaultValue 1000 — how often the managed Redis is checked for a crash. */
   redisCheckMs: number;
+  /** @defaultValue 15000 — SIGKILL the managed Redis when it has not exited this long after SIGTERM. */
+  redisStopTimeoutMs: number;
   /** Extra environment for every child (the supervisor adds REDIS_URL, CANOPY_DATA_DIR). */
   env: NodeJS.ProcessEnv;
   /** @defaultValue write to stdout — where the human-readable status lines go. */
@@ -38,6 +40,7 @@ export const UP_DEFAULTS = {
   portWaitMs: 30_000,
   watchdogTimeoutMs: 30_000,
   redisCheckMs: 1000,
+  redisStopTimeoutMs: 15_000,
   env: {},
   say: (line: string) => void process.stdout.write(line + '\n'),
   supervisor: { output: 'prefix' as const },
@@ -156,8 +159,20 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
       clearInterval(redisTimer);
       await sup.stop();
       if (redis) {
-        await redis.stop();
-        say('Redis stopped');
+        // redis-server refuses to exit on SIGTERM when its final save fails (disk full, dir gone)
+        const r = redis;
+        let timer: NodeJS.Timeout | undefined;
+        const gaveUp = await Promise.race([
+          r.stop().then(() => false),
+          new Promise<boolean>((res) => (timer = setTimeout(() => res(true), o.redisStopTimeoutMs))),
+        ]);
+        clearTimeout(timer);
+        if (gaveUp) {
+          say(
+            `Redis did not stop within ${o.redisStopTimeoutMs} ms (a failed final save? see ${r.dir}/redis.log); killing it`,
+          );
+          await r.kill();
+        } else say('Redis stopped');
       }
     })());
 

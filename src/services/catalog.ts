@@ -20,5 +20,7 @@ export function upServices(opts: { source?: string } = {}): ServiceEntry[] {
   services.push({ name: 'api', args: ['api', '--port', String(apiPort), '--host', '127.0.0.1'], port: apiPort });
   services.push({ name: 'automation', args: ['automation'], onCrash: ['automation', '--safe-state'] });
   services.push({ name: 'alerts', args: ['alerts'] });
+  services.push({ name: 'recorder', args: ['recorder'] });
+  services.push({ name: 'analytics', args: ['analytics'] });
   return services;
 }

@@ -133,6 +133,24 @@ describe('relay → gateway → consumer → predictions → relay, on real Redi
     }
   });
 
+  it('when Redis falls behind the gateway stops reading relays instead of losing messages', async () => {
+    const { gateway: g } = await startGateway({ maxInFlight: 20 }, redis);
+    const got: number[] = [];
+    const sub = await consumer.subscribe('alex', 'raw', (m) => void got.push((m as unknown as { seq: number }).seq));
+    const r = await RelayClient.connect({ url: g.url, user: 'alex', token: TOKENS.get('alex')! });
+    try {
+      for (let i = 0; i < 600; i++) r.send({ type: 'raw', timestamp: 1, seq: i, channels: { Ch0: i } });
+      await until(() => got.length === 600, `all 600 (got ${got.length})`);
+      expect(got).toEqual([...Array(600).keys()]);
+      expect(g.stats.backpressure).toBeGreaterThan(0);
+      expect(g.stats.publishErrors).toBe(0);
+    } finally {
+      await r.close();
+      await sub.unsubscribe();
+      await g.stop();
+    }
+  });
+
   it('malformed back-channel messages are counted and never reach a relay', async () => {
     const r = await relay('jamie');
     const got: unknown[] = [];

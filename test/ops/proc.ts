@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import { register } from '../support/cleanup.js';
 
 /** A child process whose stdout lines can be awaited. */
@@ -65,11 +66,16 @@ export function spawnWatched(cmd: string, args: string[], env: NodeJS.ProcessEnv
   };
 }
 
-/** Whether a process with this pid exists. */
+/** Whether a process with this pid runs (a zombie, dead but not yet reaped, does not count). */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/ops/ports.js';
 import { Supervisor, SupervisorError } from '../../src/ops/supervisor.js';
-import { parseSource, SourceError } from '../../src/ops/up.js';
+import { parseSource, SourceError, startUp } from '../../src/ops/up.js';
+import { createClient } from 'redis';
 import { tempDir } from '../support/tmp.js';
 import { alive, spawnWatched, until } from './proc.js';
 
@@ -100,6 +101,47 @@ describe('canopy up supervisor', () => {
     }
     // the managed Redis saved on the way down (RDB + AOF in its data dir)
     expect(fs.existsSync(path.join(dir, 'redis', 'dump.rdb'))).toBe(true);
+  });
+});
+
+describe('canopy up killed with kill -9', () => {
+  it('its children notice and stop cleanly: nothing is left running but the managed Redis, which is reported', async () => {
+    const { h, dir, pids, redisPid } = await startHost();
+    await until(() => NAMES.every((n) => records(dir, n).length > 0), 10_000, 'every child at work');
+    h.child.kill('SIGKILL');
+    await h.exited;
+    await until(() => NAMES.every((n) => !alive(pids[n] as number)), 15_000, 'children gone');
+    // each finished its batch in hand on the way out
+    for (const n of NAMES) expect(checkLog(records(dir, n)).stops).toBe(1);
+    // redis-server cannot watch its parent: it outlives a SIGKILLed supervisor (its data is safe: AOF)
+    expect(alive(redisPid)).toBe(true);
+    process.kill(redisPid, 'SIGTERM');
+    await until(() => !alive(redisPid), 10_000, 'redis gone');
+  });
+});
+
+describe('the managed Redis', () => {
+  it('is killed, and the operator told, when it cannot save on the way down', async () => {
+    const said: string[] = [];
+    const dataDir = tempDir('canopy-up-');
+    const h = await startUp({
+      dataDir,
+      services: [],
+      cliPath: childScript,
+      redisPort: await freePort(),
+      redisStopTimeoutMs: 1000,
+      say: (l) => said.push(l),
+    });
+    const pid = h.redis?.pid as number;
+    // its data directory disappears (a removed SD card, a wrong cleanup): the final save on SIGTERM fails
+    const c = createClient({ url: h.redisUrl });
+    await c.connect();
+    await c.set('k', 'v');
+    c.destroy();
+    fs.rmSync(path.join(dataDir, 'redis'), { recursive: true, force: true });
+    await h.stop();
+    expect(said.some((l) => /^Redis did not stop within 1000 ms .*; killing it$/.test(l))).toBe(true);
+    expect(alive(pid)).toBe(false);
   });
 });
 

@@ -92,6 +92,9 @@ describe('SQLite specifics', () => {
     await s.close();
     const db = new Database(url.slice('sqlite:'.length), { readonly: true });
     try {
+      // times and buckets are stored as integers (integer division makes the buckets)
+      expect(db.prepare('SELECT DISTINCT typeof(time) AS t FROM sensor_readings').all()).toEqual([{ t: 'integer' }]);
+      expect(db.prepare('SELECT DISTINCT typeof(bucket) AS t FROM readings_1m').all()).toEqual([{ t: 'integer' }]);
       for (const [table, res] of [
         ['readings_1m', 60_000],
         ['readings_1h', 3_600_000],

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { alertsConfigFromEnv, start } from '../../services/alerts/index.js';
+import { openStore, type Store } from '../../store/index.js';
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
 
@@ -16,14 +17,28 @@ export function registerAlerts(program: Command): void {
       'alert rules (YAML; env ALERTS_CONFIG)',
       process.env.ALERTS_CONFIG || 'config/alerts.yaml',
     )
-    .action(async (opts: { rules: string }) => {
+    .option('--no-store', 'do not write the alerts table of the store (DATABASE_URL)')
+    .action(async (opts: { rules: string; store: boolean }) => {
       const log = createLogger('alerts');
       await runUntilSignal('alerts', log, async () => {
-        const h = await start({ ...alertsConfigFromEnv(), configPath: opts.rules, runtime: { log } });
+        let store: Store | undefined;
+        if (opts.store) {
+          try {
+            store = await openStore();
+          } catch (err) {
+            log.error({ err: (err as Error).message }, 'store unavailable: alerts are kept in Redis only');
+          }
+        }
+        const h = await start({ ...alertsConfigFromEnv(), configPath: opts.rules, store, runtime: { log } });
         if (h.notifier.channels.length === 0) {
           log.warn('no notification channel configured (ALERTS_WEBHOOK_URL, ALERTS_SMTP_URL + ALERTS_EMAIL_TO)');
         }
-        return h;
+        return {
+          stop: async () => {
+            await h.stop();
+            await store?.close();
+          },
+        };
       });
     });
 }

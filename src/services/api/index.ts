@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Connection } from '../../bus/connection.js';
 import { Heartbeat } from '../../bus/presence.js';
 import { LiveState } from '../../bus/state.js';
+import { isTransient, openStore, type Store } from '../../store/index.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import type { ServiceHandle } from '../types.js';
 import { buildApp, type ApiRoutes } from './app.js';
@@ -58,6 +59,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
   conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   // closed in reverse order of creation: app, store, hub, feed, Redis
   const cleanup: Array<() => Promise<void> | void> = [() => conn.close()];
+  const ctxRef: { ctx?: ApiContext } = {};
   try {
     const feed = await UpdateFeed.start(conn, log);
     cleanup.push(() => feed.close());
@@ -73,10 +75,16 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
     cleanup.push(() => hub.close());
     feed.on('sensor', (u) => hub.sensor(u));
     feed.on('device', (u) => hub.device(u));
-    const store = givenStore ?? (await openApiStore(options.databaseUrl, log));
-    if (store && !givenStore) cleanup.push(() => store.close());
+    let store = givenStore;
+    if (!givenStore) {
+      const opener = new StoreOpener(options.databaseUrl, log, (s) => {
+        if (ctxRef.ctx) ctxRef.ctx.store = s;
+      });
+      cleanup.push(() => opener.close());
+      store = await opener.open();
+    }
     const cat = catalogue ?? loadCatalogue();
-    const ctx: ApiContext = {
+    const ctx: ApiContext = (ctxRef.ctx = {
       options,
       conn,
       live: new LiveState(conn, { prefix: options.livePrefix }),
@@ -96,7 +104,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
       auth,
       log,
       startedAt: Date.now(),
-    };
+    });
     const app = await buildApp(ctx, routes);
     cleanup.push(() => app.close());
     await app.listen({ port: options.port, host: options.host });
@@ -141,11 +149,61 @@ async function runAll(fns: Array<() => Promise<void> | void>): Promise<void> {
 }
 
 /**
- * Opens the history store for `databaseUrl`. The store module (src/store)
- * is not on main yet: until it is, the API runs without history (its
- * endpoints answer 503 and /health reports the store down).
+ * Opens the history store. A store that cannot be reached yet (PostgreSQL
+ * still starting) is retried in the background with backoff: meanwhile the
+ * API serves live data, and history, export and /health say the store is
+ * down. Bad configuration fails the start.
  */
-async function openApiStore(databaseUrl: string, log: Logger): Promise<ApiStore | undefined> {
-  log.warn({ databaseUrl: databaseUrl.replace(/\/\/[^@]*@/, '//***@') }, 'history store module not available yet');
-  return undefined;
+class StoreOpener {
+  store: ApiStore | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  readonly #url: string;
+  readonly #log: Logger;
+  readonly #onOpen: (s: ApiStore) => void;
+
+  constructor(url: string, log: Logger, onOpen: (s: ApiStore) => void) {
+    this.#url = url;
+    this.#log = log;
+    this.#onOpen = onOpen;
+  }
+
+  /** First attempt: resolves with the store, or undefined (retrying) when it is unavailable. */
+  async open(): Promise<ApiStore | undefined> {
+    try {
+      return this.#opened(await openStore(this.#url));
+    } catch (err) {
+      if (!isTransient(err)) throw err;
+      this.#retry(1000, err as Error);
+      return undefined;
+    }
+  }
+
+  #opened(s: Store): ApiStore {
+    this.store = s;
+    return s;
+  }
+
+  #retry(delayMs: number, err: Error): void {
+    this.#log.warn({ err: err.message, retryInMs: delayMs }, 'history store unavailable; retrying');
+    this.#timer = setTimeout(() => {
+      openStore(this.#url).then(
+        async (s) => {
+          if (this.#stopped) return s.close();
+          this.#log.info('history store open');
+          this.#onOpen(this.#opened(s));
+        },
+        (e: unknown) => {
+          if (!this.#stopped) this.#retry(Math.min(30_000, delayMs * 2), e as Error);
+        },
+      );
+    }, delayMs);
+    this.#timer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.store?.close();
+  }
 }

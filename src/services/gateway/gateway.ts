@@ -41,6 +41,8 @@ export interface GatewayStats extends HubStats {
   closedSlow: number;
   delivered: number;
   replayed: number;
+  /** Times relays were paused because Redis fell behind. */
+  backpressure: number;
 }
 
 /** Registry scope of connected relays: `identity:relay:{connection id}`. */
@@ -73,6 +75,7 @@ export class Gateway {
     closedSlow: 0,
     delivered: 0,
     replayed: 0,
+    backpressure: 0,
   };
   #pingTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -129,6 +132,8 @@ export class Gateway {
         validator: gw.#validator,
         logger: o.logger,
         onBack: (m) => gw.#onBack(m),
+        maxInFlight: o.maxInFlight,
+        onPressure: (high) => gw.#pressure(high),
       });
       server.on('request', (req, res) => gw.#onRequest(req, res));
       server.on('upgrade', (req, socket, head) => gw.#onUpgrade(req, socket, head));
@@ -295,6 +300,7 @@ export class Gateway {
     this.#identity(session, { remote: req.socket.remoteAddress, codec, connected_at: new Date().toISOString() });
     ws.on('pong', () => (session.alive = true));
     ws.on('message', (data: Buffer) => this.#onRelayMessage(session, data));
+    if (this.#paused) ws.pause();
     ws.on('error', (err) => log.warn({ user, connection: session.id, err: err.message }, 'relay socket error'));
     ws.on('close', (code, reason) => {
       session.closed();
@@ -388,6 +394,28 @@ export class Gateway {
       const before = s.stats.delivered;
       s.deliver(m);
       if (s.stats.delivered > before) this.#counters.delivered++;
+    }
+  }
+
+  #paused = false;
+
+  /**
+   * Backpressure: while too many relay messages wait for Redis, stop reading
+   * every relay socket (TCP pushes back to the relays, whose clients queue,
+   * bounded) instead of piling up work until commands time out.
+   */
+  #pressure(high: boolean): void {
+    this.#paused = high;
+    if (high) this.#counters.backpressure++;
+    this.options.logger.warn(
+      { inFlight: this.#h.inFlight, paused: high },
+      high ? 'Redis is behind: pausing relays' : 'resuming relays',
+    );
+    for (const set of this.#sessions.values()) {
+      for (const s of set) {
+        if (high) s.ws.pause();
+        else s.ws.resume();
+      }
     }
   }
 

@@ -43,6 +43,10 @@ export interface HubOptions {
   logger: BusLogger;
   /** Called once per accepted back-channel message, in the order Redis delivered them. */
   onBack: (m: BackMessage) => void;
+  /** Relay messages that may wait for Redis at once before {@link onPressure}(true). */
+  maxInFlight: number;
+  /** Backpressure: true when too much waits for Redis (stop reading relays), false when half of it drained. */
+  onPressure?: (high: boolean) => void;
 }
 
 const BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
@@ -106,7 +110,28 @@ export class UserChannelHub {
    */
   publish(user: string, kind: ForwardKind, payload: Buffer, done?: (ok: boolean) => void): void {
     this.#batch.push({ channel: userChannel(user, kind), payload, done });
+    this.#inFlight++;
     if (this.#batch.length === 1) setImmediate(() => this.#flush());
+    if (!this.#pressed && this.#inFlight >= this.#opts.maxInFlight) {
+      this.#pressed = true;
+      this.#opts.onPressure?.(true);
+    }
+  }
+
+  #inFlight = 0;
+  #pressed = false;
+
+  /** Relay messages handed to Redis and not answered yet. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  #settled(n: number): void {
+    this.#inFlight -= n;
+    if (this.#pressed && this.#inFlight <= this.#opts.maxInFlight / 2) {
+      this.#pressed = false;
+      this.#opts.onPressure?.(false);
+    }
   }
 
   #batch: Array<{ channel: string; payload: Buffer; done: ((ok: boolean) => void) | undefined }> = [];
@@ -124,10 +149,12 @@ export class UserChannelHub {
       .then(
         () => {
           this.stats.published += batch.length;
+          this.#settled(batch.length);
           for (const b of batch) b.done?.(true);
         },
         (err: unknown) => {
           this.stats.publishErrors += batch.length;
+          this.#settled(batch.length);
           this.#warn({ err: (err as Error).message, messages: batch.length }, 'publish to Redis failed');
           for (const b of batch) b.done?.(false);
         },

@@ -36,6 +36,11 @@ export interface GatewayOptions {
    * passed on byte for byte.
    */
   publishCodec: UserCodecName;
+  /**
+   * @defaultValue 20000 — relay messages that may wait for Redis at once;
+   * above it the gateway stops reading relays until half have been answered.
+   */
+  maxInFlight: number;
   /** @defaultValue 30000 — WebSocket ping interval; a relay that misses two pongs is dropped. */
   pingIntervalMs: number;
   /** @defaultValue `{}` — REDIS_URL etc. from the environment */
@@ -55,6 +60,7 @@ export const GATEWAY_DEFAULTS: Omit<GatewayOptions, 'tokens' | 'rateBurst'> = {
   maxConnectionsPerUser: 16,
   publishCodec: 'msgpack',
   pingIntervalMs: 30_000,
+  maxInFlight: 20_000,
   redis: {},
   logger: silentLogger,
 };
@@ -100,6 +106,7 @@ export function resolveGatewayOptions(opts: Partial<GatewayOptions> = {}): Gatew
     'backlogMaxReplay',
     'maxConnectionsPerUser',
     'pingIntervalMs',
+    'maxInFlight',
   ] as const) {
     if (!(o[k] > 0)) problems.push(`${k} must be > 0, got ${o[k]}`);
   }

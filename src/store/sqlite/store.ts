@@ -247,7 +247,7 @@ export class SqliteStore implements Store {
     const { a, b } = splitRange(q.from, q.to, res);
     return this.use('history', (db) => {
       const raw = db.prepare(
-        `SELECT (time / @w) * @w AS t, min(value) AS min, max(value) AS max, sum(value) AS sum, count(*) AS count
+        `SELECT (time / CAST(@w AS INTEGER)) * CAST(@w AS INTEGER) AS t, min(value) AS min, max(value) AS max, sum(value) AS sum, count(*) AS count
          FROM sensor_readings WHERE sensor = @sensor AND time >= @lo AND time < @hi GROUP BY 1`,
       );
       const parts: Partial[] = [];
@@ -260,7 +260,7 @@ export class SqliteStore implements Store {
         const table = res === HOUR ? 'readings_1h' : 'readings_1m';
         const rolled = db
           .prepare(
-            `SELECT (bucket / @w) * @w AS t, min(min_value) AS min, max(max_value) AS max, sum(sum_value) AS sum,
+            `SELECT (bucket / CAST(@w AS INTEGER)) * CAST(@w AS INTEGER) AS t, min(min_value) AS min, max(max_value) AS max, sum(sum_value) AS sum,
                sum(n_values) AS count FROM ${table} WHERE sensor = @sensor AND bucket >= @lo AND bucket < @hi GROUP BY 1`,
           )
           .all({ w: width, sensor: q.sensor, lo: a, hi: b }) as Partial[];

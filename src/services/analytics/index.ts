@@ -1,0 +1,227 @@
+import { ConfigError } from '../../bus/errors.js';
+import type { Subscription } from '../../bus/subscriber.js';
+import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } from '../common/runtime.js';
+import { checkSensorUpdate, readingsOf, updateTime, type SensorUpdate } from '../common/updates.js';
+import type { ServiceHandle } from '../types.js';
+import { BandTimer, localDay, RollingWindow, type DailyExtremes, type WindowStats } from './stats.js';
+
+export * from './stats.js';
+
+/** Options of `canopy analytics`. */
+export interface AnalyticsConfig {
+  /** @defaultValue 5000 — how often `analytics:update` is published and the keys refreshed. */
+  publishMs: number;
+  /** @defaultValue `{ '*': [0.8, 1.2] }` — VPD target band (kPa) per location; `*` for the others. */
+  vpdBands: Record<string, [number, number]>;
+  /** @defaultValue `analytics:` — `analytics:latest` and `analytics:daily:<YYYY-MM-DD>`. */
+  keyPrefix: string;
+  /** @defaultValue 35 — days the daily keys are kept. */
+  dailyTtlDays: number;
+  /** @defaultValue `{}` — passed to {@link startServiceRuntime}. */
+  runtime: Partial<Omit<ServiceRuntimeOptions, 'service'>>;
+}
+
+export interface SensorAnalytics {
+  location: string;
+  cluster: string;
+  last: number;
+  last_at: string;
+  m1: WindowStats;
+  h1: WindowStats;
+  today: DailyExtremes;
+}
+
+export interface RoomAnalytics {
+  vpd_band: [number, number];
+  /** Share (0–1) of today's time the room's VPD was inside its band; null before two readings. */
+  vpd_in_band_share: number | null;
+  vpd_tracked_s: number;
+  day: string;
+}
+
+/** What `analytics:update` carries and `analytics:latest` holds. */
+export interface AnalyticsSnapshot {
+  timestamp: string;
+  sensors: Record<string, SensorAnalytics>;
+  rooms: Record<string, RoomAnalytics>;
+}
+
+/** `0.8:1.2` → [0.8, 1.2]. */
+export function parseBand(text: string): [number, number] {
+  const [a, b] = text.split(/[:-]/).map(Number);
+  if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || a >= b) {
+    throw new ConfigError(`a band is LOW:HIGH with LOW < HIGH, got "${text}"`);
+  }
+  return [a, b];
+}
+
+export interface AnalyticsHandle extends ServiceHandle {
+  readonly runtime: ServiceRuntime;
+  /** Builds, stores and publishes a snapshot now. */
+  publishNow(): Promise<AnalyticsSnapshot>;
+}
+
+interface SensorState {
+  location: string;
+  cluster: string;
+  last: number;
+  lastAt: number;
+  m1: RollingWindow;
+  h1: RollingWindow;
+  today?: DailyExtremes;
+}
+
+/**
+ * `canopy analytics`: rolling 1-minute and 1-hour statistics per sensor,
+ * today's min/max, and the share of today each room's VPD spent in its
+ * target band; published on `analytics:update` and kept in
+ * `analytics:latest` (and `analytics:daily:<day>`) for the API.
+ */
+export async function start(config: Partial<AnalyticsConfig> = {}): Promise<AnalyticsHandle> {
+  const c: AnalyticsConfig = {
+    publishMs: 5000,
+    vpdBands: { '*': [0.8, 1.2] },
+    keyPrefix: 'analytics:',
+    dailyTtlDays: 35,
+    runtime: {},
+    ...config,
+  };
+  if (!(c.publishMs > 0)) throw new ConfigError('publishMs must be > 0');
+  const counters = { readings: 0, published: 0 };
+  const rt = await startServiceRuntime({ ...c.runtime, service: 'analytics', counters: () => ({ ...counters }) });
+  const sensors = new Map<string, SensorState>();
+  const rooms = new Map<string, BandTimer>();
+  const bandOf = (loc: string): [number, number] => c.vpdBands[loc] ?? c.vpdBands['*'] ?? [0.8, 1.2];
+
+  // today's extremes survive a restart
+  try {
+    const raw = await rt.conn.run('GET daily', (cl) => cl.get(`${c.keyPrefix}daily:${localDay(Date.now())}`));
+    if (raw) {
+      const d = JSON.parse(String(raw)) as {
+        sensors?: Record<string, DailyExtremes & { location: string; cluster: string }>;
+      };
+      for (const [name, e] of Object.entries(d.sensors ?? {})) {
+        sensors.set(name, {
+          location: e.location,
+          cluster: e.cluster,
+          last: NaN,
+          lastAt: 0,
+          m1: new RollingWindow(60_000),
+          h1: new RollingWindow(3_600_000),
+          today: { day: e.day, min: e.min, max: e.max, min_at: e.min_at, max_at: e.max_at },
+        });
+      }
+    }
+  } catch (err) {
+    rt.log.warn({ err: (err as Error).message }, 'could not restore today’s extremes');
+  }
+
+  const onUpdate = (u: SensorUpdate) => {
+    if (rt.paused) return;
+    const ts = updateTime(u);
+    const at = new Date(ts).toISOString();
+    const day = localDay(ts);
+    for (const [name, value] of readingsOf(u)) {
+      counters.readings++;
+      let s = sensors.get(name);
+      if (!s) {
+        s = {
+          location: u.location,
+          cluster: u.cluster,
+          last: value,
+          lastAt: ts,
+          m1: new RollingWindow(60_000),
+          h1: new RollingWindow(3_600_000),
+        };
+        sensors.set(name, s);
+      }
+      s.location = u.location;
+      s.cluster = u.cluster;
+      s.last = value;
+      s.lastAt = ts;
+      s.m1.add(ts, value);
+      s.h1.add(ts, value);
+      const t = s.today;
+      if (!t || t.day !== day) s.today = { day, min: value, max: value, min_at: at, max_at: at };
+      else {
+        if (value < t.min) Object.assign(t, { min: value, min_at: at });
+        if (value > t.max) Object.assign(t, { max: value, max_at: at });
+      }
+      if (/^vpd(_|$)/.test(name)) {
+        const [lo, hi] = bandOf(u.location);
+        let timer = rooms.get(u.location);
+        if (!timer) rooms.set(u.location, (timer = new BandTimer()));
+        timer.add(ts, value >= lo && value <= hi);
+      }
+    }
+  };
+
+  const snapshot = (): AnalyticsSnapshot => {
+    const now = Date.now();
+    const out: AnalyticsSnapshot = { timestamp: new Date(now).toISOString(), sensors: {}, rooms: {} };
+    for (const [name, s] of sensors) {
+      if (!s.today || s.lastAt === 0) continue;
+      out.sensors[name] = {
+        location: s.location,
+        cluster: s.cluster,
+        last: s.last,
+        last_at: new Date(s.lastAt).toISOString(),
+        m1: s.m1.stats(now),
+        h1: s.h1.stats(now),
+        today: s.today,
+      };
+    }
+    for (const [loc, t] of rooms) {
+      out.rooms[loc] = {
+        vpd_band: bandOf(loc),
+        vpd_in_band_share: t.share,
+        vpd_tracked_s: Math.round(t.totalMs / 1000),
+        day: t.day,
+      };
+    }
+    return out;
+  };
+
+  const publishNow = async (): Promise<AnalyticsSnapshot> => {
+    const snap = snapshot();
+    const day = localDay(Date.now());
+    const daily = {
+      day,
+      sensors: Object.fromEntries(
+        [...sensors]
+          .filter(([, s]) => s.today?.day === day)
+          .map(([n, s]) => [n, { ...s.today, location: s.location, cluster: s.cluster }]),
+      ),
+      rooms: snap.rooms,
+    };
+    await rt.conn.run('SET analytics', (cl) =>
+      cl
+        .multi()
+        .set(`${c.keyPrefix}latest`, JSON.stringify(snap))
+        .set(`${c.keyPrefix}daily:${day}`, JSON.stringify(daily), { EX: c.dailyTtlDays * 86_400 })
+        .exec(),
+    );
+    await rt.publisher.publish('analytics:update', snap);
+    counters.published++;
+    return snap;
+  };
+
+  const subs: Subscription[] = [
+    await rt.subscriber.subscribe<SensorUpdate>('sensor:update', onUpdate, { validate: checkSensorUpdate }),
+  ];
+  const timer = setInterval(() => {
+    if (rt.paused || sensors.size === 0) return;
+    publishNow().catch((err: unknown) => rt.log.warn({ err: (err as Error).message }, 'analytics publish failed'));
+  }, c.publishMs);
+  timer.unref();
+
+  return {
+    runtime: rt,
+    publishNow,
+    async stop() {
+      clearInterval(timer);
+      for (const s of subs) await s.unsubscribe().catch(() => undefined);
+      await rt.close();
+    },
+  };
+}
