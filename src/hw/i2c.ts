@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { HwError } from './errors.js';
 
 /**
@@ -42,6 +43,13 @@ interface I2cBusModule {
 
 /** Opens /dev/i2c-N through the `i2c-bus` native addon. */
 export async function openLinuxI2CBus(busNumber: number): Promise<I2CBus> {
+  const dev = `/dev/i2c-${busNumber}`;
+  if (!fs.existsSync(dev)) {
+    throw new HwError(
+      'HW_UNAVAILABLE',
+      `${dev} does not exist: enable I2C (raspi-config → Interface Options → I2C, or dtparam=i2c_arm=on) or use --i2c sim`,
+    );
+  }
   let mod: I2cBusModule;
   try {
     const name = 'i2c-bus'; // no type declarations ship with it; typed by I2cBusModule above

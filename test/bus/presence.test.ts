@@ -7,6 +7,7 @@ import { Connection } from '../../src/bus/connection.js';
 import { ConfigError } from '../../src/bus/errors.js';
 import { OrphanClaimer, type ClaimedEntry } from '../../src/bus/presence-claim.js';
 import { Heartbeat, listInstances, PresenceWatcher, resolveHeartbeatOptions } from '../../src/bus/presence.js';
+import { StreamConsumer } from '../../src/bus/streams/consumer.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { randomPrefix } from '../support/tmp.js';
 
@@ -119,6 +120,57 @@ describe('presence', () => {
     expect(claimer.claimedTotal).toBe(20);
     await claimer.close();
     await watcher.close();
+  });
+
+  it('with the bus consumer: a killed consumer’s pending entries are handled by a survivor long before the idle claim', async () => {
+    const stream = `${randomPrefix()}stream`;
+    await conn.client.xGroupCreate(stream, 'g', '0', { MKSTREAM: true });
+    const added: string[] = [];
+    for (let i = 0; i < 10; i++) added.push(await conn.client.xAdd(stream, '*', { n: String(i) }));
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./fixtures/presence-child.ts', import.meta.url)),
+        redis.url,
+        stream,
+        'g',
+        '10',
+        '1',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const line = await new Promise<string>((resolve, reject) => {
+      readline.createInterface({ input: child.stdout }).once('line', resolve);
+      child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
+    });
+    const instance = line.split(' ')[1] as string;
+    const handled: string[] = [];
+    const consumer = await StreamConsumer.start(
+      conn,
+      async (entries) => {
+        handled.push(...entries.map((e) => e.id));
+      },
+      { stream, group: 'g', consumer: 'survivor-2', claimIdleMs: 600_000, blockMs: 200 },
+    );
+    const watcher = new PresenceWatcher(conn, { pollMs: 100 });
+    const claimer = new OrphanClaimer(conn, watcher, {
+      stream,
+      group: 'g',
+      consumer: 'survivor-2',
+      claim: (from) => consumer.claimFrom(from, { deleteConsumer: true }),
+    });
+    await watcher.start();
+    child.kill('SIGKILL');
+    while (handled.length < 10) await new Promise((r) => setTimeout(r, 50));
+    expect([...handled].sort()).toEqual([...added].sort());
+    expect(claimer.claimedTotal).toBe(10);
+    const consumers = (await conn.client.xInfoConsumers(stream, 'g')).map((c) => String(c.name));
+    expect(consumers).not.toContain(instance);
+    await claimer.close();
+    await watcher.close();
+    await consumer.stop();
   });
 
   it('the sweep takes over a dead consumer it never saw alive, and leaves live ones alone', async () => {

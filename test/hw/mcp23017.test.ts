@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HwError } from '../../src/hw/errors.js';
-import { parseI2CSpec } from '../../src/hw/i2c.js';
+import { openLinuxI2CBus, parseI2CSpec } from '../../src/hw/i2c.js';
 import { Mcp23017 } from '../../src/hw/mcp23017.js';
 import { Mcp23017Simulator, type SimWrite } from '../../src/hw/mcp23017-sim.js';
 import { IOCON_BANK, registerAddress, registerAt } from '../../src/hw/mcp23017-registers.js';
@@ -193,5 +193,12 @@ describe('parseI2CSpec', () => {
     expect(parseI2CSpec('sim')).toEqual({ kind: 'sim' });
     expect(parseI2CSpec('sim:/x/y.json')).toEqual({ kind: 'sim', file: '/x/y.json' });
     expect(() => parseI2CSpec('i2c')).toThrow(/bus number/);
+  });
+
+  it('a missing /dev/i2c-N is a clear HW_UNAVAILABLE error', async () => {
+    const err = await openLinuxI2CBus(97).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HwError);
+    expect((err as HwError).code).toBe('HW_UNAVAILABLE');
+    expect((err as Error).message).toMatch(/\/dev\/i2c-97 does not exist/);
   });
 });

@@ -38,8 +38,13 @@ export function spawnWatched(cmd: string, args: string[], env: NodeJS.ProcessEnv
     child.once('exit', (code, signal) => r({ code, signal })),
   );
   register({
+    // SIGTERM first, so a supervisor under test stops its children and its Redis; SIGKILL after 10 s
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
     },
     killSync: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

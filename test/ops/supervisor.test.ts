@@ -6,6 +6,7 @@ import { freePort } from '../../src/ops/ports.js';
 import { Supervisor, SupervisorError } from '../../src/ops/supervisor.js';
 import { parseSource, SourceError, startUp } from '../../src/ops/up.js';
 import { createClient } from 'redis';
+import { register } from '../support/cleanup.js';
 import { tempDir } from '../support/tmp.js';
 import { alive, spawnWatched, until } from './proc.js';
 
@@ -133,6 +134,7 @@ describe('the managed Redis', () => {
       say: (l) => said.push(l),
     });
     const pid = h.redis?.pid as number;
+    register({ stop: h.stop, killSync: () => void (alive(pid) && process.kill(pid, 'SIGKILL')) });
     // its data directory disappears (a removed SD card, a wrong cleanup): the final save on SIGTERM fails
     const c = createClient({ url: h.redisUrl });
     await c.connect();

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { alertsConfigFromEnv, start } from '../../services/alerts/index.js';
 import { openStore, type Store } from '../../store/index.js';
+import { defaultConfigFile } from '../../can/paths.js';
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
 
@@ -12,13 +13,9 @@ export function registerAlerts(program: Command): void {
         'devices in failsafe; notify by webhook (ALERTS_WEBHOOK_URL) and e-mail (ALERTS_SMTP_URL, ALERTS_EMAIL_TO); ' +
         'active alerts in alerts:active, transitions on alerts:update',
     )
-    .option(
-      '--rules <file>',
-      'alert rules (YAML; env ALERTS_CONFIG)',
-      process.env.ALERTS_CONFIG || 'config/alerts.yaml',
-    )
+    .option('--rules <file>', 'alert rules (YAML; env ALERTS_CONFIG; default: the shipped config/alerts.yaml)')
     .option('--no-store', 'do not write the alerts table of the store (DATABASE_URL)')
-    .action(async (opts: { rules: string; store: boolean }) => {
+    .action(async (opts: { rules?: string; store: boolean }) => {
       const log = createLogger('alerts');
       await runUntilSignal('alerts', log, async () => {
         let store: Store | undefined;
@@ -29,7 +26,12 @@ export function registerAlerts(program: Command): void {
             log.error({ err: (err as Error).message }, 'store unavailable: alerts are kept in Redis only');
           }
         }
-        const h = await start({ ...alertsConfigFromEnv(), configPath: opts.rules, store, runtime: { log } });
+        const h = await start({
+          ...alertsConfigFromEnv(),
+          configPath: opts.rules || process.env.ALERTS_CONFIG || defaultConfigFile('alerts.yaml'),
+          store,
+          runtime: { log },
+        });
         if (h.notifier.channels.length === 0) {
           log.warn('no notification channel configured (ALERTS_WEBHOOK_URL, ALERTS_SMTP_URL + ALERTS_EMAIL_TO)');
         }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../bus/errors.js';
+import { defaultConfigFile } from '../../can/paths.js';
 import { PresenceWatcher } from '../../bus/presence.js';
 import type { Subscription } from '../../bus/subscriber.js';
 import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } from '../common/runtime.js';
@@ -34,7 +35,7 @@ export interface AlertStore {
 
 /** Options of `canopy alerts`. */
 export interface AlertsConfig {
-  /** @defaultValue `ALERTS_CONFIG` or `config/alerts.yaml` — the rules (YAML). */
+  /** @defaultValue `ALERTS_CONFIG` or the shipped `config/alerts.yaml` — the rules (YAML). */
   configPath: string;
   /** @defaultValue from `ALERTS_WEBHOOK_URL`, `ALERTS_SMTP_URL`, `ALERTS_EMAIL_TO`, `ALERTS_EMAIL_FROM` */
   notifier: Partial<NotifierOptions>;
@@ -56,7 +57,7 @@ export interface AlertsConfig {
 
 export function alertsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<AlertsConfig> {
   return {
-    configPath: env.ALERTS_CONFIG || 'config/alerts.yaml',
+    configPath: env.ALERTS_CONFIG || defaultConfigFile('alerts.yaml'),
     notifier: {
       webhookUrl: env.ALERTS_WEBHOOK_URL || undefined,
       smtpUrl: env.ALERTS_SMTP_URL || undefined,
@@ -106,7 +107,7 @@ export interface AlertsHandle extends ServiceHandle {
  */
 export async function start(config: Partial<AlertsConfig> = {}): Promise<AlertsHandle> {
   const c: AlertsConfig = {
-    configPath: 'config/alerts.yaml',
+    configPath: defaultConfigFile('alerts.yaml'),
     notifier: {},
     tickMs: 1000,
     presencePollMs: 2000,

@@ -157,9 +157,9 @@ export class ControlRecorder {
             this.#queue.shift();
             this.#stats.recorded++;
             // A synchronous store (SQLite) must not starve the control loop: yield between rows,
-            // and after 4 ms of writing pause 16 ms (at most ~20% of the loop goes to history).
-            if (performance.now() - slice > 4) {
-              await new Promise<void>((r) => setTimeout(r, once ? 0 : 16));
+            // and after 2 ms of writing pause 8 ms (at most ~20% of the loop goes to history).
+            if (performance.now() - slice > 2) {
+              await new Promise<void>((r) => setTimeout(r, once ? 0 : 8));
               slice = performance.now();
             } else await new Promise<void>((r) => setImmediate(r));
           } catch (err) {
