@@ -289,6 +289,9 @@ export async function run(): Promise<Record<string, number>> {
     gw.kill('SIGTERM');
     await new Promise((r) => gw.once('exit', r));
     await redis.stop();
+    if (process.env.BENCH_GATEWAY_REDIS_LOG) {
+      process.stderr.write(fs.readFileSync(path.join(dir, 'redis.log'), 'utf8').split('\n').slice(-15).join('\n'));
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

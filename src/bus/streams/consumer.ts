@@ -165,11 +165,19 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     return this.#held.size;
   }
 
-  /** Acks entries the handler held earlier. */
+  /** Acks entries the handler held earlier (on the shared connection: works after {@link stop} too). */
   async ack(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     for (const id of ids) this.#held.delete(id);
-    await this.#ack(ids);
+    const { stream, group } = this.options;
+    await this.#shared.run('XACK', (c) => c.sendCommand(['XACK', stream, group, ...ids]));
+    this.#stats.acked += ids.length;
+  }
+
+  /** Gives held entries back: they are delivered again (and count towards the delivery limit). */
+  release(ids: string[]): void {
+    for (const id of ids) this.#held.delete(id);
+    this.#pendingDirty = true;
   }
 
   /** Resets the idle time of held entries (XCLAIM … JUSTID to ourselves) so no sweep claims them. */

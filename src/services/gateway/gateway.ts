@@ -404,8 +404,12 @@ export class Gateway {
    * every relay socket (TCP pushes back to the relays, whose clients queue,
    * bounded) instead of piling up work until commands time out.
    */
+  #pausedAt = 0;
+
   #pressure(high: boolean): void {
     this.#paused = high;
+    const pausedMs = high ? 0 : performance.now() - this.#pausedAt;
+    if (high) this.#pausedAt = performance.now();
     if (high) this.#counters.backpressure++;
     this.options.logger.warn(
       { inFlight: this.#h.inFlight, paused: high },
@@ -414,7 +418,10 @@ export class Gateway {
     for (const set of this.#sessions.values()) {
       for (const s of set) {
         if (high) s.ws.pause();
-        else s.ws.resume();
+        else {
+          s.limiter.credit(pausedMs);
+          s.ws.resume();
+        }
       }
     }
   }

@@ -29,11 +29,23 @@ export class RateLimiter {
 
   take(): boolean {
     const t = this.now();
-    this.#tokens = Math.min(this.burst, this.#tokens + ((t - this.#last) * this.rate) / 1000);
+    // above the burst only after a credit (see below): spend that before refilling
+    if (this.#tokens < this.burst) {
+      this.#tokens = Math.min(this.burst, this.#tokens + ((t - this.#last) * this.rate) / 1000);
+    }
     this.#last = t;
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
     return true;
+  }
+
+  /**
+   * Allows what the relay sent at its rate during `ms` in which the gateway
+   * did not read (backpressure), so the backlog it then reads at once is not
+   * taken for a flood.
+   */
+  credit(ms: number): void {
+    this.#tokens += (ms * this.rate) / 1000;
   }
 }
 

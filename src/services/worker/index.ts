@@ -93,6 +93,7 @@ export async function start(
     log.warn({ err: (err as Error).message }, 'store not reachable at start; batches are held until it is');
   }
   const processor = c.processor ?? new FrameProcessor();
+  const ref: { consumer?: StreamConsumer } = {};
   const pipeline = new WorkerPipeline({
     processor,
     live: new LiveState(conn, { prefix: 'sensor:', ttlSeconds: c.liveTtlSeconds }),
@@ -100,6 +101,8 @@ export async function start(
     store,
     logger: log,
     nodes: new NodeRegistry(new Registry(conn)),
+    ack: (ids) => ref.consumer?.ack(ids) ?? Promise.resolve(),
+    release: (ids) => ref.consumer?.release(ids),
   });
   stats.current = () => ({ ...pipeline.stats });
   const metrics = new WorkerMetrics(conn, () => ({ ...pipeline.stats }), processor);
@@ -109,7 +112,7 @@ export async function start(
       while (runtime.paused) await new Promise((r) => setTimeout(r, 200));
       const fresh = entries.every((e) => e.deliveries <= 1);
       const out = await pipeline.handle(entries, fresh);
-      return { deadLetter: out.deadLetter, hold: out.hold, ack: out.ack };
+      return { deadLetter: out.deadLetter, hold: out.hold };
     },
     {
       stream: c.stream,
@@ -122,6 +125,7 @@ export async function start(
       logger: log,
     },
   );
+  ref.consumer = consumer;
   // A worker whose heartbeat vanished has its pending entries claimed at once.
   const watcher = new PresenceWatcher(conn, { logger: log });
   const claimer = new OrphanClaimer(conn, watcher, {
@@ -138,10 +142,7 @@ export async function start(
   // While the store is down and nothing new arrives, keep probing it.
   const flusher = setInterval(() => {
     if (!pipeline.storeDown) return;
-    pipeline
-      .flushHeld()
-      .then((ids) => (ids.length > 0 ? consumer.ack(ids) : undefined))
-      .catch((err: unknown) => log.error({ err: (err as Error).message }, 'flushing held batches failed'));
+    pipeline.kick().catch((err: unknown) => log.error({ err: (err as Error).message }, 'flushing held batches failed'));
   }, 500);
   flusher.unref();
   metrics.start();
@@ -154,8 +155,9 @@ export async function start(
       await claimer.close();
       await watcher.close();
       await consumer.stop();
-      const ids = await pipeline.flushHeld(Number.POSITIVE_INFINITY).catch(() => []);
-      if (ids.length > 0) await consumer.ack(ids).catch(() => undefined);
+      await pipeline
+        .close()
+        .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'final store write failed'));
       await metrics.stop();
       if (ownsStore) await store.close();
       await runtime.close();

@@ -7,6 +7,7 @@ import type { FrameProcessor } from '../../cea/processor.js';
 import type { CanMessageRow, ProcessorEntry, ReadingRow, SensorUpdate } from '../../cea/types.js';
 import { isTransient } from '../../store/errors.js';
 import type { Store } from '../../store/types.js';
+import { RetryableError } from '../../bus/errors.js';
 import type { Logger } from '../../util/log.js';
 import type { NodeRegistry } from '../common/nodes.js';
 
@@ -18,17 +19,21 @@ export interface RawEntry {
 
 /** What the pipeline decided for a batch. */
 export interface PipelineOutcome {
-  /** Entries stored now (this batch's and earlier held ones): ack them. */
-  ack: string[];
   /** Entries that cannot be parsed at all: dead-letter them with the reason. */
   deadLetter: { id: string; reason: string }[];
-  /** Entries processed but not stored yet (the store is down): keep them pending. */
+  /** Entries processed and queued for the store: keep them pending; {@link PipelineDeps.ack} acks them once stored. */
   hold: string[];
 }
 
 export interface PipelineOptions {
   /** @defaultValue `sensor:update` */
   updateChannel: string;
+  /**
+   * @defaultValue 4000 — processed frames waiting for the store beyond which
+   * {@link WorkerPipeline.handle} waits for the writer (while the store is up):
+   * reading and processing the next batch overlap the store write of this one.
+   */
+  maxInFlightFrames: number;
   /** @defaultValue 500000 — frames kept in memory while the store is down; beyond, reading pauses. */
   maxHeldFrames: number;
   /** @defaultValue 500 — first store probe delay after a failure; doubles up to 10 s. */
@@ -37,9 +42,24 @@ export interface PipelineOptions {
 
 export const PIPELINE_DEFAULTS: PipelineOptions = {
   updateChannel: 'sensor:update',
+  maxInFlightFrames: 4000,
   maxHeldFrames: 500_000,
   storeRetryBaseMs: 500,
 };
+
+export interface PipelineDeps {
+  processor: FrameProcessor;
+  live: LiveState;
+  publisher: Publisher;
+  store: Store;
+  logger: Logger;
+  /** Acks entries once their batch is committed. */
+  ack: (ids: string[]) => Promise<void>;
+  /** Gives entries back for redelivery (a batch the store refused for good). */
+  release: (ids: string[]) => void;
+  /** Records the CAN nodes seen (`identity:can-node:<n>`), with STATUS frames' firmware status. */
+  nodes?: NodeRegistry;
+}
 
 export interface PipelineStats {
   frames: number;
@@ -61,8 +81,7 @@ interface Held {
 }
 
 /** Raised when too much is held in memory: the consumer retries later (reading pauses). */
-export class BacklogFullError extends Error {
-  readonly code = 'WORKER_BACKLOG_FULL';
+export class BacklogFullError extends RetryableError {
   constructor(held: number) {
     super(`store unavailable and ${held} frames held in memory; pausing reads until it returns`);
     this.name = 'BacklogFullError';
@@ -72,24 +91,23 @@ export class BacklogFullError extends Error {
 /**
  * The worker's per-batch work, independent of how entries arrive: parse →
  * decode/calibrate/validate/derive → live keys and `sensor:update` (at once,
- * whatever the store does) → store (one transaction, idempotent by stream
- * id). When the store is down, processed batches are held in memory (their
- * entries stay pending in Redis) and written, oldest first, once a probe
- * succeeds; only then are they acked.
+ * whatever the store does) → queued for the store. A background writer
+ * commits queued batches in order (one transaction each, idempotent by
+ * stream id) and acks their entries after the commit, so reading the next
+ * batch overlaps writing this one. When the store is down, batches stay
+ * queued (their entries pending in Redis) and are written, oldest first,
+ * once a probe succeeds.
  */
 export class WorkerPipeline {
   readonly options: PipelineOptions;
-  readonly #processor: FrameProcessor;
-  readonly #live: LiveState;
-  readonly #publisher: Publisher;
-  readonly #store: Store;
+  readonly #d: PipelineDeps;
   readonly #log: Logger;
-  readonly #nodes: NodeRegistry | undefined;
   #held: Held[] = [];
   #heldFrames = 0;
   #storeDown = false;
   #retryAt = 0;
   #retryDelay = 0;
+  #drain: Promise<void> | undefined;
   readonly stats: PipelineStats = {
     frames: 0,
     stored: 0,
@@ -103,34 +121,14 @@ export class WorkerPipeline {
     updatesPublished: 0,
   };
 
-  constructor(
-    deps: {
-      processor: FrameProcessor;
-      live: LiveState;
-      publisher: Publisher;
-      store: Store;
-      logger: Logger;
-      /** Records the CAN nodes seen (`identity:can-node:<n>`), with STATUS frames' firmware status. */
-      nodes?: NodeRegistry;
-    },
-    options: Partial<PipelineOptions> = {},
-  ) {
+  constructor(deps: PipelineDeps, options: Partial<PipelineOptions> = {}) {
     this.options = { ...PIPELINE_DEFAULTS, ...options };
-    this.#processor = deps.processor;
-    this.#live = deps.live;
-    this.#publisher = deps.publisher;
-    this.#store = deps.store;
+    this.#d = deps;
     this.#log = deps.logger;
-    this.#nodes = deps.nodes;
   }
 
   get storeDown(): boolean {
     return this.#storeDown;
-  }
-
-  /** Ids processed but not yet stored. */
-  heldIds(): string[] {
-    return this.#held.flatMap((h) => h.ids);
   }
 
   /**
@@ -140,9 +138,8 @@ export class WorkerPipeline {
    */
   async handle(entries: RawEntry[], fresh: boolean): Promise<PipelineOutcome> {
     if (this.#heldFrames >= this.options.maxHeldFrames) {
-      const ack = await this.flushHeld();
+      await this.kick();
       if (this.#heldFrames >= this.options.maxHeldFrames) throw new BacklogFullError(this.#heldFrames);
-      void ack;
     }
     const deadLetter: { id: string; reason: string }[] = [];
     const good: ProcessorEntry[] = [];
@@ -153,40 +150,64 @@ export class WorkerPipeline {
     }
     this.stats.frames += entries.length;
     this.stats.deadLettered += deadLetter.length;
-    const r = this.#processor.process(good);
+    const r = this.#d.processor.process(good);
     this.stats.readings += r.readings.length;
     this.stats.rejected += r.rejected.length;
     if (fresh) {
       await this.#publishLive(r.readings, r.updates);
       await this.#recordNodes(r.messages);
     }
+    const hold = good.map((g) => g.streamId);
     if (good.length > 0) {
-      this.#held.push({ ids: good.map((g) => g.streamId), messages: r.messages, readings: r.readings });
+      this.#held.push({ ids: hold, messages: r.messages, readings: r.readings });
       this.#heldFrames += good.length;
+      this.stats.held = this.#heldFrames;
     }
-    const ack = await this.flushHeld();
-    this.stats.held = this.#heldFrames;
-    return { ack, deadLetter, hold: this.heldIds() };
+    const drain = this.kick();
+    if (!this.#storeDown && this.#heldFrames > this.options.maxInFlightFrames) await drain;
+    return { deadLetter, hold };
+  }
+
+  /** Starts the background writer unless it runs (e.g. to probe a store that was down); resolves when it stops. */
+  kick(): Promise<void> {
+    if (!this.#drain) {
+      const d = this.flush()
+        .then(() => undefined)
+        .finally(() => {
+          if (this.#drain === d) this.#drain = undefined;
+        });
+      this.#drain = d;
+    }
+    return this.#drain;
   }
 
   /**
-   * Writes held batches, oldest first, while the store takes them; returns
-   * the ids stored. A transient store failure marks the store down and
-   * schedules the next probe (exponential backoff up to 10 s).
+   * Writes queued batches, oldest first, while the store takes them, acking
+   * each after its commit; returns the frames stored. A transient store
+   * failure marks the store down and schedules the next probe (exponential
+   * backoff up to 10 s); `force` probes at once.
    */
-  async flushHeld(now = Date.now()): Promise<string[]> {
-    const acked: string[] = [];
-    if (this.#held.length === 0) return acked;
-    if (this.#storeDown && now < this.#retryAt) return acked;
+  private async flush(force = false): Promise<number> {
+    let stored = 0;
+    if (this.#storeDown && !force && Date.now() < this.#retryAt) return stored;
     while (this.#held.length > 0) {
       const h = this.#held[0] as Held;
       try {
-        const res = await this.#store.writeBatch({ messages: h.messages, readings: h.readings });
+        const res = await this.#d.store.writeBatch({ messages: h.messages, readings: h.readings });
         this.stats.stored += res.stored;
         this.stats.duplicates += res.duplicates;
       } catch (err) {
         this.stats.storeFailures++;
-        if (!isTransient(err)) throw err;
+        if (!isTransient(err)) {
+          this.#held.shift();
+          this.#heldFrames -= h.ids.length;
+          this.#d.release(h.ids);
+          this.#log.error(
+            { err: (err as Error).message, frames: h.ids.length },
+            'store refused a batch; redelivering it',
+          );
+          continue;
+        }
         this.#retryDelay = Math.min(10_000, this.#retryDelay ? this.#retryDelay * 2 : this.options.storeRetryBaseMs);
         this.#retryAt = Date.now() + this.#retryDelay;
         if (!this.#storeDown) {
@@ -200,7 +221,11 @@ export class WorkerPipeline {
       }
       this.#held.shift();
       this.#heldFrames -= h.ids.length;
-      for (const id of h.ids) acked.push(id);
+      stored += h.ids.length;
+      await this.#d.ack(h.ids).catch((err: unknown) => {
+        // Stored but not acked: a redelivery is skipped by the store as a duplicate.
+        this.#log.warn({ err: (err as Error).message, frames: h.ids.length }, 'XACK after commit failed');
+      });
       if (this.#storeDown) {
         this.#storeDown = false;
         this.#retryDelay = 0;
@@ -208,22 +233,28 @@ export class WorkerPipeline {
       }
     }
     this.stats.held = this.#heldFrames;
-    return acked;
+    return stored;
+  }
+
+  /** Waits for the background writer, then writes whatever is still queued (at stop). */
+  async close(): Promise<void> {
+    await this.#drain;
+    if (this.#held.length > 0 && !this.#storeDown) await this.flush(true);
   }
 
   async #recordNodes(messages: CanMessageRow[]): Promise<void> {
-    if (!this.#nodes) return;
+    if (!this.#d.nodes) return;
     const last = new Map<number, CanMessageRow>();
     try {
       for (const m of messages) {
         if (m.nodeId === null) continue;
         if (m.messageType === 'STATUS' && m.decodedData) {
           const d = m.decodedData;
-          await this.#nodes.status(m.nodeId, { uptime_s: Number(d.uptime_s), errors: Number(d.errors) }, m.timestamp);
+          await this.#d.nodes.status(m.nodeId, { uptime_s: Number(d.uptime_s), errors: Number(d.errors) }, m.timestamp);
         }
         last.set(m.nodeId, m);
       }
-      for (const [node, m] of last) await this.#nodes.seen(node, `0x${m.canId.toString(16).toUpperCase()}`);
+      for (const [node, m] of last) await this.#d.nodes.seen(node, `0x${m.canId.toString(16).toUpperCase()}`);
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'could not record CAN nodes in the registry');
     }
@@ -249,8 +280,8 @@ export class WorkerPipeline {
       }
     }
     try {
-      await this.#live.write([...latest.values()].map((r) => ({ name: r.sensor, value: r.value, tsMs: r.time })));
-      await this.#publisher.publishMany(out);
+      await this.#d.live.write([...latest.values()].map((r) => ({ name: r.sensor, value: r.value, tsMs: r.time })));
+      await this.#d.publisher.publishMany(out);
       this.stats.updatesPublished += updates.length;
     } catch (err) {
       this.stats.liveFailures++;
