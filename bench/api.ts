@@ -16,6 +16,7 @@ import WebSocket from 'ws';
 import { freePort, waitForPort } from '../src/ops/ports.js';
 import { RedisProcess } from '../src/ops/redis-process.js';
 import { openStore } from '../src/store/index.js';
+import { startPostgres } from '../test/support/postgres.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/bench → dist/src/cli/main.js */
@@ -34,6 +35,27 @@ interface ApiProcess {
   port: number;
   child: ChildProcess;
   stop(): Promise<void>;
+}
+
+async function waitForKey(redisUrl: string, key: string): Promise<void> {
+  const c = createClient({ url: redisUrl });
+  await c.connect();
+  try {
+    for (let i = 0; i < 300; i++) {
+      if ((await c.exists(key)) === 1) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${key} did not appear within 30 s`);
+  } finally {
+    await c.close();
+  }
+}
+
+function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 /** Starts `canopy api` on a free port and waits until /health answers. */
@@ -70,8 +92,46 @@ async function liveLoad(url: string): Promise<Record<string, number>> {
   };
 }
 
-/** Connects `n` clients, then times `rounds` publishes until every client has each. */
-async function fanOut(url: string, redisUrl: string, n: number, rounds: number): Promise<Record<string, number>> {
+/** How one round's update is sent: a PUBLISH of sensor:update, or a frame XADDed for the worker. */
+interface Pub {
+  publish(channel: string, message: string): Promise<unknown>;
+  xAdd(key: string, id: string, fields: Record<string, string>): Promise<unknown>;
+}
+type Inject = (client: Pub, seq: number) => Promise<unknown>;
+
+/** PUBLISH straight to sensor:update: the API alone. */
+const viaPublish: Inject = (c, seq) =>
+  c.publish(
+    'sensor:update',
+    JSON.stringify({
+      location: 'Flower Room',
+      cluster: 'front',
+      sensor_data: { dry_bulb_f: 20 + seq / 100, rh_f: 65 },
+      timestamp: new Date().toISOString(),
+    }),
+  );
+
+/** XADD a PT100 frame of node 1 (dry = 20 °C + seq/100, wet 18 °C): scanner → worker → API. */
+const viaFrame: Inject = (c, seq) => {
+  const raw = 2000 + seq;
+  const hex = (b: number) => b.toString(16).toUpperCase().padStart(2, '0');
+  return c.xAdd('can:raw', '*', {
+    id: '0x101',
+    data: `${hex(raw & 0xff)} ${hex(raw >> 8)} 08 07 00`,
+    ts: String(Date.now()),
+    dlc: '5',
+  });
+};
+
+/** Connects `n` clients, then times `rounds` updates until every client has each. */
+async function fanOut(
+  url: string,
+  redisUrl: string,
+  n: number,
+  rounds: number,
+  inject: Inject,
+  label: string,
+): Promise<Record<string, number>> {
   const clients: WebSocket[] = [];
   const wsUrl = `${url.replace('http', 'ws')}/ws`;
   for (let i = 0; i < n; i += 50) {
@@ -96,24 +156,24 @@ async function fanOut(url: string, redisUrl: string, n: number, rounds: number):
     const done = new Promise<number>((resolve) => {
       for (const ws of clients) {
         const onMsg = (d: WebSocket.RawData) => {
-          const m = JSON.parse(String(d)) as { type: string; data?: { sensor_data?: { bench_seq?: number } } };
-          if (m.type !== 'sensor' || m.data?.sensor_data?.bench_seq !== seq) return;
+          const m = JSON.parse(String(d)) as { type: string; data?: { sensor_data?: { dry_bulb_f?: number } } };
+          const v = m.data?.sensor_data?.dry_bulb_f;
+          if (m.type !== 'sensor' || v === undefined || Math.abs(v - (20 + seq / 100)) > 1e-6) return;
           ws.off('message', onMsg);
           if (--left === 0) resolve(performance.now() - t0);
         };
         ws.on('message', onMsg);
       }
     });
-    await pub.publish(
-      'sensor:update',
-      JSON.stringify({
-        location: 'Flower Room',
-        cluster: 'front',
-        sensor_data: { dry_bulb_f: 24.5, rh_f: 65, bench_seq: seq },
-        timestamp: new Date().toISOString(),
-      }),
-    );
-    latencies.push(await done);
+    await inject(pub, seq);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${label} round ${seq}: ${left} clients still waiting after 30 s`)),
+        30_000,
+      );
+    });
+    latencies.push(await Promise.race([done, timeout]).finally(() => clearTimeout(timer)));
     await new Promise((res) => setTimeout(res, 50));
   }
   await pub.close();
@@ -121,8 +181,8 @@ async function fanOut(url: string, redisUrl: string, n: number, rounds: number):
   latencies.sort((a, b) => a - b);
   return {
     ws_clients: n,
-    ws_fanout_p50_ms: round(percentile(latencies, 50)),
-    ws_fanout_p99_ms: round(percentile(latencies, 99)),
+    [`ws_fanout_${label}_p50_ms`]: round(percentile(latencies, 50)),
+    [`ws_fanout_${label}_p99_ms`]: round(percentile(latencies, 99)),
   };
 }
 
@@ -184,6 +244,7 @@ export async function run(): Promise<Record<string, number>> {
   const redis = await RedisProcess.start({ dir: path.join(dir, 'redis'), aof: false, rdb: false });
   const figures: Record<string, number> = {};
   let api: ApiProcess | undefined;
+  let worker: ChildProcess | undefined;
   try {
     const client = createClient({ url: redis.url });
     await client.connect();
@@ -207,10 +268,35 @@ export async function run(): Promise<Record<string, number>> {
     figures.history_sqlite_p50_ms = h.p50;
     figures.history_sqlite_p99_ms = h.p99;
     figures.history_buckets = h.buckets;
+    // the same 30 days on PostgreSQL (its own API process)
+    const pg = await startPostgres();
+    const pgUrl = await pg.createDatabase();
+    const t1 = performance.now();
+    await fillHistory(pgUrl, end);
+    figures.history_fill_postgres_s = round((performance.now() - t1) / 1000, 1);
+    const pgApi = await spawnApi({ REDIS_URL: redis.url, DATABASE_URL: pgUrl });
+    try {
+      const hp = await historyTimes(pgApi.url, end, 20);
+      figures.history_postgres_p50_ms = hp.p50;
+      figures.history_postgres_p99_ms = hp.p99;
+    } finally {
+      await pgApi.stop();
+      await pg.kill();
+    }
     Object.assign(figures, await liveLoad(api.url));
-    Object.assign(figures, await fanOut(api.url, redis.url, 1000, 100));
+    Object.assign(figures, await fanOut(api.url, redis.url, 1000, 100, viaPublish, 'publish'));
+    worker = spawnCli(['worker', '--name', 'bench-worker'], { REDIS_URL: redis.url, DATABASE_URL: sqliteUrl });
+    await waitForKey(redis.url, 'heartbeat:bench-worker');
+    Object.assign(figures, await fanOut(api.url, redis.url, 1000, 100, viaFrame, 'xadd'));
   } finally {
     await api?.stop();
+    if (worker && worker.exitCode === null) {
+      const w = worker;
+      await new Promise<void>((resolve) => {
+        w.once('exit', () => resolve());
+        w.kill('SIGTERM');
+      });
+    }
     await redis.kill();
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/services/api/options.js';
 import { openStore } from '../../src/store/index.js';
 import { tempDir } from '../support/tmp.js';
-import { publishSensor, startApi } from '../services/api/helpers.js';
+import { start as startWorker, type WorkerHandle } from '../../src/services/worker/index.js';
+import { publishSensor, silent, startApi } from '../services/api/helpers.js';
 
 const ROOT = packageRoot();
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
@@ -14,6 +15,7 @@ const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 type Ctx = Awaited<ReturnType<typeof startApi>>;
 let t: Ctx;
 let browser: Browser;
+let worker: WorkerHandle | undefined;
 
 /** The dashboard is built by `npm run build`; build it here when a test runs alone. */
 function ensureBuilt(): void {
@@ -42,6 +44,13 @@ beforeAll(async () => {
   await store.writeBatch({ messages: [], readings });
   await store.close();
   t = await startApi({ databaseUrl: url });
+  worker = await startWorker({
+    redisUrl: t.redis.url,
+    databaseUrl: url,
+    consumer: 'dashboard-test-worker',
+    blockMs: 100,
+    logger: silent,
+  });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [
@@ -59,6 +68,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await worker?.stop();
   await browser?.close();
 });
 
@@ -105,6 +115,18 @@ describe('dashboard in headless Chromium', () => {
       () => document.querySelector('[data-sensor="dry_bulb_f"] .value')?.textContent === '25.1',
     );
     expect(await page.getAttribute('[data-sensor="dry_bulb_f"]', 'class')).not.toMatch(/\bstale\b/);
+    // frames injected into can:raw reach the page through the worker, Redis and /ws
+    await t.client.xAdd('can:raw', '*', { id: '0x301', data: '34 08 08 07 00', ts: String(Date.now()), dlc: '5' });
+    await page.waitForFunction(
+      () => document.querySelector('[data-sensor="dry_bulb_v"] .value')?.textContent === '21.0',
+    );
+    await page.waitForFunction(() =>
+      /^\d/.test(document.querySelector('[data-sensor="rh_v"] .value')?.textContent ?? ''),
+    );
+    await t.client.xAdd('can:raw', '*', { id: '0x301', data: 'CA 08 08 07 00', ts: String(Date.now()), dlc: '5' });
+    await page.waitForFunction(
+      () => document.querySelector('[data-sensor="dry_bulb_v"] .value')?.textContent === '22.5',
+    );
     // the lab card shows its temperatures
     await publishSensor(t.client, 'Lab', 'main', { lab_temp: 21.3, water_temp: 18.9 });
     await page.waitForFunction(

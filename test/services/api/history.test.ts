@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore, type ReadingRow, type Store } from '../../../src/store/index.js';
-import type { TestPostgres } from '../../support/postgres.js';
+import { openStore, type ReadingRow, type Store, type StoreOptions } from '../../../src/store/index.js';
+import { startPostgres, type TestPostgres } from '../../support/postgres.js';
+import { startTimescale } from '../../support/timescale.js';
 import { startRedis, type TestRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
 import { getJson, startApi } from './helpers.js';
@@ -42,11 +43,43 @@ interface Bucket {
   count: number;
 }
 
-/** `canDie`: a server the test can kill and restart (the store-down test exists only for those). */
-type Backend = { name: string; canDie: boolean; open: () => Promise<{ url: string; pg?: TestPostgres }> };
+/**
+ * `canDie`: a server the test can kill and restart (the store-down test exists only for those).
+ * `shared`: the API is given the test's store (PGlite serves one session at a time).
+ */
+type Backend = {
+  name: string;
+  kind: Store['kind'];
+  canDie: boolean;
+  shared: boolean;
+  open: () => Promise<{ url: string; pg?: TestPostgres; options?: Partial<StoreOptions> }>;
+};
 
 const BACKENDS: Backend[] = [
-  { name: 'SQLite', canDie: false, open: async () => ({ url: `sqlite:${path.join(tempDir(), 'canopy.db')}` }) },
+  {
+    name: 'SQLite',
+    kind: 'sqlite',
+    canDie: false,
+    shared: false,
+    open: async () => ({ url: `sqlite:${path.join(tempDir(), 'canopy.db')}` }),
+  },
+  {
+    name: 'PostgreSQL',
+    kind: 'postgres',
+    canDie: true,
+    shared: false,
+    open: async () => {
+      const pg = await startPostgres();
+      return { url: await pg.createDatabase(), pg };
+    },
+  },
+  {
+    name: 'TimescaleDB (PGlite)',
+    kind: 'timescaledb',
+    canDie: false,
+    shared: true,
+    open: async () => ({ url: (await startTimescale()).url, options: { poolSize: 1 } }),
+  },
 ];
 
 describe.each(BACKENDS)('history and export through HTTP on $name', (backend) => {
@@ -58,10 +91,11 @@ describe.each(BACKENDS)('history and export through HTTP on $name', (backend) =>
   beforeAll(async () => {
     const db = await backend.open();
     pg = db.pg;
-    writer = await openStore(db.url);
+    writer = await openStore(db.url, db.options);
+    expect(writer.kind).toBe(backend.kind);
     await fill(writer);
     redis = await startRedis();
-    ({ api } = await startApi({ databaseUrl: db.url }, redis));
+    ({ api } = await startApi(backend.shared ? { store: writer } : { databaseUrl: db.url }, redis));
   });
 
   afterAll(async () => {

@@ -1,6 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
 import WebSocket from 'ws';
-import { publishSensor, startApi, WsProbe } from './helpers.js';
+import { start as startWorker } from '../../../src/services/worker/index.js';
+import { tempDir } from '../../support/tmp.js';
+import { publishSensor, silent, startApi, WsProbe } from './helpers.js';
 
 type Ctx = Awaited<ReturnType<typeof startApi>>;
 let t: Ctx;
@@ -117,5 +120,31 @@ describe('WebSocket /ws', () => {
     expect(good.ws.readyState).toBe(WebSocket.OPEN);
     expect(own.api.ctx.hub.stats.clients).toBe(1);
     good.close();
+  });
+
+  it('pushes the update the worker publishes after a frame is injected into can:raw', async () => {
+    const worker = await startWorker({
+      redisUrl: t.redis.url,
+      databaseUrl: `sqlite:${path.join(tempDir(), 'worker.db')}`,
+      consumer: 'ws-test-worker',
+      blockMs: 100,
+      logger: silent,
+    });
+    try {
+      const p = await WsProbe.open(wsUrl(`?location=${encodeURIComponent('Veg Room')}&cluster=main`));
+      // node 3 (Veg Room / main), PT100: dry 21.00 °C, wet 18.00 °C, no fault
+      await t.client.xAdd('can:raw', '*', { id: '0x301', data: '34 08 08 07 00', ts: String(Date.now()), dlc: '5' });
+      const m = await p.waitFor(
+        (x) => x.type === 'sensor' && 'dry_bulb_v' in (x.data as { sensor_data: object }).sensor_data,
+      );
+      const d = m.data as { location: string; cluster: string; sensor_data: Record<string, number> };
+      expect(d.location).toBe('Veg Room');
+      expect(d.cluster).toBe('main');
+      expect(d.sensor_data.dry_bulb_v).toBeCloseTo(21, 6);
+      expect(d.sensor_data.wet_bulb_v).toBeCloseTo(18, 6);
+      p.close();
+    } finally {
+      await worker.stop();
+    }
   });
 });
