@@ -4,7 +4,7 @@ import { openStore } from '../../../src/store/index.js';
 import { start as startScanner } from '../../../src/services/scanner/index.js';
 import { startRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
-import { quietLogger, rawClient, waitFor } from './helpers.js';
+import { quietLogger, rawClient } from './helpers.js';
 import fs from 'node:fs';
 
 describe('canopy scanner', () => {
