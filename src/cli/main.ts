@@ -1,58 +1,54 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { packageVersion } from './version.js';
-import { registerUp } from './commands/up.js';
-import { registerBackup } from './commands/backup.js';
-import { registerRestore } from './commands/restore.js';
-import { registerDoctor } from './commands/doctor.js';
-import { registerApi } from './commands/api.js';
-import { registerPipeline } from './commands/pipeline.js';
-import { registerAcl } from './commands/acl.js';
-import { registerGateway } from './commands/gateway.js';
-import { registerSubscribe } from './commands/subscribe.js';
-import { registerPublish } from './commands/publish.js';
-import { registerAutomation } from './commands/automation.js';
-import { registerAdmin } from './commands/admin.js';
-import { registerMigrate } from './commands/migrate.js';
-import { registerAlerts } from './commands/alerts.js';
-import { registerRecorder } from './commands/recorder.js';
-import { registerAnalytics } from './commands/analytics.js';
-import { registerExporter } from './commands/exporter.js';
-import { registerMonitor } from './commands/monitor.js';
+
+type Register = (program: Command) => void;
 
 /**
  * `canopy <command>`: every service and tool of Canopy. Each command lives
- * in ./commands/<name>.ts and registers itself here.
+ * in ./commands/<name>.ts and registers itself here. Modules are imported
+ * lazily: a service process loads only its own command (and so only its own
+ * dependencies — the worker never loads Fastify, the api never loads MQTT),
+ * which keeps each process small on a Raspberry Pi.
  */
-export function buildProgram(): Command {
+export const COMMANDS: Record<string, () => Promise<Register>> = {
+  up: async () => (await import('./commands/up.js')).registerUp,
+  scanner: async () => (await import('./commands/pipeline.js')).registerPipeline,
+  worker: async () => (await import('./commands/pipeline.js')).registerPipeline,
+  api: async () => (await import('./commands/api.js')).registerApi,
+  automation: async () => (await import('./commands/automation.js')).registerAutomation,
+  alerts: async () => (await import('./commands/alerts.js')).registerAlerts,
+  recorder: async () => (await import('./commands/recorder.js')).registerRecorder,
+  analytics: async () => (await import('./commands/analytics.js')).registerAnalytics,
+  exporter: async () => (await import('./commands/exporter.js')).registerExporter,
+  gateway: async () => (await import('./commands/gateway.js')).registerGateway,
+  subscribe: async () => (await import('./commands/subscribe.js')).registerSubscribe,
+  publish: async () => (await import('./commands/publish.js')).registerPublish,
+  acl: async () => (await import('./commands/acl.js')).registerAcl,
+  admin: async () => (await import('./commands/admin.js')).registerAdmin,
+  monitor: async () => (await import('./commands/monitor.js')).registerMonitor,
+  migrate: async () => (await import('./commands/migrate.js')).registerMigrate,
+  backup: async () => (await import('./commands/backup.js')).registerBackup,
+  restore: async () => (await import('./commands/restore.js')).registerRestore,
+  doctor: async () => (await import('./commands/doctor.js')).registerDoctor,
+};
+
+/** The program with the commands `argv` needs: its own, or all of them (help, unknown command). */
+export async function buildProgram(argv: string[] = process.argv): Promise<Command> {
   const program = new Command('canopy')
     .description('Canopy: telemetry and control for controlled-environment agriculture, on Redis')
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError()
     .enablePositionalOptions();
-  registerUp(program);
-  registerBackup(program);
-  registerRestore(program);
-  registerDoctor(program);
-  registerPipeline(program);
-  registerApi(program);
-  registerAcl(program);
-  registerGateway(program);
-  registerSubscribe(program);
-  registerPublish(program);
-  registerAutomation(program);
-  registerAdmin(program);
-  registerMigrate(program);
-  registerAlerts(program);
-  registerRecorder(program);
-  registerAnalytics(program);
-  registerExporter(program);
-  registerMonitor(program);
+  const name = argv.slice(2).find((a) => !a.startsWith('-'));
+  const wanted = name !== undefined && name in COMMANDS ? [name] : Object.keys(COMMANDS);
+  const registers = new Set(await Promise.all(wanted.map((n) => (COMMANDS[n] as () => Promise<Register>)())));
+  for (const register of registers) register(program);
   return program;
 }
 
 buildProgram()
-  .parseAsync(process.argv)
+  .then((program) => program.parseAsync(process.argv))
   .catch((err: unknown) => {
     process.stderr.write(`canopy: ${(err as Error).message}\n`);
     process.exit(1);

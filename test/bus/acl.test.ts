@@ -188,7 +188,7 @@ describe('ACL loaded into a real redis-server', () => {
     await denied(c, 'FLUSHALL');
   });
 
-  it('api: reads and subscribes; no XADD, no writes', async () => {
+  it('api: reads and subscribes; XADD only to actuators:commands (control endpoints), no other writes', async () => {
     const c = await as('canopy-api');
     expect(await cmd(c, 'GET', 'sensor:dry_bulb_f')).toBe('24.5');
     expect(await cmd(c, 'MGET', 'sensor:dry_bulb_f', 'sensor:dry_bulb_f:ts')).toHaveLength(2);
@@ -199,7 +199,9 @@ describe('ACL loaded into a real redis-server', () => {
     await subscribeWorks(c, 'sensor:update');
     await subscribeWorks(c, 'sensor:update:*', true);
     await denied(c, 'XADD', 'can:raw', '*', 'a', 'b');
-    await denied(c, 'XADD', 'actuators:commands', '*', 'a', 'b');
+    await cmd(c, 'XADD', 'actuators:commands', '*', 'device', 'heater_f', 'state', '1', 'by', 'api:operator');
+    await denied(c, 'XADD', 'can:raw:dead', '*', 'a', 'b');
+    await denied(c, 'DEL', 'actuators:commands');
     await denied(c, 'SET', 'sensor:dry_bulb_f', '1');
     await denied(c, 'PUBLISH', 'sensor:update', '{}');
     await denied(c, 'KEYS', 'sensor:*');

@@ -111,10 +111,12 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
   },
   api: {
     description:
-      'api: reads live keys, stream and group state; subscribes to updates; publishes control:command; no XADD',
+      'api: reads live keys, stream and group state; subscribes to updates; control commands (operator token) to actuators:commands and control:command; no other XADD, no writes',
     grants: [
       { commands: STRING_READ, read: ['sensor:*', 'device:*', 'analytics:*', 'alerts:*'] },
       { commands: STREAM_READ, read: ['can:raw', 'can:raw:dead', 'actuators:commands'] },
+      // POST /api/devices/:name and PUT /api/setpoints/:name append the command durably
+      { commands: ['xadd'], write: ['actuators:commands'] },
       subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE, AUTOMATION_EVENTS),
       publish(['control:command']),
     ],

@@ -133,10 +133,7 @@ export async function start(
     group: c.group,
     consumer: c.consumer,
     logger: log,
-    claim: async (from) => {
-      await consumer.claimFrom(from, { deleteConsumer: true });
-      return [];
-    },
+    claim: (from) => consumer.claimFrom(from, { deleteConsumer: true }),
   });
   await watcher.start();
   // While the store is down and nothing new arrives, keep probing it.
