@@ -10,7 +10,8 @@
  *   straight to the store by Store.writeBatch;
  * - update_latency_p50_ms / _p99_ms: XADD → `sensor:update` arrival at
  *   1,000 frames/s;
- * - worker_peak_rss_mb: VmHWM of the worker process (PostgreSQL run);
+ * - worker_peak_rss_mb: VmHWM of the worker process (PostgreSQL run), started
+ *   with the Node options `canopy up` gives it;
  * - {sqlite,postgres}_bytes_per_reading: bytes on disk per stored reading.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -23,6 +24,7 @@ import { frameToStreamFields, type CanFrame } from '../src/can/frame.js';
 import { encodePressure, encodePt100, encodeScd30 } from '../src/can/protocol.js';
 import { FrameProcessor } from '../src/cea/processor.js';
 import { RedisProcess } from '../src/ops/redis-process.js';
+import { WORKER_NODE_ARGS } from '../src/services/catalog.js';
 import { openStore } from '../src/store/index.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { stopAll } from '../test/support/cleanup.js';
@@ -64,7 +66,7 @@ async function xadd(c: Raw, frames: CanFrame[]): Promise<void> {
 }
 
 function spawnWorker(env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [CLI, 'worker', '--name', 'bench'], {
+  return spawn(process.execPath, [...WORKER_NODE_ARGS, CLI, 'worker', '--name', 'bench'], {
     env: { ...process.env, ...env, LOG_LEVEL: 'error' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -197,7 +197,7 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
       const onCrash = s.onCrash;
       await sup.add({
         name: s.name,
-        args: [o.cliPath, ...s.args],
+        args: [...(s.nodeArgs ?? []), o.cliPath, ...s.args],
         env,
         ...(onCrash ? { onCrash: () => runCli(o.cliPath, onCrash, env, o.watchdogTimeoutMs) } : {}),
         ...(s.port !== undefined
