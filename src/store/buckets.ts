@@ -1,5 +1,5 @@
 import { StoreError } from './errors.js';
-import type { HistoryPoint, HistoryQuery } from './types.js';
+import type { HistoryPoint, HistoryQuery, ReadingRow } from './types.js';
 
 export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
@@ -118,4 +118,22 @@ export function mergePartials(parts: Iterable<Partial>, width: number): HistoryP
   return [...byBucket.values()]
     .sort((x, y) => x.t - y.t)
     .map((p) => ({ t: p.t, min: p.min, max: p.max, avg: p.sum / p.count, count: p.count }));
+}
+
+/** Per sensor and `res`-wide bucket: min, max, sum and count of the readings (rollup rows to upsert). */
+export function aggregateReadings(readings: ReadingRow[], res: number): Map<string, Partial & { sensor: string }> {
+  const out = new Map<string, Partial & { sensor: string }>();
+  for (const r of readings) {
+    const t = Math.floor(r.time / res) * res;
+    const key = `${r.sensor}\u0000${t}`;
+    const p = out.get(key);
+    if (!p) out.set(key, { sensor: r.sensor, t, min: r.value, max: r.value, sum: r.value, count: 1 });
+    else {
+      if (r.value < p.min) p.min = r.value;
+      if (r.value > p.max) p.max = r.value;
+      p.sum += r.value;
+      p.count++;
+    }
+  }
+  return out;
 }

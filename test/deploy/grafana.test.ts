@@ -136,9 +136,11 @@ describe('Grafana panel queries', () => {
     await seedSimulated(client, now);
     const ctx = { from: new Date(now.getTime() - 6 * 3600_000), to: now, intervalMs: 60_000 };
     await runAll(viaPg(client), ctx, false);
-    // the long-term dashboard reads the continuous aggregates, which only TimescaleDB has
+    // the long-term dashboard reads readings_1h: TimescaleDB's continuous aggregate, and on plain
+    // PostgreSQL the store's rollup table of the same shape (filled by writeBatch, not by this seed)
     const lt = targets.find((x) => x.timescaleOnly);
-    await expect(client.query(expandMacros(lt?.t.rawSql as string, ctx))).rejects.toThrow(/readings_1h" does not exist/);
+    const r = await client.query(expandMacros(lt?.t.rawSql as string, ctx));
+    expect(r.fields.map((f) => f.name)).toContain('time');
     // a time range with no data: the queries still run (and return nothing)
     const empty = { from: new Date('2001-01-01T00:00:00Z'), to: new Date('2001-01-02T00:00:00Z'), intervalMs: 60_000 };
     const sql = expandMacros(targets[1]?.t.rawSql as string, empty);

@@ -65,9 +65,38 @@ describe('PostgreSQL specifics', () => {
       "SELECT extract(epoch from timestamp)::float8 AS ts, decoded_data->>'temp_dry_c' AS dry FROM can_messages",
     );
     expect(rows).toEqual([{ ts: 1_734_001_123.123, dry: '25.14' }]);
-    expect(await query(url, 'SELECT version, name FROM schema_migrations')).toEqual([
+    expect(await query(url, 'SELECT version, name FROM schema_migrations ORDER BY version')).toEqual([
       { version: 1, name: 'initial schema' },
+      { version: 2, name: 'rollup tables on plain PostgreSQL' },
     ]);
+  });
+
+  it('plain PostgreSQL keeps 1-minute and 1-hour rollup tables, not double-counting duplicate batches', async () => {
+    const url = await server.createDatabase();
+    const store = await openStore(url);
+    const t0 = Date.UTC(2025, 0, 1, 10, 0, 0);
+    const batch = {
+      messages: [msg('1-0', t0), msg('2-0', t0 + 30_000), msg('3-0', t0 + 90_000)],
+      readings: [
+        reading('1-0', t0, 'dry_bulb_f', 20),
+        reading('2-0', t0 + 30_000, 'dry_bulb_f', 24),
+        reading('3-0', t0 + 90_000, 'dry_bulb_f', 22),
+      ],
+    };
+    await store.writeBatch(batch);
+    expect(await store.writeBatch(batch)).toEqual({ stored: 0, duplicates: 3 });
+    type Row = { b: number; min_value: number; max_value: number; sum_value: number; n_values: string };
+    const m = await query<Row>(
+      url,
+      'SELECT extract(epoch from bucket)::float8 * 1000 AS b, min_value, max_value, sum_value, n_values FROM readings_1m ORDER BY bucket',
+    );
+    expect(m).toEqual([
+      { b: t0, min_value: 20, max_value: 24, sum_value: 44, n_values: '2' },
+      { b: t0 + 60_000, min_value: 22, max_value: 22, sum_value: 22, n_values: '1' },
+    ]);
+    const h = await query<Row>(url, 'SELECT min_value, max_value, sum_value, n_values FROM readings_1h');
+    expect(h).toEqual([{ min_value: 20, max_value: 24, sum_value: 66, n_values: '3' }]);
+    await store.close();
   });
 
   it('two stores writing the same entries concurrently store each entry once', async () => {

@@ -162,6 +162,33 @@ export const PG_MIGRATIONS: PgMigration[] = [
           ]
         : [],
   },
+  {
+    version: 2,
+    name: 'rollup tables on plain PostgreSQL',
+    // TimescaleDB has the continuous aggregates readings_1m / readings_1h (version 1); plain
+    // PostgreSQL gets tables of the same name and columns, maintained by writeBatch, so history()
+    // over long ranges reads rollups there too. Existing readings are folded in once.
+    sql: (ctx) =>
+      ctx.timescale
+        ? []
+        : [
+            ['readings_1m', '1 minute'],
+            ['readings_1h', '1 hour'],
+          ].flatMap(([t, w]) => [
+            `CREATE TABLE IF NOT EXISTS ${t} (
+                sensor TEXT NOT NULL,
+                bucket TIMESTAMPTZ NOT NULL,
+                min_value DOUBLE PRECISION NOT NULL,
+                max_value DOUBLE PRECISION NOT NULL,
+                sum_value DOUBLE PRECISION NOT NULL,
+                n_values BIGINT NOT NULL,
+                PRIMARY KEY (sensor, bucket)
+            )`,
+            `INSERT INTO ${t} (sensor, bucket, min_value, max_value, sum_value, n_values)
+             SELECT sensor, date_bin(INTERVAL '${w}', time, TIMESTAMPTZ 'epoch'), min(value), max(value), sum(value), count(*)
+             FROM sensor_readings GROUP BY 1, 2 ON CONFLICT DO NOTHING`,
+          ]),
+  },
 ];
 
 /** Applies pending migrations under an advisory lock (several processes may start at once). */

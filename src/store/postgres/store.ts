@@ -6,7 +6,16 @@
  * unnest(arrays)` (one round trip per table) or COPY (`ingest: 'copy'`).
  */
 import pg from 'pg';
-import { chooseWidth, mergePartials, rollupFor, splitRange, validateHistoryQuery, HOUR } from '../buckets.js';
+import {
+  aggregateReadings,
+  chooseWidth,
+  mergePartials,
+  rollupFor,
+  splitRange,
+  validateHistoryQuery,
+  HOUR,
+  MINUTE,
+} from '../buckets.js';
 import type { Partial } from '../buckets.js';
 import { decodedText, freshRows, latestOf, streamIdsOf, validateBatch } from '../batch.js';
 import { StoreError, toStoreError } from '../errors.js';
@@ -237,6 +246,7 @@ export class PgStore implements Store {
         ],
       );
     }
+    if (this.kind === 'postgres') await this.upsertRollups(c, rows);
     const latest = latestOf(rows);
     await c.query(
       `INSERT INTO sensor_latest (sensor, time, value, location, cluster)
@@ -251,6 +261,37 @@ export class PgStore implements Store {
         latest.map((l) => l.cluster),
       ],
     );
+  }
+
+  /** Plain PostgreSQL: folds the readings into the rollup tables (TimescaleDB's continuous aggregates do it there). */
+  private async upsertRollups(c: pg.ClientBase, rows: ReadingRow[]): Promise<void> {
+    for (const [table, res] of [
+      ['readings_1m', MINUTE],
+      ['readings_1h', HOUR],
+    ] as const) {
+      // in key order, so concurrent writers lock rollup rows in the same order (no deadlock)
+      const parts = [...aggregateReadings(rows, res).values()].sort((x, y) =>
+        x.sensor < y.sensor ? -1 : x.sensor > y.sensor ? 1 : x.t - y.t,
+      );
+      await c.query(
+        `INSERT INTO ${table} (sensor, bucket, min_value, max_value, sum_value, n_values)
+         SELECT s, ${TS('t')}, mn, mx, sm, n
+         FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::int8[]) AS u(s, t, mn, mx, sm, n)
+         ON CONFLICT (sensor, bucket) DO UPDATE SET
+           min_value = least(${table}.min_value, excluded.min_value),
+           max_value = greatest(${table}.max_value, excluded.max_value),
+           sum_value = ${table}.sum_value + excluded.sum_value,
+           n_values = ${table}.n_values + excluded.n_values`,
+        [
+          parts.map((p) => p.sensor),
+          parts.map((p) => p.t),
+          parts.map((p) => p.min),
+          parts.map((p) => p.max),
+          parts.map((p) => p.sum),
+          parts.map((p) => p.count),
+        ],
+      );
+    }
   }
 
   async writeBatch(b: WriteBatch): Promise<{ stored: number; duplicates: number }> {
@@ -275,7 +316,8 @@ export class PgStore implements Store {
     validateHistoryQuery(q);
     const width = chooseWidth(q.from, q.to, q.points);
     const ts = this.kind === 'timescaledb';
-    const res = ts ? rollupFor(width) : 0;
+    // rollups: TimescaleDB's continuous aggregates, or plain PostgreSQL's tables of the same shape
+    const res = rollupFor(width);
     const { a, b } = splitRange(q.from, q.to, res);
     const stride = 'make_interval(secs => $2::float8 / 1000)';
     const bucket = (col: string) =>

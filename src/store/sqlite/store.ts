@@ -7,13 +7,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { HOUR, MINUTE, chooseWidth, mergePartials, rollupFor, splitRange, validateHistoryQuery } from '../buckets.js';
+import {
+  HOUR,
+  MINUTE,
+  aggregateReadings,
+  chooseWidth,
+  mergePartials,
+  rollupFor,
+  splitRange,
+  validateHistoryQuery,
+} from '../buckets.js';
 import type { Partial } from '../buckets.js';
 import { decodedText, freshRows, latestOf, streamIdsOf, validateBatch } from '../batch.js';
 import { StoreError, toStoreError } from '../errors.js';
 import type { RetentionTable, StoreOptions } from '../options.js';
 import { recordMethods, type Dialect, type SqlDriver } from '../records.js';
-import type { ExportQuery, ExportRow, LatestReading, ReadingRow, Store, SweepResult, WriteBatch } from '../types.js';
+import type { ExportQuery, ExportRow, LatestReading, Store, SweepResult, WriteBatch } from '../types.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 
 type Db = Database.Database;
@@ -44,23 +53,6 @@ function rollupUpsert(table: string): string {
     ON CONFLICT (sensor, bucket) DO UPDATE SET
       min_value = min(min_value, excluded.min_value), max_value = max(max_value, excluded.max_value),
       sum_value = sum_value + excluded.sum_value, n_values = n_values + excluded.n_values`;
-}
-
-function aggregate(readings: ReadingRow[], res: number): Map<string, Partial & { sensor: string }> {
-  const out = new Map<string, Partial & { sensor: string }>();
-  for (const r of readings) {
-    const t = Math.floor(r.time / res) * res;
-    const key = `${r.sensor}\u0000${t}`;
-    const p = out.get(key);
-    if (!p) out.set(key, { sensor: r.sensor, t, min: r.value, max: r.value, sum: r.value, count: 1 });
-    else {
-      if (r.value < p.min) p.min = r.value;
-      if (r.value > p.max) p.max = r.value;
-      p.sum += r.value;
-      p.count++;
-    }
-  }
-  return out;
 }
 
 export class SqliteStore implements Store {
@@ -222,7 +214,7 @@ export class SqliteStore implements Store {
         ['readings_1h', HOUR],
       ] as const) {
         const up = db.prepare(rollupUpsert(table));
-        for (const p of aggregate(readings, res).values()) up.run(p.sensor, p.t, p.min, p.max, p.sum, p.count);
+        for (const p of aggregateReadings(readings, res).values()) up.run(p.sensor, p.t, p.min, p.max, p.sum, p.count);
       }
       const latest = db.prepare(
         `INSERT INTO sensor_latest (sensor, time, value, location, cluster) VALUES (?, ?, ?, ?, ?)
