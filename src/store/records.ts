@@ -36,7 +36,7 @@ export interface SqlDriver {
   tx<T>(fn: (d: SqlDriver) => Promise<T>): Promise<T>;
 }
 
-type RecordMethods = Pick<
+export type RecordMethods = Pick<
   Store,
   | 'getDeviceStates'
   | 'setDeviceState'
@@ -241,4 +241,24 @@ export function recordMethods(db: SqlDriver): RecordMethods {
       return rows.map(toAlert);
     },
   };
+}
+
+/**
+ * The record methods every store offers the same way: SQLite and
+ * PostgreSQL only differ in the {@link SqlDriver} they build them on.
+ */
+export abstract class RecordStore {
+  protected abstract readonly records: RecordMethods;
+
+  getDeviceStates: RecordMethods['getDeviceStates'] = (...a) => this.records.getDeviceStates(...a);
+  setDeviceState: RecordMethods['setDeviceState'] = (...a) => this.records.setDeviceState(...a);
+  controlHistory: RecordMethods['controlHistory'] = (...a) => this.records.controlHistory(...a);
+  getSetpoints: RecordMethods['getSetpoints'] = (...a) => this.records.getSetpoints(...a);
+  setSetpoint: RecordMethods['setSetpoint'] = (...a) => this.records.setSetpoint(...a);
+  listConfigs: RecordMethods['listConfigs'] = (...a) => this.records.listConfigs(...a);
+  putConfig: RecordMethods['putConfig'] = (...a) => this.records.putConfig(...a);
+  deleteConfig: RecordMethods['deleteConfig'] = (...a) => this.records.deleteConfig(...a);
+  openAlert: RecordMethods['openAlert'] = (...a) => this.records.openAlert(...a);
+  resolveAlert: RecordMethods['resolveAlert'] = (...a) => this.records.resolveAlert(...a);
+  listAlerts: RecordMethods['listAlerts'] = (...a) => this.records.listAlerts(...a);
 }

@@ -20,7 +20,7 @@ import type { Partial } from '../buckets.js';
 import { decodedText, freshRows, latestOf, streamIdsOf, validateBatch } from '../batch.js';
 import { StoreError, toStoreError } from '../errors.js';
 import type { RetentionTable, StoreOptions } from '../options.js';
-import { recordMethods, type Dialect, type SqlDriver } from '../records.js';
+import { RecordStore, recordMethods, type Dialect, type RecordMethods, type SqlDriver } from '../records.js';
 import type {
   CanMessageRow,
   ExportQuery,
@@ -55,15 +55,16 @@ const RETENTION: Record<RetentionTable, { sql: string; cagg?: boolean }> = {
   ingested_entries: { sql: `DELETE FROM ingested_entries WHERE ingested_at < ${TS('$1')}` },
 };
 
-export class PgStore implements Store {
+export class PgStore extends RecordStore implements Store {
   kind: StoreKind = 'postgres';
   private readonly pool: pg.Pool;
   private readonly opts: StoreOptions;
   private closed = false;
   private readonly timer: NodeJS.Timeout | undefined;
-  private readonly records: ReturnType<typeof recordMethods>;
+  protected readonly records: RecordMethods;
 
   private constructor(url: string, opts: StoreOptions) {
+    super();
     this.opts = opts;
     this.pool = new pg.Pool({
       connectionString: url,
@@ -412,18 +413,6 @@ export class PgStore implements Store {
   countReadings(): Promise<number> {
     return this.count('sensor_readings');
   }
-
-  getDeviceStates: Store['getDeviceStates'] = (...a) => this.records.getDeviceStates(...a);
-  setDeviceState: Store['setDeviceState'] = (...a) => this.records.setDeviceState(...a);
-  controlHistory: Store['controlHistory'] = (...a) => this.records.controlHistory(...a);
-  getSetpoints: Store['getSetpoints'] = (...a) => this.records.getSetpoints(...a);
-  setSetpoint: Store['setSetpoint'] = (...a) => this.records.setSetpoint(...a);
-  listConfigs: Store['listConfigs'] = (...a) => this.records.listConfigs(...a);
-  putConfig: Store['putConfig'] = (...a) => this.records.putConfig(...a);
-  deleteConfig: Store['deleteConfig'] = (...a) => this.records.deleteConfig(...a);
-  openAlert: Store['openAlert'] = (...a) => this.records.openAlert(...a);
-  resolveAlert: Store['resolveAlert'] = (...a) => this.records.resolveAlert(...a);
-  listAlerts: Store['listAlerts'] = (...a) => this.records.listAlerts(...a);
 
   /** Deletes rows past each table's retention; for the continuous aggregates, drops whole chunks (counted). */
   async sweep(now = Date.now()): Promise<SweepResult> {

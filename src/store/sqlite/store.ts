@@ -21,7 +21,7 @@ import type { Partial } from '../buckets.js';
 import { decodedText, freshRows, latestOf, streamIdsOf, validateBatch } from '../batch.js';
 import { StoreError, toStoreError } from '../errors.js';
 import type { RetentionTable, StoreOptions } from '../options.js';
-import { recordMethods, type Dialect, type SqlDriver } from '../records.js';
+import { RecordStore, recordMethods, type Dialect, type RecordMethods, type SqlDriver } from '../records.js';
 import type { ExportQuery, ExportRow, LatestReading, Store, SweepResult, WriteBatch } from '../types.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 
@@ -55,7 +55,7 @@ function rollupUpsert(table: string): string {
       sum_value = sum_value + excluded.sum_value, n_values = n_values + excluded.n_values`;
 }
 
-export class SqliteStore implements Store {
+export class SqliteStore extends RecordStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly file: string;
   private readonly db: Db;
@@ -63,10 +63,11 @@ export class SqliteStore implements Store {
   private closed = false;
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly writeTx: Database.Transaction<(b: WriteBatch) => { stored: number; duplicates: number }>;
-  private readonly records: ReturnType<typeof recordMethods>;
+  protected readonly records: RecordMethods;
   private lock: Promise<unknown> = Promise.resolve();
 
   private constructor(file: string, opts: StoreOptions) {
+    super();
     this.file = file;
     this.opts = opts;
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -314,18 +315,6 @@ export class SqliteStore implements Store {
       (db) => (db.prepare('SELECT count(*) AS n FROM sensor_readings').get() as { n: number }).n,
     );
   }
-
-  getDeviceStates: Store['getDeviceStates'] = (...a) => this.records.getDeviceStates(...a);
-  setDeviceState: Store['setDeviceState'] = (...a) => this.records.setDeviceState(...a);
-  controlHistory: Store['controlHistory'] = (...a) => this.records.controlHistory(...a);
-  getSetpoints: Store['getSetpoints'] = (...a) => this.records.getSetpoints(...a);
-  setSetpoint: Store['setSetpoint'] = (...a) => this.records.setSetpoint(...a);
-  listConfigs: Store['listConfigs'] = (...a) => this.records.listConfigs(...a);
-  putConfig: Store['putConfig'] = (...a) => this.records.putConfig(...a);
-  deleteConfig: Store['deleteConfig'] = (...a) => this.records.deleteConfig(...a);
-  openAlert: Store['openAlert'] = (...a) => this.records.openAlert(...a);
-  resolveAlert: Store['resolveAlert'] = (...a) => this.records.resolveAlert(...a);
-  listAlerts: Store['listAlerts'] = (...a) => this.records.listAlerts(...a);
 
   async sweep(now = Date.now()): Promise<SweepResult> {
     return this.exclusive(async () =>
