@@ -77,6 +77,23 @@ export class Publisher {
     );
   }
 
+  /**
+   * Many topic messages in one round trip: each message is encoded once and
+   * published on its broad, level and specific channels (see {@link publishTopic}).
+   */
+  async publishTopics(
+    items: ReadonlyArray<{ base: string; segments: ReadonlyArray<string | undefined | null>; message: unknown }>,
+  ): Promise<number[]> {
+    if (items.length === 0) return [];
+    const codec = this.options.codec;
+    const out: { channel: string; payload: Buffer | string }[] = [];
+    for (const i of items) {
+      const payload = codec.encode(i.message);
+      for (const channel of topicChannels(i.base, i.segments)) out.push({ channel, payload });
+    }
+    return this.#pipeline(`PUBLISH topics ×${items.length}`, out);
+  }
+
   /** Many messages (any channels) in one round trip. */
   async publishMany(items: ReadonlyArray<Outgoing>): Promise<number[]> {
     if (items.length === 0) return [];

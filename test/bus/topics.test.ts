@@ -66,6 +66,28 @@ describe('pub/sub on a real redis-server', () => {
     ]);
   });
 
+  it('publishTopics sends several topic messages, each on its three channels, in one call', async () => {
+    const base = `${randomPrefix()}sensor:update`;
+    const got: [string, unknown][] = [];
+    await sub.psubscribe(`${base}*`, (m, ch) => got.push([ch, m]));
+    const front = { location: 'Flower Room', cluster: 'front', sensor_data: { dry_bulb_f: 24.5 } };
+    const lab = { location: 'Lab', cluster: 'main', sensor_data: { lab_temp: 21.5 } };
+    const counts = await new Publisher(conn).publishTopics([
+      { base, segments: ['Flower Room', 'front'], message: front },
+      { base, segments: ['Lab', 'main'], message: lab },
+    ]);
+    expect(counts).toEqual([1, 1, 1, 1, 1, 1]);
+    await waitFor(() => got.length === 6, 'six deliveries');
+    expect(got).toEqual([
+      [base, front],
+      [`${base}:Flower Room`, front],
+      [`${base}:Flower Room:front`, front],
+      [base, lab],
+      [`${base}:Lab`, lab],
+      [`${base}:Lab:main`, lab],
+    ]);
+  });
+
   it('counts a non-JSON and a schema-violating message, skips the handler, then delivers the next valid one', async () => {
     const ch = `${randomPrefix()}sensor:update`;
     const got: unknown[] = [];

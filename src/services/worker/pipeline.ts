@@ -1,6 +1,5 @@
 import type { LiveState } from '../../bus/state.js';
-import type { Outgoing, Publisher } from '../../bus/topics.js';
-import { topicChannels } from '../../bus/topics.js';
+import type { Publisher } from '../../bus/topics.js';
 import { FrameError } from '../../can/errors.js';
 import { parseStreamFields } from '../../can/frame.js';
 import type { FrameProcessor } from '../../cea/processor.js';
@@ -267,21 +266,19 @@ export class WorkerPipeline {
       const prev = latest.get(r.sensor);
       if (!prev || prev.time <= r.time) latest.set(r.sensor, r);
     }
-    const out: Outgoing[] = [];
-    for (const u of updates) {
-      const message = {
+    const topics = updates.map((u) => ({
+      base: this.options.updateChannel,
+      segments: [u.location, u.cluster],
+      message: {
         location: u.location,
         cluster: u.cluster,
         sensor_data: u.sensor_data,
         timestamp: new Date(u.timestamp).toISOString(),
-      };
-      for (const channel of topicChannels(this.options.updateChannel, [u.location, u.cluster])) {
-        out.push({ channel, message });
-      }
-    }
+      },
+    }));
     try {
       await this.#d.live.write([...latest.values()].map((r) => ({ name: r.sensor, value: r.value, tsMs: r.time })));
-      await this.#d.publisher.publishMany(out);
+      await this.#d.publisher.publishTopics(topics);
       this.stats.updatesPublished += updates.length;
     } catch (err) {
       this.stats.liveFailures++;
