@@ -41,6 +41,8 @@ export interface WorkerConfig {
   maxDeliveries: number;
   /** @defaultValue 60000 — entries idle this long in another consumer are claimed. */
   claimIdleMs: number;
+  /** @defaultValue 500000 — frames held in memory while the store is down; beyond, reading pauses (the stream keeps the rest). */
+  maxHeldFrames: number;
   logger: Logger;
   /** An already open store (tests); otherwise opened from `databaseUrl`. */
   store?: Store;
@@ -57,6 +59,7 @@ export const WORKER_DEFAULTS: Omit<WorkerConfig, 'databaseUrl' | 'logger'> = {
   liveTtlSeconds: 10,
   maxDeliveries: 5,
   claimIdleMs: 60_000,
+  maxHeldFrames: 500_000,
 };
 
 export interface WorkerHandle extends ServiceHandle {
@@ -94,16 +97,19 @@ export async function start(
   }
   const processor = c.processor ?? new FrameProcessor();
   const ref: { consumer?: StreamConsumer } = {};
-  const pipeline = new WorkerPipeline({
-    processor,
-    live: new LiveState(conn, { prefix: 'sensor:', ttlSeconds: c.liveTtlSeconds }),
-    publisher: runtime.publisher,
-    store,
-    logger: log,
-    nodes: new NodeRegistry(new Registry(conn)),
-    ack: (ids) => ref.consumer?.ack(ids) ?? Promise.resolve(),
-    release: (ids) => ref.consumer?.release(ids),
-  });
+  const pipeline = new WorkerPipeline(
+    {
+      processor,
+      live: new LiveState(conn, { prefix: 'sensor:', ttlSeconds: c.liveTtlSeconds }),
+      publisher: runtime.publisher,
+      store,
+      logger: log,
+      nodes: new NodeRegistry(new Registry(conn)),
+      ack: (ids) => ref.consumer?.ack(ids) ?? Promise.resolve(),
+      release: (ids) => ref.consumer?.release(ids),
+    },
+    { maxHeldFrames: c.maxHeldFrames },
+  );
   stats.current = () => ({ ...pipeline.stats });
   const metrics = new WorkerMetrics(conn, () => ({ ...pipeline.stats }), processor);
   const consumer = await StreamConsumer.start(

@@ -142,4 +142,47 @@ describe('failure behaviour', () => {
     await store.close();
     raw.destroy();
   });
+
+  it('store down longer than the memory bound: the worker stops reading, the stream keeps the rest, nothing is lost', async () => {
+    const redis = await startRedis();
+    const pg = await startPostgres();
+    const store = await openStore(await pg.createDatabase());
+    const raw = await rawClient(redis.url);
+    const worker = await startWorker({
+      redisUrl: redis.url,
+      databaseUrl: 'unused',
+      store,
+      batchSize: 50,
+      blockMs: 100,
+      maxHeldFrames: 100,
+      logger: quietLogger(),
+    });
+    await pg.stop();
+    const t0 = Date.now() - 10_000;
+    const frames = Array.from({ length: 1000 }, (_, i) => encodePt100(1, 20 + (i % 10) / 10, 18, 0, t0 + i));
+    await xaddFrames(raw, frames);
+    const group = async () => {
+      const info = (await raw.sendCommand(['XINFO', 'GROUPS', 'can:raw'])) as unknown[];
+      const g = info[0] as Record<string, unknown> | unknown[];
+      const get = (k: string) => Number(Array.isArray(g) ? g[g.indexOf(k) + 1] : g[k]);
+      return { pending: get('pending'), lag: get('lag') };
+    };
+    await waitFor('reading paused at the bound', async () => (await group()).pending >= 100);
+    await new Promise((r) => setTimeout(r, 1000));
+    const paused = await group();
+    // held: under the bound before the last batch was added (≤ 100 + 50 − 1), plus one batch in
+    // hand that waits to be retried; the rest waits unread in the stream
+    expect(paused.pending).toBeLessThanOrEqual(200);
+    expect(paused.lag).toBeGreaterThanOrEqual(800);
+    expect(worker.stats().held).toBeLessThanOrEqual(149);
+    await pg.restart();
+    await waitFor('everything stored', async () => (await store.countMessages().catch(() => 0)) === 1000, 60_000);
+    await waitFor('everything acked', async () => {
+      const g = await group();
+      return g.pending === 0 && g.lag === 0;
+    });
+    await worker.stop();
+    await store.close();
+    raw.destroy();
+  });
 });
