@@ -2,12 +2,13 @@
 # Installs the Debian packages Canopy needs, only those that are missing.
 # Usage: bash scripts/install-deps.sh [run|test]
 #   run  — what `canopy up` needs (redis-server)
-#   test — also PostgreSQL, Chromium, can-utils, mosquitto, python3-redis/msgpack, systemd
+#   test — also PostgreSQL, Chromium, can-utils, mosquitto, python3-redis/msgpack, systemd,
+#          faketime (clock-step tests), python3-canmatrix (DBC differential tests)
 set -euo pipefail
 mode=${1:-run}
 want=(redis-server)
 if [ "$mode" = test ]; then
-  want+=(postgresql chromium can-utils mosquitto python3-redis python3-msgpack systemd)
+  want+=(postgresql chromium can-utils mosquitto python3-redis python3-msgpack systemd faketime python3-canmatrix)
 fi
 missing=()
 for p in "${want[@]}"; do
