@@ -25,14 +25,22 @@ export class FrameError extends Error {
   }
 }
 
-/** A DBC file that cannot be parsed; `line` is 1-based. */
+/**
+ * Why a DBC file was refused: `DBC_SYNTAX` a statement that cannot be read,
+ * `DBC_INVALID` one that reads but cannot be decoded (a 12-bit float, a
+ * multiplexer cycle), `DBC_EMPTY` no DBC statement at all.
+ */
+export type DbcErrorCode = 'DBC_SYNTAX' | 'DBC_INVALID' | 'DBC_EMPTY';
+
+/** A DBC file that cannot be used; `line` is 1-based. */
 export class DbcError extends Error {
-  readonly code = 'DBC_SYNTAX' as const;
+  readonly code: DbcErrorCode;
   readonly line: number;
-  constructor(message: string, line: number) {
+  constructor(message: string, line: number, code: DbcErrorCode = 'DBC_SYNTAX') {
     super(`DBC line ${line}: ${message}`);
     this.name = 'DbcError';
     this.line = line;
+    this.code = code;
   }
 }
 

@@ -136,16 +136,22 @@ describe('DBC parser', () => {
     expect(parseDbc(text).messages.map((m) => m.name)).toEqual(['Real']);
   });
 
-  it('reports malformed signals with the line number', () => {
-    const bad = 'BO_ 1 M: 8 X\n SG_ S : 0|x@1+ (1,0) [0|0] "" X\n';
-    expect(() => parseDbc(bad)).toThrow(DbcError);
-    try {
-      parseDbc(bad);
-    } catch (e) {
-      expect((e as DbcError).line).toBe(2);
-    }
-    expect(() => parseDbc(' SG_ S : 0|8@1+ (1,0) [0|0] "" X\n')).toThrow(/outside a BO_/);
-    expect(() => parseDbc('BO_ 1 M: 8 X\n SG_ S m1 : 0|8@1+ (1,0) [0|0] "" X\n')).toThrow(/no M signal/);
+  it('reports malformed signals with the line number and a stable code', () => {
+    const failure = (text: string): DbcError => {
+      try {
+        parseDbc(text);
+      } catch (e) {
+        if (e instanceof DbcError) return e;
+        throw e;
+      }
+      throw new Error('parsed without an error');
+    };
+    expect(failure('BO_ 1 M: 8 X\n SG_ S : 0|x@1+ (1,0) [0|0] "" X\n')).toMatchObject({ code: 'DBC_SYNTAX', line: 2 });
+    expect(failure('VERSION ""\n SG_ S : 0|8@1+ (1,0) [0|0] "" X\n')).toMatchObject({ code: 'DBC_SYNTAX', line: 2 });
+    expect(failure('BO_ 1 M: 8 X\n SG_ S m1 : 0|8@1+ (1,0) [0|0] "" X\n')).toMatchObject({
+      code: 'DBC_INVALID',
+      line: 2,
+    });
   });
 });
 

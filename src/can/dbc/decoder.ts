@@ -1,3 +1,4 @@
+import { DbcError } from '../errors.js';
 import type { CanFrame } from '../frame.js';
 import type { DbcDatabase, DbcMessage, DbcSignal } from './types.js';
 
@@ -45,6 +46,8 @@ interface CompiledSignal {
   need: number;
   extract: Extract;
   toValue: (raw: number | bigint) => number;
+  /** IEEE value of the bits of a float signal; null for integers. */
+  ieee: ((raw: number | bigint) => number) | null;
   /** Index of the selector in the compiled list, -1 when always present. */
   parent: number;
   ranges: Array<[number, number]> | null;
@@ -106,21 +109,26 @@ function decimals(x: number): number {
   return e ? Number(e[1]) + frac : frac;
 }
 
-function makeToValue(sig: DbcSignal): (raw: number | bigint) => number {
-  const { factor, offset } = sig;
-  if (sig.valueType !== 'integer') {
-    const view = new DataView(new ArrayBuffer(8));
-    if (sig.valueType === 'float32') {
-      return (raw) => {
-        view.setUint32(0, Number(raw) >>> 0);
-        return view.getFloat32(0) * factor + offset;
-      };
-    }
+/** The IEEE value of a float signal's bits, or null for integer signals. */
+function makeIeee(sig: DbcSignal): ((raw: number | bigint) => number) | null {
+  if (sig.valueType === 'integer') return null;
+  const view = new DataView(new ArrayBuffer(8));
+  if (sig.valueType === 'float32') {
     return (raw) => {
-      view.setBigUint64(0, BigInt.asUintN(64, BigInt(raw)));
-      return view.getFloat64(0) * factor + offset;
+      view.setUint32(0, Number(raw) >>> 0);
+      return view.getFloat32(0);
     };
   }
+  return (raw) => {
+    view.setBigUint64(0, BigInt.asUintN(64, BigInt(raw)));
+    return view.getFloat64(0);
+  };
+}
+
+function makeToValue(sig: DbcSignal): (raw: number | bigint) => number {
+  const { factor, offset } = sig;
+  const ieee = makeIeee(sig);
+  if (ieee) return (raw) => ieee(raw) * factor + offset;
   const d = Math.max(decimals(factor), decimals(offset));
   if (d === 0 || d > 9) return (raw) => Number(raw) * factor + offset;
   const p = 10 ** d;
@@ -131,7 +139,7 @@ function makeToValue(sig: DbcSignal): (raw: number | bigint) => number {
   };
 }
 
-/** Floats of the raw value for IEEE signals (the label/selector need numbers). */
+/** The raw value as a number (labels and selectors are looked up by number). */
 function rawNumber(raw: number | bigint): number {
   return typeof raw === 'bigint' ? Number(raw) : raw;
 }
@@ -145,19 +153,27 @@ export class CompiledMessage {
 
   constructor(message: DbcMessage) {
     this.message = message;
-    // Selectors before the signals they select (topological order).
+    // Selectors before the signals they select (topological order, no recursion).
     const ordered: DbcSignal[] = [];
     const placed = new Set<string>();
     const byName = new Map(message.signals.map((s) => [s.name, s]));
-    const visit = (s: DbcSignal, depth: number): void => {
-      if (placed.has(s.name)) return;
-      if (depth > message.signals.length) throw new Error(`message ${message.name}: multiplexer cycle at ${s.name}`);
-      const parent = s.multiplexerSignal === null ? undefined : byName.get(s.multiplexerSignal);
-      if (parent) visit(parent, depth + 1);
-      placed.add(s.name);
-      ordered.push(s);
-    };
-    for (const s of message.signals) visit(s, 0);
+    for (const first of message.signals) {
+      const chain: DbcSignal[] = [];
+      let s: DbcSignal | undefined = first;
+      while (s && !placed.has(s.name)) {
+        if (chain.length > message.signals.length) {
+          throw new DbcError(`message ${message.name}: multiplexer cycle at ${s.name}`, 0, 'DBC_INVALID');
+        }
+        chain.push(s);
+        s = s.multiplexerSignal === null ? undefined : byName.get(s.multiplexerSignal);
+      }
+      for (let k = chain.length - 1; k >= 0; k--) {
+        const c = chain[k] as DbcSignal;
+        if (placed.has(c.name)) continue;
+        placed.add(c.name);
+        ordered.push(c);
+      }
+    }
     const index = new Map(ordered.map((s, i) => [s.name, i]));
     this.signals = ordered.map((sig) => {
       const { extract, need } = makeExtract(sig);
@@ -167,6 +183,7 @@ export class CompiledMessage {
         need,
         extract,
         toValue: makeToValue(sig),
+        ieee: makeIeee(sig),
         parent: sig.multiplexerSignal === null ? -1 : (index.get(sig.multiplexerSignal) ?? -1),
         ranges: sig.multiplexerRanges,
         lo: sig.min - eps,
@@ -205,7 +222,7 @@ export class CompiledMessage {
       }
       const raw = c.extract(data);
       this.present[i] = 1;
-      if (c.sig.isMultiplexer) this.selector[i] = rawNumber(raw);
+      this.selector[i] = rawNumber(raw);
       visit(c, raw);
     }
     return truncated;
@@ -217,8 +234,9 @@ export class CompiledMessage {
     const truncated = this.walk(data, (c, raw) => {
       const value = c.toValue(raw);
       const status: RangeStatus = !c.ranged ? 'in' : value < c.lo ? 'below' : value > c.hi ? 'above' : 'in';
-      const label = c.sig.valueTable?.get(rawNumber(raw)) ?? null;
-      signals.push({ name: c.sig.name, raw, value, unit: c.sig.unit, status, label });
+      const shown = c.ieee ? c.ieee(raw) : raw;
+      const label = c.sig.valueTable?.get(rawNumber(shown)) ?? null;
+      signals.push({ name: c.sig.name, raw: shown, value, unit: c.sig.unit, status, label });
     });
     const m = this.message;
     return { name: m.name, id: m.id, extended: m.extended, signals, truncated };

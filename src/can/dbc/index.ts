@@ -5,13 +5,28 @@ import type { DbcDatabase } from './types.js';
 
 export * from './types.js';
 export { parseDbc } from './parser.js';
+export { KEYWORDS } from './statements.js';
 export { CompiledMessage, DbcDecoder, type DecodedMessage, type DecodedSignal, type RangeStatus } from './decoder.js';
 
-/** Reads and parses a DBC file (latin-1 tolerant: DBC files are often Windows-1252). */
+/**
+ * The text of a DBC file: UTF-8 (with or without a byte-order mark), UTF-16
+ * with a byte-order mark, else Windows-1252 (what CANdb++ writes, and the
+ * default of cantools and canmatrix), which is also how bytes that are not
+ * valid UTF-8 are read.
+ */
+export function decodeDbcBytes(buf: Uint8Array): string {
+  if (buf[0] === 0xff && buf[1] === 0xfe) return new TextDecoder('utf-16le').decode(buf);
+  if (buf[0] === 0xfe && buf[1] === 0xff) return new TextDecoder('utf-16be').decode(buf);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(buf);
+  } catch {
+    return new TextDecoder('windows-1252').decode(buf);
+  }
+}
+
+/** Reads and parses a DBC file (see {@link decodeDbcBytes} for the encodings). */
 export function loadDbcFile(path: string): DbcDatabase {
-  const buf = fs.readFileSync(path);
-  const text = buf.toString('utf8').includes('\uFFFD') ? buf.toString('latin1') : buf.toString('utf8');
-  return parseDbc(text);
+  return parseDbc(decodeDbcBytes(fs.readFileSync(path)));
 }
 
 /** Parses and compiles in one step. */

@@ -1,16 +1,22 @@
 import { DbcError } from '../errors.js';
+import { resolveMultiplexing, type MessageUnderConstruction } from './multiplex.js';
+import { KEYWORDS, preview, splitStatements, WarningSink, type Statement } from './statements.js';
 import type { DbcDatabase, DbcMessage, DbcSignal } from './types.js';
 
 /**
- * A small DBC parser: BO_, SG_ (with `M` / `mN` / `mNM` multiplexer markers),
- * VAL_, SIG_VALTYPE_, SG_MUL_VAL_ (extended multiplexing), BA_DEF_ / BA_ for
- * the `VFrameFormat` message attribute (extended / FD). Comments (CM_) and
- * every other statement are skipped, including ones spread over several
- * lines. Throws {@link DbcError} with the line number on malformed BO_/SG_.
+ * A tolerant DBC parser. It reads what cantools and canmatrix read (see
+ * docs/can.md): BO_, SG_ (with `M` / `mN` / `mNM` multiplexer markers),
+ * VAL_, SIG_VALTYPE_ (IEEE float / double), SG_MUL_VAL_ (extended
+ * multiplexing), BA_DEF_ / BA_ for the `VFrameFormat` message attribute
+ * (extended / FD); every other statement (CM_, BA_*, VAL_TABLE_, EV_,
+ * BO_TX_BU_, SIG_GROUP_, …) and unknown keywords are skipped, the latter
+ * with a warning. What cannot be read or decoded throws {@link DbcError}
+ * naming the line.
  */
 
 /** DBC id bit 31 marks an extended (29-bit) id. */
 const EXTENDED_FLAG = 0x80000000;
+const PSEUDO_MESSAGE = 'VECTOR__INDEPENDENT_SIG_MSG';
 
 /** Vector's default VFrameFormat enumeration, used when the file does not define one. */
 const DEFAULT_FRAME_FORMATS = [
@@ -18,311 +24,281 @@ const DEFAULT_FRAME_FORMATS = [
   'ExtendedCAN',
   'reserved',
   'J1939PG',
-  'reserved',
-  'reserved',
-  'reserved',
-  'reserved',
-  'reserved',
-  'reserved',
-  'reserved',
-  'reserved',
-  'reserved',
-  'reserved',
+  ...Array<string>(10).fill('reserved'),
   'StandardCAN_FD',
   'ExtendedCAN_FD',
 ];
 
-/** Statements that end with `;` and may span lines. */
-const SEMICOLON_STATEMENTS = new Set([
-  'CM_',
-  'VAL_',
-  'VAL_TABLE_',
-  'BA_DEF_',
-  'BA_DEF_DEF_',
-  'BA_',
-  'BA_DEF_REL_',
-  'BA_REL_',
-  'BA_DEF_DEF_REL_',
-  'BA_SGTYPE_',
-  'BA_DEF_SGTYPE_',
-  'SIG_VALTYPE_',
-  'SIGTYPE_VALTYPE_',
-  'SIG_GROUP_',
-  'SG_MUL_VAL_',
-  'BO_TX_BU_',
-  'EV_',
-  'ENVVAR_DATA_',
-  'SGTYPE_',
-  'SGTYPE_VAL_',
-  'SIG_TYPE_REF_',
-  'CAT_DEF_',
-  'CAT_',
-  'FILTER',
-  'BU_SG_REL_',
-  'BU_EV_REL_',
-  'BU_BO_REL_',
-]);
+/** A number as DBC writers spell it (cantools' NUMBER token, plus a leading-dot fraction). */
+const NUM = String.raw`[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?`;
+const BO_RE = /^(\d+)\s+(\w+)\s*:\s*(\d+)\s*(.*)$/;
+const SG_RE = new RegExp(
+  String.raw`^(\w+)(?:\s+(M|m\d+M?))?\s*:\s*(\d+)\s*\|\s*(\d+)\s*@\s*(\d)\s*([+-])\s*` +
+    String.raw`\(\s*(${NUM})\s*,\s*(${NUM})\s*\)\s*\[\s*(${NUM})\s*\|\s*(${NUM})\s*\]\s*` +
+    String.raw`(?:"((?:[^"\\]|\\.)*)")?\s*(.*)$`,
+);
+const SG_FORMAT = 'SG_ <name> [M|m<n>] : <start>|<length>@<0|1><+|-> (<factor>,<offset>) [<min>|<max>] "<unit>" <receivers>';
 
-const BO_RE = /^BO_\s+(\d+)\s+([A-Za-z_][\w]*)\s*:\s*(\d+)\s*(\S*)\s*$/;
-const SG_RE =
-  /^SG_\s+([A-Za-z_]\w*)\s*(M|m\d+M?)?\s*:\s*(\d+)\s*\|\s*(\d+)\s*@\s*([01])\s*([+-])\s*\(\s*([^,\s]+)\s*,\s*([^)\s]+)\s*\)\s*\[\s*([^|\s]+)\s*\|\s*([^\]\s]+)\s*\]\s*"((?:[^"\\]|\\.)*)"\s*(.*)$/;
-
-interface RawMessage extends DbcMessage {
-  rawId: number;
-  /** mN markers kept until SG_MUL_VAL_ is known. */
-  muxValues: Map<string, number>;
-}
+/** Names that cannot be keys of a plain object. */
+const RESERVED_NAMES = new Set(['__proto__']);
 
 export function parseDbc(text: string): DbcDatabase {
-  const lines = text.split(/\r\n|\n|\r/);
-  const messages: RawMessage[] = [];
-  const byRawId = new Map<number, RawMessage>();
-  const statements: Array<{ kw: string; body: string; line: number }> = [];
+  const warnings = new WarningSink();
+  const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const statements = splitStatements(source, warnings);
   let version = '';
   let nodes: string[] = [];
-  let current: RawMessage | null = null;
+  let sawKeyword = false;
+  const messages: MessageUnderConstruction[] = [];
+  const byRawId = new Map<number, MessageUnderConstruction>();
+  const later: Statement[] = [];
+  let current: MessageUnderConstruction | null = null;
 
-  let i = 0;
-  while (i < lines.length) {
-    const lineNo = i + 1;
-    const raw = lines[i] as string;
-    const line = raw.trim();
-    if (line === '' || line.startsWith('//')) {
-      i++;
-      continue;
-    }
-    const kw = /^[A-Za-z_]+/.exec(line)?.[0] ?? '';
-    if (kw === 'NS_') {
-      // The new-symbols list: indented names until a non-indented line.
-      i++;
-      while (i < lines.length && /^\s+\S/.test(lines[i] as string) && !/^\s*SG_\s/.test(lines[i] as string)) i++;
-      continue;
-    }
-    if (kw === 'VERSION') {
-      version = /"((?:[^"\\]|\\.)*)"/.exec(line)?.[1] ?? '';
-      i++;
-      continue;
-    }
-    if (kw === 'BU_') {
-      nodes = line
-        .replace(/^BU_\s*:?/, '')
-        .trim()
-        .split(/\s+/)
-        .filter((s) => s !== '');
-      i++;
-      continue;
-    }
-    if (kw === 'BO_') {
-      const m = BO_RE.exec(line);
-      if (!m) throw new DbcError(`malformed BO_: ${line}`, lineNo);
-      const rawId = Number(m[1]);
-      const extended = rawId >= EXTENDED_FLAG || rawId > 0x7ff;
-      const id = rawId >= EXTENDED_FLAG ? rawId - EXTENDED_FLAG : rawId;
-      const length = Number(m[3]);
-      if (id > 0x1fffffff) {
-        // VECTOR__INDEPENDENT_SIG_MSG (0xC0000000) and the like: a container for
-        // signals not sent in any frame. Parse its signals, keep no message.
-        current = {
-          rawId,
-          id,
-          extended: true,
-          fd: false,
-          name: m[2] as string,
-          length,
-          sender: '',
-          signals: [],
-          muxValues: new Map(),
-        };
-        i++;
-        continue;
-      }
-      if (length > 64) throw new DbcError(`message length ${length} exceeds 64`, lineNo);
-      current = {
-        rawId,
-        id,
-        extended,
-        fd: length > 8,
-        name: m[2] as string,
-        length,
-        sender: m[4] ?? '',
-        signals: [],
-        muxValues: new Map(),
-      };
-      messages.push(current);
-      byRawId.set(rawId, current);
-      i++;
-      continue;
-    }
-    if (kw === 'SG_') {
-      if (!current) throw new DbcError('SG_ outside a BO_', lineNo);
-      current.signals.push(parseSignal(line, lineNo, current));
-      i++;
-      continue;
-    }
-    if (SEMICOLON_STATEMENTS.has(kw)) {
-      // Collect up to the terminating `;` outside a string, across lines.
-      let body = '';
-      let inStr = false;
-      let done = false;
-      let j = i;
-      let col = raw.indexOf(kw) + kw.length;
-      while (j < lines.length && !done) {
-        const l = lines[j] as string;
-        for (let c = col; c < l.length; c++) {
-          const ch = l[c];
-          if (inStr) {
-            if (ch === '\\') {
-              body += ch + (l[c + 1] ?? '');
-              c++;
-              continue;
-            }
-            if (ch === '"') inStr = false;
-          } else if (ch === '"') inStr = true;
-          else if (ch === ';') {
-            done = true;
-            break;
-          }
-          body += ch;
+  for (const st of statements) {
+    if (KEYWORDS.has(st.kw)) sawKeyword = true;
+    switch (st.kw) {
+      case 'VERSION':
+        version = unescape(/"((?:[^"\\]|\\.)*)"/.exec(st.text)?.[1] ?? '');
+        break;
+      case 'BU_':
+        nodes = st.text
+          .replace(/^:/, '')
+          .split(/[\s,]+/)
+          .filter((s) => s !== '');
+        break;
+      case 'BO_': {
+        current = readMessage(st, warnings);
+        if (current.pseudo) break;
+        const previous = byRawId.get(current.rawId);
+        if (previous) {
+          warnings.add(st.line, `message id ${current.rawId} also defined on line ${previous.line}; this one is used`);
+          messages.splice(messages.indexOf(previous), 1);
         }
-        body += '\n';
-        j++;
-        col = 0;
+        messages.push(current);
+        byRawId.set(current.rawId, current);
+        break;
       }
-      statements.push({ kw, body: body.trim(), line: lineNo });
-      i = j;
-      continue;
+      case 'SG_':
+        if (!current) throw new DbcError('SG_ outside a BO_ (no message before it)', st.line);
+        addSignal(current, st, warnings);
+        break;
+      case 'BS_':
+      case 'NS_DESC_':
+        break;
+      default:
+        if (KEYWORDS.has(st.kw)) later.push(st);
+        else warnings.add(st.line, `unknown statement ${preview(st.kw)} skipped`);
     }
-    // Anything else (BS_, unknown keywords) is skipped line by line.
-    i++;
   }
+  if (!sawKeyword) throw new DbcError('no DBC statement (VERSION, BU_, BO_, …) found', 1, 'DBC_EMPTY');
 
   let formats = DEFAULT_FRAME_FORMATS;
-  for (const st of statements) {
-    if (st.kw === 'BA_DEF_') {
-      const m = /^BO_\s+"VFrameFormat"\s+ENUM\s+(.*)$/s.exec(st.body);
-      if (m) formats = [...(m[1] as string).matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => x[1] as string);
-    }
+  for (const st of later) {
+    if (st.kw !== 'BA_DEF_') continue;
+    const m = /^BO_\s+"VFrameFormat"\s+ENUM\s+(.*)$/s.exec(st.text);
+    if (m) formats = [...(m[1] as string).matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => x[1] as string);
   }
-  for (const st of statements) applyStatement(st, byRawId, formats);
+  for (const st of later) applyStatement(st, byRawId, formats, warnings);
+  for (const msg of messages) resolveMultiplexing(msg, warnings);
 
-  for (const msg of messages) resolveMultiplexing(msg);
+  // Two raw ids can name the same frame (0x800 read as extended, and 0x80000800): the last wins.
+  const byKey = new Map<string, MessageUnderConstruction>();
+  for (const msg of messages) {
+    const key = `${msg.message.extended ? 'x' : 's'}${msg.message.id}`;
+    const previous = byKey.get(key);
+    if (previous) warnings.add(msg.line, `message ${msg.message.name} has the frame id of line ${previous.line}`);
+    byKey.set(key, msg);
+  }
+  const kept = new Set(byKey.values());
   return {
     version,
     nodes,
-    messages: messages.map(({ rawId: _r, muxValues: _m, ...m }) => m),
+    messages: messages.filter((m) => kept.has(m)).map((m) => m.message),
+    warnings: warnings.finish(),
   };
 }
 
-function num(text: string, what: string, lineNo: number): number {
+function unescape(s: string): string {
+  return s.replace(/\\(.)/gs, '$1');
+}
+
+function checkName(name: string, what: string, line: number): void {
+  if (RESERVED_NAMES.has(name)) throw new DbcError(`${what} name "${name}" is reserved`, line, 'DBC_INVALID');
+}
+
+function readMessage(st: Statement, warnings: WarningSink): MessageUnderConstruction {
+  const m = BO_RE.exec(st.text);
+  if (!m) throw new DbcError(`malformed BO_ (expected BO_ <id> <name>: <length> <sender>): ${preview(st.text)}`, st.line);
+  const rawId = Number(m[1]);
+  const name = m[2] as string;
+  const length = Number(m[3]);
+  checkName(name, 'message', st.line);
+  if (!(rawId <= 0xffffffff)) throw new DbcError(`message id ${m[1]} does not fit 32 bits`, st.line, 'DBC_INVALID');
+  if (!(length <= 0xffff)) throw new DbcError(`message length ${m[3]} is not a frame length`, st.line, 'DBC_INVALID');
+  const flagged = rawId >= EXTENDED_FLAG;
+  const id = flagged ? rawId - EXTENDED_FLAG : rawId;
+  const pseudo = id > 0x1fffffff;
+  if (pseudo && name !== PSEUDO_MESSAGE) {
+    warnings.add(st.line, `message ${name}: id ${rawId} is no CAN id; its signals are read and not decoded`);
+  } else if (!pseudo && !flagged && id > 0x7ff) {
+    warnings.add(st.line, `message ${name}: id ${id} exceeds 11 bits without the extended flag; read as extended`);
+  }
+  if (!pseudo && length > 64) {
+    warnings.add(st.line, `message ${name}: length ${length} exceeds a CAN FD frame (64 bytes)`);
+  }
+  const message: DbcMessage = {
+    id,
+    extended: flagged || id > 0x7ff,
+    fd: length > 8,
+    name,
+    length,
+    sender: (m[4] as string).split(/[\s,]+/)[0] ?? '',
+    signals: [],
+  };
+  return {
+    message,
+    rawId,
+    line: st.line,
+    pseudo,
+    muxValues: new Map(),
+    signalLines: new Map(),
+    mulValLines: new Map(),
+  };
+}
+
+function num(text: string, what: string, line: number): number {
   const n = Number(text);
-  if (!Number.isFinite(n)) throw new DbcError(`${what} "${text}" is not a number`, lineNo);
+  if (!Number.isFinite(n)) throw new DbcError(`${what} ${preview(text)} is not a finite number`, line, 'DBC_INVALID');
   return n;
 }
 
-function parseSignal(line: string, lineNo: number, msg: RawMessage): DbcSignal {
-  const m = SG_RE.exec(line);
-  if (!m) throw new DbcError(`malformed SG_: ${line}`, lineNo);
+/** Bytes a signal occupies: the index of its last byte + 1. */
+function bytesNeeded(startBit: number, length: number, big: boolean): number {
+  if (!big) return ((startBit + length - 1) >> 3) + 1;
+  const msb = (startBit >> 3) * 8 + (7 - (startBit & 7));
+  return ((msb + length - 1) >> 3) + 1;
+}
+
+function addSignal(msg: MessageUnderConstruction, st: Statement, warnings: WarningSink): void {
+  const m = SG_RE.exec(st.text);
+  if (!m) throw new DbcError(`malformed SG_ (expected ${SG_FORMAT}): ${preview(st.text)}`, st.line);
   const name = m[1] as string;
   const mux = m[2] ?? '';
-  const startBit = num(m[3] as string, 'start bit', lineNo);
-  const length = num(m[4] as string, 'length', lineNo);
-  if (length < 1 || length > 64) throw new DbcError(`signal ${name}: length ${length} is not 1–64`, lineNo);
-  if (startBit > 511) throw new DbcError(`signal ${name}: start bit ${startBit} is beyond 64 bytes`, lineNo);
-  if (mux.startsWith('m')) msg.muxValues.set(name, Number(/^m(\d+)/.exec(mux)?.[1]));
-  return {
+  const startBit = Number(m[3]);
+  const length = Number(m[4]);
+  const big = m[5] === '0';
+  checkName(name, 'signal', st.line);
+  if (m[5] !== '0' && m[5] !== '1') {
+    throw new DbcError(`signal ${name}: byte order @${m[5]} is neither @0 (big) nor @1 (little)`, st.line);
+  }
+  if (!(length >= 1 && length <= 64)) {
+    throw new DbcError(`signal ${name}: length ${m[4]} is not 1–64 bits`, st.line, 'DBC_INVALID');
+  }
+  if (!(startBit <= 511) || bytesNeeded(startBit, length, big) > 64) {
+    throw new DbcError(`signal ${name}: bits ${m[3]}|${m[4]} lie beyond 64 bytes`, st.line, 'DBC_INVALID');
+  }
+  const firstLine = msg.signalLines.get(name);
+  if (firstLine !== undefined) {
+    throw new DbcError(`signal ${name} defined twice in ${msg.message.name} (first on line ${firstLine})`, st.line, 'DBC_INVALID');
+  }
+  if (!msg.pseudo && bytesNeeded(startBit, length, big) > msg.message.length) {
+    warnings.add(st.line, `signal ${name} reaches beyond the ${msg.message.length} bytes of ${msg.message.name}`);
+  }
+  if (mux.startsWith('m')) {
+    const value = Number(/^m(\d+)/.exec(mux)?.[1]);
+    if (!Number.isSafeInteger(value)) throw new DbcError(`signal ${name}: multiplexer value ${mux}`, st.line, 'DBC_INVALID');
+    msg.muxValues.set(name, value);
+  }
+  msg.signalLines.set(name, st.line);
+  const signal: DbcSignal = {
     name,
     startBit,
     length,
-    byteOrder: m[5] === '0' ? 'big' : 'little',
+    byteOrder: big ? 'big' : 'little',
     signed: m[6] === '-',
     valueType: 'integer',
-    factor: num(m[7] as string, 'factor', lineNo),
-    offset: num(m[8] as string, 'offset', lineNo),
-    min: num(m[9] as string, 'minimum', lineNo),
-    max: num(m[10] as string, 'maximum', lineNo),
-    unit: (m[11] as string).replace(/\\(.)/g, '$1'),
+    factor: num(m[7] as string, 'factor', st.line),
+    offset: num(m[8] as string, 'offset', st.line),
+    min: Number(m[9]),
+    max: Number(m[10]),
+    unit: unescape(m[11] ?? ''),
     receivers: (m[12] as string).split(/[\s,]+/).filter((s) => s !== '' && s !== 'Vector__XXX'),
     isMultiplexer: mux === 'M' || mux.endsWith('M'),
     multiplexerSignal: null,
     multiplexerRanges: null,
     valueTable: null,
   };
+  msg.message.signals.push(signal);
 }
 
 function applyStatement(
-  st: { kw: string; body: string; line: number },
-  byRawId: Map<number, RawMessage>,
+  st: Statement,
+  byRawId: Map<number, MessageUnderConstruction>,
   formats: string[],
+  warnings: WarningSink,
 ): void {
-  const findSignal = (rawId: string, name: string) =>
-    byRawId.get(Number(rawId))?.signals.find((s) => s.name === name) ?? null;
+  const findSignal = (rawId: string, name: string): DbcSignal | null => {
+    const sig = byRawId.get(Number(rawId))?.message.signals.find((s) => s.name === name) ?? null;
+    if (!sig) warnings.add(st.line, `${st.kw} names signal ${name} of message ${rawId}, which does not exist`);
+    return sig;
+  };
   switch (st.kw) {
     case 'VAL_': {
-      const m = /^(\d+)\s+([A-Za-z_]\w*)\s+(.*)$/s.exec(st.body);
+      const m = /^(\d+)\s+(\w+)\s+(.*)$/s.exec(st.text);
       if (!m) return; // VAL_ of an environment variable: not ours
       const sig = findSignal(m[1] as string, m[2] as string);
       if (!sig) return;
       const table = new Map<number, string>();
-      for (const p of (m[3] as string).matchAll(/(-?\d+(?:\.\d+)?)\s+"((?:[^"\\]|\\.)*)"/g)) {
-        table.set(Number(p[1]), (p[2] as string).replace(/\\(.)/g, '$1'));
+      for (const p of (m[3] as string).matchAll(/([-+]?\d+(?:\.\d+)?)\s+"((?:[^"\\]|\\.)*)"/g)) {
+        table.set(Number(p[1]), unescape(p[2] as string));
       }
       sig.valueTable = table;
       return;
     }
     case 'SIG_VALTYPE_': {
-      const m = /^(\d+)\s+([A-Za-z_]\w*)\s*:?\s*([0-3])$/.exec(st.body);
-      if (!m) throw new DbcError(`malformed SIG_VALTYPE_: ${st.body}`, st.line);
+      const m = /^(\d+)\s+(\w+)\s*:?\s*(\d+)$/.exec(st.text);
+      if (!m) throw new DbcError(`malformed SIG_VALTYPE_ (expected SIG_VALTYPE_ <id> <signal> : <0|1|2>;)`, st.line);
+      const t = Number(m[3]);
+      if (t > 2) {
+        warnings.add(st.line, `SIG_VALTYPE_ ${t} is unknown; signal ${m[2]} stays an integer`);
+        return;
+      }
       const sig = findSignal(m[1] as string, m[2] as string);
       if (!sig) return;
-      const t = Number(m[3]);
-      if (t === 1) sig.valueType = 'float32';
-      else if (t === 2) sig.valueType = 'float64';
+      sig.valueType = t === 1 ? 'float32' : t === 2 ? 'float64' : 'integer';
       const want = t === 1 ? 32 : t === 2 ? 64 : sig.length;
-      if (sig.length !== want) throw new DbcError(`signal ${sig.name}: a ${sig.valueType} needs ${want} bits`, st.line);
+      if (sig.length !== want) {
+        throw new DbcError(`signal ${sig.name}: a ${sig.valueType} needs ${want} bits, not ${sig.length}`, st.line, 'DBC_INVALID');
+      }
       return;
     }
     case 'SG_MUL_VAL_': {
-      const m = /^(\d+)\s+([A-Za-z_]\w*)\s+([A-Za-z_]\w*)\s+(.*)$/s.exec(st.body);
-      if (!m) throw new DbcError(`malformed SG_MUL_VAL_: ${st.body}`, st.line);
+      const m = /^(\d+)\s+(\w+)\s+(\w+)\s+(.+)$/s.exec(st.text);
+      if (!m) throw new DbcError('malformed SG_MUL_VAL_ (expected SG_MUL_VAL_ <id> <signal> <selector> <lo>-<hi>, …;)', st.line);
+      const ranges = (m[4] as string).split(',').map((part) => {
+        const r = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(part);
+        if (!r) throw new DbcError(`SG_MUL_VAL_ range "${preview(part)}" is not <lo>-<hi>`, st.line);
+        return [Number(r[1]), Number(r[2])] as [number, number];
+      });
+      const msg = byRawId.get(Number(m[1]));
       const sig = findSignal(m[1] as string, m[2] as string);
-      if (!sig) return;
+      if (!msg || !sig) return;
       sig.multiplexerSignal = m[3] as string;
-      sig.multiplexerRanges = [...(m[4] as string).matchAll(/(\d+)\s*-\s*(\d+)/g)].map(
-        (r) => [Number(r[1]), Number(r[2])] as [number, number],
-      );
+      sig.multiplexerRanges = ranges;
+      msg.mulValLines.set(sig.name, st.line);
       return;
     }
     case 'BA_': {
-      const m = /^"VFrameFormat"\s+BO_\s+(\d+)\s+("?)([^"\s]+)\2$/.exec(st.body);
+      const m = /^"VFrameFormat"\s+BO_\s+(\d+)\s+("?)([^"\s]+)\2$/.exec(st.text);
       if (!m) return;
       const msg = byRawId.get(Number(m[1]));
       if (!msg) return;
       const format = m[2] === '"' ? (m[3] as string) : (formats[Number(m[3])] ?? '');
-      if (/Extended|J1939/i.test(format)) msg.extended = true;
-      if (/FD/i.test(format)) msg.fd = true;
+      if (/Extended|J1939/i.test(format)) msg.message.extended = true;
+      if (/FD/i.test(format)) msg.message.fd = true;
       return;
     }
     default:
-      return; // CM_ and the rest: ignored on purpose
-  }
-}
-
-/** Simple multiplexing: every `mN` signal depends on the message's `M` signal with value N. */
-function resolveMultiplexing(msg: RawMessage): void {
-  const switches = msg.signals.filter((s) => s.isMultiplexer);
-  const root = switches.find((s) => !msg.muxValues.has(s.name)) ?? switches[0];
-  for (const sig of msg.signals) {
-    const v = msg.muxValues.get(sig.name);
-    if (v === undefined) continue;
-    if (sig.multiplexerSignal === null) {
-      if (!root) throw new DbcError(`message ${msg.name}: signal ${sig.name} is multiplexed but no M signal`, 0);
-      sig.multiplexerSignal = root.name;
-      sig.multiplexerRanges = [[v, v]];
-    }
-  }
-  for (const sig of msg.signals) {
-    if (sig.multiplexerSignal !== null && !msg.signals.some((s) => s.name === sig.multiplexerSignal)) {
-      throw new DbcError(`message ${msg.name}: ${sig.name} depends on unknown ${sig.multiplexerSignal}`, 0);
-    }
+      return; // CM_, BA_DEF_*, BO_TX_BU_, VAL_TABLE_, EV_, SIG_GROUP_, …: nothing Canopy decodes with
   }
 }

@@ -42,8 +42,17 @@ export interface DbcMessage {
   signals: DbcSignal[];
 }
 
+/** Something the parser accepted but a user may want to know about (skipped text, a missing `;`, …). */
+export interface DbcWarning {
+  /** 1-based line, 0 when it concerns the whole file. */
+  line: number;
+  message: string;
+}
+
 export interface DbcDatabase {
   version: string;
   nodes: string[];
   messages: DbcMessage[];
+  /** What was accepted with a doubt, at most a few hundred entries. */
+  warnings: DbcWarning[];
 }
