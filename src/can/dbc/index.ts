@@ -20,9 +20,16 @@ export function decodeDbcBytes(buf: Uint8Array): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(buf);
   } catch {
-    return new TextDecoder('windows-1252').decode(buf);
+    // Node's 'windows-1252' decoder is ISO-8859-1; map the 0x80–0x9F range by hand.
+    return Buffer.from(buf).toString('latin1').replace(/[\x80-\x9f]/g, (c) => CP1252[c.charCodeAt(0) - 0x80] ?? c);
   }
 }
+
+/** Windows-1252 characters of the bytes 0x80–0x9F (empty: unassigned, kept as the control character). */
+const CP1252 = [
+  '€', '', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '', 'Ž', '',
+  '', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '', 'ž', 'Ÿ',
+].map((c) => (c === '' ? undefined : c));
 
 /** Reads and parses a DBC file (see {@link decodeDbcBytes} for the encodings). */
 export function loadDbcFile(path: string): DbcDatabase {

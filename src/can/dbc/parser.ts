@@ -34,8 +34,9 @@ const NUM = String.raw`[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?`;
 const BO_RE = /^(\d+)\s+(\w+)\s*:\s*(\d+)\s*(.*)$/;
 const SG_RE = new RegExp(
   String.raw`^(\w+)(?:\s+(M|m\d+M?))?\s*:\s*(\d+)\s*\|\s*(\d+)\s*@\s*(\d)\s*([+-])\s*` +
-    String.raw`\(\s*(${NUM})\s*,\s*(${NUM})\s*\)\s*\[\s*(${NUM})\s*\|\s*(${NUM})\s*\]\s*` +
-    String.raw`(?:"((?:[^"\\]|\\.)*)")?\s*(.*)$`,
+    String.raw`\(\s*(${NUM})\s*,\s*(${NUM})\s*\)\s*\[\s*(${NUM})\s*\|\s*(${NUM})\s*\]` +
+    // Unit and receivers: no two adjacent quantifiers that can both take spaces (linear time on any line).
+    String.raw`(?:\s*"((?:[^"\\]|\\.)*)")?([\w\s,]*)$`,
 );
 const SG_FORMAT = 'SG_ <name> [M|m<n>] : <start>|<length>@<0|1><+|-> (<factor>,<offset>) [<min>|<max>] "<unit>" <receivers>';
 
@@ -249,8 +250,15 @@ function applyStatement(
       const sig = findSignal(m[1] as string, m[2] as string);
       if (!sig) return;
       const table = new Map<number, string>();
-      for (const p of (m[3] as string).matchAll(/([-+]?\d+(?:\.\d+)?)\s+"((?:[^"\\]|\\.)*)"/g)) {
+      const body = m[3] as string;
+      const pair = /\s*([-+]?\d+(?:\.\d+)?)\s+"((?:[^"\\]|\\.)*)"/y;
+      let end = 0;
+      for (let p = pair.exec(body); p !== null; p = pair.exec(body)) {
         table.set(Number(p[1]), unescape(p[2] as string));
+        end = pair.lastIndex;
+      }
+      if (body.slice(end).trim() !== '') {
+        warnings.add(st.line, `VAL_ of ${sig.name}: unreadable after ${table.size} labels: ${preview(body.slice(end))}`);
       }
       sig.valueTable = table;
       return;

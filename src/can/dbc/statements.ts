@@ -80,7 +80,9 @@ export class WarningSink {
     else this.dropped++;
   }
 
+  /** The warnings in line order (stable), with a note of how many were left out. */
   finish(): DbcWarning[] {
+    this.list.sort((a, b) => a.line - b.line);
     if (this.dropped > 0) this.list.push({ line: 0, message: `${this.dropped} more warnings left out` });
     return this.list;
   }
