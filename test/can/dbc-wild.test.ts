@@ -107,7 +107,13 @@ describe('a hand-edited file (BOM, unindented NS_, comments and spacing anywhere
 
   it('reads signals with odd spacing, no unit, no receivers and .1 factors', () => {
     const [, flow, pressure, temp] = db.messages[0]?.signals ?? [];
-    expect(flow).toMatchObject({ startBit: 8, length: 16, factor: 0.01, unit: 'l/min', receivers: ['Controller', 'Valve2'] });
+    expect(flow).toMatchObject({
+      startBit: 8,
+      length: 16,
+      factor: 0.01,
+      unit: 'l/min',
+      receivers: ['Controller', 'Valve2'],
+    });
     expect(pressure).toMatchObject({ startBit: 24, length: 12, signed: true, factor: 0.5, offset: -100, min: -1124 });
     expect(temp).toMatchObject({ factor: 0.1, unit: '°C', receivers: [] });
   });

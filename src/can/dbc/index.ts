@@ -21,15 +21,14 @@ export function decodeDbcBytes(buf: Uint8Array): string {
     return new TextDecoder('utf-8', { fatal: true }).decode(buf);
   } catch {
     // Node's 'windows-1252' decoder is ISO-8859-1; map the 0x80–0x9F range by hand.
-    return Buffer.from(buf).toString('latin1').replace(/[\x80-\x9f]/g, (c) => CP1252[c.charCodeAt(0) - 0x80] ?? c);
+    return Buffer.from(buf)
+      .toString('latin1')
+      .replace(/[\x80-\x9f]/g, (c) => CP1252.charAt(c.charCodeAt(0) - 0x80));
   }
 }
 
-/** Windows-1252 characters of the bytes 0x80–0x9F (empty: unassigned, kept as the control character). */
-const CP1252 = [
-  '€', '', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '', 'Ž', '',
-  '', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '', 'ž', 'Ÿ',
-].map((c) => (c === '' ? undefined : c));
+/** Windows-1252 characters of the bytes 0x80–0x9F (the five unassigned ones stay control characters). */
+const CP1252 = '€\u0081‚ƒ„…†‡ˆ‰Š‹Œ\u008dŽ\u008f\u0090‘’“”•–—˜™š›œ\u009džŸ';
 
 /** Reads and parses a DBC file (see {@link decodeDbcBytes} for the encodings). */
 export function loadDbcFile(path: string): DbcDatabase {

@@ -13,8 +13,10 @@ export interface MessageUnderConstruction {
   pseudo: boolean;
   /** `mN` markers, kept until SG_MUL_VAL_ is known. */
   muxValues: Map<string, number>;
-  /** Line of each SG_. */
-  signalLines: Map<string, number>;
+  /** Each signal by name, with the line of its SG_. */
+  byName: Map<string, { signal: DbcSignal; line: number }>;
+  /** Replaced by a later BO_ with the same id. */
+  replaced: boolean;
   /** Line of each signal's SG_MUL_VAL_. */
   mulValLines: Map<string, number>;
 }
@@ -28,7 +30,7 @@ export interface MessageUnderConstruction {
  */
 export function resolveMultiplexing(msg: MessageUnderConstruction, warnings: WarningSink): void {
   const signals = msg.message.signals;
-  const lineOf = (s: DbcSignal): number => msg.mulValLines.get(s.name) ?? msg.signalLines.get(s.name) ?? msg.line;
+  const lineOf = (s: DbcSignal): number => msg.mulValLines.get(s.name) ?? msg.byName.get(s.name)?.line ?? msg.line;
   const byName = new Map(signals.map((s) => [s.name, s]));
   const roots = signals.filter((s) => s.isMultiplexer && !msg.muxValues.has(s.name));
   const root = roots[0];

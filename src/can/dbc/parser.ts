@@ -38,7 +38,8 @@ const SG_RE = new RegExp(
     // Unit and receivers: no two adjacent quantifiers that can both take spaces (linear time on any line).
     String.raw`(?:\s*"((?:[^"\\]|\\.)*)")?([\w\s,]*)$`,
 );
-const SG_FORMAT = 'SG_ <name> [M|m<n>] : <start>|<length>@<0|1><+|-> (<factor>,<offset>) [<min>|<max>] "<unit>" <receivers>';
+const SG_FORMAT =
+  'SG_ <name> [M|m<n>] : <start>|<length>@<0|1><+|-> (<factor>,<offset>) [<min>|<max>] "<unit>" <receivers>';
 
 /** Names that cannot be keys of a plain object. */
 const RESERVED_NAMES = new Set(['__proto__']);
@@ -73,7 +74,7 @@ export function parseDbc(text: string): DbcDatabase {
         const previous = byRawId.get(current.rawId);
         if (previous) {
           warnings.add(st.line, `message id ${current.rawId} also defined on line ${previous.line}; this one is used`);
-          messages.splice(messages.indexOf(previous), 1);
+          previous.replaced = true;
         }
         messages.push(current);
         byRawId.set(current.rawId, current);
@@ -100,11 +101,12 @@ export function parseDbc(text: string): DbcDatabase {
     if (m) formats = [...(m[1] as string).matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => x[1] as string);
   }
   for (const st of later) applyStatement(st, byRawId, formats, warnings);
-  for (const msg of messages) resolveMultiplexing(msg, warnings);
+  const used = messages.filter((m) => !m.replaced);
+  for (const msg of used) resolveMultiplexing(msg, warnings);
 
   // Two raw ids can name the same frame (0x800 read as extended, and 0x80000800): the last wins.
   const byKey = new Map<string, MessageUnderConstruction>();
-  for (const msg of messages) {
+  for (const msg of used) {
     const key = `${msg.message.extended ? 'x' : 's'}${msg.message.id}`;
     const previous = byKey.get(key);
     if (previous) warnings.add(msg.line, `message ${msg.message.name} has the frame id of line ${previous.line}`);
@@ -114,7 +116,7 @@ export function parseDbc(text: string): DbcDatabase {
   return {
     version,
     nodes,
-    messages: messages.filter((m) => kept.has(m)).map((m) => m.message),
+    messages: used.filter((m) => kept.has(m)).map((m) => m.message),
     warnings: warnings.finish(),
   };
 }
@@ -129,7 +131,8 @@ function checkName(name: string, what: string, line: number): void {
 
 function readMessage(st: Statement, warnings: WarningSink): MessageUnderConstruction {
   const m = BO_RE.exec(st.text);
-  if (!m) throw new DbcError(`malformed BO_ (expected BO_ <id> <name>: <length> <sender>): ${preview(st.text)}`, st.line);
+  if (!m)
+    throw new DbcError(`malformed BO_ (expected BO_ <id> <name>: <length> <sender>): ${preview(st.text)}`, st.line);
   const rawId = Number(m[1]);
   const name = m[2] as string;
   const length = Number(m[3]);
@@ -162,7 +165,8 @@ function readMessage(st: Statement, warnings: WarningSink): MessageUnderConstruc
     line: st.line,
     pseudo,
     muxValues: new Map(),
-    signalLines: new Map(),
+    byName: new Map(),
+    replaced: false,
     mulValLines: new Map(),
   };
 }
@@ -198,19 +202,23 @@ function addSignal(msg: MessageUnderConstruction, st: Statement, warnings: Warni
   if (!(startBit <= 511) || bytesNeeded(startBit, length, big) > 64) {
     throw new DbcError(`signal ${name}: bits ${m[3]}|${m[4]} lie beyond 64 bytes`, st.line, 'DBC_INVALID');
   }
-  const firstLine = msg.signalLines.get(name);
+  const firstLine = msg.byName.get(name)?.line;
   if (firstLine !== undefined) {
-    throw new DbcError(`signal ${name} defined twice in ${msg.message.name} (first on line ${firstLine})`, st.line, 'DBC_INVALID');
+    throw new DbcError(
+      `signal ${name} defined twice in ${msg.message.name} (first on line ${firstLine})`,
+      st.line,
+      'DBC_INVALID',
+    );
   }
   if (!msg.pseudo && bytesNeeded(startBit, length, big) > msg.message.length) {
     warnings.add(st.line, `signal ${name} reaches beyond the ${msg.message.length} bytes of ${msg.message.name}`);
   }
   if (mux.startsWith('m')) {
     const value = Number(/^m(\d+)/.exec(mux)?.[1]);
-    if (!Number.isSafeInteger(value)) throw new DbcError(`signal ${name}: multiplexer value ${mux}`, st.line, 'DBC_INVALID');
+    if (!Number.isSafeInteger(value))
+      throw new DbcError(`signal ${name}: multiplexer value ${mux}`, st.line, 'DBC_INVALID');
     msg.muxValues.set(name, value);
   }
-  msg.signalLines.set(name, st.line);
   const signal: DbcSignal = {
     name,
     startBit,
@@ -230,6 +238,7 @@ function addSignal(msg: MessageUnderConstruction, st: Statement, warnings: Warni
     valueTable: null,
   };
   msg.message.signals.push(signal);
+  msg.byName.set(name, { signal, line: st.line });
 }
 
 function applyStatement(
@@ -239,7 +248,7 @@ function applyStatement(
   warnings: WarningSink,
 ): void {
   const findSignal = (rawId: string, name: string): DbcSignal | null => {
-    const sig = byRawId.get(Number(rawId))?.message.signals.find((s) => s.name === name) ?? null;
+    const sig = byRawId.get(Number(rawId))?.byName.get(name)?.signal ?? null;
     if (!sig) warnings.add(st.line, `${st.kw} names signal ${name} of message ${rawId}, which does not exist`);
     return sig;
   };
@@ -258,7 +267,10 @@ function applyStatement(
         end = pair.lastIndex;
       }
       if (body.slice(end).trim() !== '') {
-        warnings.add(st.line, `VAL_ of ${sig.name}: unreadable after ${table.size} labels: ${preview(body.slice(end))}`);
+        warnings.add(
+          st.line,
+          `VAL_ of ${sig.name}: unreadable after ${table.size} labels: ${preview(body.slice(end))}`,
+        );
       }
       sig.valueTable = table;
       return;
@@ -276,13 +288,21 @@ function applyStatement(
       sig.valueType = t === 1 ? 'float32' : t === 2 ? 'float64' : 'integer';
       const want = t === 1 ? 32 : t === 2 ? 64 : sig.length;
       if (sig.length !== want) {
-        throw new DbcError(`signal ${sig.name}: a ${sig.valueType} needs ${want} bits, not ${sig.length}`, st.line, 'DBC_INVALID');
+        throw new DbcError(
+          `signal ${sig.name}: a ${sig.valueType} needs ${want} bits, not ${sig.length}`,
+          st.line,
+          'DBC_INVALID',
+        );
       }
       return;
     }
     case 'SG_MUL_VAL_': {
       const m = /^(\d+)\s+(\w+)\s+(\w+)\s+(.+)$/s.exec(st.text);
-      if (!m) throw new DbcError('malformed SG_MUL_VAL_ (expected SG_MUL_VAL_ <id> <signal> <selector> <lo>-<hi>, …;)', st.line);
+      if (!m)
+        throw new DbcError(
+          'malformed SG_MUL_VAL_ (expected SG_MUL_VAL_ <id> <signal> <selector> <lo>-<hi>, …;)',
+          st.line,
+        );
       const ranges = (m[4] as string).split(',').map((part) => {
         const r = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(part);
         if (!r) throw new DbcError(`SG_MUL_VAL_ range "${preview(part)}" is not <lo>-<hi>`, st.line);

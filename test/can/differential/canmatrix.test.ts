@@ -77,7 +77,12 @@ function close(ours: number, theirs: number, offset: number): boolean {
 }
 
 /** The differences between Canopy's and canmatrix's decoding of one frame, as readable lines. */
-function compare(ours: DecodedSignal[], theirs: TheirFrame, offsets: Map<string, number>, floats: Set<string>): string[] {
+function compare(
+  ours: DecodedSignal[],
+  theirs: TheirFrame,
+  offsets: Map<string, number>,
+  floats: Set<string>,
+): string[] {
   if ('error' in theirs && typeof theirs.error === 'string') return [`canmatrix failed: ${theirs.error}`];
   const t = theirs as Record<string, TheirSignal>;
   const diffs: string[] = [];

@@ -92,7 +92,9 @@ function selector(bytes: number): fc.Arbitrary<Body> {
 
 function ranges(max: number): fc.Arbitrary<Array<[number, number]>> {
   return fc.array(
-    fc.tuple(fc.integer({ min: 0, max }), fc.integer({ min: 0, max })).map(([a, b]) => [Math.min(a, b), Math.max(a, b)] as [number, number]),
+    fc
+      .tuple(fc.integer({ min: 0, max }), fc.integer({ min: 0, max }))
+      .map(([a, b]) => [Math.min(a, b), Math.max(a, b)] as [number, number]),
     { minLength: 1, maxLength: 2 },
   );
 }
@@ -130,7 +132,10 @@ function signalsOf(bytes: number): fc.Arbitrary<GenSignal[]> {
           ...sub,
           name: 'Sub',
           marker: `m${(subRanges[0] as [number, number])[0]}M`,
-          mulVal: { selector: 'Sel', ranges: subRanges.map(([a, b]) => [Math.min(a, selMax), Math.min(b, selMax)] as [number, number]) },
+          mulVal: {
+            selector: 'Sel',
+            ranges: subRanges.map(([a, b]) => [Math.min(a, selMax), Math.min(b, selMax)] as [number, number]),
+          },
         },
         ...leaves.map(({ b, r, parent }, i) => ({
           ...b,
@@ -191,7 +196,8 @@ export function renderDbc(messages: GenMessage[]): string {
         ` SG_ ${s.name}${marker} : ${s.startBit}|${s.length}@${s.big ? 0 : 1}${s.signed ? '-' : '+'}` +
           ` (${s.factor},${s.offset}) [0|0] "" Vector__XXX`,
       );
-      if (s.valueType !== 'integer') tail.push(`SIG_VALTYPE_ ${m.rawId} ${s.name} : ${s.valueType === 'float32' ? 1 : 2};`);
+      if (s.valueType !== 'integer')
+        tail.push(`SIG_VALTYPE_ ${m.rawId} ${s.name} : ${s.valueType === 'float32' ? 1 : 2};`);
       if (s.mulVal) {
         const r = s.mulVal.ranges.map(([a, b]) => `${a}-${b}`).join(', ');
         tail.push(`SG_MUL_VAL_ ${m.rawId} ${s.name} ${s.mulVal.selector} ${r};`);
