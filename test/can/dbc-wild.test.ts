@@ -164,6 +164,11 @@ describe('tolerances', () => {
     expect(m?.signals[0]).toMatchObject({ unit: '', receivers: [] });
   });
 
+  it('reads receivers canmatrix reads (names with dashes) and comments after a signal', () => {
+    const m = one('BO_ 7 A: 2 X\n SG_ S : 0|16@1+ (1,0) [0|0] "V" ECU-1, ECU-2 // two receivers\n');
+    expect(m?.signals[0]).toMatchObject({ unit: 'V', receivers: ['ECU-1', 'ECU-2'] });
+  });
+
   it('reads multiplexer markers next to the name and mNM sub-multiplexers', () => {
     const m = one(
       'BO_ 9 A: 8 X\n SG_ Sel M : 0|4@1+ (1,0) [0|0] "" X\n SG_ Sub m1M : 4|4@1+ (1,0) [0|0] "" X\n' +

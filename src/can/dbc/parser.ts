@@ -36,7 +36,7 @@ const SG_RE = new RegExp(
   String.raw`^(\w+)(?:\s+(M|m\d+M?))?\s*:\s*(\d+)\s*\|\s*(\d+)\s*@\s*(\d)\s*([+-])\s*` +
     String.raw`\(\s*(${NUM})\s*,\s*(${NUM})\s*\)\s*\[\s*(${NUM})\s*\|\s*(${NUM})\s*\]` +
     // Unit and receivers: no two adjacent quantifiers that can both take spaces (linear time on any line).
-    String.raw`(?:\s*"((?:[^"\\]|\\.)*)")?([\w\s,]*)$`,
+    String.raw`(?:\s*"((?:[^"\\]|\\.)*)")?([^"]*)$`,
 );
 const SG_FORMAT =
   'SG_ <name> [M|m<n>] : <start>|<length>@<0|1><+|-> (<factor>,<offset>) [<min>|<max>] "<unit>" <receivers>';
