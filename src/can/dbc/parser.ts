@@ -65,7 +65,7 @@ export function parseDbc(text: string): DbcDatabase {
       case 'BU_':
         nodes = st.text
           .replace(/^:/, '')
-          .split(/[\s,]+/)
+          .split(/[\s,;]+/)
           .filter((s) => s !== '');
         break;
       case 'BO_': {
