@@ -89,7 +89,7 @@ describe('DBC parser fuzzing', () => {
       }),
       { numRuns: 1000 },
     );
-  });
+  }, 180_000);
 
   it('token soup: DBC keywords, numbers, strings and punctuation in random order', () => {
     const outcomes = new Map<string, number>();
@@ -141,7 +141,7 @@ describe('DBC parser fuzzing', () => {
     expect(outcomes.get('messages')).toBeGreaterThan(300);
     expect(outcomes.get('DBC_SYNTAX')).toBeGreaterThan(10);
     expect(outcomes.get('DBC_INVALID')).toBeGreaterThan(0);
-  });
+  }, 180_000);
 
   it('the unmutated seeds parse', () => {
     for (const s of SEEDS) expect(parseDbc(s).messages.length).toBeGreaterThan(0);

@@ -168,7 +168,7 @@ describe('differential: Canopy and canmatrix decode the same', () => {
     expect(coverage.compared).toBeGreaterThan(5000);
     expect(coverage.floats).toBeGreaterThan(50);
     expect(coverage.leftOut).toBeGreaterThan(100);
-  });
+  }, 180_000);
 
   it('the wild CANdb++ fixture, with random frames of each message', () => {
     const dbc = path.join(FIXTURES, 'wild-candb.dbc');
