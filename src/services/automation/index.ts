@@ -1,8 +1,10 @@
 import { Connection } from '../../bus/connection.js';
 import type { OnTimeDay } from '../../cea/control/accounting.js';
+import { instant, systemClock, type Clock } from '../../cea/control/clock.js';
 import type { ControlConfig } from '../../cea/control/config.js';
 import type { ControlEngine, DeviceStatus } from '../../cea/control/engine.js';
 import type { I2CBus } from '../../hw/i2c.js';
+import { Mcp23017Simulator } from '../../hw/mcp23017-sim.js';
 import { RelayBank } from '../../hw/relays.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import type { ServiceHandle } from '../types.js';
@@ -29,8 +31,11 @@ export interface AutomationStartConfig extends Partial<AutomationOptions> {
   store?: ControlStore | null;
   /** @defaultValue `createLogger('automation')` */
   logger?: Logger;
-  /** @defaultValue `Date.now` */
-  now?: () => number;
+  /**
+   * Monotonic and wall clocks (durations on the first, schedules and timestamps on the second).
+   * @defaultValue `performance.now` and `Date.now`
+   */
+  clock?: Clock;
 }
 
 export interface AutomationHandle extends ServiceHandle {
@@ -49,14 +54,14 @@ export interface AutomationHandle extends ServiceHandle {
  * Starts the automation: every relay to its safe state first, then the
  * persisted modes and states restored, then closed-loop control from live
  * readings (`sensor:update` + the live keys), commands from
- * `control:command` and `actuators:commands`, a periodic tick for
+ * the `actuators:commands` stream only, a periodic tick for
  * schedules, expiries and the stale-data failsafe.
  */
 export async function start(config: AutomationStartConfig = {}): Promise<AutomationHandle> {
-  const { bus: givenBus, store, logger, now: clock, ...opts } = config;
+  const { bus: givenBus, store, logger, clock: givenClock, ...opts } = config;
   const o = resolveAutomationOptions(opts);
   const log = logger ?? createLogger('automation');
-  const now = clock ?? Date.now;
+  const clock = givenClock ?? systemClock();
   const cfg = loadDevices(o.devicesFile);
   const bus = givenBus ?? (await openBus(o.i2c));
   const cleanup: Array<() => Promise<unknown> | unknown> = [];
@@ -73,7 +78,8 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
     cleanup.push(() => conn.close());
     conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
     const source: StoreSource | undefined = store === null ? undefined : (store ?? (() => openStore(o.databaseUrl)));
-    const svc = new AutomationRuntime(o, cfg, bank, conn, source, log, now);
+    const simulated = bus instanceof Mcp23017Simulator || /^sim(:|$)/.test(o.i2c);
+    const svc = new AutomationRuntime(o, { cfg, bank, conn, store: source, log, clock, simulated });
     cleanup.push(() => svc.close());
     await svc.begin();
     return {
@@ -83,7 +89,7 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
       recorder: svc.recorder,
       stats: () => svc.stats(),
       status: () => svc.engine.status(),
-      onTime: () => svc.account.report(now()),
+      onTime: () => svc.account.report(instant(clock)),
       idle: () => svc.idle(),
       async stop() {
         await runAll(cleanup.reverse());

@@ -5,23 +5,18 @@ import { StreamConsumer, type StreamEntry } from '../../bus/streams/consumer.js'
 import { Subscriber } from '../../bus/subscriber.js';
 import { Publisher } from '../../bus/topics.js';
 import { OnTimeAccount } from '../../cea/control/accounting.js';
+import { ClockStepDetector, formatStep, instant, type Clock, type Instant } from '../../cea/control/clock.js';
 import { CommandParser } from '../../cea/control/commands.js';
-import type { ControlConfig, OnOff } from '../../cea/control/config.js';
-import type {
-  ControlEvent,
-  DeviceChange,
-  DeviceSnapshot,
-  EngineSnapshot,
-  EvaluateResult,
-} from '../../cea/control/engine.js';
+import type { ControlConfig } from '../../cea/control/config.js';
+import type { ControlEvent, DeviceChange, EvaluateResult } from '../../cea/control/engine.js';
 import { ControlEngine } from '../../cea/control/engine.js';
 import type { RelayBank } from '../../hw/relays.js';
 import { packageVersion } from '../../cli/version.js';
 import type { Logger } from '../../util/log.js';
 import type { AutomationOptions } from './options.js';
-import { loadState, saveState } from './persist.js';
+import { loadState, saveState, stateFromStore } from './persist.js';
 import { ControlRecorder, type StoreSource } from './recorder.js';
-import { deviceUpdate, fieldsToCommand } from './updates.js';
+import { deviceUpdate, fieldsToCommand, noticeUpdate } from './updates.js';
 
 export interface AutomationStats {
   readings: number;
@@ -31,6 +26,20 @@ export interface AutomationStats {
   changes: number;
   writeFailures: number;
   publishFailures: number;
+  /** Steps of the wall clock noticed (each re-evaluates every schedule at once). */
+  clockSteps: number;
+}
+
+/** What the runtime is given besides its options. */
+export interface RuntimeParts {
+  cfg: ControlConfig;
+  bank: RelayBank;
+  conn: Connection;
+  store: StoreSource | undefined;
+  log: Logger;
+  clock: Clock;
+  /** The relays are a simulated chip (every device:update says so). */
+  simulated: boolean;
 }
 
 interface SensorUpdate {
@@ -48,7 +57,11 @@ export class AutomationRuntime {
   readonly #bank: RelayBank;
   readonly #conn: Connection;
   readonly #log: Logger;
-  readonly #now: () => number;
+  readonly #clock: Clock;
+  readonly #steps: ClockStepDetector;
+  readonly #simulated: boolean;
+  /** Redis server time minus our monotonic time, taken at start: command ages on the server's clock, never on ours. */
+  #serverOffset: number | undefined;
   readonly #pub: Publisher;
   readonly #live: LiveState;
   readonly #parser = new CommandParser();
@@ -60,6 +73,7 @@ export class AutomationRuntime {
     changes: 0,
     writeFailures: 0,
     publishFailures: 0,
+    clockSteps: 0,
   };
   #chain: Promise<void> = Promise.resolve();
   #timers: NodeJS.Timeout[] = [];
@@ -69,26 +83,34 @@ export class AutomationRuntime {
   #persistTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(
-    o: AutomationOptions,
-    cfg: ControlConfig,
-    bank: RelayBank,
-    conn: Connection,
-    store: StoreSource | undefined,
-    log: Logger,
-    now: () => number,
-  ) {
+  constructor(o: AutomationOptions, p: RuntimeParts) {
     this.#o = o;
-    this.#cfg = cfg;
-    this.#bank = bank;
-    this.#conn = conn;
-    this.#log = log;
-    this.#now = now;
-    this.engine = new ControlEngine(cfg, now());
-    this.account = new OnTimeAccount(this.engine.zone, cfg.devices);
-    this.recorder = new ControlRecorder(store, log, o.recordQueueMax);
-    this.#pub = new Publisher(conn);
-    this.#live = new LiveState(conn, { prefix: o.livePrefix });
+    this.#cfg = p.cfg;
+    this.#bank = p.bank;
+    this.#conn = p.conn;
+    this.#log = p.log;
+    this.#clock = p.clock;
+    this.#simulated = p.simulated;
+    this.#steps = new ClockStepDetector(o.clockStepMs);
+    const t = instant(p.clock);
+    this.#steps.observe(t);
+    this.engine = new ControlEngine(p.cfg, t);
+    this.account = new OnTimeAccount(this.engine.zone, p.cfg.devices);
+    this.recorder = new ControlRecorder(p.store, p.log, o.recordQueueMax);
+    this.#pub = new Publisher(p.conn);
+    this.#live = new LiveState(p.conn, { prefix: o.livePrefix });
+  }
+
+  /** Now on both clocks. A step of the wall clock is logged and every device re-evaluated at once. */
+  now(): Instant {
+    const t = instant(this.#clock);
+    const step = this.#steps.observe(t);
+    if (step !== undefined) {
+      this.#stats.clockSteps++;
+      this.#log.warn({ stepMs: step }, `clock step: the wall clock moved ${formatStep(step)}; schedules re-evaluated`);
+      setImmediate(() => this.#evaluate());
+    }
+    return t;
   }
 
   stats(): AutomationStats {
@@ -100,12 +122,13 @@ export class AutomationRuntime {
   }
 
   async begin(): Promise<void> {
-    const t = this.#now();
+    const t = this.now();
+    await this.#serverClock();
     // 2. Read what to restore (before the start-up rows below overwrite device_states).
     const persisted = await loadState(this.#conn, this.#o.stateKey);
     if (persisted.bad.length) this.#log.warn({ fields: persisted.bad }, 'unreadable persisted device state skipped');
     if (Object.keys(persisted.snapshot.devices ?? {}).length === 0)
-      persisted.snapshot = await this.#fromStore(persisted.snapshot);
+      persisted.snapshot = await stateFromStore(this.recorder, persisted.snapshot, this.#cfg.manual, this.#log);
     // 3. Tell everyone where the outputs are now: the safe state.
     for (const d of this.engine.status()) {
       const c: DeviceChange = {
@@ -119,15 +142,14 @@ export class AutomationRuntime {
         source: 'startup',
         reason: 'automation started: safe state',
         by: 'automation',
-        at: t,
+        at: t.wall,
       };
       this.#enqueue({ changes: [c], events: [] }, false);
     }
     // 4. Restore the last persisted modes, states, setpoints and on-time.
     const restored = this.engine.restore(persisted.snapshot, t);
     this.account.restore(persisted.onTime);
-    for (const r of (await this.#live.read(this.engine.sensors())).filter((x) => x.value !== null && x.ts !== null))
-      this.engine.ingest(r.name, Number(r.value), Math.min(r.ts!, t));
+    await this.#poll();
     this.#enqueue({ changes: [], events: restored });
     this.#evaluate();
     // 5. Inputs.
@@ -142,7 +164,8 @@ export class AutomationRuntime {
           : { ok: false, error: 'sensor update without sensor_data' },
     });
     this.#sub.on('malformed', () => this.#stats.malformedUpdates++);
-    await this.#sub.subscribe<unknown>('control:command', (m) => this.#onCommand(m, 'control:command'));
+    // Commands come only from the stream (XADD needs a grant the api and operators have);
+    // `control:command` is no input: anyone allowed to PUBLISH could switch relays through it.
     this.#consumer = await StreamConsumer.start(this.#conn, (entries) => this.#onStreamCommands(entries), {
       stream: this.#o.commandStream,
       group: this.#o.commandGroup,
@@ -161,55 +184,31 @@ export class AutomationRuntime {
     });
   }
 
-  /** Modes and setpoints from the store when Redis lost the state hash (3 s at most: a slow database never delays control). */
-  async #fromStore(current: Partial<EngineSnapshot>): Promise<Partial<EngineSnapshot>> {
+  /** Learns the Redis server's clock, which stamps stream entry ids (command ages are measured on it). */
+  async #serverClock(): Promise<void> {
     try {
-      const work = (async () => {
-        const s = await this.recorder.store();
-        const devices: Record<string, DeviceSnapshot> = {};
-        for (const d of (await s.getDeviceStates?.()) ?? []) {
-          const mode = d.mode === 'manual' || d.mode === 'off' ? d.mode : 'auto';
-          const state: OnOff = d.state >= 0.5 ? 1 : 0;
-          devices[d.device] = {
-            mode,
-            manualState: state,
-            modeExpiresAt: null,
-            modeBy: d.by ?? 'store',
-            state,
-            guard: { on: state === 1, since: d.updatedAt, starts: [] },
-          };
-        }
-        const setpoints = Object.fromEntries(((await s.getSetpoints?.()) ?? []).map((x) => [x.name, x.value]));
-        return { devices, setpoints: { ...setpoints, ...current.setpoints } };
-      })();
-      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), 3000).unref());
-      const snap = await Promise.race([work, timeout]);
-      if (Object.keys(snap.devices).length)
-        this.#log.info({ devices: Object.keys(snap.devices).length }, 'modes restored from the store');
-      return snap;
+      const r = (await this.#conn.run('TIME', (c) => c.sendCommand(['TIME']))) as unknown as [string, string];
+      this.#serverOffset = Number(r[0]) * 1000 + Math.floor(Number(r[1]) / 1000) - this.#clock.monoMs();
     } catch (err) {
-      this.#log.warn(
-        { err: (err as Error).message },
-        'no persisted state in Redis and the store is unavailable: starting in configured modes',
-      );
-      return current;
+      this.#log.warn({ err: (err as Error).message }, 'redis TIME unavailable: command ages not checked');
     }
   }
 
   #evaluate(only?: Iterable<string>): void {
     if (this.#closed) return;
-    this.#enqueue(this.engine.evaluate(this.#now(), only));
+    this.#enqueue(this.engine.evaluate(this.now(), only));
     this.#retryFaults();
   }
 
+  /** A pushed update: each value is a new sample, received now (its age counts from here, whatever its timestamp). */
   #onSensorUpdate(m: SensorUpdate): void {
-    const t = this.#now();
+    const t = this.now();
     const parsed = typeof m.timestamp === 'string' ? Date.parse(m.timestamp) : NaN;
-    const ts = Number.isFinite(parsed) ? Math.min(parsed, t) : t;
+    const ts = Number.isFinite(parsed) ? parsed : undefined;
     const touched = new Set<string>();
     for (const [name, value] of Object.entries(m.sensor_data as Record<string, unknown>)) {
       if (typeof value !== 'number') continue;
-      if (this.engine.ingest(name, value, ts)) {
+      if (this.engine.ingest(name, value, t.mono, ts)) {
         this.#stats.readings++;
         for (const d of this.engine.devicesReading(name)) touched.add(d);
       }
@@ -217,12 +216,19 @@ export class AutomationRuntime {
     if (touched.size) this.#evaluate(touched);
   }
 
+  /**
+   * The live keys: a value counts as new only when its timestamp changed
+   * (a key left behind by a dead writer is not fresh forever), and is aged
+   * by what its timestamp says when that lies in the past.
+   */
   async #poll(): Promise<void> {
     try {
-      const t = this.#now();
-      for (const r of await this.#live.read(this.engine.sensors())) {
+      const got = await this.#live.read(this.engine.sensors());
+      const t = this.now();
+      for (const r of got) {
         if (r.value === null || r.ts === null) continue;
-        if (this.engine.ingest(r.name, Number(r.value), Math.min(r.ts, t))) this.#stats.readings++;
+        const received = t.mono - Math.max(0, t.wall - r.ts);
+        if (this.engine.ingest(r.name, Number(r.value), received, r.ts)) this.#stats.readings++;
       }
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'live keys unreadable; controllers fail safe once data is stale');
@@ -233,8 +239,10 @@ export class AutomationRuntime {
     for (const e of entries) {
       const raw = e.fields.command ?? e.fields.json ?? e.fields.data ?? fieldsToCommand(e.fields);
       const sentAt = Number(e.id.split('-')[0]);
-      if (Number.isFinite(sentAt) && this.#now() - sentAt > 60_000) {
-        this.#reject(`command ${e.id} is older than 60 s; ignored`, undefined);
+      // The entry id is the Redis server's clock; compare it with that clock as we follow it monotonically.
+      const age = this.#serverOffset === undefined ? 0 : this.#clock.monoMs() + this.#serverOffset - sentAt;
+      if (Number.isFinite(sentAt) && age > 60_000) {
+        this.#reject(`command ${e.id} is older than 60 s; ignored`, undefined, raw);
         continue;
       }
       this.#onCommand(raw, this.#o.commandStream);
@@ -244,36 +252,41 @@ export class AutomationRuntime {
 
   #onCommand(raw: unknown, via: string): void {
     const p = this.#parser.parse(raw);
-    if (!p.ok) return this.#reject(`${via}: ${p.error}`, undefined);
-    const t = this.#now();
+    if (!p.ok) return this.#reject(`${via}: ${p.error}`, undefined, raw);
+    const t = this.now();
     this.#stats.commands++;
     if (p.kind === 'setpoint') {
       const r = this.engine.setSetpoint(p.command, t);
       if (!r.ok) return this.#reject(`${via}: ${r.error}`, p.command.by);
-      this.recorder.setpoint(p.command.setpoint, p.command.value, p.command.by, t);
+      this.recorder.setpoint(p.command.setpoint, p.command.value, p.command.by, t.wall);
       void this.#persist();
       this.#enqueue({ changes: [], events: [r.event] });
       return this.#evaluate();
     }
     const r = this.engine.command(p.command, t);
-    if (!r.ok) return this.#reject(`${via}: ${r.error}`, p.command.by);
+    if (!r.ok) return this.#reject(`${via}: ${r.error}`, p.command.by, p.command);
     this.#chain = this.#chain.then(() => this.#persist()); // the new mode is persisted before the relay moves
     this.#enqueue({ changes: [], events: [r.event] });
     this.#evaluate([p.command.device]);
   }
 
-  #reject(message: string, by: string | undefined): void {
+  /** Counts, logs and announces a refused command; a known device also gets a device:update saying why. */
+  #reject(message: string, by: string | undefined, raw?: unknown): void {
     this.#stats.rejectedCommands++;
     this.#log.warn({ by }, `command rejected: ${message}`);
+    const t = this.now();
+    const device = raw !== null && typeof raw === 'object' ? (raw as { device?: unknown }).device : undefined;
+    const notice = typeof device === 'string' ? this.engine.notice(device, `refused: ${message}`, t) : undefined;
     this.#enqueue({
       changes: [],
-      events: [{ type: 'command', message: `rejected: ${message}`, at: this.#now(), ...(by ? { by } : {}) }],
+      events: [{ type: 'command', message: `rejected: ${message}`, at: t.wall, ...(by ? { by } : {}) }],
+      notices: notice ? [notice] : [],
     });
   }
 
   /** Applies changes in order (hardware, then messages and records); never concurrently. */
   #enqueue(r: EvaluateResult, persist = true): void {
-    if (!r.changes.length && !r.events.length) return;
+    if (!r.changes.length && !r.events.length && !r.notices?.length) return;
     this.#chain = this.#chain
       .then(() => this.#apply(r, persist))
       .catch((err: unknown) => {
@@ -298,16 +311,22 @@ export class AutomationRuntime {
         }
       }
       this.#stats.changes++;
-      this.account.record(c.device, c.to === 1, c.at);
+      this.account.record(c.device, c.to === 1, this.now());
       this.recorder.change(c);
       out.push(
         this.#pub
-          .publishTopic('device:update', [c.location, c.cluster], deviceUpdate(c))
+          .publishTopic('device:update', [c.location, c.cluster], deviceUpdate(c, this.#simulated))
           .catch(() => this.#stats.publishFailures++),
       );
       this.#log.info({ device: c.device, from: c.from, to: c.to, mode: c.mode, source: c.source, by: c.by }, c.reason);
     }
     for (const e of r.events) out.push(this.#event(e));
+    for (const n of r.notices ?? [])
+      out.push(
+        this.#pub
+          .publishTopic('device:update', [n.location, n.cluster], noticeUpdate(n, this.#simulated))
+          .catch(() => this.#stats.publishFailures++),
+      );
     // Messages are pipelined on one connection (so they keep their order) and not waited for:
     // the next relay write must not wait for a Redis round trip. Failures are counted.
     void Promise.all(out);
@@ -338,7 +357,7 @@ export class AutomationRuntime {
       this.#chain = this.#chain.then(async () => {
         try {
           await this.#bank.set(d.name, this.engine.status().find((x) => x.name === d.name)!.state === 1);
-          const ev = this.engine.markFault(d.name, null, this.#now());
+          const ev = this.engine.markFault(d.name, null, this.now().wall);
           if (ev) await this.#event(ev);
         } catch {
           // still failing; the event was sent when it started
@@ -363,7 +382,7 @@ export class AutomationRuntime {
   async #persist(): Promise<void> {
     try {
       await saveState(this.#conn, this.#o.stateKey, {
-        snapshot: this.engine.snapshot(),
+        snapshot: this.engine.snapshot(this.now()),
         onTime: this.account.snapshot(),
       });
     } catch (err) {
@@ -382,7 +401,7 @@ export class AutomationRuntime {
     await this.#sub?.close().catch(() => undefined);
     await this.#chain;
     await this.#persist();
-    const t = this.#now();
+    const t = this.now();
     const before = this.engine.status();
     const failed = await this.#bank.allSafe();
     for (const f of failed) this.#log.error({ code: f.code }, `safe state not confirmed: ${f.message}`);
@@ -400,11 +419,13 @@ export class AutomationRuntime {
         source: 'startup',
         reason: 'automation stopped: safe state',
         by: 'automation',
-        at: t,
+        at: t.wall,
       };
       // Published, not written to device_states: the store keeps the state to restore at the next start.
       out.push(
-        this.#pub.publishTopic('device:update', [d.location, d.cluster], deviceUpdate(c)).catch(() => undefined),
+        this.#pub
+          .publishTopic('device:update', [d.location, d.cluster], deviceUpdate(c, this.#simulated))
+          .catch(() => undefined),
       );
     }
     await Promise.all(out);

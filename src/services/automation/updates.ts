@@ -1,7 +1,24 @@
-import type { DeviceChange } from '../../cea/control/engine.js';
+import type { DeviceChange, DeviceNotice } from '../../cea/control/engine.js';
 
 /** `device:update` message (SPEC §2). */
-export function deviceUpdate(c: Pick<DeviceChange, 'location' | 'cluster' | 'device' | 'to' | 'mode' | 'at'>) {
+export interface DeviceUpdate {
+  location: string;
+  cluster: string;
+  device: string;
+  state: 0 | 1;
+  mode: string;
+  timestamp: string;
+  /** Why the device is in this state, or why a command or a switch was refused or held back (human readable). */
+  reason?: string;
+  /** Present (true) when the relays are a simulated chip (`CANOPY_I2C=sim…`): nothing physical switches. */
+  simulated?: true;
+}
+
+/** The `device:update` of a change of output or mode. */
+export function deviceUpdate(
+  c: Pick<DeviceChange, 'location' | 'cluster' | 'device' | 'to' | 'mode' | 'at'> & { reason?: string },
+  simulated = false,
+): DeviceUpdate {
   return {
     location: c.location,
     cluster: c.cluster,
@@ -9,7 +26,14 @@ export function deviceUpdate(c: Pick<DeviceChange, 'location' | 'cluster' | 'dev
     state: c.to,
     mode: c.mode,
     timestamp: new Date(c.at).toISOString(),
+    ...(c.reason !== undefined ? { reason: c.reason } : {}),
+    ...(simulated ? { simulated: true as const } : {}),
   };
+}
+
+/** The `device:update` of a hold-back or a refused command: the device's unchanged state and why. */
+export function noticeUpdate(n: DeviceNotice, simulated = false): DeviceUpdate {
+  return deviceUpdate({ ...n, to: n.state }, simulated);
 }
 
 /**
