@@ -266,15 +266,26 @@ export class ControlEngine {
     const watched = rt.mode === 'auto' && d.control ? d.sensors : d.safetySensors;
     const stale = this.#stale(watched, d.safety.staleAfterMs, now.mono);
     if (stale) {
-      if (want !== safe || rt.mode === 'auto') [want, reason, source, by] = [safe, stale.reason, 'failsafe', 'automation'];
+      if (want !== safe || rt.mode === 'auto')
+        [want, reason, source, by] = [safe, stale.reason, 'failsafe', 'automation'];
       if (stale.failsafe && !rt.failsafe) {
         rt.failsafe = true;
-        events.push({ type: 'failsafe', device: d.name, at: now.wall, message: `${stale.reason}: going to safe state` });
+        events.push({
+          type: 'failsafe',
+          device: d.name,
+          at: now.wall,
+          message: `${stale.reason}: going to safe state`,
+        });
       }
     } else {
       if (rt.failsafe) {
         rt.failsafe = false;
-        events.push({ type: 'recovered', device: d.name, at: now.wall, message: 'sensor data fresh again; control resumed' });
+        events.push({
+          type: 'recovered',
+          device: d.name,
+          at: now.wall,
+          message: 'sensor data fresh again; control resumed',
+        });
       }
       if (rt.mode === 'auto' && d.control) {
         const w = evaluateControl(d, d.control, this.zone, this.#inputs(now), rt.mem);

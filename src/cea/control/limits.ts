@@ -61,7 +61,9 @@ export function resolveHardLimit(d: DeviceFileEntry, file: DevicesFile, problems
   if (above === undefined) return undefined;
   const sensor = d.limitSensor ?? controlSensor(d.control);
   if (!sensor) {
-    problems.push(`${d.name}: rooms["${d.location}"] sets the ${what}; name the sensor that measures it in limitSensor`);
+    problems.push(
+      `${d.name}: rooms["${d.location}"] sets the ${what}; name the sensor that measures it in limitSensor`,
+    );
     return undefined;
   }
   return { sensor, above, what };

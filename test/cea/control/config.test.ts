@@ -23,6 +23,7 @@ devices:
     output: { address: 0x20, port: A, pin: 0, activeLow: true }
     safeState: 0
     wattage: 1500
+    safety: { maxOnS: 7200 }
     control: { type: hysteresis, sensor: dry_bulb_f, setpoint: 22, band: 1, action: raise }
 `;
 
@@ -39,7 +40,7 @@ describe('devices file validation', () => {
       safety: {
         minOnMs: 30_000,
         minOffMs: 30_000,
-        maxOnMs: 0,
+        maxOnMs: 7_200_000,
         maxStarts: 30,
         windowMs: 3_600_000,
         staleAfterMs: 30_000,
@@ -85,7 +86,8 @@ exclusive: [[heater_f, other]]
     expect(p).toMatch(/unknown setpoint "nope"/);
     expect(p).toMatch(/unknown device "ghost"/);
     expect(p).toMatch(/exclusive\[0\] names unknown device "other"/);
-    expect(p).toMatch(/maxOnS cannot be used with safeState 1/);
+    expect(p).toMatch(/devices\[1\] \(heater_f\)\.safety\.maxOnS cannot be used with safeState 1/);
+    expect(p).toMatch(/devices\[1\] \(heater_f\)\.safeState: a heater must be off in its safe state/);
     expect(problems('devices: [').join()).toMatch(/not valid YAML/);
     expect(problems('devices: []').join()).toMatch(/devices must NOT have fewer than 1 items/);
   });
