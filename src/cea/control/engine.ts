@@ -47,8 +47,8 @@ export class ControlEngine {
   readonly startedAt: number;
   readonly #rt = new Map<string, Runtime>();
   readonly #readings = new Map<string, Reading>();
-  /** sensor → the last few source timestamps taken (a sample seen twice, by update and by poll, counts once). */
-  readonly #seen = new Map<string, number[]>();
+  /** sensor → the last few samples taken (`ts/value`; a sample seen twice, by update and by poll, counts once). */
+  readonly #seen = new Map<string, string[]>();
   readonly #setpoints = new Map<string, number>();
   /** sensor → devices reading it; device → devices depending on it (conditions, day, exclusion). */
   readonly #bySensor = new Map<string, string[]>();
@@ -113,9 +113,11 @@ export class ControlEngine {
     if (!this.#bySensor.has(sensor) || !Number.isFinite(value) || !Number.isFinite(received)) return false;
     const ts = sourceTs !== undefined && Number.isFinite(sourceTs) ? sourceTs : undefined;
     if (ts !== undefined) {
+      // a sample is its timestamp and value: the same one again (by update and by poll) is not news
+      const id = `${ts}/${value}`;
       const seen = this.#seen.get(sensor) ?? [];
-      if (seen.includes(ts)) return false;
-      seen.push(ts);
+      if (seen.includes(id)) return false;
+      seen.push(id);
       if (seen.length > 4) seen.shift();
       this.#seen.set(sensor, seen);
     }

@@ -68,6 +68,7 @@ export function sendCommand(
 /** A plain node-redis client collecting messages of some channels. */
 export async function collect(url: string, channels: string[]) {
   const c = createClient({ url });
+  c.on('error', () => undefined); // reconnects by itself; a lost message fails the test's own wait
   await c.connect();
   const got: { channel: string; message: Record<string, unknown> }[] = [];
   await c.subscribe(channels, (message, channel) => got.push({ channel, message: JSON.parse(message) }));
