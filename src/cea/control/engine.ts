@@ -1,9 +1,10 @@
 import { formatDuration, type Instant } from './clock.js';
 import type { DeviceCommand, SetpointCommand } from './commands.js';
-import type { ControlConfig, DeviceConfig, OnOff } from './config.js';
+import type { ControlConfig, OnOff } from './config.js';
 import type { ControlInputs, Reading } from './controllers.js';
 import { evaluateControl, newMemory } from './controllers.js';
-import { NO_UNTIL_CHANGED } from './limits.js';
+import { overLimit, staleness } from './checks.js';
+import { manualExpiry } from './limits.js';
 import { restoreDevice, snapshotDevice } from './persisted.js';
 import { RelayGuard, holdBackText } from './safety.js';
 import type { TargetRef } from './schema.js';
@@ -146,20 +147,9 @@ export class ControlEngine {
     this.#last = now;
     const rt = this.#rt.get(cmd.device);
     if (!rt) return { ok: false, error: `unknown device "${cmd.device}"` };
-    const m = this.config.manual;
-    const kind = rt.cfg.kind;
-    if (cmd.until_changed && cmd.mode === 'manual' && cmd.state === 1 && NO_UNTIL_CHANGED.includes(kind))
-      return {
-        ok: false,
-        error: `${cmd.device} is a ${kind}: manual on "until changed" is refused; give ttl_s (at most ${m.maxExpiryMs / 1000} s) or leave it out for the default ${formatDuration(m.defaultExpiryMs)}`,
-      };
-    if (cmd.ttl_s !== undefined && cmd.ttl_s * 1000 > m.maxExpiryMs)
-      return {
-        ok: false,
-        error: `ttl_s ${cmd.ttl_s} is longer than the longest manual expiry, ${m.maxExpiryMs / 1000} s (manual.maxExpiryS)`,
-      };
-    const ttlMs =
-      cmd.mode === 'auto' || cmd.until_changed ? null : cmd.ttl_s !== undefined ? cmd.ttl_s * 1000 : m.defaultExpiryMs;
+    const expiry = manualExpiry(cmd, rt.cfg.kind, this.config.manual);
+    if (!expiry.ok) return expiry;
+    const ttlMs = expiry.ttlMs;
     rt.mode = cmd.mode;
     rt.modeBy = cmd.by;
     if (cmd.mode === 'manual') rt.manualState = cmd.state ?? rt.manualState;
@@ -266,7 +256,7 @@ export class ControlEngine {
     else [want, reason, source] = [safe, '', 'rule'];
     // 2. Stale data: auto mode watches every sensor, the other modes those the device's safety depends on.
     const watched = rt.mode === 'auto' && d.control ? d.sensors : d.safetySensors;
-    const stale = this.#stale(watched, d.safety.staleAfterMs, now.mono);
+    const stale = staleness(watched, d.safety.staleAfterMs, now.mono, this.#readings, this.startedAt);
     if (stale) {
       if (want !== safe || rt.mode === 'auto')
         [want, reason, source, by] = [safe, stale.reason, 'failsafe', 'automation'];
@@ -295,7 +285,7 @@ export class ControlEngine {
       }
     }
     // 3. Hard limits, in every mode.
-    const limit = this.#overLimit(d);
+    const limit = overLimit(d, this.#readings, (r) => this.#setpoint(r));
     if (limit && !rt.limited)
       events.push({ type: 'limit', device: d.name, at: now.wall, message: `${limit}: safe state in every mode` });
     rt.limited = limit !== undefined;
@@ -340,38 +330,6 @@ export class ControlEngine {
       by,
       at: now.wall,
     };
-  }
-
-  /** The hard limit a device is over, described; undefined when within it (or without one). */
-  #overLimit(d: DeviceConfig): string | undefined {
-    const hl = d.hardLimit;
-    if (!hl) return undefined;
-    const r = this.#readings.get(hl.sensor);
-    const limit = this.#setpoint(hl.above);
-    if (!r || !(r.value > limit)) return undefined;
-    return `${hl.sensor} ${Math.round(r.value * 100) / 100} above the ${hl.what} ${limit}`;
-  }
-
-  #stale(sensors: readonly string[], limit: number, mono: number): { reason: string; failsafe: boolean } | undefined {
-    for (const s of sensors) {
-      const r = this.#readings.get(s);
-      if (!r) {
-        const waited = mono - this.startedAt;
-        return waited > limit
-          ? {
-              reason: `failsafe: no reading of ${s} for ${Math.round(waited / 1000)} s (limit ${limit / 1000} s)`,
-              failsafe: true,
-            }
-          : { reason: `waiting for the first reading of ${s}`, failsafe: false };
-      }
-      const age = mono - r.at;
-      if (age > limit)
-        return {
-          reason: `failsafe: ${s} is stale (last reading ${Math.round(age / 100) / 10} s ago, limit ${limit / 1000} s)`,
-          failsafe: true,
-        };
-    }
-    return undefined;
   }
 
   #setpoint(ref: TargetRef): number {

@@ -1,3 +1,4 @@
+import { formatDuration } from './clock.js';
 import type { ControlSpec, DeviceFileEntry, DevicesFile, TargetRef } from './schema.js';
 
 /** Kinds that can do harm when left on: they must have a maximum on time (`safety.maxOnS > 0`). */
@@ -75,4 +76,28 @@ export function checkMaxOn(d: DeviceFileEntry, maxOnS: number, where: string, pr
     problems.push(
       `${where}: a ${d.kind} needs safety.maxOnS > 0 (the longest it may stay on; set it in the device's safety or the file's safety)`,
     );
+}
+
+/**
+ * How long a command's mode lasts (null: until changed, or auto), or why it
+ * is refused: "until changed" for a heater's or CO2 valve's manual on, a
+ * `ttl_s` beyond `maxExpiryMs`.
+ */
+export function manualExpiry(
+  cmd: { device: string; mode: string; state?: 0 | 1; ttl_s?: number; until_changed?: true },
+  kind: string,
+  m: ManualPolicy,
+): { ok: true; ttlMs: number | null } | { ok: false; error: string } {
+  if (cmd.until_changed && cmd.mode === 'manual' && cmd.state === 1 && NO_UNTIL_CHANGED.includes(kind))
+    return {
+      ok: false,
+      error: `${cmd.device} is a ${kind}: manual on "until changed" is refused; give ttl_s (at most ${m.maxExpiryMs / 1000} s) or leave it out for the default ${formatDuration(m.defaultExpiryMs)}`,
+    };
+  if (cmd.ttl_s !== undefined && cmd.ttl_s * 1000 > m.maxExpiryMs)
+    return {
+      ok: false,
+      error: `ttl_s ${cmd.ttl_s} is longer than the longest manual expiry, ${m.maxExpiryMs / 1000} s (manual.maxExpiryS)`,
+    };
+  if (cmd.mode === 'auto' || cmd.until_changed) return { ok: true, ttlMs: null };
+  return { ok: true, ttlMs: cmd.ttl_s !== undefined ? cmd.ttl_s * 1000 : m.defaultExpiryMs };
 }

@@ -16,6 +16,7 @@ import type { Logger } from '../../util/log.js';
 import type { AutomationOptions } from './options.js';
 import { loadState, saveState, stateFromStore } from './persist.js';
 import { ControlRecorder, type StoreSource } from './recorder.js';
+import { takeLive, takeUpdate, validateSensorUpdate, type SensorUpdate } from './inputs.js';
 import { deviceUpdate, fieldsToCommand, noticeUpdate } from './updates.js';
 
 export interface AutomationStats {
@@ -40,11 +41,6 @@ export interface RuntimeParts {
   clock: Clock;
   /** The relays are a simulated chip (every device:update says so). */
   simulated: boolean;
-}
-
-interface SensorUpdate {
-  sensor_data?: unknown;
-  timestamp?: unknown;
 }
 
 /** The running service; one per process. */
@@ -158,10 +154,7 @@ export class AutomationRuntime {
       connection: { clientName: 'canopy-automation-sub' },
     });
     await this.#sub.subscribe<SensorUpdate>('sensor:update', (m) => this.#onSensorUpdate(m), {
-      validate: (v) =>
-        v !== null && typeof v === 'object' && typeof (v as SensorUpdate).sensor_data === 'object'
-          ? { ok: true, value: v as SensorUpdate }
-          : { ok: false, error: 'sensor update without sensor_data' },
+      validate: validateSensorUpdate,
     });
     this.#sub.on('malformed', () => this.#stats.malformedUpdates++);
     // Commands come only from the stream (XADD needs a grant the api and operators have);
@@ -202,34 +195,16 @@ export class AutomationRuntime {
 
   /** A pushed update: each value is a new sample, received now (its age counts from here, whatever its timestamp). */
   #onSensorUpdate(m: SensorUpdate): void {
-    const t = this.now();
-    const parsed = typeof m.timestamp === 'string' ? Date.parse(m.timestamp) : NaN;
-    const ts = Number.isFinite(parsed) ? parsed : undefined;
-    const touched = new Set<string>();
-    for (const [name, value] of Object.entries(m.sensor_data as Record<string, unknown>)) {
-      if (typeof value !== 'number') continue;
-      if (this.engine.ingest(name, value, t.mono, ts)) {
-        this.#stats.readings++;
-        for (const d of this.engine.devicesReading(name)) touched.add(d);
-      }
-    }
-    if (touched.size) this.#evaluate(touched);
+    const r = takeUpdate(this.engine, m, this.now());
+    this.#stats.readings += r.taken;
+    if (r.touched.size) this.#evaluate(r.touched);
   }
 
-  /**
-   * The live keys: a value counts as new only when its timestamp changed
-   * (a key left behind by a dead writer is not fresh forever), and is aged
-   * by what its timestamp says when that lies in the past.
-   */
+  /** The live keys (see {@link takeLive}). */
   async #poll(): Promise<void> {
     try {
       const got = await this.#live.read(this.engine.sensors());
-      const t = this.now();
-      for (const r of got) {
-        if (r.value === null || r.ts === null) continue;
-        const received = t.mono - Math.max(0, t.wall - r.ts);
-        if (this.engine.ingest(r.name, Number(r.value), received, r.ts)) this.#stats.readings++;
-      }
+      this.#stats.readings += takeLive(this.engine, got, this.now());
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'live keys unreadable; controllers fail safe once data is stale');
     }
