@@ -57,7 +57,7 @@ export class AutomationRuntime {
   readonly #steps: ClockStepDetector;
   readonly #simulated: boolean;
   /** Redis server time minus our monotonic time, taken at start: command ages on the server's clock, never on ours. */
-  #serverOffset: number | undefined;
+  #serverOffset = 0;
   readonly #pub: Publisher;
   readonly #live: LiveState;
   readonly #parser = new CommandParser();
@@ -90,6 +90,7 @@ export class AutomationRuntime {
     this.#steps = new ClockStepDetector(o.clockStepMs);
     const t = instant(p.clock);
     this.#steps.observe(t);
+    this.#serverOffset = t.wall - t.mono; // until the Redis server's clock is known
     this.engine = new ControlEngine(p.cfg, t);
     this.account = new OnTimeAccount(this.engine.zone, p.cfg.devices);
     this.recorder = new ControlRecorder(p.store, p.log, o.recordQueueMax);
@@ -183,7 +184,12 @@ export class AutomationRuntime {
       const r = (await this.#conn.run('TIME', (c) => c.sendCommand(['TIME']))) as unknown as [string, string];
       this.#serverOffset = Number(r[0]) * 1000 + Math.floor(Number(r[1]) / 1000) - this.#clock.monoMs();
     } catch (err) {
-      this.#log.warn({ err: (err as Error).message }, 'redis TIME unavailable: command ages not checked');
+      // e.g. an ACL without TIME: our wall clock at start stands in (later steps of it still do not matter)
+      this.#serverOffset = this.#clock.wallMs() - this.#clock.monoMs();
+      this.#log.info(
+        { err: (err as Error).message },
+        'redis TIME unavailable: command ages from the local clock at start',
+      );
     }
   }
 
@@ -215,7 +221,7 @@ export class AutomationRuntime {
       const raw = e.fields.command ?? e.fields.json ?? e.fields.data ?? fieldsToCommand(e.fields);
       const sentAt = Number(e.id.split('-')[0]);
       // The entry id is the Redis server's clock; compare it with that clock as we follow it monotonically.
-      const age = this.#serverOffset === undefined ? 0 : this.#clock.monoMs() + this.#serverOffset - sentAt;
+      const age = this.#clock.monoMs() + this.#serverOffset - sentAt;
       if (Number.isFinite(sentAt) && age > 60_000) {
         this.#reject(`command ${e.id} is older than 60 s; ignored`, undefined, raw);
         continue;

@@ -199,6 +199,10 @@ describe('automation under wall-clock steps (libfaketime, real process)', () => 
         const backOn = await reach(heater, true, 'heater back on after min off');
         expect(backOn.at - maxOn.at).toBeGreaterThanOrEqual(MIN_OFF_S * 1000 - 300);
 
+        // A command sent after the steps is accepted: its age is measured on the Redis server's clock.
+        await sendCommand(cli, { device: 'pump_f', state: 1, ttl_s: 600, by: 'clock-test' });
+        await reach(pump, true, 'pump on by a command sent after the steps');
+
         // Readings stop right after step 3: the stale failsafe still turns the heater off.
         feeding = false;
         await feed;
