@@ -65,11 +65,12 @@ export function mountControls(root: HTMLElement): void {
   token.onchange = () => sessionStorage.setItem(TOKEN_KEY, token.value.trim());
   const status = el('p', { className: 'muted' }, 'Commands need an operator token.');
   const ttl = el('select');
+  // A manual command always expires unless "until changed" is chosen explicitly (refused for heaters and CO2).
   for (const [label, s] of [
-    ['until changed', ''],
-    ['for 15 min', '900'],
     ['for 1 h', '3600'],
+    ['for 15 min', '900'],
     ['for 8 h', '28800'],
+    ['until changed', 'until_changed'],
   ] as const)
     ttl.add(new Option(label, s));
   const devices = el('table', { className: 'controls' });
@@ -87,7 +88,8 @@ export function mountControls(root: HTMLElement): void {
   );
 
   const command = async (device: string, body: Record<string, unknown>) => {
-    if (body.mode !== 'auto' && ttl.value) body.ttl_s = Number(ttl.value);
+    if (body.mode !== 'auto')
+      Object.assign(body, ttl.value === 'until_changed' ? { until_changed: true } : { ttl_s: Number(ttl.value) });
     status.textContent = `${device}: ${await send('POST', `/api/devices/${encodeURIComponent(device)}`, body, token.value.trim())}`;
     void refreshDevices();
   };

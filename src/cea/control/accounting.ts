@@ -1,3 +1,4 @@
+import type { Instant } from './clock.js';
 import type { ZoneClock } from './timezone.js';
 
 /** On time of one device on one local day. */
@@ -11,7 +12,9 @@ export interface OnTimeDay {
 /**
  * On-time accounts per device per local day (in the configured time zone):
  * intervals are split at local midnights, days older than `keepDays` are
- * dropped. Pure: times come in as arguments.
+ * dropped. Pure: times come in as arguments. Durations are measured on the
+ * monotonic clock and placed on the wall clock's days ending now, so a
+ * step of the wall clock neither adds nor loses on time.
  */
 export class OnTimeAccount {
   readonly #zone: ZoneClock;
@@ -19,7 +22,7 @@ export class OnTimeAccount {
   /** device → date → ms on. */
   readonly #ms = new Map<string, Map<string, number>>();
   /** device → when it was switched on (while on). */
-  readonly #onSince = new Map<string, number>();
+  readonly #onSince = new Map<string, Instant>();
   readonly #wattage = new Map<string, number | undefined>();
 
   constructor(zone: ZoneClock, devices: { name: string; wattage: number | undefined }[], keepDays = 8) {
@@ -29,26 +32,27 @@ export class OnTimeAccount {
   }
 
   /** Records that `device` is now on or off. */
-  record(device: string, on: boolean, now: number): void {
+  record(device: string, on: boolean, now: Instant): void {
     const since = this.#onSince.get(device);
     if (on) {
       if (since === undefined) this.#onSince.set(device, now);
       return;
     }
     if (since !== undefined) {
-      this.#add(device, since, now);
+      this.#add(device, now.wall - Math.max(0, now.mono - since.mono), now.wall);
       this.#onSince.delete(device);
     }
   }
 
   /** Accounts per device up to `now` (a device that is on is counted until now). */
-  report(now: number): Record<string, OnTimeDay[]> {
+  report(now: Instant): Record<string, OnTimeDay[]> {
     const out: Record<string, OnTimeDay[]> = {};
     for (const [device, watts] of this.#wattage) {
       const days = new Map(this.#ms.get(device) ?? []);
       const since = this.#onSince.get(device);
       if (since !== undefined)
-        for (const [date, ms] of this.#split(since, now)) days.set(date, (days.get(date) ?? 0) + ms);
+        for (const [date, ms] of this.#split(now.wall - Math.max(0, now.mono - since.mono), now.wall))
+          days.set(date, (days.get(date) ?? 0) + ms);
       out[device] = [...days]
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([date, ms]) => {

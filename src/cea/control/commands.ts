@@ -3,11 +3,13 @@ import { Ajv } from 'ajv';
 import type { Mode, OnOff } from './config.js';
 
 /**
- * A device command as it travels on `control:command` and
- * `actuators:commands` (SPEC §2): `{device, state, mode, ttl_s?, by}`.
- * `mode` defaults to `manual` when only `state` is given; `auto` hands the
- * device back to its controller; `ttl_s` makes a manual or off mode expire
- * back to auto.
+ * A device command as it travels on `actuators:commands` (SPEC §2):
+ * `{device, state, mode, ttl_s?, until_changed?, by}`. `mode` defaults to
+ * `manual` when only `state` is given; `auto` hands the device back to its
+ * controller. A manual or off mode expires back to auto after `ttl_s`, else
+ * after the configured default (`manual.defaultExpiryS`, 1 h); only
+ * `until_changed: true` keeps it until the next command (refused for a
+ * heater's or CO2 valve's manual on).
  */
 export const DeviceCommandSchema = Type.Object(
   {
@@ -15,6 +17,7 @@ export const DeviceCommandSchema = Type.Object(
     state: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1)])),
     mode: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('manual'), Type.Literal('off')])),
     ttl_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 7 * 86_400 })),
+    until_changed: Type.Optional(Type.Boolean()),
     by: Type.String({ minLength: 1, maxLength: 128 }),
   },
   { additionalProperties: false },
@@ -35,6 +38,8 @@ export interface DeviceCommand {
   state?: OnOff;
   mode: Mode;
   ttl_s?: number;
+  /** Keep the mode until the next command (no expiry). */
+  until_changed?: true;
   by: string;
 }
 export type SetpointCommand = Static<typeof SetpointCommandSchema>;
@@ -76,11 +81,14 @@ export class CommandParser {
     if (v.mode === undefined && v.state === undefined)
       return { ok: false, error: 'device command needs "mode" or "state"' };
     if (mode === 'manual' && v.state === undefined) return { ok: false, error: 'manual mode needs "state" (0 or 1)' };
-    if (mode === 'auto' && v.ttl_s !== undefined)
-      return { ok: false, error: '"ttl_s" applies to manual and off modes only' };
+    if (mode === 'auto' && (v.ttl_s !== undefined || v.until_changed))
+      return { ok: false, error: '"ttl_s" and "until_changed" apply to manual and off modes only' };
+    if (v.ttl_s !== undefined && v.until_changed)
+      return { ok: false, error: 'give either "ttl_s" or "until_changed", not both' };
     const command: DeviceCommand = { device: v.device, mode, by: v.by };
     if (mode === 'manual') command.state = v.state;
     if (v.ttl_s !== undefined) command.ttl_s = v.ttl_s;
+    if (v.until_changed) command.until_changed = true;
     return { ok: true, kind: 'device', command };
   }
 }

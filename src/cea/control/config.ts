@@ -3,6 +3,8 @@ import { parse as parseYaml } from 'yaml';
 import type { Condition, ControlSpec, DeviceFileEntry, DevicesFile, SetpointSpec, TargetRef } from './schema.js';
 import { ControlSchema, DevicesFileSchema, HysteresisSchema, PidSchema, ScheduleSchema, VpdSchema } from './schema.js';
 import { parseClock, validTimeZone } from './timezone.js';
+import type { HardLimit, ManualPolicy } from './limits.js';
+import { MAX_ON_REQUIRED, checkMaxOn, resolveHardLimit, resolveManual } from './limits.js';
 
 export type Mode = 'auto' | 'manual' | 'off';
 export type OnOff = 0 | 1;
@@ -48,8 +50,16 @@ export interface DeviceConfig {
   control: ControlSpec | undefined;
   /** Devices that may never be on together with this one. */
   exclusive: string[];
-  /** Every sensor the controller and its conditions read (the stale-data failsafe watches these). */
+  /** Every sensor the controller, its conditions and its hard limit read (the failsafe watches these in auto mode). */
   sensors: string[];
+  /**
+   * Sensors its safety depends on, watched in every mode (manual and off
+   * included): the hard limit's sensor, and for heaters, CO2 valves and
+   * humidifiers every sensor of their controller.
+   */
+  safetySensors: string[];
+  /** Above this the device goes to its safe state in every mode. */
+  hardLimit: HardLimit | undefined;
   /** The growth stage of its location (VPD targets). */
   stage: string | undefined;
 }
@@ -60,6 +70,8 @@ export interface ControlConfig {
   timeZone: string;
   devices: DeviceConfig[];
   setpoints: Record<string, SetpointSpec>;
+  /** Default and longest expiry of manual commands. */
+  manual: ManualPolicy;
 }
 
 /** The devices file is wrong; `problems` lists every finding, one line each. */
@@ -189,12 +201,25 @@ function semanticCheck(file: DevicesFile, source: string): ControlConfig {
   const target = (where: string, t: TargetRef) => {
     if (typeof t === 'string' && !(t in setpoints)) problems.push(`${where} names unknown setpoint "${t}"`);
   };
-  const devices: DeviceConfig[] = file.devices.map((d) => {
-    const s = { ...SAFETY_DEFAULTS_S, ...file.safety, ...d.safety };
+  const manual = resolveManual(file, problems);
+  for (const loc of Object.keys(file.rooms ?? {}))
+    if (!file.devices.some((d) => d.location === loc)) problems.push(`rooms["${loc}"]: no device is in this location`);
+  for (const [loc, r] of Object.entries(file.rooms ?? {})) {
+    if (r.maxTemp !== undefined) target(`rooms["${loc}"].maxTemp`, r.maxTemp);
+    if (r.co2Ceiling !== undefined) target(`rooms["${loc}"].co2Ceiling`, r.co2Ceiling);
+  }
+  const devices: DeviceConfig[] = file.devices.map((d, i) => {
+    const where = describePath(`/devices/${i}`, { devices: file.devices });
+    // A file-wide maxOnS applies to devices whose safe state is off; on a device whose safe state is on it is an error.
+    const s = { ...SAFETY_DEFAULTS_S, ...file.safety, ...(d.safeState === 1 ? { maxOnS: 0 } : {}), ...d.safety };
     if (s.maxOnS > 0 && s.maxOnS < s.minOnS)
-      problems.push(`${d.name}: safety.maxOnS (${s.maxOnS}) < minOnS (${s.minOnS})`);
+      problems.push(`${where}.safety.maxOnS (${s.maxOnS}) < minOnS (${s.minOnS})`);
     if (s.maxOnS > 0 && d.safeState === 1)
-      problems.push(`${d.name}: safety.maxOnS cannot be used with safeState 1 (its safe state is on)`);
+      problems.push(`${where}.safety.maxOnS cannot be used with safeState 1 (its safe state is on)`);
+    if (MAX_ON_REQUIRED.includes(d.kind) && d.safeState === 1)
+      problems.push(`${where}.safeState: a ${d.kind} must be off in its safe state`);
+    else checkMaxOn(d, s.maxOnS, `${where}.safety.maxOnS`, problems);
+    const hardLimit = resolveHardLimit(d, file, problems);
     const sensors = new Set<string>();
     const c = d.control;
     const stage = file.stages?.[d.location];
@@ -238,6 +263,10 @@ function semanticCheck(file: DevicesFile, source: string): ControlConfig {
         problems.push(`${d.name}: control.on and control.off are the same time`);
       }
     }
+    const controlSensors = [...sensors];
+    if (hardLimit) sensors.add(hardLimit.sensor);
+    const safetySensors = new Set<string>(hardLimit ? [hardLimit.sensor] : []);
+    if (MAX_ON_REQUIRED.includes(d.kind)) for (const x of controlSensors) safetySensors.add(x);
     const vpdStage = c?.type === 'vpd' ? (stage ?? Object.keys(c.targets)[0]) : stage;
     return {
       name: d.name,
@@ -264,9 +293,11 @@ function semanticCheck(file: DevicesFile, source: string): ControlConfig {
       control: c,
       exclusive: [...(exclusive.get(d.name) ?? [])],
       sensors: [...sensors],
+      safetySensors: [...safetySensors],
+      hardLimit,
       stage: vpdStage,
     };
   });
   if (problems.length) throw new DeviceConfigError(source, problems);
-  return { timeZone, devices, setpoints: structuredClone(setpoints) };
+  return { timeZone, devices, setpoints: structuredClone(setpoints), manual };
 }

@@ -7,13 +7,18 @@ import { leafVpdKpa } from './vpd.js';
 /** A live reading as the controllers see it. */
 export interface Reading {
   value: number;
-  /** Unix ms of the measurement. */
-  ts: number;
+  /** Monotonic ms when this process received it (less any age its source stated); ages are measured from here. */
+  at: number;
+  /** The source's own timestamp (wall-clock ms), when it gave one: identifies a sample, never measures an age. */
+  ts: number | undefined;
 }
 
 /** What a controller may look at: live readings, other devices' outputs, setpoints. Pure. */
 export interface ControlInputs {
-  now: number;
+  /** Monotonic ms: durations (PID windows). */
+  mono: number;
+  /** Wall-clock ms: schedules and photoperiods. */
+  wall: number;
   reading(sensor: string): Reading | undefined;
   deviceOn(device: string): boolean;
   setpoint(ref: TargetRef): number;
@@ -137,7 +142,7 @@ export function evaluateControl(
   }
   switch (spec.type) {
     case 'schedule': {
-      const s = scheduleState(zone, parseClock(spec.on), parseClock(spec.off), inp.now);
+      const s = scheduleState(zone, parseClock(spec.on), parseClock(spec.off), inp.wall);
       return { on: s.on, reason: `schedule ${spec.on}–${spec.off} ${zone.timeZone}`, source };
     }
     case 'hysteresis': {
@@ -153,7 +158,7 @@ export function evaluateControl(
       const day =
         'device' in spec.day
           ? inp.deviceOn(spec.day.device)
-          : scheduleState(zone, parseClock(spec.day.on), parseClock(spec.day.off), inp.now).on;
+          : scheduleState(zone, parseClock(spec.day.on), parseClock(spec.day.off), inp.wall).on;
       const stage = dev.stage ?? Object.keys(spec.targets)[0]!;
       const targets = spec.targets[stage]!;
       const target = inp.setpoint(day ? targets.day : targets.night);
@@ -169,7 +174,7 @@ export function evaluateControl(
     case 'pid': {
       const r = inp.reading(spec.sensor)!;
       const sp = inp.setpoint(spec.setpoint);
-      const p = pidStep(mem.pid, spec, r.value, sp, inp.now);
+      const p = pidStep(mem.pid, spec, r.value, sp, inp.mono);
       return {
         on: p.on,
         reason: `PID duty ${Math.round(p.duty * 100)}% (${spec.sensor} ${f2(r.value)}, setpoint ${f2(sp)})`,

@@ -1,130 +1,84 @@
+import { formatDuration, type Instant } from './clock.js';
 import type { DeviceCommand, SetpointCommand } from './commands.js';
-import type { ControlConfig, DeviceConfig, Mode, OnOff } from './config.js';
-import type { ControlInputs, ControllerMemory, Reading } from './controllers.js';
+import type { ControlConfig, OnOff } from './config.js';
+import type { ControlInputs, Reading } from './controllers.js';
 import { evaluateControl, newMemory } from './controllers.js';
-import type { BlockReason, GuardSnapshot } from './safety.js';
-import { RelayGuard } from './safety.js';
+import { overLimit, staleness } from './checks.js';
+import { manualExpiry } from './limits.js';
+import { restoreDevice, snapshotDevice } from './persisted.js';
+import { RelayGuard, holdBackText } from './safety.js';
 import type { TargetRef } from './schema.js';
 import { ZoneClock } from './timezone.js';
+import type {
+  ChangeSource,
+  ControlEvent,
+  Runtime,
+  DeviceChange,
+  DeviceNotice,
+  DeviceSnapshot,
+  DeviceStatus,
+  EngineSnapshot,
+  EvaluateResult,
+} from './types.js';
 
-/** Why an output changed (the control history's `source`). */
-export type ChangeSource = 'rule' | 'schedule' | 'manual' | 'failsafe' | 'safety' | 'mode' | 'startup';
-
-/** A change of a device's output or mode: one `device:update` and one control history row. */
-export interface DeviceChange {
-  device: string;
-  location: string;
-  cluster: string;
-  from: OnOff;
-  to: OnOff;
-  fromMode: Mode;
-  mode: Mode;
-  source: ChangeSource;
-  reason: string;
-  /** Who caused it: `automation`, or the sender of a command. */
-  by: string;
-  at: number;
-}
-
-export type EventType =
-  'failsafe' | 'recovered' | 'blocked' | 'command' | 'setpoint' | 'expired' | 'fault' | 'restored';
-
-/** Something worth telling an operator (published on `automation:events`, kept in the control history). */
-export interface ControlEvent {
-  type: EventType;
-  device?: string;
-  message: string;
-  by?: string;
-  at: number;
-}
-
-/** A device's state as the API shows it. */
-export interface DeviceStatus {
-  name: string;
-  location: string;
-  cluster: string;
-  kind: string;
-  state: OnOff;
-  mode: Mode;
-  modeExpiresAt: number | null;
-  modeBy: string;
-  reason: string;
-  failsafe: boolean;
-  blocked: BlockReason | null;
-  fault: string | null;
-  since: number;
-}
-
-/** What is persisted per device so a restart can restore it. */
-export interface DeviceSnapshot {
-  mode: Mode;
-  manualState: OnOff;
-  modeExpiresAt: number | null;
-  modeBy: string;
-  state: OnOff;
-  guard: GuardSnapshot;
-}
-
-export interface EngineSnapshot {
-  devices: Record<string, DeviceSnapshot>;
-  setpoints: Record<string, number>;
-}
-
-interface Runtime {
-  cfg: DeviceConfig;
-  guard: RelayGuard;
-  mem: ControllerMemory;
-  mode: Mode;
-  manualState: OnOff;
-  modeExpiresAt: number | null;
-  modeBy: string;
-  reason: string;
-  failsafe: boolean;
-  blocked: BlockReason | null;
-  fault: string | null;
-  published: { state: OnOff; mode: Mode };
-}
-
-export interface EvaluateResult {
-  changes: DeviceChange[];
-  events: ControlEvent[];
-}
+export type {
+  ChangeSource,
+  ControlEvent,
+  DeviceChange,
+  DeviceNotice,
+  DeviceSnapshot,
+  DeviceStatus,
+  EngineSnapshot,
+  EvaluateResult,
+  EventType,
+} from './types.js';
 
 /**
  * The control loop's brain: devices, modes, setpoints, live readings,
  * controllers and per-relay safety. Pure — no I/O, no timers; every method
- * takes the time. The service feeds it readings and commands, calls
- * {@link evaluate} and applies the returned changes to the relays in order.
+ * takes the time as an {@link Instant}: durations on its monotonic clock,
+ * schedules and written timestamps on its wall clock. The service feeds it
+ * readings and commands, calls {@link evaluate} and applies the returned
+ * changes to the relays in order.
  */
 export class ControlEngine {
   readonly config: ControlConfig;
   readonly zone: ZoneClock;
+  /** Monotonic ms of the start. */
   readonly startedAt: number;
   readonly #rt = new Map<string, Runtime>();
   readonly #readings = new Map<string, Reading>();
+  /** sensor → the last few samples taken (`ts/value`; a sample seen twice, by update and by poll, counts once). */
+  readonly #seen = new Map<string, string[]>();
   readonly #setpoints = new Map<string, number>();
   /** sensor → devices reading it; device → devices depending on it (conditions, day, exclusion). */
   readonly #bySensor = new Map<string, string[]>();
   readonly #dependents = new Map<string, Set<string>>();
+  /** The latest time the engine was given (converts monotonic times to wall-clock times for status). */
+  #last: Instant;
 
-  constructor(config: ControlConfig, now: number) {
+  constructor(config: ControlConfig, now: Instant) {
     this.config = config;
     this.zone = new ZoneClock(config.timeZone);
-    this.startedAt = now;
+    this.startedAt = now.mono;
+    this.#last = now;
     for (const [n, sp] of Object.entries(config.setpoints)) this.#setpoints.set(n, sp.value);
     for (const d of config.devices) {
       const safe = d.safeState === 1;
       this.#rt.set(d.name, {
         cfg: d,
-        guard: new RelayGuard(d.safety, safe, now),
+        guard: new RelayGuard(d.safety, safe, now.mono),
         mem: newMemory(),
         mode: d.initialMode,
         manualState: d.safeState,
         modeExpiresAt: null,
+        modeTtlMs: null,
         modeBy: 'config',
         reason: 'startup: safe state',
         failsafe: false,
+        limited: false,
         blocked: null,
+        blockedWant: false,
         fault: null,
         published: { state: d.safeState, mode: d.initialMode },
       });
@@ -140,22 +94,37 @@ export class ControlEngine {
     }
   }
 
-  /** Every sensor some controller reads. */
+  /** Every sensor some controller or hard limit reads. */
   sensors(): string[] {
     return [...this.#bySensor.keys()];
   }
 
-  /** Devices whose controller (or conditions) read `sensor`. */
+  /** Devices whose controller, conditions or hard limit read `sensor`. */
   devicesReading(sensor: string): readonly string[] {
     return this.#bySensor.get(sensor) ?? [];
   }
 
-  /** Takes a live reading; ignores unknown sensors, non-finite values and readings older than the one held. */
-  ingest(sensor: string, value: number, ts: number): boolean {
-    if (!this.#bySensor.has(sensor) || !Number.isFinite(value) || !Number.isFinite(ts)) return false;
+  /**
+   * Takes a live reading received at monotonic time `received` (its age is
+   * measured from there, whatever its own timestamp says). `sourceTs`, the
+   * sample's own timestamp, only identifies it: a sample already taken is
+   * ignored. Unknown sensors and non-finite values are ignored too.
+   */
+  ingest(sensor: string, value: number, received: number, sourceTs?: number): boolean {
+    if (!this.#bySensor.has(sensor) || !Number.isFinite(value) || !Number.isFinite(received)) return false;
+    const ts = sourceTs !== undefined && Number.isFinite(sourceTs) ? sourceTs : undefined;
+    if (ts !== undefined) {
+      // a sample is its timestamp and value: the same one again (by update and by poll) is not news
+      const id = `${ts}/${value}`;
+      const seen = this.#seen.get(sensor) ?? [];
+      if (seen.includes(id)) return false;
+      seen.push(id);
+      if (seen.length > 4) seen.shift();
+      this.#seen.set(sensor, seen);
+    }
     const cur = this.#readings.get(sensor);
-    if (cur && cur.ts > ts) return false;
-    this.#readings.set(sensor, { value, ts });
+    if (cur && cur.at > received) return false;
+    this.#readings.set(sensor, { value, at: received, ts });
     return true;
   }
 
@@ -167,21 +136,35 @@ export class ControlEngine {
     return Object.fromEntries(this.#setpoints);
   }
 
-  /** Applies a mode/state command (validated by CommandParser); the change itself happens in {@link evaluate}. */
-  command(cmd: DeviceCommand, now: number): { ok: true; event: ControlEvent } | { ok: false; error: string } {
+  /**
+   * Applies a mode/state command (validated by CommandParser); the change
+   * itself happens in {@link evaluate}. A manual or off mode expires after
+   * `ttl_s` or the configured default; "until changed" is refused for a
+   * heater's or CO2 valve's manual on, a `ttl_s` beyond the configured
+   * maximum always.
+   */
+  command(cmd: DeviceCommand, now: Instant): { ok: true; event: ControlEvent } | { ok: false; error: string } {
+    this.#last = now;
     const rt = this.#rt.get(cmd.device);
     if (!rt) return { ok: false, error: `unknown device "${cmd.device}"` };
+    const expiry = manualExpiry(cmd, rt.cfg.kind, this.config.manual);
+    if (!expiry.ok) return expiry;
+    const ttlMs = expiry.ttlMs;
     rt.mode = cmd.mode;
     rt.modeBy = cmd.by;
     if (cmd.mode === 'manual') rt.manualState = cmd.state ?? rt.manualState;
-    rt.modeExpiresAt = cmd.mode !== 'auto' && cmd.ttl_s !== undefined ? now + cmd.ttl_s * 1000 : null;
+    rt.modeExpiresAt = ttlMs === null ? null : now.mono + ttlMs;
+    rt.modeTtlMs = ttlMs;
     const what = cmd.mode === 'manual' ? `manual ${cmd.state ? 'on' : 'off'}` : cmd.mode;
-    const ttl = cmd.ttl_s !== undefined ? ` for ${cmd.ttl_s} s` : '';
-    return { ok: true, event: { type: 'command', device: cmd.device, by: cmd.by, at: now, message: `${what}${ttl}` } };
+    const ttl = ttlMs !== null ? ` for ${formatDuration(ttlMs)}` : cmd.mode === 'auto' ? '' : ' until changed';
+    return {
+      ok: true,
+      event: { type: 'command', device: cmd.device, by: cmd.by, at: now.wall, message: `${what}${ttl}` },
+    };
   }
 
   /** Changes a setpoint within its configured range. */
-  setSetpoint(cmd: SetpointCommand, now: number): { ok: true; event: ControlEvent } | { ok: false; error: string } {
+  setSetpoint(cmd: SetpointCommand, now: Instant): { ok: true; event: ControlEvent } | { ok: false; error: string } {
     const spec = this.config.setpoints[cmd.setpoint];
     if (!spec) return { ok: false, error: `unknown setpoint "${cmd.setpoint}"` };
     if (!Number.isFinite(cmd.value)) return { ok: false, error: 'setpoint value must be a finite number' };
@@ -194,7 +177,7 @@ export class ControlEngine {
       event: {
         type: 'setpoint',
         by: cmd.by,
-        at: now,
+        at: now.wall,
         message: `${cmd.setpoint} ${old} → ${cmd.value}${spec.unit ? ' ' + spec.unit : ''}`,
       },
     };
@@ -206,26 +189,37 @@ export class ControlEngine {
     return false;
   }
 
-  /** Marks a device whose relay could not be written (counts as possibly on for exclusions). */
-  markFault(device: string, message: string | null, now: number): ControlEvent | undefined {
+  /** Marks a device whose relay could not be written (counts as possibly on for exclusions). `at`: wall-clock ms. */
+  markFault(device: string, message: string | null, at: number): ControlEvent | undefined {
     const rt = this.#rt.get(device);
     if (!rt || rt.fault === message) return undefined;
     rt.fault = message;
-    return { type: 'fault', device, at: now, message: message ?? 'output verified again' };
+    return { type: 'fault', device, at, message: message ?? 'output verified again' };
+  }
+
+  /** A device's state for a message about it (a refused command). */
+  notice(device: string, reason: string, now: Instant): DeviceNotice | undefined {
+    const rt = this.#rt.get(device);
+    if (!rt) return undefined;
+    const d = rt.cfg;
+    const state: OnOff = rt.guard.on ? 1 : 0;
+    return { device, location: d.location, cluster: d.cluster, state, mode: rt.mode, reason, at: now.wall };
   }
 
   /**
    * Decides every device (or `only` those, plus whatever depends on a device
-   * that changed) and returns the changes to apply, in order, and events.
+   * that changed) and returns the changes to apply, in order, events and
+   * hold-backs.
    */
-  evaluate(now: number, only?: Iterable<string>): EvaluateResult {
-    const out: EvaluateResult = { changes: [], events: [] };
+  evaluate(now: Instant, only?: Iterable<string>): EvaluateResult {
+    this.#last = now;
+    const out: Required<EvaluateResult> = { changes: [], events: [], notices: [] };
     let todo = only ? new Set(only) : new Set(this.#rt.keys());
     for (let pass = 0; pass < 4 && todo.size; pass++) {
       const next = new Set<string>();
       for (const rt of this.#rt.values()) {
         if (!todo.has(rt.cfg.name)) continue;
-        const ch = this.#evaluateOne(rt, now, out.events);
+        const ch = this.#evaluateOne(rt, now, out);
         if (ch) {
           out.changes.push(ch);
           for (const d of this.#dependents.get(rt.cfg.name) ?? []) next.add(d);
@@ -236,71 +230,90 @@ export class ControlEngine {
     return out;
   }
 
-  #evaluateOne(rt: Runtime, now: number, events: ControlEvent[]): DeviceChange | undefined {
+  #endMode(rt: Runtime, now: Instant, events: ControlEvent[], message: string, by: string): void {
+    events.push({ type: 'expired', device: rt.cfg.name, at: now.wall, message });
+    rt.mode = 'auto';
+    rt.modeExpiresAt = null;
+    rt.modeTtlMs = null;
+    rt.modeBy = by;
+  }
+
+  #evaluateOne(rt: Runtime, now: Instant, out: Required<EvaluateResult>): DeviceChange | undefined {
     const d = rt.cfg;
-    if (rt.mode !== 'auto' && rt.modeExpiresAt !== null && now >= rt.modeExpiresAt) {
-      events.push({
-        type: 'expired',
-        device: d.name,
-        at: now,
-        message: `${rt.mode} mode by ${rt.modeBy} expired; back to auto`,
-      });
-      rt.mode = 'auto';
-      rt.modeExpiresAt = null;
-      rt.modeBy = 'expiry';
-    }
+    const events = out.events;
+    const safe = d.safeState === 1;
+    if (rt.mode !== 'auto' && rt.modeExpiresAt !== null && now.mono >= rt.modeExpiresAt)
+      this.#endMode(rt, now, events, `${rt.mode} mode by ${rt.modeBy} expired; back to auto`, 'expiry');
     let want: boolean;
     let reason: string;
     let source: ChangeSource;
     let by = 'automation';
-    if (rt.mode === 'off') {
-      [want, reason, source, by] = [false, 'mode off', 'mode', rt.modeBy];
-    } else if (rt.mode === 'manual') {
+    // 1. What the mode asks for.
+    if (rt.mode === 'off') [want, reason, source, by] = [false, 'mode off', 'mode', rt.modeBy];
+    else if (rt.mode === 'manual')
       [want, reason, source, by] = [rt.manualState === 1, 'manual command', 'manual', rt.modeBy];
-    } else if (!d.control) {
-      [want, reason, source] = [d.safeState === 1, 'no controller: safe state', 'rule'];
+    else if (!d.control) [want, reason, source] = [safe, 'no controller: safe state', 'rule'];
+    else [want, reason, source] = [safe, '', 'rule'];
+    // 2. Stale data: auto mode watches every sensor, the other modes those the device's safety depends on.
+    const watched = rt.mode === 'auto' && d.control ? d.sensors : d.safetySensors;
+    const stale = staleness(watched, d.safety.staleAfterMs, now.mono, this.#readings, this.startedAt);
+    if (stale) {
+      if (want !== safe || rt.mode === 'auto')
+        [want, reason, source, by] = [safe, stale.reason, 'failsafe', 'automation'];
+      if (stale.failsafe && !rt.failsafe) {
+        rt.failsafe = true;
+        events.push({
+          type: 'failsafe',
+          device: d.name,
+          at: now.wall,
+          message: `${stale.reason}: going to safe state`,
+        });
+      }
     } else {
-      const stale = this.#stale(d, now);
-      if (stale) {
-        [want, reason, source] = [d.safeState === 1, stale.reason, 'failsafe'];
-        if (stale.failsafe && !rt.failsafe) {
-          rt.failsafe = true;
-          events.push({ type: 'failsafe', device: d.name, at: now, message: `${stale.reason}: going to safe state` });
-        }
-      } else {
-        if (rt.failsafe) {
-          rt.failsafe = false;
-          events.push({
-            type: 'recovered',
-            device: d.name,
-            at: now,
-            message: 'sensor data fresh again; control resumed',
-          });
-        }
+      if (rt.failsafe) {
+        rt.failsafe = false;
+        events.push({
+          type: 'recovered',
+          device: d.name,
+          at: now.wall,
+          message: 'sensor data fresh again; control resumed',
+        });
+      }
+      if (rt.mode === 'auto' && d.control) {
         const w = evaluateControl(d, d.control, this.zone, this.#inputs(now), rt.mem);
         [want, reason, source] = [w.on, w.reason, w.source];
       }
     }
+    // 3. Hard limits, in every mode.
+    const limit = overLimit(d, this.#readings, (r) => this.#setpoint(r));
+    if (limit && !rt.limited)
+      events.push({ type: 'limit', device: d.name, at: now.wall, message: `${limit}: safe state in every mode` });
+    rt.limited = limit !== undefined;
+    if (limit && want !== safe) [want, reason, source, by] = [safe, `hard limit: ${limit}`, 'safety', 'automation'];
+    // 4. The relay's own limits.
     const otherOn = d.exclusive.find((o) => {
       const x = this.#rt.get(o);
       return x !== undefined && (x.guard.on || x.fault !== null);
     });
-    const dec = rt.guard.decide(want, now, otherOn);
+    const dec = rt.guard.decide(want, now.mono, otherOn);
     const blocked = dec.blocked ?? null;
-    if (blocked !== rt.blocked) {
+    if (blocked !== rt.blocked || (blocked !== null && want !== rt.blockedWant)) {
       rt.blocked = blocked;
-      if (blocked && blocked !== 'max_on')
-        events.push({
-          type: 'blocked',
-          device: d.name,
-          at: now,
-          message: `${want ? 'on' : 'off'} held back: ${blocked} (${dec.detail})`,
-        });
+      rt.blockedWant = want;
+      if (blocked && blocked !== 'max_on') {
+        const text = holdBackText(want, dec, now.mono);
+        events.push({ type: 'blocked', device: d.name, at: now.wall, message: text });
+        out.notices.push({ ...this.notice(d.name, text, now)!, at: now.wall });
+      }
     }
-    if (dec.blocked === 'max_on') [reason, source, by] = [`maximum on time: ${dec.detail}`, 'safety', 'automation'];
+    if (dec.blocked === 'max_on') {
+      [reason, source, by] = [`maximum on time: ${dec.detail}`, 'safety', 'automation'];
+      if (rt.mode === 'manual' && rt.manualState === 1)
+        this.#endMode(rt, now, events, `manual on by ${rt.modeBy} ended: maximum on time reached`, 'max-on');
+    }
     const from = rt.published;
     const to: OnOff = dec.on ? 1 : 0;
-    rt.guard.commit(dec.on, now);
+    rt.guard.commit(dec.on, now.mono);
     if (to !== from.state) rt.reason = reason;
     if (to === from.state && rt.mode === from.mode) return undefined;
     rt.published = { state: to, mode: rt.mode };
@@ -315,43 +328,28 @@ export class ControlEngine {
       source: to === from.state ? 'mode' : source,
       reason: to === from.state ? `mode ${from.mode} → ${rt.mode}` : reason,
       by,
-      at: now,
+      at: now.wall,
     };
   }
 
-  #stale(d: DeviceConfig, now: number): { reason: string; failsafe: boolean } | undefined {
-    const limit = d.safety.staleAfterMs;
-    for (const s of d.sensors) {
-      const r = this.#readings.get(s);
-      if (!r) {
-        const waited = now - this.startedAt;
-        return waited > limit
-          ? {
-              reason: `failsafe: no reading of ${s} for ${Math.round(waited / 1000)} s (limit ${limit / 1000} s)`,
-              failsafe: true,
-            }
-          : { reason: `waiting for the first reading of ${s}`, failsafe: false };
-      }
-      const age = now - r.ts;
-      if (age > limit)
-        return {
-          reason: `failsafe: ${s} is stale (last reading ${Math.round(age / 100) / 10} s ago, limit ${limit / 1000} s)`,
-          failsafe: true,
-        };
-    }
-    return undefined;
+  #setpoint(ref: TargetRef): number {
+    return typeof ref === 'number' ? ref : (this.#setpoints.get(ref) ?? NaN);
   }
 
-  #inputs(now: number): ControlInputs {
+  #inputs(now: Instant): ControlInputs {
     return {
-      now,
+      mono: now.mono,
+      wall: now.wall,
       reading: (s) => this.#readings.get(s),
       deviceOn: (n) => this.#rt.get(n)?.guard.on ?? false,
-      setpoint: (ref: TargetRef) => (typeof ref === 'number' ? ref : (this.#setpoints.get(ref) ?? NaN)),
+      setpoint: (ref: TargetRef) => this.#setpoint(ref),
     };
   }
 
+  /** Every device's state; times in wall-clock ms as of the latest time the engine was given. */
   status(): DeviceStatus[] {
+    const now = this.#last;
+    const wall = (mono: number) => now.wall - (now.mono - mono);
     return [...this.#rt.values()].map((rt) => ({
       name: rt.cfg.name,
       location: rt.cfg.location,
@@ -359,38 +357,33 @@ export class ControlEngine {
       kind: rt.cfg.kind,
       state: rt.guard.on ? 1 : 0,
       mode: rt.mode,
-      modeExpiresAt: rt.modeExpiresAt,
+      modeExpiresAt: rt.modeExpiresAt === null ? null : wall(rt.modeExpiresAt),
       modeBy: rt.modeBy,
       reason: rt.reason,
       failsafe: rt.failsafe,
       blocked: rt.blocked,
       fault: rt.fault,
-      since: rt.guard.since,
+      since: wall(rt.guard.since),
     }));
   }
 
-  snapshot(): EngineSnapshot {
+  /** What to persist; monotonic times become wall-clock times (monotonic time restarts at a reboot). */
+  snapshot(now: Instant = this.#last): EngineSnapshot {
     const devices: Record<string, DeviceSnapshot> = {};
-    for (const rt of this.#rt.values()) {
-      devices[rt.cfg.name] = {
-        mode: rt.mode,
-        manualState: rt.manualState,
-        modeExpiresAt: rt.modeExpiresAt,
-        modeBy: rt.modeBy,
-        state: rt.guard.on ? 1 : 0,
-        guard: rt.guard.snapshot(),
-      };
-    }
+    for (const rt of this.#rt.values()) devices[rt.cfg.name] = snapshotDevice(rt, now);
     return { devices, setpoints: this.setpoints() };
   }
 
   /**
    * Restores persisted modes, manual states, setpoints and relay history
    * (call right after construction, when every relay is in its safe state).
+   * A manual or off mode comes back only while its deadline has not passed,
+   * never for longer than it was granted nor than `manual.maxExpiryS`.
    * Unknown devices and out-of-range setpoints are skipped. The outputs
    * follow at the next {@link evaluate}, within the safety limits.
    */
-  restore(s: Partial<EngineSnapshot>, now: number): ControlEvent[] {
+  restore(s: Partial<EngineSnapshot>, now: Instant): ControlEvent[] {
+    this.#last = now;
     const events: ControlEvent[] = [];
     for (const [name, v] of Object.entries(s.setpoints ?? {})) {
       const spec = this.config.setpoints[name];
@@ -404,19 +397,7 @@ export class ControlEngine {
     }
     for (const [name, snap] of Object.entries(s.devices ?? {})) {
       const rt = this.#rt.get(name);
-      if (!rt || !snap) continue;
-      if (snap.mode === 'auto' || snap.mode === 'manual' || snap.mode === 'off') rt.mode = snap.mode;
-      rt.manualState = snap.manualState === 1 ? 1 : 0;
-      rt.modeExpiresAt = typeof snap.modeExpiresAt === 'number' ? snap.modeExpiresAt : null;
-      rt.modeBy = typeof snap.modeBy === 'string' ? snap.modeBy : 'restore';
-      rt.mem.lastOn = snap.state === 1;
-      if (snap.guard) rt.guard.restoreHistory(snap.guard);
-      events.push({
-        type: 'restored',
-        device: name,
-        at: now,
-        message: `restored mode ${rt.mode}${rt.mode === 'manual' ? ` (${rt.manualState ? 'on' : 'off'})` : ''}, last state ${snap.state ? 'on' : 'off'}`,
-      });
+      if (rt && snap) events.push(restoreDevice(rt, snap, now, this.config.manual));
     }
     return events;
   }

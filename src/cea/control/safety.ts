@@ -1,3 +1,4 @@
+import { formatDuration } from './clock.js';
 import type { SafetyLimits } from './config.js';
 
 /** Why a relay did not do what it was asked. */
@@ -26,7 +27,7 @@ export interface GuardSnapshot {
  * switch-ons (transitions out of the safe state) per window. A return to
  * the safe state is never held back by the start limit, only by min on/off.
  * Mutual exclusion is checked by the caller, which knows the other relays.
- * Pure: time comes in as an argument.
+ * Pure: time comes in as an argument, on a monotonic clock (never the wall clock).
  */
 export class RelayGuard {
   readonly limits: SafetyLimits;
@@ -124,6 +125,19 @@ export class RelayGuard {
   }
 }
 
-function fmtS(ms: number): string {
-  return `${Math.round(ms / 100) / 10} s`;
+const fmtS = formatDuration;
+
+const LABELS: Record<BlockReason, string> = {
+  min_on: 'min on',
+  min_off: 'min off',
+  max_on: 'max on',
+  toggle_limit: 'switch-on limit',
+  exclusion: 'exclusion',
+};
+
+/** `on held back: min off, 3 min 20 s left` — what a dashboard shows beside the device. */
+export function holdBackText(want: boolean, d: GuardDecision, now: number): string {
+  const what = `${want ? 'on' : 'off'} held back: ${d.blocked ? LABELS[d.blocked] : 'blocked'}`;
+  if (d.blocked === 'exclusion') return `${what} (${d.detail})`;
+  return d.until !== undefined ? `${what}, ${formatDuration(d.until - now)} left` : `${what} (${d.detail})`;
 }

@@ -118,6 +118,11 @@ export const DeviceSchema = Type.Object(
     mode: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('manual'), Type.Literal('off')])),
     safety: Type.Optional(SafetySchema),
     control: Type.Optional(ControlSchema),
+    /**
+     * The sensor the room's hard limit reads for this device (a heater's
+     * temperature, a CO2 valve's CO2); default: its controller's sensor.
+     */
+    limitSensor: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
 );
@@ -132,6 +137,28 @@ export const SetpointSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** Hard limits of one room (a `location`), which no mode overrides. */
+export const RoomSchema = Type.Object(
+  {
+    /** Heaters of the room go off above this temperature (°C). */
+    maxTemp: Type.Optional(Target),
+    /** CO2 valves of the room close above this concentration (ppm). */
+    co2Ceiling: Type.Optional(Target),
+  },
+  { additionalProperties: false },
+);
+
+/** What manual commands may do. */
+export const ManualSchema = Type.Object(
+  {
+    /** A manual or off command without `ttl_s` ends after this (default 3600 s). */
+    defaultExpiryS: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    /** The longest `ttl_s` accepted, and the longest a restored expiry may run (default 86400 s). */
+    maxExpiryS: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
 export const DevicesFileSchema = Type.Object(
   {
     timeZone: Type.Optional(Type.String({ minLength: 1 })),
@@ -142,6 +169,9 @@ export const DevicesFileSchema = Type.Object(
     stages: Type.Optional(Type.Record(Type.String(), Type.String({ minLength: 1 }))),
     /** Groups of devices never on together. */
     exclusive: Type.Optional(Type.Array(Type.Array(Type.String(), { minItems: 2 }))),
+    /** location → hard limits. */
+    rooms: Type.Optional(Type.Record(Type.String({ minLength: 1 }), RoomSchema)),
+    manual: Type.Optional(ManualSchema),
     devices: Type.Array(DeviceSchema, { minItems: 1 }),
   },
   { additionalProperties: false },

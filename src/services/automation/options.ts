@@ -37,6 +37,12 @@ export interface AutomationOptions {
   commandGroup: string;
   /** @defaultValue 10000 — control history rows kept in memory while the store is unreachable. */
   recordQueueMax: number;
+  /**
+   * @defaultValue 2000 — a wall-clock move that differs from the monotonic
+   * clock's by more than this between two looks is a clock step (logged as
+   * `clock step`; schedules re-evaluated at once), ms.
+   */
+  clockStepMs: number;
 }
 
 export function automationDefaults(env: NodeJS.ProcessEnv = process.env): AutomationOptions {
@@ -56,6 +62,7 @@ export function automationDefaults(env: NodeJS.ProcessEnv = process.env): Automa
     commandStream: 'actuators:commands',
     commandGroup: 'automation',
     recordQueueMax: 10_000,
+    clockStepMs: 2000,
   };
 }
 
@@ -74,7 +81,7 @@ export function resolveAutomationOptions(
 ): AutomationOptions {
   const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
   const o: AutomationOptions = { ...automationDefaults(env), ...defined };
-  for (const k of ['tickMs', 'pollMs', 'checkMs', 'persistMs', 'recordQueueMax'] as const) {
+  for (const k of ['tickMs', 'pollMs', 'checkMs', 'persistMs', 'recordQueueMax', 'clockStepMs'] as const) {
     if (!(Number.isFinite(o[k]) && o[k] > 0)) throw new AutomationConfigError(`${k} must be > 0, got ${o[k]}`);
   }
   return o;

@@ -1,7 +1,16 @@
 import type { Connection } from '../../bus/connection.js';
+import type { OnOff } from '../../cea/control/config.js';
 import type { EngineSnapshot, DeviceSnapshot } from '../../cea/control/engine.js';
+import type { ManualPolicy } from '../../cea/control/limits.js';
+import type { Logger } from '../../util/log.js';
+import type { ControlRecorder } from './recorder.js';
 
-/** What survives a restart, as kept in the `automation:state` hash. */
+/**
+ * What survives a restart, as kept in the `automation:state` hash. Times
+ * in it are wall-clock ms (a reboot restarts the monotonic clock); the
+ * engine converts them on load and never lets a manual expiry run past
+ * what was granted.
+ */
 export interface PersistedState {
   snapshot: Partial<EngineSnapshot>;
   onTime: Record<string, Record<string, number>>;
@@ -41,4 +50,54 @@ export async function saveState(conn: Connection, key: string, s: PersistedState
   fields[SETPOINTS] = JSON.stringify(s.snapshot.setpoints ?? {});
   fields[ONTIME] = JSON.stringify(s.onTime);
   await conn.run(`HSET ${key}`, (c) => c.hSet(key, fields));
+}
+
+/**
+ * Modes and setpoints from the store when Redis lost the state hash (3 s
+ * at most: a slow database never delays control). The store does not know
+ * a mode's deadline: a manual or off mode is given the default expiry from
+ * when it was recorded, so it is never restored "until changed".
+ */
+export async function stateFromStore(
+  recorder: ControlRecorder,
+  current: Partial<EngineSnapshot>,
+  manual: ManualPolicy,
+  log: Logger,
+): Promise<Partial<EngineSnapshot>> {
+  try {
+    const work = (async () => {
+      const s = await recorder.store();
+      const devices: Record<string, DeviceSnapshot> = {};
+      for (const d of (await s.getDeviceStates?.()) ?? []) {
+        const mode = d.mode === 'manual' || d.mode === 'off' ? d.mode : 'auto';
+        const state: OnOff = d.state >= 0.5 ? 1 : 0;
+        devices[d.device] = {
+          mode,
+          manualState: state,
+          modeExpiresAt: mode === 'auto' ? null : d.updatedAt + manual.defaultExpiryMs,
+          modeTtlMs: mode === 'auto' ? null : manual.defaultExpiryMs,
+          modeBy: d.by ?? 'store',
+          state,
+          guard: { on: state === 1, since: d.updatedAt, starts: [] },
+        };
+      }
+      const setpoints = Object.fromEntries(((await s.getSetpoints?.()) ?? []).map((x) => [x.name, x.value]));
+      return { devices, setpoints: { ...setpoints, ...current.setpoints } };
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timed out')), 3000);
+      timer.unref();
+    });
+    const snap = await Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+    if (Object.keys(snap.devices).length)
+      log.info({ devices: Object.keys(snap.devices).length }, 'modes restored from the store');
+    return snap;
+  } catch (err) {
+    log.warn(
+      { err: (err as Error).message },
+      'no persisted state in Redis and the store is unavailable: starting in configured modes',
+    );
+    return current;
+  }
 }

@@ -23,6 +23,7 @@ devices:
     output: { address: 0x20, port: A, pin: 0, activeLow: true }
     safeState: 0
     wattage: 1500
+    safety: { maxOnS: 7200 }
     control: { type: hysteresis, sensor: dry_bulb_f, setpoint: 22, band: 1, action: raise }
 `;
 
@@ -39,7 +40,7 @@ describe('devices file validation', () => {
       safety: {
         minOnMs: 30_000,
         minOffMs: 30_000,
-        maxOnMs: 0,
+        maxOnMs: 7_200_000,
         maxStarts: 30,
         windowMs: 3_600_000,
         staleAfterMs: 30_000,
@@ -85,9 +86,40 @@ exclusive: [[heater_f, other]]
     expect(p).toMatch(/unknown setpoint "nope"/);
     expect(p).toMatch(/unknown device "ghost"/);
     expect(p).toMatch(/exclusive\[0\] names unknown device "other"/);
-    expect(p).toMatch(/maxOnS cannot be used with safeState 1/);
+    expect(p).toMatch(/devices\[1\] \(heater_f\)\.safety\.maxOnS cannot be used with safeState 1/);
+    expect(p).toMatch(/devices\[1\] \(heater_f\)\.safeState: a heater must be off in its safe state/);
     expect(problems('devices: [').join()).toMatch(/not valid YAML/);
     expect(problems('devices: []').join()).toMatch(/devices must NOT have fewer than 1 items/);
+  });
+
+  it('refuses heaters, CO2 valves and humidifiers without a maximum on time, naming the device and field', () => {
+    const p = problems(base.replace('    safety: { maxOnS: 7200 }\n', '')).join('\n');
+    expect(p).toMatch(/devices\[0\] \(heater_f\)\.safety\.maxOnS: a heater needs safety\.maxOnS > 0/);
+    for (const kind of ['co2_valve', 'humidifier'])
+      expect(
+        problems(base.replace('    safety: { maxOnS: 7200 }\n', '').replace('kind: heater', `kind: ${kind}`)).join(),
+      ).toMatch(new RegExp(`heater_f\\)\\.safety\\.maxOnS: a ${kind} needs`));
+    expect(() => parseDevicesYaml(base.replace('    safety: { maxOnS: 7200 }\n', ''), 'rooms.yaml')).toThrow(
+      /^rooms\.yaml: 1 problem/,
+    );
+  });
+
+  it('resolves room hard limits and manual expiry; a limit needs a sensor', () => {
+    const c = parseDevicesYaml(
+      `${base}rooms:\n  Flower Room: { maxTemp: 28, co2Ceiling: 1500 }\nmanual: { defaultExpiryS: 600, maxExpiryS: 3600 }\n`,
+    );
+    expect(c.devices[0]).toMatchObject({
+      hardLimit: { sensor: 'dry_bulb_f', above: 28, what: 'Flower Room maximum temperature' },
+      safetySensors: ['dry_bulb_f'],
+    });
+    expect(c.manual).toEqual({ defaultExpiryMs: 600_000, maxExpiryMs: 3_600_000 });
+    const noSensor = base.replace(/ {4}control: .*\n/, '') + 'rooms:\n  Flower Room: { maxTemp: 28 }\n';
+    expect(problems(noSensor).join()).toMatch(
+      /heater_f: rooms\["Flower Room"\] sets the Flower Room maximum temperature; name the sensor/,
+    );
+    expect(problems(`${base}manual: { defaultExpiryS: 7200, maxExpiryS: 3600 }\n`).join()).toMatch(
+      /manual\.defaultExpiryS \(7200\) > manual\.maxExpiryS \(3600\)/,
+    );
   });
 
   it('the shipped config/devices.yaml is valid', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hysteresis, pidStep, type PidState } from '../../../src/cea/control/controllers.js';
+import { at } from '../../../src/cea/control/clock.js';
 import { ControlEngine } from '../../../src/cea/control/engine.js';
 import { leafVpdKpa } from '../../../src/cea/control/vpd.js';
 import { NO_LIMITS, config, dev } from './helpers.js';
@@ -8,7 +9,7 @@ const T0 = Date.parse('2026-06-01T10:00:00Z');
 
 /** An engine on a clock the test moves. */
 function rig(doc: Record<string, unknown>) {
-  const engine = new ControlEngine(config({ safety: NO_LIMITS, ...doc }), T0);
+  const engine = new ControlEngine(config({ safety: NO_LIMITS, ...doc }), at(T0));
   let now = T0;
   const state = (name: string) => engine.status().find((d) => d.name === name)!.state;
   return {
@@ -20,9 +21,9 @@ function rig(doc: Record<string, unknown>) {
     },
     read(sensor: string, value: number) {
       engine.ingest(sensor, value, now);
-      return engine.evaluate(now);
+      return engine.evaluate(at(now));
     },
-    tick: () => engine.evaluate(now),
+    tick: () => engine.evaluate(at(now)),
   };
 }
 
@@ -53,12 +54,12 @@ describe('hysteresis', () => {
     });
     expect(states).toEqual([1, 1, 1, 1, 0, 0, 0, 1, 1]);
     // a setpoint change moves the band
-    const res = r.engine.setSetpoint({ setpoint: 'temp_f', value: 20, by: 'op' }, r.at());
+    const res = r.engine.setSetpoint({ setpoint: 'temp_f', value: 20, by: 'op' }, at(r.at()));
     expect(res.ok).toBe(true);
     r.advance(1000);
     r.read('dry_bulb_f', 21.0);
     expect(r.state('heater_f')).toBe(0);
-    expect(r.engine.setSetpoint({ setpoint: 'temp_f', value: 50, by: 'op' }, r.at())).toMatchObject({ ok: false });
+    expect(r.engine.setSetpoint({ setpoint: 'temp_f', value: 50, by: 'op' }, at(r.at()))).toMatchObject({ ok: false });
   });
 });
 
@@ -68,6 +69,7 @@ describe('conditions', () => {
       dev('lights_f', { kind: 'lights', control: { type: 'schedule', on: '06:00', off: '18:00' } }),
       dev('co2_f', {
         kind: 'co2_valve',
+        safety: { maxOnS: 86_400 },
         control: {
           type: 'hysteresis',
           sensor: 'co2_ppm_f',
@@ -123,6 +125,7 @@ describe('VPD control', () => {
         dev('lights_f', { kind: 'lights', control: { type: 'schedule', on: '06:00', off: '18:00' } }),
         dev('humidifier_f', {
           kind: 'humidifier',
+          safety: { maxOnS: 86_400 },
           control: {
             type: 'vpd',
             temp: 'dry_bulb_f',
@@ -208,9 +211,9 @@ describe('modes', () => {
     });
     r.read('t', 25);
     expect(r.state('heater_f')).toBe(0);
-    expect(r.engine.command({ device: 'heater_f', mode: 'manual', state: 1, ttl_s: 60, by: 'alice' }, r.at()).ok).toBe(
-      true,
-    );
+    expect(
+      r.engine.command({ device: 'heater_f', mode: 'manual', state: 1, ttl_s: 60, by: 'alice' }, at(r.at())).ok,
+    ).toBe(true);
     let res = r.read('t', 25);
     expect(res.changes[0]).toMatchObject({ to: 1, mode: 'manual', source: 'manual', by: 'alice' });
     r.advance(59_000);
@@ -220,11 +223,11 @@ describe('modes', () => {
     res = r.read('t', 25);
     expect(res.events.map((e) => e.type)).toContain('expired');
     expect(res.changes[0]).toMatchObject({ to: 0, mode: 'auto' });
-    r.engine.command({ device: 'heater_f', mode: 'off', by: 'bob' }, r.at());
+    r.engine.command({ device: 'heater_f', mode: 'off', by: 'bob' }, at(r.at()));
     res = r.read('t', 10);
     expect(r.state('heater_f')).toBe(0);
     expect(res.changes[0]).toMatchObject({ from: 0, to: 0, fromMode: 'auto', mode: 'off', source: 'mode', by: 'bob' });
-    expect(r.engine.command({ device: 'nope', mode: 'off', by: 'bob' }, r.at())).toMatchObject({ ok: false });
+    expect(r.engine.command({ device: 'nope', mode: 'off', by: 'bob' }, at(r.at()))).toMatchObject({ ok: false });
   });
 });
 
@@ -290,15 +293,15 @@ describe('snapshot and restore', () => {
       ],
     };
     const r = rig(doc);
-    r.engine.command({ device: 'b', mode: 'manual', state: 1, by: 'carol' }, r.at());
-    r.engine.setSetpoint({ setpoint: 'sp', value: 23, by: 'carol' }, r.at());
+    r.engine.command({ device: 'b', mode: 'manual', state: 1, by: 'carol' }, at(r.at()));
+    r.engine.setSetpoint({ setpoint: 'sp', value: 23, by: 'carol' }, at(r.at()));
     r.tick();
     const snap = JSON.parse(JSON.stringify(r.engine.snapshot()));
-    const fresh = new ControlEngine(config({ safety: NO_LIMITS, ...doc }), r.at() + 1000);
+    const fresh = new ControlEngine(config({ safety: NO_LIMITS, ...doc }), at(r.at() + 1000));
     expect(fresh.status().map((d) => d.state)).toEqual([0, 0]);
-    const ev = fresh.restore(snap, r.at() + 1000);
+    const ev = fresh.restore(snap, at(r.at() + 1000));
     expect(ev.map((e) => e.type)).toEqual(['restored', 'restored']);
-    const { changes } = fresh.evaluate(r.at() + 1000);
+    const { changes } = fresh.evaluate(at(r.at() + 1000));
     expect(changes.find((c) => c.device === 'b')).toMatchObject({ to: 1, mode: 'manual', by: 'carol' });
     expect(fresh.setpoints()).toEqual({ sp: 23 });
   });

@@ -8,7 +8,7 @@ export function dev(name: string, extra: Record<string, unknown> = {}): Record<s
     name,
     location: 'Flower Room',
     cluster: 'front',
-    kind: 'heater',
+    kind: 'relay',
     output: { address: 0x20 + ((p >> 4) % 8), port: p & 8 ? 'B' : 'A', pin: p & 7 },
     safeState: 0,
     ...extra,

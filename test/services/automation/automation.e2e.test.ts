@@ -5,7 +5,7 @@ import { start, type AutomationHandle } from '../../../src/services/automation/i
 import { silentLogger } from '../../../src/bus/log.js';
 import type { Logger } from '../../../src/util/log.js';
 import { startRedis, type TestRedis } from '../../support/redis.js';
-import { collect, until, writeDevices } from './helpers.js';
+import { collect, sendCommand, until, writeDevices } from './helpers.js';
 import path from 'node:path';
 import { openStore, type Store } from '../../../src/store/index.js';
 import { tempDir } from '../../support/tmp.js';
@@ -96,6 +96,8 @@ describe('automation end to end on a real Redis', () => {
       state: 1,
       mode: 'auto',
       timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      reason: 'dry_bulb_f 20 < 21.5 (setpoint 22)',
+      simulated: true,
     });
     await sub.close();
   });
@@ -110,8 +112,8 @@ describe('automation end to end on a real Redis', () => {
     const ev = await collect(redis.url, ['automation:events']);
     await cli.publish('sensor:update', 'not json');
     await cli.publish('sensor:update', JSON.stringify({ location: 'x' }));
-    await cli.publish('control:command', '{"device":"heater_f","state":7,"by":"mallory"}');
-    await cli.publish('control:command', '{"device":"nope","state":1,"by":"mallory"}');
+    await sendCommand(cli, '{"device":"heater_f","state":7,"by":"mallory"}');
+    await sendCommand(cli, '{"device":"nope","state":1,"by":"mallory"}');
     await until(() => ev.got.filter((g) => String(g.message.message).startsWith('rejected')).length >= 2, 'rejections');
     await until(() => handle.stats().malformedUpdates >= 2, 'malformed updates counted');
     expect(handle.stats().rejectedCommands).toBeGreaterThanOrEqual(2);
@@ -120,9 +122,10 @@ describe('automation end to end on a real Redis', () => {
     await ev.close();
   });
 
-  it('commands on control:command and actuators:commands switch devices and record who sent them', async () => {
+  it('commands on actuators:commands switch devices and record who sent them; control:command is no input', async () => {
     const sub = await collect(redis.url, ['device:update:Flower Room:front', 'automation:events']);
-    await cli.publish('control:command', JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'alice' }));
+    await cli.publish('control:command', JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'eve' }));
+    await sendCommand(cli, { device: 'lights_f', state: 1, mode: 'manual', by: 'alice' });
     await until(() => sim.output(0x20, 'A', 1) === 1, 'lights on');
     await cli.xAdd('actuators:commands', '*', {
       command: JSON.stringify({ device: 'lights_f', mode: 'off', by: 'bob' }),
@@ -157,9 +160,9 @@ describe('automation end to end on a real Redis', () => {
   it('data stops → every sensor-driven device goes to its safe state with an event saying why', async () => {
     const sub = await collect(redis.url, ['automation:events', 'device:update']);
     await sensorUpdate({ dry_bulb_f: 29.5 }); // heater off, fan on (its safe state anyway)
+    const lastReading = Date.now(); // ages count from receipt, which is after this
     await sensorUpdate({ dry_bulb_f: 20.0 }); // heater on, fan off (leaves its safe state)
     await until(() => heaterOn() && sim.output(0x20, 'B', 0) === 0, 'heater on and fan off');
-    const lastReading = Date.now();
     await cli.del(['sensor:dry_bulb_f', 'sensor:dry_bulb_f:ts']);
     await until(() => !heaterOn() && sim.output(0x20, 'B', 0) === 1, 'failsafe', 10_000);
     await until(() => sub.got.filter((g) => g.message.type === 'failsafe').length >= 2, 'failsafe events');
@@ -209,7 +212,7 @@ describe('automation end to end on a real Redis', () => {
   });
 
   it('a restart persists, drives safe states first, then restores states and modes', async () => {
-    await cli.publish('control:command', JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'dave' }));
+    await sendCommand(cli, { device: 'lights_f', state: 1, mode: 'manual', by: 'dave' });
     await until(() => sim.output(0x20, 'A', 1) === 1, 'lights on');
     await handle.idle();
     await handle.stop();

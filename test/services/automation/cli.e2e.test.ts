@@ -7,7 +7,7 @@ import { Mcp23017Simulator } from '../../../src/hw/mcp23017-sim.js';
 import { upServices } from '../../../src/services/catalog.js';
 import { startRedis, type TestRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
-import { until, writeDevices } from './helpers.js';
+import { sendCommand, until, writeDevices } from './helpers.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 
@@ -62,7 +62,7 @@ describe('canopy automation as a process', () => {
     await child.running;
     expect(await cli.keys(`heartbeat:*:automation:${child.pid}`)).toHaveLength(1);
     expect(hw(simFile)).toEqual({ heater: 1, lights: 0, fan: 1 });
-    await cli.publish('control:command', JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'erin' }));
+    await sendCommand(cli, { device: 'lights_f', state: 1, mode: 'manual', by: 'erin' });
     await until(() => fs.existsSync(simFile) && hw(simFile).lights === 1, 'lights on');
     const saved = JSON.parse((await cli.hGet('automation:state', 'lights_f')) ?? '{}') as { mode?: string };
     expect(saved.mode).toBe('manual'); // persisted before the relay moved

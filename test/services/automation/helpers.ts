@@ -22,6 +22,7 @@ devices:
     output: { address: 0x20, port: A, pin: 0, activeLow: true }
     safeState: 0
     wattage: 1000
+    safety: { maxOnS: 3600 }
     control: { type: hysteresis, sensor: dry_bulb_f, setpoint: temp_f, band: 1, action: raise }
   - name: lights_f
     location: Flower Room
@@ -42,6 +43,7 @@ devices:
     kind: humidifier
     output: { address: 0x21, port: A, pin: 0 }
     safeState: 0
+    safety: { maxOnS: 3600 }
     mode: off
   - name: dehumidifier_f
     location: Flower Room
@@ -55,9 +57,18 @@ devices:
   return file;
 }
 
+/** Appends a command to the command stream (the only command input of the automation). */
+export function sendCommand(
+  c: { xAdd: (key: string, id: string, fields: Record<string, string>) => Promise<unknown> },
+  cmd: Record<string, unknown> | string,
+) {
+  return c.xAdd('actuators:commands', '*', { command: typeof cmd === 'string' ? cmd : JSON.stringify(cmd) });
+}
+
 /** A plain node-redis client collecting messages of some channels. */
 export async function collect(url: string, channels: string[]) {
   const c = createClient({ url });
+  c.on('error', () => undefined); // reconnects by itself; a lost message fails the test's own wait
   await c.connect();
   const got: { channel: string; message: Record<string, unknown> }[] = [];
   await c.subscribe(channels, (message, channel) => got.push({ channel, message: JSON.parse(message) }));

@@ -69,7 +69,10 @@ export async function deviceControlRoutes(app: FastifyInstance, ctx: ApiContext)
     return { accepted: true, id, command };
   };
 
-  app.post<{ Params: { name: string }; Body: { state?: 0 | 1; mode?: string; ttl_s?: number } }>(
+  app.post<{
+    Params: { name: string };
+    Body: { state?: 0 | 1; mode?: string; ttl_s?: number; until_changed?: boolean };
+  }>(
     '/api/devices/:name',
     {
       preHandler: operator,
@@ -88,7 +91,11 @@ export async function deviceControlRoutes(app: FastifyInstance, ctx: ApiContext)
               type: 'number',
               exclusiveMinimum: 0,
               maximum: 604800,
-              description: 'return to auto after this many seconds',
+              description: 'return to auto after this many seconds (default: the devices file manual.defaultExpiryS)',
+            },
+            until_changed: {
+              type: 'boolean',
+              description: 'keep the mode until the next command (refused for a heater or CO2 valve turned on)',
             },
           },
         },

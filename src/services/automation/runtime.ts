@@ -1,0 +1,416 @@
+import type { Connection } from '../../bus/connection.js';
+import { Heartbeat } from '../../bus/presence.js';
+import { LiveState } from '../../bus/state.js';
+import { StreamConsumer, type StreamEntry } from '../../bus/streams/consumer.js';
+import { Subscriber } from '../../bus/subscriber.js';
+import { Publisher } from '../../bus/topics.js';
+import { OnTimeAccount } from '../../cea/control/accounting.js';
+import { ClockStepDetector, formatStep, instant, type Clock, type Instant } from '../../cea/control/clock.js';
+import { CommandParser } from '../../cea/control/commands.js';
+import type { ControlConfig } from '../../cea/control/config.js';
+import type { ControlEvent, DeviceChange, EvaluateResult } from '../../cea/control/engine.js';
+import { ControlEngine } from '../../cea/control/engine.js';
+import type { RelayBank } from '../../hw/relays.js';
+import { packageVersion } from '../../cli/version.js';
+import type { Logger } from '../../util/log.js';
+import type { AutomationOptions } from './options.js';
+import { loadState, saveState, stateFromStore } from './persist.js';
+import { ControlRecorder, type StoreSource } from './recorder.js';
+import { takeLive, takeUpdate, validateSensorUpdate, type SensorUpdate } from './inputs.js';
+import { deviceUpdate, fieldsToCommand, noticeUpdate } from './updates.js';
+
+export interface AutomationStats {
+  readings: number;
+  malformedUpdates: number;
+  commands: number;
+  rejectedCommands: number;
+  changes: number;
+  writeFailures: number;
+  publishFailures: number;
+  /** Steps of the wall clock noticed (each re-evaluates every schedule at once). */
+  clockSteps: number;
+}
+
+/** What the runtime is given besides its options. */
+export interface RuntimeParts {
+  cfg: ControlConfig;
+  bank: RelayBank;
+  conn: Connection;
+  store: StoreSource | undefined;
+  log: Logger;
+  clock: Clock;
+  /** The relays are a simulated chip (every device:update says so). */
+  simulated: boolean;
+}
+
+/** The running service; one per process. */
+export class AutomationRuntime {
+  readonly engine: ControlEngine;
+  readonly account: OnTimeAccount;
+  readonly recorder: ControlRecorder;
+  readonly #o: AutomationOptions;
+  readonly #cfg: ControlConfig;
+  readonly #bank: RelayBank;
+  readonly #conn: Connection;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #steps: ClockStepDetector;
+  readonly #simulated: boolean;
+  /** Redis server time minus our monotonic time, taken at start: command ages on the server's clock, never on ours. */
+  #serverOffset = 0;
+  readonly #pub: Publisher;
+  readonly #live: LiveState;
+  readonly #parser = new CommandParser();
+  readonly #stats: AutomationStats = {
+    readings: 0,
+    malformedUpdates: 0,
+    commands: 0,
+    rejectedCommands: 0,
+    changes: 0,
+    writeFailures: 0,
+    publishFailures: 0,
+    clockSteps: 0,
+  };
+  #chain: Promise<void> = Promise.resolve();
+  #timers: NodeJS.Timeout[] = [];
+  #sub: Subscriber | undefined;
+  #consumer: StreamConsumer | undefined;
+  #heartbeat: Heartbeat | undefined;
+  #persistTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(o: AutomationOptions, p: RuntimeParts) {
+    this.#o = o;
+    this.#cfg = p.cfg;
+    this.#bank = p.bank;
+    this.#conn = p.conn;
+    this.#log = p.log;
+    this.#clock = p.clock;
+    this.#simulated = p.simulated;
+    this.#steps = new ClockStepDetector(o.clockStepMs);
+    const t = instant(p.clock);
+    this.#steps.observe(t);
+    this.#serverOffset = t.wall - t.mono; // until the Redis server's clock is known
+    this.engine = new ControlEngine(p.cfg, t);
+    this.account = new OnTimeAccount(this.engine.zone, p.cfg.devices);
+    this.recorder = new ControlRecorder(p.store, p.log, o.recordQueueMax);
+    this.#pub = new Publisher(p.conn);
+    this.#live = new LiveState(p.conn, { prefix: o.livePrefix });
+  }
+
+  /** Now on both clocks. A step of the wall clock is logged and every device re-evaluated at once. */
+  now(): Instant {
+    const t = instant(this.#clock);
+    const step = this.#steps.observe(t);
+    if (step !== undefined) {
+      this.#stats.clockSteps++;
+      this.#log.warn({ stepMs: step }, `clock step: the wall clock moved ${formatStep(step)}; schedules re-evaluated`);
+      setImmediate(() => this.#evaluate());
+    }
+    return t;
+  }
+
+  stats(): AutomationStats {
+    return { ...this.#stats };
+  }
+
+  idle(): Promise<void> {
+    return this.#chain;
+  }
+
+  async begin(): Promise<void> {
+    const t = this.now();
+    await this.#serverClock();
+    // 2. Read what to restore (before the start-up rows below overwrite device_states).
+    const persisted = await loadState(this.#conn, this.#o.stateKey);
+    if (persisted.bad.length) this.#log.warn({ fields: persisted.bad }, 'unreadable persisted device state skipped');
+    if (Object.keys(persisted.snapshot.devices ?? {}).length === 0)
+      persisted.snapshot = await stateFromStore(this.recorder, persisted.snapshot, this.#cfg.manual, this.#log);
+    // 3. Tell everyone where the outputs are now: the safe state.
+    for (const d of this.engine.status()) {
+      const c: DeviceChange = {
+        device: d.name,
+        location: d.location,
+        cluster: d.cluster,
+        from: d.state,
+        to: d.state,
+        fromMode: d.mode,
+        mode: d.mode,
+        source: 'startup',
+        reason: 'automation started: safe state',
+        by: 'automation',
+        at: t.wall,
+      };
+      this.#enqueue({ changes: [c], events: [] }, false);
+    }
+    // 4. Restore the last persisted modes, states, setpoints and on-time.
+    const restored = this.engine.restore(persisted.snapshot, t);
+    this.account.restore(persisted.onTime);
+    await this.#poll();
+    this.#enqueue({ changes: [], events: restored });
+    this.#evaluate();
+    // 5. Inputs.
+    this.#sub = await Subscriber.create(this.#conn, {
+      logger: this.#log,
+      connection: { clientName: 'canopy-automation-sub' },
+    });
+    await this.#sub.subscribe<SensorUpdate>('sensor:update', (m) => this.#onSensorUpdate(m), {
+      validate: validateSensorUpdate,
+    });
+    this.#sub.on('malformed', () => this.#stats.malformedUpdates++);
+    // Commands come only from the stream (XADD needs a grant the api and operators have);
+    // `control:command` is no input: anyone allowed to PUBLISH could switch relays through it.
+    this.#consumer = await StreamConsumer.start(this.#conn, (entries) => this.#onStreamCommands(entries), {
+      stream: this.#o.commandStream,
+      group: this.#o.commandGroup,
+      startId: '$',
+      logger: this.#log,
+      blockMs: 1000,
+    });
+    this.#timers.push(setInterval(() => this.#evaluate(), this.#o.tickMs));
+    this.#timers.push(setInterval(() => void this.#poll(), this.#o.pollMs));
+    this.#timers.push(setInterval(() => void this.#checkHardware(), this.#o.checkMs));
+    this.#heartbeat = await Heartbeat.start(this.#conn, {
+      service: 'automation',
+      version: packageVersion(),
+      logger: this.#log,
+      counters: () => ({ ...this.#stats, recorder: this.recorder.stats }),
+    });
+  }
+
+  /** Learns the Redis server's clock, which stamps stream entry ids (command ages are measured on it). */
+  async #serverClock(): Promise<void> {
+    try {
+      const r = (await this.#conn.run('TIME', (c) => c.sendCommand(['TIME']))) as unknown as [string, string];
+      this.#serverOffset = Number(r[0]) * 1000 + Math.floor(Number(r[1]) / 1000) - this.#clock.monoMs();
+    } catch (err) {
+      // e.g. an ACL without TIME: our wall clock at start stands in (later steps of it still do not matter)
+      this.#serverOffset = this.#clock.wallMs() - this.#clock.monoMs();
+      this.#log.info(
+        { err: (err as Error).message },
+        'redis TIME unavailable: command ages from the local clock at start',
+      );
+    }
+  }
+
+  #evaluate(only?: Iterable<string>): void {
+    if (this.#closed) return;
+    this.#enqueue(this.engine.evaluate(this.now(), only));
+    this.#retryFaults();
+  }
+
+  /** A pushed update: each value is a new sample, received now (its age counts from here, whatever its timestamp). */
+  #onSensorUpdate(m: SensorUpdate): void {
+    const r = takeUpdate(this.engine, m, this.now());
+    this.#stats.readings += r.taken;
+    if (r.touched.size) this.#evaluate(r.touched);
+  }
+
+  /** The live keys (see {@link takeLive}). */
+  async #poll(): Promise<void> {
+    try {
+      const got = await this.#live.read(this.engine.sensors());
+      this.#stats.readings += takeLive(this.engine, got, this.now());
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'live keys unreadable; controllers fail safe once data is stale');
+    }
+  }
+
+  async #onStreamCommands(entries: StreamEntry[]): Promise<void> {
+    for (const e of entries) {
+      const raw = e.fields.command ?? e.fields.json ?? e.fields.data ?? fieldsToCommand(e.fields);
+      const sentAt = Number(e.id.split('-')[0]);
+      // The entry id is the Redis server's clock; compare it with that clock as we follow it monotonically.
+      const age = this.#clock.monoMs() + this.#serverOffset - sentAt;
+      if (Number.isFinite(sentAt) && age > 60_000) {
+        this.#reject(`command ${e.id} is older than 60 s; ignored`, undefined, raw);
+        continue;
+      }
+      this.#onCommand(raw, this.#o.commandStream);
+    }
+    await this.#chain;
+  }
+
+  #onCommand(raw: unknown, via: string): void {
+    const p = this.#parser.parse(raw);
+    if (!p.ok) return this.#reject(`${via}: ${p.error}`, undefined, raw);
+    const t = this.now();
+    this.#stats.commands++;
+    if (p.kind === 'setpoint') {
+      const r = this.engine.setSetpoint(p.command, t);
+      if (!r.ok) return this.#reject(`${via}: ${r.error}`, p.command.by);
+      this.recorder.setpoint(p.command.setpoint, p.command.value, p.command.by, t.wall);
+      void this.#persist();
+      this.#enqueue({ changes: [], events: [r.event] });
+      return this.#evaluate();
+    }
+    const r = this.engine.command(p.command, t);
+    if (!r.ok) return this.#reject(`${via}: ${r.error}`, p.command.by, p.command);
+    this.#chain = this.#chain.then(() => this.#persist()); // the new mode is persisted before the relay moves
+    this.#enqueue({ changes: [], events: [r.event] });
+    this.#evaluate([p.command.device]);
+  }
+
+  /** Counts, logs and announces a refused command; a known device also gets a device:update saying why. */
+  #reject(message: string, by: string | undefined, raw?: unknown): void {
+    this.#stats.rejectedCommands++;
+    this.#log.warn({ by }, `command rejected: ${message}`);
+    const t = this.now();
+    const device = raw !== null && typeof raw === 'object' ? (raw as { device?: unknown }).device : undefined;
+    const notice = typeof device === 'string' ? this.engine.notice(device, `refused: ${message}`, t) : undefined;
+    this.#enqueue({
+      changes: [],
+      events: [{ type: 'command', message: `rejected: ${message}`, at: t.wall, ...(by ? { by } : {}) }],
+      notices: notice ? [notice] : [],
+    });
+  }
+
+  /** Applies changes in order (hardware, then messages and records); never concurrently. */
+  #enqueue(r: EvaluateResult, persist = true): void {
+    if (!r.changes.length && !r.events.length && !r.notices?.length) return;
+    this.#chain = this.#chain
+      .then(() => this.#apply(r, persist))
+      .catch((err: unknown) => {
+        this.#log.error({ err: (err as Error).message }, 'applying changes failed');
+      });
+  }
+
+  async #apply(r: EvaluateResult, persist: boolean): Promise<void> {
+    const out: Promise<unknown>[] = [];
+    for (const c of r.changes) {
+      if (c.from !== c.to) {
+        try {
+          await this.#bank.set(c.device, c.to === 1);
+          const ok = this.engine.markFault(c.device, null, c.at);
+          if (ok) out.push(this.#event(ok));
+        } catch (err) {
+          this.#stats.writeFailures++;
+          const ev = this.engine.markFault(c.device, (err as Error).message, c.at);
+          if (ev) out.push(this.#event(ev));
+          this.#log.error({ device: c.device, err: (err as Error).message }, 'relay write failed');
+          continue;
+        }
+      }
+      this.#stats.changes++;
+      this.account.record(c.device, c.to === 1, this.now());
+      this.recorder.change(c);
+      out.push(
+        this.#pub
+          .publishTopic('device:update', [c.location, c.cluster], deviceUpdate(c, this.#simulated))
+          .catch(() => this.#stats.publishFailures++),
+      );
+      this.#log.info({ device: c.device, from: c.from, to: c.to, mode: c.mode, source: c.source, by: c.by }, c.reason);
+    }
+    for (const e of r.events) out.push(this.#event(e));
+    for (const n of r.notices ?? [])
+      out.push(
+        this.#pub
+          .publishTopic('device:update', [n.location, n.cluster], noticeUpdate(n, this.#simulated))
+          .catch(() => this.#stats.publishFailures++),
+      );
+    // Messages are pipelined on one connection (so they keep their order) and not waited for:
+    // the next relay write must not wait for a Redis round trip. Failures are counted.
+    void Promise.all(out);
+    if (persist && (r.changes.length || r.events.length)) this.#schedulePersist();
+  }
+
+  #event(e: ControlEvent): Promise<unknown> {
+    const level = e.type === 'failsafe' || e.type === 'fault' ? 'warn' : 'info';
+    this.#log[level]({ device: e.device, event: e.type, by: e.by }, e.message);
+    if (e.device) {
+      const s = this.engine.status().find((d) => d.name === e.device);
+      if (s) this.recorder.event(e, s);
+    }
+    const msg = {
+      type: e.type,
+      device: e.device ?? null,
+      message: e.message,
+      by: e.by ?? null,
+      timestamp: new Date(e.at).toISOString(),
+    };
+    return this.#pub.publish(this.#o.eventsChannel, msg).catch(() => this.#stats.publishFailures++);
+  }
+
+  #retryFaults(): void {
+    if (!this.engine.hasFaults()) return;
+    for (const d of this.engine.status()) {
+      if (!d.fault) continue;
+      this.#chain = this.#chain.then(async () => {
+        try {
+          await this.#bank.set(d.name, this.engine.status().find((x) => x.name === d.name)!.state === 1);
+          const ev = this.engine.markFault(d.name, null, this.now().wall);
+          if (ev) await this.#event(ev);
+        } catch {
+          // still failing; the event was sent when it started
+        }
+      });
+    }
+  }
+
+  async #checkHardware(): Promise<void> {
+    const failed = await this.#bank.check();
+    for (const f of failed) this.#log.error({ code: f.code }, `output chip check failed: ${f.message}`);
+  }
+
+  #schedulePersist(): void {
+    if (this.#persistTimer || this.#closed) return;
+    this.#persistTimer = setTimeout(() => {
+      this.#persistTimer = undefined;
+      void this.#persist();
+    }, this.#o.persistMs);
+  }
+
+  async #persist(): Promise<void> {
+    try {
+      await saveState(this.#conn, this.#o.stateKey, {
+        snapshot: this.engine.snapshot(this.now()),
+        onTime: this.account.snapshot(),
+      });
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, 'device state not persisted (will retry)');
+      this.#schedulePersist();
+    }
+  }
+
+  /** Stops inputs, persists the state, then drives every output to its safe state and says so. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#timers) clearInterval(t);
+    clearTimeout(this.#persistTimer);
+    await this.#consumer?.stop().catch(() => undefined);
+    await this.#sub?.close().catch(() => undefined);
+    await this.#chain;
+    await this.#persist();
+    const t = this.now();
+    const before = this.engine.status();
+    const failed = await this.#bank.allSafe();
+    for (const f of failed) this.#log.error({ code: f.code }, `safe state not confirmed: ${f.message}`);
+    const out: Promise<unknown>[] = [];
+    for (const d of before) {
+      const safe = this.#cfg.devices.find((x) => x.name === d.name)!.safeState;
+      this.account.record(d.name, safe === 1, t);
+      if (d.state === safe) continue;
+      const c: DeviceChange = {
+        ...d,
+        device: d.name,
+        from: d.state,
+        to: safe,
+        fromMode: d.mode,
+        source: 'startup',
+        reason: 'automation stopped: safe state',
+        by: 'automation',
+        at: t.wall,
+      };
+      // Published, not written to device_states: the store keeps the state to restore at the next start.
+      out.push(
+        this.#pub
+          .publishTopic('device:update', [d.location, d.cluster], deviceUpdate(c, this.#simulated))
+          .catch(() => undefined),
+      );
+    }
+    await Promise.all(out);
+    await this.recorder.close();
+    await this.#heartbeat?.close().catch(() => undefined);
+  }
+}
