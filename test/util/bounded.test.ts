@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
 import { PresenceWatcher } from '../../src/bus/presence.js';
+import { Registry } from '../../src/bus/registry.js';
 import { ALERT_ENGINE_LIMITS, AlertEngine } from '../../src/services/alerts/engine.js';
 import { addBounded, evictOldest, setBounded } from '../../src/util/bounded.js';
 import { randomPrefix } from '../support/tmp.js';
@@ -45,6 +46,10 @@ describe('bounded maps and sets (issue 12, point 6)', () => {
     expect(w.ignored).toBe(30);
     await w.close();
     expect(() => new PresenceWatcher(conn, { maxInstances: 0 })).toThrow(/maxInstances/);
+    // the registry lists at most maxList records of a scope
+    const reg = new Registry(conn, { prefix: `${randomPrefix()}identity:`, maxList: 7, scanCount: 5 });
+    for (let i = 0; i < 30; i++) await reg.touch('can-node', String(i), { node: i });
+    expect(await reg.list('can-node')).toHaveLength(7);
     await conn.close();
   });
 });
