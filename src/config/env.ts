@@ -125,3 +125,22 @@ export function applySecretFiles(env: NodeJS.ProcessEnv = process.env): Partial<
   }
   return from;
 }
+
+/**
+ * Writes one credential file (`<dir>/<NAME>`, mode 0600, its directory 0700)
+ * atomically: a temporary file created exclusively, then renamed over the
+ * old one. The layout `LoadCredential=canopy:<dir>` and
+ * {@link applySecretFiles} read.
+ */
+export function writeCredential(dir: string, name: string, value: string): string {
+  if (!/^[A-Za-z0-9_.-]+$/.test(name))
+    throw new CredentialError('CREDENTIAL_UNREADABLE', `bad credential name ${name}`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
+  const file = path.join(dir, name);
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { force: true });
+  fs.writeFileSync(tmp, `${value}\n`, { mode: 0o600, flag: 'wx' });
+  fs.renameSync(tmp, file);
+  return file;
+}

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createClient } from 'redis';
 import { describe, expect, it } from 'vitest';
-import { applySecretFiles, CredentialError } from '../../src/config/env.js';
+import { applySecretFiles, CredentialError, writeCredential } from '../../src/config/env.js';
 import { startRedis } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -75,5 +75,36 @@ describe('secrets from systemd credentials and NAME_FILE (src/config/env.ts)', (
     await expect.poll(() => got.length, { timeout: 30_000 }).toBe(1);
     expect(JSON.parse(got[0] as string)).toMatchObject({ type: 'prediction', data: { x: 1 } });
     await sub.quit();
+  });
+
+  it("canopy acl --credentials-dir writes each service's REDIS_URL credential (0600 in 0700 directories)", () => {
+    const dir = tempDir('canopy-acl-');
+    const w = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'acl',
+        '--format',
+        'file',
+        '--out',
+        path.join(dir, 'users.acl'),
+        '--credentials',
+        path.join(dir, 'creds'),
+        '--credentials-dir',
+        path.join(dir, 'credentials'),
+      ],
+      { encoding: 'utf8', env: { PATH: process.env.PATH, REDIS_URL: 'redis://127.0.0.1:6390' } },
+    );
+    expect(w.status, w.stderr).toBe(0);
+    for (const s of ['worker', 'api', 'gateway', 'cli']) {
+      const f = path.join(dir, 'credentials', s, 'REDIS_URL');
+      expect(fs.readFileSync(f, 'utf8'), s).toMatch(new RegExp(`^redis://canopy-${s}:[^@]+@127\\.0\\.0\\.1:6390\\n$`));
+      expect(fs.statSync(f).mode & 0o777).toBe(0o600);
+      expect(fs.statSync(path.dirname(f)).mode & 0o777).toBe(0o700);
+    }
+    expect(w.stdout + w.stderr).not.toMatch(/redis:\/\/canopy-worker:/); // passwords are not printed
+    // writing again replaces the file atomically
+    writeCredential(path.join(dir, 'credentials', 'worker'), 'REDIS_URL', 'redis://x');
+    expect(fs.readFileSync(path.join(dir, 'credentials', 'worker', 'REDIS_URL'), 'utf8')).toBe('redis://x\n');
   });
 });
