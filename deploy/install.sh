@@ -120,7 +120,8 @@ put_text() {
 # compromised service cannot read another's credentials, environment or
 # /proc entries; all in the group canopy, which shares the data directory.
 services_all=(scanner worker api automation alerts recorder analytics exporter gateway)
-{
+sysusers_conf() {
+  local s
   echo "# Canopy's service users (systemd-sysusers): one per service, group canopy."
   echo "g canopy -"
   for s in "${services_all[@]}" backup; do
@@ -129,7 +130,9 @@ services_all=(scanner worker api automation alerts recorder analytics exporter g
   echo "# the relay boards' I2C bus"
   echo "g i2c -"
   echo "m canopy-automation i2c"
-} | put_text /usr/lib/sysusers.d/canopy.conf 644
+}
+# (a here-string, not a pipe: put_text must run in this shell to record a change)
+put_text /usr/lib/sysusers.d/canopy.conf 644 <<<"$(sysusers_conf)"
 mkdir -p "$p/etc"
 has_users() {
   local s
@@ -234,7 +237,7 @@ if [[ ! -e "$p$acl" ]]; then
         else # needs URL encoding: let canopy build it
           url="$(REDIS_URL=redis://127.0.0.1:6379 "$node" "$cli" acl --url-for "canopy-$s" --credentials "$creds" 2>/dev/null)"
         fi
-        printf '%s\n' "$url" | put_text "$cred" 600
+        put_text "$cred" 600 <<<"$url"
       fi
     done
     say "generated $acl and each service's REDIS_URL credential (canopy acl)"
