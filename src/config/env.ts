@@ -54,6 +54,9 @@ export type SecretVariable = (typeof SECRET_VARIABLES)[number];
 export const FILE_CREDENTIALS = {
   CANOPY_API_TOKENS: 'CANOPY_API_TOKENS_FILE',
   CANOPY_GATEWAY_TOKENS: 'CANOPY_GATEWAY_TOKENS_FILE',
+  // the API's TLS key and certificate are paths already
+  CANOPY_API_TLS_KEY: 'CANOPY_API_TLS_KEY',
+  CANOPY_API_TLS_CERT: 'CANOPY_API_TLS_CERT',
 } as const;
 
 export type CredentialErrorCode = 'CREDENTIAL_UNREADABLE' | 'CREDENTIAL_CONFLICT';

@@ -42,6 +42,10 @@ describe('secrets from systemd credentials and NAME_FILE (src/config/env.ts)', (
     applySecretFiles(env);
     expect(env.CANOPY_API_TOKENS_FILE).toBe(path.join(dir, 'canopy_CANOPY_API_TOKENS'));
     expect(env.CANOPY_API_TOKENS).toBeUndefined();
+    const tls = credDir({ canopy_CANOPY_API_TLS_KEY: '-----BEGIN PRIVATE KEY-----\n' });
+    const env2: NodeJS.ProcessEnv = { CREDENTIALS_DIRECTORY: tls, CANOPY_API_TLS_KEY: '/etc/ssl/private/old.key' };
+    applySecretFiles(env2);
+    expect(env2.CANOPY_API_TLS_KEY).toBe(path.join(tls, 'canopy_CANOPY_API_TLS_KEY'));
   });
 
   it('NAME and NAME_FILE together, or an unreadable file, are refused with a typed error', () => {
