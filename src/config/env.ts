@@ -94,7 +94,7 @@ function readSecret(file: string, name: string): string {
  * 2. `NAME_FILE=/path` (Docker secrets and the like);
  * 3. `NAME` itself in the environment.
  *
- * Setting both `NAME` and `NAME_FILE` is refused (which one was meant?).
+ * Setting both `NAME` and `NAME_FILE` to different values is refused (which one was meant?).
  * A credential named after a {@link FILE_CREDENTIALS} key sets the
  * service's own `…_FILE` variable to the credential's path.
  * Returns where each secret came from; values are never logged.
@@ -120,9 +120,11 @@ export function applySecretFiles(env: NodeJS.ProcessEnv = process.env): Partial<
       env[name] = readSecret(cred, name);
       from[name] = 'credential';
     } else if (fileVar) {
-      if (env[name])
+      const value = readSecret(fileVar, name);
+      // a child of a process that read the file already (canopy up) inherits both, with the same value
+      if (env[name] && env[name] !== value)
         throw new CredentialError('CREDENTIAL_CONFLICT', `both ${name} and ${name}_FILE are set: keep one of them`);
-      env[name] = readSecret(fileVar, name);
+      env[name] = value;
       from[name] = 'file';
     } else if (env[name]) from[name] = 'environment';
   }

@@ -53,6 +53,9 @@ describe('secrets from systemd credentials and NAME_FILE (src/config/env.ts)', (
     fs.writeFileSync(f, 'x');
     const both = () => applySecretFiles({ PGPASSWORD: 'a', PGPASSWORD_FILE: f });
     expect(both).toThrow(CredentialError);
+    // what a child of `canopy up` inherits: both, with the value the parent read
+    const child: NodeJS.ProcessEnv = { PGPASSWORD: 'x', PGPASSWORD_FILE: f };
+    expect(applySecretFiles(child)).toEqual({ PGPASSWORD: 'file' });
     expect(() => both()).toThrow(expect.objectContaining({ code: 'CREDENTIAL_CONFLICT' }));
     const missing = () => applySecretFiles({ ALERTS_SMTP_URL_FILE: path.join(tempDir(), 'nope') });
     expect(missing).toThrow(expect.objectContaining({ code: 'CREDENTIAL_UNREADABLE', name: 'CredentialError' }));
