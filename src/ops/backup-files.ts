@@ -97,8 +97,10 @@ export function copyConfigTree(src: string, dest: string): { files: BackupFileEn
         try {
           buf = readRegular(path.join(src, r));
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
-          excluded.push({ path: r, reason: 'unreadable' });
+          // a hard-linked file (or one replaced meanwhile) is left out rather than failing the backup
+          if (err instanceof BackupError) excluded.push({ path: r, reason: 'not a regular file' });
+          else if ((err as NodeJS.ErrnoException).code === 'EACCES') excluded.push({ path: r, reason: 'unreadable' });
+          else throw err;
           continue;
         }
         fs.mkdirSync(path.dirname(path.join(dest, r)), { recursive: true, mode: 0o700 });

@@ -24,6 +24,8 @@ async function makeBackup() {
   fs.mkdirSync(path.join(conf, 'credentials'));
   fs.writeFileSync(path.join(conf, 'credentials', 'smtp-password'), 'pa55\n', { mode: 0o600 });
   fs.symlinkSync('/etc/hostname', path.join(conf, 'linked.yaml'));
+  fs.writeFileSync(path.join(conf, 'hard.yaml'), 'x: 1\n');
+  fs.linkSync(path.join(conf, 'hard.yaml'), path.join(tempDir('canopy-elsewhere-'), 'hard.yaml'));
   fs.writeFileSync(path.join(conf, 'alerts.env'), 'SMTP_PASSWORD=pa55\nLOG_LEVEL=debug\n', { mode: 0o600 });
   const out = tempDir('canopy-backups-');
   const r = await backup({ databaseUrl: `sqlite:${file}`, outDir: out, configDir: conf });
@@ -77,6 +79,7 @@ describe('backups leave credentials out and record a SHA-256 per file', () => {
         { path: 'api-tls.key', reason: 'credential' },
         { path: 'credentials/', reason: 'credential' },
         { path: 'linked.yaml', reason: 'symlink' },
+        { path: 'hard.yaml', reason: 'not a regular file' },
       ]),
     );
     expect(manifest.config.sort()).toEqual(['dbc/canopy.dbc', 'nodes.yaml']);
