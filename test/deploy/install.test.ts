@@ -94,6 +94,14 @@ describe('deploy/install.sh', () => {
       expect(fs.statSync(cred).uid).toBe(0);
       expect(fs.existsSync(path.join(root, `etc/canopy/${s}.env`)), s).toBe(false);
     }
+    // every unit's LoadCredential= directory exists, root's alone (systemd refuses to start a unit without it)
+    for (const u of UNITS.filter((n) => n.endsWith('.service'))) {
+      const text = fs.readFileSync(path.join(root, 'etc/systemd/system', u), 'utf8');
+      for (const m of text.matchAll(/^LoadCredential=[^:]+:(\S+)$/gm)) {
+        const st = fs.statSync(path.join(root, m[1] as string));
+        expect([st.isDirectory(), st.uid, st.mode & 0o777], `${u}: ${m[1]}`).toEqual([true, 0, 0o700]);
+      }
+    }
     const before = snapshot(root);
     const second = install(root);
     expect(second).toMatch(/nothing to change/);
