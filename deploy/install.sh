@@ -14,9 +14,11 @@
 #   --no-enable    install files only; do not enable or start anything
 #   --start        also start canopy.target now
 #
-# What it does: creates the unprivileged user `canopy` (systemd-sysusers),
-# the directories /etc/canopy, /var/lib/canopy, /var/log/canopy and
-# /var/backups/canopy, the `canopy` command (/usr/local/bin/canopy), the
+# What it does: creates one unprivileged user per service (canopy-scanner,
+# canopy-worker, …, canopy-backup; group canopy; systemd-sysusers), the
+# directories /etc/canopy, /etc/canopy/credentials/<service> (root only: each
+# service's secrets, passed by LoadCredential=), /var/lib/canopy,
+# /var/log/canopy and /var/backups/canopy, the `canopy` command (/usr/local/bin/canopy), the
 # units from deploy/systemd (services, canopy.target, the error-handler
 # template, the daily backup timer with rotation), Redis' configuration as a
 # drop-in for redis-server.service, Grafana provisioning when Grafana is
@@ -113,36 +115,71 @@ put_text() {
   rm -f "$tmp"
 }
 
-# --- the user ----------------------------------------------------------------
-put_text /usr/lib/sysusers.d/canopy.conf 644 <<'EOF'
-# Canopy's unprivileged service user (systemd-sysusers).
-u canopy - "Canopy services" /var/lib/canopy /usr/sbin/nologin
-# the relay boards' I2C bus
-m canopy i2c
-EOF
+# --- the users ------------------------------------------------------------------
+# One system user per service (canopy-<service>, as its Redis ACL user), so a
+# compromised service cannot read another's credentials, environment or
+# /proc entries; all in the group canopy, which shares the data directory.
+services_all=(scanner worker api automation alerts recorder analytics exporter gateway)
+sysusers_conf() {
+  local s
+  echo "# Canopy's service users (systemd-sysusers): one per service, group canopy."
+  echo "g canopy -"
+  for s in "${services_all[@]}" backup; do
+    echo "u canopy-$s -:canopy \"Canopy $s\" /var/lib/canopy /usr/sbin/nologin"
+  done
+  echo "# the relay boards' I2C bus"
+  echo "g i2c -"
+  echo "m canopy-automation i2c"
+}
+# (a here-string, not a pipe: put_text must run in this shell to record a change)
+put_text /usr/lib/sysusers.d/canopy.conf 644 <<<"$(sysusers_conf)"
 mkdir -p "$p/etc"
-has_user() { [[ -n "$(uid_of canopy)" ]] && awk -F: '$1=="i2c" {print $4}' "$p/etc/group" 2>/dev/null | tr , '\n' | grep -qx canopy; }
-if ! has_user; then
+has_users() {
+  local s
+  [[ -n "$(gid_of canopy)" ]] || return 1
+  for s in "${services_all[@]}" backup; do [[ -n "$(uid_of "canopy-$s")" ]] || return 1; done
+  awk -F: '$1=="i2c" {print $4}' "$p/etc/group" 2>/dev/null | tr , '\n' | grep -qx canopy-automation
+}
+if ! has_users; then
   if command -v systemd-sysusers >/dev/null; then
     systemd-sysusers --root="$root" canopy.conf >/dev/null
   elif [[ $live == 1 ]]; then
+    getent group canopy >/dev/null || groupadd --system canopy
     getent group i2c >/dev/null || groupadd --system i2c
-    id canopy >/dev/null 2>&1 || useradd --system --home-dir /var/lib/canopy --shell /usr/sbin/nologin --user-group canopy
-    usermod -aG i2c canopy
+    for s in "${services_all[@]}" backup; do
+      id "canopy-$s" >/dev/null 2>&1 ||
+        useradd --system --home-dir /var/lib/canopy --no-create-home --shell /usr/sbin/nologin --gid canopy "canopy-$s"
+    done
+    usermod -aG i2c canopy-automation
   else
-    echo "install.sh: systemd-sysusers is needed to create the user under --root" >&2
+    echo "install.sh: systemd-sysusers is needed to create the users under --root" >&2
     exit 1
   fi
-  say "created user canopy"
+  say "created the service users canopy-{$(IFS=,; echo "${services_all[*]}"),backup} (group canopy)"
   changed=1
 fi
 
 # --- directories -------------------------------------------------------------
 ensure_dir /etc/canopy 750 root canopy
-ensure_dir /var/lib/canopy 750 canopy canopy
-ensure_dir /var/log/canopy 750 canopy canopy
-ensure_dir /var/backups/canopy 750 canopy canopy
+# Secrets, one directory per service, root only: systemd hands each service its
+# own (LoadCredential=), readable by that service's user alone.
+ensure_dir /etc/canopy/credentials 700
+for s in "${services_all[@]}" backup cli; do ensure_dir "/etc/canopy/credentials/$s" 700; done
+# Shared by the services through the group: setgid (files stay in group canopy)
+# and sticky (a service cannot remove or replace another's files).
+ensure_dir /var/lib/canopy 3770 root canopy
+ensure_dir /var/log/canopy 3770 root canopy
+ensure_dir /var/backups/canopy 700 canopy-backup canopy
 ensure_dir /usr/local/lib/canopy 755
+# The SQLite store, created empty (a valid empty database) and group-writable,
+# so every service of the group can open it and its -wal/-shm files (SQLite
+# gives those the database file's mode).
+if [[ ! -e "$p/var/lib/canopy/canopy.db" ]]; then
+  : >"$p/var/lib/canopy/canopy.db"
+  say "created /var/lib/canopy/canopy.db"
+  changed=1
+fi
+set_meta "$p/var/lib/canopy/canopy.db" 660 canopy-worker canopy
 
 # --- the canopy command and the error handler --------------------------------
 [[ -f "$app/dist/src/cli/main.js" ]] || say "warning: $app/dist/src/cli/main.js is missing: run npm ci && npm run build in $app"
@@ -159,6 +196,8 @@ if [ -z "\$INVOCATION_ID" ]; then
     [ -r "\$f" ] && . "\$f"
   done
   set +a
+  # the CLI's own secrets (its Redis user), readable by root only
+  [ -z "\$CREDENTIALS_DIRECTORY" ] && [ -r /etc/canopy/credentials/cli ] && export CREDENTIALS_DIRECTORY=/etc/canopy/credentials/cli
 fi
 exec "$node" "$app/dist/src/cli/main.js" "\$@"
 EOF
@@ -178,9 +217,10 @@ redis_group=root
 put "$here/redis/redis.conf" /etc/redis/canopy.conf 640 root "$redis_group"
 # The ACL file: one least-privilege Redis user per service, generated by
 # `canopy acl` (passwords in /etc/canopy/redis-acl.credentials, 0600), and each
-# service's REDIS_URL with its own user in /etc/canopy/<service>.env. Without
-# a built CLI: a starting file with the default user, reachable from this
-# machine only (bind + protected-mode) — Redis refuses to start without one.
+# service's REDIS_URL with its own user as a credential of that service only:
+# /etc/canopy/credentials/<service>/REDIS_URL (0600, root). Without a built
+# CLI: a starting file with the default user, reachable from this machine
+# only (bind + protected-mode) — Redis refuses to start without one.
 acl=/etc/redis/canopy-users.acl
 cli="$app/dist/src/cli/main.js"
 if [[ ! -e "$p$acl" ]]; then
@@ -188,18 +228,19 @@ if [[ ! -e "$p$acl" ]]; then
     creds="$p/etc/canopy/redis-acl.credentials"
     CANOPY_DATA_DIR="$p/var/lib/canopy" "$node" "$cli" acl --format file --out "$p$acl" --credentials "$creds" 2>/dev/null
     chmod 600 "$creds"
-    for s in scanner worker api automation alerts recorder analytics exporter gateway cli; do
-      if [[ ! -e "$p/etc/canopy/$s.env" ]]; then
+    for s in "${services_all[@]}" cli; do
+      cred="/etc/canopy/credentials/$s/REDIS_URL"
+      if [[ ! -e "$p$cred" ]]; then
         pw="$(awk -F= -v u="canopy-$s" '$1==u {print substr($0, length(u) + 2)}' "$creds")"
         if [[ "$pw" =~ ^[A-Za-z0-9_-]+$ ]]; then
           url="redis://canopy-$s:$pw@127.0.0.1:6379"
         else # needs URL encoding: let canopy build it
           url="$(REDIS_URL=redis://127.0.0.1:6379 "$node" "$cli" acl --url-for "canopy-$s" --credentials "$creds" 2>/dev/null)"
         fi
-        put_text "/etc/canopy/$s.env" 600 <<<"REDIS_URL=$url"
+        put_text "$cred" 600 <<<"$url"
       fi
     done
-    say "generated $acl and the services' REDIS_URL (canopy acl)"
+    say "generated $acl and each service's REDIS_URL credential (canopy acl)"
   else
     put_text "$acl" 640 <<<'user default on nopass ~* &* +@all'
     say "wrote a starting $acl: build Canopy and run canopy acl to replace it"

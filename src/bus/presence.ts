@@ -211,12 +211,20 @@ export interface PresenceWatcherOptions {
   pollMs: number;
   /** @defaultValue `heartbeat:` */
   prefix: string;
+  /**
+   * Most instances tracked: heartbeat keys are written by every service user,
+   * so a flood of them must not grow the watcher; the rest are ignored,
+   * counted in {@link PresenceWatcher.ignored} and logged.
+   * @defaultValue 4096
+   */
+  maxInstances: number;
   /** @defaultValue silent */
   logger: BusLogger;
 }
 
 export const PRESENCE_WATCHER_DEFAULTS: PresenceWatcherOptions = {
   pollMs: 2000,
+  maxInstances: 4096,
   prefix: HEARTBEAT_DEFAULTS.prefix,
   logger: silentLogger,
 };
@@ -239,6 +247,8 @@ export class PresenceWatcher extends EventEmitter<PresenceEvents> {
   readonly options: PresenceWatcherOptions;
   readonly #conn: Connection;
   readonly #known = new Map<string, HeartbeatInfo | null>();
+  /** Heartbeats beyond `maxInstances` at the last scan. */
+  ignored = 0;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
@@ -247,6 +257,8 @@ export class PresenceWatcher extends EventEmitter<PresenceEvents> {
     super();
     const o = { ...PRESENCE_WATCHER_DEFAULTS, ...stripUndefined(options) };
     if (!(o.pollMs > 0)) throw new ConfigError(`pollMs must be > 0, got ${o.pollMs}`);
+    if (!(Number.isInteger(o.maxInstances) && o.maxInstances > 0))
+      throw new ConfigError(`maxInstances must be a positive integer, got ${o.maxInstances}`);
     this.options = o;
     this.#conn = conn;
   }
@@ -282,6 +294,15 @@ export class PresenceWatcher extends EventEmitter<PresenceEvents> {
       if (this.listenerCount('error') > 0) this.emit('error', err as Error);
       return;
     }
+    if (live.length > this.options.maxInstances) {
+      if (this.ignored === 0)
+        this.options.logger.warn(
+          { heartbeats: live.length, maxInstances: this.options.maxInstances },
+          'more heartbeats than maxInstances: the rest are ignored',
+        );
+      this.ignored = live.length - this.options.maxInstances;
+      live = live.slice(0, this.options.maxInstances);
+    } else this.ignored = 0;
     const now = new Set(live.map((l) => l.instance));
     for (const l of live) {
       if (!this.#known.has(l.instance)) this.emit('appeared', l);

@@ -11,9 +11,20 @@ export interface RegistryOptions {
   ttlSeconds: number;
   /** @defaultValue 500 — SCAN COUNT hint. */
   scanCount: number;
+  /**
+   * Most records {@link Registry.list} returns (and holds in memory): ids come
+   * from outside (CAN node numbers, relay users), so a scope can hold more.
+   * @defaultValue 10000
+   */
+  maxList: number;
 }
 
-export const REGISTRY_DEFAULTS: RegistryOptions = { prefix: 'identity:', ttlSeconds: 86_400, scanCount: 500 };
+export const REGISTRY_DEFAULTS: RegistryOptions = {
+  prefix: 'identity:',
+  ttlSeconds: 86_400,
+  scanCount: 500,
+  maxList: 10_000,
+};
 
 /** One record as listed. */
 export interface IdentityEntry<T = Record<string, unknown>> {
@@ -46,6 +57,8 @@ export class Registry {
     if (!Number.isInteger(o.ttlSeconds) || o.ttlSeconds <= 0) {
       throw new ConfigError(`ttlSeconds must be a positive integer, got ${o.ttlSeconds}`);
     }
+    if (!Number.isInteger(o.maxList) || o.maxList <= 0)
+      throw new ConfigError(`maxList must be a positive integer, got ${o.maxList}`);
     this.options = o;
     this.#conn = conn;
   }
@@ -99,9 +112,12 @@ export class Registry {
     return (await this.#conn.run(`DEL ${key}`, (c) => c.del(key))) > 0;
   }
 
-  /** Every record of a scope (SCAN + pipelined GET), sorted by id. Records that are not JSON are left out. */
+  /**
+   * The records of a scope (SCAN + pipelined GET), sorted by id, at most
+   * `maxList` of them. Records that are not JSON are left out.
+   */
   async list<T = Record<string, unknown>>(scope: string): Promise<IdentityEntry<T>[]> {
-    const keys = await this.#scan(scope);
+    const keys = await this.#scan(scope, this.options.maxList);
     if (keys.length === 0) return [];
     const values = await this.#conn.run(`MGET ×${keys.length}`, (c) => c.mGet(keys));
     const head = `${this.options.prefix}${scope}:`;
@@ -140,13 +156,14 @@ export class Registry {
     return this.#conn.run(`DEL ×${doomed.length}`, (c) => c.del(doomed));
   }
 
-  async #scan(scope: string): Promise<string[]> {
+  async #scan(scope: string, max = Number.POSITIVE_INFINITY): Promise<string[]> {
     checkScope(scope);
     const match = `${escapeGlob(`${this.options.prefix}${scope}:`)}*`;
     const keys = new Set<string>();
     await this.#conn.run(`SCAN ${match}`, async (c) => {
       for await (const batch of c.scanIterator({ MATCH: match, COUNT: this.options.scanCount })) {
-        for (const k of batch) keys.add(String(k));
+        for (const k of batch) if (keys.size < max) keys.add(String(k));
+        if (keys.size >= max) break;
       }
     });
     return [...keys];

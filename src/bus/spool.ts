@@ -101,14 +101,19 @@ export class SpoolFile {
     return this.#size;
   }
 
-  /** Appends the records and fsyncs once. */
-  async append(records: ReadonlyArray<SpoolRecord>): Promise<void> {
-    if (records.length === 0) return;
+  /**
+   * Appends the records and fsyncs once. With `maxBytes`, a batch that
+   * would make the file larger than that is not written at all (false).
+   */
+  async append(records: ReadonlyArray<SpoolRecord>, maxBytes = Number.POSITIVE_INFINITY): Promise<boolean> {
+    if (records.length === 0) return true;
     const text = records.map(encodeRecord).join('');
     const buf = Buffer.from(text, 'utf8');
+    if (this.#size + buf.length > maxBytes) return false;
     await this.#fh.write(buf, 0, buf.length, null);
     await this.#fh.sync();
     this.#size += buf.length;
+    return true;
   }
 
   /**

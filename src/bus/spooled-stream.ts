@@ -27,6 +27,14 @@ export interface SpooledStreamWriterOptions {
   replayBatch: number;
   /** @defaultValue 200 — how often a non-empty spool tries to replay. */
   replayIntervalMs: number;
+  /**
+   * Size cap of the spool file in bytes. When a batch would make the file
+   * larger, that batch — the newest — is dropped, counted (`dropped`) and
+   * logged, and `spoolFull` is set until the spool has room again: what is
+   * already spooled is older, durable and in order, and stays so.
+   * @defaultValue 536870912 (512 MiB; some 4 million frames)
+   */
+  maxSpoolBytes: number;
   /** @defaultValue 604800 (7 days) — TTL of the writer's ack key in Redis. */
   ackTtlSeconds: number;
   /** @defaultValue `spool:ack:` — ack keys are `<prefix><writer id>`. */
@@ -42,6 +50,7 @@ export const SPOOLED_STREAM_DEFAULTS: Omit<SpooledStreamWriterOptions, 'stream' 
   useRedis: true,
   replayBatch: 500,
   replayIntervalMs: 200,
+  maxSpoolBytes: 512 * 1024 * 1024,
   ackTtlSeconds: 7 * 24 * 3600,
   ackPrefix: 'spool:ack:',
   breaker: {},
@@ -61,9 +70,16 @@ export interface SpooledStreamStats {
   pending: number;
   /** Corrupt spool lines skipped. */
   corrupt: number;
+  /** Entries dropped because the spool file was at {@link SpooledStreamWriterOptions.maxSpoolBytes}. */
+  dropped: number;
+  /** Bytes in the spool file. */
+  spoolBytes: number;
+  /** True while batches are being dropped (the spool is full and Redis unreachable). */
+  spoolFull: boolean;
 }
 
-export type WriteOutcome = 'redis' | 'spool';
+/** Where a batch went: Redis, the spool, or nowhere (the spool was full: dropped and counted). */
+export type WriteOutcome = 'redis' | 'spool' | 'dropped';
 
 const appendScript = () => new LuaScript('spool-append');
 
@@ -100,6 +116,9 @@ export class SpooledStreamWriter {
     duplicatesSkipped: 0,
     pending: 0,
     corrupt: 0,
+    dropped: 0,
+    spoolBytes: 0,
+    spoolFull: false,
   };
 
   private constructor(conn: Connection | undefined, o: SpooledStreamWriterOptions, file: SpoolFile, pending: number) {
@@ -134,7 +153,7 @@ export class SpooledStreamWriter {
       const n = 'maxLen' in o.trim ? o.trim.maxLen : o.trim.minAgeMs;
       if (!(Number.isInteger(n) && n > 0)) throw new ConfigError(`trim must be a positive integer, got ${n}`);
     }
-    for (const k of ['replayBatch', 'replayIntervalMs', 'ackTtlSeconds'] as const) {
+    for (const k of ['replayBatch', 'replayIntervalMs', 'ackTtlSeconds', 'maxSpoolBytes'] as const) {
       if (!(o[k] > 0)) throw new ConfigError(`${k} must be > 0`);
     }
     const { file, records } = await SpoolFile.open(path.join(o.dir, `${o.name}.spool`), o.logger);
@@ -148,7 +167,7 @@ export class SpooledStreamWriter {
   }
 
   get stats(): SpooledStreamStats {
-    return { ...this.#stats };
+    return { ...this.#stats, spoolBytes: this.#file.size };
   }
 
   /** Path of the spool file. */
@@ -186,7 +205,24 @@ export class SpooledStreamWriter {
           }
         }
       }
-      await this.#file.append(recs);
+      if (!(await this.#file.append(recs, this.options.maxSpoolBytes))) {
+        this.#stats.dropped += recs.length;
+        if (!this.#stats.spoolFull) {
+          this.#stats.spoolFull = true;
+          this.options.logger.error(
+            { stream: this.options.stream, maxSpoolBytes: this.options.maxSpoolBytes, dropped: this.#stats.dropped },
+            'spool full: dropping new batches (counted as dropped) until Redis takes the spool',
+          );
+        }
+        return 'dropped';
+      }
+      if (this.#stats.spoolFull) {
+        this.#stats.spoolFull = false;
+        this.options.logger.warn(
+          { stream: this.options.stream, dropped: this.#stats.dropped },
+          'spool has room again; entries dropped while it was full are counted in dropped',
+        );
+      }
       this.#stats.spooled += recs.length;
       this.#stats.pending += recs.length;
       return 'spool';
@@ -252,6 +288,7 @@ export class SpooledStreamWriter {
       await this.#file.truncate();
       this.#offset = 0;
       this.#stats.pending = 0;
+      this.#stats.spoolFull = false;
       this.options.logger.info(
         { stream: this.options.stream, replayed: this.#stats.replayed },
         'spool replayed into Redis and truncated',

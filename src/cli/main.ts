@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { applySecretFiles } from '../config/env.js';
 import { packageVersion } from './version.js';
 
 type Register = (program: Command) => void;
@@ -47,7 +48,10 @@ export async function buildProgram(argv: string[] = process.argv): Promise<Comma
   return program;
 }
 
-buildProgram()
+// secrets from systemd credentials ($CREDENTIALS_DIRECTORY) or NAME_FILE, before any command reads the environment
+Promise.resolve()
+  .then(() => applySecretFiles(process.env))
+  .then(() => buildProgram())
   .then((program) => program.parseAsync(process.argv))
   .catch((err: unknown) => {
     process.stderr.write(`canopy: ${(err as Error).message}\n`);

@@ -1,14 +1,18 @@
 import { spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { parseDatabaseUrl } from '../store/options.js';
+import { BackupError } from './backup-error.js';
+import { copyConfigTree, sha256, sha256File, type BackupFileEntry, type ExcludedFile } from './backup-files.js';
+
+export { BackupError, type BackupErrorCode } from './backup-error.js';
+export { sha256File } from './backup-files.js';
 
 /** What a backup holds; written last, so a directory without it is incomplete. */
 export interface BackupManifest {
-  format: 'canopy-backup/1';
+  format: typeof BACKUP_FORMAT;
   created_at: string;
   canopy_version: string;
   store:
@@ -21,21 +25,19 @@ export interface BackupManifest {
         tables: Record<string, number>;
         timescaledb: string | null;
       };
+  /** Configuration files, relative to `config/`. */
   config: string[];
   env: { file: string; redacted: string[]; skipped?: string }[];
+  /** Every file of the backup but this manifest, relative to the backup directory, with its SHA-256. */
+  files: BackupFileEntry[];
+  /** Configuration files left out: credentials and tokens (never copied), symlinks, unreadable files. */
+  excluded: ExcludedFile[];
+  /** True when `--include-secrets` kept the secret values of env files. */
   secrets_included: boolean;
 }
 
-export type BackupErrorCode = 'BACKUP_CONFIG' | 'BACKUP_STORE' | 'BACKUP_TOOL' | 'BACKUP_INVALID' | 'RESTORE_TARGET';
-
-export class BackupError extends Error {
-  readonly code: BackupErrorCode;
-  constructor(code: BackupErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'BackupError';
-    this.code = code;
-  }
-}
+/** Version 2 added `files` (a SHA-256 per file) and `excluded`; a restore refuses anything older. */
+export const BACKUP_FORMAT = 'canopy-backup/2';
 
 /** `canopy backup`. */
 export interface BackupOptions {
@@ -107,10 +109,6 @@ export function runTool(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}
   });
 }
 
-export function sha256File(file: string): string {
-  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-}
-
 const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 /** Row counts of every table of a SQLite database. */
@@ -169,24 +167,6 @@ export function redactEnv(text: string): { text: string; redacted: string[] } {
   return { text: lines.join('\n'), redacted };
 }
 
-function copyTree(src: string, dest: string, rel = ''): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(path.join(src, rel), { withFileTypes: true })) {
-    const r = path.join(rel, e.name);
-    if (e.isDirectory()) out.push(...copyTree(src, dest, r));
-    else if (e.isFile() && !e.name.endsWith('.env')) {
-      fs.mkdirSync(path.dirname(path.join(dest, r)), { recursive: true });
-      try {
-        fs.copyFileSync(path.join(src, r), path.join(dest, r));
-        out.push(r);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
-      }
-    }
-  }
-  return out;
-}
-
 function stamp(d: Date): string {
   return d
     .toISOString()
@@ -216,7 +196,13 @@ async function backupSqlite(file: string, destDir: string): Promise<BackupManife
     copy.pragma('journal_mode = DELETE'); // one self-contained file
     const tables = sqliteCounts(copy);
     copy.close();
-    return { kind: 'sqlite', file: 'store/canopy.db', sha256: sha256File(dest), bytes: fs.statSync(dest).size, tables };
+    return {
+      kind: 'sqlite',
+      file: 'store/canopy.db',
+      sha256: await sha256File(dest),
+      bytes: fs.statSync(dest).size,
+      tables,
+    };
   } finally {
     if (copy.open) copy.close();
   }
@@ -243,7 +229,7 @@ async function backupPostgres(url: string, destDir: string, pgDump: string): Pro
     return {
       kind: 'postgres',
       file: 'store/canopy.dump',
-      sha256: sha256File(dest),
+      sha256: await sha256File(dest),
       bytes: fs.statSync(dest).size,
       tables,
       timescaledb: tsdb.rows[0]?.v ?? null,
@@ -291,8 +277,17 @@ export async function backup(input: Pick<BackupOptions, 'databaseUrl' | 'outDir'
       store.kind === 'sqlite'
         ? await backupSqlite(store.file, path.join(work, 'store'))
         : await backupPostgres(store.url, path.join(work, 'store'), o.pgDump);
+    const files: BackupFileEntry[] = [{ path: storeEntry.file, sha256: storeEntry.sha256, bytes: storeEntry.bytes }];
     const config: string[] = [];
-    if (o.configDir && fs.existsSync(o.configDir)) config.push(...copyTree(o.configDir, path.join(work, 'config')));
+    const excluded: ExcludedFile[] = [];
+    if (o.configDir && fs.existsSync(o.configDir)) {
+      const tree = copyConfigTree(o.configDir, path.join(work, 'config'));
+      for (const f of tree.files) {
+        config.push(f.path);
+        files.push({ ...f, path: `config/${f.path}` });
+      }
+      excluded.push(...tree.excluded);
+    }
     const envFiles =
       o.envFiles ??
       (o.configDir && fs.existsSync(o.configDir)
@@ -313,16 +308,20 @@ export async function backup(input: Pick<BackupOptions, 'databaseUrl' | 'outDir'
       }
       const r = o.includeSecrets ? { text, redacted: [] } : redactEnv(text);
       fs.mkdirSync(path.join(work, 'env'), { recursive: true, mode: 0o700 });
-      fs.writeFileSync(path.join(work, 'env', base), r.text, { mode: 0o600 });
+      const buf = Buffer.from(r.text, 'utf8');
+      fs.writeFileSync(path.join(work, 'env', base), buf, { mode: 0o600, flag: 'wx' });
       env.push({ file: base, redacted: r.redacted });
+      files.push({ path: `env/${base}`, sha256: sha256(buf), bytes: buf.length });
     }
     const manifest: BackupManifest = {
-      format: 'canopy-backup/1',
+      format: BACKUP_FORMAT,
       created_at: o.now.toISOString(),
       canopy_version: o.version,
       store: storeEntry,
       config,
       env,
+      files,
+      excluded,
       secrets_included: o.includeSecrets,
     };
     fs.writeFileSync(path.join(work, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });

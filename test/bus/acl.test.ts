@@ -195,7 +195,7 @@ describe('ACL loaded into a real redis-server', () => {
     expect(await cmd(c, 'XLEN', 'can:raw')).toBe(1);
     await cmd(c, 'XINFO', 'STREAM', 'can:raw');
     await cmd(c, 'XINFO', 'GROUPS', 'can:raw');
-    await cmd(c, 'PUBLISH', 'control:command', '{}');
+    await denied(c, 'PUBLISH', 'control:command', '{}'); // commands go to the stream, with who sent them
     await subscribeWorks(c, 'sensor:update');
     await subscribeWorks(c, 'sensor:update:*', true);
     await denied(c, 'XADD', 'can:raw', '*', 'a', 'b');
@@ -213,7 +213,8 @@ describe('ACL loaded into a real redis-server', () => {
     await cmd(a, 'XGROUP', 'CREATE', 'actuators:commands', 'automation', '0', 'MKSTREAM');
     await cmd(a, 'PUBLISH', 'device:update:Flower Room:front', '{}');
     await cmd(a, 'SET', 'device:heater_1', '1');
-    await subscribeWorks(a, 'control:command');
+    await cmd(a, 'PUBLISH', 'control:command', '{}'); // the announcement of an applied command
+    await subscribeDenied(a, 'control:command'); // never an input: commands come from actuators:commands
     await denied(a, 'PUBLISH', 'sensor:update', '{}');
     const al = await as('canopy-alerts');
     await cmd(al, 'PUBLISH', 'alerts:update', '{}');
@@ -276,6 +277,29 @@ describe('ACL loaded into a real redis-server', () => {
     await subscribeWorks(d, 'user:alex:raw');
     await subscribeDenied(d, 'user:alex:features');
     await denied(d, 'PUBLISH', 'user:alex:predictions', 'x');
+  });
+
+  it('control:command: only automation may publish it (NOPERM for every other service); the recorder listens', async () => {
+    const ok: string[] = [];
+    for (const s of SERVICE_NAMES) {
+      const c = await as(`canopy-${s}`);
+      const err = await cmd(c, 'PUBLISH', 'control:command', '{"device":"heater_1","state":1,"by":"x"}').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (err === undefined) ok.push(s);
+      else {
+        expect(err, s).toBeInstanceOf(PermissionError);
+        expect((err as Error).message, s).toMatch(/NOPERM/);
+      }
+    }
+    expect(ok).toEqual(['automation']);
+    await subscribeWorks(await as('canopy-recorder'), 'control:command');
+    for (const s of SERVICE_NAMES.filter((n) => n !== 'recorder'))
+      expect(
+        serviceUser(s).grants.some((g) => g.commands.includes('subscribe') && g.channels?.includes('control:command')),
+        s,
+      ).toBe(false);
   });
 
   it('root may do anything', async () => {

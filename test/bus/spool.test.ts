@@ -43,6 +43,45 @@ describe('spool file', () => {
   });
 });
 
+describe('spool size cap', () => {
+  it('a batch that would pass maxBytes is not written at all; the file keeps what it had', async () => {
+    const p = path.join(tempDir(), 'cap.spool');
+    const { file } = await SpoolFile.open(p);
+    const rec = (q: number) => ({ w: 'w1', q, t: 1, f: { n: String(q) } });
+    const one = Buffer.byteLength(encodeRecord(rec(1)));
+    expect(await file.append([rec(1), rec(2)], one * 2)).toBe(true);
+    expect(await file.append([rec(3)], one * 2)).toBe(false);
+    expect(file.size).toBe(one * 2);
+    expect(fs.statSync(p).size).toBe(one * 2);
+    expect((await file.read(0)).records.map((r) => r.q)).toEqual([1, 2]);
+    await file.close();
+  });
+
+  it('the writer drops and counts batches once full, logs it once, and validates the cap', async () => {
+    const log = captureLogger();
+    const w = await SpooledStreamWriter.open(undefined, {
+      stream: 'can:raw',
+      dir: tempDir(),
+      useRedis: false,
+      maxSpoolBytes: 1000,
+      logger: log,
+    });
+    closers.push(() => w.close());
+    const outcomes: string[] = [];
+    for (let i = 0; i < 30; i++) outcomes.push(await w.write([{ id: '0x101', data: 'AA', ts: String(i), dlc: '1' }]));
+    expect(outcomes.slice(0, 5)).toEqual(['spool', 'spool', 'spool', 'spool', 'spool']);
+    expect(outcomes.at(-1)).toBe('dropped');
+    const s = w.stats;
+    expect(s.spooled + s.dropped).toBe(30);
+    expect(s.spoolFull).toBe(true);
+    expect(s.spoolBytes).toBeLessThanOrEqual(1000);
+    expect(log.lines.filter((l) => /spool full/.test(l.msg))).toHaveLength(1);
+    await expect(
+      SpooledStreamWriter.open(undefined, { stream: 'x', dir: tempDir(), maxSpoolBytes: 0 }),
+    ).rejects.toThrow(/maxSpoolBytes must be > 0/);
+  });
+});
+
 describe('circuit breaker', () => {
   it('opens after N failures, lets one probe through when half-open, closes on success', () => {
     let now = 0;

@@ -26,9 +26,8 @@ function stubs(desktop: boolean): { bin: string; calls: string } {
   return { bin, calls };
 }
 
-function run(unit: string, desktop: boolean) {
+function run(unit: string, desktop: boolean, logDir = path.join(tempDir('canopy-log-'), 'canopy-failures')) {
   const { bin, calls } = stubs(desktop);
-  const logDir = path.join(tempDir('canopy-log-'), 'canopy');
   const r = spawnSync('bash', [HANDLER, unit], {
     encoding: 'utf8',
     env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, CANOPY_LOG_DIR: logDir, CANOPY_TERMINAL: 'xterm' },
@@ -42,7 +41,7 @@ describe('deploy/bin/canopy-error-handler', () => {
     expect(r.status).toBe(0);
     const files = fs.readdirSync(logDir);
     expect(files).toHaveLength(1);
-    expect(files[0]).toMatch(/^failure-canopy-worker\.service-\d{8}T\d{6}Z\.log$/);
+    expect(files[0]).toMatch(/^failure-canopy-worker\.service-\d{8}T\d{6}Z-[A-Za-z0-9]{6}\.log$/);
     const report = fs.readFileSync(path.join(logDir, files[0] as string), 'utf8');
     expect(report).toContain('Canopy: canopy-worker.service FAILED');
     expect(report).toContain('Result=exit-code');
@@ -72,5 +71,55 @@ describe('deploy/bin/canopy-error-handler', () => {
     const { r, logDir } = run("x'; rm -rf /tmp/y; '", false);
     expect(r.status).toBe(2);
     expect(fs.existsSync(logDir)).toBe(false);
+  });
+
+  it('writes a new file each time: a link planted at the report name is never followed', () => {
+    const logDir = path.join(tempDir('canopy-log-'), 'canopy-failures');
+    fs.mkdirSync(logDir, { mode: 0o755 });
+    const victim = path.join(tempDir('canopy-victim-'), 'passwd');
+    fs.writeFileSync(victim, 'root:x:0:0\n');
+    // every name the old handler could have chosen this minute (failure-UNIT-TIME.log) and a few more
+    const now = Date.now();
+    for (let s = -5; s < 120; s++) {
+      const stamp = new Date(now + s * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+      fs.symlinkSync(victim, path.join(logDir, `failure-canopy-worker.service-${stamp}.log`));
+    }
+    const { r } = run('canopy-worker.service', false, logDir);
+    expect(r.status).toBe(0);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('root:x:0:0\n');
+    const reports = fs.readdirSync(logDir).filter((f) => !fs.lstatSync(path.join(logDir, f)).isSymbolicLink());
+    expect(reports).toHaveLength(1);
+    const report = path.join(logDir, reports[0] as string);
+    expect(fs.readFileSync(report, 'utf8')).toContain('Canopy: canopy-worker.service FAILED');
+    expect(fs.statSync(report).mode & 0o777).toBe(0o640);
+  });
+
+  it('refuses a log directory that is a symlink, or writable by others', () => {
+    const elsewhere = tempDir('canopy-elsewhere-');
+    const link = path.join(tempDir('canopy-log-'), 'canopy-failures');
+    fs.symlinkSync(elsewhere, link);
+    const a = run('canopy-worker.service', false, link);
+    expect(a.r.status).toBe(3);
+    expect(a.r.stderr).toMatch(/is not a directory owned by/);
+    expect(fs.readdirSync(elsewhere)).toEqual([]);
+
+    const open = path.join(tempDir('canopy-log-'), 'canopy-failures');
+    fs.mkdirSync(open);
+    fs.chmodSync(open, 0o777);
+    const b = run('canopy-worker.service', false, open);
+    expect(b.r.status).toBe(3);
+    expect(b.r.stderr).toMatch(/writable by group or others/);
+    expect(fs.readdirSync(open)).toEqual([]);
+  });
+
+  it('the unit gives the handler a root-owned directory of its own, not the services\' log directory', () => {
+    const unit = fs.readFileSync('deploy/systemd/canopy-error-handler@.service', 'utf8');
+    expect(unit).toMatch(/^LogsDirectory=canopy-failures$/m);
+    expect(unit).toMatch(/^Environment=CANOPY_LOG_DIR=\/var\/log\/canopy-failures$/m);
+    expect(unit).not.toMatch(/^User=/m);
+    for (const f of fs.readdirSync('deploy/systemd').filter((n) => /^canopy-(?!error).*\.service$/.test(n))) {
+      const t = fs.readFileSync(path.join('deploy/systemd', f), 'utf8');
+      expect(t, f).not.toMatch(/ReadWritePaths=.*canopy-failures/);
+    }
   });
 });

@@ -57,25 +57,50 @@ describe('deploy/install.sh', () => {
   it('installs user, directories, units and templates; a second run changes nothing', () => {
     const root = tempDir('canopy-root-');
     const first = install(root);
-    expect(first).toMatch(/created user canopy/);
+    expect(first).toMatch(/created the service users/);
     expect(first).toMatch(/systemctl not called/);
     const passwd = fs.readFileSync(path.join(root, 'etc/passwd'), 'utf8');
-    const uid = Number(/^canopy:x:(\d+):/m.exec(passwd)?.[1]);
-    expect(uid).toBeGreaterThan(0);
-    expect(passwd).toMatch(/^canopy:.*:\/usr\/sbin\/nologin$/m);
-    expect(fs.statSync(path.join(root, 'var/lib/canopy')).uid).toBe(uid);
-    expect(fs.statSync(path.join(root, 'var/lib/canopy')).mode & 0o777).toBe(0o750);
+    const group = fs.readFileSync(path.join(root, 'etc/group'), 'utf8');
+    const gid = Number(/^canopy:x:(\d+):/m.exec(group)?.[1]);
+    expect(gid).toBeGreaterThan(0);
+    // one user per service, each with its own uid, all in the group canopy
+    const uids = new Set<number>();
+    for (const s of [...SERVICES, 'backup']) {
+      const m = new RegExp(`^canopy-${s}:x:(\\d+):(\\d+):.*:/usr/sbin/nologin$`, 'm').exec(passwd);
+      expect(m, s).not.toBeNull();
+      uids.add(Number(m?.[1]));
+      expect(Number(m?.[2]), s).toBe(gid);
+    }
+    expect(uids.size).toBe(SERVICES.length + 1);
+    expect(/^i2c:x:\d+:(.*)$/m.exec(group)?.[1]?.split(',')).toEqual(['canopy-automation']);
+    const lib = fs.statSync(path.join(root, 'var/lib/canopy'));
+    expect([lib.uid, lib.gid, lib.mode & 0o7777]).toEqual([0, gid, 0o3770]);
+    const db = fs.statSync(path.join(root, 'var/lib/canopy/canopy.db'));
+    expect([db.gid, db.mode & 0o777, db.size]).toEqual([gid, 0o660, 0]);
     expect(fs.statSync(path.join(root, 'etc/canopy/canopy.env')).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.join(root, 'var/backups/canopy')).mode & 0o777).toBe(0o700);
     for (const u of UNITS) expect(fs.existsSync(path.join(root, 'etc/systemd/system', u)), u).toBe(true);
     const wrapper = fs.readFileSync(path.join(root, 'usr/local/bin/canopy'), 'utf8');
     expect(wrapper).toContain(`exec "${process.execPath}" "${path.resolve('.')}/dist/src/cli/main.js" "$@"`);
 
-    // least-privilege Redis users from `canopy acl`, each service with its own REDIS_URL
+    // least-privilege Redis users from `canopy acl`, each service's REDIS_URL a credential of its own
     expect(fs.readFileSync(path.join(root, 'etc/redis/canopy-users.acl'), 'utf8')).toMatch(/^user canopy-worker /m);
-    for (const s of SERVICES) {
-      const env = path.join(root, `etc/canopy/${s}.env`);
-      expect(fs.readFileSync(env, 'utf8'), s).toMatch(new RegExp(`^REDIS_URL=redis://canopy-${s}:[^@]+@127\\.0\\.0\\.1:6379$`, 'm'));
-      expect(fs.statSync(env).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.join(root, 'etc/canopy/credentials')).mode & 0o777).toBe(0o700);
+    for (const s of [...SERVICES, 'cli']) {
+      const cred = path.join(root, `etc/canopy/credentials/${s}/REDIS_URL`);
+      expect(fs.readFileSync(cred, 'utf8'), s).toMatch(new RegExp(`^redis://canopy-${s}:[^@]+@127\\.0\\.0\\.1:6379\\n$`));
+      expect(fs.statSync(cred).mode & 0o777).toBe(0o600);
+      expect(fs.statSync(path.dirname(cred)).mode & 0o777).toBe(0o700);
+      expect(fs.statSync(cred).uid).toBe(0);
+      expect(fs.existsSync(path.join(root, `etc/canopy/${s}.env`)), s).toBe(false);
+    }
+    // every unit's LoadCredential= directory exists, root's alone (systemd refuses to start a unit without it)
+    for (const u of UNITS.filter((n) => n.endsWith('.service'))) {
+      const text = fs.readFileSync(path.join(root, 'etc/systemd/system', u), 'utf8');
+      for (const m of text.matchAll(/^LoadCredential=[^:]+:(\S+)$/gm)) {
+        const st = fs.statSync(path.join(root, m[1] as string));
+        expect([st.isDirectory(), st.uid, st.mode & 0o777], `${u}: ${m[1]}`).toEqual([true, 0, 0o700]);
+      }
     }
     const before = snapshot(root);
     const second = install(root);
@@ -115,7 +140,7 @@ describe('generated Redis ACL', () => {
     const root = tempDir('canopy-root-');
     install(root);
     const redis = await startRedis({ extraConfig: [`aclfile ${path.join(root, 'etc/redis/canopy-users.acl')}`] });
-    const envUrl = fs.readFileSync(path.join(root, 'etc/canopy/worker.env'), 'utf8').trim().slice('REDIS_URL='.length);
+    const envUrl = fs.readFileSync(path.join(root, 'etc/canopy/credentials/worker/REDIS_URL'), 'utf8').trim();
     const c = createClient({ url: envUrl.replace(':6379', `:${redis.port}`) });
     c.on('error', () => undefined);
     await c.connect(); // AUTH canopy-worker <password> succeeded
@@ -159,7 +184,12 @@ describe('systemd units', () => {
       const t = read(`canopy-${s}.service`);
       expect(key(t, 'Restart'), s).toBe('on-failure');
       expect(key(t, 'OnFailure'), s).toBe('canopy-error-handler@%n.service');
-      expect(key(t, 'User'), s).toBe('canopy');
+      expect(key(t, 'User'), s).toBe(`canopy-${s}`);
+      expect(key(t, 'Group'), s).toBe('canopy');
+      expect(key(t, 'LoadCredential'), s).toBe(`canopy:/etc/canopy/credentials/${s}`);
+      expect(key(t, 'ProtectProc'), s).toBe('invisible');
+      expect(key(t, 'UMask'), s).toBe(['worker', 'api', 'automation', 'alerts'].includes(s) ? '0007' : '0027');
+      expect(t, s).not.toMatch(/^Environment=.*(PASSWORD|TOKEN|REDIS_URL|DATABASE_URL)/m);
       expect(key(t, 'NoNewPrivileges'), s).toBe('yes');
       expect(key(t, 'ProtectSystem'), s).toBe('strict');
       expect(key(t, 'ReadWritePaths'), s).toContain('/var/lib/canopy');

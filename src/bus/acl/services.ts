@@ -111,26 +111,26 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
   },
   api: {
     description:
-      'api: reads live keys, stream and group state; subscribes to updates; control commands (operator token) to actuators:commands and control:command; no other XADD, no writes',
+      'api: reads live keys, stream and group state; subscribes to updates; control commands (operator token) to actuators:commands only; no other XADD, no PUBLISH, no writes',
     grants: [
       { commands: STRING_READ, read: ['sensor:*', 'device:*', 'analytics:*', 'alerts:*'] },
       { commands: STREAM_READ, read: ['can:raw', 'can:raw:dead', 'actuators:commands'] },
       // POST /api/devices/:name and PUT /api/setpoints/:name append the command durably
       { commands: ['xadd'], write: ['actuators:commands'] },
       subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE, AUTOMATION_EVENTS),
-      publish(['control:command']),
     ],
   },
   automation: {
     description:
-      'automation: reads live keys, subscribes to sensor updates and control:command, group on actuators:commands, publishes device:update*',
+      'automation: reads live keys, subscribes to sensor updates, takes commands from its group on actuators:commands (never from pub/sub), publishes device:update* and announces applied commands on control:command',
     grants: [
       { commands: STRING_READ, read: ['sensor:*'] },
       // persisted device states and modes: the hash automation:state
       { commands: [...STRING_WRITE, ...STRING_READ, ...HASH], keys: ['device:*', 'automation:*'] },
       ...groupWork('actuators:commands'),
-      subscribe(SENSOR_UPDATE, ['control:command']),
-      publish(DEVICE_UPDATE, AUTOMATION_EVENTS),
+      subscribe(SENSOR_UPDATE),
+      // control:command is an announcement of what was applied, not an input: only automation sends it
+      publish(DEVICE_UPDATE, AUTOMATION_EVENTS, ['control:command']),
     ],
   },
   alerts: {
@@ -158,13 +158,8 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
     ],
   },
   exporter: {
-    description:
-      'exporter: subscribes to sensor and device updates, reads live keys, publishes control:command from MQTT',
-    grants: [
-      { commands: STRING_READ, read: ['sensor:*', 'device:*'] },
-      subscribe(SENSOR_UPDATE, DEVICE_UPDATE),
-      publish(['control:command']),
-    ],
+    description: 'exporter: subscribes to sensor and device updates, reads live keys; publishes nothing on Redis',
+    grants: [{ commands: STRING_READ, read: ['sensor:*', 'device:*'] }, subscribe(SENSOR_UPDATE, DEVICE_UPDATE)],
   },
   gateway: {
     description:

@@ -14,7 +14,7 @@ import { consumerUser, parseConsumerSpec } from '../../bus/acl/consumers.js';
 import { canopyUsers, SERVICE_PREFIX } from '../../bus/acl/services.js';
 import { Connection } from '../../bus/connection.js';
 import { ConfigError } from '../../bus/errors.js';
-import { loadBaseConfig } from '../../config/env.js';
+import { loadBaseConfig, writeCredential } from '../../config/env.js';
 
 interface AclOpts {
   format: string;
@@ -25,6 +25,7 @@ interface AclOpts {
   urlFor?: string;
   apply?: boolean;
   envDir?: string;
+  credentialsDir?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -58,6 +59,10 @@ export function registerAcl(program: Command): void {
     .option(
       '--env-dir <dir>',
       'also set REDIS_URL=redis://canopy-<service>:<password>@… in <dir>/<service>.env (mode 0600; other lines kept), e.g. /etc/canopy',
+    )
+    .option(
+      '--credentials-dir <dir>',
+      "also write each service's REDIS_URL as the systemd credential <dir>/<service>/REDIS_URL (0600, dirs 0700), e.g. /etc/canopy/credentials",
     )
     .addHelpText(
       'after',
@@ -93,6 +98,15 @@ credentials file, else they are generated into it. They are never printed unless
           setEnvLine(file, 'REDIS_URL', redisUrlFor(baseUrl, u.name, creds.secrets.get(u.name)!.password));
         }
         process.stderr.write(`wrote REDIS_URL into ${opts.envDir}/<service>.env (mode 0600)\n`);
+      }
+      if (opts.credentialsDir) {
+        const baseUrl = base.redisUrl ?? 'redis://127.0.0.1:6379';
+        for (const u of users) {
+          if (!u.name.startsWith(SERVICE_PREFIX) || u.superuser) continue;
+          const dir = path.join(opts.credentialsDir, u.name.slice(SERVICE_PREFIX.length));
+          writeCredential(dir, 'REDIS_URL', redisUrlFor(baseUrl, u.name, creds.secrets.get(u.name)!.password));
+        }
+        process.stderr.write(`wrote REDIS_URL credentials into ${opts.credentialsDir}/<service>/ (mode 0600)\n`);
       }
       if (opts.urlFor) {
         const sec = creds.secrets.get(opts.urlFor);

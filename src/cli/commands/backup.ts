@@ -67,6 +67,7 @@ export function registerBackup(program: Command): void {
               (r.manifest.secrets_included ? ' (WITH secrets)' : ' (secrets redacted)') +
               '\n',
           );
+          for (const x of r.manifest.excluded) process.stdout.write(`  left out ${x.path}: ${x.reason}\n`);
           for (const e of r.manifest.env.filter((x) => x.skipped))
             process.stdout.write(`  skipped ${e.file}: ${e.skipped}\n`);
           for (const old of r.removed) process.stdout.write(`  rotated out ${old}\n`);

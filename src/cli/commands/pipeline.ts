@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
-import { defaultSpoolDir, start as startScanner, trimFromEnv } from '../../services/scanner/index.js';
+import { boundsFromEnv, defaultSpoolDir, start as startScanner, trimFromEnv } from '../../services/scanner/index.js';
 import { start as startWorker, WORKER_DEFAULTS } from '../../services/worker/index.js';
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
@@ -24,7 +24,9 @@ export function registerPipeline(program: Command): void {
     .addHelpText(
       'after',
       '\nEnvironment: REDIS_URL, USE_REDIS, CANOPY_DATA_DIR (spool in $CANOPY_DATA_DIR/spool),\n' +
-        'CANOPY_STREAM_MAXLEN (default 2000000) or CANOPY_STREAM_MINID_MS (an age bound instead).',
+        'CANOPY_STREAM_MAXLEN (default 2000000) or CANOPY_STREAM_MINID_MS (an age bound instead),\n' +
+        'CANOPY_SPOOL_MAX_BYTES (default 536870912; when full, new frames are dropped and counted),\n' +
+        'CANOPY_MAX_FUTURE_SKEW_MS (default 300000; frames stamped further ahead are rejected and counted).',
     )
     .action(async (opts: { source: string; stream: string; alsoStore?: string | boolean }) => {
       const base = loadBaseConfig();
@@ -37,6 +39,7 @@ export function registerPipeline(program: Command): void {
           spoolDir: defaultSpoolDir(base.dataDir),
           stream: opts.stream,
           trim: trimFromEnv(),
+          ...boundsFromEnv(),
           alsoStore: opts.alsoStore === true ? base.databaseUrl : opts.alsoStore || undefined,
           logger: log,
         });

@@ -31,6 +31,9 @@ export function registerRestore(program: Command): void {
         if (r.config.length > 0) process.stdout.write(`configuration: ${r.config.join(', ')}\n`);
         for (const [file, keys] of Object.entries(r.toFillIn))
           process.stdout.write(`fill in the redacted ${keys.join(', ')} in ${file}\n`);
+        const creds = r.excluded.filter((x) => x.reason === 'credential').map((x) => x.path);
+        if (creds.length > 0)
+          process.stdout.write(`not in the backup (recreate them: canopy acl, new tokens): ${creds.join(', ')}\n`);
       } catch (err) {
         process.stderr.write(`canopy restore: ${(err as Error).message}\n`);
         process.exit(1);

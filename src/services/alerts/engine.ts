@@ -1,3 +1,5 @@
+import { addBounded, setBounded } from '../../util/bounded.js';
+
 /**
  * The alert rules, as a pure state machine: readings, device updates,
  * heartbeats and clock ticks go in; alert transitions come out. No I/O, so
@@ -107,8 +109,17 @@ export function validateRules(cfg: AlertRulesConfig): string[] {
   return out;
 }
 
+/**
+ * Caps on what outside input can make the engine remember (sensor names from
+ * sensor:update, services and instances from heartbeats): a name beyond them
+ * is not tracked, and counted in {@link AlertEngine.untracked}.
+ */
+export const ALERT_ENGINE_LIMITS = { sensors: 10_000, services: 256, instancesPerService: 1024 };
+
 export class AlertEngine {
   #cfg: AlertRulesConfig;
+  /** Sensor names, services or instances not tracked because a cap of {@link ALERT_ENGINE_LIMITS} was reached. */
+  untracked = 0;
   readonly #active = new Map<string, Alert & { notified_at: number }>();
   readonly #threshold = new Map<string, ThresholdState>();
   readonly #lastReading = new Map<string, number>();
@@ -140,7 +151,10 @@ export class AlertEngine {
   /** A reading with its own timestamp (ms). */
   reading(sensor: string, value: number, ts: number): AlertTransition[] {
     const out: AlertTransition[] = [];
-    this.#lastReading.set(sensor, ts);
+    if (!setBounded(this.#lastReading, sensor, ts, ALERT_ENGINE_LIMITS.sensors)) {
+      this.untracked++;
+      return out;
+    }
     const stale = this.#active.get(`stale:${sensor}`);
     if (stale) out.push(this.#resolve(stale.key, ts, `${sensor} reports again`));
     for (const r of this.#cfg.rules) {
@@ -216,8 +230,11 @@ export class AlertEngine {
   /** A heartbeat appeared. */
   serviceUp(service: string, instance: string, now: number): AlertTransition[] {
     const set = this.#liveByService.get(service) ?? new Set<string>();
-    set.add(instance);
-    this.#liveByService.set(service, set);
+    if (
+      !addBounded(set, instance, ALERT_ENGINE_LIMITS.instancesPerService) ||
+      !setBounded(this.#liveByService, service, set, ALERT_ENGINE_LIMITS.services)
+    )
+      this.untracked++;
     const key = `service-down:${service}`;
     return this.#active.has(key) ? [this.#resolve(key, now, `${service} is running again (${instance})`)] : [];
   }

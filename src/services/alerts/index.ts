@@ -128,6 +128,7 @@ export async function start(config: Partial<AlertsConfig> = {}): Promise<AlertsH
     counters: () => ({
       ...counters,
       active: engine.active().length,
+      untracked: engine.untracked,
       ...(ref.notifier ? { pending: ref.notifier.pending } : {}),
     }),
     onReloadConfig: () => {

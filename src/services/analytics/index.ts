@@ -4,6 +4,10 @@ import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } 
 import { checkSensorUpdate, readingsOf, updateTime, type SensorUpdate } from '../common/updates.js';
 import type { ServiceHandle } from '../types.js';
 import { BandTimer, localDay, RollingWindow, type DailyExtremes, type WindowStats } from './stats.js';
+import { setBounded } from '../../util/bounded.js';
+
+/** Caps on the sensors and rooms analytics keeps statistics of (names come from sensor:update). */
+export const ANALYTICS_LIMITS = { sensors: 10_000, rooms: 256 };
 
 export * from './stats.js';
 
@@ -87,7 +91,7 @@ export async function start(config: Partial<AnalyticsConfig> = {}): Promise<Anal
     ...config,
   };
   if (!(c.publishMs > 0)) throw new ConfigError('publishMs must be > 0');
-  const counters = { readings: 0, published: 0 };
+  const counters = { readings: 0, published: 0, untracked: 0 };
   const rt = await startServiceRuntime({ ...c.runtime, service: 'analytics', counters: () => ({ ...counters }) });
   const sensors = new Map<string, SensorState>();
   const rooms = new Map<string, BandTimer>();
@@ -133,7 +137,10 @@ export async function start(config: Partial<AnalyticsConfig> = {}): Promise<Anal
           m1: new RollingWindow(60_000),
           h1: new RollingWindow(3_600_000),
         };
-        sensors.set(name, s);
+        if (!setBounded(sensors, name, s, ANALYTICS_LIMITS.sensors)) {
+          counters.untracked++;
+          continue;
+        }
       }
       s.location = u.location;
       s.cluster = u.cluster;
@@ -150,7 +157,13 @@ export async function start(config: Partial<AnalyticsConfig> = {}): Promise<Anal
       if (/^vpd(_|$)/.test(name)) {
         const [lo, hi] = bandOf(u.location);
         let timer = rooms.get(u.location);
-        if (!timer) rooms.set(u.location, (timer = new BandTimer()));
+        if (!timer) {
+          timer = new BandTimer();
+          if (!setBounded(rooms, u.location, timer, ANALYTICS_LIMITS.rooms)) {
+            counters.untracked++;
+            continue;
+          }
+        }
         timer.add(ts, value >= lo && value <= hi);
       }
     }

@@ -1,4 +1,8 @@
 import type { Registry } from '../../bus/registry.js';
+import { evictOldest } from '../../util/bounded.js';
+
+/** How many nodes' last registry write the throttle remembers. */
+export const NODE_THROTTLE_ENTRIES = 4096;
 
 /** How CAN nodes seen on the bus are recorded in the registry. */
 export interface NodeRegistryOptions {
@@ -48,6 +52,8 @@ export class NodeRegistry {
     const last = this.#lastWrite.get(node);
     if (last !== undefined && now - last < this.options.minIntervalMs) return false;
     this.#lastWrite.set(node, now);
+    // node numbers come from CAN ids (29-bit ids allow millions): remember the newest ones only
+    evictOldest(this.#lastWrite, NODE_THROTTLE_ENTRIES);
     await this.#registry.touch(
       this.options.scope,
       String(node),

@@ -10,6 +10,10 @@ import {
   type SensorUpdate,
 } from '../common/updates.js';
 import type { ServiceHandle } from '../types.js';
+import { addBounded, setBounded } from '../../util/bounded.js';
+
+/** Caps on the Home Assistant entities (sensors + devices) and nodes the bridge announces from outside input. */
+export const EXPORTER_LIMITS = { entities: 4096, nodes: 1024 };
 
 /** Options of `canopy exporter`. */
 export interface ExporterConfig {
@@ -86,7 +90,7 @@ export async function start(config: Partial<ExporterConfig> = {}): Promise<Expor
   };
   if (!/^mqtts?:\/\/|^wss?:\/\//.test(c.mqttUrl))
     throw new ConfigError(`MQTT_URL must be mqtt://, mqtts://, ws:// or wss://`);
-  const stats = { sensorConfigs: 0, deviceConfigs: 0, states: 0, errors: 0 };
+  const stats = { sensorConfigs: 0, deviceConfigs: 0, states: 0, errors: 0, untracked: 0 };
   const rt = await startServiceRuntime({ ...c.runtime, service: 'exporter', counters: () => ({ ...stats }) });
   const bridgeTopic = `${c.baseTopic}/bridge/availability`;
   let client: MqttClient;
@@ -120,6 +124,12 @@ export async function start(config: Partial<ExporterConfig> = {}): Promise<Expor
 
   const announced = new Set<string>();
   const nodes = new Map<string, { last: number; online: boolean }>();
+  // a name beyond the caps is neither announced nor bridged, and counted
+  const known = (set: Set<string>, k: string) => {
+    if (addBounded(set, k, EXPORTER_LIMITS.entities)) return true;
+    stats.untracked++;
+    return false;
+  };
   const nodeTopic = (loc: string, cl: string) => `${c.baseTopic}/${slug(loc)}_${slug(cl)}/availability`;
   const deviceInfo = (loc: string, cl: string) => ({
     identifiers: [`canopy_${slug(loc)}_${slug(cl)}`],
@@ -134,11 +144,14 @@ export async function start(config: Partial<ExporterConfig> = {}): Promise<Expor
     const avail = nodeTopic(u.location, u.cluster);
     const key = `${u.location}\u0000${u.cluster}`;
     const node = nodes.get(key);
+    if (!setBounded(nodes, key, { last: Date.now(), online: true }, EXPORTER_LIMITS.nodes)) {
+      stats.untracked++;
+      return;
+    }
     if (!node || !node.online) pub(avail, 'online');
-    nodes.set(key, { last: Date.now(), online: true });
     for (const [name, value] of readingsOf(u)) {
       if (!announced.has(`s:${name}`)) {
-        announced.add(`s:${name}`);
+        if (!known(announced, `s:${name}`)) continue;
         const cls = sensorClass(name);
         const cfg = {
           name,
@@ -165,7 +178,7 @@ export async function start(config: Partial<ExporterConfig> = {}): Promise<Expor
     const state = `${c.baseTopic}/device/${u.device}/state`;
     const attrs = `${c.baseTopic}/device/${u.device}/attributes`;
     if (!announced.has(`d:${u.device}`)) {
-      announced.add(`d:${u.device}`);
+      if (!known(announced, `d:${u.device}`)) return;
       const cfg = {
         name: u.device,
         unique_id: `canopy_${id}`,

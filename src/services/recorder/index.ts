@@ -5,6 +5,10 @@ import type { Subscription } from '../../bus/subscriber.js';
 import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } from '../common/runtime.js';
 import type { ServiceHandle } from '../types.js';
 import { RotatingLog } from './rotating-log.js';
+import { evictOldest } from '../../util/bounded.js';
+
+/** Caps on the recorder's memory of outside input: dedupe keys (channel + message) and devices' last states. */
+export const RECORDER_LIMITS = { dedupeEntries: 10_000, devices: 4096 };
 
 export { RotatingLog, type RotatingLogOptions } from './rotating-log.js';
 
@@ -68,7 +72,7 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
     ...config,
   };
   fs.mkdirSync(c.dir, { recursive: true, mode: 0o750 });
-  const stats = { received: 0, recorded: 0, duplicates: 0, controlRecorded: 0 };
+  const stats = { received: 0, recorded: 0, duplicates: 0, controlRecorded: 0, evicted: 0 };
   const rt = await startServiceRuntime({ ...c.runtime, service: 'recorder', counters: () => ({ ...stats }) });
   const logOpts = { dir: c.dir, maxFileBytes: c.maxFileBytes, retentionDays: c.retentionDays };
   const updates = new RotatingLog({ ...logOpts, name: 'updates' });
@@ -88,8 +92,10 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
       return;
     }
     recent.set(key, now);
-    if (recent.size > 10_000) {
+    if (recent.size > RECORDER_LIMITS.dedupeEntries) {
       for (const [k, t] of recent) if (now - t >= c.dedupeWindowMs) recent.delete(k);
+      // a flood within the window: forget the oldest (at worst a duplicate is recorded twice)
+      stats.evicted += evictOldest(recent, RECORDER_LIMITS.dedupeEntries);
     }
     let message: unknown;
     const truncated = raw.length > c.maxMessageBytes;
@@ -107,6 +113,7 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
       const prev = lastDevice.get(dev);
       if (!prev || prev.state !== m.state || prev.mode !== m.mode) {
         lastDevice.set(dev, { state: m.state, mode: m.mode });
+        stats.evicted += evictOldest(lastDevice, RECORDER_LIMITS.devices);
         control.write({
           ts,
           kind: 'state',

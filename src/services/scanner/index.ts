@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { ConfigError } from '../../bus/errors.js';
 import { SpooledStreamWriter } from '../../bus/spooled-stream.js';
 import type { TrimPolicy } from '../../bus/streams/producer.js';
 import type { CanFrame } from '../../can/frame.js';
@@ -29,14 +30,58 @@ export interface ScannerConfig {
   trim: TrimPolicy;
   /** Also write every frame straight to this store (`--also-store`): the seeds' parallel operation. */
   alsoStore?: string;
+  /**
+   * Size cap of the spool file (bytes); when full, new batches are dropped and counted (see SpooledStreamWriter).
+   * @defaultValue 536870912 (512 MiB; `CANOPY_SPOOL_MAX_BYTES`)
+   */
+  spoolMaxBytes?: number;
+  /**
+   * A frame stamped more than this far in the future (a source with a wrong clock) is rejected and counted
+   * (`futureRejected`), never written: it would sort after every later frame and defeat age-based trimming.
+   * @defaultValue 300000 (5 minutes; `CANOPY_MAX_FUTURE_SKEW_MS`)
+   */
+  maxFutureSkewMs?: number;
+  /** @defaultValue `Date.now` — the clock future timestamps are judged by. */
+  now?: () => number;
   logger: Logger;
 }
+
+export const SCANNER_BOUNDS_DEFAULTS = { spoolMaxBytes: 512 * 1024 * 1024, maxFutureSkewMs: 5 * 60_000 };
 
 export interface ScannerHandle extends ServiceHandle {
   readonly writer: SpooledStreamWriter;
   /** Resolves when the source ended (replay finished) and everything was written. */
   readonly done: Promise<void>;
-  stats(): { frames: number; batches: number; spooled: number; direct: number; replayed: number; pending: number };
+  stats(): {
+    frames: number;
+    batches: number;
+    spooled: number;
+    direct: number;
+    replayed: number;
+    pending: number;
+    /** Frames dropped because the spool was full. */
+    dropped: number;
+    /** Frames rejected for a timestamp too far in the future. */
+    futureRejected: number;
+  };
+}
+
+/** Reads `CANOPY_SPOOL_MAX_BYTES` and `CANOPY_MAX_FUTURE_SKEW_MS` (positive integers) into the scanner's bounds. */
+export function boundsFromEnv(env: NodeJS.ProcessEnv = process.env): {
+  spoolMaxBytes: number;
+  maxFutureSkewMs: number;
+} {
+  const num = (name: string, dflt: number) => {
+    const text = env[name];
+    if (text === undefined || text === '') return dflt;
+    const n = Number(text);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive integer, got "${text}"`);
+    return n;
+  };
+  return {
+    spoolMaxBytes: num('CANOPY_SPOOL_MAX_BYTES', SCANNER_BOUNDS_DEFAULTS.spoolMaxBytes),
+    maxFutureSkewMs: num('CANOPY_MAX_FUTURE_SKEW_MS', SCANNER_BOUNDS_DEFAULTS.maxFutureSkewMs),
+  };
 }
 
 /** Reads `CANOPY_STREAM_MAXLEN` / `CANOPY_STREAM_MINID_MS` into a trim policy. */
@@ -53,9 +98,15 @@ export function trimFromEnv(env: NodeJS.ProcessEnv = process.env): TrimPolicy {
  */
 export async function start(config: ScannerConfig): Promise<ScannerHandle> {
   const log = config.logger;
+  const bounds = { ...SCANNER_BOUNDS_DEFAULTS, ...definedOnly(config) };
+  for (const k of ['spoolMaxBytes', 'maxFutureSkewMs'] as const)
+    if (!Number.isSafeInteger(bounds[k]) || bounds[k] <= 0) throw new ConfigError(`${k} must be a positive integer`);
+  const now = config.now ?? Date.now;
   const source = typeof config.source === 'string' ? createFrameSource(parseSourceSpec(config.source)) : config.source;
   let frames = 0;
   let batches = 0;
+  let futureRejected = 0;
+  let lastFutureLog = 0;
   // The fabric (heartbeat, admin mailbox) comes with the Redis connection;
   // the scanner never waits for it: frames are spooled until Redis is there.
   let runtime: ServiceRuntime | undefined;
@@ -67,7 +118,7 @@ export async function start(config: ScannerConfig): Promise<ScannerHandle> {
         log,
         connectAttempts: 1,
         connection: { clientName: 'canopy-scanner', ...urlOpt(config.redisUrl) },
-        counters: () => ({ frames, batches, ...ref.writer?.stats, breaker: ref.writer?.breaker.state }),
+        counters: () => ({ frames, batches, futureRejected, ...ref.writer?.stats, breaker: ref.writer?.breaker.state }),
       });
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'Redis unreachable at start; spooling until it is back');
@@ -80,6 +131,7 @@ export async function start(config: ScannerConfig): Promise<ScannerHandle> {
     dir: config.spoolDir,
     trim: config.trim,
     useRedis: config.useRedis,
+    maxSpoolBytes: bounds.spoolMaxBytes,
     logger: log,
   });
   ref.writer = writer;
@@ -107,7 +159,21 @@ export async function start(config: ScannerConfig): Promise<ScannerHandle> {
       if (stopping) break;
     }
   };
-  const writeBatch = async (batch: CanFrame[]) => {
+  const writeBatch = async (input: CanFrame[]) => {
+    const limit = now() + bounds.maxFutureSkewMs;
+    const batch = input.filter((f) => f.ts <= limit);
+    if (batch.length < input.length) {
+      const n = input.length - batch.length;
+      futureRejected += n;
+      // logged at most every 10 s: a source with a wrong clock sends nothing else
+      if (now() - lastFutureLog >= 10_000) {
+        lastFutureLog = now();
+        log.warn(
+          { rejected: n, futureRejected, maxFutureSkewMs: bounds.maxFutureSkewMs },
+          'frames stamped too far in the future rejected (is the source clock right?)',
+        );
+      }
+    }
     if (batch.length === 0) return;
     const fields = batch.map((f) => frameToStreamFields(f) as unknown as Record<string, string>);
     await writer.write(fields);
@@ -130,7 +196,16 @@ export async function start(config: ScannerConfig): Promise<ScannerHandle> {
     done,
     stats: () => {
       const s = writer.stats;
-      return { frames, batches, spooled: s.spooled, direct: s.direct, replayed: s.replayed, pending: s.pending };
+      return {
+        frames,
+        batches,
+        spooled: s.spooled,
+        direct: s.direct,
+        replayed: s.replayed,
+        pending: s.pending,
+        dropped: s.dropped,
+        futureRejected,
+      };
     },
     async stop() {
       stopping = true;
@@ -151,4 +226,11 @@ function urlOpt(url: string | undefined): { url?: string } {
 
 export function defaultSpoolDir(dataDir: string): string {
   return path.join(dataDir, 'spool');
+}
+
+function definedOnly(c: ScannerConfig): Partial<typeof SCANNER_BOUNDS_DEFAULTS> {
+  const out: Partial<typeof SCANNER_BOUNDS_DEFAULTS> = {};
+  if (c.spoolMaxBytes !== undefined) out.spoolMaxBytes = c.spoolMaxBytes;
+  if (c.maxFutureSkewMs !== undefined) out.maxFutureSkewMs = c.maxFutureSkewMs;
+  return out;
 }
