@@ -315,6 +315,14 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
       this.options.logger.warn({ err: (err as Error).message }, 'undecodable frame from the gateway');
       return;
     }
+    if (typeof frame !== 'object' || frame === null || typeof frame.type !== 'string') {
+      this.options.logger.warn({}, 'frame from the gateway without a type ignored');
+      return;
+    }
+    if (frame.type === 'deliver' && (typeof frame.message !== 'object' || frame.message === null)) {
+      this.options.logger.warn({}, 'deliver frame without a message ignored');
+      return;
+    }
     if (frame.type === 'welcome') {
       this.#ready = true;
       this.#attempt = 0;

@@ -5,19 +5,14 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { Connection } from '../../bus/connection.js';
 import { Registry } from '../../bus/registry.js';
 import { Subscriber } from '../../bus/subscriber.js';
-import {
-  isUserCodecName,
-  isUserId,
-  UserCodec,
-  UserMessageValidator,
-  type ForwardKind,
-  type UserCodecName,
-} from '../../bus/userchannels.js';
-import { CLOSE, DEFAULT_CODEC, parseStreamId, RELAY_PATH, type WelcomeFrame } from '../../gateway-protocol/index.js';
+import { DecodeLimitError } from '../../bus/decode-limits.js';
+import { UserCodec, UserMessageValidator, type ForwardKind, type UserCodecName } from '../../bus/userchannels.js';
+import { CLOSE, RELAY_PATH, type ErrorFrame, type WelcomeFrame } from '../../gateway-protocol/index.js';
 import { UserChannelHub, type BackMessage, type HubStats } from './hub.js';
 import { resolveGatewayOptions, type GatewayOptions } from './options.js';
 import { RelaySession, type SessionStats } from './session.js';
 import { TokenStore } from './tokens.js';
+import { isRefusal, parseRelayRequest, refuseSocket } from './upgrade.js';
 
 /** Redis access a service runtime already has. */
 export interface GatewayDeps {
@@ -36,6 +31,12 @@ export interface GatewayStats extends HubStats {
   received: number;
   rejectedMalformed: number;
   rejectedInvalid: number;
+  /** Messages over a decode limit (nesting depth, a length header beyond the message): error code `limit`. */
+  rejectedLimit: number;
+  /** HTTP requests that could not be parsed (bad request line, URL or headers): answered 400, socket closed. */
+  badRequests: number;
+  /** Exceptions caught in a per-connection or per-message handler (the connection is closed with 1011). */
+  handlerErrors: number;
   closedRate: number;
   closedTooBig: number;
   closedSlow: number;
@@ -60,7 +61,7 @@ export class Gateway {
   readonly #conn: Connection;
   #hub: UserChannelHub | undefined;
   readonly #tokens: TokenStore;
-  readonly #codec = new UserCodec();
+  readonly #codec: UserCodec;
   readonly #validator: UserMessageValidator;
   readonly #sessions = new Map<string, Set<RelaySession>>();
   readonly #counters = {
@@ -70,6 +71,9 @@ export class Gateway {
     received: 0,
     rejectedMalformed: 0,
     rejectedInvalid: 0,
+    rejectedLimit: 0,
+    badRequests: 0,
+    handlerErrors: 0,
     closedRate: 0,
     closedTooBig: 0,
     closedSlow: 0,
@@ -96,11 +100,14 @@ export class Gateway {
     this.#server = server;
     this.#tokens = new TokenStore(options.tokens);
     this.#validator = new UserMessageValidator();
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      // ws closes bigger messages itself (1009, no reason); up to twice the limit we close with a reason.
-      maxPayload: Math.max(2 * options.maxMessageBytes, options.maxMessageBytes + 65536),
-      perMessageDeflate: false,
+    // ws closes bigger messages itself (1009, no reason); up to twice the limit we close with a reason.
+    const maxPayload = Math.max(2 * options.maxMessageBytes, options.maxMessageBytes + 65536);
+    this.#codec = new UserCodec({ maxDepth: options.maxDepth, maxBytes: maxPayload });
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
+    // a handshake ws cannot complete (no Sec-WebSocket-Key, bad version…): 400, that socket only
+    this.#wss.on('wsClientError', (err, socket) => {
+      this.#counters.badRequests++;
+      refuseSocket(socket, 400, `bad WebSocket handshake: ${err.message}`);
     });
   }
 
@@ -122,7 +129,12 @@ export class Gateway {
         throw err;
       }
     }
-    const server = http.createServer();
+    const server = http.createServer({
+      headersTimeout: o.handshakeTimeoutMs,
+      requestTimeout: o.handshakeTimeoutMs,
+      maxHeaderSize: 16 * 1024,
+    });
+    server.maxConnections = o.maxConnections;
     const gw = new Gateway(o, d, !deps, server);
     try {
       gw.#hub = await UserChannelHub.start(d.conn, d.subscriber, {
@@ -135,12 +147,27 @@ export class Gateway {
         maxInFlight: o.maxInFlight,
         onPressure: (high) => gw.#pressure(high),
       });
-      server.on('request', (req, res) => gw.#onRequest(req, res));
-      server.on('upgrade', (req, socket, head) => gw.#onUpgrade(req, socket, head));
+      server.on('request', (req, res) =>
+        gw.#guarded(
+          'request',
+          () => gw.#onRequest(req, res),
+          () => res.destroy(),
+        ),
+      );
+      server.on('upgrade', (req, socket: Duplex, head: Buffer) =>
+        gw.#guarded(
+          'upgrade',
+          () => gw.#onUpgrade(req, socket, head),
+          () => refuseSocket(socket, 500, 'internal error'),
+        ),
+      );
+      server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => gw.#onClientError(err, socket));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(o.port, o.host, () => {
           server.off('error', reject);
+          // after listening (e.g. EMFILE on accept): log, keep serving the connections it has
+          server.on('error', (err) => o.logger.error({ err: err.message }, 'gateway server error'));
           resolve();
         });
       });
@@ -224,46 +251,79 @@ export class Gateway {
     res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found; relays connect to ${RELAY_PATH}/<user>\n`);
   }
 
+  /**
+   * Runs one handler of outside input; an exception closes only what
+   * `onError` closes (that socket or connection), is counted and logged.
+   */
+  #guarded(where: string, fn: () => void, onError: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#counters.handlerErrors++;
+      this.#warn(
+        'handlerError',
+        { where, err: (err as Error).message },
+        'gateway handler failed; closing that connection',
+      );
+      try {
+        onError();
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  /** A request Node's HTTP parser refused (bad request line, header overflow, timeout): 400/431/408, that socket only. */
+  #onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    this.#counters.badRequests++;
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    refuseSocket(
+      socket,
+      status,
+      status === 431 ? 'headers too large' : status === 408 ? 'request timeout' : 'bad request',
+      1000,
+    );
+  }
+
   #refuse(socket: Duplex, status: number, reason: string): void {
     this.#counters.refusedUpgrades++;
-    const text = `${reason}\n`;
-    socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
-        `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
-    );
+    refuseSocket(socket, status, reason);
+  }
+
+  /** Log lines of one kind at most once a second, with how many were left out (a flood must not flood the log). */
+  readonly #lastLog = new Map<string, { at: number; skipped: number }>();
+
+  #warn(kind: string, obj: Record<string, unknown>, msg: string): void {
+    const now = Date.now();
+    const l = this.#lastLog.get(kind);
+    if (l && now - l.at < 1000) {
+      l.skipped++;
+      return;
+    }
+    this.#lastLog.set(kind, { at: now, skipped: 0 });
+    this.options.logger.warn(l && l.skipped > 0 ? { ...obj, alsoSince: l.skipped } : obj, msg);
   }
 
   #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
     if (this.#stopped) return this.#refuse(socket, 503, 'gateway stopping');
-    const url = new URL(req.url ?? '/', 'http://gateway');
-    const m = new RegExp(`^${RELAY_PATH}/([^/]+)$`).exec(url.pathname);
-    if (!m) return this.#refuse(socket, 404, `not found; relays connect to ${RELAY_PATH}/<user>`);
-    let user: string;
-    try {
-      user = decodeURIComponent(m[1]!);
-    } catch {
-      return this.#refuse(socket, 400, 'bad user in path');
+    const r = parseRelayRequest(req.url, req.headers.authorization, (u, t) => this.#tokens.verify(u, t));
+    if (isRefusal(r)) {
+      if (r.status === 401) {
+        this.#counters.authFailures++;
+        this.#warn(
+          'auth',
+          { remote: req.socket.remoteAddress, hasToken: typeof req.headers.authorization === 'string' },
+          'relay authentication failed',
+        );
+      } else if (r.status === 400 || r.status === 414) this.#counters.badRequests++;
+      return this.#refuse(socket, r.status, r.reason);
     }
-    const auth = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (!auth || !isUserId(user) || !this.#tokens.verify(user, auth[1]!)) {
-      this.#counters.authFailures++;
-      this.options.logger.warn(
-        { user: isUserId(user) ? user : '(invalid)', remote: req.socket.remoteAddress, hasToken: !!auth },
-        'relay authentication failed',
-      );
-      return this.#refuse(
-        socket,
-        401,
-        'authentication failed: unknown user or wrong token (Authorization: Bearer <token>)',
-      );
-    }
-    const codec = url.searchParams.get('codec') ?? DEFAULT_CODEC;
-    if (!isUserCodecName(codec)) return this.#refuse(socket, 400, `codec must be msgpack or json, got "${codec}"`);
-    const resume = url.searchParams.get('resume') ?? undefined;
-    if (resume !== undefined && !parseStreamId(resume)) {
-      return this.#refuse(socket, 400, `resume must be a stream id like 1700000000000-0, got "${resume.slice(0, 40)}"`);
-    }
+    const { user, codec, resume } = r;
     const count = this.#sessions.get(user)?.size ?? 0;
     if (count >= this.options.maxConnectionsPerUser) {
       return this.#refuse(
@@ -272,7 +332,13 @@ export class Gateway {
         `too many connections for ${user} (limit ${this.options.maxConnectionsPerUser})`,
       );
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req, user, codec, resume));
+    this.#wss.handleUpgrade(req, socket, head, (ws) =>
+      this.#guarded(
+        'connection',
+        () => this.#onConnection(ws, req, user, codec, resume),
+        () => ws.terminate(),
+      ),
+    );
   }
 
   #onConnection(ws: WebSocket, req: http.IncomingMessage, user: string, codec: UserCodecName, resume?: string): void {
@@ -299,15 +365,23 @@ export class Gateway {
     log.info({ user, connection: session.id, remote: req.socket.remoteAddress, codec, resume }, 'relay connected');
     this.#identity(session, { remote: req.socket.remoteAddress, codec, connected_at: new Date().toISOString() });
     ws.on('pong', () => (session.alive = true));
-    ws.on('message', (data: Buffer) => this.#onRelayMessage(session, data));
+    ws.on('message', (data: Buffer) =>
+      this.#guarded(
+        'message',
+        () => this.#onRelayMessage(session, data),
+        () => session.close(CLOSE.internal, 'internal error'),
+      ),
+    );
     if (this.#paused) ws.pause();
-    ws.on('error', (err) => log.warn({ user, connection: session.id, err: err.message }, 'relay socket error'));
+    ws.on('error', (err) =>
+      this.#warn('socket', { user, connection: session.id, err: err.message }, 'relay socket error'),
+    );
     ws.on('close', (code, reason) => {
+      set.delete(session);
+      if (set.size === 0 && this.#sessions.get(user) === set) this.#sessions.delete(user);
       session.closed();
       if (session.slow) this.#counters.closedSlow++;
       this.#track(this.#registry.remove(RELAY_SCOPE, session.id));
-      set.delete(session);
-      if (set.size === 0) this.#sessions.delete(user);
       log.info(
         { user, connection: session.id, code, reason: reason.toString(), ...session.stats },
         'relay disconnected',
@@ -359,7 +433,7 @@ export class Gateway {
     try {
       ({ value, codec } = this.#codec.decode(data));
     } catch (err) {
-      this.#reject(s, 'malformed', (err as Error).message);
+      this.#reject(s, err instanceof DecodeLimitError ? 'limit' : 'malformed', (err as Error).message);
       return;
     }
     const type = (value as { type?: unknown } | null)?.type;
@@ -380,9 +454,10 @@ export class Gateway {
     });
   }
 
-  #reject(s: RelaySession, code: 'malformed' | 'invalid', error: string): void {
+  #reject(s: RelaySession, code: ErrorFrame['code'], error: string): void {
     s.stats.rejected++;
     if (code === 'malformed') this.#counters.rejectedMalformed++;
+    else if (code === 'limit') this.#counters.rejectedLimit++;
     else this.#counters.rejectedInvalid++;
     s.send({ type: 'error', code, error });
   }
@@ -391,9 +466,15 @@ export class Gateway {
     const set = this.#sessions.get(m.user);
     if (!set) return;
     for (const s of set) {
-      const before = s.stats.delivered;
-      s.deliver(m);
-      if (s.stats.delivered > before) this.#counters.delivered++;
+      this.#guarded(
+        'deliver',
+        () => {
+          const before = s.stats.delivered;
+          s.deliver(m);
+          if (s.stats.delivered > before) this.#counters.delivered++;
+        },
+        () => s.close(CLOSE.internal, 'internal error'),
+      );
     }
   }
 
@@ -447,8 +528,14 @@ export class Gateway {
           continue;
         }
         s.alive = false;
-        s.ws.ping();
-        this.#identity(s, {});
+        this.#guarded(
+          'ping',
+          () => {
+            s.ws.ping();
+            this.#identity(s, {});
+          },
+          () => s.ws.terminate(),
+        );
       }
     }
   }

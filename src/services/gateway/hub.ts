@@ -105,10 +105,16 @@ export class UserChannelHub {
 
   /**
    * PUBLISH one relay message (already encoded); `done(ok)` is called when
-   * Redis answered. Messages of one event-loop turn go out as one pipeline
+   * Redis answered (at once with false when twice `maxInFlight` wait already). Messages of one event-loop turn go out as one pipeline
    * (one round trip, one timeout), in the order they were given.
    */
   publish(user: string, kind: ForwardKind, payload: Buffer, done?: (ok: boolean) => void): void {
+    // Hard cap: relays are paused at maxInFlight; what was already read beyond twice that is refused, not queued.
+    if (this.#inFlight >= 2 * this.#opts.maxInFlight) {
+      this.stats.publishErrors++;
+      done?.(false);
+      return;
+    }
     this.#batch.push({ channel: userChannel(user, kind), payload, done });
     this.#inFlight++;
     if (this.#batch.length === 1) setImmediate(() => this.#flush());
