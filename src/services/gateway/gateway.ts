@@ -145,6 +145,7 @@ export class Gateway {
         logger: o.logger,
         onBack: (m) => gw.#onBack(m),
         maxInFlight: o.maxInFlight,
+        maxInFlightBytes: o.maxInFlightBytes,
         onPressure: (high) => gw.#pressure(high),
       });
       server.on('request', (req, res) =>

@@ -45,6 +45,12 @@ export interface HubOptions {
   onBack: (m: BackMessage) => void;
   /** Relay messages that may wait for Redis at once before {@link onPressure}(true). */
   maxInFlight: number;
+  /**
+   * Hard cap on the bytes of relay messages waiting for Redis: relays are
+   * paused at `maxInFlight`, but what their sockets had already delivered
+   * still arrives; beyond this many bytes it is refused (unpublished), not queued.
+   */
+  maxInFlightBytes: number;
   /** Backpressure: true when too much waits for Redis (stop reading relays), false when half of it drained. */
   onPressure?: (high: boolean) => void;
 }
@@ -105,18 +111,19 @@ export class UserChannelHub {
 
   /**
    * PUBLISH one relay message (already encoded); `done(ok)` is called when
-   * Redis answered (at once with false when twice `maxInFlight` wait already). Messages of one event-loop turn go out as one pipeline
+   * Redis answered (at once with false when `maxInFlightBytes` wait already).
+   * Messages of one event-loop turn go out as one pipeline
    * (one round trip, one timeout), in the order they were given.
    */
   publish(user: string, kind: ForwardKind, payload: Buffer, done?: (ok: boolean) => void): void {
-    // Hard cap: relays are paused at maxInFlight; what was already read beyond twice that is refused, not queued.
-    if (this.#inFlight >= 2 * this.#opts.maxInFlight) {
+    if (this.#inFlightBytes + payload.length > this.#opts.maxInFlightBytes) {
       this.stats.publishErrors++;
       done?.(false);
       return;
     }
     this.#batch.push({ channel: userChannel(user, kind), payload, done });
     this.#inFlight++;
+    this.#inFlightBytes += payload.length;
     if (this.#batch.length === 1) setImmediate(() => this.#flush());
     if (!this.#pressed && this.#inFlight >= this.#opts.maxInFlight) {
       this.#pressed = true;
@@ -125,6 +132,7 @@ export class UserChannelHub {
   }
 
   #inFlight = 0;
+  #inFlightBytes = 0;
   #pressed = false;
 
   /** Relay messages handed to Redis and not answered yet. */
@@ -132,8 +140,9 @@ export class UserChannelHub {
     return this.#inFlight;
   }
 
-  #settled(n: number): void {
+  #settled(n: number, bytes: number): void {
     this.#inFlight -= n;
+    this.#inFlightBytes -= bytes;
     if (this.#pressed && this.#inFlight <= this.#opts.maxInFlight / 2) {
       this.#pressed = false;
       this.#opts.onPressure?.(false);
@@ -146,6 +155,8 @@ export class UserChannelHub {
     const batch = this.#batch;
     this.#batch = [];
     if (batch.length === 0) return;
+    let bytes = 0;
+    for (const b of batch) bytes += b.payload.length;
     this.#conn
       .run(`PUBLISH ×${batch.length}`, (c) => {
         const m = c.multi();
@@ -155,12 +166,12 @@ export class UserChannelHub {
       .then(
         () => {
           this.stats.published += batch.length;
-          this.#settled(batch.length);
+          this.#settled(batch.length, bytes);
           for (const b of batch) b.done?.(true);
         },
         (err: unknown) => {
           this.stats.publishErrors += batch.length;
-          this.#settled(batch.length);
+          this.#settled(batch.length, bytes);
           this.#warn({ err: (err as Error).message, messages: batch.length }, 'publish to Redis failed');
           for (const b of batch) b.done?.(false);
         },

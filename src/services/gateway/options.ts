@@ -41,6 +41,12 @@ export interface GatewayOptions {
    * above it the gateway stops reading relays until half have been answered.
    */
   maxInFlight: number;
+  /**
+   * @defaultValue 64 MiB — hard cap on the bytes of relay messages waiting
+   * for Redis (what paused relays had already sent still arrives); beyond
+   * it messages are answered `unavailable`, never queued.
+   */
+  maxInFlightBytes: number;
   /** @defaultValue 32 — nested maps/arrays a relay message may have; deeper is refused with error code `limit`. */
   maxDepth: number;
   /**
@@ -70,6 +76,7 @@ export const GATEWAY_DEFAULTS: Omit<GatewayOptions, 'tokens' | 'rateBurst'> = {
   publishCodec: 'msgpack',
   pingIntervalMs: 30_000,
   maxInFlight: 20_000,
+  maxInFlightBytes: 64 * 1024 * 1024,
   maxDepth: 32,
   maxConnections: 1024,
   handshakeTimeoutMs: 10_000,
@@ -120,6 +127,7 @@ export function resolveGatewayOptions(opts: Partial<GatewayOptions> = {}): Gatew
     'maxConnectionsPerUser',
     'pingIntervalMs',
     'maxInFlight',
+    'maxInFlightBytes',
     'maxDepth',
     'maxConnections',
     'handshakeTimeoutMs',
