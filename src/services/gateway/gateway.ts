@@ -132,6 +132,8 @@ export class Gateway {
     const server = http.createServer({
       headersTimeout: o.handshakeTimeoutMs,
       requestTimeout: o.handshakeTimeoutMs,
+      // how often Node looks for requests past those timeouts (its default, 30 s, would let them hang that long)
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(o.handshakeTimeoutMs / 4))),
       maxHeaderSize: 16 * 1024,
     });
     server.maxConnections = o.maxConnections;

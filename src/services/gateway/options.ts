@@ -104,6 +104,8 @@ export function gatewayEnv(env: NodeJS.ProcessEnv = process.env): Partial<Gatewa
   set('ratePerSecond', 'CANOPY_GATEWAY_RATE');
   set('backlogWindowMs', 'CANOPY_GATEWAY_BACKLOG_MS');
   set('maxConnections', 'CANOPY_GATEWAY_MAX_CONNECTIONS');
+  set('handshakeTimeoutMs', 'CANOPY_GATEWAY_HANDSHAKE_TIMEOUT_MS');
+  set('pingIntervalMs', 'CANOPY_GATEWAY_PING_MS');
   if (env.CANOPY_GATEWAY_TOKENS || env.CANOPY_GATEWAY_TOKENS_FILE) o.tokens = loadTokens(env);
   return o;
 }
