@@ -5,45 +5,24 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { Connection } from '../../bus/connection.js';
 import { Registry } from '../../bus/registry.js';
 import { Subscriber } from '../../bus/subscriber.js';
-import { DecodeLimitError } from '../../bus/decode-limits.js';
-import { UserCodec, UserMessageValidator, type ForwardKind, type UserCodecName } from '../../bus/userchannels.js';
-import { CLOSE, RELAY_PATH, type ErrorFrame, type WelcomeFrame } from '../../gateway-protocol/index.js';
-import { UserChannelHub, type BackMessage, type HubStats } from './hub.js';
+import { UserCodec, UserMessageValidator, type UserCodecName } from '../../bus/userchannels.js';
+import { CLOSE, RELAY_PATH, type WelcomeFrame } from '../../gateway-protocol/index.js';
+import { UserChannelHub, type BackMessage } from './hub.js';
+import { handleRelayMessage, type InboundDeps } from './inbound.js';
 import { resolveGatewayOptions, type GatewayOptions } from './options.js';
+import { RelayTable } from './relays.js';
 import { RelaySession, type SessionStats } from './session.js';
+import { gatewayCounters, type GatewayStats } from './stats.js';
+import { ThrottledWarn } from './throttle.js';
 import { TokenStore } from './tokens.js';
-import { isRefusal, parseRelayRequest, refuseSocket } from './upgrade.js';
+import { answerClientError, createGatewayServer, isRefusal, parseRelayRequest, refuseSocket } from './upgrade.js';
+
+export type { GatewayStats } from './stats.js';
 
 /** Redis access a service runtime already has. */
 export interface GatewayDeps {
   conn: Connection;
   subscriber: Subscriber;
-}
-
-/** Gateway-wide counters. */
-export interface GatewayStats extends HubStats {
-  /** Back-channel messages refused by the subscriber (undecodable or not matching their shape). */
-  backMalformed: number;
-  connections: number;
-  connectionsTotal: number;
-  authFailures: number;
-  refusedUpgrades: number;
-  received: number;
-  rejectedMalformed: number;
-  rejectedInvalid: number;
-  /** Messages over a decode limit (nesting depth, a length header beyond the message): error code `limit`. */
-  rejectedLimit: number;
-  /** HTTP requests that could not be parsed (bad request line, URL or headers): answered 400, socket closed. */
-  badRequests: number;
-  /** Exceptions caught in a per-connection or per-message handler (the connection is closed with 1011). */
-  handlerErrors: number;
-  closedRate: number;
-  closedTooBig: number;
-  closedSlow: number;
-  delivered: number;
-  replayed: number;
-  /** Times relays were paused because Redis fell behind. */
-  backpressure: number;
 }
 
 /** Registry scope of connected relays: `identity:relay:{connection id}`. */
@@ -62,26 +41,13 @@ export class Gateway {
   #hub: UserChannelHub | undefined;
   readonly #tokens: TokenStore;
   readonly #codec: UserCodec;
+  /** Log lines of one kind at most once a second (a flood must not flood the log). */
+  readonly #throttled: ThrottledWarn;
   readonly #validator: UserMessageValidator;
-  readonly #sessions = new Map<string, Set<RelaySession>>();
-  readonly #counters = {
-    connectionsTotal: 0,
-    authFailures: 0,
-    refusedUpgrades: 0,
-    received: 0,
-    rejectedMalformed: 0,
-    rejectedInvalid: 0,
-    rejectedLimit: 0,
-    badRequests: 0,
-    handlerErrors: 0,
-    closedRate: 0,
-    closedTooBig: 0,
-    closedSlow: 0,
-    delivered: 0,
-    replayed: 0,
-    backpressure: 0,
-  };
+  readonly #relays = new RelayTable();
+  readonly #counters = gatewayCounters();
   #pingTimer: NodeJS.Timeout | undefined;
+  readonly #inbound: InboundDeps;
   #stopped = false;
   /** Registry writes in flight (awaited on stop). */
   #identities: Promise<unknown>[] = [];
@@ -100,9 +66,17 @@ export class Gateway {
     this.#server = server;
     this.#tokens = new TokenStore(options.tokens);
     this.#validator = new UserMessageValidator();
+    this.#throttled = new ThrottledWarn(options.logger);
     // ws closes bigger messages itself (1009, no reason); up to twice the limit we close with a reason.
     const maxPayload = Math.max(2 * options.maxMessageBytes, options.maxMessageBytes + 65536);
     this.#codec = new UserCodec({ maxDepth: options.maxDepth, maxBytes: maxPayload });
+    this.#inbound = {
+      options,
+      codec: this.#codec,
+      validator: this.#validator,
+      counters: this.#counters,
+      publish: (user, kind, payload, done) => this.#h.publish(user, kind, payload, done),
+    };
     this.#wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
     // a handshake ws cannot complete (no Sec-WebSocket-Key, bad version…): 400, that socket only
     this.#wss.on('wsClientError', (err, socket) => {
@@ -129,14 +103,7 @@ export class Gateway {
         throw err;
       }
     }
-    const server = http.createServer({
-      headersTimeout: o.handshakeTimeoutMs,
-      requestTimeout: o.handshakeTimeoutMs,
-      // how often Node looks for requests past those timeouts (its default, 30 s, would let them hang that long)
-      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(o.handshakeTimeoutMs / 4))),
-      maxHeaderSize: 16 * 1024,
-    });
-    server.maxConnections = o.maxConnections;
+    const server = createGatewayServer(o);
     const gw = new Gateway(o, d, !deps, server);
     try {
       gw.#hub = await UserChannelHub.start(d.conn, d.subscriber, {
@@ -205,25 +172,19 @@ export class Gateway {
   }
 
   get stats(): GatewayStats {
-    let connections = 0;
-    for (const s of this.#sessions.values()) connections += s.size;
-    return { ...this.#h.stats, backMalformed: this.#h.malformed, ...this.#counters, connections };
+    return { ...this.#h.stats, backMalformed: this.#h.malformed, ...this.#counters, connections: this.#relays.size };
   }
 
   /** Per-connection counters, for /health. */
   sessions(): Array<{ id: string; user: string; stats: SessionStats }> {
-    const out: Array<{ id: string; user: string; stats: SessionStats }> = [];
-    for (const set of this.#sessions.values())
-      for (const s of set) out.push({ id: s.id, user: s.user, stats: s.stats });
-    return out;
+    return [...this.#relays].map((s) => ({ id: s.id, user: s.user, stats: s.stats }));
   }
 
   /** Closes every connection of one user (1013 + reason), e.g. after its token was revoked. Returns how many. */
   disconnectUser(user: string, reason = 'disconnected by the operator'): number {
-    const set = this.#sessions.get(user);
-    if (!set) return 0;
-    for (const s of set) s.close(CLOSE.tryAgain, reason);
-    return set.size;
+    const all = this.#relays.forUser(user);
+    for (const s of all) s.close(CLOSE.tryAgain, reason);
+    return all.length;
   }
 
   /** Closes every relay (1001), stops listening, closes Redis. */
@@ -231,7 +192,7 @@ export class Gateway {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#pingTimer);
-    for (const set of this.#sessions.values()) for (const s of set) s.close(CLOSE.goingAway, 'gateway stopping');
+    for (const s of this.#relays) s.close(CLOSE.goingAway, 'gateway stopping');
     this.#wss.close();
     this.#server.closeAllConnections?.();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -279,17 +240,7 @@ export class Gateway {
   /** A request Node's HTTP parser refused (bad request line, header overflow, timeout): 400/431/408, that socket only. */
   #onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     this.#counters.badRequests++;
-    if (err.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    refuseSocket(
-      socket,
-      status,
-      status === 431 ? 'headers too large' : status === 408 ? 'request timeout' : 'bad request',
-      1000,
-    );
+    answerClientError(err, socket);
   }
 
   #refuse(socket: Duplex, status: number, reason: string): void {
@@ -297,18 +248,8 @@ export class Gateway {
     refuseSocket(socket, status, reason);
   }
 
-  /** Log lines of one kind at most once a second, with how many were left out (a flood must not flood the log). */
-  readonly #lastLog = new Map<string, { at: number; skipped: number }>();
-
   #warn(kind: string, obj: Record<string, unknown>, msg: string): void {
-    const now = Date.now();
-    const l = this.#lastLog.get(kind);
-    if (l && now - l.at < 1000) {
-      l.skipped++;
-      return;
-    }
-    this.#lastLog.set(kind, { at: now, skipped: 0 });
-    this.options.logger.warn(l && l.skipped > 0 ? { ...obj, alsoSince: l.skipped } : obj, msg);
+    this.#throttled.warn(kind, obj, msg);
   }
 
   #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -327,8 +268,7 @@ export class Gateway {
       return this.#refuse(socket, r.status, r.reason);
     }
     const { user, codec, resume } = r;
-    const count = this.#sessions.get(user)?.size ?? 0;
-    if (count >= this.options.maxConnectionsPerUser) {
+    if (this.#relays.count(user) >= this.options.maxConnectionsPerUser) {
       return this.#refuse(
         socket,
         429,
@@ -360,9 +300,7 @@ export class Gateway {
       },
       resume,
     );
-    let set = this.#sessions.get(user);
-    if (!set) this.#sessions.set(user, (set = new Set()));
-    set.add(session);
+    this.#relays.add(session);
     this.#counters.connectionsTotal++;
     const log = o.logger;
     log.info({ user, connection: session.id, remote: req.socket.remoteAddress, codec, resume }, 'relay connected');
@@ -371,7 +309,7 @@ export class Gateway {
     ws.on('message', (data: Buffer) =>
       this.#guarded(
         'message',
-        () => this.#onRelayMessage(session, data),
+        () => handleRelayMessage(this.#inbound, session, data),
         () => session.close(CLOSE.internal, 'internal error'),
       ),
     );
@@ -380,8 +318,7 @@ export class Gateway {
       this.#warn('socket', { user, connection: session.id, err: err.message }, 'relay socket error'),
     );
     ws.on('close', (code, reason) => {
-      set.delete(session);
-      if (set.size === 0 && this.#sessions.get(user) === set) this.#sessions.delete(user);
+      this.#relays.remove(session);
       session.closed();
       if (session.slow) this.#counters.closedSlow++;
       this.#track(this.#registry.remove(RELAY_SCOPE, session.id));
@@ -401,74 +338,35 @@ export class Gateway {
       session.send(welcome(0));
       return;
     }
-    this.#h.replay(user, resume, o.backlogMaxReplay).then(
-      (backlog) => {
-        session.send(welcome(backlog.length));
-        session.finishReplay(backlog);
-        this.#counters.replayed += backlog.length;
-      },
-      (err: unknown) => {
-        log.warn({ user, connection: session.id, err: (err as Error).message }, 'backlog replay failed');
-        session.send({ type: 'error', code: 'unavailable', error: 'backlog unavailable; live messages only' });
-        session.send(welcome(0));
-        session.finishReplay([]);
-      },
+    const internal = () => session.close(CLOSE.internal, 'internal error');
+    // a replay never reads much more than the relay may have waiting (more would close it as too slow anyway)
+    this.#h.replay(user, resume, o.backlogMaxReplay, o.maxBufferedBytes).then(
+      ({ messages, truncated }) =>
+        this.#guarded(
+          'replay',
+          () => {
+            session.send(welcome(messages.length));
+            session.finishReplay(messages, truncated);
+            this.#counters.replayed += messages.length;
+          },
+          internal,
+        ),
+      (err: unknown) =>
+        this.#guarded(
+          'replay',
+          () => {
+            log.warn({ user, connection: session.id, err: (err as Error).message }, 'backlog replay failed');
+            session.send({ type: 'error', code: 'unavailable', error: 'backlog unavailable; live messages only' });
+            session.send(welcome(0));
+            session.finishReplay([]);
+          },
+          internal,
+        ),
     );
   }
 
-  #onRelayMessage(s: RelaySession, data: Buffer): void {
-    if (s.closing) return;
-    this.#counters.received++;
-    s.stats.received++;
-    if (!s.limiter.take()) {
-      this.#counters.closedRate++;
-      this.options.logger.warn({ user: s.user, connection: s.id }, 'relay over its rate limit; closing');
-      s.close(CLOSE.policy, `rate limit exceeded: more than ${s.limiter.rate} messages/s (burst ${s.limiter.burst})`);
-      return;
-    }
-    if (data.length > this.options.maxMessageBytes) {
-      this.#counters.closedTooBig++;
-      s.close(CLOSE.tooBig, `message too big: ${data.length} bytes, limit ${this.options.maxMessageBytes}`);
-      return;
-    }
-    let value: unknown;
-    let codec: UserCodecName;
-    try {
-      ({ value, codec } = this.#codec.decode(data));
-    } catch (err) {
-      this.#reject(s, err instanceof DecodeLimitError ? 'limit' : 'malformed', (err as Error).message);
-      return;
-    }
-    const type = (value as { type?: unknown } | null)?.type;
-    const kind: ForwardKind | undefined = type === 'raw' ? 'raw' : type === 'features' ? 'features' : undefined;
-    if (!kind) {
-      this.#reject(s, 'invalid', `type must be "raw" or "features", got ${JSON.stringify(type) ?? 'nothing'}`);
-      return;
-    }
-    const r = this.#validator.validate(kind, value);
-    if (!r.ok) {
-      this.#reject(s, 'invalid', r.error);
-      return;
-    }
-    const payload = codec === this.options.publishCodec ? data : this.#codec.encode(value, this.options.publishCodec);
-    this.#h.publish(s.user, kind, payload, (ok) => {
-      if (ok) s.stats.published++;
-      else s.unpublished();
-    });
-  }
-
-  #reject(s: RelaySession, code: ErrorFrame['code'], error: string): void {
-    s.stats.rejected++;
-    if (code === 'malformed') this.#counters.rejectedMalformed++;
-    else if (code === 'limit') this.#counters.rejectedLimit++;
-    else this.#counters.rejectedInvalid++;
-    s.send({ type: 'error', code, error });
-  }
-
   #onBack(m: BackMessage): void {
-    const set = this.#sessions.get(m.user);
-    if (!set) return;
-    for (const s of set) {
+    for (const s of this.#relays.forUser(m.user)) {
       this.#guarded(
         'deliver',
         () => {
@@ -499,13 +397,11 @@ export class Gateway {
       { inFlight: this.#h.inFlight, paused: high },
       high ? 'Redis is behind: pausing relays' : 'resuming relays',
     );
-    for (const set of this.#sessions.values()) {
-      for (const s of set) {
-        if (high) s.ws.pause();
-        else {
-          s.limiter.credit(pausedMs);
-          s.ws.resume();
-        }
+    for (const s of this.#relays) {
+      if (high) s.ws.pause();
+      else {
+        s.limiter.credit(pausedMs);
+        s.ws.resume();
       }
     }
   }
@@ -524,22 +420,20 @@ export class Gateway {
   }
 
   #ping(): void {
-    for (const set of this.#sessions.values()) {
-      for (const s of set) {
-        if (!s.alive) {
-          s.ws.terminate();
-          continue;
-        }
-        s.alive = false;
-        this.#guarded(
-          'ping',
-          () => {
-            s.ws.ping();
-            this.#identity(s, {});
-          },
-          () => s.ws.terminate(),
-        );
+    for (const s of this.#relays) {
+      if (!s.alive) {
+        s.ws.terminate();
+        continue;
       }
+      s.alive = false;
+      this.#guarded(
+        'ping',
+        () => {
+          s.ws.ping();
+          this.#identity(s, {});
+        },
+        () => s.ws.terminate(),
+      );
     }
   }
 }

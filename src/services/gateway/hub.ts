@@ -56,6 +56,8 @@ export interface HubOptions {
 }
 
 const BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
+/** Backlog entries read per XRANGE during a replay. */
+const REPLAY_PAGE = 200;
 
 /**
  * The gateway's Redis side: publishes what relays send on
@@ -167,33 +169,62 @@ export class UserChannelHub {
         () => {
           this.stats.published += batch.length;
           this.#settled(batch.length, bytes);
-          for (const b of batch) b.done?.(true);
+          for (const b of batch) this.#done(b.done, true);
         },
         (err: unknown) => {
           this.stats.publishErrors += batch.length;
           this.#settled(batch.length, bytes);
           this.#warn({ err: (err as Error).message, messages: batch.length }, 'publish to Redis failed');
-          for (const b of batch) b.done?.(false);
+          for (const b of batch) this.#done(b.done, false);
         },
       );
   }
 
-  /** Backlog entries after `afterId`, oldest first, at most `count`. */
-  async replay(user: string, afterId: string, count: number): Promise<BackMessage[]> {
-    const rows = (await this.#conn.run('XRANGE backlog', (c) =>
-      c.sendCommand(['XRANGE', userBacklogKey(user), `(${afterId}`, '+', 'COUNT', String(count)], BUFFERS),
-    )) as [Buffer, Buffer[]][];
-    const out: BackMessage[] = [];
-    for (const [idBuf, fields] of rows) {
-      const f = new Map<string, Buffer>();
-      for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!.toString(), fields[i + 1]!);
-      const kind = f.get('kind')?.toString() ?? '';
-      const m = f.get('m');
-      if (!isBackKind(kind) || !m) continue;
-      const checked = this.#check(kind, m);
-      if (checked) out.push({ user, kind, id: idBuf.toString(), message: checked });
+  /** Calls a publish callback; one that throws is logged (it runs in a promise callback: nothing may escape). */
+  #done(done: ((ok: boolean) => void) | undefined, ok: boolean): void {
+    try {
+      done?.(ok);
+    } catch (err) {
+      this.#warn({ err: (err as Error).message }, 'publish callback failed');
     }
-    return out;
+  }
+
+  /**
+   * Backlog entries after `afterId`, oldest first: at most `count`, read in
+   * pages and stopped once `maxBytes` have been read (`truncated`: more
+   * follow; the relay gets them by resuming again). What a replay holds in
+   * memory is bounded however large the backlog is.
+   */
+  async replay(
+    user: string,
+    afterId: string,
+    count: number,
+    maxBytes = Infinity,
+  ): Promise<{ messages: BackMessage[]; truncated: boolean }> {
+    const out: BackMessage[] = [];
+    let after = afterId;
+    let bytes = 0;
+    let read = 0;
+    for (;;) {
+      const page = Math.min(REPLAY_PAGE, count - read);
+      const rows = (await this.#conn.run('XRANGE backlog', (c) =>
+        c.sendCommand(['XRANGE', userBacklogKey(user), `(${after}`, '+', 'COUNT', String(page)], BUFFERS),
+      )) as [Buffer, Buffer[]][];
+      for (const [idBuf, fields] of rows) {
+        after = idBuf.toString();
+        read++;
+        const f = new Map<string, Buffer>();
+        for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!.toString(), fields[i + 1]!);
+        const kind = f.get('kind')?.toString() ?? '';
+        const m = f.get('m');
+        if (!isBackKind(kind) || !m) continue;
+        bytes += m.length;
+        const checked = this.#check(kind, m);
+        if (checked) out.push({ user, kind, id: after, message: checked });
+      }
+      if (rows.length < page || read >= count) return { messages: out, truncated: false };
+      if (bytes >= maxBytes) return { messages: out, truncated: true };
+    }
   }
 
   get health(): string {

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isUserCodecName, isUserId, type UserCodecName } from '../../bus/userchannels.js';
 import { DEFAULT_CODEC, parseStreamId, RELAY_PATH } from '../../gateway-protocol/index.js';
+import type { GatewayOptions } from './options.js';
 
 /** A relay's upgrade request, read from the request line and headers, authenticated. */
 export interface RelayRequest {
@@ -95,4 +96,32 @@ export function refuseSocket(socket: Duplex, status: number, reason: string, lin
   const timer = setTimeout(() => socket.destroy(), lingerMs);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * The gateway's HTTP server: request headers must arrive within
+ * `handshakeTimeoutMs` (checked often enough to matter), headers are at
+ * most 16 KiB, at most `maxConnections` sockets are held.
+ */
+export function createGatewayServer(o: Pick<GatewayOptions, 'handshakeTimeoutMs' | 'maxConnections'>): http.Server {
+  const server = http.createServer({
+    headersTimeout: o.handshakeTimeoutMs,
+    requestTimeout: o.handshakeTimeoutMs,
+    // how often Node looks for requests past those timeouts (its default, 30 s, would let them hang that long)
+    connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(o.handshakeTimeoutMs / 4))),
+    maxHeaderSize: 16 * 1024,
+  });
+  server.maxConnections = o.maxConnections;
+  return server;
+}
+
+/** Answers a request Node's HTTP parser refused: 431 (headers too large), 408 (too slow) or 400; that socket only. */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const reason = status === 431 ? 'headers too large' : status === 408 ? 'request timeout' : 'bad request';
+  refuseSocket(socket, status, reason, 1000);
 }
