@@ -281,7 +281,10 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   #refused(ws: WebSocket, res: IncomingMessage): void {
     let body = '';
     res.setEncoding('utf8');
-    res.on('data', (c: string) => (body += c.slice(0, 500)));
+    // keep the first 500 characters of the refusal, however much the server sends
+    res.on('data', (c: string) => {
+      if (body.length < 500) body += c.slice(0, 500 - body.length);
+    });
     res.on('end', () => {
       const status = res.statusCode ?? 0;
       const text = `gateway refused the connection: HTTP ${status} ${body.trim()}`;
