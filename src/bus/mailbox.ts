@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Connection } from './connection.js';
 import { ConfigError, TimeoutError } from './errors.js';
-import type { Codec } from './codec.js';
+import { createJsonCodec, type Codec } from './codec.js';
+import { DecodeError } from './errors.js';
 import { LuaScript } from './fabric-lua.js';
 import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
@@ -120,7 +121,13 @@ export async function sendAdminMessage(
     );
     if (!got)
       throw new TimeoutError(`no reply from ${instance} within ${o.replyTimeoutMs} ms (the message stays queued)`);
-    return { message, reply: JSON.parse(String(got.element)) as AdminReply, receivers };
+    let reply: AdminReply;
+    try {
+      reply = JSON.parse(String(got.element)) as AdminReply;
+    } catch (cause) {
+      throw new DecodeError(`the reply of ${instance} is not JSON`, { cause });
+    }
+    return { message, reply, receivers };
   } finally {
     await waiter.close();
   }
@@ -139,6 +146,8 @@ export interface MailboxOptions extends MailboxKeys {
   replyTtlSeconds: number;
   /** @defaultValue 1000 — message ids remembered to drop a second delivery. */
   seenCapacity: number;
+  /** @defaultValue 65536 — bigger admin messages are counted as rejected and dropped unread. */
+  maxMessageBytes: number;
   /** @defaultValue its own — a shared {@link Subscriber} saves a connection (it is not closed by the mailbox). */
   subscriber: Subscriber | undefined;
   /** @defaultValue silent */
@@ -151,6 +160,7 @@ export const MAILBOX_DEFAULTS: Omit<MailboxOptions, 'instance'> = {
   drainIntervalMs: 5000,
   replyTtlSeconds: 300,
   seenCapacity: 1000,
+  maxMessageBytes: 65536,
   logger: silentLogger,
 };
 
@@ -287,15 +297,13 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
 
   async #process(raw: string, via: 'pubsub' | 'queue'): Promise<void> {
     const log = this.options.logger;
-    let msg: AdminMessage;
-    try {
-      msg = JSON.parse(raw) as AdminMessage;
-      if (!msg || typeof msg.id !== 'string' || typeof msg.command !== 'string') throw new Error('no id or command');
-    } catch (err) {
+    const parsed = parseAdminMessage(raw, this.options.maxMessageBytes);
+    if (typeof parsed === 'string') {
       this.#stats.rejected++;
-      log.warn({ via, err: (err as Error).message, bytes: raw.length }, 'malformed admin message rejected');
+      log.warn({ via, err: parsed, bytes: raw.length }, 'malformed admin message rejected');
       return;
     }
+    const msg = parsed;
     if (this.#seen.has(msg.id)) {
       this.#stats.duplicates++;
       return;
@@ -317,7 +325,7 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
     try {
       if (!handler)
         throw new Error(`unknown command "${msg.command}" (known: ${[...this.#handlers.keys()].sort().join(', ')})`);
-      reply.result = await handler(msg.args ?? {}, msg);
+      reply.result = await handler(msg.args, msg);
       this.#stats.handled++;
     } catch (err) {
       reply.ok = false;
@@ -351,4 +359,41 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
     });
     return this.#chain;
   }
+}
+
+const adminJson = createJsonCodec({ maxDepth: 32 });
+const MAX_FIELD = 256;
+
+function plainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Reads one admin message as it comes off `admin:{instance}` or the queue.
+ * Never throws: returns the message (with `args` defaulting to `{}`) or why
+ * it is refused — over `maxBytes`, not JSON, nested deeper than 32, not an
+ * object, `id`/`command` missing or not short strings, `args` not an
+ * object, `from`/`sent_at`/`expires_at`/`reply_to` not strings.
+ */
+export function parseAdminMessage(raw: string, maxBytes = MAILBOX_DEFAULTS.maxMessageBytes): AdminMessage | string {
+  if (raw.length > maxBytes) return `message of ${raw.length} characters exceeds ${maxBytes}`;
+  let v: unknown;
+  try {
+    v = adminJson.decode(raw);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (!plainObject(v)) return 'not a JSON object';
+  for (const k of ['id', 'command'] as const) {
+    const f = v[k];
+    if (typeof f !== 'string' || f === '' || f.length > MAX_FIELD) return `${k} must be a string of 1–${MAX_FIELD}`;
+  }
+  for (const k of ['from', 'sent_at', 'expires_at', 'reply_to'] as const) {
+    const f = v[k];
+    if (f !== undefined && (typeof f !== 'string' || f.length > MAX_FIELD)) {
+      return `${k} must be a string of at most ${MAX_FIELD}`;
+    }
+  }
+  if (v.args !== undefined && v.args !== null && !plainObject(v.args)) return 'args must be an object';
+  return { ...(v as unknown as AdminMessage), args: (v.args as Record<string, unknown> | null | undefined) ?? {} };
 }

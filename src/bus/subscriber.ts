@@ -230,6 +230,16 @@ export class Subscriber extends EventEmitter<SubscriberEvents> {
   }
 
   #dispatch(t: Target, message: Buffer, channelBuf: Buffer): void {
+    try {
+      this.#dispatchOne(t, message, channelBuf);
+    } catch (err) {
+      // nothing here should throw; if it does, this message is lost, the subscriber is not
+      t.stats.handlerErrors++;
+      this.options.logger.error({ target: t.name, err: (err as Error).message }, 'message dispatch failed');
+    }
+  }
+
+  #dispatchOne(t: Target, message: Buffer, channelBuf: Buffer): void {
     t.stats.received++;
     const channel = channelBuf.toString('utf8');
     if (message.length > this.options.maxMessageBytes) {
@@ -273,7 +283,23 @@ export class Subscriber extends EventEmitter<SubscriberEvents> {
       { kind: t.kind, target: t.name, channel, error, bytes: message.length },
       'malformed message rejected',
     );
-    this.emit('malformed', { kind: t.kind, target: t.name, channel, error });
+    this.#emitSafely('malformed', { kind: t.kind, target: t.name, channel, error });
+  }
+
+  /**
+   * Emits to listeners without letting one of them throw into the Redis
+   * client's reader (which would take the process down): counted as a
+   * handler error and logged instead.
+   */
+  #emitSafely<E extends 'malformed' | 'handlerError'>(event: E, info: SubscriberEvents[E][0]): void {
+    try {
+      (this.emit as (e: string, i: unknown) => boolean)(event, info);
+    } catch (err) {
+      this.options.logger.error(
+        { event, err: err instanceof Error ? err.message : String(err) },
+        'subscriber listener failed',
+      );
+    }
   }
 
   #call(t: Target, e: Entry, value: unknown, channel: string): void {
@@ -283,7 +309,7 @@ export class Subscriber extends EventEmitter<SubscriberEvents> {
         { kind: t.kind, target: t.name, channel, err: err instanceof Error ? err.message : String(err) },
         'message handler failed',
       );
-      this.emit('handlerError', { kind: t.kind, target: t.name, channel, error: err });
+      this.#emitSafely('handlerError', { kind: t.kind, target: t.name, channel, error: err });
     };
     try {
       const r = e.handler(value, channel);

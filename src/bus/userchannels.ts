@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { jsonCodec, msgpackCodec, type Codec } from './codec.js';
+import { createJsonCodec, createMsgpackCodec, type Codec } from './codec.js';
+import { resolveDecodeLimits, type DecodeLimits } from './decode-limits.js';
 import { ValidationError } from './errors.js';
 import type { Validator } from './validate.js';
 
@@ -239,12 +240,24 @@ export function isUserCodecName(name: string): name is UserCodecName {
  * extension for `Date`, so Python's `msgpack.packb`/`unpackb` read and write
  * the same bytes. JavaScript numbers that are whole encode as MessagePack
  * integers. Decoding detects the format: a payload starting with `{` is JSON
- * (a MessagePack map never starts with that byte).
+ * (a MessagePack map never starts with that byte). Decoding enforces
+ * {@link DecodeLimits} (depth 32, no length header beyond the bytes that
+ * remain, size): a message over one throws a `DecodeLimitError`.
  */
 export class UserCodec {
+  readonly limits: DecodeLimits;
+  readonly #json: Codec;
+  readonly #msgpack: Codec;
+
+  constructor(limits: Partial<DecodeLimits> = {}) {
+    this.limits = resolveDecodeLimits(limits);
+    this.#json = createJsonCodec(this.limits);
+    this.#msgpack = createMsgpackCodec(this.limits);
+  }
+
   encode(value: unknown, codec: UserCodecName = 'msgpack'): Buffer {
-    if (codec === 'json') return Buffer.from(jsonCodec.encode(value) as string, 'utf8');
-    return msgpackCodec.encode(value) as Buffer;
+    if (codec === 'json') return Buffer.from(this.#json.encode(value) as string, 'utf8');
+    return this.#msgpack.encode(value) as Buffer;
   }
 
   /** Which format a payload is in (see the class comment). */
@@ -259,7 +272,7 @@ export class UserCodec {
   decode(data: Uint8Array | string): { value: unknown; codec: UserCodecName } {
     const codec = UserCodec.detect(data);
     const bytes = typeof data === 'string' || Buffer.isBuffer(data) ? data : Buffer.from(data);
-    return { value: (codec === 'json' ? jsonCodec : msgpackCodec).decode(bytes), codec };
+    return { value: (codec === 'json' ? this.#json : this.#msgpack).decode(bytes), codec };
   }
 }
 
@@ -267,8 +280,8 @@ export class UserCodec {
  * A bus {@link Codec} for user channels (for a Subscriber or Publisher):
  * decodes MessagePack or JSON, encodes as `encodeAs`.
  */
-export function userChannelCodec(encodeAs: UserCodecName = 'msgpack'): Codec {
-  const uc = new UserCodec();
+export function userChannelCodec(encodeAs: UserCodecName = 'msgpack', limits: Partial<DecodeLimits> = {}): Codec {
+  const uc = new UserCodec(limits);
   return {
     name: `user-${encodeAs}`,
     encode: (value) => uc.encode(value, encodeAs),

@@ -1,11 +1,65 @@
 import type { Logger } from '../util/log.js';
 import type { ServiceHandle } from '../services/types.js';
 
+/** Exit status after an uncaught exception or unhandled rejection (the supervisor restarts the service). */
+export const EXIT_UNCAUGHT = 70;
+
+/**
+ * Installs `uncaughtException` and `unhandledRejection` handlers: the error
+ * is logged (name, code, message and stack through the logger's redaction;
+ * never the environment) and the process exits with {@link EXIT_UNCAUGHT}
+ * once the log line is written (at most 2 s later). A service never runs on
+ * in an unknown state: its supervisor (systemd, `canopy up`) restarts it.
+ * Returns a function that removes the handlers.
+ */
+export function installCrashHandlers(
+  name: string,
+  log: Logger,
+  exit: (code: number) => void = process.exit,
+): () => void {
+  let crashed = false;
+  const crash = (kind: 'uncaughtException' | 'unhandledRejection', err: unknown) => {
+    if (crashed) return; // a second failure while exiting: the first one is being reported
+    crashed = true;
+    const e = err instanceof Error ? err : new Error(`non-error value thrown: ${typeof err}`);
+    const code = (e as { code?: unknown }).code;
+    try {
+      log.fatal(
+        {
+          kind,
+          err: { name: e.name, code: typeof code === 'string' ? code : undefined, message: e.message, stack: e.stack },
+        },
+        `${name}: ${kind}; exiting for the supervisor to restart`,
+      );
+    } catch {
+      // the logger itself failed: exit anyway
+    }
+    const bye = () => exit(EXIT_UNCAUGHT);
+    setTimeout(bye, 2000);
+    try {
+      log.flush(() => bye());
+    } catch {
+      bye();
+    }
+  };
+  const onException = (err: unknown) => crash('uncaughtException', err);
+  const onRejection = (err: unknown) => crash('unhandledRejection', err);
+  process.on('uncaughtException', onException);
+  process.on('unhandledRejection', onRejection);
+  return () => {
+    process.off('uncaughtException', onException);
+    process.off('unhandledRejection', onRejection);
+  };
+}
+
 /**
  * Runs a started service until SIGINT/SIGTERM, then stops it (the batch in
- * hand is finished) and exits 0; a second signal exits at once.
+ * hand is finished) and exits 0; a second signal exits at once. An uncaught
+ * exception or unhandled rejection (also during start) is logged and exits
+ * with {@link EXIT_UNCAUGHT} (see {@link installCrashHandlers}).
  */
 export async function runUntilSignal(name: string, log: Logger, start: () => Promise<ServiceHandle>): Promise<void> {
+  installCrashHandlers(name, log);
   let handle: ServiceHandle;
   try {
     handle = await start();

@@ -24,6 +24,8 @@ export interface UserChannelsOptions {
   validate: boolean;
   /** @defaultValue silent */
   logger: BusLogger;
+  /** @defaultValue none — called for each incoming message refused (undecodable, over a limit, wrong shape). */
+  onMalformed: ((info: { channel: string; error: string }) => void) | undefined;
 }
 
 export const USER_CHANNELS_DEFAULTS: UserChannelsOptions = {
@@ -31,6 +33,7 @@ export const USER_CHANNELS_DEFAULTS: UserChannelsOptions = {
   codec: 'msgpack',
   validate: true,
   logger: silentLogger,
+  onMalformed: undefined,
 };
 
 export interface UserChannelInfo {
@@ -148,7 +151,11 @@ export class UserChannels {
         connection: { clientName: 'canopy-user-channels-sub' },
       });
       this.#sub.then(
-        (s) => (this.#subNow = s),
+        (s) => {
+          this.#subNow = s;
+          const cb = this.options.onMalformed;
+          if (cb) s.on('malformed', ({ channel, error }) => cb({ channel, error }));
+        },
         () => (this.#sub = undefined),
       );
     }

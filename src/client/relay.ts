@@ -281,7 +281,10 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   #refused(ws: WebSocket, res: IncomingMessage): void {
     let body = '';
     res.setEncoding('utf8');
-    res.on('data', (c: string) => (body += c.slice(0, 500)));
+    // keep the first 500 characters of the refusal, however much the server sends
+    res.on('data', (c: string) => {
+      if (body.length < 500) body += c.slice(0, 500 - body.length);
+    });
     res.on('end', () => {
       const status = res.statusCode ?? 0;
       const text = `gateway refused the connection: HTTP ${status} ${body.trim()}`;
@@ -313,6 +316,14 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
       frame = this.#codec.decode(data).value as ServerFrame;
     } catch (err) {
       this.options.logger.warn({ err: (err as Error).message }, 'undecodable frame from the gateway');
+      return;
+    }
+    if (typeof frame !== 'object' || frame === null || typeof frame.type !== 'string') {
+      this.options.logger.warn({}, 'frame from the gateway without a type ignored');
+      return;
+    }
+    if (frame.type === 'deliver' && (typeof frame.message !== 'object' || frame.message === null)) {
+      this.options.logger.warn({}, 'deliver frame without a message ignored');
       return;
     }
     if (frame.type === 'welcome') {

@@ -13,7 +13,9 @@ import type { BackKind, UserCodecName } from '../bus/userchannels.js';
  * Relay → gateway: one message per frame, `{"type":"raw",…}` or
  * `{"type":"features",…}` (SPEC §2), published on the relay's own
  * `user:{id}:raw|features`. Invalid messages are answered with an `error`
- * frame and counted; the connection stays open.
+ * frame and counted; the connection stays open. A request the gateway
+ * cannot parse (request line, URL, headers, handshake) is answered with
+ * HTTP 400 and only that socket is closed.
  *
  * Gateway → relay: `welcome`, then `deliver` frames for everything published
  * on `user:{id}:predictions|commands|alerts`, and `error` frames.
@@ -39,10 +41,17 @@ export interface DeliverFrame {
   message: Record<string, unknown>;
 }
 
-/** A refused message; the connection stays open. */
+/**
+ * A refused message; the connection stays open. Codes:
+ * - `malformed`: neither MessagePack nor JSON (or JSON that is not UTF-8);
+ * - `limit`: over a decode limit — nested deeper than 32 maps/arrays, or a
+ *   string/binary/array/map header claiming more than the message holds;
+ * - `invalid`: decoded, but not a `raw`/`features` message of the SPEC §2 shape;
+ * - `unavailable`: Redis did not take it (or the backlog cannot be read).
+ */
 export interface ErrorFrame {
   type: 'error';
-  code: 'malformed' | 'invalid' | 'unavailable';
+  code: 'malformed' | 'limit' | 'invalid' | 'unavailable';
   error: string;
 }
 
@@ -57,6 +66,8 @@ export const CLOSE = {
   policy: 1008,
   /** A message over the size limit. */
   tooBig: 1009,
+  /** An unexpected error while handling this connection (counted; only this connection is closed). */
+  internal: 1011,
   /** The gateway cannot serve now (Redis unavailable). */
   tryAgain: 1013,
 } as const;

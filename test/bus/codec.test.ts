@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { codecByName, jsonCodec, msgpackCodec } from '../../src/bus/codec.js';
+import { codecByName, createJsonCodec, createMsgpackCodec, jsonCodec, msgpackCodec } from '../../src/bus/codec.js';
+import { DecodeLimitError } from '../../src/bus/decode-limits.js';
 import { ConfigError, DecodeError } from '../../src/bus/errors.js';
 
 const PY = '/usr/bin/python3';
@@ -69,5 +70,44 @@ describe('codecByName', () => {
     expect(codecByName('json')).toBe(jsonCodec);
     expect(codecByName('msgpack')).toBe(msgpackCodec);
     expect(() => codecByName('xml')).toThrow(ConfigError);
+  });
+});
+
+describe('decode limits (outside input)', () => {
+  const limitOf = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+    } catch (e) {
+      expect(e).toBeInstanceOf(DecodeError);
+      return e instanceof DecodeLimitError ? e.limit : 'decode';
+    }
+    return undefined;
+  };
+
+  it('msgpack: deeper than 32, or a length header beyond the bytes that remain, is a DecodeLimitError', () => {
+    expect(limitOf(() => msgpackCodec.decode(Buffer.alloc(40, 0x91)))).toBe('depth');
+    expect(limitOf(() => msgpackCodec.decode(Buffer.from([0xdb, 0xff, 0xff, 0xff, 0xff, 0x41])))).toBe('length');
+    expect(limitOf(() => msgpackCodec.decode(Buffer.from([0xdd, 0x00, 0x01, 0x00, 0x00, 0xc0])))).toBe('length');
+    expect(limitOf(() => msgpackCodec.decode(Buffer.from([0xde, 0x00, 0x02, 0xa1, 0x61, 0xc0])))).toBe('length');
+    expect(limitOf(() => msgpackCodec.decode(Buffer.from([0xc1])))).toBe('decode');
+    expect(limitOf(() => createMsgpackCodec({ maxBytes: 8 }).decode(Buffer.alloc(9, 0xc0)))).toBe('bytes');
+    expect(msgpackCodec.decode(Buffer.from([0x92, 0xa1, 0x61, 0xc0]))).toEqual(['a', null]);
+  });
+
+  it('JSON: deeper than 32 is refused before parsing; invalid UTF-8 is refused, not replaced', () => {
+    expect(limitOf(() => jsonCodec.decode(`${'['.repeat(33)}${']'.repeat(33)}`))).toBe('depth');
+    expect(limitOf(() => jsonCodec.decode(`{"a":"\\"[[[[", "b": ${'{"c":'.repeat(40)}1${'}'.repeat(40)}}`))).toBe(
+      'depth',
+    );
+    expect(jsonCodec.decode(`{"s":"${'['.repeat(40)}"}`)).toEqual({ s: '['.repeat(40) });
+    expect(limitOf(() => jsonCodec.decode(Buffer.from([0x22, 0xc3, 0x28, 0x22])))).toBe('decode');
+    expect(limitOf(() => createJsonCodec({ maxBytes: 4 }).decode('"abcd"'))).toBe('bytes');
+  });
+
+  it('encoding what cannot be encoded is a DecodeError, not a stray exception', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => jsonCodec.encode(cyclic)).toThrow(DecodeError);
+    expect(() => msgpackCodec.encode(cyclic)).toThrow(DecodeError);
   });
 });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
 import { TimeoutError } from '../../src/bus/errors.js';
 import { Mailbox, sendAdminMessage, type AdminReply } from '../../src/bus/mailbox.js';
+import { waitFor } from './helpers.js';
 import { startRedis } from '../support/redis.js';
 import { randomPrefix } from '../support/tmp.js';
 
@@ -99,5 +100,39 @@ describe('mailbox', () => {
     await expect(sendAdminMessage(conn, `${instance}-nobody`, 'ping', {}, { replyTimeoutMs: 200 })).rejects.toThrow(
       TimeoutError,
     );
+  });
+
+  it('malformed admin messages (pub/sub and queue) are counted and dropped; the mailbox keeps answering', async () => {
+    const instance = `${randomPrefix()}host:svc:bad`;
+    const mb = new Mailbox(conn, { instance, drainIntervalMs: 50, maxMessageBytes: 4096 });
+    const calls: unknown[] = [];
+    mb.handle('echo', (args) => {
+      calls.push(args);
+      return args;
+    });
+    await mb.start();
+    const bad = [
+      'not json',
+      '{"id": "x", "command": ',
+      '[1,2,3]',
+      'null',
+      '{"id": 7, "command": "echo"}',
+      '{"id": "a1", "command": "echo", "args": [1, 2]}',
+      '{"id": "a2", "command": "echo", "args": "x"}',
+      '{"id": "a3", "command": "echo", "reply_to": {"x": 1}}',
+      `{"id": "a4", "command": "echo", "args": ${'['.repeat(5000)}${']'.repeat(5000)}}`,
+      `{"id": "a5", "command": "echo", "args": {"pad": "${'x'.repeat(10_000)}"}}`,
+      '\u0000\uffff',
+    ];
+    for (const raw of bad) {
+      await conn.client.multi().rPush(mb.queue, raw).publish(mb.channel, raw).exec();
+    }
+    await waitFor(() => mb.stats.rejected === bad.length, `${bad.length} rejections (got ${mb.stats.rejected})`);
+    expect(calls).toEqual([]);
+    const { reply } = await sendAdminMessage(conn, instance, 'echo', { n: 1 }, { replyTimeoutMs: 10_000 });
+    expect(reply).toMatchObject({ ok: true, result: { n: 1 } });
+    expect(calls).toEqual([{ n: 1 }]);
+    expect(mb.stats).toMatchObject({ handled: 1, rejected: bad.length, failed: 0 });
+    await mb.close();
   });
 });

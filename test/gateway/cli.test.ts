@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createClient } from 'redis';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
@@ -51,6 +52,41 @@ describe('canopy subscribe / publish / acl / gateway', () => {
     ]);
   });
 
+  it('subscribe: an undecodable or over-limit message is one clear line on stderr, and the command goes on', async () => {
+    const sub = spawn(process.execPath, [CLI, 'subscribe', 'alex', 'alerts', '--count', '1'], {
+      env: { ...process.env, REDIS_URL: redis.url },
+    });
+    let out = '';
+    let err = '';
+    sub.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    sub.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => sub.on('exit', resolve));
+    await until(() => err.includes('subscribed to user:alex:alerts'), 'the subscriber');
+    const plain = createClient({ url: redis.url });
+    await plain.connect();
+    try {
+      const bad = [
+        Buffer.from([0xc1, 0x00]), // never valid MessagePack
+        Buffer.from([0xdb, 0xff, 0xff, 0xff, 0xff, 0x41]), // str32 claiming 4 GB
+        Buffer.alloc(200, 0x91), // 200 nested one-element arrays
+        Buffer.from(`{"type":"alert","data":${'['.repeat(100)}${']'.repeat(100)}}`),
+        Buffer.from('{"type": "alert", '),
+      ];
+      for (const b of bad) await plain.publish('user:alex:alerts', b);
+      await plain.publish(
+        'user:alex:alerts',
+        JSON.stringify({ type: 'alert', severity: 'info', message: 'still here' }),
+      );
+    } finally {
+      await plain.quit();
+    }
+    expect(await exited).toBe(0);
+    expect(JSON.parse(out.trim())).toEqual({ type: 'alert', severity: 'info', message: 'still here' });
+    const skipped = err.split('\n').filter((l) => l.startsWith('skipped a malformed message on user:alex:alerts: '));
+    expect(skipped).toHaveLength(5);
+    expect(err).not.toMatch(/"level":/); // no JSON log noise unless LOG_LEVEL asks for it
+  });
+
   it('publish refuses bad input with a clear message', () => {
     const env = { REDIS_URL: redis.url };
     const bad = canopy(['publish', 'jamie', 'alerts', '{"severity":"loud","message":"x"}'], env);
@@ -59,6 +95,13 @@ describe('canopy subscribe / publish / acl / gateway', () => {
     expect(canopy(['publish', 'jamie', 'nope', '{}'], env).stderr).toMatch(/kind must be one of raw, features/);
     expect(canopy(['publish', 'ja*mie', 'raw', '{}'], env).stderr).toMatch(/invalid user id/);
     expect(canopy(['publish', 'jamie', 'raw', '{oops'], env).stderr).toMatch(/not valid JSON/);
+    const deep = canopy(
+      ['publish', 'jamie', 'features', `{"features":{"a":${'['.repeat(5000)}${']'.repeat(5000)}}}`],
+      env,
+    );
+    expect(deep.status).toBe(1);
+    expect(deep.stderr.trim().split('\n')).toHaveLength(1);
+    expect(deep.stderr).toMatch(/nested deeper than 32/);
   });
 
   it('acl writes a 0600 file without passwords; passwords only when asked for', () => {

@@ -1,8 +1,8 @@
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parseCandumpLine } from '../candump.js';
-import { SourceError } from '../errors.js';
+import { FrameError, SourceError } from '../errors.js';
 import type { CanFrame } from '../frame.js';
+import { LineSplitter } from './line-splitter.js';
 import type { LineSourceOptions, SourceStats } from './types.js';
 
 /**
@@ -27,12 +27,24 @@ export class LineBatcher {
     /** End when the input ends (files, pipes); a child process source ends on its exit instead. */
     endWithInput = true,
   ) {
-    const rl = createInterface({ input, crlfDelay: Infinity });
-    rl.on('line', (line) => this.onLine(line));
-    if (endWithInput) rl.on('close', () => this.end());
+    const splitter = new LineSplitter(
+      opts.maxLineBytes,
+      (line) => this.onLine(line),
+      (bytes, head) => this.onOversized(bytes, head),
+    );
+    input.on('data', (chunk: Buffer | string) => splitter.push(chunk));
+    input.on('end', () => {
+      splitter.end();
+      if (endWithInput) this.end();
+    });
     input.on('error', (err) =>
       this.end(new SourceError('SOURCE_IO', `reading frames failed: ${err.message}`, { cause: err })),
     );
+  }
+
+  private onOversized(bytes: number, head: string): void {
+    if (this.ended) return;
+    oversizedLine(this.stats, this.opts, bytes, head);
   }
 
   private onLine(line: string): void {
@@ -106,4 +118,18 @@ export class LineBatcher {
       await new Promise<void>((resolve) => (this.waiter = resolve));
     }
   }
+}
+
+/** Counts and reports a line over `maxLineBytes` (shared by the line sources). */
+export function oversizedLine(
+  stats: SourceStats,
+  opts: Pick<LineSourceOptions, 'maxLineBytes' | 'onBadLine'>,
+  bytes: number,
+  head: string,
+): void {
+  stats.badLines.OVERSIZED = (stats.badLines.OVERSIZED ?? 0) + 1;
+  opts.onBadLine?.(
+    head,
+    new FrameError('OVERSIZED', `line of more than ${opts.maxLineBytes} bytes (${bytes} dropped) is not a CAN frame`),
+  );
 }

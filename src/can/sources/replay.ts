@@ -1,8 +1,9 @@
 import fs from 'node:fs';
-import { createInterface } from 'node:readline';
 import { parseCandumpLine } from '../candump.js';
 import { SourceError } from '../errors.js';
 import type { CanFrame } from '../frame.js';
+import { LineSplitter } from './line-splitter.js';
+import { oversizedLine } from './lines.js';
 import { stripUndefined } from './socketcan.js';
 import {
   emptyStats,
@@ -60,9 +61,11 @@ export class ReplaySource implements FrameSource {
     if (!fs.existsSync(this.opts.path)) {
       throw new SourceError('SOURCE_IO', `replay file ${this.opts.path} does not exist`);
     }
-    const stream = fs.createReadStream(this.opts.path, { encoding: 'utf8' });
+    const stream = fs.createReadStream(this.opts.path);
     this.stream = stream;
-    const rl = createInterface({ input: stream, crlfDelay: Infinity });
+    const lines = readLines(stream, this.opts.maxLineBytes, (bytes, head) =>
+      oversizedLine(this.counters, this.opts, bytes, head),
+    );
     const startWall = clock.now();
     let firstTs: number | null = null;
     let batch: CanFrame[] = [];
@@ -74,7 +77,7 @@ export class ReplaySource implements FrameSource {
       return b;
     };
     try {
-      for await (const line of rl) {
+      for await (const line of lines) {
         if (this.abort.signal.aborted) break;
         if (line === '') continue;
         const r = parseCandumpLine(line);
@@ -110,7 +113,6 @@ export class ReplaySource implements FrameSource {
     } catch (err) {
       throw new SourceError('SOURCE_IO', `reading ${this.opts.path} failed: ${(err as Error).message}`, { cause: err });
     } finally {
-      rl.close();
       stream.destroy();
     }
   }
@@ -123,4 +125,22 @@ export class ReplaySource implements FrameSource {
   stats(): SourceStats {
     return structuredClone(this.counters);
   }
+}
+
+/** The lines of a stream, each at most `maxLineBytes` (longer ones go to `onOversized`, never buffered whole). */
+async function* readLines(
+  stream: AsyncIterable<Buffer>,
+  maxLineBytes: number,
+  onOversized: (bytes: number, head: string) => void,
+): AsyncGenerator<string> {
+  let ready: string[] = [];
+  const splitter = new LineSplitter(maxLineBytes, (l) => ready.push(l), onOversized);
+  for await (const chunk of stream) {
+    splitter.push(chunk);
+    const out = ready;
+    ready = [];
+    yield* out;
+  }
+  splitter.end();
+  yield* ready;
 }

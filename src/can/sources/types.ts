@@ -62,6 +62,12 @@ export interface LineSourceOptions {
   includeErrorFrames: boolean;
   /** @defaultValue false — yield remote requests too; they have no `can:raw` representation. */
   includeRemoteFrames: boolean;
+  /**
+   * @defaultValue 1024 — longest input line, in bytes. Longer lines are
+   * dropped as they arrive (never buffered whole), counted as
+   * `badLines.OVERSIZED` and reported to `onBadLine` with their first bytes.
+   */
+  maxLineBytes: number;
   /** @defaultValue none — called for each malformed line (after counting it). */
   onBadLine: ((line: string, error: FrameError) => void) | undefined;
 }
@@ -71,5 +77,6 @@ export const LINE_SOURCE_DEFAULTS: LineSourceOptions = {
   flushMs: 5,
   includeErrorFrames: false,
   includeRemoteFrames: false,
+  maxLineBytes: 1024,
   onBadLine: undefined,
 };

@@ -15,7 +15,8 @@ export function registerGateway(program: Command): void {
 Relays connect to ws://<host>:<port>/relay/<user> with "Authorization: Bearer <token>".
 Tokens: CANOPY_GATEWAY_TOKENS=user:token,… or CANOPY_GATEWAY_TOKENS_FILE=<file, mode 0600, one user:token per line>.
 Limits: CANOPY_GATEWAY_MAX_MESSAGE_BYTES (65536), CANOPY_GATEWAY_RATE (500 messages/s per connection),
-CANOPY_GATEWAY_BACKLOG_MS (60000: how long user:{id}:backlog keeps back-channel messages for reconnecting relays).`,
+CANOPY_GATEWAY_BACKLOG_MS (60000: how long user:{id}:backlog keeps back-channel messages for reconnecting relays),
+CANOPY_GATEWAY_MAX_CONNECTIONS (1024 sockets), CANOPY_GATEWAY_HANDSHAKE_TIMEOUT_MS (10000), CANOPY_GATEWAY_PING_MS (30000).`,
     )
     .action(async (opts: { host?: string; port?: string }) => {
       const log = createLogger('gateway');

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { UserChannels } from '../../client/channels.js';
+import { createJsonCodec } from '../../bus/codec.js';
 import { ConfigError } from '../../bus/errors.js';
 import { isUserCodecName, MESSAGE_TYPE, USER_CHANNEL_KINDS, type UserMessage } from '../../bus/userchannels.js';
 import { createLogger } from '../../util/log.js';
@@ -22,9 +23,9 @@ export function registerPublish(program: Command): void {
       if (!isUserCodecName(opts.codec)) throw new ConfigError(`--codec must be msgpack or json, got "${opts.codec}"`);
       let value: unknown;
       try {
-        value = JSON.parse(json);
+        value = createJsonCodec().decode(json);
       } catch (err) {
-        throw new ConfigError(`the message is not valid JSON: ${(err as Error).message}`);
+        throw new ConfigError(`the message is not valid JSON: ${(err as Error).message}`, { cause: err });
       }
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
         throw new ConfigError('the message must be a JSON object');

@@ -25,15 +25,28 @@ export function registerSubscribe(program: Command): void {
       const kind = userKindArgs(user, kindArg);
       const max = opts.count === undefined ? Infinity : Number(opts.count);
       if (!(max > 0)) throw new ConfigError(`--count must be a positive number, got "${opts.count}"`);
-      const log = createLogger('subscribe');
-      const ch = await UserChannels.connect({ logger: log, validate: opts.validate });
+      // one clear line per refused message on stderr; the JSON log only when LOG_LEVEL asks for it
+      const log = createLogger('subscribe', process.env.LOG_LEVEL ?? 'error');
+      const ch = await UserChannels.connect({
+        logger: log,
+        validate: opts.validate,
+        onMalformed: ({ channel, error }) =>
+          process.stderr.write(`skipped a malformed message on ${channel}: ${error.slice(0, 300)}\n`),
+      });
       let n = 0;
       let done: () => void = () => undefined;
       const finished = new Promise<void>((resolve) => (done = resolve));
       await ch.subscribe(user, kind, (m) => {
         if (n >= max) return;
+        let line: string;
+        try {
+          line = JSON.stringify(m);
+        } catch (err) {
+          process.stderr.write(`skipped a message that cannot be printed as JSON: ${(err as Error).message}\n`);
+          return;
+        }
         n++;
-        process.stdout.write(`${JSON.stringify(m)}\n`);
+        process.stdout.write(`${line}\n`);
         if (n >= max) done();
       });
       process.stderr.write(`subscribed to user:${user}:${kind}\n`);

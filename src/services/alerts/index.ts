@@ -78,6 +78,8 @@ export function loadAlertRules(path: string): AlertRulesConfig {
   } catch (err) {
     throw new ConfigError(`cannot read alert rules ${path}: ${(err as Error).message}`);
   }
+  const shape = rulesShapeProblems(doc);
+  if (shape.length > 0) throw new ConfigError(`alert rules ${path}: ${shape.join('; ')}`);
   const d = (doc ?? {}) as Partial<AlertRulesConfig>;
   const cfg: AlertRulesConfig = {
     rules: d.rules ?? [],
@@ -90,6 +92,36 @@ export function loadAlertRules(path: string): AlertRulesConfig {
   const problems = validateRules(cfg);
   if (problems.length > 0) throw new ConfigError(`alert rules ${path}: ${problems.join('; ')}`);
   return cfg;
+}
+
+/** Types of the document's fields, checked before the rules themselves (a mistyped file is a clear error). */
+function rulesShapeProblems(doc: unknown): string[] {
+  if (doc === null || doc === undefined) return [];
+  if (typeof doc !== 'object' || Array.isArray(doc)) return ['the file must be a mapping'];
+  const d = doc as Record<string, unknown>;
+  const out: string[] = [];
+  const strings = (k: string) => {
+    const v = d[k];
+    if (v !== undefined && v !== null && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) {
+      out.push(`${k} must be a list of strings`);
+    }
+  };
+  strings('stale_sensors');
+  strings('watch_services');
+  if (d.system_severity !== undefined && typeof d.system_severity !== 'string')
+    out.push('system_severity must be text');
+  if (d.rules === undefined || d.rules === null) return out;
+  if (!Array.isArray(d.rules)) return [...out, 'rules must be a list'];
+  d.rules.forEach((r: unknown, i) => {
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) return out.push(`rule ${i + 1} must be a mapping`);
+    const rule = r as Record<string, unknown>;
+    for (const k of ['id', 'sensor', 'severity', 'description']) {
+      if (rule[k] !== undefined && rule[k] !== null && typeof rule[k] !== 'string')
+        out.push(`rule ${i + 1}: ${k} must be text`);
+    }
+    return undefined;
+  });
+  return out;
 }
 
 export interface AlertsHandle extends ServiceHandle {

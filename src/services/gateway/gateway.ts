@@ -5,44 +5,24 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { Connection } from '../../bus/connection.js';
 import { Registry } from '../../bus/registry.js';
 import { Subscriber } from '../../bus/subscriber.js';
-import {
-  isUserCodecName,
-  isUserId,
-  UserCodec,
-  UserMessageValidator,
-  type ForwardKind,
-  type UserCodecName,
-} from '../../bus/userchannels.js';
-import { CLOSE, DEFAULT_CODEC, parseStreamId, RELAY_PATH, type WelcomeFrame } from '../../gateway-protocol/index.js';
-import { UserChannelHub, type BackMessage, type HubStats } from './hub.js';
+import { UserCodec, UserMessageValidator, type UserCodecName } from '../../bus/userchannels.js';
+import { CLOSE, RELAY_PATH, type WelcomeFrame } from '../../gateway-protocol/index.js';
+import { UserChannelHub, type BackMessage } from './hub.js';
+import { handleRelayMessage, type InboundDeps } from './inbound.js';
 import { resolveGatewayOptions, type GatewayOptions } from './options.js';
+import { RelayTable } from './relays.js';
 import { RelaySession, type SessionStats } from './session.js';
+import { gatewayCounters, type GatewayStats } from './stats.js';
+import { ThrottledWarn } from './throttle.js';
 import { TokenStore } from './tokens.js';
+import { answerClientError, createGatewayServer, isRefusal, parseRelayRequest, refuseSocket } from './upgrade.js';
+
+export type { GatewayStats } from './stats.js';
 
 /** Redis access a service runtime already has. */
 export interface GatewayDeps {
   conn: Connection;
   subscriber: Subscriber;
-}
-
-/** Gateway-wide counters. */
-export interface GatewayStats extends HubStats {
-  /** Back-channel messages refused by the subscriber (undecodable or not matching their shape). */
-  backMalformed: number;
-  connections: number;
-  connectionsTotal: number;
-  authFailures: number;
-  refusedUpgrades: number;
-  received: number;
-  rejectedMalformed: number;
-  rejectedInvalid: number;
-  closedRate: number;
-  closedTooBig: number;
-  closedSlow: number;
-  delivered: number;
-  replayed: number;
-  /** Times relays were paused because Redis fell behind. */
-  backpressure: number;
 }
 
 /** Registry scope of connected relays: `identity:relay:{connection id}`. */
@@ -60,24 +40,14 @@ export class Gateway {
   readonly #conn: Connection;
   #hub: UserChannelHub | undefined;
   readonly #tokens: TokenStore;
-  readonly #codec = new UserCodec();
+  readonly #codec: UserCodec;
+  /** Log lines of one kind at most once a second (a flood must not flood the log). */
+  readonly #throttled: ThrottledWarn;
   readonly #validator: UserMessageValidator;
-  readonly #sessions = new Map<string, Set<RelaySession>>();
-  readonly #counters = {
-    connectionsTotal: 0,
-    authFailures: 0,
-    refusedUpgrades: 0,
-    received: 0,
-    rejectedMalformed: 0,
-    rejectedInvalid: 0,
-    closedRate: 0,
-    closedTooBig: 0,
-    closedSlow: 0,
-    delivered: 0,
-    replayed: 0,
-    backpressure: 0,
-  };
+  readonly #relays = new RelayTable();
+  readonly #counters = gatewayCounters();
   #pingTimer: NodeJS.Timeout | undefined;
+  readonly #inbound: InboundDeps;
   #stopped = false;
   /** Registry writes in flight (awaited on stop). */
   #identities: Promise<unknown>[] = [];
@@ -96,11 +66,22 @@ export class Gateway {
     this.#server = server;
     this.#tokens = new TokenStore(options.tokens);
     this.#validator = new UserMessageValidator();
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      // ws closes bigger messages itself (1009, no reason); up to twice the limit we close with a reason.
-      maxPayload: Math.max(2 * options.maxMessageBytes, options.maxMessageBytes + 65536),
-      perMessageDeflate: false,
+    this.#throttled = new ThrottledWarn(options.logger);
+    // ws closes bigger messages itself (1009, no reason); up to twice the limit we close with a reason.
+    const maxPayload = Math.max(2 * options.maxMessageBytes, options.maxMessageBytes + 65536);
+    this.#codec = new UserCodec({ maxDepth: options.maxDepth, maxBytes: maxPayload });
+    this.#inbound = {
+      options,
+      codec: this.#codec,
+      validator: this.#validator,
+      counters: this.#counters,
+      publish: (user, kind, payload, done) => this.#h.publish(user, kind, payload, done),
+    };
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
+    // a handshake ws cannot complete (no Sec-WebSocket-Key, bad version…): 400, that socket only
+    this.#wss.on('wsClientError', (err, socket) => {
+      this.#counters.badRequests++;
+      refuseSocket(socket, 400, `bad WebSocket handshake: ${err.message}`);
     });
   }
 
@@ -122,7 +103,7 @@ export class Gateway {
         throw err;
       }
     }
-    const server = http.createServer();
+    const server = createGatewayServer(o);
     const gw = new Gateway(o, d, !deps, server);
     try {
       gw.#hub = await UserChannelHub.start(d.conn, d.subscriber, {
@@ -133,14 +114,30 @@ export class Gateway {
         logger: o.logger,
         onBack: (m) => gw.#onBack(m),
         maxInFlight: o.maxInFlight,
+        maxInFlightBytes: o.maxInFlightBytes,
         onPressure: (high) => gw.#pressure(high),
       });
-      server.on('request', (req, res) => gw.#onRequest(req, res));
-      server.on('upgrade', (req, socket, head) => gw.#onUpgrade(req, socket, head));
+      server.on('request', (req, res) =>
+        gw.#guarded(
+          'request',
+          () => gw.#onRequest(req, res),
+          () => res.destroy(),
+        ),
+      );
+      server.on('upgrade', (req, socket: Duplex, head: Buffer) =>
+        gw.#guarded(
+          'upgrade',
+          () => gw.#onUpgrade(req, socket, head),
+          () => refuseSocket(socket, 500, 'internal error'),
+        ),
+      );
+      server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => gw.#onClientError(err, socket));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(o.port, o.host, () => {
           server.off('error', reject);
+          // after listening (e.g. EMFILE on accept): log, keep serving the connections it has
+          server.on('error', (err) => o.logger.error({ err: err.message }, 'gateway server error'));
           resolve();
         });
       });
@@ -175,25 +172,19 @@ export class Gateway {
   }
 
   get stats(): GatewayStats {
-    let connections = 0;
-    for (const s of this.#sessions.values()) connections += s.size;
-    return { ...this.#h.stats, backMalformed: this.#h.malformed, ...this.#counters, connections };
+    return { ...this.#h.stats, backMalformed: this.#h.malformed, ...this.#counters, connections: this.#relays.size };
   }
 
   /** Per-connection counters, for /health. */
   sessions(): Array<{ id: string; user: string; stats: SessionStats }> {
-    const out: Array<{ id: string; user: string; stats: SessionStats }> = [];
-    for (const set of this.#sessions.values())
-      for (const s of set) out.push({ id: s.id, user: s.user, stats: s.stats });
-    return out;
+    return [...this.#relays].map((s) => ({ id: s.id, user: s.user, stats: s.stats }));
   }
 
   /** Closes every connection of one user (1013 + reason), e.g. after its token was revoked. Returns how many. */
   disconnectUser(user: string, reason = 'disconnected by the operator'): number {
-    const set = this.#sessions.get(user);
-    if (!set) return 0;
-    for (const s of set) s.close(CLOSE.tryAgain, reason);
-    return set.size;
+    const all = this.#relays.forUser(user);
+    for (const s of all) s.close(CLOSE.tryAgain, reason);
+    return all.length;
   }
 
   /** Closes every relay (1001), stops listening, closes Redis. */
@@ -201,7 +192,7 @@ export class Gateway {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#pingTimer);
-    for (const set of this.#sessions.values()) for (const s of set) s.close(CLOSE.goingAway, 'gateway stopping');
+    for (const s of this.#relays) s.close(CLOSE.goingAway, 'gateway stopping');
     this.#wss.close();
     this.#server.closeAllConnections?.();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -224,55 +215,73 @@ export class Gateway {
     res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found; relays connect to ${RELAY_PATH}/<user>\n`);
   }
 
+  /**
+   * Runs one handler of outside input; an exception closes only what
+   * `onError` closes (that socket or connection), is counted and logged.
+   */
+  #guarded(where: string, fn: () => void, onError: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#counters.handlerErrors++;
+      this.#warn(
+        'handlerError',
+        { where, err: (err as Error).message },
+        'gateway handler failed; closing that connection',
+      );
+      try {
+        onError();
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  /** A request Node's HTTP parser refused (bad request line, header overflow, timeout): 400/431/408, that socket only. */
+  #onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    this.#counters.badRequests++;
+    answerClientError(err, socket);
+  }
+
   #refuse(socket: Duplex, status: number, reason: string): void {
     this.#counters.refusedUpgrades++;
-    const text = `${reason}\n`;
-    socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
-        `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
-    );
+    refuseSocket(socket, status, reason);
+  }
+
+  #warn(kind: string, obj: Record<string, unknown>, msg: string): void {
+    this.#throttled.warn(kind, obj, msg);
   }
 
   #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
     if (this.#stopped) return this.#refuse(socket, 503, 'gateway stopping');
-    const url = new URL(req.url ?? '/', 'http://gateway');
-    const m = new RegExp(`^${RELAY_PATH}/([^/]+)$`).exec(url.pathname);
-    if (!m) return this.#refuse(socket, 404, `not found; relays connect to ${RELAY_PATH}/<user>`);
-    let user: string;
-    try {
-      user = decodeURIComponent(m[1]!);
-    } catch {
-      return this.#refuse(socket, 400, 'bad user in path');
+    const r = parseRelayRequest(req.url, req.headers.authorization, (u, t) => this.#tokens.verify(u, t));
+    if (isRefusal(r)) {
+      if (r.status === 401) {
+        this.#counters.authFailures++;
+        this.#warn(
+          'auth',
+          { remote: req.socket.remoteAddress, hasToken: typeof req.headers.authorization === 'string' },
+          'relay authentication failed',
+        );
+      } else if (r.status === 400 || r.status === 414) this.#counters.badRequests++;
+      return this.#refuse(socket, r.status, r.reason);
     }
-    const auth = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (!auth || !isUserId(user) || !this.#tokens.verify(user, auth[1]!)) {
-      this.#counters.authFailures++;
-      this.options.logger.warn(
-        { user: isUserId(user) ? user : '(invalid)', remote: req.socket.remoteAddress, hasToken: !!auth },
-        'relay authentication failed',
-      );
-      return this.#refuse(
-        socket,
-        401,
-        'authentication failed: unknown user or wrong token (Authorization: Bearer <token>)',
-      );
-    }
-    const codec = url.searchParams.get('codec') ?? DEFAULT_CODEC;
-    if (!isUserCodecName(codec)) return this.#refuse(socket, 400, `codec must be msgpack or json, got "${codec}"`);
-    const resume = url.searchParams.get('resume') ?? undefined;
-    if (resume !== undefined && !parseStreamId(resume)) {
-      return this.#refuse(socket, 400, `resume must be a stream id like 1700000000000-0, got "${resume.slice(0, 40)}"`);
-    }
-    const count = this.#sessions.get(user)?.size ?? 0;
-    if (count >= this.options.maxConnectionsPerUser) {
+    const { user, codec, resume } = r;
+    if (this.#relays.count(user) >= this.options.maxConnectionsPerUser) {
       return this.#refuse(
         socket,
         429,
         `too many connections for ${user} (limit ${this.options.maxConnectionsPerUser})`,
       );
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req, user, codec, resume));
+    this.#wss.handleUpgrade(req, socket, head, (ws) =>
+      this.#guarded(
+        'connection',
+        () => this.#onConnection(ws, req, user, codec, resume),
+        () => ws.terminate(),
+      ),
+    );
   }
 
   #onConnection(ws: WebSocket, req: http.IncomingMessage, user: string, codec: UserCodecName, resume?: string): void {
@@ -291,23 +300,28 @@ export class Gateway {
       },
       resume,
     );
-    let set = this.#sessions.get(user);
-    if (!set) this.#sessions.set(user, (set = new Set()));
-    set.add(session);
+    this.#relays.add(session);
     this.#counters.connectionsTotal++;
     const log = o.logger;
     log.info({ user, connection: session.id, remote: req.socket.remoteAddress, codec, resume }, 'relay connected');
     this.#identity(session, { remote: req.socket.remoteAddress, codec, connected_at: new Date().toISOString() });
     ws.on('pong', () => (session.alive = true));
-    ws.on('message', (data: Buffer) => this.#onRelayMessage(session, data));
+    ws.on('message', (data: Buffer) =>
+      this.#guarded(
+        'message',
+        () => handleRelayMessage(this.#inbound, session, data),
+        () => session.close(CLOSE.internal, 'internal error'),
+      ),
+    );
     if (this.#paused) ws.pause();
-    ws.on('error', (err) => log.warn({ user, connection: session.id, err: err.message }, 'relay socket error'));
+    ws.on('error', (err) =>
+      this.#warn('socket', { user, connection: session.id, err: err.message }, 'relay socket error'),
+    );
     ws.on('close', (code, reason) => {
+      this.#relays.remove(session);
       session.closed();
       if (session.slow) this.#counters.closedSlow++;
       this.#track(this.#registry.remove(RELAY_SCOPE, session.id));
-      set.delete(session);
-      if (set.size === 0) this.#sessions.delete(user);
       log.info(
         { user, connection: session.id, code, reason: reason.toString(), ...session.stats },
         'relay disconnected',
@@ -324,76 +338,44 @@ export class Gateway {
       session.send(welcome(0));
       return;
     }
-    this.#h.replay(user, resume, o.backlogMaxReplay).then(
-      (backlog) => {
-        session.send(welcome(backlog.length));
-        session.finishReplay(backlog);
-        this.#counters.replayed += backlog.length;
-      },
-      (err: unknown) => {
-        log.warn({ user, connection: session.id, err: (err as Error).message }, 'backlog replay failed');
-        session.send({ type: 'error', code: 'unavailable', error: 'backlog unavailable; live messages only' });
-        session.send(welcome(0));
-        session.finishReplay([]);
-      },
+    const internal = () => session.close(CLOSE.internal, 'internal error');
+    // a replay never reads much more than the relay may have waiting (more would close it as too slow anyway)
+    this.#h.replay(user, resume, o.backlogMaxReplay, o.maxBufferedBytes).then(
+      ({ messages, truncated }) =>
+        this.#guarded(
+          'replay',
+          () => {
+            session.send(welcome(messages.length));
+            session.finishReplay(messages, truncated);
+            this.#counters.replayed += messages.length;
+          },
+          internal,
+        ),
+      (err: unknown) =>
+        this.#guarded(
+          'replay',
+          () => {
+            log.warn({ user, connection: session.id, err: (err as Error).message }, 'backlog replay failed');
+            session.send({ type: 'error', code: 'unavailable', error: 'backlog unavailable; live messages only' });
+            session.send(welcome(0));
+            session.finishReplay([]);
+          },
+          internal,
+        ),
     );
   }
 
-  #onRelayMessage(s: RelaySession, data: Buffer): void {
-    if (s.closing) return;
-    this.#counters.received++;
-    s.stats.received++;
-    if (!s.limiter.take()) {
-      this.#counters.closedRate++;
-      this.options.logger.warn({ user: s.user, connection: s.id }, 'relay over its rate limit; closing');
-      s.close(CLOSE.policy, `rate limit exceeded: more than ${s.limiter.rate} messages/s (burst ${s.limiter.burst})`);
-      return;
-    }
-    if (data.length > this.options.maxMessageBytes) {
-      this.#counters.closedTooBig++;
-      s.close(CLOSE.tooBig, `message too big: ${data.length} bytes, limit ${this.options.maxMessageBytes}`);
-      return;
-    }
-    let value: unknown;
-    let codec: UserCodecName;
-    try {
-      ({ value, codec } = this.#codec.decode(data));
-    } catch (err) {
-      this.#reject(s, 'malformed', (err as Error).message);
-      return;
-    }
-    const type = (value as { type?: unknown } | null)?.type;
-    const kind: ForwardKind | undefined = type === 'raw' ? 'raw' : type === 'features' ? 'features' : undefined;
-    if (!kind) {
-      this.#reject(s, 'invalid', `type must be "raw" or "features", got ${JSON.stringify(type) ?? 'nothing'}`);
-      return;
-    }
-    const r = this.#validator.validate(kind, value);
-    if (!r.ok) {
-      this.#reject(s, 'invalid', r.error);
-      return;
-    }
-    const payload = codec === this.options.publishCodec ? data : this.#codec.encode(value, this.options.publishCodec);
-    this.#h.publish(s.user, kind, payload, (ok) => {
-      if (ok) s.stats.published++;
-      else s.unpublished();
-    });
-  }
-
-  #reject(s: RelaySession, code: 'malformed' | 'invalid', error: string): void {
-    s.stats.rejected++;
-    if (code === 'malformed') this.#counters.rejectedMalformed++;
-    else this.#counters.rejectedInvalid++;
-    s.send({ type: 'error', code, error });
-  }
-
   #onBack(m: BackMessage): void {
-    const set = this.#sessions.get(m.user);
-    if (!set) return;
-    for (const s of set) {
-      const before = s.stats.delivered;
-      s.deliver(m);
-      if (s.stats.delivered > before) this.#counters.delivered++;
+    for (const s of this.#relays.forUser(m.user)) {
+      this.#guarded(
+        'deliver',
+        () => {
+          const before = s.stats.delivered;
+          s.deliver(m);
+          if (s.stats.delivered > before) this.#counters.delivered++;
+        },
+        () => s.close(CLOSE.internal, 'internal error'),
+      );
     }
   }
 
@@ -415,13 +397,11 @@ export class Gateway {
       { inFlight: this.#h.inFlight, paused: high },
       high ? 'Redis is behind: pausing relays' : 'resuming relays',
     );
-    for (const set of this.#sessions.values()) {
-      for (const s of set) {
-        if (high) s.ws.pause();
-        else {
-          s.limiter.credit(pausedMs);
-          s.ws.resume();
-        }
+    for (const s of this.#relays) {
+      if (high) s.ws.pause();
+      else {
+        s.limiter.credit(pausedMs);
+        s.ws.resume();
       }
     }
   }
@@ -440,16 +420,20 @@ export class Gateway {
   }
 
   #ping(): void {
-    for (const set of this.#sessions.values()) {
-      for (const s of set) {
-        if (!s.alive) {
-          s.ws.terminate();
-          continue;
-        }
-        s.alive = false;
-        s.ws.ping();
-        this.#identity(s, {});
+    for (const s of this.#relays) {
+      if (!s.alive) {
+        s.ws.terminate();
+        continue;
       }
+      s.alive = false;
+      this.#guarded(
+        'ping',
+        () => {
+          s.ws.ping();
+          this.#identity(s, {});
+        },
+        () => s.ws.terminate(),
+      );
     }
   }
 }

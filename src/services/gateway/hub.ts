@@ -45,11 +45,19 @@ export interface HubOptions {
   onBack: (m: BackMessage) => void;
   /** Relay messages that may wait for Redis at once before {@link onPressure}(true). */
   maxInFlight: number;
+  /**
+   * Hard cap on the bytes of relay messages waiting for Redis: relays are
+   * paused at `maxInFlight`, but what their sockets had already delivered
+   * still arrives; beyond this many bytes it is refused (unpublished), not queued.
+   */
+  maxInFlightBytes: number;
   /** Backpressure: true when too much waits for Redis (stop reading relays), false when half of it drained. */
   onPressure?: (high: boolean) => void;
 }
 
 const BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
+/** Backlog entries read per XRANGE during a replay. */
+const REPLAY_PAGE = 200;
 
 /**
  * The gateway's Redis side: publishes what relays send on
@@ -105,12 +113,19 @@ export class UserChannelHub {
 
   /**
    * PUBLISH one relay message (already encoded); `done(ok)` is called when
-   * Redis answered. Messages of one event-loop turn go out as one pipeline
+   * Redis answered (at once with false when `maxInFlightBytes` wait already).
+   * Messages of one event-loop turn go out as one pipeline
    * (one round trip, one timeout), in the order they were given.
    */
   publish(user: string, kind: ForwardKind, payload: Buffer, done?: (ok: boolean) => void): void {
+    if (this.#inFlightBytes + payload.length > this.#opts.maxInFlightBytes) {
+      this.stats.publishErrors++;
+      done?.(false);
+      return;
+    }
     this.#batch.push({ channel: userChannel(user, kind), payload, done });
     this.#inFlight++;
+    this.#inFlightBytes += payload.length;
     if (this.#batch.length === 1) setImmediate(() => this.#flush());
     if (!this.#pressed && this.#inFlight >= this.#opts.maxInFlight) {
       this.#pressed = true;
@@ -119,6 +134,7 @@ export class UserChannelHub {
   }
 
   #inFlight = 0;
+  #inFlightBytes = 0;
   #pressed = false;
 
   /** Relay messages handed to Redis and not answered yet. */
@@ -126,8 +142,9 @@ export class UserChannelHub {
     return this.#inFlight;
   }
 
-  #settled(n: number): void {
+  #settled(n: number, bytes: number): void {
     this.#inFlight -= n;
+    this.#inFlightBytes -= bytes;
     if (this.#pressed && this.#inFlight <= this.#opts.maxInFlight / 2) {
       this.#pressed = false;
       this.#opts.onPressure?.(false);
@@ -140,6 +157,8 @@ export class UserChannelHub {
     const batch = this.#batch;
     this.#batch = [];
     if (batch.length === 0) return;
+    let bytes = 0;
+    for (const b of batch) bytes += b.payload.length;
     this.#conn
       .run(`PUBLISH ×${batch.length}`, (c) => {
         const m = c.multi();
@@ -149,34 +168,63 @@ export class UserChannelHub {
       .then(
         () => {
           this.stats.published += batch.length;
-          this.#settled(batch.length);
-          for (const b of batch) b.done?.(true);
+          this.#settled(batch.length, bytes);
+          for (const b of batch) this.#done(b.done, true);
         },
         (err: unknown) => {
           this.stats.publishErrors += batch.length;
-          this.#settled(batch.length);
+          this.#settled(batch.length, bytes);
           this.#warn({ err: (err as Error).message, messages: batch.length }, 'publish to Redis failed');
-          for (const b of batch) b.done?.(false);
+          for (const b of batch) this.#done(b.done, false);
         },
       );
   }
 
-  /** Backlog entries after `afterId`, oldest first, at most `count`. */
-  async replay(user: string, afterId: string, count: number): Promise<BackMessage[]> {
-    const rows = (await this.#conn.run('XRANGE backlog', (c) =>
-      c.sendCommand(['XRANGE', userBacklogKey(user), `(${afterId}`, '+', 'COUNT', String(count)], BUFFERS),
-    )) as [Buffer, Buffer[]][];
-    const out: BackMessage[] = [];
-    for (const [idBuf, fields] of rows) {
-      const f = new Map<string, Buffer>();
-      for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!.toString(), fields[i + 1]!);
-      const kind = f.get('kind')?.toString() ?? '';
-      const m = f.get('m');
-      if (!isBackKind(kind) || !m) continue;
-      const checked = this.#check(kind, m);
-      if (checked) out.push({ user, kind, id: idBuf.toString(), message: checked });
+  /** Calls a publish callback; one that throws is logged (it runs in a promise callback: nothing may escape). */
+  #done(done: ((ok: boolean) => void) | undefined, ok: boolean): void {
+    try {
+      done?.(ok);
+    } catch (err) {
+      this.#warn({ err: (err as Error).message }, 'publish callback failed');
     }
-    return out;
+  }
+
+  /**
+   * Backlog entries after `afterId`, oldest first: at most `count`, read in
+   * pages and stopped once `maxBytes` have been read (`truncated`: more
+   * follow; the relay gets them by resuming again). What a replay holds in
+   * memory is bounded however large the backlog is.
+   */
+  async replay(
+    user: string,
+    afterId: string,
+    count: number,
+    maxBytes = Infinity,
+  ): Promise<{ messages: BackMessage[]; truncated: boolean }> {
+    const out: BackMessage[] = [];
+    let after = afterId;
+    let bytes = 0;
+    let read = 0;
+    for (;;) {
+      const page = Math.min(REPLAY_PAGE, count - read);
+      const rows = (await this.#conn.run('XRANGE backlog', (c) =>
+        c.sendCommand(['XRANGE', userBacklogKey(user), `(${after}`, '+', 'COUNT', String(page)], BUFFERS),
+      )) as [Buffer, Buffer[]][];
+      for (const [idBuf, fields] of rows) {
+        after = idBuf.toString();
+        read++;
+        const f = new Map<string, Buffer>();
+        for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!.toString(), fields[i + 1]!);
+        const kind = f.get('kind')?.toString() ?? '';
+        const m = f.get('m');
+        if (!isBackKind(kind) || !m) continue;
+        bytes += m.length;
+        const checked = this.#check(kind, m);
+        if (checked) out.push({ user, kind, id: after, message: checked });
+      }
+      if (rows.length < page || read >= count) return { messages: out, truncated: false };
+      if (bytes >= maxBytes) return { messages: out, truncated: true };
+    }
   }
 
   get health(): string {

@@ -41,6 +41,21 @@ export interface GatewayOptions {
    * above it the gateway stops reading relays until half have been answered.
    */
   maxInFlight: number;
+  /**
+   * @defaultValue 64 MiB — hard cap on the bytes of relay messages waiting
+   * for Redis (what paused relays had already sent still arrives); beyond
+   * it messages are answered `unavailable`, never queued.
+   */
+  maxInFlightBytes: number;
+  /** @defaultValue 32 — nested maps/arrays a relay message may have; deeper is refused with error code `limit`. */
+  maxDepth: number;
+  /**
+   * @defaultValue 1024 — TCP connections the gateway holds at once (relays
+   * and requests not yet upgraded); more are closed on accept.
+   */
+  maxConnections: number;
+  /** @defaultValue 10000 — a client must send its request headers (the upgrade request) within this many ms. */
+  handshakeTimeoutMs: number;
   /** @defaultValue 30000 — WebSocket ping interval; a relay that misses two pongs is dropped. */
   pingIntervalMs: number;
   /** @defaultValue `{}` — REDIS_URL etc. from the environment */
@@ -61,6 +76,10 @@ export const GATEWAY_DEFAULTS: Omit<GatewayOptions, 'tokens' | 'rateBurst'> = {
   publishCodec: 'msgpack',
   pingIntervalMs: 30_000,
   maxInFlight: 20_000,
+  maxInFlightBytes: 64 * 1024 * 1024,
+  maxDepth: 32,
+  maxConnections: 1024,
+  handshakeTimeoutMs: 10_000,
   redis: {},
   logger: silentLogger,
 };
@@ -84,6 +103,9 @@ export function gatewayEnv(env: NodeJS.ProcessEnv = process.env): Partial<Gatewa
   set('maxMessageBytes', 'CANOPY_GATEWAY_MAX_MESSAGE_BYTES');
   set('ratePerSecond', 'CANOPY_GATEWAY_RATE');
   set('backlogWindowMs', 'CANOPY_GATEWAY_BACKLOG_MS');
+  set('maxConnections', 'CANOPY_GATEWAY_MAX_CONNECTIONS');
+  set('handshakeTimeoutMs', 'CANOPY_GATEWAY_HANDSHAKE_TIMEOUT_MS');
+  set('pingIntervalMs', 'CANOPY_GATEWAY_PING_MS');
   if (env.CANOPY_GATEWAY_TOKENS || env.CANOPY_GATEWAY_TOKENS_FILE) o.tokens = loadTokens(env);
   return o;
 }
@@ -107,6 +129,10 @@ export function resolveGatewayOptions(opts: Partial<GatewayOptions> = {}): Gatew
     'maxConnectionsPerUser',
     'pingIntervalMs',
     'maxInFlight',
+    'maxInFlightBytes',
+    'maxDepth',
+    'maxConnections',
+    'handshakeTimeoutMs',
   ] as const) {
     if (!(o[k] > 0)) problems.push(`${k} must be > 0, got ${o[k]}`);
   }

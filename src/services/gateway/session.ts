@@ -127,9 +127,18 @@ export class RelaySession {
     this.#send(m, false);
   }
 
-  /** Sends the replayed backlog, then what arrived meanwhile (each message once), then goes live. */
-  finishReplay(backlog: readonly BackMessage[]): void {
+  /**
+   * Sends the replayed backlog, then what arrived meanwhile (each message
+   * once), then goes live. When the backlog was `truncated` (more follows
+   * than one replay reads), it sends what it has and closes instead: live
+   * messages now would skip the rest, which the relay gets by resuming.
+   */
+  finishReplay(backlog: readonly BackMessage[], truncated = false): void {
     for (const m of backlog) this.#send(m, true);
+    if (truncated) {
+      this.close(CLOSE.policy, 'backlog continues: reconnect with resume to get the rest');
+      return;
+    }
     const pending = this.#pending;
     this.#pending = [];
     this.#replaying = false;
