@@ -22,7 +22,12 @@ import { RelayBank } from '../../hw/relays.js';
 import { packageVersion } from '../../cli/version.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import type { ServiceHandle } from '../types.js';
-import { loadDevices, openBus, relaySpecs } from './hardware.js';
+import { Mcp23017Simulator } from '../../hw/mcp23017-sim.js';
+import { loadDevicesWithText, openBus, relaySpecs } from './hardware.js';
+import { RelayBusLease } from './lease.js';
+import { RelayBusFileLock, RelayBusLockedError } from './lock.js';
+import { isSimulated, relayBusId, saveLastGoodDevices } from './relay-bus.js';
+import { ControlWatchdog, supervisorSink, systemdSink } from './watchdog.js';
 import { resolveAutomationOptions, type AutomationOptions } from './options.js';
 import { loadState, saveState } from './persist.js';
 import { ControlRecorder, type ControlStore, type StoreSource } from './recorder.js';
@@ -45,6 +50,8 @@ export interface AutomationStartConfig extends Partial<AutomationOptions> {
   logger?: Logger;
   /** @defaultValue `Date.now` */
   now?: () => number;
+  /** @defaultValue `process.env` — read for option defaults and the watchdog (NOTIFY_SOCKET, CANOPY_WATCHDOG_MS). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface AutomationStats {
@@ -67,6 +74,9 @@ export interface AutomationHandle extends ServiceHandle {
   /** Resolves once every change decided so far is written, published and queued for the store. */
   idle(): Promise<void>;
   recorder: ControlRecorder;
+  /** Whether the relays are the simulated chip (no real output switches). */
+  simulated: boolean;
+  watchdog: ControlWatchdog;
 }
 
 /** `device:update` message (SPEC §2). */
@@ -82,41 +92,98 @@ export function deviceUpdate(c: Pick<DeviceChange, 'location' | 'cluster' | 'dev
 }
 
 /**
- * Starts the automation: every relay to its safe state first, then the
+ * Starts the automation: the relay bus taken exclusively (a lock file in
+ * the data directory, then a Redis lease naming the holder; a second
+ * automation on the bus is refused before it touches a relay), every relay
+ * to its safe state (also when Redis cannot be reached and start fails), then the
  * persisted modes and states restored, then closed-loop control from live
  * readings (`sensor:update` + the live keys), commands from
  * `control:command` and `actuators:commands`, a periodic tick for
  * schedules, expiries and the stale-data failsafe.
  */
 export async function start(config: AutomationStartConfig = {}): Promise<AutomationHandle> {
-  const { bus: givenBus, store, logger, now: clock, ...opts } = config;
-  const o = resolveAutomationOptions(opts);
+  const { bus: givenBus, store, logger, now: clock, env: givenEnv, ...opts } = config;
+  const env = givenEnv ?? process.env;
+  const o = resolveAutomationOptions(opts, env);
   const log = logger ?? createLogger('automation');
   const now = clock ?? Date.now;
-  const cfg = loadDevices(o.devicesFile);
-  const bus = givenBus ?? (await openBus(o.i2c));
+  const { cfg, text: devicesText } = loadDevicesWithText(o.devicesFile);
   const cleanup: Array<() => Promise<unknown> | unknown> = [];
-  if (!givenBus) cleanup.push(() => bus.close());
-  // 1. Safe state before anything else — even before Redis is reached.
-  const { bank, failed } = await RelayBank.open(bus, relaySpecs(cfg));
-  for (const f of failed) log.error({ code: f.code }, `output chip not ready: ${f.message}`);
-  log.info({ devices: cfg.devices.length, i2c: o.i2c.replace(/^sim:.*/, 'sim:…') }, 'every output in its safe state');
+  // 0. One controller per relay bus (before any relay is touched), then the bus itself.
+  const simulated = givenBus ? givenBus instanceof Mcp23017Simulator : isSimulated(o.i2c);
+  const busLock = givenBus ? undefined : RelayBusFileLock.acquire(o.dataDir, relayBusId(o.i2c));
+  if (busLock) cleanup.push(() => busLock.release());
+  let bus: I2CBus;
   try {
-    const conn = await Connection.connect({
+    bus = givenBus ?? (await openBus(o.i2c, o.i2cTimeoutMs));
+  } catch (err) {
+    busLock?.release();
+    throw err;
+  }
+  if (!givenBus) cleanup.push(() => bus.close());
+  // 1. Redis, and the lease naming this process as the bus's controller: a second automation on this bus
+  //    (another data directory, another host on this Redis) is refused before it touches any relay.
+  let conn: Connection;
+  try {
+    conn = await Connection.connect({
       ...(o.redisUrl ? { url: o.redisUrl } : {}),
       clientName: 'canopy-automation',
     });
     cleanup.push(() => conn.close());
     conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-    const source: StoreSource | undefined = store === null ? undefined : (store ?? (() => openStore(o.databaseUrl)));
-    const svc = new AutomationRuntime(o, cfg, bank, conn, source, log, now);
+    if (busLock) {
+      const lease = await RelayBusLease.acquire(
+        conn,
+        { key: `${o.leasePrefix}${busLock.holder.bus}`, ttlMs: o.leaseTtlMs },
+        busLock.holder,
+        log,
+      );
+      cleanup.push(() => lease.release());
+    }
+  } catch (err) {
+    // Not ours to touch when another controller holds it; otherwise (Redis down) the outputs still go safe.
+    if (!(err instanceof RelayBusLockedError)) await RelayBank.open(bus, relaySpecs(cfg)).catch(() => undefined);
+    await runAll(cleanup.reverse());
+    throw err;
+  }
+  // 2. Every output in its safe state before any input is read.
+  const { bank, failed } = await RelayBank.open(bus, relaySpecs(cfg));
+  for (const f of failed) log.error({ code: f.code }, `output chip not ready: ${f.message}`);
+  log.info(
+    { devices: cfg.devices.length, i2c: o.i2c.replace(/^sim:.*/, 'sim:…'), simulated },
+    'every output in its safe state',
+  );
+  if (simulated) log.warn('relays are SIMULATED: no real output switches (CANOPY_I2C selects the real bus)');
+  try {
+    saveLastGoodDevices(o.dataDir, devicesText);
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'last good devices file not kept (--safe-state falls back to nothing)');
+  }
+  try {
+    const source: StoreSource | undefined =
+      store === null ? undefined : (store ?? (() => openStore(o.databaseUrl, { busyTimeoutMs: o.storeBusyTimeoutMs })));
+    const svc = new AutomationRuntime(o, cfg, bank, conn, source, log, now, simulated);
     cleanup.push(() => svc.close());
     await svc.begin();
+    // 3. Liveness: READY=1 once relays are safe and the loop runs; pings only while control cycles complete.
+    const watchdog = new ControlWatchdog([systemdSink(env), supervisorSink(env)], { stallMs: o.stallMs }, log);
+    const cycle = setInterval(() => {
+      const at = performance.now();
+      void svc.idle().then(() => watchdog.progress(at));
+    }, o.tickMs);
+    cycle.unref();
+    cleanup.splice(cleanup.length - 1, 0, () => {
+      clearInterval(cycle);
+      watchdog.stop();
+    });
+    watchdog.ready();
     return {
       engine: svc.engine,
       bank,
       config: cfg,
       recorder: svc.recorder,
+      simulated,
+      watchdog,
       stats: () => svc.stats(),
       status: () => svc.engine.status(),
       onTime: () => svc.account.report(now()),
@@ -171,6 +238,7 @@ class AutomationRuntime {
   readonly #conn: Connection;
   readonly #log: Logger;
   readonly #now: () => number;
+  readonly #simulated: boolean;
   readonly #pub: Publisher;
   readonly #live: LiveState;
   readonly #parser = new CommandParser();
@@ -199,7 +267,9 @@ class AutomationRuntime {
     store: StoreSource | undefined,
     log: Logger,
     now: () => number,
+    simulated = false,
   ) {
+    this.#simulated = simulated;
     this.#o = o;
     this.#cfg = cfg;
     this.#bank = bank;
@@ -279,7 +349,7 @@ class AutomationRuntime {
       service: 'automation',
       version: packageVersion(),
       logger: this.#log,
-      counters: () => ({ ...this.#stats, recorder: this.recorder.stats }),
+      counters: () => ({ ...this.#stats, recorder: this.recorder.stats, simulatedRelays: this.#simulated }),
     });
   }
 
