@@ -155,7 +155,7 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
   );
   if (simulated) log.warn('relays are SIMULATED: no real output switches (CANOPY_I2C selects the real bus)');
   try {
-    saveLastGoodDevices(o.dataDir, devicesText);
+    if (!givenBus) saveLastGoodDevices(o.dataDir, devicesText); // an injected bus: the caller owns the hardware
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'last good devices file not kept (--safe-state falls back to nothing)');
   }
