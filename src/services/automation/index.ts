@@ -30,7 +30,7 @@ import { isSimulated, relayBusId, saveLastGoodDevices } from './relay-bus.js';
 import { ControlWatchdog, supervisorSink, systemdSink } from './watchdog.js';
 import { resolveAutomationOptions, type AutomationOptions } from './options.js';
 import { loadState, saveState } from './persist.js';
-import { ControlRecorder, type ControlStore, type StoreSource } from './recorder.js';
+import { ControlRecorder, deviceStatesToRestore, type ControlStore, type StoreSource } from './recorder.js';
 import { openStore } from '../../store/index.js';
 
 export { driveSafeState } from './hardware.js';
@@ -359,7 +359,7 @@ class AutomationRuntime {
       const work = (async () => {
         const s = await this.recorder.store();
         const devices: Record<string, DeviceSnapshot> = {};
-        for (const d of (await s.getDeviceStates?.()) ?? []) {
+        for (const d of await deviceStatesToRestore(s)) {
           const mode = d.mode === 'manual' || d.mode === 'off' ? d.mode : 'auto';
           const state: OnOff = d.state >= 0.5 ? 1 : 0;
           devices[d.device] = {
@@ -564,7 +564,11 @@ class AutomationRuntime {
     }
   }
 
-  /** Stops inputs, persists the state, then drives every output to its safe state and says so. */
+  /**
+   * Stops inputs, drives every output to its safe state and says so, records
+   * each device's final transition (history and on-time end there), then
+   * persists the state — the modes and states to restore at the next start.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -573,7 +577,6 @@ class AutomationRuntime {
     await this.#consumer?.stop().catch(() => undefined);
     await this.#sub?.close().catch(() => undefined);
     await this.#chain;
-    await this.#persist();
     const t = this.#now();
     const before = this.engine.status();
     const failed = await this.#bank.allSafe();
@@ -594,12 +597,14 @@ class AutomationRuntime {
         by: 'automation',
         at: t,
       };
-      // Published, not written to device_states: the store keeps the state to restore at the next start.
+      this.recorder.stopped(c);
       out.push(
         this.#pub.publishTopic('device:update', [d.location, d.cluster], deviceUpdate(c)).catch(() => undefined),
       );
     }
     await Promise.all(out);
+    // the engine's snapshot still holds the states to restore; the on-time now includes the final intervals
+    await this.#persist();
     await this.recorder.close();
     await this.#heartbeat?.close().catch(() => undefined);
   }

@@ -22,7 +22,34 @@ export interface ControlStore {
   /** Used to restore modes when the Redis state hash is gone. */
   getDeviceStates?(): Promise<{ device: string; state: number; mode: string; by: string | null; updatedAt: number }[]>;
   getSetpoints?(): Promise<{ name: string; value: number }[]>;
+  /** Newest first; used to see past the clean-stop rows when restoring. */
+  controlHistory?(q: {
+    device?: string;
+    limit?: number;
+  }): Promise<{ source: string | null; fromState: number | null }[]>;
   close(): Promise<void>;
+}
+
+/** The `source` of the control history rows a clean stop writes (each output driven to its safe state). */
+export const SHUTDOWN_SOURCE = 'shutdown';
+
+type StoredState = Awaited<ReturnType<NonNullable<ControlStore['getDeviceStates']>>>[number];
+
+/**
+ * The device states to restore from the store: `device_states` holds the
+ * truth (after a clean stop: the safe state the stop drove each output to),
+ * so for a device whose last row is the stop's, the state it had before the
+ * stop is taken from that row's `from_state`.
+ */
+export async function deviceStatesToRestore(s: ControlStore): Promise<StoredState[]> {
+  const rows = (await s.getDeviceStates?.()) ?? [];
+  if (!s.controlHistory) return rows;
+  return Promise.all(
+    rows.map(async (r) => {
+      const [last] = await s.controlHistory!({ device: r.device, limit: 1 });
+      return last?.source === SHUTDOWN_SOURCE && last.fromState !== null ? { ...r, state: last.fromState } : r;
+    }),
+  );
 }
 
 /** A store, or how to open one (opened on first use and again after a failure). */
@@ -79,6 +106,23 @@ export class ControlRecorder {
         updatedAt: c.at,
         reason: c.reason,
         source: c.source,
+      }),
+    );
+  }
+
+  /** The transition a clean stop made (the output driven to its safe state), so on-time and energy end there. */
+  stopped(c: DeviceChange): void {
+    this.#push((s) =>
+      s.setDeviceState({
+        device: c.device,
+        state: c.to,
+        mode: c.mode,
+        location: c.location,
+        cluster: c.cluster,
+        by: c.by,
+        updatedAt: c.at,
+        reason: c.reason,
+        source: SHUTDOWN_SOURCE,
       }),
     );
   }
