@@ -1,5 +1,6 @@
 /**
- * The SQLite store: one file in WAL mode with synchronous=NORMAL, one
+ * The SQLite store: one file in WAL mode with synchronous=NORMAL (FULL for
+ * a connection whose commits must be durable when they return: the worker's), one
  * transaction per batch (an SD card never sees one commit per reading), and
  * 1-minute / 1-hour rollups (min, max, sum, count per sensor per bucket)
  * maintained in the same transaction so history() over a year reads rollups.
@@ -73,13 +74,18 @@ export class SqliteStore extends RecordStore implements Store {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     this.db = new Database(file, { timeout: opts.busyTimeoutMs });
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma(`synchronous = ${opts.sqliteSynchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     this.writeTx = this.db.transaction((b: WriteBatch) => this.writeInTx(b));
     this.records = recordMethods(this.driver());
     if (opts.sweepIntervalMs > 0) {
       this.timer = setInterval(() => void this.sweep().catch(() => undefined), opts.sweepIntervalMs);
       this.timer.unref();
     }
+  }
+
+  /** The `synchronous` setting in force on this connection (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA). */
+  synchronousLevel(): number {
+    return this.db.pragma('synchronous', { simple: true }) as number;
   }
 
   static async open(file: string, opts: StoreOptions): Promise<SqliteStore> {
