@@ -22,12 +22,11 @@ import { RelayBank } from '../../hw/relays.js';
 import { packageVersion } from '../../cli/version.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import type { ServiceHandle } from '../types.js';
-import { Mcp23017Simulator } from '../../hw/mcp23017-sim.js';
-import { loadDevicesWithText, openBus, relaySpecs } from './hardware.js';
-import { RelayBusLease } from './lease.js';
-import { RelayBusFileLock, RelayBusLockedError } from './lock.js';
-import { isSimulated, relayBusId, saveLastGoodDevices } from './relay-bus.js';
-import { ControlWatchdog, supervisorSink, systemdSink } from './watchdog.js';
+import { claimRelayBus, startLiveness, takeLease } from './guard.js';
+import { loadDevicesWithText, relaySpecs } from './hardware.js';
+import { RelayBusLockedError } from './lock.js';
+import { saveLastGoodDevices } from './relay-bus.js';
+import type { ControlWatchdog } from './watchdog.js';
 import { resolveAutomationOptions, type AutomationOptions } from './options.js';
 import { loadState, saveState } from './persist.js';
 import { ControlRecorder, deviceStatesToRestore, type ControlStore, type StoreSource } from './recorder.js';
@@ -109,18 +108,10 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
   const now = clock ?? Date.now;
   const { cfg, text: devicesText } = loadDevicesWithText(o.devicesFile);
   const cleanup: Array<() => Promise<unknown> | unknown> = [];
-  // 0. One controller per relay bus (before any relay is touched), then the bus itself.
-  const simulated = givenBus ? givenBus instanceof Mcp23017Simulator : isSimulated(o.i2c);
-  const busLock = givenBus ? undefined : RelayBusFileLock.acquire(o.dataDir, relayBusId(o.i2c));
-  if (busLock) cleanup.push(() => busLock.release());
-  let bus: I2CBus;
-  try {
-    bus = givenBus ?? (await openBus(o.i2c, o.i2cTimeoutMs));
-  } catch (err) {
-    busLock?.release();
-    throw err;
-  }
-  if (!givenBus) cleanup.push(() => bus.close());
+  // 0. One controller per relay bus (the lock file, before any relay is touched), then the bus itself.
+  const claim = await claimRelayBus(o, givenBus);
+  cleanup.push(() => claim.release());
+  const { bus, simulated } = claim;
   // 1. Redis, and the lease naming this process as the bus's controller: a second automation on this bus
   //    (another data directory, another host on this Redis) is refused before it touches any relay.
   let conn: Connection;
@@ -131,15 +122,8 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
     });
     cleanup.push(() => conn.close());
     conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-    if (busLock) {
-      const lease = await RelayBusLease.acquire(
-        conn,
-        { key: `${o.leasePrefix}${busLock.holder.bus}`, ttlMs: o.leaseTtlMs },
-        busLock.holder,
-        log,
-      );
-      cleanup.push(() => lease.release());
-    }
+    const lease = await takeLease(conn, o, claim, log);
+    if (lease) cleanup.push(() => lease.release());
   } catch (err) {
     // Not ours to touch when another controller holds it; otherwise (Redis down) the outputs still go safe.
     if (!(err instanceof RelayBusLockedError)) await RelayBank.open(bus, relaySpecs(cfg)).catch(() => undefined);
@@ -155,7 +139,7 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
   );
   if (simulated) log.warn('relays are SIMULATED: no real output switches (CANOPY_I2C selects the real bus)');
   try {
-    if (!givenBus) saveLastGoodDevices(o.dataDir, devicesText); // an injected bus: the caller owns the hardware
+    if (claim.lock) saveLastGoodDevices(o.dataDir, devicesText); // an injected bus: the caller owns the hardware
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'last good devices file not kept (--safe-state falls back to nothing)');
   }
@@ -166,24 +150,15 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
     cleanup.push(() => svc.close());
     await svc.begin();
     // 3. Liveness: READY=1 once relays are safe and the loop runs; pings only while control cycles complete.
-    const watchdog = new ControlWatchdog([systemdSink(env), supervisorSink(env)], { stallMs: o.stallMs }, log);
-    const cycle = setInterval(() => {
-      const at = performance.now();
-      void svc.idle().then(() => watchdog.progress(at));
-    }, o.tickMs);
-    cycle.unref();
-    cleanup.splice(cleanup.length - 1, 0, () => {
-      clearInterval(cycle);
-      watchdog.stop();
-    });
-    watchdog.ready();
+    const live = startLiveness(() => svc.idle(), o, env, log);
+    cleanup.splice(cleanup.length - 1, 0, () => live.stop());
     return {
       engine: svc.engine,
       bank,
       config: cfg,
       recorder: svc.recorder,
       simulated,
-      watchdog,
+      watchdog: live.watchdog,
       stats: () => svc.stats(),
       status: () => svc.engine.status(),
       onTime: () => svc.account.report(now()),
