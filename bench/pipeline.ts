@@ -12,7 +12,14 @@
  *   1,000 frames/s;
  * - worker_peak_rss_mb: VmHWM of the worker process (PostgreSQL run), started
  *   with the Node options `canopy up` gives it;
- * - {sqlite,postgres}_bytes_per_reading: bytes on disk per stored reading.
+ * - {sqlite,postgres}_bytes_per_reading: bytes on disk per stored reading;
+ * - e2e_sqlite_normal_frames_per_s: the SQLite end-to-end run again with the
+ *   worker's connection at synchronous=NORMAL instead of its default FULL
+ *   (each commit synced before its entries are acked), and
+ *   sqlite_full_sync_cost_pct: what FULL costs in throughput.
+ *
+ * BENCH_FRAMES sets the frame count (300,000); BENCH_PIPELINE_SQLITE_ONLY=1
+ * skips PostgreSQL and the latency run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -91,11 +98,16 @@ async function pendingAndStored(c: Raw): Promise<number> {
   return lag + pending;
 }
 
-async function e2e(redisUrl: string, databaseUrl: string, dataDir: string): Promise<{ rate: number; rssMb: number }> {
+async function e2e(
+  redisUrl: string,
+  databaseUrl: string,
+  dataDir: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ rate: number; rssMb: number }> {
   const c = newClient(redisUrl);
   await c.connect();
   await c.del(['can:raw', 'stats:worker']);
-  const worker = spawnWorker({ REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, CANOPY_DATA_DIR: dataDir });
+  const worker = spawnWorker({ REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, CANOPY_DATA_DIR: dataDir, ...env });
   // wait for the group to exist
   for (let i = 0; i < 200; i++) {
     if ((await c.exists('can:raw')) && (await pendingAndStored(c)) >= 0) break;
@@ -193,6 +205,13 @@ export async function run(): Promise<Record<string, number>> {
     await sqliteStore.close();
     figures.sqlite_bytes_per_reading = Math.round(dirBytes([sqlitePath, `${sqlitePath}-wal`]) / Math.max(1, readings));
     figures.bulk_sqlite_frames_per_s = Math.round(await bulk(`sqlite:${path.join(tmp, 'bulk.db')}`));
+    const normal = await e2e(redis.url, `sqlite:${path.join(tmp, 'e2e-normal.db')}`, tmp, {
+      CANOPY_WORKER_SQLITE_SYNCHRONOUS: 'NORMAL',
+    });
+    figures.e2e_sqlite_normal_frames_per_s = Math.round(normal.rate);
+    figures.sqlite_full_sync_cost_pct = Math.round((1 - s.rate / normal.rate) * 1000) / 10;
+    figures.frames = N;
+    if (process.env.BENCH_PIPELINE_SQLITE_ONLY === '1') return figures;
 
     // PostgreSQL
     const pgs = await startPostgres();

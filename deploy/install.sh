@@ -251,6 +251,9 @@ set_meta "$p$acl" 640 "$([[ -n "$(uid_of redis)" ]] && echo redis || echo root)"
 
 # --- environment templates (never overwritten) -----------------------------------
 put_once "$here/env/canopy.env.example" /etc/canopy/canopy.env 600
+# an older canopy.env (never overwritten) may lack the relay bus, without which the automation refuses to start
+grep -q '^CANOPY_I2C=' "$p/etc/canopy/canopy.env" ||
+  say "warning: /etc/canopy/canopy.env sets no CANOPY_I2C: add CANOPY_I2C=1 (relay boards on /dev/i2c-1), or canopy automation refuses to start"
 put_once "$here/env/can.env.example" /etc/canopy/can.env 644
 if [[ -d "$app/config" ]]; then
   for f in "$app"/config/*; do

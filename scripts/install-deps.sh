@@ -3,12 +3,13 @@
 # Usage: bash scripts/install-deps.sh [run|test]
 #   run  — what `canopy up` needs (redis-server)
 #   test — also PostgreSQL, Chromium, can-utils, mosquitto, python3-redis/msgpack, systemd,
-#          faketime (clock-step tests), python3-canmatrix (DBC differential tests)
+#          faketime (clock-step tests), python3-canmatrix (DBC differential tests),
+#          strace (the worker's durable-commit test counts its fsyncs)
 set -euo pipefail
 mode=${1:-run}
 want=(redis-server)
 if [ "$mode" = test ]; then
-  want+=(postgresql chromium can-utils mosquitto python3-redis python3-msgpack systemd faketime python3-canmatrix)
+  want+=(postgresql chromium can-utils mosquitto python3-redis python3-msgpack systemd faketime python3-canmatrix strace)
 fi
 missing=()
 for p in "${want[@]}"; do

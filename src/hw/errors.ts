@@ -12,7 +12,9 @@ export type HwErrorCode =
   /** The I2C device file or native addon is not available on this machine. */
   | 'HW_UNAVAILABLE'
   /** The object was closed. */
-  | 'HW_CLOSED';
+  | 'HW_CLOSED'
+  /** An I2C transfer did not complete within its timeout (a hung bus or driver). */
+  | 'HW_TIMEOUT';
 
 export class HwError extends Error {
   readonly code: HwErrorCode;

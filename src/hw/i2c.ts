@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { HwError } from './errors.js';
+import { HwError, hex } from './errors.js';
 
 /**
  * The smallest I2C bus a register-level driver needs: SMBus byte reads and
@@ -77,5 +77,32 @@ export async function openLinuxI2CBus(busNumber: number): Promise<I2CBus> {
       closed = true;
       await bus.close();
     },
+  };
+}
+
+/**
+ * The bus with a deadline on every transfer: one that has not completed
+ * after `timeoutMs` rejects with `HwError('HW_TIMEOUT')`, so a wedged bus or
+ * driver becomes an error the relay driver retries and reports instead of a
+ * promise that never settles (and a control loop that waits forever). The
+ * transfer itself cannot be cancelled; a late result is dropped.
+ */
+export function withTransferTimeout(bus: I2CBus, timeoutMs: number): I2CBus {
+  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0))
+    throw new HwError('HW_CONFIG', `I2C transfer timeout must be > 0 ms, got ${timeoutMs}`);
+  const deadline = <T>(what: string, address: number, work: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        work.catch(() => undefined);
+        reject(new HwError('HW_TIMEOUT', `I2C ${what} at ${hex(address)} did not complete within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    return Promise.race([work, late]).finally(() => clearTimeout(timer));
+  };
+  return {
+    readByte: (a, r) => deadline('read', a, bus.readByte(a, r)),
+    writeByte: (a, r, v) => deadline('write', a, bus.writeByte(a, r, v)),
+    close: () => bus.close(),
   };
 }

@@ -32,6 +32,8 @@ export interface SimFault {
   code?: string;
   /** Only transfers to this device address (default: any). */
   address?: number;
+  /** @defaultValue false — the transfer never completes (a hung bus) instead of failing. */
+  hang?: boolean;
 }
 
 export interface Mcp23017SimulatorOptions {
@@ -77,7 +79,13 @@ function errno(code: string, message: string): Error {
 export class Mcp23017Simulator implements I2CBus {
   readonly options: Mcp23017SimulatorOptions;
   readonly #chips = new Map<number, Chip>();
-  readonly #faults: { op: SimFault['op']; count: number; code: string; address: number | undefined }[] = [];
+  readonly #faults: {
+    op: SimFault['op'];
+    count: number;
+    code: string;
+    address: number | undefined;
+    hang: boolean;
+  }[] = [];
   readonly #listeners = new Set<(w: SimWrite) => void>();
   #closed = false;
   /** Every transfer counted, for tests. */
@@ -96,7 +104,7 @@ export class Mcp23017Simulator implements I2CBus {
   }
 
   async readByte(address: number, register: number): Promise<number> {
-    const chip = this.#transfer('read', address);
+    const chip = await this.#transfer('read', address);
     this.counts.reads++;
     const r = registerAt(register, this.bankOf(address));
     if (!r) return 0;
@@ -106,7 +114,7 @@ export class Mcp23017Simulator implements I2CBus {
   }
 
   async writeByte(address: number, register: number, value: number): Promise<void> {
-    const chip = this.#transfer('write', address);
+    const chip = await this.#transfer('write', address);
     this.counts.writes++;
     const v = value & 0xff;
     const r = registerAt(register, this.bankOf(address));
@@ -136,7 +144,7 @@ export class Mcp23017Simulator implements I2CBus {
 
   /** Makes the next matching transfers fail. */
   injectFault(f: SimFault): void {
-    this.#faults.push({ op: f.op, count: f.count ?? 1, code: f.code ?? 'EIO', address: f.address });
+    this.#faults.push({ op: f.op, count: f.count ?? 1, code: f.code ?? 'EIO', address: f.address, hang: !!f.hang });
   }
 
   /** Pins of `port` read `level` whatever the latch says (a welded relay driver, a short). */
@@ -195,7 +203,7 @@ export class Mcp23017Simulator implements I2CBus {
     return c;
   }
 
-  #transfer(op: 'read' | 'write', address: number): Chip {
+  async #transfer(op: 'read' | 'write', address: number): Promise<Chip> {
     if (this.#closed) throw new HwError('HW_CLOSED', 'simulated I2C bus is closed');
     const i = this.#faults.findIndex(
       (f) => (f.op === 'any' || f.op === op) && (f.address === undefined || f.address === address),
@@ -204,6 +212,7 @@ export class Mcp23017Simulator implements I2CBus {
       const f = this.#faults[i]!;
       if (--f.count <= 0) this.#faults.splice(i, 1);
       this.counts.faults++;
+      if (f.hang) return new Promise<never>(() => undefined); // never settles, like a wedged bus
       throw errno(f.code, `injected ${op} fault at ${hex(address)}`);
     }
     const c = this.#chips.get(address);

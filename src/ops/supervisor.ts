@@ -19,6 +19,14 @@ export interface ChildSpec {
    * state. Its failure is reported and does not prevent the restart.
    */
   onCrash?: () => Promise<void>;
+  /**
+   * @defaultValue unset (no liveness watchdog) — the child is a node process
+   * that sends `WATCHDOG=1` over an IPC channel (the automation does, given
+   * `CANOPY_WATCHDOG_MS`) while its work makes progress; when none arrives
+   * for this long it is considered hung and killed with SIGKILL (then
+   * `onCrash` and the restart follow as for any crash).
+   */
+  watchdogMs?: number;
 }
 
 export interface SupervisorOptions {
@@ -81,6 +89,8 @@ interface Slot {
   startedAt: number;
   timer?: NodeJS.Timeout;
   watchdog?: Promise<void>;
+  lastPing: number;
+  liveness?: NodeJS.Timeout;
 }
 
 export interface ChildStatus {
@@ -96,6 +106,8 @@ export interface SupervisorEvents {
   exit: [name: string, code: number | null, signal: NodeJS.Signals | null];
   restart: [name: string, delayMs: number, crashes: number];
   watchdog: [name: string, error: Error | undefined];
+  /** No liveness ping for `watchdogMs`: the child is being killed. */
+  hung: [name: string, pid: number, silentMs: number];
   /** A line a child wrote (only with `output: 'prefix'`). */
   line: [name: string, stream: 'stdout' | 'stderr', line: string];
 }
@@ -131,7 +143,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (this.#stopping) throw new SupervisorError('SUPERVISOR_STOPPED', `cannot add ${spec.name}: stopping`);
     if (this.#slots.some((s) => s.spec.name === spec.name))
       throw new SupervisorError('SUPERVISOR_CONFIG', `a child named ${spec.name} exists already`);
-    const slot: Slot = { spec, crashes: 0, restarts: 0, startedAt: 0 };
+    if (spec.watchdogMs !== undefined && !(spec.watchdogMs > 0))
+      throw new SupervisorError('SUPERVISOR_CONFIG', `${spec.name}: watchdogMs must be > 0, got ${spec.watchdogMs}`);
+    const slot: Slot = { spec, crashes: 0, restarts: 0, startedAt: 0, lastPing: 0 };
     this.#slots.push(slot);
     this.#spawn(slot);
     await spec.ready?.();
@@ -160,13 +174,20 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const piped = this.options.output === 'prefix';
     const isNode = slot.spec.command === undefined;
     const args = isNode && this.options.exitWithParent ? ['--import', PARENT_WATCH, ...slot.spec.args] : slot.spec.args;
+    const wd = isNode ? slot.spec.watchdogMs : undefined;
     const child = spawn(slot.spec.command ?? this.options.nodePath, args, {
-      env: { ...process.env, ...slot.spec.env, CANOPY_SUPERVISOR_PID: String(process.pid) },
-      stdio: ['ignore', piped ? 'pipe' : 'inherit', piped ? 'pipe' : 'inherit'],
+      env: {
+        ...process.env,
+        ...slot.spec.env,
+        CANOPY_SUPERVISOR_PID: String(process.pid),
+        ...(wd ? { CANOPY_WATCHDOG_MS: String(wd) } : {}),
+      },
+      stdio: ['ignore', piped ? 'pipe' : 'inherit', piped ? 'pipe' : 'inherit', ...(wd ? ['ipc' as const] : [])],
       detached: true,
     });
     slot.child = child;
     slot.startedAt = Date.now();
+    if (wd) this.#watchLiveness(slot, child, wd);
     if (piped) {
       for (const stream of ['stdout', 'stderr'] as const) {
         const src = child[stream];
@@ -193,9 +214,31 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (child.pid) this.emit('start', slot.spec.name, child.pid);
   }
 
+  /** Kills the child when its liveness pings (IPC `WATCHDOG=1`/`READY=1`) stop for `ms`. */
+  #watchLiveness(slot: Slot, child: ChildProcess, ms: number): void {
+    slot.lastPing = performance.now();
+    child.on('message', (m) => {
+      if (m === 'WATCHDOG=1' || m === 'READY=1') slot.lastPing = performance.now();
+    });
+    child.channel?.unref();
+    clearInterval(slot.liveness);
+    slot.liveness = setInterval(
+      () => {
+        const silent = performance.now() - slot.lastPing;
+        if (slot.child !== child || this.#stopping || silent <= ms) return;
+        clearInterval(slot.liveness);
+        this.emit('hung', slot.spec.name, child.pid ?? 0, Math.round(silent));
+        child.kill('SIGKILL');
+      },
+      Math.max(20, Math.floor(ms / 4)),
+    );
+    slot.liveness.unref();
+  }
+
   #onExit(slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (slot.child !== child) return;
     slot.child = undefined;
+    clearInterval(slot.liveness);
     this.emit('exit', slot.spec.name, code, signal);
     const clean = code === 0 && signal === null;
     if (this.#stopping) {
@@ -242,6 +285,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#stopping = true;
     for (const slot of [...this.#slots].reverse()) {
       clearTimeout(slot.timer);
+      clearInterval(slot.liveness);
       await slot.watchdog;
       const child = slot.child;
       if (child) {

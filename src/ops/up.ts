@@ -23,6 +23,11 @@ export interface UpOptions {
   portWaitMs: number;
   /** @defaultValue 30000 — time allowed for a watchdog (safe-state) command. */
   watchdogTimeoutMs: number;
+  /**
+   * @defaultValue 30000 — a service with a watchdog command (the automation) that sends no liveness ping
+   * for this long is killed as hung, then its watchdog command runs (like systemd's `WatchdogSec`), ms.
+   */
+  livenessMs: number;
   /** @defaultValue 1000 — how often the managed Redis is checked for a crash. */
   redisCheckMs: number;
   /** @defaultValue 15000 — SIGKILL the managed Redis when it has not exited this long after SIGTERM. */
@@ -39,6 +44,7 @@ export const UP_DEFAULTS = {
   redisPort: 6379,
   portWaitMs: 30_000,
   watchdogTimeoutMs: 30_000,
+  livenessMs: 30_000,
   redisCheckMs: 1000,
   redisStopTimeoutMs: 15_000,
   env: {},
@@ -151,6 +157,9 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
     say(err ? `watchdog for ${name} FAILED: ${err.message}` : `watchdog for ${name}: safe state applied`),
   );
   sup.on('line', (name, _stream, line) => say(`${name} | ${line}`));
+  sup.on('hung', (name, pid, silentMs) =>
+    say(`${name} (pid ${pid}) sent no liveness ping for ${silentMs} ms: hung, killing it`),
+  );
 
   let redisTimer: NodeJS.Timeout | undefined;
   let stopped: Promise<void> | undefined;
@@ -199,7 +208,9 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
         name: s.name,
         args: [...(s.nodeArgs ?? []), o.cliPath, ...s.args],
         env,
-        ...(onCrash ? { onCrash: () => runCli(o.cliPath, onCrash, env, o.watchdogTimeoutMs) } : {}),
+        ...(onCrash
+          ? { onCrash: () => runCli(o.cliPath, onCrash, env, o.watchdogTimeoutMs), watchdogMs: o.livenessMs }
+          : {}),
         ...(s.port !== undefined
           ? {
               ready: async () => {

@@ -44,6 +44,12 @@ export interface StoreOptions {
   busyTimeoutMs: number;
   /** @defaultValue 2_000 — rows fetched per round trip by exportReadings(). */
   exportFetchSize: number;
+  /**
+   * @defaultValue `'NORMAL'` — SQLite `synchronous` of this connection. In WAL mode `NORMAL` may lose the last
+   * commits on a power cut (never corrupts); `FULL` syncs the WAL at every commit, so a commit is durable when
+   * it returns (the worker uses it: it acks stream entries only after their commit).
+   */
+  sqliteSynchronous: 'NORMAL' | 'FULL';
 }
 
 export const DAY_MS = 86_400_000;
@@ -61,6 +67,7 @@ export const STORE_DEFAULTS: StoreOptions = {
   ingest: 'unnest',
   busyTimeoutMs: 5_000,
   exportFetchSize: 2_000,
+  sqliteSynchronous: 'NORMAL',
 };
 
 /** Spreads the defaults once and validates everything at once. */
@@ -84,6 +91,7 @@ export function resolveStoreOptions(opts: Partial<StoreOptions> = {}): StoreOpti
   if (!(o.chunkIntervalMs >= 60_000)) problems.push('chunkIntervalMs must be ≥ 60000');
   if (!['auto', 'on', 'off'].includes(o.timescale)) problems.push("timescale must be 'auto', 'on' or 'off'");
   if (!['unnest', 'copy'].includes(o.ingest)) problems.push("ingest must be 'unnest' or 'copy'");
+  if (!['NORMAL', 'FULL'].includes(o.sqliteSynchronous)) problems.push("sqliteSynchronous must be 'NORMAL' or 'FULL'");
   for (const [table, ms] of Object.entries(o.retention)) {
     if (!(RETENTION_TABLES as readonly string[]).includes(table)) problems.push(`retention: unknown table ${table}`);
     else if (ms !== undefined && !(typeof ms === 'number' && ms > 0))

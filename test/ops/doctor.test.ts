@@ -6,7 +6,10 @@ import { Connection } from '../../src/bus/connection.js';
 import { Heartbeat } from '../../src/bus/presence.js';
 import { freePort } from '../../src/ops/ports.js';
 import { formatReport, runDoctor, type DoctorReport } from '../../src/ops/doctor/index.js';
+import { relayChecks } from '../../src/ops/doctor/relays.js';
 import { parseIpCanDetails } from '../../src/ops/doctor/system.js';
+import { Mcp23017Simulator } from '../../src/hw/mcp23017-sim.js';
+import { writeDevices } from '../services/automation/helpers.js';
 import { openStore } from '../../src/store/index.js';
 import { startPostgres } from '../support/postgres.js';
 import { startRedis } from '../support/redis.js';
@@ -67,6 +70,54 @@ async function sqliteStore(): Promise<{ file: string; dataDir: string }> {
 
 const byId = (r: DoctorReport) => Object.fromEntries(r.checks.map((c) => [c.id, c]));
 
+describe('canopy doctor: relays', () => {
+  it('probes every MCP23017 address devices.yaml uses and names the chip that does not answer', async () => {
+    const devicesFile = writeDevices(); // chips 0x20 (heater, lights, fan) and 0x21 (humidifier, dehumidifier)
+    const bus = new Mcp23017Simulator({ addresses: [0x20] }); // the 0x21 board is missing
+    const checks = await relayChecks({ i2c: '1', devicesFile, bus });
+    const c = Object.fromEntries(checks.map((x) => [x.id, x]));
+    expect(c['relays.chip.0x20']).toMatchObject({ status: 'ok', detail: 'answers (heater_f, lights_f, fan_f)' });
+    expect(c['relays.chip.0x21']).toMatchObject({
+      status: 'fail',
+      title: 'MCP23017 0x21',
+      detail: 'does not answer (ENXIO): humidifier_f, dehumidifier_f cannot switch',
+    });
+    expect(c['relays.chip.0x21']?.fix).toMatch(/A2\.\.A0 address jumpers \(i2cdetect -y 1\)/);
+    expect(bus.counts.writes).toBe(0); // a probe never writes a register
+    // through runDoctor the failure fails the report
+    const report = await runDoctor({
+      redisUrl: 'redis://127.0.0.1:1',
+      databaseUrl: 'sqlite:/nonexistent/x.db',
+      dataDir: tempDir(),
+      timeoutMs: 500,
+      relays: { i2c: '1', devicesFile, bus },
+    });
+    expect(report.checks.map((x) => x.id)).toContain('relays.chip.0x21');
+    expect(formatReport(report)).toMatch(/^✗ MCP23017 0x21 +does not answer/m);
+  });
+
+  it('the CLI says when the relays are simulated and which devices file it could not read', () => {
+    const dir = tempDir();
+    const devicesFile = writeDevices(dir);
+    const run = (env: NodeJS.ProcessEnv) =>
+      JSON.parse(
+        spawnSync(process.execPath, [CLI, 'doctor', '--expect', 'none', '--json'], {
+          encoding: 'utf8',
+          env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:1', CANOPY_DATA_DIR: dir, ...env },
+        }).stdout,
+      ) as DoctorReport;
+    const sim = byId(run({ CANOPY_I2C: `sim:${dir}/mcp.json`, AUTOMATION_DEVICES: devicesFile }));
+    expect(sim['relays.bus']).toMatchObject({ status: 'warn', detail: expect.stringMatching(/simulated chip/) });
+    expect(sim['relays.chip.0x20']?.status).toBe('ok');
+    expect(sim['relays.chip.0x21']?.status).toBe('ok');
+    const broken = byId(run({ CANOPY_I2C: '1', AUTOMATION_DEVICES: path.join(dir, 'none.yaml') }));
+    expect(broken['relays.devices']).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/cannot read the devices file/),
+    });
+  });
+});
+
 describe('canopy doctor', () => {
   it('a healthy setup: every check passes, exit code 0', async () => {
     const redis = await startRedis({ aof: true, rdb: true, extraConfig: ['user doctor on >s3cret ~* &* +@all'] });
@@ -111,13 +162,16 @@ describe('canopy doctor', () => {
         DATABASE_URL: `sqlite:${store.file}`,
         CANOPY_DATA_DIR: store.dataDir,
         PATH: `${host.bin}:${process.env.PATH}`,
+        CANOPY_I2C: '',
       },
     });
     const json = JSON.parse(r.stdout) as DoctorReport;
     expect(json.checks.filter((x) => x.status === 'fail')).toEqual([]);
     expect(json.ok).toBe(true);
-    // the CLI reads the real /sys, which has no can0 here: only a warning, since no interface was asked for
-    expect(json.checks.filter((x) => x.status === 'warn').map((x) => x.id)).toEqual(['can.interface']);
+    // the CLI reads the real /sys, which has no can0 here: only a warning, since no interface was asked for;
+    // no CANOPY_I2C: a warning that the automation would drive the simulated chip
+    expect(json.checks.filter((x) => x.status === 'warn').map((x) => x.id)).toEqual(['can.interface', 'relays.bus']);
+    expect(json.checks.find((x) => x.id === 'relays.bus')?.fix).toMatch(/set CANOPY_I2C=1/);
     expect(r.status).toBe(0);
     await Promise.all(beats.map((b) => b.close()));
     await conn.close();

@@ -7,13 +7,17 @@ import { Supervisor, SupervisorError } from '../../src/ops/supervisor.js';
 import { parseSource, SourceError, startUp } from '../../src/ops/up.js';
 import { createClient } from 'redis';
 import { register } from '../support/cleanup.js';
+import { Mcp23017Simulator } from '../../src/hw/mcp23017-sim.js';
+import { startRedis } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
+import { until as waitFor, writeDevices } from '../services/automation/helpers.js';
 import { alive, spawnWatched, until } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const host = path.join(here, 'fixtures', 'host.ts');
 const childScript = path.join(here, 'fixtures', 'child.mjs');
 const NAMES = ['scanner', 'worker', 'api', 'automation'];
+const CLI = path.resolve('dist/src/cli/main.js');
 
 function records(dir: string, name: string): string[] {
   const f = path.join(dir, `${name}.log`);
@@ -180,5 +184,55 @@ describe('Supervisor', () => {
     expect(() => parseSource('replay:/no/such/file.log')).toThrow(SourceError);
     expect(() => parseSource('socketcan:')).toThrow(SourceError);
     expect(() => parseSource('tcp:1.2.3.4')).toThrow(/sim, replay:FILE or socketcan:IFACE/);
+  });
+});
+
+describe('the liveness watchdog of canopy up', () => {
+  it('kills an automation that stops making progress, runs the safe-state step, and the relays end safe at the register level', async () => {
+    const redis = await startRedis();
+    const dataDir = tempDir('canopy-up-');
+    const devices = writeDevices(dataDir);
+    const simFile = path.join(dataDir, 'mcp.json');
+    const bus = ['--devices', devices, '--i2c', `sim:${simFile}`];
+    const said: string[] = [];
+    const h = await startUp({
+      dataDir,
+      redisUrl: redis.url,
+      services: [{ name: 'automation', args: ['automation', ...bus], onCrash: ['automation', '--safe-state', ...bus] }],
+      cliPath: CLI,
+      livenessMs: 4000,
+      env: { LOG_LEVEL: 'warn' },
+      // no restart within the test: the state after the safe-state step is what is checked
+      supervisor: { output: 'prefix', restartBaseMs: 600_000, restartMaxMs: 600_000 },
+      say: (l) => said.push(l),
+    });
+    register({ stop: h.stop, killSync: () => h.supervisor.killAllSync() });
+    const pid = h.supervisor.pids().automation as number;
+    const c = createClient({ url: redis.url });
+    c.on('error', () => undefined);
+    await c.connect();
+    await waitFor(async () => (await c.keys(`heartbeat:*:automation:${pid}`)).length === 1, 'automation up', 60_000);
+    await c.publish('control:command', JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'erin' }));
+    const lights = () => new Mcp23017Simulator({ addresses: [0x20, 0x21], stateFile: simFile }).output(0x20, 'A', 1);
+    await waitFor(() => lights() === 1, 'lights on', 30_000);
+    // it keeps pinging while its loop runs: well past the liveness window, still alive
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(alive(pid)).toBe(true);
+    expect(said.some((l) => / hung, killing it$/.test(l))).toBe(false);
+
+    // its event loop stops (a frozen process looks exactly like a blocked loop from outside)
+    process.kill(pid, 'SIGSTOP');
+    await until(() => said.some((l) => l.startsWith('watchdog for automation')), 30_000, 'watchdog step');
+    expect(said).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^automation \\(pid ${pid}\\) sent no liveness ping for \\d+ ms: hung, killing it$`),
+      ),
+    );
+    expect(said).toContainEqual('automation exited unexpectedly (signal SIGKILL)');
+    expect(said).toContainEqual('watchdog for automation: safe state applied');
+    expect(alive(pid)).toBe(false);
+    expect(lights()).toBe(0); // driven safe by the one-shot, at the register level
+    await h.stop();
+    await c.close();
   });
 });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { runUntilSignal } from '../run-service.js';
 import { driveSafeState, resolveAutomationOptions, start } from '../../services/automation/index.js';
+import { checkRelayBusSelection, lastGoodDevicesFile } from '../../services/automation/relay-bus.js';
 import { createLogger } from '../../util/log.js';
 
 interface Opts {
@@ -14,34 +15,53 @@ export function registerAutomation(program: Command): void {
     .command('automation')
     .description('closed-loop control of heaters, humidifiers, CO2 and lights through MCP23017 relays')
     .option('--devices <file>', 'devices file (env AUTOMATION_DEVICES; default: the shipped config/devices.yaml)')
-    .option('--i2c <spec>', 'relay bus: N or linux:N (/dev/i2c-N), sim, or sim:FILE (env CANOPY_I2C)')
+    .option(
+      '--i2c <spec>',
+      'relay bus: N or linux:N (/dev/i2c-N), sim, or sim:FILE (env CANOPY_I2C; required under systemd or NODE_ENV=production)',
+    )
     .option(
       '--safe-state',
       'drive every output to its safe state and exit (for systemd ExecStopPost and the supervisor watchdog)',
     )
     .action(async (opts: Opts) => {
       const log = createLogger('automation');
-      const o = resolveAutomationOptions({ devicesFile: opts.devices, i2c: opts.i2c });
+      const what = opts.safeState ? 'canopy automation --safe-state' : 'canopy automation';
+      let o: ReturnType<typeof resolveAutomationOptions>;
+      try {
+        checkRelayBusSelection(opts.i2c, process.env);
+        o = resolveAutomationOptions({ devicesFile: opts.devices, i2c: opts.i2c });
+      } catch (err) {
+        process.stderr.write(`${what}: ${(err as Error).message}\n`);
+        process.exit(2);
+      }
       if (opts.safeState) {
         try {
-          const r = await driveSafeState(o.devicesFile, o.i2c);
-          for (const f of r.failed) process.stderr.write(`canopy automation --safe-state: ${f.message}\n`);
+          const r = await driveSafeState(o.devicesFile, o.i2c, {
+            lastGoodFile: lastGoodDevicesFile(o.dataDir),
+            i2cTimeoutMs: o.i2cTimeoutMs,
+          });
+          if (r.fallback) process.stderr.write(`${what}: ${r.fallback}\n`);
+          for (const f of r.failed) process.stderr.write(`${what}: ${f.message}\n`);
           process.stdout.write(
             `${r.devices} device(s): every output in its safe state${r.failed.length ? ` except on ${r.failed.length} chip(s)` : ''}\n`,
           );
           process.exit(r.failed.length ? 1 : 0);
         } catch (err) {
-          process.stderr.write(`canopy automation --safe-state: ${(err as Error).message}\n`);
+          process.stderr.write(`${what}: ${(err as Error).message}\n`);
           process.exit(1);
         }
       }
       let devices = 0;
+      let simulated = false;
       await runUntilSignal('automation', log, async () => {
         const h = await start({ ...o, logger: log });
         devices = h.config.devices.length;
+        simulated = h.simulated;
         return h;
       });
-      // printed once SIGTERM/SIGINT stop it cleanly (runUntilSignal has installed its handlers)
-      process.stdout.write(`automation: ${devices} device(s) under control\n`);
+      // printed once started (runUntilSignal has installed its SIGTERM/SIGINT handlers)
+      process.stdout.write(
+        `automation: ${devices} device(s) under control${simulated ? ' (relays SIMULATED: nothing real switches)' : ''}\n`,
+      );
     });
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
 import { formatReport, runDoctor } from '../../ops/doctor/index.js';
+import { resolveAutomationOptions } from '../../services/automation/options.js';
 import { upServices } from '../../services/catalog.js';
 
 export function registerDoctor(program: Command): void {
@@ -8,7 +9,7 @@ export function registerDoctor(program: Command): void {
     .command('doctor')
     .description(
       'check and explain: Redis (reachable, version, persistence, ACL user), the store (reachable, migrated, ' +
-        'TimescaleDB), the CAN interface and its error counters, the clock, disk space and every service heartbeat; ' +
+        'TimescaleDB), the CAN interface and its error counters, the relay bus and every MCP23017 devices.yaml uses, the clock, disk space and every service heartbeat; ' +
         'exits non-zero when something is wrong',
     )
     .option('--json', 'print the checks as JSON')
@@ -39,6 +40,7 @@ export function registerDoctor(program: Command): void {
         expectServices,
         canInterface: iface ?? 'can0',
         canRequired: iface !== undefined,
+        relays: { i2c: process.env.CANOPY_I2C || undefined, devicesFile: resolveAutomationOptions().devicesFile },
       });
       process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
       process.exitCode = report.ok ? 0 : 1;

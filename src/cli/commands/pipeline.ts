@@ -62,20 +62,33 @@ export function registerPipeline(program: Command): void {
       process.env.CANOPY_WORKER_NAME,
     )
     .option('--batch <n>', 'entries per read and per store transaction', String(WORKER_DEFAULTS.batchSize))
+    .option(
+      '--sqlite-synchronous <mode>',
+      'SQLite: FULL (each commit synced before its entries are acked) or NORMAL (env CANOPY_WORKER_SQLITE_SYNCHRONOUS)',
+      process.env.CANOPY_WORKER_SQLITE_SYNCHRONOUS || WORKER_DEFAULTS.sqliteSynchronous,
+    )
     .addHelpText(
       'after',
       '\nEnvironment: REDIS_URL, DATABASE_URL, CANOPY_DATA_DIR, CANOPY_DBC, CANOPY_NODES, CANOPY_SENSORS.',
     )
-    .action(async (opts: { name?: string; batch: string }) => {
+    .action(async (opts: { name?: string; batch: string; sqliteSynchronous: string }) => {
       const base = loadBaseConfig();
       const log = createLogger('worker', base.logLevel);
       const batchSize = positiveInt('--batch', opts.batch);
+      const sqliteSynchronous = opts.sqliteSynchronous.toUpperCase();
+      if (sqliteSynchronous !== 'FULL' && sqliteSynchronous !== 'NORMAL') {
+        process.stderr.write(
+          `canopy worker: --sqlite-synchronous must be FULL or NORMAL, got ${opts.sqliteSynchronous}\n`,
+        );
+        process.exit(2);
+      }
       await runUntilSignal('worker', log, () =>
         startWorker({
           redisUrl: base.redisUrl,
           databaseUrl: base.databaseUrl,
           consumer: opts.name,
           batchSize,
+          sqliteSynchronous,
           logger: log,
         }),
       );

@@ -1,5 +1,6 @@
 import { parseStoreUrl } from '../backup.js';
 import { redisChecks } from './redis.js';
+import { relayChecks, type RelayCheckOptions } from './relays.js';
 import { storeChecks } from './store.js';
 import { canCheck, clockCheck, diskCheck } from './system.js';
 import type { CheckResult } from './types.js';
@@ -34,6 +35,8 @@ export interface DoctorOptions {
   diskFailPct: number;
   /** @defaultValue 15 */
   diskWarnPct: number;
+  /** @defaultValue unset (not checked) — the relay bus and devices file the automation uses: every MCP23017 is probed. */
+  relays?: RelayCheckOptions;
 }
 
 export const DOCTOR_DEFAULTS = {
@@ -59,9 +62,10 @@ export async function runDoctor(
   input: Pick<DoctorOptions, 'redisUrl' | 'databaseUrl' | 'dataDir'> & Partial<DoctorOptions>,
 ): Promise<DoctorReport> {
   const o: DoctorOptions = { ...DOCTOR_DEFAULTS, ...input };
-  const [redis, store] = await Promise.all([
+  const [redis, store, relays] = await Promise.all([
     redisChecks({ url: o.redisUrl, expectServices: o.expectServices, timeoutMs: o.timeoutMs }),
     storeChecks(o.databaseUrl, o.timeoutMs),
+    o.relays ? relayChecks(o.relays) : Promise.resolve([]),
   ]);
   let sqliteFile: string | undefined;
   try {
@@ -74,6 +78,7 @@ export async function runDoctor(
     ...redis.filter((c) => c.id !== 'heartbeats'),
     ...store,
     canCheck({ iface: o.canInterface, required: o.canRequired, sysRoot: o.sysRoot, ip: o.ip }),
+    ...relays,
     clockCheck({ timedatectl: o.timedatectl, chronyc: o.chronyc }),
     diskCheck({
       dataDir: o.dataDir,

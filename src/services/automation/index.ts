@@ -8,7 +8,11 @@ import { Mcp23017Simulator } from '../../hw/mcp23017-sim.js';
 import { RelayBank } from '../../hw/relays.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import type { ServiceHandle } from '../types.js';
-import { loadDevices, openBus, relaySpecs } from './hardware.js';
+import { claimRelayBus, startLiveness, takeLease } from './guard.js';
+import { loadDevicesWithText, relaySpecs } from './hardware.js';
+import { RelayBusLockedError } from './lock.js';
+import { saveLastGoodDevices } from './relay-bus.js';
+import type { ControlWatchdog } from './watchdog.js';
 import { resolveAutomationOptions, type AutomationOptions } from './options.js';
 import type { ControlRecorder, ControlStore, StoreSource } from './recorder.js';
 import { AutomationRuntime, type AutomationStats } from './runtime.js';
@@ -36,6 +40,8 @@ export interface AutomationStartConfig extends Partial<AutomationOptions> {
    * @defaultValue `performance.now` and `Date.now`
    */
   clock?: Clock;
+  /** @defaultValue `process.env` — read for option defaults and the watchdog (NOTIFY_SOCKET, CANOPY_WATCHDOG_MS). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface AutomationHandle extends ServiceHandle {
@@ -48,45 +54,81 @@ export interface AutomationHandle extends ServiceHandle {
   /** Resolves once every change decided so far is written, published and queued for the store. */
   idle(): Promise<void>;
   recorder: ControlRecorder;
+  /** Whether the relays are the simulated chip (no real output switches). */
+  simulated: boolean;
+  watchdog: ControlWatchdog;
 }
 
 /**
- * Starts the automation: every relay to its safe state first, then the
+ * Starts the automation: the relay bus taken exclusively (a lock file in
+ * the data directory, then a Redis lease naming the holder; a second
+ * automation on the bus is refused before it touches a relay), every relay
+ * to its safe state (also when Redis cannot be reached and start fails), then the
  * persisted modes and states restored, then closed-loop control from live
  * readings (`sensor:update` + the live keys), commands from
  * the `actuators:commands` stream only, a periodic tick for
  * schedules, expiries and the stale-data failsafe.
  */
 export async function start(config: AutomationStartConfig = {}): Promise<AutomationHandle> {
-  const { bus: givenBus, store, logger, clock: givenClock, ...opts } = config;
-  const o = resolveAutomationOptions(opts);
+  const { bus: givenBus, store, logger, clock: givenClock, env: givenEnv, ...opts } = config;
+  const env = givenEnv ?? process.env;
+  const o = resolveAutomationOptions(opts, env);
   const log = logger ?? createLogger('automation');
   const clock = givenClock ?? systemClock();
-  const cfg = loadDevices(o.devicesFile);
-  const bus = givenBus ?? (await openBus(o.i2c));
+  const { cfg, text: devicesText } = loadDevicesWithText(o.devicesFile);
   const cleanup: Array<() => Promise<unknown> | unknown> = [];
-  if (!givenBus) cleanup.push(() => bus.close());
-  // 1. Safe state before anything else — even before Redis is reached.
-  const { bank, failed } = await RelayBank.open(bus, relaySpecs(cfg));
-  for (const f of failed) log.error({ code: f.code }, `output chip not ready: ${f.message}`);
-  log.info({ devices: cfg.devices.length, i2c: o.i2c.replace(/^sim:.*/, 'sim:…') }, 'every output in its safe state');
+  // 0. One controller per relay bus (the lock file, before any relay is touched), then the bus itself.
+  const claim = await claimRelayBus(o, givenBus);
+  cleanup.push(() => claim.release());
+  const { bus } = claim;
+  const simulated = claim.simulated || bus instanceof Mcp23017Simulator;
+  // 1. Redis, and the lease naming this process as the bus's controller: a second automation on this bus
+  //    (another data directory, another host on this Redis) is refused before it touches any relay.
+  let conn: Connection;
   try {
-    const conn = await Connection.connect({
+    conn = await Connection.connect({
       ...(o.redisUrl ? { url: o.redisUrl } : {}),
       clientName: 'canopy-automation',
     });
     cleanup.push(() => conn.close());
     conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-    const source: StoreSource | undefined = store === null ? undefined : (store ?? (() => openStore(o.databaseUrl)));
-    const simulated = bus instanceof Mcp23017Simulator || /^sim(:|$)/.test(o.i2c);
+    const lease = await takeLease(conn, o, claim, log);
+    if (lease) cleanup.push(() => lease.release());
+  } catch (err) {
+    // Not ours to touch when another controller holds it; otherwise (Redis down) the outputs still go safe.
+    if (!(err instanceof RelayBusLockedError)) await RelayBank.open(bus, relaySpecs(cfg)).catch(() => undefined);
+    await runAll(cleanup.reverse());
+    throw err;
+  }
+  // 2. Every output in its safe state before any input is read.
+  const { bank, failed } = await RelayBank.open(bus, relaySpecs(cfg));
+  for (const f of failed) log.error({ code: f.code }, `output chip not ready: ${f.message}`);
+  log.info(
+    { devices: cfg.devices.length, i2c: o.i2c.replace(/^sim:.*/, 'sim:…'), simulated },
+    'every output in its safe state',
+  );
+  if (simulated) log.warn('relays are SIMULATED: no real output switches (CANOPY_I2C selects the real bus)');
+  try {
+    if (claim.lock) saveLastGoodDevices(o.dataDir, devicesText); // an injected bus: the caller owns the hardware
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'last good devices file not kept (--safe-state falls back to nothing)');
+  }
+  try {
+    const source: StoreSource | undefined =
+      store === null ? undefined : (store ?? (() => openStore(o.databaseUrl, { busyTimeoutMs: o.storeBusyTimeoutMs })));
     const svc = new AutomationRuntime(o, { cfg, bank, conn, store: source, log, clock, simulated });
     cleanup.push(() => svc.close());
     await svc.begin();
+    // 3. Liveness: READY=1 once relays are safe and the loop runs; pings only while control cycles complete.
+    const live = startLiveness(() => svc.idle(), o, env, log);
+    cleanup.splice(cleanup.length - 1, 0, () => live.stop());
     return {
       engine: svc.engine,
       bank,
       config: cfg,
       recorder: svc.recorder,
+      simulated,
+      watchdog: live.watchdog,
       stats: () => svc.stats(),
       status: () => svc.engine.status(),
       onTime: () => svc.account.report(instant(clock)),

@@ -43,6 +43,22 @@ export interface AutomationOptions {
    * `clock step`; schedules re-evaluated at once), ms.
    */
   clockStepMs: number;
+  /** @defaultValue `CANOPY_DATA_DIR` — where the relay bus lock and the last good devices file are kept. */
+  dataDir: string;
+  /** @defaultValue 1000 — an I2C transfer not completed after this long fails with HW_TIMEOUT, ms. */
+  i2cTimeoutMs: number;
+  /** @defaultValue `automation:lease:` — prefix of the Redis lease naming who controls a relay bus. */
+  leasePrefix: string;
+  /** @defaultValue 15000 — the Redis lease lapses this long after its holder stops refreshing it, ms. */
+  leaseTtlMs: number;
+  /** @defaultValue 15000 — watchdog pings stop when no control cycle completed for this long, ms. */
+  stallMs: number;
+  /**
+   * @defaultValue 20 — SQLite busy timeout of the automation's own store connection, ms. Short on purpose:
+   * SQLite waits synchronously, so a long one would stall the control loop while another process holds the
+   * write lock; a busy store is retried in the background instead.
+   */
+  storeBusyTimeoutMs: number;
 }
 
 export function automationDefaults(env: NodeJS.ProcessEnv = process.env): AutomationOptions {
@@ -63,6 +79,12 @@ export function automationDefaults(env: NodeJS.ProcessEnv = process.env): Automa
     commandGroup: 'automation',
     recordQueueMax: 10_000,
     clockStepMs: 2000,
+    dataDir: base.dataDir,
+    i2cTimeoutMs: 1000,
+    leasePrefix: 'automation:lease:',
+    leaseTtlMs: 15_000,
+    stallMs: 15_000,
+    storeBusyTimeoutMs: 20,
   };
 }
 
@@ -81,8 +103,20 @@ export function resolveAutomationOptions(
 ): AutomationOptions {
   const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
   const o: AutomationOptions = { ...automationDefaults(env), ...defined };
-  for (const k of ['tickMs', 'pollMs', 'checkMs', 'persistMs', 'recordQueueMax', 'clockStepMs'] as const) {
+  for (const k of [
+    'tickMs',
+    'pollMs',
+    'checkMs',
+    'persistMs',
+    'recordQueueMax',
+    'i2cTimeoutMs',
+    'leaseTtlMs',
+    'stallMs',
+    'clockStepMs',
+  ] as const) {
     if (!(Number.isFinite(o[k]) && o[k] > 0)) throw new AutomationConfigError(`${k} must be > 0, got ${o[k]}`);
   }
+  if (!(Number.isFinite(o.storeBusyTimeoutMs) && o.storeBusyTimeoutMs >= 0))
+    throw new AutomationConfigError(`storeBusyTimeoutMs must be >= 0, got ${o.storeBusyTimeoutMs}`);
   return o;
 }

@@ -3,7 +3,7 @@ import type { OnOff } from '../../cea/control/config.js';
 import type { EngineSnapshot, DeviceSnapshot } from '../../cea/control/engine.js';
 import type { ManualPolicy } from '../../cea/control/limits.js';
 import type { Logger } from '../../util/log.js';
-import type { ControlRecorder } from './recorder.js';
+import { deviceStatesToRestore, type ControlRecorder } from './recorder.js';
 
 /**
  * What survives a restart, as kept in the `automation:state` hash. Times
@@ -68,7 +68,7 @@ export async function stateFromStore(
     const work = (async () => {
       const s = await recorder.store();
       const devices: Record<string, DeviceSnapshot> = {};
-      for (const d of (await s.getDeviceStates?.()) ?? []) {
+      for (const d of await deviceStatesToRestore(s)) {
         const mode = d.mode === 'manual' || d.mode === 'off' ? d.mode : 'auto';
         const state: OnOff = d.state >= 0.5 ? 1 : 0;
         devices[d.device] = {

@@ -22,13 +22,48 @@ export interface ControlStore {
   /** Used to restore modes when the Redis state hash is gone. */
   getDeviceStates?(): Promise<{ device: string; state: number; mode: string; by: string | null; updatedAt: number }[]>;
   getSetpoints?(): Promise<{ name: string; value: number }[]>;
+  /** Runs several writes in one transaction (SQLite); without it rows are written one by one. */
+  writeControlBatch?(fn: (w: ControlWriter) => Promise<void>): Promise<void>;
+  /** Newest first; used to see past the clean-stop rows when restoring. */
+  controlHistory?(q: {
+    device?: string;
+    limit?: number;
+  }): Promise<{ source: string | null; fromState: number | null }[]>;
   close(): Promise<void>;
+}
+
+/** The `source` of the control history rows a clean stop writes (each output driven to its safe state). */
+export const SHUTDOWN_SOURCE = 'shutdown';
+
+type StoredState = Awaited<ReturnType<NonNullable<ControlStore['getDeviceStates']>>>[number];
+
+/**
+ * The device states to restore from the store: `device_states` holds the
+ * truth (after a clean stop: the safe state the stop drove each output to),
+ * so for a device whose last row is the stop's, the state it had before the
+ * stop is taken from that row's `from_state`.
+ */
+export async function deviceStatesToRestore(s: ControlStore): Promise<StoredState[]> {
+  const rows = (await s.getDeviceStates?.()) ?? [];
+  if (!s.controlHistory) return rows;
+  return Promise.all(
+    rows.map(async (r) => {
+      const [last] = await s.controlHistory!({ device: r.device, limit: 1 });
+      return last?.source === SHUTDOWN_SOURCE && last.fromState !== null ? { ...r, state: last.fromState } : r;
+    }),
+  );
 }
 
 /** A store, or how to open one (opened on first use and again after a failure). */
 export type StoreSource = ControlStore | (() => Promise<ControlStore>);
 
-type Job = () => Promise<void>;
+/** What one queued history row needs of the store. */
+export type ControlWriter = Pick<ControlStore, 'setDeviceState' | 'setSetpoint'>;
+
+type Job = (w: ControlWriter) => Promise<void>;
+
+/** Rows written per transaction when the store can batch. */
+const BATCH_ROWS = 200;
 
 export interface RecorderStats {
   recorded: number;
@@ -39,7 +74,8 @@ export interface RecorderStats {
 
 /**
  * Writes device changes, command/failsafe events and setpoints to the
- * store in the background, in order. The control loop never waits for it:
+ * store in the background, in order, up to 200 rows per transaction when
+ * the store can batch (SQLite). The control loop never waits for it:
  * while the store is down, rows queue (bounded; the oldest are dropped and
  * counted) and are retried with a pause, so a database outage never stops
  * a room.
@@ -79,6 +115,23 @@ export class ControlRecorder {
         updatedAt: c.at,
         reason: c.reason,
         source: c.source,
+      }),
+    );
+  }
+
+  /** The transition a clean stop made (the output driven to its safe state), so on-time and energy end there. */
+  stopped(c: DeviceChange): void {
+    this.#push((s) =>
+      s.setDeviceState({
+        device: c.device,
+        state: c.to,
+        mode: c.mode,
+        location: c.location,
+        cluster: c.cluster,
+        by: c.by,
+        updatedAt: c.at,
+        reason: c.reason,
+        source: SHUTDOWN_SOURCE,
       }),
     );
   }
@@ -136,13 +189,13 @@ export class ControlRecorder {
     return this.#opening;
   }
 
-  #push(fn: (s: ControlStore) => Promise<void>): void {
+  #push(fn: Job): void {
     if (!this.#source || this.#closed) return;
     if (this.#queue.length >= this.#max) {
       this.#queue.shift();
       this.#stats.dropped++;
     }
-    this.#queue.push(async () => fn(await this.store()));
+    this.#queue.push(fn);
     if (!this.#retryTimer) void this.#drain(false);
   }
 
@@ -151,12 +204,20 @@ export class ControlRecorder {
       let slice = performance.now();
       try {
         while (this.#queue.length) {
-          const job = this.#queue[0]!;
           try {
-            await job();
-            this.#queue.shift();
-            this.#stats.recorded++;
-            // A synchronous store (SQLite) must not starve the control loop: yield between rows,
+            const store = await this.store();
+            const n = store.writeControlBatch ? Math.min(BATCH_ROWS, this.#queue.length) : 1;
+            const jobs = this.#queue.slice(0, n);
+            if (store.writeControlBatch)
+              await store.writeControlBatch(async (w) => {
+                for (const job of jobs) await job(w);
+              });
+            else await jobs[0]!(store);
+            // rows dropped meanwhile (queue full) may have been among them: remove what is still at the front
+            const done = new Set(jobs);
+            while (this.#queue.length && done.has(this.#queue[0]!)) this.#queue.shift();
+            this.#stats.recorded += n;
+            // A synchronous store (SQLite) must not starve the control loop: yield between batches,
             // and after 2 ms of writing pause 8 ms (at most ~20% of the loop goes to history).
             if (performance.now() - slice > 2) {
               await new Promise<void>((r) => setTimeout(r, once ? 0 : 8));

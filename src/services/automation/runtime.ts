@@ -174,7 +174,7 @@ export class AutomationRuntime {
       service: 'automation',
       version: packageVersion(),
       logger: this.#log,
-      counters: () => ({ ...this.#stats, recorder: this.recorder.stats }),
+      counters: () => ({ ...this.#stats, recorder: this.recorder.stats, simulatedRelays: this.#simulated }),
     });
   }
 
@@ -372,7 +372,11 @@ export class AutomationRuntime {
     }
   }
 
-  /** Stops inputs, persists the state, then drives every output to its safe state and says so. */
+  /**
+   * Stops inputs, drives every output to its safe state and says so, records
+   * each device's final transition (history and on-time end there), then
+   * persists the state — the modes and states to restore at the next start.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -381,7 +385,6 @@ export class AutomationRuntime {
     await this.#consumer?.stop().catch(() => undefined);
     await this.#sub?.close().catch(() => undefined);
     await this.#chain;
-    await this.#persist();
     const t = this.now();
     const before = this.engine.status();
     const failed = await this.#bank.allSafe();
@@ -402,7 +405,7 @@ export class AutomationRuntime {
         by: 'automation',
         at: t.wall,
       };
-      // Published, not written to device_states: the store keeps the state to restore at the next start.
+      this.recorder.stopped(c);
       out.push(
         this.#pub
           .publishTopic('device:update', [d.location, d.cluster], deviceUpdate(c, this.#simulated))
@@ -410,6 +413,8 @@ export class AutomationRuntime {
       );
     }
     await Promise.all(out);
+    // the engine's snapshot still holds the states to restore; the on-time now includes the final intervals
+    await this.#persist();
     await this.recorder.close();
     await this.#heartbeat?.close().catch(() => undefined);
   }

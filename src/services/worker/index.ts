@@ -43,6 +43,12 @@ export interface WorkerConfig {
   claimIdleMs: number;
   /** @defaultValue 500000 — frames held in memory while the store is down; beyond, reading pauses (the stream keeps the rest). */
   maxHeldFrames: number;
+  /**
+   * @defaultValue `'FULL'` — SQLite: every batch commit is synced to disk before its stream entries are acked,
+   * so a power cut never loses an acknowledged reading. `'NORMAL'` is faster but may lose the last commits
+   * (their entries already acked) — see the README for the cost.
+   */
+  sqliteSynchronous: 'NORMAL' | 'FULL';
   logger: Logger;
   /** An already open store (tests); otherwise opened from `databaseUrl`. */
   store?: Store;
@@ -60,6 +66,7 @@ export const WORKER_DEFAULTS: Omit<WorkerConfig, 'databaseUrl' | 'logger'> = {
   maxDeliveries: 5,
   claimIdleMs: 60_000,
   maxHeldFrames: 500_000,
+  sqliteSynchronous: 'FULL',
 };
 
 export interface WorkerHandle extends ServiceHandle {
@@ -88,7 +95,7 @@ export async function start(
     counters: () => ({ ...(stats.current?.() ?? {}) }),
   });
   const conn = runtime.conn;
-  const store = c.store ?? (await openStore(c.databaseUrl));
+  const store = c.store ?? (await openStore(c.databaseUrl, { sqliteSynchronous: c.sqliteSynchronous }));
   const ownsStore = !c.store;
   try {
     await store.migrate();

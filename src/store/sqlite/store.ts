@@ -1,5 +1,6 @@
 /**
- * The SQLite store: one file in WAL mode with synchronous=NORMAL, one
+ * The SQLite store: one file in WAL mode with synchronous=NORMAL (FULL for
+ * a connection whose commits must be durable when they return: the worker's), one
  * transaction per batch (an SD card never sees one commit per reading), and
  * 1-minute / 1-hour rollups (min, max, sum, count per sensor per bucket)
  * maintained in the same transaction so history() over a year reads rollups.
@@ -64,6 +65,7 @@ export class SqliteStore extends RecordStore implements Store {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly writeTx: Database.Transaction<(b: WriteBatch) => { stored: number; duplicates: number }>;
   protected readonly records: RecordMethods;
+  private readonly sql: SqlDriver;
   private lock: Promise<unknown> = Promise.resolve();
 
   private constructor(file: string, opts: StoreOptions) {
@@ -73,13 +75,27 @@ export class SqliteStore extends RecordStore implements Store {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     this.db = new Database(file, { timeout: opts.busyTimeoutMs });
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma(`synchronous = ${opts.sqliteSynchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     this.writeTx = this.db.transaction((b: WriteBatch) => this.writeInTx(b));
-    this.records = recordMethods(this.driver());
+    this.sql = this.driver();
+    this.records = recordMethods(this.sql);
     if (opts.sweepIntervalMs > 0) {
       this.timer = setInterval(() => void this.sweep().catch(() => undefined), opts.sweepIntervalMs);
       this.timer.unref();
     }
+  }
+
+  /**
+   * Runs several record writes in one transaction (the automation's control
+   * history: one commit per batch of rows, not per row). All or nothing.
+   */
+  writeControlBatch(fn: (w: Pick<RecordMethods, 'setDeviceState' | 'setSetpoint'>) => Promise<void>): Promise<void> {
+    return this.sql.tx((d) => fn(recordMethods(d)));
+  }
+
+  /** The `synchronous` setting in force on this connection (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA). */
+  synchronousLevel(): number {
+    return this.db.pragma('synchronous', { simple: true }) as number;
   }
 
   static async open(file: string, opts: StoreOptions): Promise<SqliteStore> {
