@@ -212,7 +212,9 @@ describe('the liveness watchdog of canopy up', () => {
     c.on('error', () => undefined);
     await c.connect();
     await waitFor(async () => (await c.keys(`heartbeat:*:automation:${pid}`)).length === 1, 'automation up', 60_000);
-    await c.publish('control:command', JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'erin' }));
+    await c.xAdd('actuators:commands', '*', {
+      command: JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'erin' }),
+    });
     const lights = () => new Mcp23017Simulator({ addresses: [0x20, 0x21], stateFile: simFile }).output(0x20, 'A', 1);
     await waitFor(() => lights() === 1, 'lights on', 30_000);
     // it keeps pinging while its loop runs: well past the liveness window, still alive

@@ -106,7 +106,9 @@ describe('one automation per relay bus', () => {
     expect(a.out()).toMatch(/relays SIMULATED/);
     const beat = await until(async () => (await cli.keys(`heartbeat:*:automation:${a.pid}`))[0], 'heartbeat');
     expect(JSON.parse((await cli.get(beat))!)).toMatchObject({ simulatedRelays: true });
-    await cli.publish('control:command', JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'erin' }));
+    await cli.xAdd('actuators:commands', '*', {
+      command: JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'erin' }),
+    });
     await until(() => lights(simFile) === 1, 'lights on');
     const lock = path.join(dir, `relay-bus-${relayBusId(`sim:${simFile}`)}.lock`);
     expect(JSON.parse(fs.readFileSync(lock, 'utf8'))).toMatchObject({ pid: a.pid, host: os.hostname() });
@@ -135,7 +137,9 @@ describe('one automation per relay bus', () => {
     const simFile = path.join(dirA, 'mcp.json');
     const a = spawnAutomation(dirA, devices, simFile);
     await until(() => a.out().includes('under control'), 'first automation running', 30_000);
-    await cli.publish('control:command', JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'erin' }));
+    await cli.xAdd('actuators:commands', '*', {
+      command: JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'erin' }),
+    });
     await until(() => lights(simFile) === 1, 'lights on');
     const key = `automation:lease:${relayBusId(`sim:${simFile}`)}`;
     const holder = JSON.parse((await cli.get(key))!) as { pid: number; host: string; instance: string };

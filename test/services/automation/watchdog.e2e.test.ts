@@ -74,7 +74,9 @@ describe('the automation watchdog', () => {
     const { Connection } = await import('../../../src/bus/connection.js');
     const conn = await Connection.connect({ url: redis.url });
     await conn.run('PUBLISH', (c) =>
-      c.publish('control:command', JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'erin' })),
+      c.xAdd('actuators:commands', '*', {
+        command: JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'erin' }),
+      }),
     );
     await until(() => !handle!.watchdog.healthy(), 'unhealthy while the write hangs', 15_000);
     // each attempt times out (HW_TIMEOUT) and the driver retries on a working bus: progress resumes
@@ -132,7 +134,9 @@ describe('the automation watchdog', () => {
     const { Connection } = await import('../../../src/bus/connection.js');
     const conn = await Connection.connect({ url: redis.url });
     await conn.run('PUBLISH', (c) =>
-      c.publish('control:command', JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'erin' })),
+      c.xAdd('actuators:commands', '*', {
+        command: JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'erin' }),
+      }),
     );
     const lights = () => new Mcp23017Simulator({ addresses: [0x20, 0x21], stateFile: simFile }).output(0x20, 'A', 1);
     await until(() => lights() === 1, 'lights on');
