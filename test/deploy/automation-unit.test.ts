@@ -35,5 +35,5 @@ describe('the automation unit and its environment', () => {
     const second = run();
     expect(second.stdout).toMatch(/warning: \/etc\/canopy\/canopy\.env sets no CANOPY_I2C: add CANOPY_I2C=1/);
     expect(fs.readFileSync(env, 'utf8')).not.toMatch(/CANOPY_I2C/); // an operator's file is never rewritten
-  });
+   }, 240_000); // two full installs (ACL generation included) on a loaded CI machine
 });
