@@ -6,7 +6,7 @@ import { isTransient, openStore, type Store } from '../../store/index.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import type { ServiceHandle } from '../types.js';
 import { buildApp, type ApiRoutes } from './app.js';
-import { TokenAuth } from './auth.js';
+import { checkToken, TokenAuth } from './auth.js';
 import { loadCatalogue, type SensorInfo } from './catalogue.js';
 import type { ApiContext } from './context.js';
 import { ApiMetrics } from './metrics.js';
@@ -69,8 +69,12 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
         maxPending: options.wsMaxPending,
         flushIntervalMs: options.wsFlushIntervalMs,
         pingIntervalMs: options.wsPingIntervalMs,
+        maxClients: options.wsMaxClients,
+        authTimeoutMs: options.wsAuthTimeoutMs,
+        maxBadMessages: 20,
       },
       log,
+      (token) => checkToken(auth, token, 'viewer'),
     );
     cleanup.push(() => hub.close());
     feed.on('sensor', (u) => hub.sensor(u));
@@ -111,8 +115,16 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : options.port;
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-    const url = `http://${host}:${port}`;
-    log.info({ port, host: options.host, tokens: auth.size }, 'api listening');
+    const url = `${options.tlsCert ? 'https' : 'http'}://${host}:${port}`;
+    log.info(
+      { port, host: options.host, tokens: auth.size, reads: options.readAccess, tls: Boolean(options.tlsCert) },
+      'api listening',
+    );
+    if (options.readAccess === 'viewer' && auth.size === 0) {
+      log.warn(
+        'bound beyond loopback with no API tokens: every read and /ws is refused until CANOPY_API_TOKENS is set',
+      );
+    }
     const heartbeat = await Heartbeat.start(conn, {
       service: 'api',
       version: apiVersion(),

@@ -7,13 +7,23 @@ import { startRedis, type TestRedis } from '../../support/redis.js';
 
 export const silent = pino({ level: 'silent' });
 
+/** A viewer token every test API knows (export always needs one). */
+export const VIEWER_TOKEN = 'viewer-token-for-tests-0123456789';
+export const bearer = (token = VIEWER_TOKEN) => ({ authorization: `Bearer ${token}` });
+
 /** A real redis-server and the API on a free port, stopped when the file ends. */
 export async function startApi(
   config: ApiStartConfig = {},
   redis?: TestRedis,
 ): Promise<{ redis: TestRedis; api: ApiHandle; client: ReturnType<typeof createClient> }> {
   const r = redis ?? (await startRedis());
-  const api = await start({ port: 0, redisUrl: r.url, logger: silent, ...config });
+  const api = await start({
+    port: 0,
+    redisUrl: r.url,
+    logger: silent,
+    tokens: `viewer@test-viewer:${VIEWER_TOKEN}`,
+    ...config,
+  });
   const client = createClient({ url: r.url });
   client.on('error', () => undefined);
   await client.connect();
@@ -27,8 +37,12 @@ export async function startApi(
   return { redis: r, api, client };
 }
 
-export async function getJson(api: ApiHandle, url: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${api.url}${url}`);
+export async function getJson(
+  api: ApiHandle,
+  url: string,
+  token: string | undefined = VIEWER_TOKEN,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${api.url}${url}`, { headers: token ? bearer(token) : {} });
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
