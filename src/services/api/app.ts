@@ -104,6 +104,8 @@ export async function buildApp(ctx: ApiContext, extra: ApiRoutes[] = []): Promis
   const app = Fastify({
     logger: false,
     bodyLimit: ctx.options.maxBodyBytes,
+    // stop() closes every connection, a stalled one included
+    forceCloseConnections: true,
     serverFactory: (handler) => createServer(ctx.options, handler),
     schemaErrorFormatter: (errors, dataVar) => new Error(describeSchemaError(errors as SchemaError[], dataVar)),
     routerOptions: { maxParamLength: 200 },

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { Connection } from '../../bus/connection.js';
 import { Heartbeat } from '../../bus/presence.js';
@@ -110,7 +111,17 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
       startedAt: Date.now(),
     });
     const app = await buildApp(ctx, routes);
-    cleanup.push(() => app.close());
+    // every TCP connection, so stop() ends them all (a stalled or half-open one included)
+    const sockets = new Set<Socket>();
+    app.server.on('connection', (s: Socket) => {
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+    });
+    cleanup.push(() => {
+      const closing = app.close();
+      for (const s of sockets) s.destroy();
+      return closing;
+    });
     await app.listen({ port: options.port, host: options.host });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : options.port;

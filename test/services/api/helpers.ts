@@ -1,4 +1,5 @@
-import { pino } from 'pino';
+import net from 'node:net';
+import { pino, type Logger } from 'pino';
 import { createClient } from 'redis';
 import WebSocket from 'ws';
 import { start, type ApiHandle, type ApiStartConfig } from '../../../src/services/api/index.js';
@@ -111,4 +112,31 @@ export async function publishSensor(
     client.publish(`sensor:update:${location}`, msg),
     client.publish(`sensor:update:${location}:${cluster}`, msg),
   ]);
+}
+
+/** Sends raw bytes on a new TCP connection and resolves with everything the server answered before closing (or `waitMs`). */
+export function rawHttp(port: number, data: string | Buffer, waitMs = 10_000): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const done = () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    };
+    const timer = setTimeout(done, waitMs);
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('close', done);
+    sock.on('error', done);
+    sock.write(data);
+  });
+}
+
+/** Status code of a raw HTTP answer (0 when there was none). */
+export const statusOf = (answer: string): number => Number(/^HTTP\/1\.[01] (\d{3})/.exec(answer)?.[1] ?? 0);
+
+/** A pino logger that keeps every line (to assert on the access log and on what is never logged). */
+export function capturingLogger(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { log: pino({ level: 'info' }, { write: (s: string) => void lines.push(s) }), lines };
 }
