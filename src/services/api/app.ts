@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import https from 'node:https';
 import path from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
@@ -66,6 +67,25 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /**
+ * Closes a connection whose first request has not arrived (headers
+ * complete) within `ms`: slowloris and half-open connections. Node's own
+ * headersTimeout check does not fire under Fastify here, so this does not
+ * depend on it.
+ */
+function guardFirstRequest(server: http.Server, ms: number, tls: boolean): void {
+  const timers = new WeakMap<object, NodeJS.Timeout>();
+  server.on(tls ? 'secureConnection' : 'connection', (s: Socket) => {
+    const t = setTimeout(() => s.destroy(), ms);
+    t.unref();
+    timers.set(s, t);
+    s.once('close', () => clearTimeout(t));
+  });
+  const seen = (req: http.IncomingMessage) => clearTimeout(timers.get(req.socket));
+  server.on('request', seen);
+  server.on('upgrade', seen);
+}
+
+/**
  * The HTTP(S) server with every timeout set: headers (slowloris), whole
  * request, keep-alive and idle connections; expired connections are found
  * every second. HTTPS when a certificate and key are configured.
@@ -87,7 +107,10 @@ export function createServer(o: ApiOptions, handler: http.RequestListener): http
       throw new ConfigError('CANOPY_API_TLS_CERT / CANOPY_API_TLS_KEY cannot be read', { cause });
     }
     try {
-      server = https.createServer({ ...opts, ...tls }, handler) as unknown as http.Server;
+      server = https.createServer(
+        { ...opts, ...tls, handshakeTimeout: o.headersTimeoutMs },
+        handler,
+      ) as unknown as http.Server;
     } catch (cause) {
       throw new ConfigError('CANOPY_API_TLS_CERT / CANOPY_API_TLS_KEY are not a usable PEM certificate and key', {
         cause,
@@ -96,6 +119,7 @@ export function createServer(o: ApiOptions, handler: http.RequestListener): http
   } else server = http.createServer(opts, handler);
   server.setTimeout(o.idleTimeoutMs);
   server.maxRequestsPerSocket = 1000;
+  guardFirstRequest(server, o.headersTimeoutMs, Boolean(o.tlsCert));
   return server;
 }
 
