@@ -4,7 +4,9 @@ import https from 'node:https';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { ConfigError } from '../../../src/bus/errors.js';
 import { hostAllowed, originAllowed } from '../../../src/services/api/access.js';
+import { isLoopbackHost, resolveApiOptions } from '../../../src/services/api/options.js';
 import { jsonDepth, parseClientMessage } from '../../../src/services/api/ws-messages.js';
 import { tempDir } from '../../support/tmp.js';
 import { bearer, capturingLogger, getJson, rawHttp, startApi, statusOf, VIEWER_TOKEN } from './helpers.js';
@@ -59,6 +61,22 @@ describe('unit: Host, Origin and message guards', () => {
     expect(originAllowed('null', '127.0.0.1:8000', [])).toBe(false);
     expect(originAllowed('not a url', '127.0.0.1:8000', [])).toBe(false);
     expect(originAllowed('https://farm.example', '10.0.0.2', ['https://farm.example/'])).toBe(true);
+  });
+
+  it('derives open reads only on loopback and refuses to open them beyond it', () => {
+    expect(isLoopbackHost('127.0.0.1')).toBe(true);
+    expect(isLoopbackHost('[::1]')).toBe(true);
+    expect(isLoopbackHost('0.0.0.0')).toBe(false);
+    expect(resolveApiOptions({ host: '127.0.0.1' }, {}).readAccess).toBe('open');
+    expect(resolveApiOptions({ host: '0.0.0.0' }, {}).readAccess).toBe('viewer');
+    expect(resolveApiOptions({ host: '192.168.1.5' }, {}).readAccess).toBe('viewer');
+    expect(() => resolveApiOptions({ host: '0.0.0.0', readAccess: 'open' }, {})).toThrow(ConfigError);
+    expect(() => resolveApiOptions({}, { CANOPY_API_TLS_CERT: '/x.pem' })).toThrow(/must be set together/);
+    expect(resolveApiOptions({}, { CANOPY_API_ALLOWED_HOSTS: 'a.example, b.example' }).allowedHosts).toEqual([
+      'a.example',
+      'b.example',
+    ]);
+    expect(resolveApiOptions({}, { CANOPY_API_EXPORT_MAX_ROWS: '10' }).exportMaxRows).toBe(10);
   });
 
   it('measures JSON depth without parsing and ignores brackets in strings', () => {
