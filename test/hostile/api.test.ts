@@ -328,7 +328,7 @@ describe('hostile clients against canopy api', () => {
     await stillServes('WebSocket: wrong tokens in a burst');
   }, 240_000);
 
-  it('clients that never read: a big export and a WebSocket under a flood of updates', async () => {
+  it('clients that never read: a big export, a WebSocket under a flood of updates, one that never reads its replies', async () => {
     // the export: opened, never read; the server stops reading pages and keeps serving others
     const s = net.connect(port, '127.0.0.1');
     s.on('error', () => undefined);
@@ -379,10 +379,50 @@ describe('hostile clients against canopy api', () => {
     }
     await c.quit();
     await stillServes('WebSocket never read under a flood');
+    // a WebSocket that sends requests without end but never reads the replies: closed, counted
+    const f = net.connect(port, '127.0.0.1');
+    f.on('error', () => undefined);
+    const fClosed = new Promise<void>((r) => f.on('close', () => r()));
+    f.write(
+      req([
+        'GET /ws HTTP/1.1',
+        H(),
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+        'Sec-WebSocket-Version: 13',
+        `Authorization: Bearer ${VIEWER}`,
+      ]),
+    );
+    f.pause();
+    const sub = Buffer.from(JSON.stringify({ type: 'subscribe', location: 'x'.repeat(190) }));
+    const mask = Buffer.from([9, 8, 7, 6]);
+    const one = Buffer.concat([
+      Buffer.from([0x81, 0x80 | 126, sub.length >> 8, sub.length & 0xff]),
+      mask,
+      Buffer.from(sub.map((b, i) => b ^ mask[i % 4]!)),
+    ]);
+    const batch = Buffer.concat(Array.from({ length: 500 }, () => one));
+    let sentBatches = 0;
+    const flooding = (async () => {
+      while (!f.destroyed && sentBatches < 400) {
+        sentBatches++;
+        if (!f.write(batch)) await Promise.race([new Promise((r) => f.once('drain', r)), fClosed]);
+      }
+    })();
+    // (a paused socket never sees the server's close: ask the server's counters instead)
+    const notReading = async () =>
+      /canopy_api_ws_rejected_total\{reason="not_reading"\} [1-9]/.test(
+        await (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: auth() })).text(),
+      );
+    expect(await until(notReading, 60_000)).toBe(true);
+    f.destroy();
+    await flooding;
+    await stillServes('WebSocket flooding requests, never reading replies');
     s.destroy();
     w.destroy();
     await stillServes('after the stalled clients left');
-  });
+  }, 180_000);
 
   it('summary: every attack survived', () => {
     expect(figures.survived).toBe(figures.attacks);
