@@ -148,6 +148,9 @@ export async function exportRoutes(app: FastifyInstance, ctx: ApiContext): Promi
         if (!released) active--;
         released = true;
       };
+      // the slot is freed however the answer ends (finished, cut, or the client gone midway)
+      reply.raw.once('close', release);
+      if (req.raw.socket?.destroyed) release();
       try {
         const q = { sensors: names, from, to };
         const rows = await withStore(ctx, 'export', (s) => s.countExport(q, o.exportMaxRows + 1));
@@ -177,7 +180,6 @@ export async function exportRoutes(app: FastifyInstance, ctx: ApiContext): Promi
         watchdog.unref();
         reply.raw.once('close', () => {
           clearInterval(watchdog);
-          release();
           body.destroy();
         });
         const stamp = `${new Date(from).toISOString()}_${new Date(to).toISOString()}`.replace(/[:]/g, '-');
