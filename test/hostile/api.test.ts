@@ -113,6 +113,7 @@ beforeAll(async () => {
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-20_000)));
   expect(await until(() => out.includes('Canopy API'), 30_000)).toBe(true);
   figures.startRssKb = rssKb();
+  figures.peakRssKb = figures.startRssKb;
 });
 
 afterAll(() => {
@@ -122,6 +123,29 @@ afterAll(() => {
 
 const req = (lines: string[], body = '') => `${lines.join('\r\n')}\r\n\r\n${body}`;
 const H = () => `Host: 127.0.0.1:${port}`;
+
+/** A valid WebSocket upgrade request for `/ws` with more headers. */
+const upgrade = (...extra: string[]) =>
+  req([
+    'GET /ws HTTP/1.1',
+    H(),
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+    'Sec-WebSocket-Version: 13',
+    ...extra,
+  ]);
+
+/** A client frame (masked, as clients must), payload under 64 KiB. */
+function frame(opcode: number, payload: Buffer): Buffer {
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const len = payload.length;
+  const head =
+    len < 126
+      ? Buffer.from([0x80 | opcode, 0x80 | len])
+      : Buffer.from([0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff]);
+  return Buffer.concat([head, mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]);
+}
 
 describe('hostile clients against canopy api', () => {
   it('malformed request lines and URLs: 4xx, that socket only', async () => {
@@ -266,15 +290,6 @@ describe('hostile clients against canopy api', () => {
     await stillServes('bad upgrade handshakes');
 
     // raw frames after a valid handshake with the token as the first message
-    const frame = (opcode: number, payload: Buffer) => {
-      const mask = Buffer.from([1, 2, 3, 4]);
-      const len = payload.length;
-      const head =
-        len < 126
-          ? Buffer.from([0x80 | opcode, 0x80 | len])
-          : Buffer.from([0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff]);
-      return Buffer.concat([head, mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]);
-    };
     const attacks: Array<[string, Buffer]> = [
       ['invalid UTF-8 text', frame(1, Buffer.from([0xff, 0xfe, 0xfd]))],
       ['bad close code', frame(8, Buffer.from([0x03, 0xe7]))],
@@ -286,17 +301,7 @@ describe('hostile clients against canopy api', () => {
       const s = net.connect(port, '127.0.0.1');
       s.on('error', () => undefined);
       const gone = new Promise<void>((r) => s.on('close', () => r()));
-      s.write(
-        req([
-          'GET /ws HTTP/1.1',
-          H(),
-          'Upgrade: websocket',
-          'Connection: Upgrade',
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-          'Sec-WebSocket-Version: 13',
-          `Cookie: canopy_token=${VIEWER}`,
-        ]),
-      );
+      s.write(upgrade(`Cookie: canopy_token=${VIEWER}`));
       await new Promise((r) => setTimeout(r, 200));
       s.write(bytes);
       await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
@@ -350,17 +355,7 @@ describe('hostile clients against canopy api', () => {
     // a WebSocket that never reads while thousands of updates are published
     const w = net.connect(port, '127.0.0.1');
     w.on('error', () => undefined);
-    w.write(
-      req([
-        'GET /ws HTTP/1.1',
-        H(),
-        'Upgrade: websocket',
-        'Connection: Upgrade',
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-        'Sec-WebSocket-Version: 13',
-        `Authorization: Bearer ${VIEWER}`,
-      ]),
-    );
+    w.write(upgrade(`Authorization: Bearer ${VIEWER}`));
     w.pause();
     const c = createClient({ url: redis.url });
     await c.connect();
@@ -383,25 +378,10 @@ describe('hostile clients against canopy api', () => {
     const f = net.connect(port, '127.0.0.1');
     f.on('error', () => undefined);
     const fClosed = new Promise<void>((r) => f.on('close', () => r()));
-    f.write(
-      req([
-        'GET /ws HTTP/1.1',
-        H(),
-        'Upgrade: websocket',
-        'Connection: Upgrade',
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-        'Sec-WebSocket-Version: 13',
-        `Authorization: Bearer ${VIEWER}`,
-      ]),
-    );
+    f.write(upgrade(`Authorization: Bearer ${VIEWER}`));
     f.pause();
     const sub = Buffer.from(JSON.stringify({ type: 'subscribe', location: 'x'.repeat(190) }));
-    const mask = Buffer.from([9, 8, 7, 6]);
-    const one = Buffer.concat([
-      Buffer.from([0x81, 0x80 | 126, sub.length >> 8, sub.length & 0xff]),
-      mask,
-      Buffer.from(sub.map((b, i) => b ^ mask[i % 4]!)),
-    ]);
+    const one = frame(1, sub);
     const batch = Buffer.concat(Array.from({ length: 500 }, () => one));
     let sentBatches = 0;
     const flooding = (async () => {

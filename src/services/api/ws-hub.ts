@@ -303,9 +303,12 @@ export class WsHub {
     this.#sent++;
   }
 
-  /** A reply to the client's own message; a client that sends but never reads is closed. */
+  /**
+   * A reply to the client's own message. A client that keeps sending but
+   * does not read (4× the coalescing threshold unsent) is closed.
+   */
   #reply(c: Client, o: unknown): void {
-    if (c.ws.bufferedAmount > this.options.maxBufferedBytes) {
+    if (c.ws.bufferedAmount > 4 * this.options.maxBufferedBytes) {
       this.#drop(c, 'not_reading', 1008, 'not reading its replies');
       return;
     }
