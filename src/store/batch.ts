@@ -4,7 +4,7 @@
  * ids are new (inside its transaction).
  */
 import { StoreError } from './errors.js';
-import type { CanMessageRow, LatestReading, ReadingRow, WriteBatch } from './types.js';
+import type { CanMessageRow, ExportPageQuery, LatestReading, ReadingRow, WriteBatch } from './types.js';
 
 const isStr = (v: unknown): v is string => typeof v === 'string';
 const isInt = (v: unknown): v is number => Number.isInteger(v);
@@ -85,4 +85,17 @@ export function latestOf(readings: ReadingRow[]): LatestReading[] {
 /** The JSON text stored for decoded_data. */
 export function decodedText(m: CanMessageRow): string | null {
   return m.decodedData === null || m.decodedData === undefined ? null : JSON.stringify(m.decodedData);
+}
+
+/** Validates an export page query (shared by both backends). */
+export function checkPage(q: ExportPageQuery): void {
+  if (
+    !Array.isArray(q.sensors) ||
+    !Number.isFinite(q.from) ||
+    !Number.isFinite(q.to) ||
+    !(Number.isInteger(q.skip) && q.skip >= 0) ||
+    !(Number.isInteger(q.limit) && q.limit > 0)
+  ) {
+    throw new StoreError('STORE_INVALID', 'exportPage: need sensors[], finite from/to, skip >= 0 and limit > 0');
+  }
 }

@@ -47,6 +47,14 @@ export interface ExportQuery {
   to: number;
 }
 
+/** One page of {@link Store.exportPage}: rows from `from` on, after skipping `skip` rows at exactly `from`. */
+export interface ExportPageQuery extends ExportQuery {
+  /** Rows at exactly `from` already read (the previous page ended there). */
+  skip: number;
+  /** Most rows returned. */
+  limit: number;
+}
+
 /** A row of {@link Store.exportReadings} (a reading without its stream id). */
 export interface ExportRow {
   time: number;
@@ -149,6 +157,13 @@ export interface Store {
   history(q: HistoryQuery): Promise<HistoryPoint[]>;
   /** Readings ordered by time, streamed from a cursor (constant memory). */
   exportReadings(q: ExportQuery): AsyncIterable<ExportRow>;
+  /**
+   * One page of the same rows, ordered by (time, sensor, value, location,
+   * cluster); no connection or snapshot is held between pages.
+   */
+  exportPage(q: ExportPageQuery): Promise<ExportRow[]>;
+  /** How many rows {@link exportReadings} would return, counting no further than `limit`. */
+  countExport(q: ExportQuery, limit: number): Promise<number>;
   /** The newest reading of each sensor (optionally only those named). */
   latestReadings(sensors?: string[]): Promise<LatestReading[]>;
   countMessages(): Promise<number>;

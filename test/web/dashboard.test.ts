@@ -7,7 +7,7 @@ import { packageRoot } from '../../src/services/api/options.js';
 import { openStore } from '../../src/store/index.js';
 import { tempDir } from '../support/tmp.js';
 import { start as startWorker, type WorkerHandle } from '../../src/services/worker/index.js';
-import { publishSensor, silent, startApi } from '../services/api/helpers.js';
+import { publishSensor, silent, startApi, VIEWER_TOKEN } from '../services/api/helpers.js';
 
 const ROOT = packageRoot();
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
@@ -177,6 +177,53 @@ describe('dashboard in headless Chromium', () => {
     for (const w of widths) expect(w).toBeLessThanOrEqual(390);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });
     await page.waitForFunction(() => Number(document.getElementById('chart')?.dataset.points ?? 0) > 0);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('dashboard against an API that needs a token (bound beyond loopback)', () => {
+  it('sends the token in the first /ws message, reads with it, and shows the simulated-relays banner', async () => {
+    const own = await startApi({ readAccess: 'viewer', databaseUrl: `sqlite:${path.join(tempDir(), 'tok.db')}` });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    const wsUrls: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('websocket', (ws) => wsUrls.push(ws.url()));
+    // without a token the page says what to do
+    await page.goto(`${own.api.url}/`, { waitUntil: 'load' });
+    await page.waitForFunction(() => /could not start/.test(document.getElementById('rooms')?.textContent ?? ''));
+    // the token entered in the Control panel: the page starts again with it
+    await page.fill('#token', VIEWER_TOKEN);
+    await page.dispatchEvent('#token', 'change');
+    await page.waitForSelector('[data-sensor="dry_bulb_f"]');
+    await page.waitForSelector('#conn[data-state="open"]');
+    expect(await page.isHidden('#sim-banner')).toBe(true);
+    await publishSensor(own.client, 'Flower Room', 'front', { dry_bulb_f: 26.5 });
+    await page.waitForFunction(
+      () => document.querySelector('[data-sensor="dry_bulb_f"] .value')?.textContent === '26.5',
+    );
+    await own.client.publish(
+      'device:update',
+      JSON.stringify({
+        location: 'Flower Room',
+        cluster: 'front',
+        device: 'heater_1',
+        state: 1,
+        mode: 'manual',
+        timestamp: new Date().toISOString(),
+        simulated: true,
+        reason: 'no I2C bus',
+      }),
+    );
+    await page.waitForSelector('#sim-banner:not([hidden])');
+    expect(await page.textContent('#sim-banner')).toMatch(/Relays are simulated — nothing physical switches/);
+    expect(await page.textContent('#sim-banner')).toMatch(/heater_1: no I2C bus/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-simulated-banner.png') });
+    // the token never went into a URL
+    expect(wsUrls.length).toBeGreaterThan(0);
+    for (const u of wsUrls) expect(u).not.toContain(VIEWER_TOKEN);
+    expect(own.api.ctx.hub.stats.rejected.auth_failed ?? 0).toBe(0);
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -25,7 +25,14 @@ export interface Device {
   state: number;
   mode: string;
   timestamp: string;
+  /** true when the relay is simulated: nothing physical switches. */
+  simulated?: boolean;
+  reason?: string;
 }
+
+/** The token entered in the Control panel (this tab only); reads and /ws use it too. */
+export const TOKEN_KEY = 'canopy.token';
+export const storedToken = (): string => sessionStorage.getItem(TOKEN_KEY) ?? '';
 
 export interface Bucket {
   t: number;
@@ -36,7 +43,11 @@ export interface Bucket {
 }
 
 async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
-  const res = await fetch(url, { signal: signal ?? null, headers: { accept: 'application/json' } });
+  const token = storedToken();
+  const res = await fetch(url, {
+    signal: signal ?? null,
+    headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  });
   if (!res.ok) {
     let msg = `${res.status} ${res.statusText}`;
     try {
@@ -68,4 +79,5 @@ export type WsMessage =
       data: { location: string; cluster: string; sensor_data: Record<string, number>; timestamp: string };
     }
   | { type: 'device'; data: Device }
+  | { type: 'auth'; ok: boolean; role?: string; message?: string }
   | { type: 'subscribed' | 'error'; message?: string };

@@ -3,6 +3,8 @@
  * POST /api/devices/:name and PUT /api/setpoints/:name; the token is kept
  * in this tab's sessionStorage only. The panel polls the read endpoints.
  */
+import { TOKEN_KEY } from './api.js';
+
 interface DeviceRow {
   device: string;
   location: string;
@@ -17,8 +19,6 @@ interface SetpointRow {
   max: number | null;
   unit: string | null;
 }
-
-const TOKEN_KEY = 'canopy.token';
 
 function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -49,6 +49,11 @@ async function send(method: 'POST' | 'PUT', url: string, body: unknown, token: s
   return `refused: ${msg}`;
 }
 
+function authHeader(): Record<string, string> {
+  const t = sessionStorage.getItem(TOKEN_KEY);
+  return t ? { authorization: `Bearer ${t}` } : {};
+}
+
 /** Wide tables scroll inside the panel instead of widening the page (phones). */
 function scroller(table: HTMLElement): HTMLElement {
   const box = el('div', {}, table);
@@ -59,11 +64,19 @@ function scroller(table: HTMLElement): HTMLElement {
 
 export function mountControls(root: HTMLElement): void {
   root.style.minWidth = '0'; // a grid item: let the tables scroll instead of widening the page
-  const token = el('input', { type: 'password', placeholder: 'operator token', autocomplete: 'off' });
+  const token = el('input', { type: 'password', placeholder: 'viewer or operator token', autocomplete: 'off' });
+  token.id = 'token';
   token.style.maxWidth = '100%';
   token.value = sessionStorage.getItem(TOKEN_KEY) ?? '';
-  token.onchange = () => sessionStorage.setItem(TOKEN_KEY, token.value.trim());
-  const status = el('p', { className: 'muted' }, 'Commands need an operator token.');
+  token.onchange = () => {
+    sessionStorage.setItem(TOKEN_KEY, token.value.trim());
+    window.dispatchEvent(new Event('canopy-token'));
+  };
+  const status = el(
+    'p',
+    { className: 'muted' },
+    'Commands need an operator token; beyond this machine, reading needs a viewer token too.',
+  );
   const ttl = el('select');
   // A manual command always expires unless "until changed" is chosen explicitly (refused for heaters and CO2).
   for (const [label, s] of [
@@ -95,7 +108,7 @@ export function mountControls(root: HTMLElement): void {
   };
 
   const refreshDevices = async () => {
-    const r = await fetch('/api/devices').catch(() => undefined);
+    const r = await fetch('/api/devices', { headers: authHeader() }).catch(() => undefined);
     if (!r?.ok) return;
     const list = ((await r.json()) as { devices: DeviceRow[] }).devices.sort((a, b) =>
       a.device.localeCompare(b.device),
@@ -127,7 +140,7 @@ export function mountControls(root: HTMLElement): void {
   };
 
   const refreshSetpoints = async () => {
-    const r = await fetch('/api/setpoints').catch(() => undefined);
+    const r = await fetch('/api/setpoints', { headers: authHeader() }).catch(() => undefined);
     if (!r?.ok) return;
     const list = ((await r.json()) as { setpoints: SetpointRow[] }).setpoints;
     setpoints.replaceChildren(

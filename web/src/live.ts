@@ -1,4 +1,4 @@
-import type { WsMessage } from './api.js';
+import { storedToken, type WsMessage } from './api.js';
 
 /**
  * The /ws connection: reconnects with backoff, reports its state, passes
@@ -14,6 +14,9 @@ export function connectLive(onMessage: (m: WsMessage) => void, onState: (s: 'ope
     ws = new WebSocket(`${proto}//${location.host}/ws`);
     ws.onopen = () => {
       attempt = 0;
+      // the token goes in the first message, never in the URL
+      const token = storedToken();
+      if (token) ws?.send(JSON.stringify({ type: 'auth', token }));
       onState('open');
     };
     ws.onmessage = (ev) => {

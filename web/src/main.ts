@@ -31,8 +31,14 @@ async function main(): Promise<void> {
   const byName = new Map(catalogue.map((s) => [s.name, s]));
   const cards = new RoomCards($('rooms'), catalogue);
   const devices = new Map<string, Device>();
+  const banner = $('sim-banner');
   const showDevices = () => {
     const list = [...devices.values()];
+    const simulated = list.filter((d) => d.simulated === true);
+    banner.hidden = simulated.length === 0;
+    $('sim-reason').textContent = simulated.length
+      ? ` (${simulated.map((d) => d.device).join(', ')}${simulated[0]!.reason ? `: ${simulated[0]!.reason}` : ''})`
+      : '';
     cards.devices(list);
     const box = $('devices');
     if (list.length === 0) return;
@@ -41,7 +47,7 @@ async function main(): Promise<void> {
         const row = document.createElement('div');
         row.className = `device ${d.state ? 'on' : 'off'}`;
         row.dataset.device = d.device;
-        row.textContent = `${d.device} · ${d.location} / ${d.cluster} · ${d.state ? 'ON' : 'OFF'} · ${d.mode}`;
+        row.textContent = `${d.device} · ${d.location} / ${d.cluster} · ${d.state ? 'ON' : 'OFF'} · ${d.mode}${d.simulated ? ' · simulated' : ''}`;
         return row;
       }),
     );
@@ -146,5 +152,9 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   const box = document.getElementById('rooms');
-  if (box) box.textContent = `The dashboard could not start: ${(err as Error).message}`;
+  if (box) {
+    box.textContent = `The dashboard could not start: ${(err as Error).message}. Enter a token in the Control panel; the page reloads.`;
+  }
+  // a token entered after a refusal: start again with it
+  window.addEventListener('canopy-token', () => location.reload(), { once: true });
 });

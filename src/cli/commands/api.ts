@@ -10,8 +10,8 @@ export function registerApi(program: Command): void {
     .option('--port <port>', 'TCP port (env CANOPY_API_PORT)', process.env.CANOPY_API_PORT ?? '8000')
     .option(
       '--host <host>',
-      'address to bind: 127.0.0.1 (this machine only) or 0.0.0.0 (phones on the LAN)',
-      '127.0.0.1',
+      'address to bind (env CANOPY_API_HOST): 127.0.0.1 (this machine only, open reads) or 0.0.0.0 (phones on the LAN; reads need a viewer token)',
+      process.env.CANOPY_API_HOST || '127.0.0.1',
     )
     .action(async (opts: { port: string; host: string }) => {
       const log = createLogger('api');

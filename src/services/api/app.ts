@@ -1,10 +1,16 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import https from 'node:https';
 import path from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
+import { ConfigError } from '../../bus/errors.js';
+import { installAccess } from './access.js';
 import { ApiError, type ApiContext } from './context.js';
+import type { ApiOptions } from './options.js';
 import { apiVersion } from './options.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
@@ -53,14 +59,78 @@ const STATUS_TEXT: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  408: 'Request Timeout',
   413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   503: 'Service Unavailable',
 };
+
+/**
+ * Closes a connection whose first request has not arrived (headers
+ * complete) within `ms`: slowloris and half-open connections. Node's own
+ * headersTimeout check does not fire under Fastify here, so this does not
+ * depend on it.
+ */
+function guardFirstRequest(server: http.Server, ms: number, tls: boolean): void {
+  const timers = new WeakMap<object, NodeJS.Timeout>();
+  server.on(tls ? 'secureConnection' : 'connection', (s: Socket) => {
+    const t = setTimeout(() => s.destroy(), ms);
+    t.unref();
+    timers.set(s, t);
+    s.once('close', () => clearTimeout(t));
+  });
+  const seen = (req: http.IncomingMessage) => clearTimeout(timers.get(req.socket));
+  server.on('request', seen);
+  server.on('upgrade', seen);
+}
+
+/**
+ * The HTTP(S) server with every timeout set: headers (slowloris), whole
+ * request, keep-alive and idle connections; expired connections are found
+ * every second. HTTPS when a certificate and key are configured.
+ */
+export function createServer(o: ApiOptions, handler: http.RequestListener): http.Server {
+  const opts: http.ServerOptions = {
+    headersTimeout: o.headersTimeoutMs,
+    requestTimeout: o.requestTimeoutMs,
+    keepAliveTimeout: o.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, o.headersTimeoutMs),
+    maxHeaderSize: 16 * 1024,
+  };
+  let server: http.Server;
+  if (o.tlsCert && o.tlsKey) {
+    let tls: { cert: Buffer; key: Buffer };
+    try {
+      tls = { cert: fs.readFileSync(o.tlsCert), key: fs.readFileSync(o.tlsKey) };
+    } catch (cause) {
+      throw new ConfigError('CANOPY_API_TLS_CERT / CANOPY_API_TLS_KEY cannot be read', { cause });
+    }
+    try {
+      server = https.createServer(
+        { ...opts, ...tls, handshakeTimeout: o.headersTimeoutMs },
+        handler,
+      ) as unknown as http.Server;
+    } catch (cause) {
+      throw new ConfigError('CANOPY_API_TLS_CERT / CANOPY_API_TLS_KEY are not a usable PEM certificate and key', {
+        cause,
+      });
+    }
+  } else server = http.createServer(opts, handler);
+  server.setTimeout(o.idleTimeoutMs);
+  server.maxRequestsPerSocket = 1000;
+  guardFirstRequest(server, o.headersTimeoutMs, Boolean(o.tlsCert));
+  return server;
+}
 
 /** The Fastify app with every route; not listening yet. */
 export async function buildApp(ctx: ApiContext, extra: ApiRoutes[] = []): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
+    bodyLimit: ctx.options.maxBodyBytes,
+    // stop() closes every connection, a stalled one included
+    forceCloseConnections: true,
+    serverFactory: (handler) => createServer(ctx.options, handler),
     schemaErrorFormatter: (errors, dataVar) => new Error(describeSchemaError(errors as SchemaError[], dataVar)),
     routerOptions: { maxParamLength: 200 },
   });
@@ -102,6 +172,7 @@ export async function buildApp(ctx: ApiContext, extra: ApiRoutes[] = []): Promis
   );
 
   ctx.metrics.install(app);
+  installAccess(app, ctx);
 
   await app.register(fastifySwagger, {
     openapi: {

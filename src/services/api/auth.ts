@@ -9,7 +9,15 @@ export type Role = (typeof ROLES)[number];
 
 interface TokenEntry {
   role: Role;
+  /** Who the token belongs to, for the access log: `operator@alice:<token>` → `alice`. */
+  name: string;
   digest: Buffer;
+}
+
+/** Who presented a valid token: its role and its name (never the token). */
+export interface Identity {
+  role: Role;
+  name: string;
 }
 
 /**
@@ -29,8 +37,10 @@ export class TokenAuth {
   }
 
   /**
-   * Parses `role:token` pairs (comma or newline separated, `#` comments in
-   * files). A malformed entry is a {@link ConfigError} that never quotes the token.
+   * Parses `role:token` or `role@name:token` pairs (comma or newline
+   * separated, `#` comments in files). The name is what the access log
+   * shows; without one it is the role and a short digest of the token.
+   * A malformed entry is a {@link ConfigError} that never quotes the token.
    */
   static parse(text: string, source = 'CANOPY_API_TOKENS'): TokenAuth {
     const entries: TokenEntry[] = [];
@@ -40,7 +50,10 @@ export class TokenAuth {
       .filter((s) => s !== '' && !s.startsWith('#'));
     items.forEach((item, i) => {
       const colon = item.indexOf(':');
-      const role = colon > 0 ? item.slice(0, colon).trim() : '';
+      const head = colon > 0 ? item.slice(0, colon).trim() : '';
+      const at = head.indexOf('@');
+      const role = at >= 0 ? head.slice(0, at) : head;
+      const given = at >= 0 ? head.slice(at + 1) : undefined;
       const token = colon > 0 ? item.slice(colon + 1).trim() : '';
       if (!(ROLES as readonly string[]).includes(role)) {
         throw new ConfigError(`${source}: entry ${i + 1} must be role:token with role one of ${ROLES.join(', ')}`);
@@ -48,7 +61,11 @@ export class TokenAuth {
       if (token.length < 16) {
         throw new ConfigError(`${source}: entry ${i + 1} (${role}) has a token shorter than 16 characters`);
       }
-      entries.push({ role: role as Role, digest: digest(token) });
+      if (given !== undefined && !/^[\w.-]{1,64}$/.test(given)) {
+        throw new ConfigError(`${source}: entry ${i + 1} (${role}) has a name that is not 1–64 of [A-Za-z0-9_.-]`);
+      }
+      const d = digest(token);
+      entries.push({ role: role as Role, name: given ?? `${role}-${d.toString('hex').slice(0, 8)}`, digest: d });
     });
     return new TokenAuth(entries);
   }
@@ -81,12 +98,17 @@ export class TokenAuth {
 
   /** The role of a presented token, or undefined. Every entry is compared (no early exit). */
   roleOf(token: string): Role | undefined {
+    return this.identify(token)?.role;
+  }
+
+  /** Role and name of a presented token, or undefined. Every entry is compared (no early exit). */
+  identify(token: string): Identity | undefined {
     const d = digest(token);
-    let found: Role | undefined;
+    let found: TokenEntry | undefined;
     for (const e of this.#entries) {
-      if (crypto.timingSafeEqual(d, e.digest) && (found === undefined || rank(e.role) > rank(found))) found = e.role;
+      if (crypto.timingSafeEqual(d, e.digest) && (found === undefined || rank(e.role) > rank(found.role))) found = e;
     }
-    return found;
+    return found && { role: found.role, name: found.name };
   }
 }
 
@@ -94,7 +116,7 @@ function digest(token: string): Buffer {
   return crypto.createHash('sha256').update(token, 'utf8').digest();
 }
 
-function rank(role: Role): number {
+export function rank(role: Role): number {
   return ROLES.indexOf(role);
 }
 
@@ -108,9 +130,62 @@ export function bearerToken(req: FastifyRequest): string | undefined {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Set by {@link requireRole} once the token is accepted. */
+    /** Set by {@link requireRole} (or the read check) once the token is accepted. */
     role?: Role;
+    /** The token's name (access log), set with `role`. */
+    who?: string;
   }
+}
+
+/** Why a request was refused: the answer to send (status, stable code, message). */
+export interface Refusal {
+  statusCode: 401 | 403;
+  code: 'API_UNAUTHORIZED' | 'API_FORBIDDEN';
+  message: string;
+}
+
+/**
+ * Checks a presented token against `role`: the identity when it is enough,
+ * else the refusal (401 without a valid token, 403 with a weaker role).
+ */
+export function checkToken(auth: TokenAuth, token: string | undefined, role: Role): Identity | Refusal {
+  const id = token === undefined || token === '' ? undefined : auth.identify(token);
+  if (id === undefined) {
+    return {
+      statusCode: 401,
+      code: 'API_UNAUTHORIZED',
+      message:
+        auth.size === 0
+          ? 'no API tokens are configured (set CANOPY_API_TOKENS or CANOPY_API_TOKENS_FILE)'
+          : token === undefined
+            ? 'this endpoint needs an Authorization: Bearer <token> header'
+            : 'the token is not valid',
+    };
+  }
+  if (rank(id.role) < rank(role)) {
+    return {
+      statusCode: 403,
+      code: 'API_FORBIDDEN',
+      message: `this endpoint needs the ${role} role; the token has ${id.role}`,
+    };
+  }
+  return id;
+}
+
+export function isRefusal(r: Identity | Refusal): r is Refusal {
+  return 'statusCode' in r;
+}
+
+/** Sends a refusal in the API's error shape. */
+export async function refuse(reply: FastifyReply, r: Refusal): Promise<FastifyReply> {
+  if (r.statusCode === 401) reply.header('www-authenticate', 'Bearer');
+  await reply.code(r.statusCode).send({
+    statusCode: r.statusCode,
+    error: r.statusCode === 401 ? 'Unauthorized' : 'Forbidden',
+    code: r.code,
+    message: r.message,
+  });
+  return reply;
 }
 
 /**
@@ -120,31 +195,10 @@ declare module 'fastify' {
 export function requireRole(auth: TokenAuth, role: Role): preHandlerAsyncHookHandler {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const token = bearerToken(req);
-    const have = token === undefined ? undefined : auth.roleOf(token);
-    if (have === undefined) {
-      await reply
-        .code(401)
-        .header('www-authenticate', 'Bearer')
-        .send({
-          statusCode: 401,
-          error: 'Unauthorized',
-          message:
-            auth.size === 0
-              ? 'no API tokens are configured (set CANOPY_API_TOKENS or CANOPY_API_TOKENS_FILE)'
-              : token === undefined
-                ? 'this endpoint needs an Authorization: Bearer <token> header'
-                : 'the token is not valid',
-        });
-      return reply;
-    }
-    if (rank(have) < rank(role)) {
-      await reply.code(403).send({
-        statusCode: 403,
-        error: 'Forbidden',
-        message: `this endpoint needs the ${role} role; the token has ${have}`,
-      });
-      return reply;
-    }
-    req.role = have;
+    if (token !== undefined) req.who = auth.identify(token)?.name;
+    const r = checkToken(auth, token, role);
+    if (isRefusal(r)) return refuse(reply, r);
+    req.role = r.role;
+    req.who = r.name;
   };
 }

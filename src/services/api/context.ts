@@ -27,7 +27,14 @@ export interface ApiContext {
 }
 
 export type ApiErrorCode =
-  'API_BAD_PARAMETER' | 'API_NOT_FOUND' | 'API_REDIS_DOWN' | 'API_STORE_DOWN' | 'API_NO_STORE' | 'API_NO_DASHBOARD';
+  | 'API_BAD_PARAMETER'
+  | 'API_NOT_FOUND'
+  | 'API_REDIS_DOWN'
+  | 'API_STORE_DOWN'
+  | 'API_NO_STORE'
+  | 'API_NO_DASHBOARD'
+  | 'API_BUSY'
+  | 'API_EXPORT_TOO_LARGE';
 
 /** An error the API answers with its own status code and a stable `code`. */
 export class ApiError extends Error {

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { Connection } from '../../bus/connection.js';
 import { Heartbeat } from '../../bus/presence.js';
@@ -6,7 +7,7 @@ import { isTransient, openStore, type Store } from '../../store/index.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import type { ServiceHandle } from '../types.js';
 import { buildApp, type ApiRoutes } from './app.js';
-import { TokenAuth } from './auth.js';
+import { checkToken, TokenAuth } from './auth.js';
 import { loadCatalogue, type SensorInfo } from './catalogue.js';
 import type { ApiContext } from './context.js';
 import { ApiMetrics } from './metrics.js';
@@ -69,8 +70,12 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
         maxPending: options.wsMaxPending,
         flushIntervalMs: options.wsFlushIntervalMs,
         pingIntervalMs: options.wsPingIntervalMs,
+        maxClients: options.wsMaxClients,
+        authTimeoutMs: options.wsAuthTimeoutMs,
+        maxBadMessages: 20,
       },
       log,
+      (token) => checkToken(auth, token, 'viewer'),
     );
     cleanup.push(() => hub.close());
     feed.on('sensor', (u) => hub.sensor(u));
@@ -106,13 +111,31 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
       startedAt: Date.now(),
     });
     const app = await buildApp(ctx, routes);
-    cleanup.push(() => app.close());
+    // every TCP connection, so stop() ends them all (a stalled or half-open one included)
+    const sockets = new Set<Socket>();
+    app.server.on('connection', (s: Socket) => {
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+    });
+    cleanup.push(() => {
+      const closing = app.close();
+      for (const s of sockets) s.destroy();
+      return closing;
+    });
     await app.listen({ port: options.port, host: options.host });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : options.port;
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-    const url = `http://${host}:${port}`;
-    log.info({ port, host: options.host, tokens: auth.size }, 'api listening');
+    const url = `${options.tlsCert ? 'https' : 'http'}://${host}:${port}`;
+    log.info(
+      { port, host: options.host, tokens: auth.size, reads: options.readAccess, tls: Boolean(options.tlsCert) },
+      'api listening',
+    );
+    if (options.readAccess === 'viewer' && auth.size === 0) {
+      log.warn(
+        'bound beyond loopback with no API tokens: every read and /ws is refused until CANOPY_API_TOKENS is set',
+      );
+    }
     const heartbeat = await Heartbeat.start(conn, {
       service: 'api',
       version: apiVersion(),

@@ -62,6 +62,7 @@ export class ApiMetrics {
   readonly registry = new Registry();
   readonly #requests: Counter<'method' | 'route' | 'status'>;
   readonly #duration: Histogram<'method' | 'route'>;
+  readonly #refused: Counter<'reason'>;
   /** The worker's counters of the scrape in progress. */
   #workerStats: { p: Promise<Record<string, number>> } | undefined;
 
@@ -81,7 +82,23 @@ export class ApiMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [r],
     });
+    this.#refused = new Counter({
+      name: 'canopy_api_refused_total',
+      help: 'Requests and connections refused (or exports cut), by reason (code)',
+      labelNames: ['reason'],
+      registers: [r],
+    });
     const { hub, feed, conn } = deps;
+    new Counter({
+      name: 'canopy_api_ws_rejected_total',
+      help: 'WebSocket clients closed or messages refused, by reason',
+      labelNames: ['reason'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(hub.stats.rejected)) this.inc({ reason }, n);
+      },
+    });
     new Gauge({
       name: 'canopy_api_ws_clients',
       help: 'Connected WebSocket clients',
@@ -206,6 +223,17 @@ export class ApiMetrics {
         this.set({ stream: deps.rawStream }, await conn.run('XLEN', (c) => c.xLen(deps.rawStream)));
       },
     });
+  }
+
+  /** Counts one refusal (a stable code such as `API_HOST_NOT_ALLOWED`). */
+  refused(reason: string): void {
+    this.#refused.inc({ reason });
+  }
+
+  /** Refusals so far by reason (the hostile-client suite reads them). */
+  async refusals(): Promise<Record<string, number>> {
+    const m = await this.#refused.get();
+    return Object.fromEntries(m.values.map((v) => [String(v.labels.reason), v.value]));
   }
 
   /** Counts and times every request under its route pattern (not its URL: bounded labels). */

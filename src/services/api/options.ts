@@ -45,7 +45,60 @@ export interface ApiOptions {
   tokens: string | undefined;
   /** @defaultValue `CANOPY_API_TOKENS_FILE` — a file of `role:token` lines, mode 0600 or tighter. */
   tokensFile: string | undefined;
+  /**
+   * @defaultValue `open` when `host` is a loopback address, else `viewer` (derived) — who may read
+   * (REST, /ws, /metrics, /docs, export): anyone, or a viewer token or better.
+   */
+  readAccess: 'open' | 'viewer';
+  /**
+   * @defaultValue `CANOPY_API_ALLOWED_HOSTS` or none — host names (besides loopback names and IP
+   * literals) the `Host` header may carry; anything else is refused (DNS rebinding).
+   */
+  allowedHosts: string[];
+  /**
+   * @defaultValue `CANOPY_API_ALLOWED_ORIGINS` or none — origins (`https://farm.example`) besides
+   * the API's own that may open /ws or call the control endpoints from a browser.
+   */
+  allowedOrigins: string[];
+  /** @defaultValue 10000 — a client must finish its request headers within this long (slowloris). */
+  headersTimeoutMs: number;
+  /** @defaultValue 30000 — a client must finish sending its whole request within this long. */
+  requestTimeoutMs: number;
+  /** @defaultValue 5000 — an idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: number;
+  /** @defaultValue 60000 — a connection with no traffic at all is closed after this long. */
+  idleTimeoutMs: number;
+  /** @defaultValue 64 KiB — largest request body. */
+  maxBodyBytes: number;
+  /** @defaultValue 500 — WebSocket clients at once; more are refused (503, counted). */
+  wsMaxClients: number;
+  /** @defaultValue 5000 — when a token is needed, a /ws client must send it within this long. */
+  wsAuthTimeoutMs: number;
+  /** @defaultValue 4 — exports streaming at once; more are refused (503, counted). */
+  exportMaxConcurrent: number;
+  /** @defaultValue `CANOPY_API_EXPORT_MAX_ROWS` or 5,000,000 — an export of more rows is refused (400). */
+  exportMaxRows: number;
+  /** @defaultValue 5000 — rows read from the store per page (no connection is held between pages). */
+  exportPageRows: number;
+  /** @defaultValue 30000 — an export whose client takes nothing for this long is cut (counted). */
+  exportStallMs: number;
+  /** @defaultValue `CANOPY_API_TLS_CERT` — PEM certificate (chain); with `tlsKey` the API serves HTTPS. */
+  tlsCert: string | undefined;
+  /** @defaultValue `CANOPY_API_TLS_KEY` — PEM private key of `tlsCert`. */
+  tlsKey: string | undefined;
 }
+
+/** Loopback bind addresses: reads stay open there (the quick start). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+const list = (v: string | undefined): string[] =>
+  (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 
 /** The package root (the directory holding package.json), from src/ or dist/src/. */
 export function packageRoot(from = path.dirname(fileURLToPath(import.meta.url))): string {
@@ -84,21 +137,41 @@ export const API_DEFAULTS = {
   wsFlushIntervalMs: 50,
   wsPingIntervalMs: 30_000,
   wsMaxClientMessageBytes: 64 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  idleTimeoutMs: 60_000,
+  maxBodyBytes: 64 * 1024,
+  wsMaxClients: 500,
+  wsAuthTimeoutMs: 5_000,
+  exportMaxConcurrent: 4,
+  exportMaxRows: 5_000_000,
+  exportPageRows: 5_000,
+  exportStallMs: 30_000,
 } satisfies Partial<ApiOptions>;
 
 /** Spreads defaults, the environment and `opts`, and validates everything at once. */
 export function resolveApiOptions(opts: Partial<ApiOptions> = {}, env: NodeJS.ProcessEnv = process.env): ApiOptions {
   const dataDir = path.resolve(env.CANOPY_DATA_DIR || './data');
   const envPort = env.CANOPY_API_PORT ? Number(env.CANOPY_API_PORT) : undefined;
+  const envRows = env.CANOPY_API_EXPORT_MAX_ROWS ? Number(env.CANOPY_API_EXPORT_MAX_ROWS) : undefined;
+  const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as Partial<ApiOptions>;
+  const host = given.host ?? API_DEFAULTS.host;
   const o: ApiOptions = {
     ...API_DEFAULTS,
     ...(envPort !== undefined ? { port: envPort } : {}),
+    ...(envRows !== undefined ? { exportMaxRows: envRows } : {}),
+    readAccess: isLoopbackHost(host) ? 'open' : 'viewer',
+    allowedHosts: list(env.CANOPY_API_ALLOWED_HOSTS),
+    allowedOrigins: list(env.CANOPY_API_ALLOWED_ORIGINS),
+    tlsCert: env.CANOPY_API_TLS_CERT || undefined,
+    tlsKey: env.CANOPY_API_TLS_KEY || undefined,
     redisUrl: env.REDIS_URL || undefined,
     databaseUrl: env.DATABASE_URL || `sqlite:${path.join(dataDir, 'canopy.db')}`,
     webRoot: path.join(packageRoot(), 'web', 'dist'),
     tokens: env.CANOPY_API_TOKENS || undefined,
     tokensFile: env.CANOPY_API_TOKENS_FILE || undefined,
-    ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+    ...given,
   };
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) {
     throw new ConfigError(`API port must be an integer 0–65535, got ${String(opts.port ?? env.CANOPY_API_PORT)}`);
@@ -114,8 +187,33 @@ export function resolveApiOptions(opts: Partial<ApiOptions> = {}, env: NodeJS.Pr
     'wsFlushIntervalMs',
     'wsPingIntervalMs',
     'wsMaxClientMessageBytes',
+    'headersTimeoutMs',
+    'requestTimeoutMs',
+    'keepAliveTimeoutMs',
+    'idleTimeoutMs',
+    'maxBodyBytes',
+    'wsMaxClients',
+    'wsAuthTimeoutMs',
+    'exportMaxConcurrent',
+    'exportMaxRows',
+    'exportPageRows',
+    'exportStallMs',
   ] as const) {
     if (!(Number.isFinite(o[k]) && o[k] > 0)) throw new ConfigError(`${k} must be a positive number, got ${o[k]}`);
+  }
+  if (o.headersTimeoutMs > o.requestTimeoutMs) {
+    throw new ConfigError(
+      `headersTimeoutMs (${o.headersTimeoutMs}) must not exceed requestTimeoutMs (${o.requestTimeoutMs})`,
+    );
+  }
+  if (o.readAccess !== 'open' && o.readAccess !== 'viewer') {
+    throw new ConfigError(`readAccess must be open or viewer, got ${String(o.readAccess)}`);
+  }
+  if (o.readAccess === 'open' && !isLoopbackHost(o.host)) {
+    throw new ConfigError(`reads cannot be open on ${o.host}: bound beyond loopback, every read needs a viewer token`);
+  }
+  if (!o.tlsCert !== !o.tlsKey) {
+    throw new ConfigError('CANOPY_API_TLS_CERT and CANOPY_API_TLS_KEY must be set together');
   }
   return o;
 }

@@ -49,6 +49,8 @@ export const deviceSchema = {
     state: { type: 'number' },
     mode: { type: 'string' },
     timestamp: { type: 'string' },
+    simulated: { type: 'boolean', description: 'true when the relay is simulated: nothing physical switches' },
+    reason: { type: 'string', description: 'why the state is what it is (e.g. a failsafe), when given' },
   },
 } as const;
 

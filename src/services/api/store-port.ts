@@ -22,8 +22,13 @@ export interface ReadingRow {
 
 export interface ApiStore {
   history(q: { sensor: string; from: number; to: number; points: number }): Promise<HistoryBucket[]>;
-  /** Rows in time order, streamed from a cursor (constant memory). */
-  exportReadings(q: { sensors: string[]; from: number; to: number }): AsyncIterable<ReadingRow>;
+  /**
+   * One page of rows from `from` on (skipping `skip` rows at exactly `from`),
+   * ordered by time then the row's columns; nothing is held between pages.
+   */
+  exportPage(q: { sensors: string[]; from: number; to: number; skip: number; limit: number }): Promise<ReadingRow[]>;
+  /** Rows the export of `q` holds, counting no further than `limit`. */
+  countExport(q: { sensors: string[]; from: number; to: number }, limit: number): Promise<number>;
   /** Resolves when the store answers; rejects when it is down. */
   ping(): Promise<void>;
   close(): Promise<void>;

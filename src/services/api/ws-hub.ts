@@ -1,6 +1,8 @@
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../util/log.js';
+import type { Identity, Refusal } from './auth.js';
 import type { DeviceUpdate, SensorUpdate } from './updates.js';
+import { parseClientMessage } from './ws-messages.js';
 
 /** Which updates a client wants; an unset field matches everything. */
 export interface ClientFilter {
@@ -18,7 +20,31 @@ export interface HubOptions {
   flushIntervalMs: number;
   /** @defaultValue 30000 — ping interval; a client that has not answered the previous ping is dropped. */
   pingIntervalMs: number;
+  /** @defaultValue 500 — clients at once (the route refuses more). */
+  maxClients: number;
+  /** @defaultValue 5000 — a client that must authenticate is closed when it has not within this long. */
+  authTimeoutMs: number;
+  /** @defaultValue 20 — refused messages a client may send before it is closed (1008). */
+  maxBadMessages: number;
 }
+
+/** Checks a token a client sent: its identity, or why not. */
+export type Authenticate = (token: string) => Identity | Refusal;
+
+/** Why a client was closed or a message refused (counted). */
+export type WsRejection =
+  | 'binary'
+  | 'too_deep'
+  | 'not_json'
+  | 'unknown'
+  | 'invalid'
+  | 'auth_failed'
+  | 'auth_timeout'
+  | 'unauthenticated'
+  | 'too_many_bad'
+  | 'not_reading'
+  | 'handler_error'
+  | 'protocol_error';
 
 export interface HubStats {
   clients: number;
@@ -28,6 +54,8 @@ export interface HubStats {
   coalesced: number;
   /** Queue entries dropped because a lagging client's queue was full. */
   dropped: number;
+  /** Refused messages and closed clients, by reason. */
+  rejected: Partial<Record<WsRejection, number>>;
 }
 
 type Pending =
@@ -42,6 +70,15 @@ interface Client {
   timer: NodeJS.Timeout | undefined;
   /** Answered the last ping. */
   alive: boolean;
+  /** Receives updates: reads are open or it presented a valid token. */
+  authed: boolean;
+  /** The token's name when it presented one. */
+  who: string | undefined;
+  /** Closes the client when it has not authenticated in time. */
+  authTimer: NodeJS.Timeout | undefined;
+  /** Refused messages so far. */
+  bad: number;
+  hello: () => unknown;
 }
 
 function matches(f: ClientFilter, location: string, cluster: string): boolean {
@@ -64,11 +101,14 @@ export class WsHub {
   #coalesced = 0;
   #dropped = 0;
   #closed = false;
+  readonly #rejected: Partial<Record<WsRejection, number>> = {};
   readonly #pinger: NodeJS.Timeout;
+  readonly #authenticate: Authenticate;
 
-  constructor(options: HubOptions, log: Logger) {
+  constructor(options: HubOptions, log: Logger, authenticate: Authenticate) {
     this.options = options;
     this.#log = log;
+    this.#authenticate = authenticate;
     this.#pinger = setInterval(() => this.#ping(), options.pingIntervalMs);
     this.#pinger.unref();
   }
@@ -87,32 +127,92 @@ export class WsHub {
   }
 
   get stats(): HubStats {
-    return { clients: this.#clients.size, sent: this.#sent, coalesced: this.#coalesced, dropped: this.#dropped };
+    return {
+      clients: this.#clients.size,
+      sent: this.#sent,
+      coalesced: this.#coalesced,
+      dropped: this.#dropped,
+      rejected: { ...this.#rejected },
+    };
   }
 
-  /** Adopts a connected socket; `hello` is sent at once. */
-  add(ws: WebSocket, filter: ClientFilter, hello: unknown): void {
+  /** No room for another client (the route answers 503). */
+  get full(): boolean {
+    return this.#clients.size >= this.options.maxClients;
+  }
+
+  /** Counts a rejection (also used by the route for refusals before the upgrade). */
+  reject(reason: WsRejection): void {
+    this.#rejected[reason] = (this.#rejected[reason] ?? 0) + 1;
+  }
+
+  /**
+   * Adopts a connected socket. An authenticated (or open-read) client gets
+   * `hello` at once; otherwise its first message must be
+   * `{"type":"auth","token":…}` within `authTimeoutMs`, and it gets nothing
+   * before.
+   */
+  add(ws: WebSocket, filter: ClientFilter, hello: () => unknown, auth: { authed: boolean; who?: string }): void {
     if (this.#closed) {
       ws.close(1001, 'server shutting down');
       return;
     }
-    const c: Client = { ws, filter, pending: new Map(), timer: undefined, alive: true };
+    const c: Client = {
+      ws,
+      filter,
+      pending: new Map(),
+      timer: undefined,
+      alive: true,
+      authed: auth.authed,
+      who: auth.who,
+      authTimer: undefined,
+      bad: 0,
+      hello,
+    };
     this.#clients.add(c);
     ws.on('pong', () => (c.alive = true));
-    ws.on('message', (data, isBinary) => this.#onClientMessage(c, data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      try {
+        this.#onClientMessage(c, data, isBinary);
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, 'websocket message handler failed');
+        this.#drop(c, 'handler_error', 1011, 'internal error');
+      }
+    });
     ws.on('close', () => this.#remove(c));
     ws.on('error', (err) => {
+      // bad frames, invalid UTF-8, oversized messages: the library closes the socket
+      this.reject('protocol_error');
       this.#log.debug({ err: err.message }, 'websocket client error');
       this.#remove(c);
     });
-    this.#write(c, JSON.stringify({ type: 'hello', filter, ...(hello as object) }));
+    if (c.authed) this.#hello(c);
+    else {
+      c.authTimer = setTimeout(
+        () => this.#drop(c, 'auth_timeout', 1008, 'no token within the time allowed'),
+        this.options.authTimeoutMs,
+      );
+      c.authTimer.unref();
+    }
+  }
+
+  #hello(c: Client): void {
+    this.#write(c, JSON.stringify({ type: 'hello', filter: c.filter, ...(c.hello() as object) }));
+  }
+
+  #drop(c: Client, reason: WsRejection, code: number, why: string): void {
+    this.reject(reason);
+    // a close reason is at most 123 bytes
+    if (c.ws.readyState === c.ws.OPEN) c.ws.close(code, Buffer.from(why).subarray(0, 120).toString());
+    else c.ws.terminate();
+    this.#remove(c);
   }
 
   /** Forwards a validated sensor update (serialised once for every client). */
   sensor(u: SensorUpdate): void {
     let frame: Buffer | undefined;
     for (const c of this.#clients) {
-      if (!matches(c.filter, u.location, u.cluster)) continue;
+      if (!c.authed || !matches(c.filter, u.location, u.cluster)) continue;
       if (c.pending.size === 0 && c.ws.bufferedAmount <= this.options.maxBufferedBytes) {
         frame ??= Buffer.from(JSON.stringify({ type: 'sensor', data: u }));
         this.#write(c, frame);
@@ -135,7 +235,7 @@ export class WsHub {
   device(u: DeviceUpdate): void {
     let frame: Buffer | undefined;
     for (const c of this.#clients) {
-      if (!matches(c.filter, u.location, u.cluster)) continue;
+      if (!c.authed || !matches(c.filter, u.location, u.cluster)) continue;
       if (c.pending.size === 0 && c.ws.bufferedAmount <= this.options.maxBufferedBytes) {
         frame ??= Buffer.from(JSON.stringify({ type: 'device', data: u }));
         this.#write(c, frame);
@@ -151,6 +251,7 @@ export class WsHub {
     clearInterval(this.#pinger);
     for (const c of [...this.#clients]) {
       clearTimeout(c.timer);
+      clearTimeout(c.authTimer);
       c.ws.close(1001, 'server shutting down');
       this.#remove(c);
     }
@@ -202,31 +303,53 @@ export class WsHub {
     this.#sent++;
   }
 
+  /**
+   * A reply to the client's own message. A client that keeps sending but
+   * does not read (4× the coalescing threshold unsent) is closed.
+   */
+  #reply(c: Client, o: unknown): void {
+    if (c.ws.bufferedAmount > 4 * this.options.maxBufferedBytes) {
+      this.#drop(c, 'not_reading', 1008, 'not reading its replies');
+      return;
+    }
+    this.#write(c, JSON.stringify(o));
+  }
+
   #onClientMessage(c: Client, data: unknown, isBinary: boolean): void {
-    const reply = (o: unknown) => this.#write(c, JSON.stringify(o));
-    if (isBinary) return reply({ type: 'error', message: 'messages must be JSON text' });
-    let m: unknown;
-    try {
-      m = JSON.parse(String(data));
-    } catch {
-      return reply({ type: 'error', message: 'message is not JSON' });
+    if (!this.#clients.has(c)) return;
+    const p = parseClientMessage(data, isBinary);
+    if (!p.ok) {
+      this.reject(p.reason);
+      if (!c.authed)
+        return this.#drop(c, 'unauthenticated', 1008, 'the first message must be {"type":"auth","token":…}');
+      if (++c.bad > this.options.maxBadMessages) return this.#drop(c, 'too_many_bad', 1008, 'too many bad messages');
+      return this.#reply(c, { type: 'error', message: p.error });
     }
-    const o = m as Record<string, unknown>;
-    if (typeof m !== 'object' || m === null || o.type !== 'subscribe') {
-      return reply({ type: 'error', message: 'unknown message: expected {"type":"subscribe","location"?,"cluster"?}' });
-    }
-    for (const k of ['location', 'cluster'] as const) {
-      if (o[k] !== undefined && (typeof o[k] !== 'string' || o[k] === '')) {
-        return reply({ type: 'error', message: `${k} must be a non-empty string` });
+    const m = p.message;
+    if (m.type === 'auth') {
+      const r = this.#authenticate(m.token);
+      if ('statusCode' in r) {
+        this.reject('auth_failed');
+        if (!c.authed) return this.#drop(c, 'auth_failed', 1008, r.message);
+        return this.#reply(c, { type: 'auth', ok: false, message: r.message });
       }
+      const first = !c.authed;
+      c.authed = true;
+      c.who = r.name;
+      clearTimeout(c.authTimer);
+      this.#reply(c, { type: 'auth', ok: true, role: r.role });
+      if (first) this.#hello(c);
+      return;
     }
-    c.filter = { location: o.location as string | undefined, cluster: o.cluster as string | undefined };
+    if (!c.authed) return this.#drop(c, 'unauthenticated', 1008, 'the first message must be {"type":"auth","token":…}');
+    c.filter = { location: m.location, cluster: m.cluster };
     c.pending.clear();
-    reply({ type: 'subscribed', filter: c.filter });
+    this.#reply(c, { type: 'subscribed', filter: c.filter });
   }
 
   #remove(c: Client): void {
     clearTimeout(c.timer);
+    clearTimeout(c.authTimer);
     c.pending.clear();
     this.#clients.delete(c);
   }

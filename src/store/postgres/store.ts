@@ -17,12 +17,13 @@ import {
   MINUTE,
 } from '../buckets.js';
 import type { Partial } from '../buckets.js';
-import { decodedText, freshRows, latestOf, streamIdsOf, validateBatch } from '../batch.js';
+import { checkPage, decodedText, freshRows, latestOf, streamIdsOf, validateBatch } from '../batch.js';
 import { StoreError, toStoreError } from '../errors.js';
 import type { RetentionTable, StoreOptions } from '../options.js';
 import { RecordStore, recordMethods, type Dialect, type RecordMethods, type SqlDriver } from '../records.js';
 import type {
   CanMessageRow,
+  ExportPageQuery,
   ExportQuery,
   ExportRow,
   LatestReading,
@@ -386,6 +387,33 @@ export class PgStore extends RecordStore implements Store {
       if (!broken) await client.query('ROLLBACK').catch((e: Error) => (broken = e));
       client.release(broken);
     }
+  }
+
+  async exportPage(q: ExportPageQuery): Promise<ExportRow[]> {
+    checkPage(q);
+    if (!q.sensors.length) return [];
+    return this.withClient('exportPage', async (c) => {
+      const r = await c.query<ExportRow>(
+        `SELECT ${MS('time')} AS time, sensor, value, location, cluster FROM sensor_readings
+         WHERE sensor = ANY($1::text[]) AND time >= ${TS('$2')} AND time < ${TS('$3')}
+         ORDER BY time, sensor, value, location, cluster LIMIT $4 OFFSET $5`,
+        [q.sensors.map(String), q.from, q.to, q.limit, q.skip],
+      );
+      return r.rows;
+    });
+  }
+
+  async countExport(q: ExportQuery, limit: number): Promise<number> {
+    checkPage({ ...q, skip: 0, limit });
+    if (!q.sensors.length) return 0;
+    return this.withClient('countExport', async (c) => {
+      const r = await c.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM (SELECT 1 FROM sensor_readings
+         WHERE sensor = ANY($1::text[]) AND time >= ${TS('$2')} AND time < ${TS('$3')} LIMIT $4) x`,
+        [q.sensors.map(String), q.from, q.to, limit],
+      );
+      return Number(r.rows[0]?.n ?? 0);
+    });
   }
 
   async latestReadings(sensors?: string[]): Promise<LatestReading[]> {

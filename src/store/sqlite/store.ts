@@ -19,11 +19,19 @@ import {
   validateHistoryQuery,
 } from '../buckets.js';
 import type { Partial } from '../buckets.js';
-import { decodedText, freshRows, latestOf, streamIdsOf, validateBatch } from '../batch.js';
+import { checkPage, decodedText, freshRows, latestOf, streamIdsOf, validateBatch } from '../batch.js';
 import { StoreError, toStoreError } from '../errors.js';
 import type { RetentionTable, StoreOptions } from '../options.js';
 import { RecordStore, recordMethods, type Dialect, type RecordMethods, type SqlDriver } from '../records.js';
-import type { ExportQuery, ExportRow, LatestReading, Store, SweepResult, WriteBatch } from '../types.js';
+import type {
+  ExportPageQuery,
+  ExportQuery,
+  ExportRow,
+  LatestReading,
+  Store,
+  SweepResult,
+  WriteBatch,
+} from '../types.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 
 type Db = Database.Database;
@@ -307,6 +315,41 @@ export class SqliteStore extends RecordStore implements Store {
     } finally {
       reader.close();
     }
+  }
+
+  async exportPage(q: ExportPageQuery): Promise<ExportRow[]> {
+    checkPage(q);
+    if (!q.sensors.length) return [];
+    const marks = q.sensors.map(() => '?').join(', ');
+    return this.use(
+      'exportPage',
+      (db) =>
+        db
+          .prepare(
+            `SELECT time, sensor, value, location, cluster FROM sensor_readings INDEXED BY idx_sensor_readings_time
+           WHERE time >= ? AND time < ? AND sensor IN (${marks})
+           ORDER BY time, sensor, value, location, cluster LIMIT ? OFFSET ?`,
+          )
+          .all(q.from, q.to, ...q.sensors, q.limit, q.skip) as ExportRow[],
+    );
+  }
+
+  async countExport(q: ExportQuery, limit: number): Promise<number> {
+    checkPage({ ...q, skip: 0, limit });
+    if (!q.sensors.length) return 0;
+    const marks = q.sensors.map(() => '?').join(', ');
+    return this.use(
+      'countExport',
+      (db) =>
+        (
+          db
+            .prepare(
+              `SELECT count(*) AS n FROM (SELECT 1 FROM sensor_readings INDEXED BY idx_sensor_readings_time
+               WHERE time >= ? AND time < ? AND sensor IN (${marks}) LIMIT ?)`,
+            )
+            .get(q.from, q.to, ...q.sensors, limit) as { n: number }
+        ).n,
+    );
   }
 
   async latestReadings(sensors?: string[]): Promise<LatestReading[]> {

@@ -1,4 +1,5 @@
-import { pino } from 'pino';
+import net from 'node:net';
+import { pino, type Logger } from 'pino';
 import { createClient } from 'redis';
 import WebSocket from 'ws';
 import { start, type ApiHandle, type ApiStartConfig } from '../../../src/services/api/index.js';
@@ -7,13 +8,23 @@ import { startRedis, type TestRedis } from '../../support/redis.js';
 
 export const silent = pino({ level: 'silent' });
 
+/** A viewer token every test API knows (export always needs one). */
+export const VIEWER_TOKEN = 'viewer-token-for-tests-0123456789';
+export const bearer = (token = VIEWER_TOKEN) => ({ authorization: `Bearer ${token}` });
+
 /** A real redis-server and the API on a free port, stopped when the file ends. */
 export async function startApi(
   config: ApiStartConfig = {},
   redis?: TestRedis,
 ): Promise<{ redis: TestRedis; api: ApiHandle; client: ReturnType<typeof createClient> }> {
   const r = redis ?? (await startRedis());
-  const api = await start({ port: 0, redisUrl: r.url, logger: silent, ...config });
+  const api = await start({
+    port: 0,
+    redisUrl: r.url,
+    logger: silent,
+    tokens: `viewer@test-viewer:${VIEWER_TOKEN}`,
+    ...config,
+  });
   const client = createClient({ url: r.url });
   client.on('error', () => undefined);
   await client.connect();
@@ -27,8 +38,12 @@ export async function startApi(
   return { redis: r, api, client };
 }
 
-export async function getJson(api: ApiHandle, url: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${api.url}${url}`);
+export async function getJson(
+  api: ApiHandle,
+  url: string,
+  token: string | undefined = VIEWER_TOKEN,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${api.url}${url}`, { headers: token ? bearer(token) : {} });
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
@@ -97,4 +112,31 @@ export async function publishSensor(
     client.publish(`sensor:update:${location}`, msg),
     client.publish(`sensor:update:${location}:${cluster}`, msg),
   ]);
+}
+
+/** Sends raw bytes on a new TCP connection and resolves with everything the server answered before closing (or `waitMs`). */
+export function rawHttp(port: number, data: string | Buffer, waitMs = 10_000): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const done = () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    };
+    const timer = setTimeout(done, waitMs);
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('close', done);
+    sock.on('error', done);
+    sock.write(data);
+  });
+}
+
+/** Status code of a raw HTTP answer (0 when there was none). */
+export const statusOf = (answer: string): number => Number(/^HTTP\/1\.[01] (\d{3})/.exec(answer)?.[1] ?? 0);
+
+/** A pino logger that keeps every line (to assert on the access log and on what is never logged). */
+export function capturingLogger(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { log: pino({ level: 'info' }, { write: (s: string) => void lines.push(s) }), lines };
 }

@@ -5,7 +5,7 @@ import { startPostgres, type TestPostgres } from '../../support/postgres.js';
 import { startTimescale } from '../../support/timescale.js';
 import { startRedis, type TestRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
-import { getJson, startApi } from './helpers.js';
+import { bearer, getJson, startApi } from './helpers.js';
 
 const T0 = Date.UTC(2024, 0, 15, 0, 0, 0);
 const N = 7200; // two hours at 1 Hz
@@ -145,7 +145,9 @@ describe.each(BACKENDS)('history and export through HTTP on $name', (backend) =>
   });
 
   it('exports raw readings as CSV and JSON, streamed', async () => {
-    const res = await fetch(`${api.url}/api/export?sensors=dry_bulb_f,rh_f&from=${T0}&to=${T0 + 60_000}&format=csv`);
+    const res = await fetch(`${api.url}/api/export?sensors=dry_bulb_f,rh_f&from=${T0}&to=${T0 + 60_000}&format=csv`, {
+      headers: bearer(),
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/csv/);
     expect(res.headers.get('content-disposition')).toMatch(/attachment; filename="canopy-export_.*\.csv"/);
@@ -156,7 +158,9 @@ describe.each(BACKENDS)('history and export through HTTP on $name', (backend) =>
     expect(lines).toContain(`${new Date(T0 + 59_000).toISOString()},rh_f,999,Flower Room,front`);
     const times = lines.slice(1).map((l) => Date.parse(l.split(',')[0]!));
     expect([...times].sort((a, b) => a - b)).toEqual(times);
-    const json = await fetch(`${api.url}/api/export?sensors=dry_bulb_f&from=${T0}&to=${T0 + N * 1000}&format=json`);
+    const json = await fetch(`${api.url}/api/export?sensors=dry_bulb_f&from=${T0}&to=${T0 + N * 1000}&format=json`, {
+      headers: bearer(),
+    });
     expect(json.headers.get('content-type')).toMatch(/application\/json/);
     const arr = (await json.json()) as Array<{ time: string; sensor: string; value: number }>;
     expect(arr).toHaveLength(N);
@@ -167,7 +171,9 @@ describe.each(BACKENDS)('history and export through HTTP on $name', (backend) =>
       location: 'Flower Room',
       cluster: 'front',
     });
-    const empty = await fetch(`${api.url}/api/export?sensors=co2_v&from=${T0}&to=${T0 + 1000}&format=json`);
+    const empty = await fetch(`${api.url}/api/export?sensors=co2_v&from=${T0}&to=${T0 + 1000}&format=json`, {
+      headers: bearer(),
+    });
     expect(await empty.json()).toEqual([]);
   });
 
@@ -203,50 +209,139 @@ describe.each(BACKENDS)('history and export through HTTP on $name', (backend) =>
     });
 });
 
-describe('export streams with backpressure (SQLite)', () => {
-  it('reads the store only as fast as the client takes the bytes, and finishes when it does', async () => {
-    const url = `sqlite:${path.join(tempDir(), 'big.db')}`;
-    const writer = await openStore(url);
+/** The SQLite store of `total` co2_f readings at 1 Hz from T0, and a wrapper counting the rows it hands out. */
+async function bigStore(total: number) {
+  const url = `sqlite:${path.join(tempDir(), 'big.db')}`;
+  const writer = await openStore(url);
+  for (let i = 0; i < total; i += 10_000) {
+    await writer.writeBatch({
+      messages: [],
+      readings: rows('co2_f', Math.min(10_000, total - i), (j) => 400 + ((i + j) % 600)).map((r, j) => ({
+        ...r,
+        streamId: `${i + j}-big`,
+        time: T0 + (i + j) * 1000,
+      })),
+    });
+  }
+  await writer.close();
+  const real = await openStore(url);
+  const seen = { rows: 0, pages: 0 };
+  const counting = {
+    history: real.history.bind(real),
+    ping: real.ping.bind(real),
+    close: real.close.bind(real),
+    countExport: real.countExport.bind(real),
+    async exportPage(q: Parameters<Store['exportPage']>[0]) {
+      const page = await real.exportPage(q);
+      seen.rows += page.length;
+      seen.pages++;
+      return page;
+    },
+  };
+  return { real, counting, seen };
+}
+
+describe('export: paged, bounded, cut when the client stalls (SQLite)', () => {
+  it('reads pages only as fast as the client takes the bytes, and finishes when it does', async () => {
     const total = 300_000;
-    for (let i = 0; i < total; i += 10_000) {
-      await writer.writeBatch({
-        messages: [],
-        readings: rows('co2_f', 10_000, (j) => 400 + ((i + j) % 600)).map((r, j) => ({
-          ...r,
-          streamId: `${i + j}-big`,
-          time: T0 + (i + j) * 1000,
-        })),
-      });
-    }
-    const real = await openStore(url);
-    let pulled = 0;
-    const counting = {
-      history: real.history.bind(real),
-      ping: real.ping.bind(real),
-      close: real.close.bind(real),
-      async *exportReadings(q: { sensors: string[]; from: number; to: number }) {
-        for await (const r of real.exportReadings(q)) {
-          pulled++;
-          yield r;
-        }
-      },
-    };
-    const { api } = await startApi({ store: counting });
-    const res = await fetch(`${api.url}/api/export?sensors=co2_f&from=${T0}&to=${T0 + total * 1000}&format=csv`);
+    const { real, counting, seen } = await bigStore(total);
+    const { api } = await startApi({ store: counting, exportPageRows: 2000 });
+    const res = await fetch(`${api.url}/api/export?sensors=co2_f&from=${T0}&to=${T0 + total * 1000}&format=csv`, {
+      headers: bearer(),
+    });
+    expect(res.status).toBe(200);
     const reader = res.body!.getReader();
-    await reader.read(); // the first chunk: the stream is flowing
-    // the client stops reading: the server stops pulling rows once the socket buffers are full
+    const dec = new TextDecoder();
+    let text = dec.decode((await reader.read()).value, { stream: true }); // the first chunk: the stream is flowing
+    // the client stops reading: the server stops reading pages once the socket buffers are full
     let before = -1;
-    while (before !== pulled) {
-      before = pulled;
+    while (before !== seen.rows) {
+      before = seen.rows;
       await new Promise((r) => setTimeout(r, 300));
     }
-    expect(pulled).toBeLessThan(total);
-    let bytes = 0;
-    for (let r = await reader.read(); !r.done; r = await reader.read()) bytes += r.value.length;
-    expect(pulled).toBe(total);
-    expect(bytes).toBeGreaterThan(total * 30);
+    expect(seen.rows).toBeLessThan(total);
+    for (let r = await reader.read(); !r.done; r = await reader.read()) text += dec.decode(r.value, { stream: true });
+    expect(seen.rows).toBe(total);
+    expect(seen.pages).toBeGreaterThanOrEqual(total / 2000);
+    const lines = text.trimEnd().split('\n');
+    expect(lines).toHaveLength(1 + total);
+    expect(lines[total]).toBe(
+      `${new Date(T0 + (total - 1) * 1000).toISOString()},co2_f,${400 + ((total - 1) % 600)},Flower Room,front`,
+    );
     await real.close();
-    await writer.close();
+  });
+
+  it('pages through rows that share a time without losing or repeating one', async () => {
+    const url = `sqlite:${path.join(tempDir(), 'ties.db')}`;
+    const store = await openStore(url);
+    // 5 times × 3 sensors, and 4 identical duplicates at one time
+    const readings = [];
+    for (let t = 0; t < 5; t++)
+      for (const s of ['dry_bulb_f', 'rh_f', 'co2_f'])
+        readings.push({ streamId: `${t}-${s}`, time: T0 + t, sensor: s, value: t, location: 'L', cluster: 'c' });
+    for (let d = 0; d < 4; d++)
+      readings.push({ streamId: `dup-${d}`, time: T0 + 2, sensor: 'rh_f', value: 7, location: 'L', cluster: 'c' });
+    await store.writeBatch({ messages: [], readings });
+    for (const pageRows of [1, 2, 4, 7]) {
+      const { api } = await startApi({ store, exportPageRows: pageRows });
+      const res = await fetch(
+        `${api.url}/api/export?sensors=dry_bulb_f,rh_f,co2_f&from=${T0}&to=${T0 + 10}&format=json`,
+        {
+          headers: bearer(),
+        },
+      );
+      const got = (await res.json()) as Array<{ time: string; sensor: string; value: number }>;
+      expect(got).toHaveLength(readings.length);
+      const key = (r: { time: string | number; sensor: string; value: number }) =>
+        `${new Date(r.time).getTime()}|${r.sensor}|${r.value}`;
+      expect(got.map(key).sort()).toEqual(readings.map(key).sort());
+      const times = got.map((r) => Date.parse(r.time));
+      expect([...times].sort((a, b) => a - b)).toEqual(times);
+      await api.stop();
+    }
+    await store.close();
+  });
+
+  it('needs a viewer token, refuses more rows than the limit, caps concurrency, and cuts a stalled client', async () => {
+    const total = 200_000;
+    const { real, counting } = await bigStore(total);
+    const { api } = await startApi({
+      store: counting,
+      exportMaxRows: 150_000,
+      exportMaxConcurrent: 1,
+      exportStallMs: 1500,
+      exportPageRows: 1000,
+    });
+    const q = (to: number) => `${api.url}/api/export?sensors=co2_f&from=${T0}&to=${T0 + to * 1000}`;
+    expect((await fetch(q(10))).status).toBe(401);
+    const big = await fetch(q(total), { headers: bearer() });
+    expect(big.status).toBe(400);
+    expect(((await big.json()) as { code: string }).code).toBe('API_EXPORT_TOO_LARGE');
+    // one export that never reads: the second is refused while it runs, then it is cut
+    const stalled = await fetch(q(100_000), { headers: bearer() });
+    expect(stalled.status).toBe(200);
+    const busy = await fetch(q(10), { headers: bearer() });
+    expect(busy.status).toBe(503);
+    expect(((await busy.json()) as { code: string }).code).toBe('API_BUSY');
+    // the server cuts it once it has taken nothing for exportStallMs; its body then fails
+    const reader = stalled.body!.getReader();
+    for (let i = 0; i < 300 && !(await api.ctx.metrics.refusals()).API_EXPORT_STALLED; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await api.ctx.metrics.refusals()).API_EXPORT_STALLED).toBe(1);
+    await expect(
+      (async () => {
+        for (let r = await reader.read(); !r.done; r = await reader.read());
+      })(),
+    ).rejects.toThrow();
+    // the slot is free again
+    let again = await fetch(q(10), { headers: bearer() });
+    for (let i = 0; i < 50 && again.status === 503; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      again = await fetch(q(10), { headers: bearer() });
+    }
+    expect(again.status).toBe(200);
+    expect((await again.text()).trimEnd().split('\n')).toHaveLength(11);
+    await real.close();
   });
 });

@@ -97,6 +97,14 @@ export async function sensorRoutes(app: FastifyInstance, ctx: ApiContext): Promi
         throw new ApiError(404, 'API_NOT_FOUND', `unknown sensor "${req.params.name}" (see GET /api/sensors)`);
       const { from, to } = timeRange(req.query, ctx.options.defaultHistoryRangeMs);
       const points = req.query.points;
+      // the schema's integer check lets Infinity through ("1e309")
+      if (!Number.isSafeInteger(points) || points < 1 || points > ctx.options.maxHistoryPoints) {
+        throw new ApiError(
+          400,
+          'API_BAD_PARAMETER',
+          `query parameter "points" must be an integer 1–${ctx.options.maxHistoryPoints}`,
+        );
+      }
       const buckets = await withStore(ctx, 'history', (s) => s.history({ sensor: sensor.name, from, to, points }));
       return { sensor: sensor.name, unit: sensor.unit, from, to, points, buckets };
     },
