@@ -103,7 +103,7 @@ export class ControlRecorder {
     return { ...this.#stats, queued: this.#queue.length };
   }
 
-  change(c: DeviceChange): void {
+  change(c: DeviceChange, source: string = c.source): void {
     this.#push((s) =>
       s.setDeviceState({
         device: c.device,
@@ -114,26 +114,14 @@ export class ControlRecorder {
         by: c.by,
         updatedAt: c.at,
         reason: c.reason,
-        source: c.source,
+        source,
       }),
     );
   }
 
   /** The transition a clean stop made (the output driven to its safe state), so on-time and energy end there. */
   stopped(c: DeviceChange): void {
-    this.#push((s) =>
-      s.setDeviceState({
-        device: c.device,
-        state: c.to,
-        mode: c.mode,
-        location: c.location,
-        cluster: c.cluster,
-        by: c.by,
-        updatedAt: c.at,
-        reason: c.reason,
-        source: SHUTDOWN_SOURCE,
-      }),
-    );
+    this.change(c, SHUTDOWN_SOURCE);
   }
 
   /** An event about a device (command received, failsafe, fault) as a history row that keeps its state. */
