@@ -31,16 +31,17 @@ ALTER ROLE grafana_reader WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLI
 SELECT 'CREATE DATABASE cea_sensors ENCODING ''UTF8'' TEMPLATE template0'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'cea_sensors') \gexec
 -- only our two roles may connect; nobody but the owner (postgres) may create schemas or temp tables
-REVOKE ALL ON DATABASE cea_sensors FROM PUBLIC;
+REVOKE ALL ON DATABASE cea_sensors FROM PUBLIC, canopy, grafana_reader;
 GRANT CONNECT ON DATABASE cea_sensors TO canopy, grafana_reader;
 ALTER ROLE grafana_reader IN DATABASE cea_sensors SET default_transaction_read_only = on;
 
 \connect cea_sensors
 -- PostgreSQL 15 revokes CREATE on public from PUBLIC already; older versions do not
-REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC, grafana_reader;
 GRANT USAGE, CREATE ON SCHEMA public TO canopy;
 GRANT USAGE ON SCHEMA public TO grafana_reader;
 -- tables that exist already (an older install, a migration run as postgres) ...
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM grafana_reader;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO grafana_reader;
 -- ... and every table or view the store creates from now on
 ALTER DEFAULT PRIVILEGES FOR ROLE canopy IN SCHEMA public GRANT SELECT ON TABLES TO grafana_reader;
