@@ -2,6 +2,7 @@
 // deploy/postgres/scram-verifier.mjs: reads a password on stdin, prints its
 // SCRAM-SHA-256 verifier (RFC 5802/7677, PostgreSQL's format), so that
 // setup.sql sets a role's password without the clear text reaching the server.
+import { Buffer } from 'node:buffer';
 import crypto from 'node:crypto';
 
 const chunks = [];
