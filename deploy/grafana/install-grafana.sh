@@ -48,11 +48,15 @@ grafana_install() {
     systemctl daemon-reload
     systemctl enable grafana-server.service >/dev/null
     if [[ $grafana_admin_new == 1 && -e /var/lib/grafana/grafana.db ]]; then
-      # Grafana takes the admin password from the environment only when it creates its database
-      systemctl start grafana-server.service
-      grafana-cli --homepath /usr/share/grafana --config /etc/grafana/grafana.ini admin reset-admin-password \
-        --password-from-stdin <"$grafana_admin_file" >/dev/null &&
+      # Grafana takes the admin password from the environment only when it creates its
+      # database: set it in the existing one, with the server stopped, as Grafana's user
+      systemctl stop grafana-server.service
+      if runuser -u grafana -- grafana-cli --homepath /usr/share/grafana --config /etc/grafana/grafana.ini \
+        admin reset-admin-password --password-from-stdin <"$grafana_admin_file" >/dev/null; then
         say "Grafana: set the admin password of the existing installation"
+      else
+        say "warning: Grafana: could not set the admin password of the existing installation: grafana-cli admin reset-admin-password"
+      fi
     fi
     systemctl restart grafana-server.service
     say "Grafana: enabled and started grafana-server (http://127.0.0.1:3000, user admin, password in $grafana_admin_file)"
