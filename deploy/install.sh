@@ -13,6 +13,22 @@
 #   --packages     apt-get install redis-server postgresql can-utils first (root / only)
 #   --no-enable    install files only; do not enable or start anything
 #   --start        also start canopy.target now
+#   --postgres     the PostgreSQL server side (deploy/postgres): memory and WAL
+#                  settings sized for this machine (conf.d/50-canopy.conf), the
+#                  database cea_sensors, the roles canopy (the services) and
+#                  grafana_reader with their grants (setup.sql), their passwords
+#                  (/etc/canopy/postgres.credentials, 0600) and each store
+#                  user's DATABASE_URL credential. Installs postgresql if missing.
+#   --timescaledb  also TimescaleDB from the vendor's apt repository when it is
+#                  reachable; otherwise says so and stays on plain PostgreSQL
+#                  (the store's rollup tables). Implies --postgres.
+#   --grafana      Grafana from its apt repository when reachable, enabled,
+#                  with a generated admin password (/etc/canopy/grafana-admin.password,
+#                  0600), the data source, dashboards and alert rules. Implies --postgres.
+#   --pg-admin CONNINFO  superuser connection for setup.sql (default: the postgres
+#                  OS user over the local socket; with --root, setup.sql runs only then)
+#   --pg-port PORT the PostgreSQL port written into DATABASE_URL (default 5432)
+#   --memory-mb N  size the PostgreSQL settings for N MB of RAM (default: this machine's)
 #
 # What it does: creates one unprivileged user per service (canopy-scanner,
 # canopy-worker, …, canopy-backup; group canopy; systemd-sysusers), the
@@ -32,6 +48,9 @@ node="$(command -v node || true)"
 enable=1
 start=0
 packages=0
+postgres=0
+timescaledb=0
+grafana=0
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -42,6 +61,12 @@ while [[ $# -gt 0 ]]; do
     --packages) packages=1; shift ;;
     --no-enable) enable=0; shift ;;
     --start) start=1; shift ;;
+    --postgres) postgres=1; shift ;;
+    --timescaledb) timescaledb=1; postgres=1; shift ;;
+    --grafana) grafana=1; postgres=1; shift ;;
+    --pg-admin) pg_admin="${2:?--pg-admin needs a connection string}"; shift 2 ;;
+    --pg-port) pg_port="${2:?--pg-port needs a port}"; shift 2 ;;
+    --memory-mb) pg_memory_mb="${2:?--memory-mb needs a number}"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -261,21 +286,21 @@ if [[ -d "$app/config" ]]; then
   done
 fi
 
-# --- Grafana, when installed -----------------------------------------------------
-if [[ -d "$p/etc/grafana" ]]; then
-  put_once "$here/env/grafana.env.example" /etc/canopy/grafana.env 600
-  put "$here/grafana/provisioning/datasources/canopy.yaml" /etc/grafana/provisioning/datasources/canopy.yaml 640 root "$([[ -n "$(gid_of grafana)" ]] && echo grafana || echo root)"
-  put "$here/grafana/provisioning/dashboards/canopy.yaml" /etc/grafana/provisioning/dashboards/canopy.yaml 644
-  for f in "$here"/grafana/dashboards/*.json; do
-    put "$f" "/var/lib/grafana/dashboards/canopy/$(basename "$f")" 644
-  done
-  put_text /etc/systemd/system/grafana-server.service.d/canopy.conf 644 <<'EOF'
-# Installed by deploy/install.sh: Grafana reads the data source password from here.
-[Unit]
-After=postgresql.service
-[Service]
-EnvironmentFile=-/etc/canopy/grafana.env
-EOF
+# --- PostgreSQL / TimescaleDB (--postgres, --timescaledb: deploy/postgres) --------
+[[ "${pg_port:-5432}" =~ ^[0-9]+$ ]] || { echo "install.sh: --pg-port must be a number" >&2; exit 2; }
+[[ "${pg_memory_mb:-1}" =~ ^[1-9][0-9]*$ ]] || { echo "install.sh: --memory-mb must be a positive number" >&2; exit 2; }
+# shellcheck source=postgres/install-postgres.sh
+. "$here/postgres/install-postgres.sh"
+[[ $timescaledb == 1 ]] && ts_install
+[[ $postgres == 1 ]] && pg_install_all
+
+# --- Grafana (--grafana installs it; provisioning whenever it is present: deploy/grafana)
+# shellcheck source=grafana/install-grafana.sh
+. "$here/grafana/install-grafana.sh"
+if [[ $grafana == 1 ]]; then
+  grafana_install
+elif [[ -d "$p/etc/grafana" ]]; then
+  grafana_provision
 fi
 
 # --- enable ---------------------------------------------------------------------

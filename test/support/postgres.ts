@@ -31,11 +31,20 @@ export interface TestPostgres {
   restart(): Promise<void>;
 }
 
+export interface StartPostgresOptions {
+  /**
+   * Roles other than `postgres` must log in with their password (SCRAM) over
+   * TCP, as on a real install; `postgres` keeps trust auth.
+   * @defaultValue false
+   */
+  passwordAuth?: boolean;
+}
+
 /**
  * initdb + postgres on a free loopback port in a temporary directory. When
  * run as root the cluster belongs to `nobody` (PostgreSQL refuses root).
  */
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(opts: StartPostgresOptions = {}): Promise<TestPostgres> {
   const bin = pgBinDir();
   const root = tempDir('canopy-pg-');
   const data = path.join(root, 'data');
@@ -52,6 +61,11 @@ export async function startPostgres(): Promise<TestPostgres> {
     { ...ids, env, encoding: 'utf8' },
   );
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
+  if (opts.passwordAuth)
+    fs.writeFileSync(
+      path.join(data, 'pg_hba.conf'),
+      'local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n',
+    );
   const port = await freePort();
   let child: ChildProcess | undefined;
   const spawnPg = async () => {
