@@ -118,7 +118,7 @@ async function main(argv: string[]): Promise<void> {
     },
   });
   if (values.help || !values.user?.length) {
-    process.stdout.write(`${USAGE}\n`);
+    (values.help ? process.stdout : process.stderr).write(`${USAGE}\n`);
     process.exit(values.help ? 0 : 2);
   }
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));

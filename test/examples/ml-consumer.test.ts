@@ -1,11 +1,18 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import { redisUrlFor, renderAclFile, resolveCredentials } from '../../src/bus/acl.js';
+import { consumerUser } from '../../src/bus/acl/consumers.js';
+import { canopyUsers } from '../../src/bus/acl/services.js';
+import { PermissionError } from '../../src/bus/errors.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
-import { UserCodec } from '../../src/bus/userchannels.js';
+import { UserCodec, type PredictionMessage } from '../../src/bus/userchannels.js';
+import { UserChannels } from '../../src/client/index.js';
 import { createLogger } from '../../src/util/log.js';
 import { Forecaster, ForecastConfigError, fitLine } from '../../examples/forecast.js';
 import { startMlConsumer } from '../../examples/ml-consumer.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
+import { tempDir } from '../support/tmp.js';
 import {
   codec,
   collectPredictions,
@@ -73,6 +80,40 @@ describe('examples/ml-consumer.ts', () => {
     } finally {
       await wire.close();
       await channels.close();
+      await consumer.stop();
+    }
+  });
+
+  it('works under the consumer ACL user that `canopy acl --consumer ml=alice` generates', async () => {
+    const dir = tempDir();
+    const users = [...canopyUsers(), consumerUser({ name: 'ml', users: ['alice'] })];
+    const { secrets } = resolveCredentials(
+      users.map((u) => u.name),
+      path.join(dir, 'creds'),
+      {},
+    );
+    fs.writeFileSync(path.join(dir, 'users.acl'), renderAclFile(users, secrets), { mode: 0o600 });
+    const acl = await startRedis({ extraConfig: [`aclfile ${path.join(dir, 'users.acl')}`] });
+    const url = (u: string) => redisUrlFor(acl.url, u, secrets.get(u)!.password);
+    const log = createLogger('ml-consumer', 'silent');
+    const consumer = await startMlConsumer({ users: ['alice'], window: 3, redis: { url: url('consumer-ml') }, log });
+    // the relay side, as the gateway's user: publishes alice's raw samples, receives her predictions
+    const relay = await UserChannels.connect({ redis: { url: url('canopy-gateway') } });
+    const got: PredictionMessage[] = [];
+    try {
+      await relay.subscribe('alice', 'predictions', (m) => void got.push(m));
+      for (let i = 0; i < 3; i++)
+        await relay.publish('alice', 'raw', { type: 'raw', timestamp: i, channels: { x: i } });
+      await until(() => got.length === 1, 'the prediction under ACLs');
+      expect(got[0]).toMatchObject({ type: 'prediction', source: 'canopy-example-ml-ts' });
+      expect(consumer.stats.publishErrors).toBe(0);
+      // and it could not be pointed at another user's data
+      const other = await startMlConsumer({ users: ['bob'], redis: { url: url('consumer-ml') }, log }).catch(
+        (e: unknown) => e,
+      );
+      expect(other).toBeInstanceOf(PermissionError);
+    } finally {
+      await relay.close();
       await consumer.stop();
     }
   });

@@ -28,8 +28,9 @@ export interface RecorderConfig {
   /** @defaultValue `$CANOPY_DATA_DIR/recordings` */
   dir: string;
   /**
-   * @defaultValue `['*:update', '*:update:*', 'control:command']` — every update channel
-   * (broad, level, specific) of any kind, and the control commands.
+   * @defaultValue `['sensor:update*', 'device:update*', 'analytics:update*', 'alerts:update*', 'control:command']`
+   * — every update channel (broad, level, specific) and the control commands; exactly the patterns
+   * the generated `canopy-recorder` ACL user may PSUBSCRIBE to.
    */
   patterns: string[];
   /** @defaultValue 2000 — the same message on its broad, level and specific channels within this window is recorded once. */
@@ -93,7 +94,7 @@ export interface RecorderHandle extends ServiceHandle {
 export async function start(config: Partial<RecorderConfig> = {}): Promise<RecorderHandle> {
   const c: RecorderConfig = {
     dir: path.join(path.resolve(process.env.CANOPY_DATA_DIR || './data'), 'recordings'),
-    patterns: ['*:update', '*:update:*', 'control:command'],
+    patterns: ['sensor:update*', 'device:update*', 'analytics:update*', 'alerts:update*', 'control:command'],
     dedupeWindowMs: 2000,
     maxFileBytes: 64 * 1024 * 1024,
     retentionDays: 14,
@@ -127,7 +128,7 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
 
   const users = new RotatingLog({ ...logOpts, name: 'users' });
   const onMessage = (raw: string, channel: string) => {
-    // a user named `update` has channels `user:update:raw`, which `*:update:*` matches: those are user data
+    // user data never goes to the update log, whatever pattern a caller configured (`*:update:*` matches `user:update:raw`)
     if (parseUserChannel(channel)) return;
     stats.received++;
     if (rt.paused) return;
@@ -178,9 +179,9 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
     }
   };
   const subs: Subscription[] = [];
-  subs.push(await rt.subscriber.psubscribe<string>(c.patterns, onMessage, { codec: textCodec }));
-  rt.log.info({ dir: c.dir, patterns: c.patterns }, 'recording');
   try {
+    subs.push(await rt.subscriber.psubscribe<string>(c.patterns, onMessage, { codec: textCodec }));
+    rt.log.info({ dir: c.dir, patterns: c.patterns }, 'recording');
     const s = await recordUsers(
       {
         subscriber: rt.subscriber,

@@ -4,7 +4,9 @@ import path from 'node:path';
 import { encode } from '@msgpack/msgpack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../../src/bus/connection.js';
-import { ConfigError } from '../../../src/bus/errors.js';
+import { redisUrlFor, renderAclFile, resolveCredentials } from '../../../src/bus/acl.js';
+import { canopyUsers } from '../../../src/bus/acl/services.js';
+import { ConfigError, PermissionError } from '../../../src/bus/errors.js';
 import { UserCodec } from '../../../src/bus/userchannels.js';
 import {
   parseRecordUsers,
@@ -54,11 +56,13 @@ function readLines(dir: string, prefix: string): Line[] {
     .map((l) => JSON.parse(l) as Line);
 }
 
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+/** Polls `cond`; `each` runs before every wait (e.g. to publish again until a late subscriber hears it). */
+async function until(cond: () => boolean, what: string, ms = 20_000, each?: () => void): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+    each?.();
+    await new Promise((r) => setTimeout(r, each ? 100 : 25));
   }
 }
 
@@ -132,8 +136,8 @@ describe('recorder: user channels', () => {
     expect(rec.stats.userIgnored).toBe(1);
   });
 
-  it('is off by default: a user channel an update pattern matches (user "update") is not recorded anywhere', async () => {
-    const { rec, dir } = await recorder({});
+  it('is off by default: a user channel a broad update pattern matches (user "update") is not recorded anywhere', async () => {
+    const { rec, dir } = await recorder({ patterns: ['*:update', '*:update:*'] });
     await publish('user:update:raw', codec.encode({ type: 'raw', timestamp: 1, channels: { Ch0: 1 } }));
     await publish('sensor:update', JSON.stringify({ sensor_data: { x: 1 } }));
     await until(() => rec.stats.recorded >= 1, 'the sensor update');
@@ -178,5 +182,39 @@ describe('recorder: user channels', () => {
     const lines = readLines(dir, 'users-');
     expect(lines.length).toBeGreaterThan(0);
     expect(lines[0]).toMatchObject({ user: 'carol', kind: 'raw', message: { channels: { Ch0: 42 } } });
+  });
+
+  it('under the generated canopy-recorder ACL user: updates record, user recording stops at start with a ConfigError naming the grant', async () => {
+    const dir = tempDir();
+    const users = canopyUsers();
+    const { secrets } = resolveCredentials(
+      users.map((u) => u.name),
+      path.join(dir, 'creds'),
+      {},
+    );
+    fs.writeFileSync(path.join(dir, 'users.acl'), renderAclFile(users, secrets), { mode: 0o600 });
+    const acl = await startRedis({ extraConfig: [`aclfile ${path.join(dir, 'users.acl')}`] });
+    const url = redisUrlFor(acl.url, 'canopy-recorder', secrets.get('canopy-recorder')!.password);
+    const runtime = { connection: { url }, connectAttempts: 1, log: createLogger('recorder', 'silent') };
+
+    const ok = await start({ dir: tempDir(), runtime });
+    const worker = await Connection.connect({
+      url: redisUrlFor(acl.url, 'canopy-worker', secrets.get('canopy-worker')!.password),
+    });
+    try {
+      await until(
+        () => ok.stats.recorded >= 1,
+        'an update recorded under ACLs',
+        20_000,
+        () => void worker.client.publish('sensor:update', JSON.stringify({ sensor_data: { x: 1 } })),
+      );
+    } finally {
+      await worker.close();
+      await ok.stop();
+    }
+    const err = await start({ dir: tempDir(), users: ['alice'], runtime }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).cause).toBeInstanceOf(PermissionError);
+    expect((err as Error).message).toMatch(/may not subscribe to user:alice:raw/);
   });
 });
