@@ -217,4 +217,53 @@ describe('recorder: user channels', () => {
     expect((err as ConfigError).cause).toBeInstanceOf(PermissionError);
     expect((err as Error).message).toMatch(/may not subscribe to user:alice:raw/);
   });
+
+  it('with CANOPY_RECORD_USERS, canopy acl grants the recorder those channels, and it records them under its ACL user', async () => {
+    const described = spawnSync(process.execPath, [CLI, 'acl', '--format', 'describe'], {
+      env: { ...process.env, CANOPY_RECORD_USERS: 'alice', CANOPY_RECORD_USER_KINDS: 'raw' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(described.status).toBe(0);
+    expect(described.stdout).toMatch(/canopy-recorder: .*records users' channels user:alice:raw\n/);
+
+    const dir = tempDir();
+    const users = canopyUsers({ recordUsers: ['alice'], recordUserKinds: ['raw'] });
+    const { secrets } = resolveCredentials(
+      users.map((u) => u.name),
+      path.join(dir, 'creds'),
+      {},
+    );
+    fs.writeFileSync(path.join(dir, 'users.acl'), renderAclFile(users, secrets), { mode: 0o600 });
+    const acl = await startRedis({ extraConfig: [`aclfile ${path.join(dir, 'users.acl')}`] });
+    const url = (u: string) => redisUrlFor(acl.url, u, secrets.get(u)!.password);
+    const log = createLogger('recorder', 'silent');
+    const rec = await start({
+      dir,
+      users: ['alice'],
+      userKinds: ['raw'],
+      runtime: { connection: { url: url('canopy-recorder') }, connectAttempts: 1, log },
+    });
+    recorders.push(rec);
+    // bob's channels stay out of its reach
+    const bob = await start({
+      dir: tempDir(),
+      users: ['bob'],
+      runtime: { connection: { url: url('canopy-recorder') }, connectAttempts: 1, log },
+    }).catch((e: unknown) => e);
+    expect(bob).toBeInstanceOf(ConfigError);
+    const gateway = await Connection.connect({ url: url('canopy-gateway') });
+    try {
+      await gateway.client.publish('user:alice:raw', codec.encode({ type: 'raw', timestamp: 1, channels: { Ch0: 5 } }));
+      await until(() => rec.stats.userRecorded >= 1, 'alice recorded under ACLs');
+    } finally {
+      await gateway.close();
+    }
+    await rec.flush();
+    expect(readLines(dir, 'users-')[0]).toMatchObject({
+      user: 'alice',
+      kind: 'raw',
+      message: { channels: { Ch0: 5 } },
+    });
+  });
 });
