@@ -20,16 +20,16 @@ export interface ForecastOptions {
 
 export const FORECAST_DEFAULTS: ForecastOptions = { window: 100, step: 100, horizon: 10, maxChannels: 256 };
 
-/** Bad forecaster options (code `EXAMPLE_CONFIG`). */
-export class ForecastConfigError extends Error {
+/** Bad options of the example consumer (code `EXAMPLE_CONFIG`). */
+export class ExampleConfigError extends Error {
   readonly code = 'EXAMPLE_CONFIG';
   constructor(message: string) {
     super(message);
-    this.name = 'ForecastConfigError';
+    this.name = 'ExampleConfigError';
   }
 }
 
-/** Fills the defaults in and checks the options. Throws a {@link ForecastConfigError}. */
+/** Fills the defaults in and checks the options. Throws a {@link ExampleConfigError}. */
 export function forecastOptions(opts: Partial<ForecastOptions> = {}): ForecastOptions {
   const o: ForecastOptions = { ...FORECAST_DEFAULTS };
   if (opts.window !== undefined) o.window = o.step = opts.window;
@@ -39,7 +39,7 @@ export function forecastOptions(opts: Partial<ForecastOptions> = {}): ForecastOp
   const int = (name: keyof ForecastOptions, min: number, max: number) => {
     const v = o[name];
     if (!Number.isInteger(v) || v < min || v > max) {
-      throw new ForecastConfigError(`${name} must be a whole number from ${min} to ${max}, got ${v}`);
+      throw new ExampleConfigError(`${name} must be a whole number from ${min} to ${max}, got ${v}`);
     }
   };
   int('window', 2, 100_000);

@@ -18,7 +18,7 @@ import type { ConnectionOptions } from '../src/bus/options.js';
 import { checkUserId, type RawMessage } from '../src/bus/userchannels.js';
 import { UserChannels } from '../src/client/index.js';
 import { createLogger, type Logger } from '../src/util/log.js';
-import { Forecaster, forecastOptions, type ForecastOptions } from './forecast.js';
+import { ExampleConfigError, Forecaster, forecastOptions, type ForecastOptions } from './forecast.js';
 
 /** Options of the example consumer. */
 export interface MlConsumerOptions extends ForecastOptions {
@@ -56,11 +56,11 @@ export async function startMlConsumer(
   const o: MlConsumerOptions = {
     redis: {},
     source: 'canopy-example-ml-ts',
-    log: opts.log ?? createLogger('ml-consumer'),
     ...opts,
     ...forecastOptions(opts),
+    log: opts.log ?? createLogger('ml-consumer'),
   };
-  if (o.users.length === 0) throw new TypeError('at least one user is needed (--user alice)');
+  if (o.users.length === 0) throw new ExampleConfigError('at least one user is needed (--user alice)');
   for (const u of o.users) checkUserId(u);
   const log = o.log;
   const model = new Forecaster(o);

@@ -9,7 +9,7 @@ import { Connection } from '../../src/bus/connection.js';
 import { UserCodec, type PredictionMessage } from '../../src/bus/userchannels.js';
 import { UserChannels } from '../../src/client/index.js';
 import { createLogger } from '../../src/util/log.js';
-import { Forecaster, ForecastConfigError, fitLine } from '../../examples/forecast.js';
+import { Forecaster, ExampleConfigError, fitLine } from '../../examples/forecast.js';
 import { startMlConsumer } from '../../examples/ml-consumer.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
@@ -47,7 +47,7 @@ describe('examples/forecast', () => {
     expect(f.add('u', { timestamp: 3, channels: { a: 3 } })?.data.channels.a?.forecast).toBeCloseTo(4, 9);
     expect(f.add('u', { timestamp: 4, channels: { a: 4 } })).toBeUndefined();
     expect(f.add('u', { timestamp: 5, channels: { a: [5, 6, 7, 8] } })?.data.channels.a).toMatchObject({ last: 8 });
-    expect(() => new Forecaster({ window: 1 })).toThrow(ForecastConfigError);
+    expect(() => new Forecaster({ window: 1 })).toThrow(ExampleConfigError);
   });
 });
 
