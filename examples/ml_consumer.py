@@ -95,17 +95,23 @@ def fit_line(ys, horizon):
     slope = sxy / sxx if sxx > 0 else 0.0
     intercept = ym - slope * xm
     r2 = min(1.0, max(0.0, (sxy * sxy) / (sxx * syy))) if syy > 0 else 1.0
-    return {"last": ys[-1], "mean": ym, "slope": slope, "forecast": intercept + slope * (n - 1 + horizon), "r2": r2}
+    forecast = intercept + slope * (n - 1 + horizon)
+    return {"last": ys[-1], "mean": ym, "slope": slope, "forecast": forecast, "r2": r2}
 
 
 class Forecaster:
-    """Per user and channel, the last `window` samples; a forecast first after `window` samples, then every `step`."""
+    """Per user and channel, the last `window` samples.
+
+    A forecast comes first after `window` samples, then every `step` new samples (default: window).
+    """
 
     def __init__(self, window=100, step=None, horizon=10, max_channels=256):
-        for name, v, lo in (("window", window, 2), ("step", step or window, 1), ("horizon", horizon, 0)):
-            if not isinstance(v, int) or v < lo:
-                raise ValueError(f"{name} must be a whole number >= {lo}, got {v!r}")
-        self.window, self.step, self.horizon, self.max_channels = window, step or window, horizon, max_channels
+        step = window if step is None else step
+        limits = (("window", window, 2, 100_000), ("step", step, 1, 100_000), ("horizon", horizon, 0, 1_000_000))
+        for name, v, lo, hi in limits:
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise ValueError(f"{name} must be a whole number from {lo} to {hi}, got {v!r}")
+        self.window, self.step, self.horizon, self.max_channels = window, step, horizon, max_channels
         self.users = {}
         self.dropped_channels = 0
 
@@ -217,7 +223,10 @@ def main(argv=None):
     level = {"SILENT": logging.CRITICAL + 1, "TRACE": logging.DEBUG, "FATAL": logging.CRITICAL}.get(name, name)
     if not isinstance(level, int):
         level = logging.getLevelName(level)
-    logging.basicConfig(level=level if isinstance(level, int) else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=level if isinstance(level, int) else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     consumer = Consumer(a.redis_url, a.user, model, a.source)
 
     def stop(_sig, _frame):
