@@ -208,7 +208,45 @@ export function rootUser(): AclUserSpec {
   };
 }
 
+/** What the generated users depend on in the installation's settings. */
+export interface CanopyUsersOptions {
+  /**
+   * @defaultValue `[]` — users whose channels the recorder records (`CANOPY_RECORD_USERS`); `['*']`
+   * for every user. The recorder may subscribe to nothing of theirs unless named here.
+   */
+  recordUsers: readonly string[];
+  /** @defaultValue all five kinds — which of their channels (`CANOPY_RECORD_USER_KINDS`). */
+  recordUserKinds: readonly string[];
+}
+
+/** The recorder's grant for recording users' channels: exact channels, or the `user:*:<kind>` patterns for `*`. */
+export function recorderUserGrant(
+  users: readonly string[],
+  kinds: readonly string[],
+): AclGrant & { channels: string[] } {
+  const channels = users.includes('*')
+    ? kinds.map((k) => `user:*:${k}`)
+    : users.flatMap((u) => kinds.map((k) => `user:${u}:${k}`));
+  return { commands: SUBSCRIBE, channels };
+}
+
 /** Every service user, in {@link SERVICE_NAMES} order, then root. */
-export function canopyUsers(): AclUserSpec[] {
-  return [...SERVICE_NAMES.map(serviceUser), rootUser()];
+export function canopyUsers(opts: Partial<CanopyUsersOptions> = {}): AclUserSpec[] {
+  const o: CanopyUsersOptions = {
+    recordUsers: [],
+    recordUserKinds: ['raw', 'features', 'predictions', 'commands', 'alerts'],
+    ...opts,
+  };
+  return [
+    ...SERVICE_NAMES.map((name) => {
+      const u = serviceUser(name);
+      if (name === 'recorder' && o.recordUsers.length > 0 && o.recordUserKinds.length > 0) {
+        const g = recorderUserGrant(o.recordUsers, o.recordUserKinds);
+        const description = `${u.description}; records users' channels ${g.channels.join(', ')}`;
+        return { ...u, description, grants: [...u.grants, g] };
+      }
+      return u;
+    }),
+    rootUser(),
+  ];
 }

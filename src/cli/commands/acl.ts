@@ -12,6 +12,7 @@ import {
 } from '../../bus/acl.js';
 import { consumerUser, parseConsumerSpec } from '../../bus/acl/consumers.js';
 import { canopyUsers, SERVICE_PREFIX } from '../../bus/acl/services.js';
+import { parseRecordUsers, parseUserKinds } from '../../services/recorder/users.js';
 import { Connection } from '../../bus/connection.js';
 import { ConfigError } from '../../bus/errors.js';
 import { loadBaseConfig, writeCredential } from '../../config/env.js';
@@ -30,9 +31,16 @@ interface AclOpts {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-/** The users `canopy acl` generates: every service, root, and the consumers named. */
+/**
+ * The users `canopy acl` generates: every service, root, and the consumers named. The recorder may
+ * also read the users' channels `CANOPY_RECORD_USERS` names (what it records).
+ */
 export function aclUsers(consumers: readonly string[]): AclUserSpec[] {
-  return [...canopyUsers(), ...consumers.map((c) => consumerUser(parseConsumerSpec(c)))];
+  const record = {
+    recordUsers: parseRecordUsers(process.env.CANOPY_RECORD_USERS),
+    recordUserKinds: parseUserKinds(process.env.CANOPY_RECORD_USER_KINDS),
+  };
+  return [...canopyUsers(record), ...consumers.map((c) => consumerUser(parseConsumerSpec(c)))];
 }
 
 export function registerAcl(program: Command): void {

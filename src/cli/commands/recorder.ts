@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
-import { start } from '../../services/recorder/index.js';
+import { parseRecordUsers, parseUserKinds, start } from '../../services/recorder/index.js';
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
 
@@ -10,21 +10,37 @@ export function registerRecorder(program: Command): void {
     .command('recorder')
     .description(
       'record every update channel (sensor, device, analytics, alerts, control:command) once each as rotating ' +
-        'JSON-lines files in $CANOPY_DATA_DIR/recordings, plus a control history (control-*.jsonl)',
+        'JSON-lines files in $CANOPY_DATA_DIR/recordings, plus a control history (control-*.jsonl); ' +
+        'with --users, also the chosen users\u2019 channels, decoded (users-*.jsonl)',
     )
     .option('--dir <dir>', 'where the files go (default $CANOPY_DATA_DIR/recordings)')
     .option('--retention-days <n>', 'delete files older than this', '14')
     .option('--max-file-mb <n>', 'rotate a file past this size', '64')
-    .action(async (opts: { dir?: string; retentionDays: string; maxFileMb: string }) => {
-      const log = createLogger('recorder');
-      const dir = opts.dir ?? path.join(loadBaseConfig().dataDir, 'recordings');
-      await runUntilSignal('recorder', log, () =>
-        start({
-          dir,
-          retentionDays: Number(opts.retentionDays),
-          maxFileBytes: Number(opts.maxFileMb) * 1024 * 1024,
-          runtime: { log },
-        }),
-      );
-    });
+    .option(
+      '--users <list>',
+      'record these users\u2019 user:{id}:* channels: alice,bob or * for every user (default $CANOPY_RECORD_USERS; unset = off)',
+    )
+    .option(
+      '--user-kinds <list>',
+      'which of their channels: raw,features,predictions,commands,alerts (default $CANOPY_RECORD_USER_KINDS, else all)',
+    )
+    .action(
+      async (opts: { dir?: string; retentionDays: string; maxFileMb: string; users?: string; userKinds?: string }) => {
+        const log = createLogger('recorder');
+        const dir = opts.dir ?? path.join(loadBaseConfig().dataDir, 'recordings');
+        // parsed before starting: a bad entry fails at once with a ConfigError naming it
+        const users = parseRecordUsers(opts.users ?? process.env.CANOPY_RECORD_USERS);
+        const userKinds = parseUserKinds(opts.userKinds ?? process.env.CANOPY_RECORD_USER_KINDS);
+        await runUntilSignal('recorder', log, () =>
+          start({
+            dir,
+            retentionDays: Number(opts.retentionDays),
+            maxFileBytes: Number(opts.maxFileMb) * 1024 * 1024,
+            users,
+            userKinds,
+            runtime: { log },
+          }),
+        );
+      },
+    );
 }

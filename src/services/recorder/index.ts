@@ -6,19 +6,31 @@ import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } 
 import type { ServiceHandle } from '../types.js';
 import { RotatingLog } from './rotating-log.js';
 import { evictOldest } from '../../util/bounded.js';
+import { parseUserChannel, USER_CHANNEL_KINDS, type UserChannelKind } from '../../bus/userchannels.js';
+import { checkRecordUsers, checkUserKinds, recordUsers } from './users.js';
 
 /** Caps on the recorder's memory of outside input: dedupe keys (channel + message) and devices' last states. */
 export const RECORDER_LIMITS = { dedupeEntries: 10_000, devices: 4096 };
 
 export { RotatingLog, type RotatingLogOptions } from './rotating-log.js';
+export {
+  ALL_USERS,
+  checkRecordUsers,
+  checkUserKinds,
+  jsonSafe,
+  parseRecordUsers,
+  parseUserKinds,
+  type UserRecordingStats,
+} from './users.js';
 
 /** Options of `canopy recorder`. */
 export interface RecorderConfig {
   /** @defaultValue `$CANOPY_DATA_DIR/recordings` */
   dir: string;
   /**
-   * @defaultValue `['*:update', '*:update:*', 'control:command']` — every update channel
-   * (broad, level, specific) of any kind, and the control commands.
+   * @defaultValue `['sensor:update*', 'device:update*', 'analytics:update*', 'alerts:update*', 'control:command']`
+   * — every update channel (broad, level, specific) and the control commands; exactly the patterns
+   * the generated `canopy-recorder` ACL user may PSUBSCRIBE to.
    */
   patterns: string[];
   /** @defaultValue 2000 — the same message on its broad, level and specific channels within this window is recorded once. */
@@ -29,6 +41,13 @@ export interface RecorderConfig {
   retentionDays: number;
   /** @defaultValue 1 MiB — larger messages are recorded truncated (flagged). */
   maxMessageBytes: number;
+  /**
+   * @defaultValue `[]` — off: no `user:{id}:*` channel is recorded. User ids whose channels are
+   * recorded (decoded, as JSON lines in `users-YYYY-MM-DD[.n].jsonl`); `['*']` records every user.
+   */
+  users: string[];
+  /** @defaultValue all five kinds (`raw`, `features`, `predictions`, `commands`, `alerts`) — which of the users' channels. */
+  userKinds: UserChannelKind[];
   /** @defaultValue `{}` — passed to {@link startServiceRuntime}. */
   runtime: Partial<Omit<ServiceRuntimeOptions, 'service'>>;
 }
@@ -49,7 +68,16 @@ export interface RecorderHandle extends ServiceHandle {
   readonly runtime: ServiceRuntime;
   /** Waits until everything received so far is written. */
   flush(): Promise<void>;
-  readonly stats: { received: number; recorded: number; duplicates: number; controlRecorded: number };
+  readonly stats: {
+    received: number;
+    recorded: number;
+    duplicates: number;
+    controlRecorded: number;
+    userRecorded: number;
+    userInvalid: number;
+    userUndecodable: number;
+    userIgnored: number;
+  };
 }
 
 /**
@@ -58,21 +86,39 @@ export interface RecorderHandle extends ServiceHandle {
  * recognised) as a JSON line `{ts, channel, message}` to rotating files
  * `updates-YYYY-MM-DD[.n].jsonl`; device state changes and control commands
  * also go to `control-YYYY-MM-DD[.n].jsonl` — the control history for
- * setups where the automation service does not keep one.
+ * setups where the automation service does not keep one. With `users`
+ * set, the chosen users' channels go to `users-YYYY-MM-DD[.n].jsonl`
+ * (see `recordUsers` in `./users.ts`); otherwise no user channel is
+ * recorded, even one an update pattern happens to match.
  */
 export async function start(config: Partial<RecorderConfig> = {}): Promise<RecorderHandle> {
   const c: RecorderConfig = {
     dir: path.join(path.resolve(process.env.CANOPY_DATA_DIR || './data'), 'recordings'),
-    patterns: ['*:update', '*:update:*', 'control:command'],
+    patterns: ['sensor:update*', 'device:update*', 'analytics:update*', 'alerts:update*', 'control:command'],
     dedupeWindowMs: 2000,
     maxFileBytes: 64 * 1024 * 1024,
     retentionDays: 14,
     maxMessageBytes: 1024 * 1024,
+    users: [],
+    userKinds: [...USER_CHANNEL_KINDS],
     runtime: {},
     ...config,
   };
+  // validated at once (a ConfigError names the bad entry)
+  c.users = checkRecordUsers(c.users);
+  c.userKinds = checkUserKinds(c.userKinds);
   fs.mkdirSync(c.dir, { recursive: true, mode: 0o750 });
-  const stats = { received: 0, recorded: 0, duplicates: 0, controlRecorded: 0, evicted: 0 };
+  const stats = {
+    received: 0,
+    recorded: 0,
+    duplicates: 0,
+    controlRecorded: 0,
+    evicted: 0,
+    userRecorded: 0,
+    userInvalid: 0,
+    userUndecodable: 0,
+    userIgnored: 0,
+  };
   const rt = await startServiceRuntime({ ...c.runtime, service: 'recorder', counters: () => ({ ...stats }) });
   const logOpts = { dir: c.dir, maxFileBytes: c.maxFileBytes, retentionDays: c.retentionDays };
   const updates = new RotatingLog({ ...logOpts, name: 'updates' });
@@ -80,7 +126,10 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
   const recent = new Map<string, number>();
   const lastDevice = new Map<string, { state: unknown; mode: unknown }>();
 
+  const users = new RotatingLog({ ...logOpts, name: 'users' });
   const onMessage = (raw: string, channel: string) => {
+    // user data never goes to the update log, whatever pattern a caller configured (`*:update:*` matches `user:update:raw`)
+    if (parseUserChannel(channel)) return;
     stats.received++;
     if (rt.paused) return;
     const now = Date.now();
@@ -130,8 +179,28 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
     }
   };
   const subs: Subscription[] = [];
-  subs.push(await rt.subscriber.psubscribe<string>(c.patterns, onMessage, { codec: textCodec }));
-  rt.log.info({ dir: c.dir, patterns: c.patterns }, 'recording');
+  try {
+    subs.push(await rt.subscriber.psubscribe<string>(c.patterns, onMessage, { codec: textCodec }));
+    rt.log.info({ dir: c.dir, patterns: c.patterns }, 'recording');
+    const s = await recordUsers(
+      {
+        subscriber: rt.subscriber,
+        log: rt.log,
+        out: users,
+        users: c.users,
+        kinds: c.userKinds,
+        maxMessageBytes: c.maxMessageBytes,
+        paused: () => rt.paused,
+      },
+      stats,
+    );
+    if (s) subs.push(s);
+  } catch (err) {
+    for (const s of subs) await s.unsubscribe().catch(() => undefined);
+    await Promise.all([updates.close(), control.close(), users.close()]);
+    await rt.close();
+    throw err;
+  }
 
   return {
     runtime: rt,
@@ -139,11 +208,13 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
     flush: async () => {
       await updates.flush();
       await control.flush();
+      await users.flush();
     },
     async stop() {
       for (const s of subs) await s.unsubscribe().catch(() => undefined);
       await updates.close();
       await control.close();
+      await users.close();
       await rt.close();
     },
   };
