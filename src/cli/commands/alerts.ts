@@ -10,7 +10,7 @@ export function registerAlerts(program: Command): void {
     .command('alerts')
     .description(
       'alert on readings (above/below for a duration, with hysteresis), stale sensors, vanished services and ' +
-        'devices in failsafe; notify by webhook (ALERTS_WEBHOOK_URL) and e-mail (ALERTS_SMTP_URL, ALERTS_EMAIL_TO); ' +
+        'devices in failsafe; notify by webhook, e-mail, ntfy push, Telegram bot and SMS gateway (ALERTS_* variables); ' +
         'active alerts in alerts:active, transitions on alerts:update',
     )
     .option('--rules <file>', 'alert rules (YAML; env ALERTS_CONFIG; default: the shipped config/alerts.yaml)')
@@ -33,7 +33,9 @@ export function registerAlerts(program: Command): void {
           runtime: { log },
         });
         if (h.notifier.channels.length === 0) {
-          log.warn('no notification channel configured (ALERTS_WEBHOOK_URL, ALERTS_SMTP_URL + ALERTS_EMAIL_TO)');
+          log.warn(
+            'no notification channel configured (ALERTS_WEBHOOK_URL, ALERTS_SMTP_URL + ALERTS_EMAIL_TO, ALERTS_NTFY_URL, ALERTS_TELEGRAM_TOKEN, ALERTS_SMS_URL)',
+          );
         }
         return {
           stop: async () => {
