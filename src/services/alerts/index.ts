@@ -192,7 +192,7 @@ export async function start(config: Partial<AlertsConfig> = {}): Promise<AlertsH
       ...counters,
       active: engine.active().length,
       untracked: engine.untracked,
-      ...(ref.notifier ? { pending: ref.notifier.pending } : {}),
+      ...(ref.notifier ? { pending: ref.notifier.pending, notify: ref.notifier.stats } : {}),
     }),
     onReloadConfig: () => {
       const next = loadAlertRules(c.configPath);
