@@ -108,6 +108,17 @@ export function cut(s: string, max: number): string {
   return chars.length <= max ? s : `${chars.slice(0, Math.max(0, max - 1)).join('')}…`;
 }
 
+/** Cuts `s` so that its UTF-8 form fits in `maxBytes`, ending with `…` when cut. */
+export function cutBytes(s: string, maxBytes: number): string {
+  if (Buffer.byteLength(s, 'utf8') <= maxBytes) return s;
+  const chars = [...s];
+  let bytes = 3; // the ellipsis
+  let i = 0;
+  while (i < chars.length && bytes + Buffer.byteLength(chars[i] as string, 'utf8') <= maxBytes)
+    bytes += Buffer.byteLength(chars[i++] as string, 'utf8');
+  return `${chars.slice(0, i).join('')}…`;
+}
+
 /** The ntfy priority of a notification: the highest of its firing/reminder alerts; 3 when only resolved. */
 export function ntfyPriority(batch: AlertTransition[], priorities: Record<string, number>): number {
   let p = 0;
@@ -166,7 +177,8 @@ export function ntfyChannel(opts: Partial<NtfyOptions> & { url: string }, timeou
             tags: ntfyTags(batch),
             ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
           },
-          body: textOf(batch, dropped),
+          // ntfy turns a message over 4096 bytes into an attachment
+          body: cutBytes(textOf(batch, dropped), 4096),
         },
         timeoutMs,
       ),

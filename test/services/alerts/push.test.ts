@@ -75,6 +75,12 @@ describe('push channels', () => {
     await until(() => stub.requests.length === 2, 'the resolved push');
     expect(stub.requests[1]!.headers.priority).toBe('3');
     expect(stub.requests[1]!.headers.tags).toBe('white_check_mark,critical');
+    // a storm of 50 long alerts stays one message of at most 4096 bytes
+    const storm = Array.from({ length: 50 }, (_, i) => fired(`s${i}`, 'warning', `s${i} ${'°'.repeat(60)}`));
+    n.push(storm);
+    await until(() => stub.requests.length === 3, 'the storm push');
+    expect(Buffer.byteLength(stub.requests[2]!.body, 'utf8')).toBeLessThanOrEqual(4096);
+    expect(stub.requests[2]!.body.endsWith('…')).toBe(true);
     await n.close();
   });
 
