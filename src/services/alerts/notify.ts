@@ -70,6 +70,8 @@ export interface NotifierStats {
   rejected: Record<string, number>;
   /** Transitions dropped because a channel's queue overflowed (announced, never silent). */
   dropped: Record<string, number>;
+  /** The last failure of each channel that failed (its message: channel and HTTP status, never a secret). */
+  lastError: Record<string, string>;
 }
 
 interface Channel extends ChannelSpec {
@@ -94,7 +96,7 @@ export class Notifier {
   readonly options: NotifierOptions;
   readonly #log: Logger;
   readonly #channels: Channel[] = [];
-  readonly #stats: NotifierStats = { sent: {}, failed: {}, rejected: {}, dropped: {} };
+  readonly #stats: NotifierStats = { sent: {}, failed: {}, rejected: {}, dropped: {}, lastError: {} };
   #closed = false;
 
   constructor(options: Partial<NotifierOptions>, log: Logger) {
@@ -218,6 +220,7 @@ export class Notifier {
             c.dropped += batch.length;
             c.failures = 0;
             this.#stats.rejected[c.name] = (this.#stats.rejected[c.name] ?? 0) + 1;
+            this.#stats.lastError[c.name] = err.message;
             this.#log.error(
               { channel: c.name, err: err.message, code: err.code, alerts: batch.length },
               'notification refused by the receiver; not retried',
@@ -226,6 +229,7 @@ export class Notifier {
           }
           c.failures++;
           this.#stats.failed[c.name] = (this.#stats.failed[c.name] ?? 0) + 1;
+          this.#stats.lastError[c.name] = (err as Error).message;
           const wait = Math.min(this.options.retryMs * 2 ** (c.failures - 1), this.options.maxRetryMs);
           this.#log.warn(
             {
@@ -249,5 +253,49 @@ export class Notifier {
     } finally {
       c.busy = false;
     }
+  }
+}
+
+/** What one channel did with the test notification. */
+export interface ChannelTestResult {
+  channel: string;
+  ok: boolean;
+  /** Why not (channel and HTTP status or connection problem; never a secret). */
+  error?: string;
+}
+
+/**
+ * Sends one test notification through every configured channel, once (no
+ * retry), and says per channel whether it arrived — `canopy alerts --test`.
+ */
+export async function sendTestNotification(
+  options: Partial<NotifierOptions>,
+  log: Logger,
+  now = Date.now(),
+): Promise<ChannelTestResult[]> {
+  const n = new Notifier({ ...options, retryMs: 3_600_000, maxRetryMs: 3_600_000 }, log);
+  try {
+    n.push([
+      {
+        type: 'fired',
+        at: now,
+        alert: {
+          key: 'test:canopy',
+          rule: 'test',
+          subject: 'canopy',
+          kind: 'threshold',
+          severity: 'info',
+          message: 'test notification from canopy alerts: this channel works',
+          started_at: new Date(now).toISOString(),
+        },
+      },
+    ]);
+    await n.flush();
+    const s = n.stats;
+    return n.channels.map((channel) =>
+      s.sent[channel] ? { channel, ok: true } : { channel, ok: false, error: s.lastError[channel] ?? 'not sent' },
+    );
+  } finally {
+    await n.close();
   }
 }

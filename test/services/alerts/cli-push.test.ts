@@ -102,4 +102,50 @@ describe('canopy alerts with push channels', () => {
     expect(out).toContain('notification sent');
     for (const s of [...Object.values(SECRETS), 'grow-topic']) expect(out.includes(s)).toBe(false);
   });
+
+  /** Runs the CLI to its end without blocking this process (the stub answers from here). */
+  const runCli = (args: string[], env: NodeJS.ProcessEnv) =>
+    new Promise<{ stdout: string; stderr: string; status: number | null }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const unregister = register({
+        stop: async () => void child.kill('SIGKILL'),
+        killSync: () => void child.kill('SIGKILL'),
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('exit', (status) => {
+        unregister();
+        resolve({ stdout, stderr, status });
+      });
+    });
+
+  it('--test sends one notification per channel and says which worked, exit 1 when one did not', async () => {
+    const dir = tempDir();
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ALERTS_')) env[k] = v;
+    const before = stub.requests.length;
+    const tg = await startStub();
+    tg.answer(401);
+    const run = await runCli(['alerts', '--test'], {
+      ...env,
+      CANOPY_DATA_DIR: dir,
+      ALERTS_NTFY_URL: `${stub.base}/test-topic`,
+      ALERTS_TELEGRAM_TOKEN: SECRETS.telegram,
+      ALERTS_TELEGRAM_CHAT_ID: '42',
+      ALERTS_TELEGRAM_API: tg.base,
+    });
+    expect(run.stdout.trim().split('\n')).toEqual(['ntfy: sent', 'telegram: FAILED (telegram answered HTTP 401)']);
+    expect(run.status).toBe(1);
+    // once each, no retry
+    expect(stub.requests.length - before).toBe(1);
+    expect(tg.requests).toHaveLength(1);
+    expect(stub.requests.at(-1)?.body).toContain('test notification from canopy alerts');
+    expect(run.stdout + run.stderr).not.toContain(SECRETS.telegram);
+
+    const none = await runCli(['alerts', '--test'], { ...env, CANOPY_DATA_DIR: dir });
+    expect(none.stdout).toContain('no notification channel configured');
+    expect(none.status).toBe(1);
+  });
 });
