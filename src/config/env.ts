@@ -42,6 +42,10 @@ export const SECRET_VARIABLES = [
   'MQTT_PASSWORD',
   'ALERTS_SMTP_URL',
   'ALERTS_WEBHOOK_URL',
+  'ALERTS_NTFY_URL',
+  'ALERTS_NTFY_TOKEN',
+  'ALERTS_TELEGRAM_TOKEN',
+  'ALERTS_SMS_AUTH',
 ] as const;
 
 export type SecretVariable = (typeof SECRET_VARIABLES)[number];

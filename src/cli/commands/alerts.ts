@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { alertsConfigFromEnv, start } from '../../services/alerts/index.js';
+import { alertsConfigFromEnv, sendTestNotification, start } from '../../services/alerts/index.js';
 import { openStore, type Store } from '../../store/index.js';
 import { defaultConfigFile } from '../../can/paths.js';
 import { createLogger } from '../../util/log.js';
@@ -10,13 +10,21 @@ export function registerAlerts(program: Command): void {
     .command('alerts')
     .description(
       'alert on readings (above/below for a duration, with hysteresis), stale sensors, vanished services and ' +
-        'devices in failsafe; notify by webhook (ALERTS_WEBHOOK_URL) and e-mail (ALERTS_SMTP_URL, ALERTS_EMAIL_TO); ' +
+        'devices in failsafe; notify by webhook, e-mail, ntfy push, Telegram bot and SMS gateway (ALERTS_* variables); ' +
         'active alerts in alerts:active, transitions on alerts:update',
     )
     .option('--rules <file>', 'alert rules (YAML; env ALERTS_CONFIG; default: the shipped config/alerts.yaml)')
     .option('--no-store', 'do not write the alerts table of the store (DATABASE_URL)')
-    .action(async (opts: { rules?: string; store: boolean }) => {
+    .option('--test', 'send one test notification through every configured channel, print the outcome, exit')
+    .action(async (opts: { rules?: string; store: boolean; test?: boolean }) => {
       const log = createLogger('alerts');
+      if (opts.test) {
+        const results = await sendTestNotification(alertsConfigFromEnv().notifier ?? {}, log);
+        if (results.length === 0) console.log('no notification channel configured (see docs/alerts.md)');
+        for (const r of results) console.log(`${r.channel}: ${r.ok ? 'sent' : `FAILED (${r.error})`}`);
+        process.exitCode = results.length > 0 && results.every((r) => r.ok) ? 0 : 1;
+        return;
+      }
       await runUntilSignal('alerts', log, async () => {
         let store: Store | undefined;
         if (opts.store) {
@@ -33,7 +41,9 @@ export function registerAlerts(program: Command): void {
           runtime: { log },
         });
         if (h.notifier.channels.length === 0) {
-          log.warn('no notification channel configured (ALERTS_WEBHOOK_URL, ALERTS_SMTP_URL + ALERTS_EMAIL_TO)');
+          log.warn(
+            'no notification channel configured (ALERTS_WEBHOOK_URL, ALERTS_SMTP_URL + ALERTS_EMAIL_TO, ALERTS_NTFY_URL, ALERTS_TELEGRAM_TOKEN, ALERTS_SMS_URL)',
+          );
         }
         return {
           stop: async () => {

@@ -1,13 +1,25 @@
 import type { Command } from 'commander';
-import { parseBand, start } from '../../services/analytics/index.js';
+import { parseBand, parseLimit, start, type ThresholdSpec } from '../../services/analytics/index.js';
+import { defaultConfigFile } from '../../can/paths.js';
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
+
+interface AnalyticsOpts {
+  vpdBand: string;
+  roomBand?: string[];
+  interval: string;
+  trendWindow: string;
+  limit?: string[];
+  devices: string | false;
+  alertRules: string | false;
+}
 
 export function registerAnalytics(program: Command): void {
   program
     .command('analytics')
     .description(
-      'rolling 1-minute and 1-hour statistics per sensor, daily min/max, share of time each room’s VPD is in its ' +
+      'rolling 1-minute and 1-hour statistics per sensor, daily min/max, trend (slope per hour) and time to each ' +
+        'threshold (devices.yaml setpoints and limits, alert rules, --limit), share of time each room’s VPD is in its ' +
         'target band; published on analytics:update, kept in analytics:latest and analytics:daily:<day>',
     )
     .option(
@@ -17,7 +29,25 @@ export function registerAnalytics(program: Command): void {
     )
     .option('--room-band <room=low:high...>', 'VPD target band of one room, e.g. "Flower Room=1.0:1.4"')
     .option('--interval <ms>', 'publish interval', '5000')
-    .action(async (opts: { vpdBand: string; roomBand?: string[]; interval: string }) => {
+    .option(
+      '--trend-window <minutes>',
+      'readings the trend is fitted over (env ANALYTICS_TREND_WINDOW_MIN)',
+      process.env.ANALYTICS_TREND_WINDOW_MIN || '60',
+    )
+    .option('--limit <sensor=low:high...>', 'a configured limit, e.g. "co2_*=400:1500" or "water_temp=:24"')
+    .option(
+      '--devices <file>',
+      'setpoints and hard limits as thresholds (env AUTOMATION_DEVICES)',
+      process.env.AUTOMATION_DEVICES || defaultConfigFile('devices.yaml'),
+    )
+    .option('--no-devices', 'no thresholds from the devices file')
+    .option(
+      '--alert-rules <file>',
+      'alert rule levels as thresholds (env ALERTS_CONFIG)',
+      process.env.ALERTS_CONFIG || defaultConfigFile('alerts.yaml'),
+    )
+    .option('--no-alert-rules', 'no thresholds from the alert rules')
+    .action(async (opts: AnalyticsOpts) => {
       const log = createLogger('analytics');
       const vpdBands: Record<string, [number, number]> = { '*': parseBand(opts.vpdBand) };
       for (const rb of opts.roomBand ?? []) {
@@ -25,8 +55,17 @@ export function registerAnalytics(program: Command): void {
         if (eq <= 0) throw new Error(`--room-band wants ROOM=LOW:HIGH, got "${rb}"`);
         vpdBands[rb.slice(0, eq)] = parseBand(rb.slice(eq + 1));
       }
+      const limits: ThresholdSpec[] = (opts.limit ?? []).flatMap(parseLimit);
       await runUntilSignal('analytics', log, () =>
-        start({ vpdBands, publishMs: Number(opts.interval), runtime: { log } }),
+        start({
+          vpdBands,
+          limits,
+          publishMs: Number(opts.interval),
+          trendWindowMs: Number(opts.trendWindow) * 60_000,
+          devicesFile: opts.devices || null,
+          alertRulesFile: opts.alertRules || null,
+          runtime: { log },
+        }),
       );
     });
 }

@@ -20,6 +20,8 @@ import { Notifier, type NotifierOptions } from './notify.js';
 
 export * from './engine.js';
 export * from './notify.js';
+export * from './channels.js';
+export * from './http.js';
 
 /** Where alerts are kept beyond Redis (the store's alerts table); optional. */
 export interface AlertStore {
@@ -37,7 +39,7 @@ export interface AlertStore {
 export interface AlertsConfig {
   /** @defaultValue `ALERTS_CONFIG` or the shipped `config/alerts.yaml` — the rules (YAML). */
   configPath: string;
-  /** @defaultValue from `ALERTS_WEBHOOK_URL`, `ALERTS_SMTP_URL`, `ALERTS_EMAIL_TO`, `ALERTS_EMAIL_FROM` */
+  /** @defaultValue from the `ALERTS_*` environment ({@link alertsConfigFromEnv}) */
   notifier: Partial<NotifierOptions>;
   /** @defaultValue 1000 — stale sensors and reminders are checked this often. */
   tickMs: number;
@@ -55,17 +57,46 @@ export interface AlertsConfig {
   runtime: Partial<Omit<ServiceRuntimeOptions, 'service'>>;
 }
 
+const list = (v: string | undefined): string[] =>
+  (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/**
+ * The notifier's settings from the environment. Secrets (`ALERTS_WEBHOOK_URL`,
+ * `ALERTS_SMTP_URL`, `ALERTS_NTFY_URL`, `ALERTS_NTFY_TOKEN`,
+ * `ALERTS_TELEGRAM_TOKEN`, `ALERTS_SMS_AUTH`) may come from `NAME_FILE` or a
+ * systemd credential (applied by the CLI before this runs).
+ */
 export function alertsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<AlertsConfig> {
+  const method = (env.ALERTS_SMS_METHOD || 'POST').toUpperCase();
   return {
     configPath: env.ALERTS_CONFIG || defaultConfigFile('alerts.yaml'),
     notifier: {
       webhookUrl: env.ALERTS_WEBHOOK_URL || undefined,
       smtpUrl: env.ALERTS_SMTP_URL || undefined,
-      emailTo: (env.ALERTS_EMAIL_TO ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
+      emailTo: list(env.ALERTS_EMAIL_TO),
       emailFrom: env.ALERTS_EMAIL_FROM || 'canopy@localhost',
+      ntfy: env.ALERTS_NTFY_URL ? { url: env.ALERTS_NTFY_URL, token: env.ALERTS_NTFY_TOKEN || undefined } : undefined,
+      telegram: env.ALERTS_TELEGRAM_TOKEN
+        ? {
+            token: env.ALERTS_TELEGRAM_TOKEN,
+            chatIds: list(env.ALERTS_TELEGRAM_CHAT_ID),
+            ...(env.ALERTS_TELEGRAM_API ? { baseUrl: env.ALERTS_TELEGRAM_API } : {}),
+          }
+        : undefined,
+      sms: env.ALERTS_SMS_URL
+        ? {
+            url: env.ALERTS_SMS_URL,
+            to: list(env.ALERTS_SMS_TO),
+            method: method as 'GET' | 'POST' | 'PUT',
+            ...(env.ALERTS_SMS_BODY ? { body: env.ALERTS_SMS_BODY } : {}),
+            ...(env.ALERTS_SMS_CONTENT_TYPE ? { contentType: env.ALERTS_SMS_CONTENT_TYPE } : {}),
+            auth: env.ALERTS_SMS_AUTH || undefined,
+            ...(env.ALERTS_SMS_AUTH_HEADER ? { authHeader: env.ALERTS_SMS_AUTH_HEADER } : {}),
+          }
+        : undefined,
     },
   };
 }
@@ -161,7 +192,7 @@ export async function start(config: Partial<AlertsConfig> = {}): Promise<AlertsH
       ...counters,
       active: engine.active().length,
       untracked: engine.untracked,
-      ...(ref.notifier ? { pending: ref.notifier.pending } : {}),
+      ...(ref.notifier ? { pending: ref.notifier.pending, notify: ref.notifier.stats } : {}),
     }),
     onReloadConfig: () => {
       const next = loadAlertRules(c.configPath);

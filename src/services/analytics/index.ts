@@ -3,13 +3,25 @@ import type { Subscription } from '../../bus/subscriber.js';
 import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } from '../common/runtime.js';
 import { checkSensorUpdate, readingsOf, updateTime, type SensorUpdate } from '../common/updates.js';
 import type { ServiceHandle } from '../types.js';
-import { BandTimer, localDay, RollingWindow, type DailyExtremes, type WindowStats } from './stats.js';
+import { BandTimer, localDay, RollingWindow, type DailyExtremes, type WindowStats, type WindowTrend } from './stats.js';
 import { setBounded } from '../../util/bounded.js';
+import { defaultConfigFile } from '../../can/paths.js';
+import { loadAlertRules } from '../alerts/index.js';
+import {
+  estimate,
+  loadDeviceThresholds,
+  nextOf,
+  thresholdsFromAlertRules,
+  thresholdsOf,
+  type ThresholdEta,
+  type ThresholdSpec,
+} from './thresholds.js';
 
 /** Caps on the sensors and rooms analytics keeps statistics of (names come from sensor:update). */
 export const ANALYTICS_LIMITS = { sensors: 10_000, rooms: 256 };
 
 export * from './stats.js';
+export * from './thresholds.js';
 
 /** Options of `canopy analytics`. */
 export interface AnalyticsConfig {
@@ -21,6 +33,22 @@ export interface AnalyticsConfig {
   keyPrefix: string;
   /** @defaultValue 35 — days the daily keys are kept. */
   dailyTtlDays: number;
+  /** @defaultValue max(60, 3 × publishMs / 1000) — seconds `analytics:latest` lives without a refresh (gone when analytics stops). */
+  latestTtlS: number;
+  /** @defaultValue 3600000 — readings the trend (least-squares slope) is fitted over. */
+  trendWindowMs: number;
+  /** @defaultValue 3 — fewer readings in the window give no slope. */
+  trendMinPoints: number;
+  /** @defaultValue min(300000, trendWindowMs / 4) — readings spanning less than this give no slope. */
+  trendMinSpanMs: number;
+  /** @defaultValue 86400 — time-to-threshold estimates further away than this (seconds) are null. */
+  etaHorizonS: number;
+  /** @defaultValue `[]` — configured limits (`--limit SENSOR=LOW:HIGH`); they win over the files' levels. */
+  limits: ThresholdSpec[];
+  /** @defaultValue the shipped `config/devices.yaml` — setpoints and hard limits as thresholds; null for none. */
+  devicesFile: string | null;
+  /** @defaultValue the shipped `config/alerts.yaml` — the alert rules' levels as thresholds; null for none. */
+  alertRulesFile: string | null;
   /** @defaultValue `{}` — passed to {@link startServiceRuntime}. */
   runtime: Partial<Omit<ServiceRuntimeOptions, 'service'>>;
 }
@@ -33,6 +61,12 @@ export interface SensorAnalytics {
   m1: WindowStats;
   h1: WindowStats;
   today: DailyExtremes;
+  /** Least-squares trend over `trendWindowMs`. */
+  trend: WindowTrend & { window_s: number };
+  /** Every threshold of the sensor, with the time the trend reaches it (from the last reading). */
+  thresholds: ThresholdEta[];
+  /** The soonest threshold the trend approaches, or null. */
+  next: ThresholdEta | null;
 }
 
 export interface RoomAnalytics {
@@ -72,14 +106,16 @@ interface SensorState {
   lastAt: number;
   m1: RollingWindow;
   h1: RollingWindow;
+  trend: RollingWindow;
   today?: DailyExtremes;
 }
 
 /**
  * `canopy analytics`: rolling 1-minute and 1-hour statistics per sensor,
- * today's min/max, and the share of today each room's VPD spent in its
- * target band; published on `analytics:update` and kept in
- * `analytics:latest` (and `analytics:daily:<day>`) for the API.
+ * today's min/max, the trend (least-squares slope per hour) and when it
+ * reaches each of the sensor's thresholds, and the share of today each
+ * room's VPD spent in its target band; published on `analytics:update` and
+ * kept in `analytics:latest` (with a TTL) and `analytics:daily:<day>` for the API.
  */
 export async function start(config: Partial<AnalyticsConfig> = {}): Promise<AnalyticsHandle> {
   const c: AnalyticsConfig = {
@@ -87,12 +123,38 @@ export async function start(config: Partial<AnalyticsConfig> = {}): Promise<Anal
     vpdBands: { '*': [0.8, 1.2] },
     keyPrefix: 'analytics:',
     dailyTtlDays: 35,
+    latestTtlS: Math.max(60, Math.ceil((3 * (config.publishMs ?? 5000)) / 1000)),
+    trendWindowMs: 3_600_000,
+    trendMinPoints: 3,
+    trendMinSpanMs: Math.min(300_000, (config.trendWindowMs ?? 3_600_000) / 4),
+    etaHorizonS: 86_400,
+    limits: [],
+    devicesFile: defaultConfigFile('devices.yaml'),
+    alertRulesFile: defaultConfigFile('alerts.yaml'),
     runtime: {},
     ...config,
   };
   if (!(c.publishMs > 0)) throw new ConfigError('publishMs must be > 0');
+  for (const k of ['latestTtlS', 'trendWindowMs', 'trendMinPoints', 'etaHorizonS'] as const)
+    if (!(Number.isFinite(c[k]) && c[k] > 0)) throw new ConfigError(`${k} must be a number > 0`);
+  if (!(c.trendMinSpanMs >= 0 && c.trendMinSpanMs < c.trendWindowMs))
+    throw new ConfigError('trendMinSpanMs must be >= 0 and shorter than trendWindowMs');
+  const loadThresholds = (): ThresholdSpec[] => [
+    ...c.limits,
+    ...(c.devicesFile ? loadDeviceThresholds(c.devicesFile) : []),
+    ...(c.alertRulesFile ? thresholdsFromAlertRules(loadAlertRules(c.alertRulesFile)) : []),
+  ];
+  let thresholds = loadThresholds();
   const counters = { readings: 0, published: 0, untracked: 0 };
-  const rt = await startServiceRuntime({ ...c.runtime, service: 'analytics', counters: () => ({ ...counters }) });
+  const rt = await startServiceRuntime({
+    ...c.runtime,
+    service: 'analytics',
+    counters: () => ({ ...counters, thresholds: thresholds.length }),
+    onReloadConfig: () => {
+      thresholds = loadThresholds();
+      return { thresholds: thresholds.length };
+    },
+  });
   const sensors = new Map<string, SensorState>();
   const rooms = new Map<string, BandTimer>();
   const bandOf = (loc: string): [number, number] => c.vpdBands[loc] ?? c.vpdBands['*'] ?? [0.8, 1.2];
@@ -112,6 +174,7 @@ export async function start(config: Partial<AnalyticsConfig> = {}): Promise<Anal
           lastAt: 0,
           m1: new RollingWindow(60_000),
           h1: new RollingWindow(3_600_000),
+          trend: new RollingWindow(c.trendWindowMs),
           today: { day: e.day, min: e.min, max: e.max, min_at: e.min_at, max_at: e.max_at },
         });
       }
@@ -136,6 +199,7 @@ export async function start(config: Partial<AnalyticsConfig> = {}): Promise<Anal
           lastAt: ts,
           m1: new RollingWindow(60_000),
           h1: new RollingWindow(3_600_000),
+          trend: new RollingWindow(c.trendWindowMs),
         };
         if (!setBounded(sensors, name, s, ANALYTICS_LIMITS.sensors)) {
           counters.untracked++;
@@ -148,6 +212,7 @@ export async function start(config: Partial<AnalyticsConfig> = {}): Promise<Anal
       s.lastAt = ts;
       s.m1.add(ts, value);
       s.h1.add(ts, value);
+      s.trend.add(ts, value);
       const t = s.today;
       if (!t || t.day !== day) s.today = { day, min: value, max: value, min_at: at, max_at: at };
       else {
@@ -174,6 +239,17 @@ export async function start(config: Partial<AnalyticsConfig> = {}): Promise<Anal
     const out: AnalyticsSnapshot = { timestamp: new Date(now).toISOString(), sensors: {}, rooms: {} };
     for (const [name, s] of sensors) {
       if (!s.today || s.lastAt === 0) continue;
+      const trend = s.trend.trend(now, c.trendMinPoints, c.trendMinSpanMs);
+      const specs = thresholdsOf(name, thresholds);
+      if (/^vpd(_|$)/.test(name)) {
+        const [lo, hi] = bandOf(s.location);
+        specs.push(
+          { sensor: name, name: 'vpd band low', value: lo, crossing: 'below', source: 'vpd-band' },
+          { sensor: name, name: 'vpd band high', value: hi, crossing: 'above', source: 'vpd-band' },
+        );
+      }
+      specs.sort((a, b) => a.value - b.value);
+      const etas = specs.map((t) => estimate(t, s.last, s.lastAt, trend.slope_per_h, c.etaHorizonS));
       out.sensors[name] = {
         location: s.location,
         cluster: s.cluster,
@@ -182,6 +258,9 @@ export async function start(config: Partial<AnalyticsConfig> = {}): Promise<Anal
         m1: s.m1.stats(now),
         h1: s.h1.stats(now),
         today: s.today,
+        trend: { window_s: Math.round(c.trendWindowMs / 1000), ...trend },
+        thresholds: etas,
+        next: nextOf(etas),
       };
     }
     for (const [loc, t] of rooms) {
@@ -210,7 +289,7 @@ export async function start(config: Partial<AnalyticsConfig> = {}): Promise<Anal
     await rt.conn.run('SET analytics', (cl) =>
       cl
         .multi()
-        .set(`${c.keyPrefix}latest`, JSON.stringify(snap))
+        .set(`${c.keyPrefix}latest`, JSON.stringify(snap), { EX: c.latestTtlS })
         .set(`${c.keyPrefix}daily:${day}`, JSON.stringify(daily), { EX: c.dailyTtlDays * 86_400 })
         .exec(),
     );

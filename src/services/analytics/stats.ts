@@ -8,6 +8,18 @@ export interface WindowStats {
   std: number | null;
 }
 
+/** Least-squares trend of a window. */
+export interface WindowTrend {
+  /** Readings in the window. */
+  points: number;
+  /** Seconds from the first to the last of them. */
+  span_s: number;
+  /** Units per hour; null when there is too little to fit. */
+  slope_per_h: number | null;
+  /** Goodness of the fit, 0–1 (1 for a flat or perfectly straight series); null with the slope. */
+  r2: number | null;
+}
+
 /** Readings of the last `windowMs`, summarised on demand. */
 export class RollingWindow {
   readonly windowMs: number;
@@ -24,7 +36,7 @@ export class RollingWindow {
     this.#v.push(value);
   }
 
-  stats(now: number): WindowStats {
+  #prune(now: number): void {
     const from = now - this.windowMs;
     while (this.#head < this.#ts.length && (this.#ts[this.#head] as number) < from) this.#head++;
     if (this.#head > 1024 && this.#head > this.#ts.length / 2) {
@@ -32,6 +44,47 @@ export class RollingWindow {
       this.#v = this.#v.slice(this.#head);
       this.#head = 0;
     }
+  }
+
+  /**
+   * Least-squares line through the window's readings: slope per hour and
+   * R². The slope is null with fewer than `minPoints` readings or when they
+   * span less than `minSpanMs` (too little to say where the value goes).
+   */
+  trend(now: number, minPoints = 3, minSpanMs = 0): WindowTrend {
+    this.#prune(now);
+    const n = this.#v.length - this.#head;
+    const none = { points: n, span_s: 0, slope_per_h: null, r2: null };
+    if (n < Math.max(2, minPoints)) return none;
+    const t0 = this.#ts[this.#head] as number;
+    const span = (this.#ts[this.#ts.length - 1] as number) - t0;
+    if (span <= 0 || span < minSpanMs) return { ...none, span_s: Math.round(span / 1000) };
+    // hours since the first reading, centred, for a well-conditioned fit
+    let mx = 0;
+    let my = 0;
+    for (let i = this.#head; i < this.#v.length; i++) {
+      mx += ((this.#ts[i] as number) - t0) / 3_600_000;
+      my += this.#v[i] as number;
+    }
+    mx /= n;
+    my /= n;
+    let sxy = 0;
+    let sxx = 0;
+    let syy = 0;
+    for (let i = this.#head; i < this.#v.length; i++) {
+      const dx = ((this.#ts[i] as number) - t0) / 3_600_000 - mx;
+      const dy = (this.#v[i] as number) - my;
+      sxy += dx * dy;
+      sxx += dx * dx;
+      syy += dy * dy;
+    }
+    const slope = sxy / sxx;
+    const r2 = syy === 0 ? 1 : (sxy * sxy) / (sxx * syy);
+    return { points: n, span_s: Math.round(span / 1000), slope_per_h: round(slope), r2: round(r2, 3) };
+  }
+
+  stats(now: number): WindowStats {
+    this.#prune(now);
     const n = this.#v.length - this.#head;
     if (n <= 0) return { count: 0, min: null, max: null, mean: null, std: null };
     let min = Infinity;

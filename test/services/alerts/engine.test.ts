@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AlertEngine, globMatch, validateRules } from '../../../src/services/alerts/engine.js';
-import { subjectOf } from '../../../src/services/alerts/notify.js';
+import { subjectOf } from '../../../src/services/alerts/channels.js';
 
 describe('alert engine', () => {
   it('reminds an active alert every reminder interval and never repeats it in between', () => {
