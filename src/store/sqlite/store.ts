@@ -19,11 +19,21 @@ import {
   validateHistoryQuery,
 } from '../buckets.js';
 import type { Partial } from '../buckets.js';
+import { readMessages } from '../messages.js';
 import { decodedText, freshRows, latestOf, streamIdsOf, validateBatch } from '../batch.js';
 import { StoreError, toStoreError } from '../errors.js';
 import type { RetentionTable, StoreOptions } from '../options.js';
 import { RecordStore, recordMethods, type Dialect, type RecordMethods, type SqlDriver } from '../records.js';
-import type { ExportQuery, ExportRow, LatestReading, Store, SweepResult, WriteBatch } from '../types.js';
+import type {
+  ExportQuery,
+  ExportRow,
+  LatestReading,
+  MessageQuery,
+  Store,
+  StoredCanMessage,
+  SweepResult,
+  WriteBatch,
+} from '../types.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 
 type Db = Database.Database;
@@ -323,6 +333,10 @@ export class SqliteStore extends RecordStore implements Store {
       'countMessages',
       (db) => (db.prepare('SELECT count(*) AS n FROM can_messages').get() as { n: number }).n,
     );
+  }
+
+  messages(q: MessageQuery): Promise<StoredCanMessage[]> {
+    return readMessages(this.sql, q, 'timestamp * 1000.0', '$2 / 1000.0');
   }
 
   async countReadings(): Promise<number> {
