@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Connection } from '../../bus/connection.js';
 import { DbcDecoder, loadDbcFile } from '../../can/dbc/index.js';
 import { loadNodeMap, resolvePipelinePaths, type NodeMap } from '../../cea/config.js';
@@ -71,9 +71,13 @@ export function registerMonitor(program: Command): void {
       .option('--stream <name>', 'the raw frame stream', 'can:raw')
       .option('--api <url>', 'the API base URL whose /health is checked (default: CANOPY_API_URL, else http://127.0.0.1:$CANOPY_API_PORT or 8000)')
       .option('--units <unit...>', 'systemd units shown (where systemd runs)', CANOPY_UNITS)
-      .option('--no-systemd', 'do not ask systemctl'),
+      .addOption(
+        new Option('--systemd <mode>', 'systemctl states: auto (where systemd runs), on, off')
+          .choices(['auto', 'on', 'off'])
+          .default('auto'),
+      ),
     '1000',
-  ).action(async (o: CommonOpts & { stream: string; api?: string; units: string[]; systemd: boolean }) => {
+  ).action(async (o: CommonOpts & { stream: string; api?: string; units: string[]; systemd: 'auto' | 'on' | 'off' }) => {
     const tty = Boolean(process.stdout.isTTY);
     const color = useColour(tty, o.color);
     let conn: Connection | undefined;
@@ -82,7 +86,7 @@ export function registerMonitor(program: Command): void {
         stream: o.stream,
         apiUrl: o.api ?? defaultApiUrl(),
         units: o.units,
-        systemd: o.systemd ? 'auto' : false,
+        systemd: o.systemd === 'auto' ? 'auto' : o.systemd === 'on',
       });
       const { nodes, dbc } = loadDecoding(o);
       conn = await Connection.connect({ clientName: 'canopy-monitor' });
@@ -135,7 +139,9 @@ export function registerMonitor(program: Command): void {
           source = new StoreFrameSource(store, { lookbackMs: o.lookback * 60_000 });
         }
         const m = new CanMonitor(source, { nodes, color: useColour(tty, o.color), window: o.window });
-        await runCanMonitor(m, { once: Boolean(o.once), tty, intervalMs: o.interval, size: () => terminalSize() });
+        // piped --once: every frame read, lines uncut (for scripts); on a terminal: what fits
+        const size = tty ? () => terminalSize() : () => ({ width: 10_000, height: o.window + 3 });
+        await runCanMonitor(m, { once: Boolean(o.once), tty, intervalMs: o.interval, size });
       } catch (err) {
         fail(err);
       } finally {
