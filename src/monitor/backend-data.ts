@@ -160,8 +160,14 @@ async function redisInfo(conn: Connection): Promise<RedisInfo> {
 
 async function streamInfo(conn: Connection, stream: string): Promise<StreamInfo> {
   const length = await conn.run('XLEN', (c) => c.xLen(stream));
-  if (length === 0 && !(await conn.run('EXISTS', (c) => c.exists(stream)))) return { length: 0, groups: [] };
-  const raw = (await conn.run('XINFO GROUPS', (c) => c.sendCommand(['XINFO', 'GROUPS', stream]))) as unknown[];
+  // (no EXISTS: the monitor's ACL user may only read the stream) a missing stream has length 0 and no groups
+  let raw: unknown[];
+  try {
+    raw = (await conn.run('XINFO GROUPS', (c) => c.sendCommand(['XINFO', 'GROUPS', stream]))) as unknown[];
+  } catch (err) {
+    if (length === 0) return { length, groups: [] };
+    throw err;
+  }
   const groups = raw.map((g): GroupInfo => {
     const gi = pairs(g);
     return {
@@ -228,7 +234,11 @@ export async function apiHealth(baseUrl: string, timeoutMs: number): Promise<Api
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     let summary = res.ok ? 'ok' : `HTTP ${res.status}`;
     try {
-      const body = (await res.json()) as { status?: unknown; redis?: { status?: unknown }; store?: { status?: unknown } };
+      const body = (await res.json()) as {
+        status?: unknown;
+        redis?: { status?: unknown };
+        store?: { status?: unknown };
+      };
       if (typeof body.status === 'string') {
         summary = `${body.status} (redis ${String(body.redis?.status ?? '?')}, store ${String(body.store?.status ?? '?')})`;
       }

@@ -106,7 +106,9 @@ function entriesSection(s: BackendSnapshot, p: Painter): Section {
     ? [`  ${failed(e, p)}`]
     : e.value.length === 0
       ? [`  ${p.paint('grey', 'no entries')}`]
-      : [...e.value].reverse().map((f) => `  ${formatFrameLine(f, undefined, p).replace(/^(\S*\[)\d{4}-\d\d-\d\d /, '$1')}`);
+      : [...e.value]
+          .reverse()
+          .map((f) => `  ${formatFrameLine(f, undefined, p).replace(/^(\S*\[)\d{4}-\d\d-\d\d /, '$1')}`);
   return { title: `Newest entries of ${s.stream}`, rows };
 }
 
@@ -153,7 +155,12 @@ function sensorsSection(s: BackendSnapshot, width: number, p: Painter): Section 
   const cols = Math.max(1, Math.floor((width - 2) / cellWidth));
   const rows: string[] = [];
   for (let i = 0; i < cells.length; i += cols) {
-    rows.push(`  ${cells.slice(i, i + cols).map((c, j, a) => (j === a.length - 1 ? c : pad(c, cellWidth))).join('')}`);
+    rows.push(
+      `  ${cells
+        .slice(i, i + cols)
+        .map((c, j, a) => (j === a.length - 1 ? c : pad(c, cellWidth)))
+        .join('')}`,
+    );
   }
   return { title: `Sensors (${v.length})`, rows };
 }

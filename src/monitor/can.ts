@@ -54,7 +54,9 @@ export function renderCanScreen(
   const lines = [
     `${p.paint('bold', 'Canopy CAN monitor')}  ${s.source}  ${formatTime(s.now)}  Ctrl+C exits`,
     `${p.paint('bold', 'Counts')} (${s.counts.total} ${s.countsLabel}): ` +
-      (counts.length ? counts.map(([t, n]) => `${p.paint(typeColour(t), t)} ${n}`).join('  ') : p.paint('grey', 'none')),
+      (counts.length
+        ? counts.map(([t, n]) => `${p.paint(typeColour(t), t)} ${n}`).join('  ')
+        : p.paint('grey', 'none')),
     p.paint('grey', '-'.repeat(o.width)),
   ];
   const room = Math.max(0, o.height - HEADER_LINES);
@@ -88,9 +90,7 @@ export class CanMonitor {
    * frames that arrived since. Returns the new frames, oldest first.
    */
   async poll(): Promise<DisplayFrame[]> {
-    const fresh = this.started
-      ? await this.source.next(this.opts.batch)
-      : await this.source.latest(this.opts.window);
+    const fresh = this.started ? await this.source.next(this.opts.batch) : await this.source.latest(this.opts.window);
     this.started = true;
     this.counts.add(fresh);
     this.frames.push(...fresh);

@@ -87,7 +87,10 @@ export function formatValues(decoded: Record<string, number> | null): string {
 
 /** `0x101`, or `0x18FF0001` for an extended id. */
 export function formatId(id: number, extended = false): string {
-  return `0x${id.toString(16).toUpperCase().padStart(extended ? 8 : 3, '0')}`;
+  return `0x${id
+    .toString(16)
+    .toUpperCase()
+    .padStart(extended ? 8 : 3, '0')}`;
 }
 
 /** `Node 1 Flower Room/front` from the node map; `Node 9` for a node it does not list; `Node ?` without one. */

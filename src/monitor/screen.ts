@@ -64,7 +64,7 @@ export function truncate(s: string, width: number): string {
   let out = '';
   let visible = 0;
   let coloured = false;
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     // eslint-disable-next-line no-control-regex
     const m = /^\x1b\[[0-9;?]*[A-Za-z]/.exec(s.slice(i, i + 16));
     if (m) {

@@ -62,20 +62,19 @@ export async function readMessages(
             [afterId, since, limit],
           )
         ).reverse()
-      : await db.all<Record<string, unknown>>(
-          `SELECT ${cols} FROM can_messages WHERE ${where} ORDER BY id LIMIT $3`,
-          [afterId, since, limit],
-        );
-  return rows.map(
-    (r): StoredCanMessage => ({
-      id: Number(r.id),
-      timestamp: Number(r.ts),
-      canId: Number(r.can_id),
-      nodeId: r.node_id === null || r.node_id === undefined ? null : Number(r.node_id),
-      messageType: r.message_type === null || r.message_type === undefined ? 'UNKNOWN' : String(r.message_type),
-      dlc: Number(r.dlc),
-      rawData: String(r.raw_data),
-      decodedData: parseDecoded(r.decoded_data),
-    }),
-  );
+      : await db.all<Record<string, unknown>>(`SELECT ${cols} FROM can_messages WHERE ${where} ORDER BY id LIMIT $3`, [
+          afterId,
+          since,
+          limit,
+        ]);
+  return rows.map((r): StoredCanMessage => ({
+    id: Number(r.id),
+    timestamp: Number(r.ts),
+    canId: Number(r.can_id),
+    nodeId: r.node_id === null || r.node_id === undefined ? null : Number(r.node_id),
+    messageType: r.message_type === null || r.message_type === undefined ? 'UNKNOWN' : String(r.message_type),
+    dlc: Number(r.dlc),
+    rawData: String(r.raw_data),
+    decodedData: parseDecoded(r.decoded_data),
+  }));
 }

@@ -111,7 +111,9 @@ describe('canopy monitor can', () => {
       await waitFor(() => out.includes('STATUS: Uptime=3600s'), 'the stored frames');
       await storeFrames([encodeScd30(2, 1234, 25.25, 61.5, t0 + 60_000)]);
       await waitFor(() => out.includes('CO2=1234ppm'), 'the new frame');
-      expect(out).toContain('[2026-05-01 10:01:00.000] [0x203] [Node 2 Flower Room/back] SCD30: CO2=1234ppm, Temp=25.25°C, RH=61.5%');
+      expect(out).toContain(
+        '[2026-05-01 10:01:00.000] [0x203] [Node 2 Flower Room/back] SCD30: CO2=1234ppm, Temp=25.25°C, RH=61.5%',
+      );
       // each frame once
       expect(out.match(/CO2=1234ppm/g)).toHaveLength(1);
       expect(out.match(/Uptime=3600s/g)).toHaveLength(1);
@@ -161,11 +163,26 @@ describe('canopy monitor backend', () => {
     // a stand-in systemctl (this machine does not boot with systemd): prints one state per unit like the real one
     const bin = tempDir('canopy-systemctl-');
     const fake = path.join(bin, 'systemctl');
-    fs.writeFileSync(fake, '#!/bin/sh\nshift\nfor u in "$@"; do case "$u" in *worker*) echo active;; *) echo failed;; esac; done\nexit 3\n', {
-      mode: 0o755,
-    });
+    fs.writeFileSync(
+      fake,
+      '#!/bin/sh\nshift\nfor u in "$@"; do case "$u" in *worker*) echo active;; *) echo failed;; esac; done\nexit 3\n',
+      {
+        mode: 0o755,
+      },
+    );
     const { stdout } = await canopy(
-      ['monitor', 'backend', '--once', '--api', apiUrl, '--systemd', 'on', '--units', 'canopy-worker.service', 'canopy-alerts.service'],
+      [
+        'monitor',
+        'backend',
+        '--once',
+        '--api',
+        apiUrl,
+        '--systemd',
+        'on',
+        '--units',
+        'canopy-worker.service',
+        'canopy-alerts.service',
+      ],
       { PATH: `${bin}:${process.env.PATH}` },
     );
     expect(stdout).toMatch(/Services \(heartbeat, systemd\)/);

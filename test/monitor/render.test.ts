@@ -116,11 +116,18 @@ function snapshot(n: { sensors: number; services: number; units: boolean }): Bac
         opsPerSec: '42',
       },
     },
-    streamInfo: { ok: true, value: { length: 12345, groups: [{ name: 'can-worker', consumers: 1, pending: 2, lag: 3 }] } },
+    streamInfo: {
+      ok: true,
+      value: { length: 12345, groups: [{ name: 'can-worker', consumers: 1, pending: 2, lag: 3 }] },
+    },
     entries: { ok: true, value: [pt100, scd30, pt100, scd30, pt100] },
     sensors: {
       ok: true,
-      value: Array.from({ length: n.sensors }, (_, i) => ({ name: `sensor_${i}_f`, value: String(20 + i / 3), ageMs: 1500 })),
+      value: Array.from({ length: n.sensors }, (_, i) => ({
+        name: `sensor_${i}_f`,
+        value: String(20 + i / 3),
+        ageMs: 1500,
+      })),
     },
     services: {
       ok: true,
@@ -131,7 +138,15 @@ function snapshot(n: { sensors: number; services: number; units: boolean }): Bac
         ageMs: 800,
       })),
     },
-    units: n.units ? { ok: true, value: [{ unit: 'canopy-svc0.service', state: 'active' }, { unit: 'canopy-gone.service', state: 'failed' }] } : null,
+    units: n.units
+      ? {
+          ok: true,
+          value: [
+            { unit: 'canopy-svc0.service', state: 'active' },
+            { unit: 'canopy-gone.service', state: 'failed' },
+          ],
+        }
+      : null,
     api: { url: 'http://127.0.0.1:8000/health', status: 200, summary: 'ok (redis up, store up)', latencyMs: 12 },
   };
 }

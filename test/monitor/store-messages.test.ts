@@ -35,7 +35,11 @@ describe.each(backends)('Store.messages on %s (what the CAN monitor reads)', (_n
     };
     expect(await store.messages({})).toEqual([]);
     await write(
-      [encodePt100(1, 23.5, 18.2, 0, now - 7_200_000), encodeScd30(2, 812, 23.1, 58, now - 1000), encodeStatus(3, 60, 1, now)],
+      [
+        encodePt100(1, 23.5, 18.2, 0, now - 7_200_000),
+        encodeScd30(2, 812, 23.1, 58, now - 1000),
+        encodeStatus(3, 60, 1, now),
+      ],
       '1',
     );
     const all = await store.messages({});
@@ -59,7 +63,9 @@ describe.each(backends)('Store.messages on %s (what the CAN monitor reads)', (_n
     // the monitor's source: a cursor that only ever moves forward, each row once
     const src = new StoreFrameSource(store, { lookbackMs: 3_600_000 });
     const first = await src.latest(10);
-    expect(first.map((f) => f.type)).toEqual(store.kind === 'sqlite' ? ['PT100', 'SCD30', 'STATUS'] : ['SCD30', 'STATUS']);
+    expect(first.map((f) => f.type)).toEqual(
+      store.kind === 'sqlite' ? ['PT100', 'SCD30', 'STATUS'] : ['SCD30', 'STATUS'],
+    );
     expect(await src.next(100)).toEqual([]);
     await write([encodePt100(2, 21, 17, 0, now + 10)], '2');
     const next = await src.next(100);

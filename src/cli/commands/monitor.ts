@@ -19,7 +19,8 @@ interface CommonOpts {
 
 const intIn = (lo: number, hi: number) => (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < lo || n > hi) throw new InvalidArgumentError(`must be an integer from ${lo} to ${hi}`);
+  if (!Number.isInteger(n) || n < lo || n > hi)
+    throw new InvalidArgumentError(`must be an integer from ${lo} to ${hi}`);
   return n;
 };
 
@@ -39,7 +40,10 @@ function fail(err: unknown): void {
 
 /** The node map and DBC; a missing or broken one is reported and the monitor runs without it. */
 function loadDecoding(o: CommonOpts): { nodes: NodeMap | undefined; dbc: DbcDecoder | undefined } {
-  const paths = resolvePipelinePaths({ ...(o.nodes ? { nodesPath: o.nodes } : {}), ...(o.dbc ? { dbcPath: o.dbc } : {}) });
+  const paths = resolvePipelinePaths({
+    ...(o.nodes ? { nodesPath: o.nodes } : {}),
+    ...(o.dbc ? { dbcPath: o.dbc } : {}),
+  });
   let nodes: NodeMap | undefined;
   let dbc: DbcDecoder | undefined;
   try {
@@ -69,7 +73,10 @@ export function registerMonitor(program: Command): void {
           'states, the API health check and Redis memory, fitted to the terminal (80×24 and up)',
       )
       .option('--stream <name>', 'the raw frame stream', 'can:raw')
-      .option('--api <url>', 'the API base URL whose /health is checked (default: CANOPY_API_URL, else http://127.0.0.1:$CANOPY_API_PORT or 8000)')
+      .option(
+        '--api <url>',
+        'the API base URL whose /health is checked (default: CANOPY_API_URL, else http://127.0.0.1:$CANOPY_API_PORT or 8000)',
+      )
       .option('--units <unit...>', 'systemd units shown (where systemd runs)', CANOPY_UNITS)
       .addOption(
         new Option('--systemd <mode>', 'systemctl states: auto (where systemd runs), on, off')
@@ -77,35 +84,37 @@ export function registerMonitor(program: Command): void {
           .default('auto'),
       ),
     '1000',
-  ).action(async (o: CommonOpts & { stream: string; api?: string; units: string[]; systemd: 'auto' | 'on' | 'off' }) => {
-    const tty = Boolean(process.stdout.isTTY);
-    const color = useColour(tty, o.color);
-    let conn: Connection | undefined;
-    try {
-      const opts = resolveBackendOptions({
-        stream: o.stream,
-        apiUrl: o.api ?? defaultApiUrl(),
-        units: o.units,
-        systemd: o.systemd === 'auto' ? 'auto' : o.systemd === 'on',
-      });
-      const { nodes, dbc } = loadDecoding(o);
-      conn = await Connection.connect({ clientName: 'canopy-monitor' });
-      const c = conn;
-      const frames = new StreamFrameSource(c, { stream: o.stream, nodes, dbc });
-      let tick = 0;
-      await runScreen(
-        async () => {
-          const snap = await collectBackend(c, frames, opts);
-          return renderBackendScreen(snap, { ...terminalSize(), color, tick: tick++ });
-        },
-        { once: Boolean(o.once), intervalMs: o.interval, tty },
-      );
-    } catch (err) {
-      fail(err);
-    } finally {
-      await conn?.close();
-    }
-  });
+  ).action(
+    async (o: CommonOpts & { stream: string; api?: string; units: string[]; systemd: 'auto' | 'on' | 'off' }) => {
+      const tty = Boolean(process.stdout.isTTY);
+      const color = useColour(tty, o.color);
+      let conn: Connection | undefined;
+      try {
+        const opts = resolveBackendOptions({
+          stream: o.stream,
+          apiUrl: o.api ?? defaultApiUrl(),
+          units: o.units,
+          systemd: o.systemd === 'auto' ? 'auto' : o.systemd === 'on',
+        });
+        const { nodes, dbc } = loadDecoding(o);
+        conn = await Connection.connect({ clientName: 'canopy-monitor' });
+        const c = conn;
+        const frames = new StreamFrameSource(c, { stream: o.stream, nodes, dbc });
+        let tick = 0;
+        await runScreen(
+          async () => {
+            const snap = await collectBackend(c, frames, opts);
+            return renderBackendScreen(snap, { ...terminalSize(), color, tick: tick++ });
+          },
+          { once: Boolean(o.once), intervalMs: o.interval, tty },
+        );
+      } catch (err) {
+        fail(err);
+      } finally {
+        await conn?.close();
+      }
+    },
+  );
 
   common(
     monitor
