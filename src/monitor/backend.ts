@@ -106,9 +106,7 @@ function entriesSection(s: BackendSnapshot, p: Painter): Section {
     ? [`  ${failed(e, p)}`]
     : e.value.length === 0
       ? [`  ${p.paint('grey', 'no entries')}`]
-      : [...e.value]
-          .reverse()
-          .map((f) => `  ${formatFrameLine(f, undefined, p).replace(/^(\S*\[)\d{4}-\d\d-\d\d /, '$1')}`);
+      : [...e.value].reverse().map((f) => `  ${formatFrameLine(f, undefined, p, { timeOnly: true })}`);
   return { title: `Newest entries of ${s.stream}`, rows };
 }
 

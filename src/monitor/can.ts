@@ -62,7 +62,9 @@ export function renderCanScreen(
   const room = Math.max(0, o.height - HEADER_LINES);
   const shown = room > 0 ? s.frames.slice(-room) : [];
   if (shown.length === 0 && room > 0) lines.push(p.paint('grey', 'waiting for frames…'));
-  for (const f of shown) lines.push(formatFrameLine(f, o.nodes, p));
+  // below 100 columns the date (it is in the header) makes room for the values
+  const timeOnly = o.width < 100;
+  for (const f of shown) lines.push(formatFrameLine(f, o.nodes, p, { timeOnly }));
   return fit(lines, o.width, o.height);
 }
 

@@ -78,6 +78,7 @@ export function formatNumber(v: number): string {
 export function formatValues(decoded: Record<string, number> | null): string {
   if (!decoded) return '';
   return Object.entries(decoded)
+    .filter(([name, v]) => !(name === 'fault' && v === 0)) // a fault flag says something only when set
     .map(([name, v]) => {
       const l = LABELS[name];
       return l ? `${l[0]}=${formatNumber(v)}${l[1]}` : `${name}=${formatNumber(v)}`;
@@ -101,8 +102,14 @@ export function nodeLabel(node: number | null, nodes: NodeMap | undefined): stri
 }
 
 /** One line in the scanner's format, coloured by message type when the painter colours. */
-export function formatFrameLine(f: DisplayFrame, nodes: NodeMap | undefined, p: Painter): string {
-  const head = `[${formatTime(f.ts)}] [${formatId(f.canId, f.extended)}] [${nodeLabel(f.node, nodes)}]`;
+export function formatFrameLine(
+  f: DisplayFrame,
+  nodes: NodeMap | undefined,
+  p: Painter,
+  o: { timeOnly?: boolean } = {},
+): string {
+  const time = o.timeOnly ? formatTime(f.ts).slice(11) : formatTime(f.ts);
+  const head = `[${time}] [${formatId(f.canId, f.extended)}] [${nodeLabel(f.node, nodes)}]`;
   const values = f.error ? p.paint('red', f.error) : formatValues(f.decoded) || `data=${f.raw || '-'}`;
   return `${p.paint('grey', head)} ${p.paint(typeColour(f.type), `${f.type}:`)} ${values}`;
 }

@@ -83,9 +83,9 @@ describe('canopy monitor can', () => {
     expect(lines[0]).toMatch(/^Canopy CAN monitor {2}database sqlite/);
     expect(lines[1]).toMatch(/^Counts \(4 read since \d\d:\d\d:\d\d\): PT100 2 {2}SCD30 1 {2}STATUS 1$/);
     expect(lines.slice(3)).toEqual([
-      '[2026-05-01 10:00:00.000] [0x101] [Node 1 Flower Room/front] PT100: Dry=23.5°C, Wet=18.2°C, Fault=0',
+      '[2026-05-01 10:00:00.000] [0x101] [Node 1 Flower Room/front] PT100: Dry=23.5°C, Wet=18.2°C',
       '[2026-05-01 10:00:00.001] [0x103] [Node 1 Flower Room/front] SCD30: CO2=812ppm, Temp=23.1°C, RH=58%',
-      '[2026-05-01 10:00:00.002] [0x201] [Node 2 Flower Room/back] PT100: Dry=23°C, Wet=19°C, Fault=0',
+      '[2026-05-01 10:00:00.002] [0x201] [Node 2 Flower Room/back] PT100: Dry=23°C, Wet=19°C',
       '[2026-05-01 10:00:00.003] [0x30F] [Node 3 Veg Room/main] STATUS: Uptime=3600s, Errors=0',
     ]);
   });

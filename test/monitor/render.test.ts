@@ -38,7 +38,11 @@ describe('the scanner line format', () => {
   it('prints time, id, node with its room, type and labelled values', () => {
     const p = painter(false);
     expect(formatFrameLine(pt100, nodes, p)).toBe(
-      '[2024-12-11 12:34:56.789] [0x101] [Node 1 Flower Room/front] PT100: Dry=23.5°C, Wet=18.2°C, Fault=0',
+      '[2024-12-11 12:34:56.789] [0x101] [Node 1 Flower Room/front] PT100: Dry=23.5°C, Wet=18.2°C',
+    );
+    // a set fault flag is shown; the date can be left out (narrow screens)
+    expect(formatFrameLine({ ...pt100, decoded: { temp_dry_c: 23.5, fault: 2 } }, nodes, p, { timeOnly: true })).toBe(
+      '[12:34:56.789] [0x101] [Node 1 Flower Room/front] PT100: Dry=23.5°C, Fault=2',
     );
     expect(formatFrameLine(scd30, nodes, p)).toBe(
       '[2024-12-11 12:34:57.123] [0x103] [Node 1 Flower Room/front] SCD30: CO2=812ppm, Temp=23.1°C, RH=58%',
@@ -84,7 +88,10 @@ describe('the CAN monitor screen', () => {
       expectFits(lines, 80, 24);
       expect(stripAnsi(lines[0] as string)).toMatch(/^Canopy CAN monitor {2}database sqlite/);
       expect(stripAnsi(lines[1] as string)).toBe('Counts (100 read since 12:00:00): PT100 50  SCD30 50');
-      expect(stripAnsi(lines[23] as string)).toMatch(/^\[2024-12-11 12:34:56\.888\] \[0x103\] .*SCD30: CO2=812ppm/);
+      expect(stripAnsi(lines[23] as string)).toMatch(
+        /^\[12:34:56\.888\] \[0x103\] \[Node 1 Flower Room\/front\] SCD30: CO2=812ppm, Temp=.*…$/,
+      );
+      expect(stripAnsi(lines[23] as string)).toHaveLength(80));
     }
   });
 
@@ -96,7 +103,7 @@ describe('the CAN monitor screen', () => {
     expect(empty.slice(1)).toEqual([expect.stringMatching(/: none$/), '-'.repeat(80), 'waiting for frames…']);
     const big = renderCanScreen(state, { nodes, color: false, width: 132, height: 50 });
     expect(big).toHaveLength(50);
-    expect(big[49]).toContain('Temp=23.1°C, RH=58%');
+    expect(big[49]).toMatch(/^\[2024-12-11 12:34:56\.888\] .*Temp=23\.1°C, RH=58%$/);
   });
 });
 
