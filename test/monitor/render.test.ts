@@ -91,7 +91,7 @@ describe('the CAN monitor screen', () => {
       expect(stripAnsi(lines[23] as string)).toMatch(
         /^\[12:34:56\.888\] \[0x103\] \[Node 1 Flower Room\/front\] SCD30: CO2=812ppm, Temp=.*…$/,
       );
-      expect(stripAnsi(lines[23] as string)).toHaveLength(80));
+      expect(stripAnsi(lines[23] as string)).toHaveLength(80);
     }
   });
 
