@@ -29,6 +29,11 @@
 #                  OS user over the local socket; with --root, setup.sql runs only then)
 #   --pg-port PORT the PostgreSQL port written into DATABASE_URL (default 5432)
 #   --memory-mb N  size the PostgreSQL settings for N MB of RAM (default: this machine's)
+#   --desktop      install the menu launchers of the two terminal monitors (default: when a
+#                  graphical desktop is installed: /usr/share/xsessions or wayland-sessions)
+#   --autostart    also open both monitors in terminal windows at every desktop login
+#   --desktop-user NAME  the desktop user who runs the monitors: joins the group canopy
+#                  (reads /etc/canopy/monitor.env and the SQLite store)
 #
 # What it does: creates one unprivileged user per service (canopy-scanner,
 # canopy-worker, …, canopy-backup; group canopy; systemd-sysusers), the
@@ -51,6 +56,7 @@ packages=0
 postgres=0
 timescaledb=0
 grafana=0
+desktop=auto autostart=0 desktop_user=""
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -67,6 +73,9 @@ while [[ $# -gt 0 ]]; do
     --pg-admin) pg_admin="${2:?--pg-admin needs a connection string}"; shift 2 ;;
     --pg-port) pg_port="${2:?--pg-port needs a port}"; shift 2 ;;
     --memory-mb) pg_memory_mb="${2:?--memory-mb needs a number}"; shift 2 ;;
+    --desktop) desktop=1; shift ;;
+    --autostart) desktop=1; autostart=1; shift ;;
+    --desktop-user) desktop_user="${2:?--desktop-user needs a user name}"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -301,6 +310,62 @@ if [[ $grafana == 1 ]]; then
   grafana_install
 elif [[ -d "$p/etc/grafana" ]]; then
   grafana_provision
+fi
+
+# --- desktop monitors -------------------------------------------------------------
+# The two terminal monitors for the Pi's desktop: menu launchers (Terminal=true)
+# running /usr/local/lib/canopy/canopy-monitor, with --desktop or when a desktop
+# is installed; with --autostart an XDG autostart entry that opens both at login.
+# /etc/canopy/monitor.env (0640 root:canopy, never overwritten) gives them the
+# read-only Redis user canopy-monitor; the desktop user reads it through the
+# group canopy (--desktop-user NAME).
+if [[ $desktop == auto ]]; then
+  desktop=0
+  [[ -d "$p/usr/share/xsessions" || -d "$p/usr/share/wayland-sessions" ]] && desktop=1
+fi
+if [[ $desktop == 1 ]]; then
+  put "$here/desktop/canopy-monitor" /usr/local/lib/canopy/canopy-monitor 755
+  put "$here/desktop/canopy-monitors" /usr/local/lib/canopy/canopy-monitors 755
+  for m in can backend; do
+    put "$here/desktop/canopy-monitor-$m.desktop" "/usr/share/applications/canopy-monitor-$m.desktop" 644
+  done
+  if [[ $autostart == 1 ]]; then
+    put "$here/desktop/canopy-monitors-autostart.desktop" /etc/xdg/autostart/canopy-monitors.desktop 644
+  fi
+  menv=/etc/canopy/monitor.env
+  if [[ ! -e "$p$menv" ]]; then
+    murl=redis://127.0.0.1:6379
+    mcreds="$p/etc/canopy/redis-acl.credentials"
+    if [[ -r "$mcreds" ]]; then
+      pw="$(awk -F= '$1=="canopy-monitor" {print substr($0, 16)}' "$mcreds")"
+      if [[ "$pw" =~ ^[A-Za-z0-9_-]+$ ]]; then
+        murl="redis://canopy-monitor:$pw@127.0.0.1:6379"
+      elif [[ -n "$pw" && -f "$cli" ]]; then
+        murl="$(REDIS_URL=redis://127.0.0.1:6379 "$node" "$cli" acl --url-for canopy-monitor --credentials "$mcreds" 2>/dev/null)"
+      fi
+    fi
+    put_text "$menv" 640 <<EOF
+# Read by /usr/local/lib/canopy/canopy-monitor (the desktop monitors).
+# Readable by the group canopy: add the desktop user to it (install.sh --desktop-user NAME).
+# REDIS_URL: the read-only Redis user canopy-monitor. With PostgreSQL, add
+# DATABASE_URL (a read-only role is enough: canopy monitor can only reads can_messages).
+CANOPY_DATA_DIR=/var/lib/canopy
+REDIS_URL=$murl
+# CANOPY_API_URL=http://127.0.0.1:8000
+EOF
+  fi
+  set_meta "$p$menv" 640 root canopy
+  if [[ -n "$desktop_user" ]]; then
+    if [[ $live == 1 ]]; then
+      if ! id -nG "$desktop_user" 2>/dev/null | tr ' ' '\n' | grep -qx canopy; then
+        usermod -aG canopy "$desktop_user"
+        say "added $desktop_user to the group canopy (log in again to use the monitors)"
+        changed=1
+      fi
+    else
+      say "--desktop-user ignored: root is $root (on the target: usermod -aG canopy $desktop_user)"
+    fi
+  fi
 fi
 
 # --- enable ---------------------------------------------------------------------

@@ -4,12 +4,13 @@
 #   run  — what `canopy up` needs (redis-server)
 #   test — also PostgreSQL, Chromium, can-utils, mosquitto, python3-redis/msgpack, systemd,
 #          faketime (clock-step tests), python3-canmatrix (DBC differential tests),
-#          strace (the worker's durable-commit test counts its fsyncs)
+#          strace (the worker's durable-commit test counts its fsyncs),
+#          desktop-file-utils (desktop-file-validate checks the monitors' launchers)
 set -euo pipefail
 mode=${1:-run}
 want=(redis-server)
 if [ "$mode" = test ]; then
-  want+=(postgresql chromium can-utils mosquitto python3-redis python3-msgpack systemd faketime python3-canmatrix strace)
+  want+=(postgresql chromium can-utils mosquitto python3-redis python3-msgpack systemd faketime python3-canmatrix strace desktop-file-utils)
 fi
 missing=()
 for p in "${want[@]}"; do

@@ -55,9 +55,97 @@ export function ago(ms: number): string {
 }
 
 /**
- * Runs a monitor: `--once` prints one screen and returns; otherwise it
- * redraws every `intervalMs` until Ctrl+C (SIGINT/SIGTERM), then restores
- * the cursor and resolves.
+ * Cuts `s` to `width` visible columns (ANSI codes do not count), ending with
+ * `…` when something was cut; colours are reset after a cut.
+ */
+export function truncate(s: string, width: number): string {
+  if (stripAnsi(s).length <= width) return s;
+  if (width <= 0) return '';
+  let out = '';
+  let visible = 0;
+  let coloured = false;
+  for (let i = 0; i < s.length;) {
+    // eslint-disable-next-line no-control-regex
+    const m = /^\x1b\[[0-9;?]*[A-Za-z]/.exec(s.slice(i, i + 16));
+    if (m) {
+      out += m[0];
+      coloured = true;
+      i += m[0].length;
+      continue;
+    }
+    if (visible === width - 1) break;
+    const ch = String.fromCodePoint(s.codePointAt(i) as number);
+    out += ch;
+    visible++;
+    i += ch.length;
+  }
+  return `${out}…${coloured ? '\x1b[0m' : ''}`;
+}
+
+/** Fits a screen to `width` × `height`: at most `height` lines, each cut to `width` columns. */
+export function fit(lines: readonly string[], width: number, height: number): string[] {
+  return lines.slice(0, Math.max(0, height)).map((l) => truncate(l, width));
+}
+
+/** The terminal's size, or 80×24 when stdout is not a terminal (or reports none). */
+export function terminalSize(out: NodeJS.WriteStream = process.stdout): { width: number; height: number } {
+  return {
+    width: out.isTTY && out.columns > 0 ? out.columns : 80,
+    height: out.isTTY && out.rows > 0 ? out.rows : 24,
+  };
+}
+
+/** Colours on when stdout is a terminal, `--no-color` was not given and NO_COLOR is unset or empty. */
+export function useColour(tty: boolean, flag: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+  return tty && flag && !env.NO_COLOR;
+}
+
+/**
+ * Calls `step` every `intervalMs` until Ctrl+C (SIGINT/SIGTERM); a step that
+ * throws hands its error to `onError` and the loop goes on.
+ */
+export async function runLoop(
+  step: () => Promise<void>,
+  opts: { intervalMs: number; onError: (err: Error) => void; signal?: AbortSignal },
+): Promise<void> {
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const stop = () => {
+    stopped = true;
+    wake?.();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  opts.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    while (!stopped && !opts.signal?.aborted) {
+      try {
+        await step();
+      } catch (err) {
+        opts.onError(err as Error);
+      }
+      if (stopped) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, opts.intervalMs);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    opts.signal?.removeEventListener('abort', stop);
+  }
+}
+
+/**
+ * Runs a full-screen monitor: `--once` prints one screen and returns;
+ * otherwise it redraws every `intervalMs` until Ctrl+C, then restores the
+ * cursor and resolves. On a terminal the screen is drawn from the top-left
+ * corner without a final newline, so a screen of exactly the terminal's
+ * height never scrolls its header off.
  */
 export async function runScreen(
   render: () => Promise<string[]>,
@@ -68,32 +156,16 @@ export async function runScreen(
     out.write(`${(await render()).join('\n')}\n`);
     return;
   }
-  let stopped = false;
-  let wake: (() => void) | undefined;
-  const stop = () => {
-    stopped = true;
-    wake?.();
+  if (opts.tty) out.write('\x1b[?25l\x1b[2J');
+  const draw = (lines: string[]): void => {
+    out.write(opts.tty ? `\x1b[H${lines.map((l) => `${l}\x1b[K`).join('\n')}\x1b[J` : `${lines.join('\n')}\n\n`);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  if (opts.tty) out.write('\x1b[?25l');
   try {
-    while (!stopped) {
-      let lines: string[];
-      try {
-        lines = await render();
-      } catch (err) {
-        lines = [`error: ${(err as Error).message}`];
-      }
-      out.write(opts.tty ? `\x1b[H\x1b[2J${lines.join('\n')}\n` : `${lines.join('\n')}\n\n`);
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, opts.intervalMs);
-      });
-    }
+    await runLoop(async () => draw(await render()), {
+      intervalMs: opts.intervalMs,
+      onError: (err) => draw([`error: ${err.message}`]),
+    });
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    if (opts.tty) out.write('\x1b[?25h');
+    if (opts.tty) out.write('\x1b[?25h\n');
   }
 }

@@ -139,6 +139,21 @@ export type SweepResult = Record<string, number>;
 
 export type StoreKind = 'sqlite' | 'postgres' | 'timescaledb';
 
+/** Which `can_messages` rows {@link Store.messages} returns. */
+export interface MessageQuery {
+  /** Only rows with a larger id (a follower's cursor). @defaultValue none: the newest `limit` rows */
+  afterId?: number;
+  /** Only frames at or after this time (unix ms). @defaultValue no bound */
+  since?: number;
+  /** At most this many rows (1–100000). @defaultValue 500 */
+  limit?: number;
+}
+
+/** A `can_messages` row as stored: its id (insertion order) instead of the stream id. */
+export interface StoredCanMessage extends Omit<CanMessageRow, 'streamId'> {
+  id: number;
+}
+
 /**
  * The history store. SQLite ({@link openStore} with `sqlite:PATH`) or
  * PostgreSQL/TimescaleDB (`postgres://…`) behind one interface. Every method
@@ -167,6 +182,8 @@ export interface Store {
   /** The newest reading of each sensor (optionally only those named). */
   latestReadings(sensors?: string[]): Promise<LatestReading[]>;
   countMessages(): Promise<number>;
+  /** `can_messages` rows in insertion (id) order: the newest, or those after a cursor. */
+  messages(q: MessageQuery): Promise<StoredCanMessage[]>;
   countReadings(): Promise<number>;
 
   getDeviceStates(): Promise<DeviceState[]>;

@@ -17,6 +17,7 @@ import {
   MINUTE,
 } from '../buckets.js';
 import type { Partial } from '../buckets.js';
+import { readMessages } from '../messages.js';
 import { checkPage, decodedText, freshRows, latestOf, streamIdsOf, validateBatch } from '../batch.js';
 import { StoreError, toStoreError } from '../errors.js';
 import type { RetentionTable, StoreOptions } from '../options.js';
@@ -27,9 +28,11 @@ import type {
   ExportQuery,
   ExportRow,
   LatestReading,
+  MessageQuery,
   ReadingRow,
   Store,
   StoreKind,
+  StoredCanMessage,
   SweepResult,
   WriteBatch,
 } from '../types.js';
@@ -63,6 +66,7 @@ export class PgStore extends RecordStore implements Store {
   private closed = false;
   private readonly timer: NodeJS.Timeout | undefined;
   protected readonly records: RecordMethods;
+  private readonly sql: SqlDriver;
 
   private constructor(url: string, opts: StoreOptions) {
     super();
@@ -78,7 +82,8 @@ export class PgStore extends RecordStore implements Store {
     });
     // an idle client whose server went away: the pool drops it; the next call reconnects
     this.pool.on('error', () => undefined);
-    this.records = recordMethods(this.driver());
+    this.sql = this.driver();
+    this.records = recordMethods(this.sql);
     if (opts.sweepIntervalMs > 0) {
       this.timer = setInterval(() => void this.sweep().catch(() => undefined), opts.sweepIntervalMs);
       this.timer.unref();
@@ -436,6 +441,10 @@ export class PgStore extends RecordStore implements Store {
 
   countMessages(): Promise<number> {
     return this.count('can_messages');
+  }
+
+  messages(q: MessageQuery): Promise<StoredCanMessage[]> {
+    return readMessages(this.sql, q, MS('timestamp'), TS('$2'));
   }
 
   countReadings(): Promise<number> {

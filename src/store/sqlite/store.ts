@@ -19,6 +19,7 @@ import {
   validateHistoryQuery,
 } from '../buckets.js';
 import type { Partial } from '../buckets.js';
+import { readMessages } from '../messages.js';
 import { checkPage, decodedText, freshRows, latestOf, streamIdsOf, validateBatch } from '../batch.js';
 import { StoreError, toStoreError } from '../errors.js';
 import type { RetentionTable, StoreOptions } from '../options.js';
@@ -28,7 +29,9 @@ import type {
   ExportQuery,
   ExportRow,
   LatestReading,
+  MessageQuery,
   Store,
+  StoredCanMessage,
   SweepResult,
   WriteBatch,
 } from '../types.js';
@@ -366,6 +369,10 @@ export class SqliteStore extends RecordStore implements Store {
       'countMessages',
       (db) => (db.prepare('SELECT count(*) AS n FROM can_messages').get() as { n: number }).n,
     );
+  }
+
+  messages(q: MessageQuery): Promise<StoredCanMessage[]> {
+    return readMessages(this.sql, q, 'timestamp * 1000.0', '$2 / 1000.0');
   }
 
   async countReadings(): Promise<number> {
