@@ -51,6 +51,8 @@ export interface MailboxOptions extends MailboxKeys {
    * (renamed) before it is handled, so it is handled once; its reply goes to a file.
    */
   files: FabricFiles | undefined;
+  /** @defaultValue 1000 — how often the file queue is looked at (a directory listing) between drains. */
+  filePollMs: number;
   /** @defaultValue true — `false` (`USE_REDIS=false`) reads the file queue only. */
   useRedis: boolean;
 }
@@ -64,6 +66,7 @@ export const MAILBOX_DEFAULTS: Omit<MailboxOptions, 'instance'> = {
   maxMessageBytes: MAX_ADMIN_MESSAGE_BYTES,
   logger: silentLogger,
   files: undefined,
+  filePollMs: 1000,
   useRedis: true,
 };
 
@@ -104,6 +107,7 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
   #subscription: Subscription | undefined;
   readonly #onResubscribed = () => void this.drain();
   #timer: NodeJS.Timeout | undefined;
+  #fileTimer: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
   readonly #stats: MailboxStats = { handled: 0, duplicates: 0, rejected: 0, expired: 0, failed: 0 };
@@ -113,6 +117,7 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
     const o = { ...MAILBOX_DEFAULTS, ...options };
     if (!o.instance) throw new ConfigError('instance must not be empty');
     if (!o.useRedis && !o.files) throw new ConfigError('useRedis: false needs files');
+    if (!(o.drainIntervalMs > 0) || !(o.filePollMs > 0)) throw new ConfigError('drainIntervalMs and filePollMs must be > 0');
     this.options = o;
     this.#conn = conn;
     this.handle('ping', () => ({
@@ -147,6 +152,11 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
     await this.drain();
     this.#timer = setInterval(() => void this.drain(), this.options.drainIntervalMs);
     this.#timer.unref();
+    const files = this.options.files;
+    if (files) {
+      this.#fileTimer = setInterval(() => void this.#serial(() => this.#drainFiles(files)), this.options.filePollMs);
+      this.#fileTimer.unref();
+    }
   }
 
   async #subscribe(): Promise<void> {
@@ -185,6 +195,7 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    clearInterval(this.#fileTimer);
     this.#sub?.off('resubscribed', this.#onResubscribed);
     await this.#subscription?.unsubscribe().catch(() => undefined);
     await this.#chain;
@@ -192,6 +203,7 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
   }
 
   async #drainFiles(files: FabricFiles): Promise<void> {
+    if (this.#closed) return;
     try {
       for await (const c of files.takeAdmin(this.options.instance, this.options.maxMessageBytes)) {
         if (this.#closed) {
