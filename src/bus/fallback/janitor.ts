@@ -1,5 +1,5 @@
 import type { Connection } from '../connection.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, PermissionError } from '../errors.js';
 import { LuaScript } from '../fabric-lua.js';
 import type { BusLogger } from '../log.js';
 import { silentLogger } from '../log.js';
@@ -72,6 +72,8 @@ export class FabricJanitor {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #leader = false;
+  /** Cleared when the ACL refuses the lease: this process leaves the cleanup to the others. */
+  #mayLead = true;
   #closed = false;
 
   constructor(
@@ -135,7 +137,7 @@ export class FabricJanitor {
     try {
       if (this.#files) this.#stats.filesRemoved += await this.#files.sweep();
       await this.replay();
-      if (!this.#conn.isReady || !this.#registry.options.useRedis) return;
+      if (!this.#conn.isReady || !this.#registry.options.useRedis || !this.#mayLead) return;
       this.#leader = await this.#acquire();
       if (!this.#leader) return;
       this.#stats.ledRounds++;
@@ -149,6 +151,12 @@ export class FabricJanitor {
       this.#stats.identitiesRemoved += removed;
       log.info({ scopes: scopes.length, removed }, 'identity cleanup done (elected cleaner)');
     } catch (err) {
+      if (err instanceof PermissionError && !this.#leader) {
+        // a least-privilege ACL user without identity writes: not a candidate
+        this.#mayLead = false;
+        log.info({ err: err.message }, 'not allowed to run the identity cleanup; left to services that write identities');
+        return;
+      }
       this.#stats.errors++;
       log.warn({ err: (err as Error).message }, 'fabric janitor round failed');
     }
