@@ -79,7 +79,8 @@ export async function sendAdminMessage(
     try {
       return await sendViaRedis(conn, instance, message, o);
     } catch (err) {
-      const unreachable = err instanceof ClosedError || (err instanceof ConnectionError && !(err instanceof TimeoutError));
+      const unreachable =
+        err instanceof ClosedError || (err instanceof ConnectionError && !(err instanceof TimeoutError));
       // A reply timeout is not an outage: the message is queued in Redis.
       if (!o.files || !unreachable || conn.isReady) throw err;
     }

@@ -117,7 +117,8 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
     const o = { ...MAILBOX_DEFAULTS, ...options };
     if (!o.instance) throw new ConfigError('instance must not be empty');
     if (!o.useRedis && !o.files) throw new ConfigError('useRedis: false needs files');
-    if (!(o.drainIntervalMs > 0) || !(o.filePollMs > 0)) throw new ConfigError('drainIntervalMs and filePollMs must be > 0');
+    if (!(o.drainIntervalMs > 0) || !(o.filePollMs > 0))
+      throw new ConfigError('drainIntervalMs and filePollMs must be > 0');
     this.options = o;
     this.#conn = conn;
     this.handle('ping', () => ({

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import type { Connection } from './connection.js';
-import { ConfigError } from './errors.js';
+import { ClosedError, ConfigError, ConnectionError } from './errors.js';
 import type { FabricFiles } from './fallback/records.js';
 import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
@@ -175,7 +175,9 @@ export class Heartbeat {
       }
     }
     try {
-      if (!o.files) throw redisErr;
+      // only an outage falls back; a refusal (NOPERM, a bad reply) is a failure
+      const outage = redisErr === undefined || redisErr instanceof ConnectionError || redisErr instanceof ClosedError;
+      if (!o.files || !outage) throw redisErr;
       await o.files.writeHeartbeat(info, ttlMs);
       if (!this.#onFile && o.useRedis)
         o.logger.warn({ instance: o.instance, dir: o.files.dir }, 'Redis unreachable: heartbeat written to a file');

@@ -107,7 +107,9 @@ export class Registry {
     const key = this.key(scope, id);
     const value = JSON.stringify(data);
     const done = await this.#redis(() =>
-      this.#conn.run(`SET ${key}`, (c) => c.set(key, value, { expiration: { type: 'EX', value: this.options.ttlSeconds } })),
+      this.#conn.run(`SET ${key}`, (c) =>
+        c.set(key, value, { expiration: { type: 'EX', value: this.options.ttlSeconds } }),
+      ),
     );
     if (!done) await this.options.files?.writeIdentity(scope, id, data, this.options.ttlSeconds);
   }

@@ -70,6 +70,18 @@ describe('USE_REDIS=false and canopy admin without Redis', () => {
     const status = await canopy(['admin', 'h:offline:1', 'status', '--timeout', '30000'], { USE_REDIS: 'false' });
     expect(status.stdout).toContain('"service":"offline"');
     expect(rt.mailbox.stats.handled).toBe(2);
+    // a file in the queue that is not an admin message: counted as rejected, removed, the mailbox keeps answering
+    // (one without an unexpired expires_at may be swept away by a janitor round first)
+    const queue = files.adminDir('h:offline:1');
+    const expires = new Date(Date.now() + 600_000).toISOString();
+    fs.writeFileSync(
+      path.join(queue, '000000000000000-000000-1.json'),
+      JSON.stringify({ command: 5, expires_at: expires }),
+    );
+    await waitFor(() => rt.mailbox.stats.rejected === 1, 'the rejection', 30_000);
+    expect(fs.readdirSync(queue)).toEqual([]);
+    const again = await canopy(['admin', 'h:offline:1', 'ping', '--timeout', '30000'], { USE_REDIS: 'false' });
+    expect(again.stdout).toMatch(/^h:offline:1: ok /);
   });
 
   it('canopy admin falls back to the files when Redis is unreachable', async () => {

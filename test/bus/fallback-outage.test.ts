@@ -103,11 +103,7 @@ describe('fabric fallback during a Redis outage', () => {
       30_000,
     );
     await waitFor(async () => (await files.listHeartbeats()).length === 0, 'heartbeat files removed', 30_000);
-    await waitFor(
-      async () => (await conn.client.exists('identity:client:c1')) === 1,
-      'identities replayed',
-      30_000,
-    );
+    await waitFor(async () => (await conn.client.exists('identity:client:c1')) === 1, 'identities replayed', 30_000);
     const node1 = JSON.parse(String(await conn.client.get('identity:can-node:1'))) as Record<string, unknown>;
     expect(node1).toMatchObject({ room: 'a', fw: 2, seen_count: 2 });
     expect(String(node1.first_seen) < String(node1.last_seen)).toBe(true);
@@ -118,7 +114,9 @@ describe('fabric fallback during a Redis outage', () => {
     expect(JSON.parse(String(await conn.client.get('identity:client:c1')))).toEqual({ k: 1 });
     expect(await conn.client.ttl('identity:client:c1')).toBeGreaterThan(86_000);
     const left = fs.existsSync(path.join(fabricDir, 'identities'))
-      ? fs.readdirSync(path.join(fabricDir, 'identities'), { recursive: true }).filter((f) => String(f).endsWith('.json'))
+      ? fs
+          .readdirSync(path.join(fabricDir, 'identities'), { recursive: true })
+          .filter((f) => String(f).endsWith('.json'))
       : [];
     expect(left).toEqual([]);
 

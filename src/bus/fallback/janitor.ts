@@ -154,7 +154,10 @@ export class FabricJanitor {
       if (err instanceof PermissionError && !this.#leader) {
         // a least-privilege ACL user without identity writes: not a candidate
         this.#mayLead = false;
-        log.info({ err: err.message }, 'not allowed to run the identity cleanup; left to services that write identities');
+        log.info(
+          { err: err.message },
+          'not allowed to run the identity cleanup; left to services that write identities',
+        );
         return;
       }
       this.#stats.errors++;
@@ -178,9 +181,7 @@ export class FabricJanitor {
     clearInterval(this.#timer);
     await this.#running;
     if (this.#leader && this.#conn.isReady) {
-      await this.#release
-        .run(this.#conn, [this.options.leaseKey], [this.options.instance])
-        .catch(() => undefined);
+      await this.#release.run(this.#conn, [this.options.leaseKey], [this.options.instance]).catch(() => undefined);
     }
   }
 }

@@ -2,7 +2,6 @@ import { ConfigError } from '../errors.js';
 import type { AdminMessage, AdminReply } from '../admin-message.js';
 import { parseAdminMessage } from '../admin-message.js';
 import type { HeartbeatInfo, LiveInstance } from '../presence.js';
-import type { SeenFields } from '../registry.js';
 import {
   FABRIC_LAYOUT as L,
   FileStore,

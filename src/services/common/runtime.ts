@@ -162,7 +162,18 @@ export async function startServiceRuntime(
     mailbox = new Mailbox(conn, { instance: o.instance, subscriber, logger: log, ...fallback });
     const registry = new Registry(conn, fallback);
     const janitor = new FabricJanitor(conn, registry, files, { ...o.janitor, instance: o.instance, logger: log });
-    const runtime = new Runtime(o.service, o.instance, conn, subscriber, publisher, presence, mailbox, registry, janitor, log);
+    const runtime = new Runtime(
+      o.service,
+      o.instance,
+      conn,
+      subscriber,
+      publisher,
+      presence,
+      mailbox,
+      registry,
+      janitor,
+      log,
+    );
     // Redis is back: beat there (removing the file), replay the identities, drain the mailbox.
     conn.on('reconnected', () => {
       const hb = presence;
