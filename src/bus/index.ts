@@ -24,4 +24,8 @@ export * from './breaker.js';
 export * from './spool.js';
 export * from './spooled-stream.js';
 export * from './fabric-lua.js';
+export * from './fallback/files.js';
+export * from './fallback/records.js';
+export * from './fallback/replay.js';
+export * from './fallback/janitor.js';
 // acl       — ./acl.js        (Redis ACL generation)

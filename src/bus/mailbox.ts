@@ -1,10 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import {
+  MAILBOX_KEYS,
+  MAX_ADMIN_MESSAGE_BYTES,
+  parseAdminMessage,
+  type AdminMessage,
+  type AdminReply,
+  type MailboxKeys,
+} from './admin-message.js';
+import type { Codec } from './codec.js';
 import type { Connection } from './connection.js';
-import { ConfigError, TimeoutError } from './errors.js';
-import { createJsonCodec, type Codec } from './codec.js';
-import { DecodeError } from './errors.js';
+import { ConfigError } from './errors.js';
 import { LuaScript } from './fabric-lua.js';
+import type { FabricFiles } from './fallback/records.js';
 import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
 import { Subscriber, type Subscription } from './subscriber.js';
@@ -16,122 +23,8 @@ const textCodec: Codec = {
   decode: (d) => (typeof d === 'string' ? d : d.toString('utf8')),
 };
 
-/** An admin message as it travels on `admin:{instance}` and in `admin:queue:{instance}`. */
-export interface AdminMessage {
-  id: string;
-  command: string;
-  args: Record<string, unknown>;
-  /** Who sent it (free text, e.g. `canopy admin`). */
-  from: string;
-  /** ISO-8601 UTC. */
-  sent_at: string;
-  /** ISO-8601 UTC; a message found after this is dropped (logged), not handled. */
-  expires_at: string;
-  /** List key the reply is pushed to. */
-  reply_to: string;
-}
-
-/** What the handler of a message answers. */
-export interface AdminReply {
-  id: string;
-  instance: string;
-  command: string;
-  ok: boolean;
-  result?: unknown;
-  error?: string;
-  /** ISO-8601 UTC. */
-  handled_at: string;
-}
-
-/** Key names of the mailbox; shared by sender and receiver. */
-export interface MailboxKeys {
-  /** @defaultValue `admin:` — channel `admin:{instance}`. */
-  channelPrefix: string;
-  /** @defaultValue `admin:queue:` — list `admin:queue:{instance}`. */
-  queuePrefix: string;
-  /** @defaultValue `admin:reply:` — reply list `admin:reply:{id}`. */
-  replyPrefix: string;
-}
-
-export const MAILBOX_KEYS: MailboxKeys = {
-  channelPrefix: 'admin:',
-  queuePrefix: 'admin:queue:',
-  replyPrefix: 'admin:reply:',
-};
-
-/** Options of {@link sendAdminMessage}. */
-export interface SendAdminOptions extends MailboxKeys {
-  /** @defaultValue 3600 — TTL of the queue list (refreshed by each send) and the message's lifetime, seconds. */
-  ttlSeconds: number;
-  /** @defaultValue 5000 — how long to wait for the reply; 0 sends without waiting. */
-  replyTimeoutMs: number;
-  /** @defaultValue `canopy` */
-  from: string;
-}
-
-export const SEND_ADMIN_DEFAULTS: SendAdminOptions = {
-  ...MAILBOX_KEYS,
-  ttlSeconds: 3600,
-  replyTimeoutMs: 5000,
-  from: 'canopy',
-};
-
-/**
- * Sends `command` to one instance: RPUSH to its queue (with the TTL) and
- * PUBLISH on its channel, in one MULTI. Waits for the reply (BLPOP on the
- * reply list, on a connection of its own) unless `replyTimeoutMs` is 0.
- * Throws {@link TimeoutError} when no reply came in time (the message stays
- * queued for the instance's next start until it expires).
- */
-export async function sendAdminMessage(
-  conn: Connection,
-  instance: string,
-  command: string,
-  args: Record<string, unknown> = {},
-  options: Partial<SendAdminOptions> = {},
-): Promise<{ message: AdminMessage; reply: AdminReply | null; receivers: number }> {
-  const o = { ...SEND_ADMIN_DEFAULTS, ...options };
-  if (!instance || !command) throw new ConfigError('instance and command are required');
-  const now = Date.now();
-  const id = randomUUID();
-  const message: AdminMessage = {
-    id,
-    command,
-    args,
-    from: o.from,
-    sent_at: new Date(now).toISOString(),
-    expires_at: new Date(now + o.ttlSeconds * 1000).toISOString(),
-    reply_to: `${o.replyPrefix}${id}`,
-  };
-  const raw = JSON.stringify(message);
-  const queue = `${o.queuePrefix}${instance}`;
-  const channel = `${o.channelPrefix}${instance}`;
-  const res = await conn.run(`admin message to ${instance}`, (c) =>
-    c.multi().rPush(queue, raw).expire(queue, o.ttlSeconds).publish(channel, raw).exec(),
-  );
-  const receivers = Number(res[2]);
-  if (o.replyTimeoutMs <= 0) return { message, reply: null, receivers };
-  const waiter = await conn.duplicate({
-    clientName: `${conn.options.clientName}-admin`,
-    commandTimeoutMs: o.replyTimeoutMs + 5000,
-  });
-  try {
-    const got = await waiter.run(`BLPOP ${message.reply_to}`, (c) =>
-      c.blPop(message.reply_to, o.replyTimeoutMs / 1000),
-    );
-    if (!got)
-      throw new TimeoutError(`no reply from ${instance} within ${o.replyTimeoutMs} ms (the message stays queued)`);
-    let reply: AdminReply;
-    try {
-      reply = JSON.parse(String(got.element)) as AdminReply;
-    } catch (cause) {
-      throw new DecodeError(`the reply of ${instance} is not JSON`, { cause });
-    }
-    return { message, reply, receivers };
-  } finally {
-    await waiter.close();
-  }
-}
+export * from './admin-message.js';
+export * from './admin-send.js';
 
 /** Runs one command; what it returns is the reply's `result`, what it throws its `error`. */
 export type CommandHandler = (args: Record<string, unknown>, message: AdminMessage) => unknown;
@@ -152,6 +45,16 @@ export interface MailboxOptions extends MailboxKeys {
   subscriber: Subscriber | undefined;
   /** @defaultValue silent */
   logger: BusLogger;
+  /**
+   * @defaultValue none — the file queue `admin/<instance>/` is drained too (first, at
+   * every drain): messages sent while Redis was unreachable. Each file is claimed
+   * (renamed) before it is handled, so it is handled once; its reply goes to a file.
+   */
+  files: FabricFiles | undefined;
+  /** @defaultValue 1000 — how often the file queue is looked at (a directory listing) between drains. */
+  filePollMs: number;
+  /** @defaultValue true — `false` (`USE_REDIS=false`) reads the file queue only. */
+  useRedis: boolean;
 }
 
 export const MAILBOX_DEFAULTS: Omit<MailboxOptions, 'instance'> = {
@@ -160,8 +63,11 @@ export const MAILBOX_DEFAULTS: Omit<MailboxOptions, 'instance'> = {
   drainIntervalMs: 5000,
   replyTtlSeconds: 300,
   seenCapacity: 1000,
-  maxMessageBytes: 65536,
+  maxMessageBytes: MAX_ADMIN_MESSAGE_BYTES,
   logger: silentLogger,
+  files: undefined,
+  filePollMs: 1000,
+  useRedis: true,
 };
 
 export interface MailboxStats {
@@ -174,8 +80,11 @@ export interface MailboxStats {
   failed: number;
 }
 
+/** How a message reached the mailbox. */
+export type Via = 'pubsub' | 'queue' | 'file';
+
 export interface MailboxEvents {
-  handled: [message: AdminMessage, reply: AdminReply, via: 'pubsub' | 'queue'];
+  handled: [message: AdminMessage, reply: AdminReply, via: Via];
 }
 
 /**
@@ -198,6 +107,7 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
   #subscription: Subscription | undefined;
   readonly #onResubscribed = () => void this.drain();
   #timer: NodeJS.Timeout | undefined;
+  #fileTimer: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
   readonly #stats: MailboxStats = { handled: 0, duplicates: 0, rejected: 0, expired: 0, failed: 0 };
@@ -206,6 +116,9 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
     super();
     const o = { ...MAILBOX_DEFAULTS, ...options };
     if (!o.instance) throw new ConfigError('instance must not be empty');
+    if (!o.useRedis && !o.files) throw new ConfigError('useRedis: false needs files');
+    if (!(o.drainIntervalMs > 0) || !(o.filePollMs > 0))
+      throw new ConfigError('drainIntervalMs and filePollMs must be > 0');
     this.options = o;
     this.#conn = conn;
     this.handle('ping', () => ({
@@ -234,8 +147,20 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
     return this;
   }
 
-  /** Subscribes, then drains what was queued while this instance was down. */
+  /** Subscribes (when Redis is used), then drains what was queued while this instance was down. */
   async start(): Promise<void> {
+    if (this.options.useRedis) await this.#subscribe();
+    await this.drain();
+    this.#timer = setInterval(() => void this.drain(), this.options.drainIntervalMs);
+    this.#timer.unref();
+    const files = this.options.files;
+    if (files) {
+      this.#fileTimer = setInterval(() => void this.#serial(() => this.#drainFiles(files)), this.options.filePollMs);
+      this.#fileTimer.unref();
+    }
+  }
+
+  async #subscribe(): Promise<void> {
     let sub = this.options.subscriber;
     if (!sub) {
       sub = await Subscriber.create(this.#conn, {
@@ -248,15 +173,14 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
       codec: textCodec,
     });
     sub.on('resubscribed', this.#onResubscribed);
-    await this.drain();
-    this.#timer = setInterval(() => void this.drain(), this.options.drainIntervalMs);
-    this.#timer.unref();
   }
 
-  /** Takes and handles everything queued (also run periodically). */
+  /** Takes and handles everything queued, the file queue first (also run periodically). */
   drain(): Promise<void> {
     return this.#serial(async () => {
-      if (this.#closed || !this.#conn.isReady) return;
+      if (this.#closed) return;
+      if (this.options.files) await this.#drainFiles(this.options.files);
+      if (!this.options.useRedis || !this.#conn.isReady) return;
       let msgs: unknown;
       try {
         msgs = await this.#drain.run(this.#conn, [this.queue], []);
@@ -272,10 +196,27 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    clearInterval(this.#fileTimer);
     this.#sub?.off('resubscribed', this.#onResubscribed);
     await this.#subscription?.unsubscribe().catch(() => undefined);
     await this.#chain;
     if (this.#ownSub) await this.#sub?.close();
+  }
+
+  async #drainFiles(files: FabricFiles): Promise<void> {
+    if (this.#closed) return;
+    try {
+      for await (const c of files.takeAdmin(this.options.instance, this.options.maxMessageBytes)) {
+        if (this.#closed) {
+          await c.giveBack();
+          return;
+        }
+        await this.#process(c.value ? JSON.stringify(c.value) : c.text, 'file');
+        await c.done();
+      }
+    } catch (err) {
+      this.options.logger.warn({ err: (err as Error).message }, 'admin file queue drain failed');
+    }
   }
 
   async #fromPubsub(raw: string): Promise<void> {
@@ -295,7 +236,7 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
     await this.#process(raw, 'pubsub');
   }
 
-  async #process(raw: string, via: 'pubsub' | 'queue'): Promise<void> {
+  async #process(raw: string, via: Via): Promise<void> {
     const log = this.options.logger;
     const parsed = parseAdminMessage(raw, this.options.maxMessageBytes);
     if (typeof parsed === 'string') {
@@ -334,7 +275,11 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
     }
     reply.handled_at = new Date().toISOString();
     log.info({ id: msg.id, command: msg.command, via, ok: reply.ok, from: msg.from }, 'admin message handled');
-    if (typeof msg.reply_to === 'string' && msg.reply_to.startsWith(this.options.replyPrefix)) {
+    if (via === 'file') {
+      await this.options.files
+        ?.writeReply(reply, this.options.replyTtlSeconds)
+        .catch((err: unknown) => log.warn({ err: (err as Error).message, id: msg.id }, 'admin reply file failed'));
+    } else if (typeof msg.reply_to === 'string' && msg.reply_to.startsWith(this.options.replyPrefix)) {
       const key = msg.reply_to;
       await this.#conn
         .run(`reply ${key}`, (c) =>
@@ -359,41 +304,4 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
     });
     return this.#chain;
   }
-}
-
-const adminJson = createJsonCodec({ maxDepth: 32 });
-const MAX_FIELD = 256;
-
-function plainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/**
- * Reads one admin message as it comes off `admin:{instance}` or the queue.
- * Never throws: returns the message (with `args` defaulting to `{}`) or why
- * it is refused — over `maxBytes`, not JSON, nested deeper than 32, not an
- * object, `id`/`command` missing or not short strings, `args` not an
- * object, `from`/`sent_at`/`expires_at`/`reply_to` not strings.
- */
-export function parseAdminMessage(raw: string, maxBytes = MAILBOX_DEFAULTS.maxMessageBytes): AdminMessage | string {
-  if (raw.length > maxBytes) return `message of ${raw.length} characters exceeds ${maxBytes}`;
-  let v: unknown;
-  try {
-    v = adminJson.decode(raw);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  if (!plainObject(v)) return 'not a JSON object';
-  for (const k of ['id', 'command'] as const) {
-    const f = v[k];
-    if (typeof f !== 'string' || f === '' || f.length > MAX_FIELD) return `${k} must be a string of 1–${MAX_FIELD}`;
-  }
-  for (const k of ['from', 'sent_at', 'expires_at', 'reply_to'] as const) {
-    const f = v[k];
-    if (f !== undefined && (typeof f !== 'string' || f.length > MAX_FIELD)) {
-      return `${k} must be a string of at most ${MAX_FIELD}`;
-    }
-  }
-  if (v.args !== undefined && v.args !== null && !plainObject(v.args)) return 'args must be an object';
-  return { ...(v as unknown as AdminMessage), args: (v.args as Record<string, unknown> | null | undefined) ?? {} };
 }

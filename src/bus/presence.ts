@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import type { Connection } from './connection.js';
-import { ConfigError } from './errors.js';
+import { ClosedError, ConfigError, ConnectionError } from './errors.js';
+import type { FabricFiles } from './fallback/records.js';
 import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
 
@@ -39,6 +40,13 @@ export interface HeartbeatOptions {
   deleteOnClose: boolean;
   /** @defaultValue silent */
   logger: BusLogger;
+  /**
+   * @defaultValue none — where beats go while Redis is unreachable (or always, with
+   * `useRedis: false`): `heartbeats/<instance>.json` with an `expires_at`.
+   */
+  files: FabricFiles | undefined;
+  /** @defaultValue true — `false` (`USE_REDIS=false`) beats to `files` only. */
+  useRedis: boolean;
 }
 
 export const HEARTBEAT_DEFAULTS = {
@@ -48,6 +56,8 @@ export const HEARTBEAT_DEFAULTS = {
   counters: () => ({}),
   deleteOnClose: true,
   logger: silentLogger,
+  files: undefined,
+  useRedis: true,
 } satisfies Partial<HeartbeatOptions>;
 
 /** The default instance name of this process for a service. */
@@ -66,6 +76,7 @@ export function resolveHeartbeatOptions(
     ...base,
   } as HeartbeatOptions;
   if (!o.service) throw new ConfigError('service must not be empty');
+  if (!o.useRedis && !o.files) throw new ConfigError('useRedis: false needs files to beat to');
   if (!(o.ttlSeconds > 0)) throw new ConfigError(`ttlSeconds must be > 0, got ${o.ttlSeconds}`);
   if (!(o.intervalMs > 0) || o.intervalMs >= o.ttlSeconds * 1000) {
     throw new ConfigError(`intervalMs must be > 0 and below the TTL (${o.ttlSeconds * 1000} ms), got ${o.intervalMs}`);
@@ -83,15 +94,18 @@ export class Heartbeat {
   readonly #conn: Connection;
   #timer: NodeJS.Timeout | undefined;
   #beats = 0;
+  #fileBeats = 0;
   #failures = 0;
   #closed = false;
+  /** The last beat went to the file (removed again by the next Redis beat). */
+  #onFile = false;
 
   private constructor(conn: Connection, o: HeartbeatOptions) {
     this.#conn = conn;
     this.options = o;
   }
 
-  /** Writes the first beat (failing if Redis refuses it) and starts the timer. */
+  /** Writes the first beat (failing if neither Redis nor the files take it) and starts the timer. */
   static async start(
     conn: Connection,
     opts: Partial<HeartbeatOptions> & Pick<HeartbeatOptions, 'service'>,
@@ -113,8 +127,9 @@ export class Heartbeat {
     return `${this.options.prefix}${this.options.instance}`;
   }
 
-  get stats(): { beats: number; failures: number } {
-    return { beats: this.#beats, failures: this.#failures };
+  /** `beats` counts both kinds; `fileBeats` those written to the fallback files. */
+  get stats(): { beats: number; fileBeats: number; failures: number } {
+    return { beats: this.#beats, fileBeats: this.#fileBeats, failures: this.#failures };
   }
 
   /** The value the next beat writes. */
@@ -132,29 +147,58 @@ export class Heartbeat {
     };
   }
 
-  /** One beat now. */
+  /**
+   * One beat now: to Redis when it is reachable, else (with `files`) to
+   * the heartbeat file; the first Redis beat after an outage removes the file.
+   */
   async beat(): Promise<void> {
     if (this.#closed) return;
-    const value = JSON.stringify(this.info());
-    const ttlMs = Math.round(this.options.ttlSeconds * 1000);
+    const o = this.options;
+    const info = this.info();
+    const ttlMs = Math.round(o.ttlSeconds * 1000);
+    let redisErr: unknown;
+    // Without files the SET is tried even while reconnecting (it waits in the offline queue).
+    if (o.useRedis && (this.#conn.isReady || !o.files)) {
+      try {
+        await this.#conn.run(`SET ${this.key}`, (c) =>
+          c.set(this.key, JSON.stringify(info), { expiration: { type: 'PX', value: ttlMs } }),
+        );
+        this.#beats++;
+        if (this.#onFile && o.files) {
+          await o.files.removeHeartbeat(o.instance).catch(() => undefined);
+          this.#onFile = false;
+          o.logger.info({ instance: o.instance }, 'heartbeat back on Redis');
+        }
+        return;
+      } catch (err) {
+        redisErr = err;
+      }
+    }
     try {
-      await this.#conn.run(`SET ${this.key}`, (c) =>
-        c.set(this.key, value, { expiration: { type: 'PX', value: ttlMs } }),
-      );
+      // only an outage falls back; a refusal (NOPERM, a bad reply) is a failure
+      const outage = redisErr === undefined || redisErr instanceof ConnectionError || redisErr instanceof ClosedError;
+      if (!o.files || !outage) throw redisErr;
+      await o.files.writeHeartbeat(info, ttlMs);
+      if (!this.#onFile && o.useRedis)
+        o.logger.warn({ instance: o.instance, dir: o.files.dir }, 'Redis unreachable: heartbeat written to a file');
+      this.#onFile = true;
       this.#beats++;
+      this.#fileBeats++;
     } catch (err) {
       this.#failures++;
-      this.options.logger.warn({ instance: this.instance, err: (err as Error).message }, 'heartbeat failed');
+      o.logger.warn({ instance: this.instance, err: (err as Error).message }, 'heartbeat failed');
       throw err;
     }
   }
 
-  /** Stops beating and (by default) deletes the key. */
+  /** Stops beating and (by default) deletes the key and the file. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    if (this.options.deleteOnClose && this.#conn.isReady) {
+    if (!this.options.deleteOnClose) return;
+    if (this.options.files) await this.options.files.removeHeartbeat(this.instance).catch(() => undefined);
+    if (this.options.useRedis && this.#conn.isReady) {
       await this.#conn.run(`DEL ${this.key}`, (c) => c.del(this.key)).catch(() => undefined);
     }
   }
@@ -166,6 +210,8 @@ export interface LiveInstance {
   info: HeartbeatInfo | null;
   /** Time left before the key expires, ms (−1 when it has none). */
   ttlMs: number;
+  /** @defaultValue `redis` — `file` when read from the fallback files. */
+  source?: 'redis' | 'file';
 }
 
 /** Escapes glob characters so a literal prefix can be used with SCAN MATCH. */

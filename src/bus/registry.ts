@@ -1,6 +1,7 @@
 import type { Connection } from './connection.js';
-import { ConfigError } from './errors.js';
+import { ClosedError, ConfigError, ConnectionError } from './errors.js';
 import { LuaScript } from './fabric-lua.js';
+import type { FabricFiles } from './fallback/records.js';
 import { escapeGlob } from './presence.js';
 
 /** Where identities live and for how long. */
@@ -17,6 +18,14 @@ export interface RegistryOptions {
    * @defaultValue 10000
    */
   maxList: number;
+  /**
+   * @defaultValue none — where records go while Redis is unreachable (or always, with
+   * `useRedis: false`): `identities/<scope>/<id>.json`, replayed to Redis by
+   * {@link replayIdentities} when it is back. Readers see those files too.
+   */
+  files: FabricFiles | undefined;
+  /** @defaultValue true — `false` (`USE_REDIS=false`) uses `files` only. */
+  useRedis: boolean;
 }
 
 export const REGISTRY_DEFAULTS: RegistryOptions = {
@@ -24,7 +33,14 @@ export const REGISTRY_DEFAULTS: RegistryOptions = {
   ttlSeconds: 86_400,
   scanCount: 500,
   maxList: 10_000,
+  files: undefined,
+  useRedis: true,
 };
+
+/** Redis refused or cannot be reached: the fallback files may take over. */
+function unreachable(err: unknown): boolean {
+  return err instanceof ConnectionError || err instanceof ClosedError;
+}
 
 /** One record as listed. */
 export interface IdentityEntry<T = Record<string, unknown>> {
@@ -59,6 +75,7 @@ export class Registry {
     }
     if (!Number.isInteger(o.maxList) || o.maxList <= 0)
       throw new ConfigError(`maxList must be a positive integer, got ${o.maxList}`);
+    if (!o.useRedis && !o.files) throw new ConfigError('useRedis: false needs files');
     this.options = o;
     this.#conn = conn;
   }
@@ -69,13 +86,32 @@ export class Registry {
     return `${this.options.prefix}${scope}:${id}`;
   }
 
+  /**
+   * Runs `fn` on Redis when it is used and reachable; `undefined` (after a
+   * transient failure, or at once while reconnecting) when the files must
+   * take over. Without files every error is thrown as before.
+   */
+  async #redis<T>(fn: () => Promise<T>): Promise<{ v: T } | undefined> {
+    const files = this.options.files;
+    if (!this.options.useRedis || (files && !this.#conn.isReady)) return undefined;
+    try {
+      return { v: await fn() };
+    } catch (err) {
+      if (files && unreachable(err)) return undefined;
+      throw err;
+    }
+  }
+
   /** Replaces the record (JSON) and sets its TTL. */
   async write(scope: string, id: string, data: object): Promise<void> {
     const key = this.key(scope, id);
     const value = JSON.stringify(data);
-    await this.#conn.run(`SET ${key}`, (c) =>
-      c.set(key, value, { expiration: { type: 'EX', value: this.options.ttlSeconds } }),
+    const done = await this.#redis(() =>
+      this.#conn.run(`SET ${key}`, (c) =>
+        c.set(key, value, { expiration: { type: 'EX', value: this.options.ttlSeconds } }),
+      ),
     );
+    if (!done) await this.options.files?.writeIdentity(scope, id, data, this.options.ttlSeconds);
   }
 
   /**
@@ -91,25 +127,39 @@ export class Registry {
     now = new Date(),
   ): Promise<(T & SeenFields) | null> {
     const key = this.key(scope, id);
-    const prev = await this.#touch.run(
-      this.#conn,
-      [key],
-      [JSON.stringify(fields), String(this.options.ttlSeconds), now.toISOString()],
-    );
-    return typeof prev === 'string' ? (parse(prev) as (T & SeenFields) | null) : null;
+    const files = this.options.files;
+    // A record still in the files (not yet replayed) is newer than Redis: keep merging there.
+    const pending = files ? await files.readIdentity(scope, id) : null;
+    const done = pending
+      ? undefined
+      : await this.#redis(() =>
+          this.#touch.run(
+            this.#conn,
+            [key],
+            [JSON.stringify(fields), String(this.options.ttlSeconds), now.toISOString()],
+          ),
+        );
+    if (done) return typeof done.v === 'string' ? (parse(done.v) as (T & SeenFields) | null) : null;
+    const prev = await files?.touchIdentity(scope, id, fields, this.options.ttlSeconds, now);
+    return (prev ?? null) as (T & SeenFields) | null;
   }
 
-  /** The record, or `null` when missing (or not JSON). */
+  /** The record, or `null` when missing (or not JSON). An unexpired fallback file wins (it is newer). */
   async read<T = Record<string, unknown>>(scope: string, id: string): Promise<T | null> {
     const key = this.key(scope, id);
-    const raw = await this.#conn.run(`GET ${key}`, (c) => c.get(key));
+    const pending = await this.options.files?.readIdentity(scope, id);
+    if (pending) return pending.data as T;
+    const got = await this.#redis(() => this.#conn.run(`GET ${key}`, (c) => c.get(key)));
+    const raw = got?.v ?? null;
     return raw === null ? null : (parse(String(raw)) as T | null);
   }
 
-  /** Deletes one record; true when it existed. */
+  /** Deletes one record (in Redis and in the files); true when it existed. */
   async remove(scope: string, id: string): Promise<boolean> {
     const key = this.key(scope, id);
-    return (await this.#conn.run(`DEL ${key}`, (c) => c.del(key))) > 0;
+    const inFile = (await this.options.files?.removeIdentity(scope, id)) ?? false;
+    const got = await this.#redis(() => this.#conn.run(`DEL ${key}`, (c) => c.del(key)));
+    return inFile || (got?.v ?? 0) > 0;
   }
 
   /**
@@ -117,18 +167,40 @@ export class Registry {
    * `maxList` of them. Records that are not JSON are left out.
    */
   async list<T = Record<string, unknown>>(scope: string): Promise<IdentityEntry<T>[]> {
-    const keys = await this.#scan(scope, this.options.maxList);
-    if (keys.length === 0) return [];
-    const values = await this.#conn.run(`MGET ×${keys.length}`, (c) => c.mGet(keys));
+    const byId = new Map<string, T>();
+    const got = await this.#redis(async () => {
+      const keys = await this.#scan(scope, this.options.maxList);
+      return { keys, values: keys.length ? await this.#conn.run(`MGET ×${keys.length}`, (c) => c.mGet(keys)) : [] };
+    });
     const head = `${this.options.prefix}${scope}:`;
-    const out: IdentityEntry<T>[] = [];
-    keys.forEach((k, i) => {
-      const raw = values[i];
+    got?.v.keys.forEach((k, i) => {
+      const raw = got.v.values[i];
       if (raw === null || raw === undefined) return;
       const data = parse(String(raw));
-      if (data !== null) out.push({ scope, id: k.slice(head.length), data: data as T });
+      if (data !== null) byId.set(k.slice(head.length), data as T);
     });
-    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    if (this.options.files) {
+      checkScope(scope);
+      for (const { id, rec } of await this.options.files.listIdentities(scope)) byId.set(id, rec.data as T);
+    }
+    const out = [...byId].map(([id, data]) => ({ scope, id, data }));
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, this.options.maxList);
+  }
+
+  /** The scopes that have records in Redis (SCAN over `<prefix>*`). */
+  async scopes(): Promise<string[]> {
+    const scopes = new Set<string>();
+    const match = `${escapeGlob(this.options.prefix)}*`;
+    await this.#conn.run(`SCAN ${match}`, async (c) => {
+      for await (const batch of c.scanIterator({ MATCH: match, COUNT: this.options.scanCount })) {
+        for (const k of batch) {
+          const rest = String(k).slice(this.options.prefix.length);
+          const at = rest.indexOf(':');
+          if (at > 0) scopes.add(rest.slice(0, at));
+        }
+      }
+    });
+    return [...scopes].sort();
   }
 
   /**

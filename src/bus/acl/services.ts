@@ -64,9 +64,15 @@ export function fabricGrants(): AclGrant[] {
   ];
 }
 
-/** Writes `identity:{scope}:{id}` records (the registry's identity-touch script: GET + SET). */
+/**
+ * Writes `identity:{scope}:{id}` records (the registry's identity-touch script: GET + SET),
+ * replays them from the fallback files, and may be elected for the identity cleanup.
+ */
 function identityWrites(): AclGrant {
-  return { commands: [...STRING_WRITE, ...STRING_READ, ...SCRIPT], keys: ['identity:*'] };
+  return {
+    commands: [...STRING_WRITE, ...STRING_READ, ...SCRIPT, 'scan'],
+    keys: ['identity:*', 'lease:identity-cleanup'],
+  };
 }
 
 /** A consumer group on `stream` with dead letters to `<stream>:dead` (src/bus/streams, dead-letter.lua). */

@@ -1,8 +1,12 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { Connection } from '../../bus/connection.js';
-import { BusError } from '../../bus/errors.js';
+import { BusError, ClosedError, ConnectionError } from '../../bus/errors.js';
+import { FabricFiles } from '../../bus/fallback/records.js';
+import { listLiveInstances } from '../../bus/fallback/replay.js';
 import { sendAdminMessage } from '../../bus/mailbox.js';
-import { listInstances, type LiveInstance } from '../../bus/presence.js';
+import type { LiveInstance } from '../../bus/presence.js';
+import { loadBaseConfig } from '../../config/env.js';
 
 /** `key=value` words → an object; values that parse as JSON are taken as such (`n=3`, `on=true`). */
 export function parseAdminArgs(words: string[]): Record<string, unknown> {
@@ -38,8 +42,9 @@ function formatInstances(live: LiveInstance[]): string {
     l.info?.started_at ? String(l.info.started_at) : '?',
     l.info?.paused ? 'paused' : 'running',
     `${Math.max(0, Math.round(l.ttlMs / 1000))}s`,
+    l.source ?? 'redis',
   ]);
-  const head = ['INSTANCE', 'SERVICE', 'VERSION', 'STARTED', 'STATE', 'TTL'];
+  const head = ['INSTANCE', 'SERVICE', 'VERSION', 'STARTED', 'STATE', 'TTL', 'SOURCE'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   const line = (r: string[]) =>
     r
@@ -49,15 +54,33 @@ function formatInstances(live: LiveInstance[]): string {
   return [line(head), ...rows.map(line)].join('\n') + '\n';
 }
 
+/**
+ * Connects unless `USE_REDIS=false`; an unreachable Redis is not an error:
+ * the fallback files are used (and said so on stderr).
+ */
+async function connectOrFallback(useRedis: boolean, dir: string): Promise<Connection | undefined> {
+  if (!useRedis) return undefined;
+  try {
+    const conn = await Connection.connect({ clientName: 'canopy-admin', connectTimeoutMs: 3000 });
+    conn.on('error', () => undefined);
+    return conn;
+  } catch (err) {
+    if (!(err instanceof ConnectionError || err instanceof ClosedError)) throw err;
+    process.stderr.write(`Redis unreachable (${err.message}); using the fallback files in ${dir}\n`);
+    return undefined;
+  }
+}
+
 export function registerAdmin(program: Command): void {
   program
     .command('admin')
     .description(
       'send an admin command to a running instance (or to every instance of a service) and print the reply; ' +
         'commands: ping, status, help, reload-config, set-log-level level=debug, pause, resume. ' +
-        '`canopy admin list` lists the live instances',
+        '`canopy admin list` lists the live instances. Without Redis (USE_REDIS=false, or unreachable) ' +
+        'both go through the fallback files in $CANOPY_DATA_DIR/fabric',
     )
-    .argument('<target>', 'an instance (host:service:pid), a service name, or `list`')
+    .argument('<target>', 'an instance (host:service:pid), a service name, `list`, or `send` (then the target)')
     .argument('[command]', 'the command')
     .argument('[args...]', 'key=value arguments')
     .option('--timeout <ms>', 'how long to wait for each reply', '5000')
@@ -71,8 +94,15 @@ export function registerAdmin(program: Command): void {
       ) => {
         let conn: Connection | undefined;
         try {
-          conn = await Connection.connect({ clientName: 'canopy-admin' });
-          const live = await listInstances(conn);
+          if (target === 'send') {
+            // `canopy admin send <target> <command> [args...]`
+            [target, command, words] = [command ?? '', words[0], words.slice(1)];
+            if (!target) throw new Error('missing target after send');
+          }
+          const base = loadBaseConfig();
+          const files = new FabricFiles({ dir: path.join(base.dataDir, 'fabric') });
+          conn = await connectOrFallback(base.useRedis, files.dir);
+          const { live } = await listLiveInstances(conn, files);
           if (target === 'list') {
             process.stdout.write(formatInstances(live));
             return;
@@ -88,12 +118,14 @@ export function registerAdmin(program: Command): void {
           }
           let failed = false;
           for (const t of targets) {
-            const { reply } = await sendAdminMessage(conn, t, command, args, {
+            const { reply, via } = await sendAdminMessage(conn, t, command, args, {
               replyTimeoutMs: opts.wait && live.some((l) => l.instance === t) ? Number(opts.timeout) : 0,
               from: 'canopy admin',
+              files,
+              useRedis: base.useRedis,
             });
             if (!reply) {
-              process.stdout.write(`${t}: queued\n`);
+              process.stdout.write(`${t}: queued${via === 'file' ? ' (file)' : ''}\n`);
               continue;
             }
             if (!reply.ok) failed = true;

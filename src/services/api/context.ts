@@ -1,4 +1,5 @@
 import type { Connection } from '../../bus/connection.js';
+import type { FabricFiles } from '../../bus/fallback/records.js';
 import type { LiveState } from '../../bus/state.js';
 import type { Logger } from '../../util/log.js';
 import type { TokenAuth } from './auth.js';
@@ -24,6 +25,8 @@ export interface ApiContext {
   auth: TokenAuth;
   log: Logger;
   startedAt: number;
+  /** The fabric's fallback files (heartbeats of services while Redis is away). */
+  fabric?: FabricFiles;
 }
 
 export type ApiErrorCode =

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { FabricFiles } from '../../bus/fallback/records.js';
 import { Connection } from '../../bus/connection.js';
 import { Heartbeat } from '../../bus/presence.js';
 import { LiveState } from '../../bus/state.js';
@@ -92,6 +93,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
     const ctx: ApiContext = (ctxRef.ctx = {
       options,
       conn,
+      fabric: new FabricFiles({ dir: options.fabricDir }),
       live: new LiveState(conn, { prefix: options.livePrefix }),
       store,
       catalogue: cat,
@@ -141,6 +143,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
       version: apiVersion(),
       logger: log,
       counters: () => ({ url, ws_clients: hub.stats.clients, ...feed.stats }),
+      files: ctx.fabric,
     });
     cleanup.push(() => heartbeat.close());
     let stopped = false;

@@ -13,6 +13,8 @@ export interface ApiOptions {
   redisUrl: string | undefined;
   /** @defaultValue `DATABASE_URL` or `sqlite:$CANOPY_DATA_DIR/canopy.db` */
   databaseUrl: string;
+  /** @defaultValue `$CANOPY_DATA_DIR/fabric` — heartbeat files of services running without Redis (docs/fallback.md). */
+  fabricDir: string;
   /** @defaultValue `sensor:` — prefix of the live keys (`sensor:<name>` and `sensor:<name>:ts`). */
   livePrefix: string;
   /** @defaultValue 5000 — a live value older than this is flagged `stale`. */
@@ -168,6 +170,7 @@ export function resolveApiOptions(opts: Partial<ApiOptions> = {}, env: NodeJS.Pr
     tlsKey: env.CANOPY_API_TLS_KEY || undefined,
     redisUrl: env.REDIS_URL || undefined,
     databaseUrl: env.DATABASE_URL || `sqlite:${path.join(dataDir, 'canopy.db')}`,
+    fabricDir: path.join(dataDir, 'fabric'),
     webRoot: path.join(packageRoot(), 'web', 'dist'),
     tokens: env.CANOPY_API_TOKENS || undefined,
     tokensFile: env.CANOPY_API_TOKENS_FILE || undefined,

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import path from 'node:path';
 import { Connection } from '../../bus/connection.js';
 import { BusError, ConfigError } from '../../bus/errors.js';
 import type { CommandHandler } from '../../bus/mailbox.js';
@@ -7,7 +8,11 @@ import type { ConnectionOptions } from '../../bus/options.js';
 import { backoffDelay } from '../../bus/options.js';
 import type { HeartbeatOptions } from '../../bus/presence.js';
 import { defaultInstance, Heartbeat } from '../../bus/presence.js';
+import { FabricJanitor, type FabricJanitorOptions } from '../../bus/fallback/janitor.js';
+import { FabricFiles } from '../../bus/fallback/records.js';
+import { Registry } from '../../bus/registry.js';
 import { Subscriber } from '../../bus/subscriber.js';
+import { loadBaseConfig } from '../../config/env.js';
 import { Publisher } from '../../bus/topics.js';
 import { packageVersion } from '../../cli/version.js';
 import { createLogger, type Logger } from '../../util/log.js';
@@ -37,6 +42,15 @@ export interface ServiceRuntimeOptions {
    * up yet (`canopy up` starts services right after Redis); 1 fails at once.
    */
   connectAttempts: number;
+  /**
+   * @defaultValue `USE_REDIS` (true unless `false`/`0`/`no`/`off`) — `false` keeps heartbeats,
+   * identities and admin messages in the fallback files on purpose (see docs/fallback.md).
+   */
+  useRedis: boolean;
+  /** @defaultValue `$CANOPY_DATA_DIR/fabric` — the fallback files of the fabric. */
+  fabricDir: string;
+  /** @defaultValue `{}` — identity cleanup every 10 min by the elected process, file sweeps, replays. */
+  janitor: Partial<Omit<FabricJanitorOptions, 'instance' | 'logger'>>;
 }
 
 export interface ServiceRuntimeEvents {
@@ -55,6 +69,9 @@ export interface ServiceRuntime extends EventEmitter<ServiceRuntimeEvents> {
   readonly publisher: Publisher;
   readonly presence: Heartbeat;
   readonly mailbox: Mailbox;
+  /** Identities (`identity:{scope}:{id}`), with the file fallback. */
+  readonly registry: Registry;
+  readonly janitor: FabricJanitor;
   readonly log: Logger;
   /** Set by the `pause` admin command, cleared by `resume`: a paused service stops acting (it keeps its heartbeat). */
   readonly paused: boolean;
@@ -75,6 +92,8 @@ class Runtime extends EventEmitter<ServiceRuntimeEvents> implements ServiceRunti
     readonly publisher: Publisher,
     readonly presence: Heartbeat,
     readonly mailbox: Mailbox,
+    readonly registry: Registry,
+    readonly janitor: FabricJanitor,
     readonly log: Logger,
   ) {
     super();
@@ -83,6 +102,7 @@ class Runtime extends EventEmitter<ServiceRuntimeEvents> implements ServiceRunti
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.janitor.close().catch(() => undefined);
     await this.mailbox.close().catch(() => undefined);
     await this.presence.close().catch(() => undefined);
     await this.subscriber.close().catch(() => undefined);
@@ -109,6 +129,9 @@ export async function startServiceRuntime(
     onReloadConfig: undefined,
     commands: {},
     connectAttempts: 30,
+    useRedis: loadBaseConfig().useRedis,
+    fabricDir: path.join(loadBaseConfig().dataDir, 'fabric'),
+    janitor: {},
     ...stripUndefined(options),
     service: options.service,
   };
@@ -125,16 +148,41 @@ export async function startServiceRuntime(
     subscriber = await Subscriber.create(conn, { logger: log });
     const publisher = new Publisher(conn);
     const ref: { rt?: Runtime } = {};
+    const files = new FabricFiles({ dir: o.fabricDir });
+    const fallback = { files, useRedis: o.useRedis };
     presence = await Heartbeat.start(conn, {
       ...o.heartbeat,
+      ...fallback,
       service: o.service,
       instance: o.instance,
       version: o.version,
       logger: log,
       counters: () => ({ ...o.counters(), paused: ref.rt?.paused ?? false }),
     });
-    mailbox = new Mailbox(conn, { instance: o.instance, subscriber, logger: log });
-    const runtime = new Runtime(o.service, o.instance, conn, subscriber, publisher, presence, mailbox, log);
+    mailbox = new Mailbox(conn, { instance: o.instance, subscriber, logger: log, ...fallback });
+    const registry = new Registry(conn, fallback);
+    const janitor = new FabricJanitor(conn, registry, files, { ...o.janitor, instance: o.instance, logger: log });
+    const runtime = new Runtime(
+      o.service,
+      o.instance,
+      conn,
+      subscriber,
+      publisher,
+      presence,
+      mailbox,
+      registry,
+      janitor,
+      log,
+    );
+    // Redis is back: beat there (removing the file), replay the identities, drain the mailbox.
+    conn.on('reconnected', () => {
+      const hb = presence;
+      void (async () => {
+        await hb?.beat().catch(() => undefined);
+        await janitor.replay().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'replay failed'));
+        await mailbox?.drain();
+      })();
+    });
     ref.rt = runtime;
     mailbox.handle('status', () => ({
       service: o.service,
@@ -177,6 +225,7 @@ export async function startServiceRuntime(
     });
     for (const [name, h] of Object.entries(o.commands)) mailbox.handle(name, h);
     await mailbox.start();
+    janitor.start();
     log.info({ instance: o.instance, version: o.version }, `${o.service} joined the fabric`);
     return runtime;
   } catch (err) {

@@ -23,6 +23,8 @@ export type { GatewayStats } from './stats.js';
 export interface GatewayDeps {
   conn: Connection;
   subscriber: Subscriber;
+  /** The runtime's registry (with the file fallback); a plain one on `conn` when absent. */
+  registry?: Registry;
 }
 
 /** Registry scope of connected relays: `identity:relay:{connection id}`. */
@@ -62,7 +64,7 @@ export class Gateway {
     this.#conn = deps.conn;
     this.#sub = deps.subscriber;
     this.#owned = owned;
-    this.#registry = new Registry(deps.conn);
+    this.#registry = deps.registry ?? new Registry(deps.conn);
     this.#server = server;
     this.#tokens = new TokenStore(options.tokens);
     this.#validator = new UserMessageValidator();

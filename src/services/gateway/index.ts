@@ -35,7 +35,7 @@ export async function start(config: Partial<GatewayOptions> & { log?: Logger } =
   try {
     ref.gw = await Gateway.start(
       { logger: runtime.log, ...opts },
-      { conn: runtime.conn, subscriber: runtime.subscriber },
+      { conn: runtime.conn, subscriber: runtime.subscriber, registry: runtime.registry },
     );
   } catch (err) {
     await runtime.close();

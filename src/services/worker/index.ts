@@ -1,7 +1,6 @@
 import os from 'node:os';
 import { OrphanClaimer } from '../../bus/presence-claim.js';
 import { PresenceWatcher } from '../../bus/presence.js';
-import { Registry } from '../../bus/registry.js';
 import { LiveState } from '../../bus/state.js';
 import { StreamConsumer } from '../../bus/streams/consumer.js';
 import { FrameProcessor } from '../../cea/processor.js';
@@ -111,7 +110,7 @@ export async function start(
       publisher: runtime.publisher,
       store,
       logger: log,
-      nodes: new NodeRegistry(new Registry(conn)),
+      nodes: new NodeRegistry(runtime.registry),
       ack: (ids) => ref.consumer?.ack(ids) ?? Promise.resolve(),
       release: (ids) => ref.consumer?.release(ids),
     },

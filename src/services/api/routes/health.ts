@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { listInstances } from '../../../bus/presence.js';
+import { listLiveInstances } from '../../../bus/fallback/replay.js';
 import { within, type ApiContext } from '../context.js';
 
 export interface ServiceStatus {
@@ -10,15 +10,16 @@ export interface ServiceStatus {
   [k: string]: unknown;
 }
 
-/** Every live heartbeat (the fabric's presence keys), newest information first. */
+/** Every live heartbeat (Redis keys and, while Redis is away, the fallback files). */
 async function services(ctx: ApiContext): Promise<ServiceStatus[]> {
   const now = Date.now();
-  return (await listInstances(ctx.conn)).map((i) => {
+  return (await listLiveInstances(ctx.conn, ctx.fabric)).live.map((i) => {
     const beat = i.info?.updated_at ? Date.parse(i.info.updated_at) : NaN;
     return {
       ...(i.info ?? {}),
       instance: i.instance,
       service: i.info?.service ?? 'unknown',
+      source: i.source ?? 'redis',
       ageMs: Number.isFinite(beat) ? Math.max(0, now - beat) : null,
     };
   });
@@ -80,8 +81,7 @@ export async function healthRoutes(app: FastifyInstance, ctx: ApiContext): Promi
           ? timed(() => ctx.store!.ping(), t, 'store ping')
           : Promise.resolve({ status: 'down' as const, error: 'no history store is configured' }),
       ]);
-      let list: ServiceStatus[] = [];
-      if (redis.status === 'up') list = await within(services(ctx), t, 'heartbeat scan').catch(() => []);
+      const list: ServiceStatus[] = await within(services(ctx), t, 'heartbeat scan').catch(() => []);
       const ok = redis.status === 'up' && store.status === 'up';
       return reply.code(ok ? 200 : 503).send({
         status: ok ? 'ok' : 'down',
