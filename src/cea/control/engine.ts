@@ -135,7 +135,12 @@ export class ControlEngine {
    * ignored. Unknown sensors and non-finite values are ignored too.
    */
   ingest(sensor: string, value: number, received: number, sourceTs?: number): boolean {
-    if (!(this.#bySensor.has(sensor) || this.#programs.sensors().has(sensor)) || !Number.isFinite(value) || !Number.isFinite(received)) return false;
+    if (
+      !(this.#bySensor.has(sensor) || this.#programs.sensors().has(sensor)) ||
+      !Number.isFinite(value) ||
+      !Number.isFinite(received)
+    )
+      return false;
     const ts = sourceTs !== undefined && Number.isFinite(sourceTs) ? sourceTs : undefined;
     if (ts !== undefined) {
       // a sample is its timestamp and value: the same one again (by update and by poll) is not news
