@@ -79,6 +79,7 @@ type ProgramStore = Required<Pick<ApiStore, 'listConfigs' | 'putConfig' | 'delet
 export async function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   const cfg = loadConfig(ctx);
   const validator = cfg ? new ProgramValidator(cfg) : undefined;
+  const rooms = Object.fromEntries((cfg?.devices ?? []).map((d) => [d.name, d.location]));
   const viewer = requireRole(ctx.auth, 'viewer');
   const operator = requireRole(ctx.auth, 'operator');
 
@@ -136,13 +137,28 @@ export async function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): Pro
           tags: ['automation'],
           security: [{ bearer: [] }],
           response: {
-            200: { type: 'object', properties: { [kind]: { type: 'array', items: rowSchema } } },
+            200: {
+              type: 'object',
+              properties: {
+                [kind]: { type: 'array', items: rowSchema },
+                canEdit: { type: 'boolean', description: 'whether this token may change them (operator or admin)' },
+                rooms: {
+                  type: 'object',
+                  additionalProperties: { type: 'string' },
+                  description: 'device → its location (room), from the devices file',
+                },
+              },
+            },
             ...authErrors,
             503: errorSchema,
           },
         },
       },
-      async () => ({ [kind]: await store(`list ${kind}`, (s) => s.listConfigs(kind)) }),
+      async (req) => ({
+        [kind]: await store(`list ${kind}`, (s) => s.listConfigs(kind)),
+        canEdit: req.role === 'operator' || req.role === 'admin',
+        rooms,
+      }),
     );
 
     app.put<{ Params: { id: string } }>(
