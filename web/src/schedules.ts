@@ -96,6 +96,11 @@ export class ScheduleEditor {
   }
 
   async refresh(): Promise<void> {
+    if (!storedToken()) {
+      // no token: nothing to edit, and no request the server would refuse
+      this.#root.hidden = true;
+      return this.#root.replaceChildren();
+    }
     const [s, r] = await Promise.all([list('schedules'), list('rules')]);
     this.#root.hidden = !(s.canEdit && r.canEdit);
     if (this.#root.hidden) return this.#root.replaceChildren();
