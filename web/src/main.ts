@@ -4,6 +4,7 @@ import { RoomCards } from './cards.js';
 import { HistoryChart, RANGES, STAGES } from './chart.js';
 import { connectLive } from './live.js';
 import './controls.js';
+import './schedules.js';
 
 const $ = (id: string) => document.getElementById(id)!;
 

@@ -33,6 +33,16 @@ export const SetpointCommandSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Reload the schedules and rules from the database (the API appends it after
+ * a change): `{reload: "programs", by}`.
+ */
+export const ReloadCommandSchema = Type.Object(
+  { reload: Type.Literal('programs'), by: Type.String({ minLength: 1, maxLength: 128 }) },
+  { additionalProperties: false },
+);
+export type ReloadCommand = Static<typeof ReloadCommandSchema>;
+
 export interface DeviceCommand {
   device: string;
   state?: OnOff;
@@ -47,17 +57,20 @@ export type SetpointCommand = Static<typeof SetpointCommandSchema>;
 export type ParsedCommand =
   | { ok: true; kind: 'device'; command: DeviceCommand }
   | { ok: true; kind: 'setpoint'; command: SetpointCommand }
+  | { ok: true; kind: 'reload'; command: ReloadCommand }
   | { ok: false; error: string };
 
 /** Validates commands; one compiled validator per instance (no module-level state). */
 export class CommandParser {
   readonly #device;
   readonly #setpoint;
+  readonly #reload;
 
   constructor() {
     const ajv = new Ajv({ allErrors: false, strict: false });
     this.#device = ajv.compile<Static<typeof DeviceCommandSchema>>(DeviceCommandSchema);
     this.#setpoint = ajv.compile<SetpointCommand>(SetpointCommandSchema);
+    this.#reload = ajv.compile<ReloadCommand>(ReloadCommandSchema);
   }
 
   /** Parses raw JSON text or an already decoded value. */
@@ -72,6 +85,10 @@ export class CommandParser {
     }
     if (v === null || typeof v !== 'object' || Array.isArray(v))
       return { ok: false, error: 'command must be a JSON object' };
+    if ('reload' in v) {
+      if (this.#reload(v)) return { ok: true, kind: 'reload', command: v };
+      return { ok: false, error: `reload command ${ajvMessage(this.#reload.errors)}` };
+    }
     if ('setpoint' in v) {
       if (this.#setpoint(v)) return { ok: true, kind: 'setpoint', command: v };
       return { ok: false, error: `setpoint command ${ajvMessage(this.#setpoint.errors)}` };

@@ -72,6 +72,8 @@ export interface ControlConfig {
   setpoints: Record<string, SetpointSpec>;
   /** Default and longest expiry of manual commands. */
   manual: ManualPolicy;
+  /** location → growth stage (setpoint schedules by stage). */
+  stages?: Record<string, string>;
 }
 
 /** The devices file is wrong; `problems` lists every finding, one line each. */
@@ -299,5 +301,5 @@ function semanticCheck(file: DevicesFile, source: string): ControlConfig {
     };
   });
   if (problems.length) throw new DeviceConfigError(source, problems);
-  return { timeZone, devices, setpoints: structuredClone(setpoints), manual };
+  return { timeZone, devices, setpoints: structuredClone(setpoints), manual, stages: { ...file.stages } };
 }

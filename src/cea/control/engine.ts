@@ -6,6 +6,8 @@ import { evaluateControl, newMemory } from './controllers.js';
 import { overLimit, staleness } from './checks.js';
 import { manualExpiry } from './limits.js';
 import { restoreDevice, snapshotDevice } from './persisted.js';
+import { ProgramState } from './program-state.js';
+import type { Programs } from './programs.js';
 import { RelayGuard, holdBackText } from './safety.js';
 import type { TargetRef } from './schema.js';
 import { ZoneClock } from './timezone.js';
@@ -54,6 +56,8 @@ export class ControlEngine {
   /** sensor → devices reading it; device → devices depending on it (conditions, day, exclusion). */
   readonly #bySensor = new Map<string, string[]>();
   readonly #dependents = new Map<string, Set<string>>();
+  /** Schedules and rules from the database (lighting schedules, setpoint schedules, rules). */
+  readonly #programs = new ProgramState();
   /** The latest time the engine was given (converts monotonic times to wall-clock times for status). */
   #last: Instant;
 
@@ -96,12 +100,32 @@ export class ControlEngine {
 
   /** Every sensor some controller or hard limit reads. */
   sensors(): string[] {
-    return [...this.#bySensor.keys()];
+    return [...new Set([...this.#bySensor.keys(), ...this.#programs.sensors().keys()])];
   }
 
   /** Devices whose controller, conditions or hard limit read `sensor`. */
   devicesReading(sensor: string): readonly string[] {
-    return this.#bySensor.get(sensor) ?? [];
+    const byRule = this.#programs.sensors().get(sensor);
+    if (!byRule) return this.#bySensor.get(sensor) ?? [];
+    return [...new Set([...(this.#bySensor.get(sensor) ?? []), ...byRule])];
+  }
+
+  /** The schedules and rules in force. */
+  programs(): Programs {
+    return this.#programs.programs;
+  }
+
+  /**
+   * Replaces the schedules and rules (validated by ProgramValidator) at run
+   * time; they take effect at the next {@link evaluate}, within every
+   * safety limit (a rule acts like a controller: through the relay guard,
+   * the hard limits and the failsafe, in auto mode only).
+   */
+  setPrograms(p: Programs, now: Instant, by: string): ControlEvent {
+    this.#last = now;
+    this.#programs.set(p);
+    const n = `${p.lighting.length} lighting, ${p.setpoints.length} setpoint schedule(s), ${p.rules.length} rule(s)`;
+    return { type: 'programs', by, at: now.wall, message: `schedules and rules loaded: ${n}` };
   }
 
   /**
@@ -111,7 +135,12 @@ export class ControlEngine {
    * ignored. Unknown sensors and non-finite values are ignored too.
    */
   ingest(sensor: string, value: number, received: number, sourceTs?: number): boolean {
-    if (!this.#bySensor.has(sensor) || !Number.isFinite(value) || !Number.isFinite(received)) return false;
+    if (
+      !(this.#bySensor.has(sensor) || this.#programs.sensors().has(sensor)) ||
+      !Number.isFinite(value) ||
+      !Number.isFinite(received)
+    )
+      return false;
     const ts = sourceTs !== undefined && Number.isFinite(sourceTs) ? sourceTs : undefined;
     if (ts !== undefined) {
       // a sample is its timestamp and value: the same one again (by update and by poll) is not news
@@ -214,7 +243,13 @@ export class ControlEngine {
   evaluate(now: Instant, only?: Iterable<string>): EvaluateResult {
     this.#last = now;
     const out: Required<EvaluateResult> = { changes: [], events: [], notices: [] };
-    let todo = only ? new Set(only) : new Set(this.#rt.keys());
+    const scheduled = this.#scheduleSetpoints(now, out.events);
+    this.#programs.update(
+      now.mono,
+      (s) => this.#readings.get(s),
+      (d) => this.#rt.get(d)?.cfg.safety.staleAfterMs ?? 0,
+    );
+    let todo = only && !scheduled ? new Set(only) : new Set(this.#rt.keys());
     for (let pass = 0; pass < 4 && todo.size; pass++) {
       const next = new Set<string>();
       for (const rt of this.#rt.values()) {
@@ -230,6 +265,22 @@ export class ControlEngine {
     return out;
   }
 
+  /** Moves setpoints to what their schedules ask for now; true when one changed. */
+  #scheduleSetpoints(now: Instant, events: ControlEvent[]): boolean {
+    let changed = false;
+    const stageOf = (loc: string) => this.config.stages?.[loc];
+    for (const v of this.#programs.setpointValues(this.zone, now.wall, stageOf)) {
+      const old = this.#setpoints.get(v.setpoint);
+      if (old === v.value) continue;
+      this.#setpoints.set(v.setpoint, v.value);
+      changed = true;
+      const unit = this.config.setpoints[v.setpoint]?.unit;
+      const message = `${v.setpoint} ${old} → ${v.value}${unit ? ' ' + unit : ''} (schedule ${v.id}: ${v.why})`;
+      events.push({ type: 'setpoint', by: `schedule:${v.id}`, at: now.wall, message });
+    }
+    return changed;
+  }
+
   #endMode(rt: Runtime, now: Instant, events: ControlEvent[], message: string, by: string): void {
     events.push({ type: 'expired', device: rt.cfg.name, at: now.wall, message });
     rt.mode = 'auto';
@@ -240,6 +291,7 @@ export class ControlEngine {
 
   #evaluateOne(rt: Runtime, now: Instant, out: Required<EvaluateResult>): DeviceChange | undefined {
     const d = rt.cfg;
+    const control = this.#programs.control(d);
     const events = out.events;
     const safe = d.safeState === 1;
     if (rt.mode !== 'auto' && rt.modeExpiresAt !== null && now.mono >= rt.modeExpiresAt)
@@ -252,10 +304,11 @@ export class ControlEngine {
     if (rt.mode === 'off') [want, reason, source, by] = [false, 'mode off', 'mode', rt.modeBy];
     else if (rt.mode === 'manual')
       [want, reason, source, by] = [rt.manualState === 1, 'manual command', 'manual', rt.modeBy];
-    else if (!d.control) [want, reason, source] = [safe, 'no controller: safe state', 'rule'];
+    else if (!control) [want, reason, source] = [safe, 'no controller: safe state', 'rule'];
     else [want, reason, source] = [safe, '', 'rule'];
     // 2. Stale data: auto mode watches every sensor, the other modes those the device's safety depends on.
     const watched = rt.mode === 'auto' && d.control ? d.sensors : d.safetySensors;
+    const rule = rt.mode === 'auto' ? this.#programs.want(d.name, d.safeState, now.mono) : undefined;
     const stale = staleness(watched, d.safety.staleAfterMs, now.mono, this.#readings, this.startedAt);
     if (stale) {
       if (want !== safe || rt.mode === 'auto')
@@ -279,11 +332,13 @@ export class ControlEngine {
           message: 'sensor data fresh again; control resumed',
         });
       }
-      if (rt.mode === 'auto' && d.control) {
-        const w = evaluateControl(d, d.control, this.zone, this.#inputs(now), rt.mem);
+      if (rt.mode === 'auto' && control) {
+        const w = evaluateControl(d, control, this.zone, this.#inputs(now), rt.mem);
         [want, reason, source] = [w.on, w.reason, w.source];
       }
     }
+    // 2b. An active rule decides instead of the controller (never against the failsafe).
+    if (rule && (!stale || rule.on === safe)) [want, reason, source] = [rule.on, rule.reason, 'rule'];
     // 3. Hard limits, in every mode.
     const limit = overLimit(d, this.#readings, (r) => this.#setpoint(r));
     if (limit && !rt.limited)

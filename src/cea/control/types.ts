@@ -39,7 +39,16 @@ export interface DeviceNotice {
 }
 
 export type EventType =
-  'failsafe' | 'recovered' | 'blocked' | 'command' | 'setpoint' | 'expired' | 'fault' | 'restored' | 'limit';
+  | 'failsafe'
+  | 'recovered'
+  | 'blocked'
+  | 'command'
+  | 'setpoint'
+  | 'expired'
+  | 'fault'
+  | 'restored'
+  | 'limit'
+  | 'programs';
 
 /** Something worth telling an operator (published on `automation:events`, kept in the control history). */
 export interface ControlEvent {

@@ -29,7 +29,23 @@ export interface ApiStore {
   exportPage(q: { sensors: string[]; from: number; to: number; skip: number; limit: number }): Promise<ReadingRow[]>;
   /** Rows the export of `q` holds, counting no further than `limit`. */
   countExport(q: { sensors: string[]; from: number; to: number }, limit: number): Promise<number>;
+  /** Schedules and rules (routes/schedules.ts); src/store's Store has them. */
+  listConfigs?(kind: ProgramKind): Promise<ProgramRow[]>;
+  putConfig?(kind: ProgramKind, r: Omit<ProgramRow, 'updatedAt'>): Promise<void>;
+  deleteConfig?(kind: ProgramKind, id: string): Promise<boolean>;
   /** Resolves when the store answers; rejects when it is down. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export type ProgramKind = 'schedules' | 'rules';
+
+/** A row of the `schedules` or `rules` table. */
+export interface ProgramRow {
+  id: string;
+  config: Record<string, unknown>;
+  enabled: boolean;
+  /** unix ms */
+  updatedAt: number;
+  by: string | null;
 }

@@ -29,7 +29,19 @@ export interface ControlStore {
     device?: string;
     limit?: number;
   }): Promise<{ source: string | null; fromState: number | null }[]>;
+  /** Schedules and rules (the `schedules` and `rules` tables). */
+  listConfigs?(kind: 'schedules' | 'rules'): Promise<ProgramRow[]>;
+  putConfig?(kind: 'schedules' | 'rules', r: Omit<ProgramRow, 'updatedAt'> & { updatedAt?: number }): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A row of the `schedules` or `rules` table. */
+export interface ProgramRow {
+  id: string;
+  config: Record<string, unknown>;
+  enabled: boolean;
+  updatedAt: number;
+  by: string | null;
 }
 
 /** The `source` of the control history rows a clean stop writes (each output driven to its safe state). */

@@ -16,6 +16,7 @@ import type { Logger } from '../../util/log.js';
 import type { AutomationOptions } from './options.js';
 import { loadState, saveState, stateFromStore } from './persist.js';
 import { ControlRecorder, type StoreSource } from './recorder.js';
+import { ProgramLoader } from './programs.js';
 import { takeLive, takeUpdate, validateSensorUpdate, type SensorUpdate } from './inputs.js';
 import { deviceUpdate, fieldsToCommand, noticeUpdate } from './updates.js';
 
@@ -29,6 +30,9 @@ export interface AutomationStats {
   publishFailures: number;
   /** Steps of the wall clock noticed (each re-evaluates every schedule at once). */
   clockSteps: number;
+  /** Loads of the schedules and rules applied, and rows skipped as invalid. */
+  programLoads: number;
+  rejectedPrograms: number;
 }
 
 /** What the runtime is given besides its options. */
@@ -70,7 +74,13 @@ export class AutomationRuntime {
     writeFailures: 0,
     publishFailures: 0,
     clockSteps: 0,
+    programLoads: 0,
+    rejectedPrograms: 0,
   };
+  readonly #programs: ProgramLoader;
+  #programChain: Promise<void> = Promise.resolve();
+  #programRetry: NodeJS.Timeout | undefined;
+  readonly #hasStore: boolean;
   #chain: Promise<void> = Promise.resolve();
   #timers: NodeJS.Timeout[] = [];
   #sub: Subscriber | undefined;
@@ -94,6 +104,8 @@ export class AutomationRuntime {
     this.engine = new ControlEngine(p.cfg, t);
     this.account = new OnTimeAccount(this.engine.zone, p.cfg.devices);
     this.recorder = new ControlRecorder(p.store, p.log, o.recordQueueMax);
+    this.#hasStore = p.store !== undefined;
+    this.#programs = new ProgramLoader(this.recorder, p.cfg, p.log);
     this.#pub = new Publisher(p.conn);
     this.#live = new LiveState(p.conn, { prefix: o.livePrefix });
   }
@@ -167,6 +179,7 @@ export class AutomationRuntime {
       logger: this.#log,
       blockMs: 1000,
     });
+    if (this.#hasStore) void this.reloadPrograms('startup');
     this.#timers.push(setInterval(() => this.#evaluate(), this.#o.tickMs));
     this.#timers.push(setInterval(() => void this.#poll(), this.#o.pollMs));
     this.#timers.push(setInterval(() => void this.#checkHardware(), this.#o.checkMs));
@@ -176,6 +189,33 @@ export class AutomationRuntime {
       logger: this.#log,
       counters: () => ({ ...this.#stats, recorder: this.recorder.stats, simulatedRelays: this.#simulated }),
     });
+  }
+
+  /**
+   * Reads the schedules and rules from the store and hands them to the
+   * engine (in order, one load at a time); until a first load succeeds it is
+   * retried every 10 s, meanwhile the devices file's controllers run.
+   */
+  reloadPrograms(by: string): Promise<void> {
+    clearTimeout(this.#programRetry);
+    this.#programChain = this.#programChain.then(async () => {
+      if (this.#closed) return;
+      try {
+        const r = await this.#programs.load();
+        this.#stats.programLoads++;
+        this.#stats.rejectedPrograms += r.rejected.length;
+        const ev = this.engine.setPrograms(r.programs, this.now(), by);
+        this.#enqueue({ changes: [], events: [ev] });
+        this.#evaluate();
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, 'schedules and rules not loaded');
+        if (!this.#programs.loaded && !this.#closed) {
+          this.#programRetry = setTimeout(() => void this.reloadPrograms(by), 10_000);
+          this.#programRetry.unref();
+        }
+      }
+    });
+    return this.#programChain;
   }
 
   /** Learns the Redis server's clock, which stamps stream entry ids (command ages are measured on it). */
@@ -236,6 +276,7 @@ export class AutomationRuntime {
     if (!p.ok) return this.#reject(`${via}: ${p.error}`, undefined, raw);
     const t = this.now();
     this.#stats.commands++;
+    if (p.kind === 'reload') return void this.reloadPrograms(p.command.by);
     if (p.kind === 'setpoint') {
       const r = this.engine.setSetpoint(p.command, t);
       if (!r.ok) return this.#reject(`${via}: ${r.error}`, p.command.by);
@@ -381,6 +422,8 @@ export class AutomationRuntime {
     if (this.#closed) return;
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
+    clearTimeout(this.#programRetry);
+    await this.#programChain;
     clearTimeout(this.#persistTimer);
     await this.#consumer?.stop().catch(() => undefined);
     await this.#sub?.close().catch(() => undefined);
