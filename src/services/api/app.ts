@@ -18,6 +18,8 @@ import { roomRoutes } from './routes/rooms.js';
 import { sensorRoutes } from './routes/sensors.js';
 import { wsRoutes } from './routes/ws.js';
 import { deviceControlRoutes } from './routes/devices.js';
+import { relayRoutes } from './routes/relays.js';
+import { analyticsRoutes } from './routes/analytics.js';
 
 /** A plugin that adds routes with the app's context (control routes use `requireRole`). */
 export type ApiRoutes = (app: FastifyInstance, ctx: ApiContext) => Promise<void>;
@@ -25,6 +27,7 @@ export type ApiRoutes = (app: FastifyInstance, ctx: ApiContext) => Promise<void>
 /** Every route group of the API; a new group is one line here. */
 export const ROUTES: ApiRoutes[] = [healthRoutes, sensorRoutes, roomRoutes, exportRoutes, wsRoutes];
 ROUTES.push(deviceControlRoutes);
+ROUTES.push(relayRoutes, analyticsRoutes);
 
 const WHERE: Record<string, string> = {
   querystring: 'query parameter',

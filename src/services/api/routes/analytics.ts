@@ -1,0 +1,75 @@
+import type { FastifyInstance } from 'fastify';
+import { ApiError, withRedis, type ApiContext } from '../context.js';
+import { errorResponses } from '../schemas.js';
+
+/** The key `canopy analytics` keeps its latest snapshot in (with a TTL: gone when analytics stops). */
+export const ANALYTICS_LATEST = 'analytics:latest';
+
+/**
+ * GET /api/analytics: the latest snapshot of `canopy analytics` — per sensor
+ * the trend (least-squares slope per hour over its window) and, for every
+ * threshold the sensor has (limits, setpoints, alert levels, VPD band), when
+ * the trend reaches it; per room the share of today inside the VPD band.
+ * The shape is `analytics:update`'s (src/services/analytics). 404 when
+ * analytics is not running.
+ */
+export async function analyticsRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  app.get<{ Querystring: { sensor?: string } }>(
+    '/api/analytics',
+    {
+      schema: {
+        summary: 'Latest trends and time-to-threshold estimates of canopy analytics (analytics:latest)',
+        tags: ['analytics'],
+        querystring: {
+          type: 'object',
+          properties: {
+            sensor: { type: 'string', minLength: 1, maxLength: 200, description: 'only this sensor' },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              timestamp: { type: 'string' },
+              age_ms: { type: ['integer', 'null'], description: 'how old the snapshot is' },
+              sensors: { type: 'object', additionalProperties: true },
+              rooms: { type: 'object', additionalProperties: true },
+            },
+          },
+          404: errorResponses[404],
+          503: errorResponses[503],
+        },
+      },
+    },
+    async (req) => {
+      const raw = await withRedis(ctx, `GET ${ANALYTICS_LATEST}`, () =>
+        ctx.conn.run(`GET ${ANALYTICS_LATEST}`, (c) => c.get(ANALYTICS_LATEST)),
+      );
+      if (raw === null || raw === undefined) {
+        throw new ApiError(404, 'API_NOT_FOUND', 'no analytics: canopy analytics is not running (analytics:latest is missing)');
+      }
+      let snap: { timestamp?: unknown; sensors?: unknown; rooms?: unknown };
+      try {
+        snap = JSON.parse(String(raw)) as typeof snap;
+      } catch {
+        snap = {};
+      }
+      const isMap = (v: unknown): v is Record<string, unknown> =>
+        typeof v === 'object' && v !== null && !Array.isArray(v);
+      if (!isMap(snap) || !isMap(snap.sensors) || typeof snap.timestamp !== 'string') {
+        ctx.log.warn('analytics:latest is not an analytics snapshot');
+        throw new ApiError(503, 'API_BAD_RECORD', 'analytics:latest holds something that is not an analytics snapshot');
+      }
+      const t = Date.parse(snap.timestamp);
+      const sensors = req.query.sensor
+        ? Object.fromEntries(Object.entries(snap.sensors).filter(([k]) => k === req.query.sensor))
+        : snap.sensors;
+      return {
+        timestamp: snap.timestamp,
+        age_ms: Number.isFinite(t) ? Math.max(0, Date.now() - t) : null,
+        sensors,
+        rooms: isMap(snap.rooms) ? snap.rooms : {},
+      };
+    },
+  );
+}
