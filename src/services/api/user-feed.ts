@@ -133,7 +133,7 @@ export class UserFeed {
       this.#leave(ws, m.user);
       return reply({ type: 'unsubscribed', user: m.user });
     }
-    if (!hasToken) return refuse("a user's live data needs a viewer token: send {\"type\":\"auth\",\"token\":…} first");
+    if (!hasToken) return refuse('a user\'s live data needs a viewer token: send {"type":"auth","token":…} first');
     let w = this.#watchers.get(ws);
     if (w?.users.has(m.user)) return reply({ type: 'subscribed', user: m.user });
     if ((w?.users.size ?? 0) >= this.options.maxPerClient) {
@@ -216,10 +216,12 @@ export class UserFeed {
     topic.watchers.delete(w);
     if (topic.watchers.size > 0) return;
     this.#topics.delete(user);
-    topic.subs.then(
-      (subs) => Promise.all(subs.map((s) => s.unsubscribe())),
-      () => undefined,
-    ).catch((err: unknown) => this.#log.debug({ err: (err as Error).message }, 'user feed unsubscribe failed'));
+    topic.subs
+      .then(
+        (subs) => Promise.all(subs.map((s) => s.unsubscribe())),
+        () => undefined,
+      )
+      .catch((err: unknown) => this.#log.debug({ err: (err as Error).message }, 'user feed unsubscribe failed'));
   }
 
   #raw(user: string, m: RawMessage): void {

@@ -46,7 +46,11 @@ export async function analyticsRoutes(app: FastifyInstance, ctx: ApiContext): Pr
         ctx.conn.run(`GET ${ANALYTICS_LATEST}`, (c) => c.get(ANALYTICS_LATEST)),
       );
       if (raw === null || raw === undefined) {
-        throw new ApiError(404, 'API_NOT_FOUND', 'no analytics: canopy analytics is not running (analytics:latest is missing)');
+        throw new ApiError(
+          404,
+          'API_NOT_FOUND',
+          'no analytics: canopy analytics is not running (analytics:latest is missing)',
+        );
       }
       let snap: { timestamp?: unknown; sensors?: unknown; rooms?: unknown };
       try {
