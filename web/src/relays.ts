@@ -158,6 +158,7 @@ export class RelaysPanel {
     this.#detail.hidden = false;
     if (!storedToken()) {
       status.textContent = "A user's live data needs a viewer token: enter one in the Control panel.";
+      this.#detail.replaceChildren(title, close, status);
       return;
     }
     this.#stop = connectLive(
