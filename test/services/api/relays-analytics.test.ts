@@ -122,14 +122,14 @@ describe('GET /api/relays', () => {
 });
 
 describe('GET /api/analytics', () => {
-  it('is 404 while analytics does not run, then serves analytics:latest with its age', async () => {
+  it('is empty (running: false) while analytics does not run, then serves analytics:latest with its age', async () => {
     const none = await getJson(t.api, '/api/analytics');
-    expect(none.status).toBe(404);
-    expect(none.body.code).toBe('API_NOT_FOUND');
-    expect(none.body.message).toMatch(/analytics is not running/);
+    expect(none.status).toBe(200);
+    expect(none.body).toEqual({ running: false, timestamp: null, age_ms: null, sensors: {}, rooms: {} });
     await t.client.set('analytics:latest', JSON.stringify(snapshot(Date.now() - 2000)), { EX: 60 });
     const r = await getJson(t.api, '/api/analytics');
     expect(r.status).toBe(200);
+    expect(r.body.running).toBe(true);
     expect(r.body.age_ms).toBeGreaterThanOrEqual(2000);
     const sensors = r.body.sensors as Record<string, { trend: { slope_per_h: number }; next: { eta_s: number } }>;
     expect(sensors.dry_bulb_f?.trend.slope_per_h).toBe(3.5);

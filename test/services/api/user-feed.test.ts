@@ -199,7 +199,7 @@ describe('the api ACL user', () => {
     const relays = await getJson(own.api, '/api/relays');
     expect(relays.status).toBe(200);
     expect(relays.body.users).toEqual(['jamie']);
-    expect((await getJson(own.api, '/api/analytics')).status).toBe(404);
+    expect((await getJson(own.api, '/api/analytics')).body.running).toBe(false);
     const p = await authed(own.api);
     p.ws.send(JSON.stringify({ type: 'subscribe', user: 'jamie' }));
     await p.waitFor((m) => m.type === 'subscribed' && m.user === 'jamie');

@@ -10,8 +10,8 @@ export const ANALYTICS_LATEST = 'analytics:latest';
  * the trend (least-squares slope per hour over its window) and, for every
  * threshold the sensor has (limits, setpoints, alert levels, VPD band), when
  * the trend reaches it; per room the share of today inside the VPD band.
- * The shape is `analytics:update`'s (src/services/analytics). 404 when
- * analytics is not running.
+ * The shape is `analytics:update`'s (src/services/analytics); while
+ * analytics is not running, `running: false` and no sensors.
  */
 export async function analyticsRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   app.get<{ Querystring: { sensor?: string } }>(
@@ -30,13 +30,13 @@ export async function analyticsRoutes(app: FastifyInstance, ctx: ApiContext): Pr
           200: {
             type: 'object',
             properties: {
-              timestamp: { type: 'string' },
+              running: { type: 'boolean', description: 'false (and everything empty) while analytics does not run' },
+              timestamp: { type: ['string', 'null'] },
               age_ms: { type: ['integer', 'null'], description: 'how old the snapshot is' },
               sensors: { type: 'object', additionalProperties: true },
               rooms: { type: 'object', additionalProperties: true },
             },
           },
-          404: errorResponses[404],
           503: errorResponses[503],
         },
       },
@@ -45,12 +45,9 @@ export async function analyticsRoutes(app: FastifyInstance, ctx: ApiContext): Pr
       const raw = await withRedis(ctx, `GET ${ANALYTICS_LATEST}`, () =>
         ctx.conn.run(`GET ${ANALYTICS_LATEST}`, (c) => c.get(ANALYTICS_LATEST)),
       );
+      // not running: an empty answer, not an error (the dashboard polls this)
       if (raw === null || raw === undefined) {
-        throw new ApiError(
-          404,
-          'API_NOT_FOUND',
-          'no analytics: canopy analytics is not running (analytics:latest is missing)',
-        );
+        return { running: false, timestamp: null, age_ms: null, sensors: {}, rooms: {} };
       }
       let snap: { timestamp?: unknown; sensors?: unknown; rooms?: unknown };
       try {
@@ -69,6 +66,7 @@ export async function analyticsRoutes(app: FastifyInstance, ctx: ApiContext): Pr
         ? Object.fromEntries(Object.entries(snap.sensors).filter(([k]) => k === req.query.sensor))
         : snap.sensors;
       return {
+        running: true,
         timestamp: snap.timestamp,
         age_ms: Number.isFinite(t) ? Math.max(0, Date.now() - t) : null,
         sensors,
