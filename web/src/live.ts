@@ -4,7 +4,12 @@ import { storedToken, type WsMessage } from './api.js';
  * The /ws connection: reconnects with backoff, reports its state, passes
  * every message on.
  */
-export function connectLive(onMessage: (m: WsMessage) => void, onState: (s: 'open' | 'closed') => void): () => void {
+export function connectLive(
+  onMessage: (m: WsMessage) => void,
+  onState: (s: 'open' | 'closed') => void,
+  /** Called on every (re)connect after the token was sent, to send subscriptions. */
+  onOpen?: (send: (o: object) => void) => void,
+): () => void {
   let ws: WebSocket | undefined;
   let attempt = 0;
   let stopped = false;
@@ -17,6 +22,7 @@ export function connectLive(onMessage: (m: WsMessage) => void, onState: (s: 'ope
       // the token goes in the first message, never in the URL
       const token = storedToken();
       if (token) ws?.send(JSON.stringify({ type: 'auth', token }));
+      onOpen?.((o) => ws?.send(JSON.stringify(o)));
       onState('open');
     };
     ws.onmessage = (ev) => {

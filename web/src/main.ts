@@ -5,6 +5,8 @@ import { HistoryChart, RANGES, STAGES } from './chart.js';
 import { connectLive } from './live.js';
 import './controls.js';
 import './schedules.js';
+import { RelaysPanel } from './relays.js';
+import { Trends } from './trends.js';
 
 const $ = (id: string) => document.getElementById(id)!;
 
@@ -31,6 +33,8 @@ async function main(): Promise<void> {
   const catalogue = await api.sensors();
   const byName = new Map(catalogue.map((s) => [s.name, s]));
   const cards = new RoomCards($('rooms'), catalogue);
+  new Trends(catalogue).start();
+  new RelaysPanel($('relays')).start();
   const devices = new Map<string, Device>();
   const banner = $('sim-banner');
   const showDevices = () => {

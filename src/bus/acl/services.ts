@@ -117,13 +117,15 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
   },
   api: {
     description:
-      'api: reads live keys, stream and group state; subscribes to updates; control commands (operator token) to actuators:commands only; no other XADD, no PUBLISH, no writes',
+      'api: reads live keys, stream and group state, identities and analytics:latest; subscribes to updates and to user:*:raw|predictions (read only); control commands (operator token) to actuators:commands only; no other XADD, no PUBLISH, no writes',
     grants: [
       { commands: STRING_READ, read: ['sensor:*', 'device:*', 'analytics:*', 'alerts:*'] },
       { commands: STREAM_READ, read: ['can:raw', 'can:raw:dead', 'actuators:commands'] },
       // POST /api/devices/:name and PUT /api/setpoints/:name append the command durably
       { commands: ['xadd'], write: ['actuators:commands'] },
       subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE, AUTOMATION_EVENTS),
+      // the dashboard's live view of one user (viewer token): its raw data and predictions, nothing it could send
+      subscribe(['user:*:raw', 'user:*:predictions']),
     ],
   },
   automation: {

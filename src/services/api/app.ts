@@ -19,6 +19,8 @@ import { sensorRoutes } from './routes/sensors.js';
 import { wsRoutes } from './routes/ws.js';
 import { deviceControlRoutes } from './routes/devices.js';
 import { scheduleRoutes } from './routes/schedules.js';
+import { relayRoutes } from './routes/relays.js';
+import { analyticsRoutes } from './routes/analytics.js';
 
 /** A plugin that adds routes with the app's context (control routes use `requireRole`). */
 export type ApiRoutes = (app: FastifyInstance, ctx: ApiContext) => Promise<void>;
@@ -27,6 +29,7 @@ export type ApiRoutes = (app: FastifyInstance, ctx: ApiContext) => Promise<void>
 export const ROUTES: ApiRoutes[] = [healthRoutes, sensorRoutes, roomRoutes, exportRoutes, wsRoutes];
 ROUTES.push(deviceControlRoutes);
 ROUTES.push(scheduleRoutes);
+ROUTES.push(relayRoutes, analyticsRoutes);
 
 const WHERE: Record<string, string> = {
   querystring: 'query parameter',

@@ -37,7 +37,8 @@ export type ApiErrorCode =
   | 'API_NO_STORE'
   | 'API_NO_DASHBOARD'
   | 'API_BUSY'
-  | 'API_EXPORT_TOO_LARGE';
+  | 'API_EXPORT_TOO_LARGE'
+  | 'API_BAD_RECORD';
 
 /** An error the API answers with its own status code and a stable `code`. */
 export class ApiError extends Error {

@@ -15,6 +15,7 @@ import { ApiMetrics } from './metrics.js';
 import { apiVersion, resolveApiOptions, type ApiOptions } from './options.js';
 import type { ApiStore } from './store-port.js';
 import { UpdateFeed } from './updates.js';
+import { UserFeed, type UserFeedOptions } from './user-feed.js';
 import { WsHub } from './ws-hub.js';
 
 export { requireRole, TokenAuth, ROLES, type Role } from './auth.js';
@@ -24,6 +25,7 @@ export type { ApiRoutes } from './app.js';
 export { resolveApiOptions, type ApiOptions } from './options.js';
 export type { ApiStore, HistoryBucket, ReadingRow } from './store-port.js';
 export type { SensorInfo } from './catalogue.js';
+export { USER_FEED_DEFAULTS, type UserFeedOptions, type UserFeedStats } from './user-feed.js';
 
 /** What `start` may be given besides options (tests and embedders inject parts). */
 export interface ApiStartConfig extends Partial<ApiOptions> {
@@ -35,6 +37,8 @@ export interface ApiStartConfig extends Partial<ApiOptions> {
   routes?: ApiRoutes[];
   /** @defaultValue `createLogger('api')` */
   logger?: Logger;
+  /** @defaultValue {@link USER_FEED_DEFAULTS} (the coalescing threshold is `wsMaxBufferedBytes`) — limits of the per-user feed on /ws. */
+  userFeed?: Partial<UserFeedOptions>;
 }
 
 export interface ApiHandle extends ServiceHandle {
@@ -50,7 +54,7 @@ export interface ApiHandle extends ServiceHandle {
  * uses the store, serves REST, /ws, /metrics, /docs and the dashboard.
  */
 export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
-  const { store: givenStore, catalogue, routes, logger, ...opts } = config;
+  const { store: givenStore, catalogue, routes, logger, userFeed, ...opts } = config;
   const options = resolveApiOptions(opts);
   const log = logger ?? createLogger('api');
   const auth = TokenAuth.load(options);
@@ -79,6 +83,9 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
       (token) => checkToken(auth, token, 'viewer'),
     );
     cleanup.push(() => hub.close());
+    const users = new UserFeed(conn, log, { maxBufferedBytes: options.wsMaxBufferedBytes, ...userFeed });
+    cleanup.push(() => users.close());
+    hub.users = users;
     feed.on('sensor', (u) => hub.sensor(u));
     feed.on('device', (u) => hub.device(u));
     let store = givenStore;
@@ -142,7 +149,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
       service: 'api',
       version: apiVersion(),
       logger: log,
-      counters: () => ({ url, ws_clients: hub.stats.clients, ...feed.stats }),
+      counters: () => ({ url, ws_clients: hub.stats.clients, ...feed.stats, user_feed_users: users.stats.users }),
       files: ctx.fabric,
     });
     cleanup.push(() => heartbeat.close());

@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from '../../util/log.js';
 import type { Identity, Refusal } from './auth.js';
 import type { DeviceUpdate, SensorUpdate } from './updates.js';
+import type { UserFeed } from './user-feed.js';
 import { parseClientMessage } from './ws-messages.js';
 
 /** Which updates a client wants; an unset field matches everything. */
@@ -104,6 +105,8 @@ export class WsHub {
   readonly #rejected: Partial<Record<WsRejection, number>> = {};
   readonly #pinger: NodeJS.Timeout;
   readonly #authenticate: Authenticate;
+  /** The per-user live feed (`{"type":"subscribe","user":…}`); set by the service. */
+  users: Pick<UserFeed, 'message' | 'drop'> | undefined;
 
   constructor(options: HubOptions, log: Logger, authenticate: Authenticate) {
     this.options = options;
@@ -342,12 +345,18 @@ export class WsHub {
       return;
     }
     if (!c.authed) return this.#drop(c, 'unauthenticated', 1008, 'the first message must be {"type":"auth","token":…}');
+    if ('user' in m) {
+      if (!this.users) return this.#reply(c, { type: 'error', message: 'no user feed here' });
+      void this.users.message(c.ws, m, c.who !== undefined, (o) => this.#reply(c, o));
+      return;
+    }
     c.filter = { location: m.location, cluster: m.cluster };
     c.pending.clear();
     this.#reply(c, { type: 'subscribed', filter: c.filter });
   }
 
   #remove(c: Client): void {
+    this.users?.drop(c.ws);
     clearTimeout(c.timer);
     clearTimeout(c.authTimer);
     c.pending.clear();

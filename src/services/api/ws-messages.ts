@@ -1,10 +1,14 @@
+import type { UserFeedMessage } from './user-feed.js';
+
 /**
  * What a /ws client may send, and the guard that reads it: every message is
  * either one of these or a counted refusal with a reason — never an
  * exception.
  */
 export type ClientMessage =
-  { type: 'subscribe'; location?: string | undefined; cluster?: string | undefined } | { type: 'auth'; token: string };
+  | { type: 'subscribe'; location?: string | undefined; cluster?: string | undefined }
+  | { type: 'auth'; token: string }
+  | UserFeedMessage;
 
 export type ParsedMessage =
   | { ok: true; message: ClientMessage }
@@ -73,6 +77,16 @@ export function parseClientMessage(data: unknown, isBinary: boolean): ParsedMess
       return fail('invalid', 'auth needs a token string');
     }
     return { ok: true, message: { type: 'auth', token: o.token } };
+  }
+  // the per-user live feed (user-feed.ts): {"type":"subscribe","user":…} / {"type":"unsubscribe","user":…}
+  if ((o.type === 'subscribe' && o.user !== undefined) || o.type === 'unsubscribe') {
+    if (typeof o.user !== 'string' || o.user === '' || o.user.length > 64) {
+      return fail('invalid', 'user must be a non-empty string (at most 64 characters)');
+    }
+    if (o.location !== undefined || o.cluster !== undefined) {
+      return fail('invalid', 'a user subscription takes no location or cluster: send two messages');
+    }
+    return { ok: true, message: { type: o.type, user: o.user } };
   }
   if (o.type !== 'subscribe') {
     return fail('unknown', 'unknown message: expected {"type":"subscribe","location"?,"cluster"?} or {"type":"auth"}');
