@@ -107,7 +107,7 @@ describe('deploy/install.sh', () => {
     expect(second).toMatch(/nothing to change/);
     expect(second).not.toMatch(/installed|created/);
     expect(snapshot(root)).toEqual(before);
-  });
+  }, 240_000); // install.sh runs (ACL generation included) on a loaded CI machine
 
   it('never overwrites an edited environment file, but restores a changed unit', () => {
     const root = tempDir('canopy-root-');
@@ -120,7 +120,7 @@ describe('deploy/install.sh', () => {
     expect(fs.readFileSync(env, 'utf8')).toContain('secret');
     expect(out).toContain('installed /etc/systemd/system/canopy-worker.service');
     expect(fs.readFileSync(unit, 'utf8')).toBe(fs.readFileSync('deploy/systemd/canopy-worker.service', 'utf8'));
-  });
+  }, 240_000); // install.sh runs (ACL generation included) on a loaded CI machine
 
   it('installs Grafana provisioning when Grafana is present', () => {
     const root = tempDir('canopy-root-');
@@ -132,7 +132,7 @@ describe('deploy/install.sh', () => {
     const before = snapshot(root);
     expect(install(root)).toMatch(/nothing to change/);
     expect(snapshot(root)).toEqual(before);
-  });
+  }, 240_000); // install.sh runs (ACL generation included) on a loaded CI machine
 });
 
 describe('generated Redis ACL', () => {
