@@ -5,6 +5,7 @@ import { HistoryChart, RANGES, STAGES } from './chart.js';
 import { connectLive } from './live.js';
 import './controls.js';
 import './schedules.js';
+import './services.js';
 import { RelaysPanel } from './relays.js';
 import { Trends } from './trends.js';
 

@@ -1,0 +1,129 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Connection } from '../../src/bus/connection.js';
+import { FabricFiles } from '../../src/bus/fallback/records.js';
+import { Heartbeat } from '../../src/bus/presence.js';
+import { packageRoot } from '../../src/services/api/options.js';
+import { startApi, VIEWER_TOKEN } from '../services/api/helpers.js';
+import { tempDir } from '../support/tmp.js';
+
+const ROOT = packageRoot();
+const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+
+type Ctx = Awaited<ReturnType<typeof startApi>>;
+let t: Ctx;
+let browser: Browser;
+let conn: Connection;
+let worker: Heartbeat;
+
+function ensureBuilt(): void {
+  if (fs.existsSync(path.join(ROOT, 'web', 'dist', 'index.html'))) return;
+  execFileSync('npx', ['vite', 'build', '--config', 'web/vite.config.ts'], { cwd: ROOT, stdio: 'ignore' });
+}
+
+const iso = (agoMs: number) => new Date(Date.now() - agoMs).toISOString();
+
+beforeAll(async () => {
+  ensureBuilt();
+  const fabricDir = path.join(tempDir(), 'fabric');
+  t = await startApi({ databaseUrl: `sqlite:${path.join(tempDir(), 'canopy.db')}`, fabricDir });
+  conn = await Connection.connect({ url: t.redis.url, healthCheckIntervalMs: 0 });
+  conn.on('error', () => undefined);
+  // a worker beating to Redis through the bus (TTL 1 h so a slow machine never sees it expire)
+  worker = await Heartbeat.start(conn, { service: 'worker', instance: 'pi:worker:101', version: '1.4.2', ttlSeconds: 3600 });
+  // a scanner started 2 h ago, as its heartbeat key says
+  const scanner = {
+    service: 'scanner',
+    instance: 'pi:scanner:102',
+    pid: 102,
+    host: 'pi',
+    version: '1.4.2',
+    started_at: iso(2 * 3600_000),
+    updated_at: iso(0),
+    scans: 42,
+  };
+  await t.client.set(`heartbeat:${scanner.instance}`, JSON.stringify(scanner), { EX: 3600 });
+  // a recorder whose last beat is 25 s old: near its 30 s TTL
+  const recorder = { ...scanner, service: 'recorder', instance: 'pi:recorder:103', pid: 103, updated_at: iso(25_000) };
+  await t.client.set(`heartbeat:${recorder.instance}`, JSON.stringify(recorder), { EX: 3600 });
+  // an exporter that lost Redis: its beat is in the fallback heartbeat file the API reads
+  const files = new FabricFiles({ dir: fabricDir });
+  await files.writeHeartbeat(
+    {
+      service: 'exporter',
+      instance: 'barn:exporter:104',
+      pid: 104,
+      host: 'barn',
+      version: '1.3.0',
+      started_at: iso(40 * 60_000),
+      updated_at: iso(0),
+    },
+    3600_000,
+  );
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+  });
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await worker?.close();
+  await conn?.close();
+});
+
+async function openPage(viewport: { width: number; height: number }): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  await page.addInitScript((tok) => sessionStorage.setItem('canopy.token', tok), VIEWER_TOKEN);
+  await page.goto(`${t.api.url}/`, { waitUntil: 'load' });
+  await page.waitForSelector('#services li[data-service="exporter"]', { timeout: 30_000 });
+  return { page, errors };
+}
+
+const row = (page: Page, service: string) => page.locator(`#services li[data-service="${service}"]`);
+
+describe('Services panel in headless Chromium', () => {
+  it('shows Redis and file heartbeats, stale and missing services, and the API status', async () => {
+    const { page, errors } = await openPage({ width: 1280, height: 900 });
+    expect(await page.textContent('#services .services-overall')).toBe('API ok');
+    expect(await row(page, 'worker').getAttribute('data-state')).toBe('up');
+    expect(await row(page, 'worker').locator('.version').textContent()).toBe('v1.4.2');
+    expect(await row(page, 'worker').locator('.via-file').count()).toBe(0);
+    expect(await row(page, 'scanner').getAttribute('data-state')).toBe('up');
+    expect(await row(page, 'scanner').locator('.since').textContent()).toBe('up 2 h');
+    expect(await row(page, 'scanner').locator('.state').textContent()).toBe('up');
+    expect(await row(page, 'recorder').getAttribute('data-state')).toBe('stale');
+    expect(await row(page, 'automation').getAttribute('data-state')).toBe('missing');
+    expect(await row(page, 'automation').locator('.state').textContent()).toBe('not running');
+    const exporter = row(page, 'exporter');
+    expect(await exporter.getAttribute('data-state')).toBe('up');
+    expect(await exporter.locator('.via-file').textContent()).toBe('via file (Redis unreachable)');
+    expect(await exporter.locator('.since').textContent()).toBe('up 40 min');
+    await page.locator('#services').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'services-desktop.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('follows a service that stops, and fits a phone screen', async () => {
+    const { page, errors } = await openPage({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    // the scanner exits: its key goes, the next poll (every 5 s) lists it as not running
+    await t.client.del('heartbeat:pi:scanner:102');
+    await page.waitForSelector('#services li[data-service="scanner"][data-state="missing"]', { timeout: 30_000 });
+    expect(await row(page, 'worker').getAttribute('data-state')).toBe('up');
+    await page.locator('#services').screenshot({ path: path.join(ARTIFACTS, 'services-phone.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * The Services panel: which Canopy processes are up, from the heartbeats
+ * GET /health lists (Redis keys and, while Redis is away, the fallback
+ * heartbeat files). Polled every 5 s with the stored token.
+ */
+import './services.css';
+import { storedToken } from './api.js';
+import { formatAge } from './cards.js';
+
+/** One heartbeat as GET /health lists it (src/services/api/routes/health.ts). */
+export interface ServiceBeat {
+  service: string;
+  instance: string;
+  source?: string;
+  ageMs: number | null;
+  pid?: number;
+  host?: string;
+  version?: string;
+  started_at?: string;
+  updated_at?: string;
+  [k: string]: unknown;
+}
+
+interface Health {
+  status: string;
+  redis?: { status: string; error?: string };
+  store?: { status: string; error?: string };
+  services?: ServiceBeat[];
+}
+
+/** Services a grower expects to see running. */
+export const EXPECTED = ['scanner', 'worker', 'api', 'automation'] as const;
+
+/** The heartbeat TTL every service uses unless it says otherwise (HEARTBEAT_DEFAULTS). */
+const DEFAULT_TTL_MS = 30_000;
+
+/** A beat older than this share of its TTL is shown as stale (two beats missed). */
+const STALE_SHARE = 2 / 3;
+
+export type ServiceState = 'up' | 'stale' | 'missing';
+
+export function stateOf(beat: ServiceBeat | undefined): ServiceState {
+  if (!beat) return 'missing';
+  const ttlS = typeof beat.ttl_seconds === 'number' ? beat.ttl_seconds : undefined;
+  const ttlMs = ttlS && ttlS > 0 ? ttlS * 1000 : DEFAULT_TTL_MS;
+  return beat.ageMs !== null && beat.ageMs > ttlMs * STALE_SHARE ? 'stale' : 'up';
+}
+
+const STATE_TEXT: Record<ServiceState, string> = { up: 'up', stale: 'stale', missing: 'not running' };
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+async function fetchHealth(signal: AbortSignal): Promise<Health> {
+  const token = storedToken();
+  const res = await fetch('/health', {
+    signal,
+    headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  });
+  // 503 still carries the full body: Redis or the store is down
+  if (!res.ok && res.status !== 503) {
+    let msg = `${res.status} ${res.statusText}`;
+    try {
+      msg = ((await res.json()) as { message?: string }).message ?? msg;
+    } catch {
+      // not JSON
+    }
+    throw new Error(msg);
+  }
+  return (await res.json()) as Health;
+}
+
+export class ServicesPanel {
+  readonly #overall: HTMLElement;
+  readonly #list: HTMLElement;
+  #timer: number | undefined;
+  #inflight: AbortController | undefined;
+
+  constructor(root: HTMLElement) {
+    const head = el('div', 'services-head');
+    this.#overall = el('span', 'services-overall', 'checking…');
+    this.#overall.dataset.status = 'unknown';
+    head.append(el('h2', undefined, 'Services'), this.#overall);
+    this.#list = el('ul', 'services-list');
+    this.#list.append(el('li', 'muted', 'Loading…'));
+    root.replaceChildren(head, this.#list);
+  }
+
+  /** Loads now and every `everyMs`. */
+  start(everyMs = 5_000): void {
+    void this.refresh();
+    this.#timer = window.setInterval(() => void this.refresh(), everyMs);
+  }
+
+  stop(): void {
+    window.clearInterval(this.#timer);
+    this.#inflight?.abort();
+  }
+
+  async refresh(): Promise<void> {
+    if (this.#inflight) return;
+    const ac = new AbortController();
+    this.#inflight = ac;
+    try {
+      this.render(await fetchHealth(ac.signal));
+    } catch (err) {
+      this.#overall.dataset.status = 'unknown';
+      this.#overall.textContent = `unknown — ${(err as Error).message}`;
+    } finally {
+      this.#inflight = undefined;
+    }
+  }
+
+  render(h: Health, now = Date.now()): void {
+    this.#overall.dataset.status = h.status;
+    const why = [h.redis, h.store]
+      .map((d, i) => (d && d.status !== 'up' ? `${i === 0 ? 'Redis' : 'store'} down` : ''))
+      .filter(Boolean);
+    this.#overall.textContent = `API ${h.status}${why.length ? ` (${why.join(', ')})` : ''}`;
+    const beats = h.services ?? [];
+    const rows: HTMLElement[] = beats.map((b) => this.#row(b.service, b, now));
+    for (const name of EXPECTED) if (!beats.some((b) => b.service === name)) rows.push(this.#row(name, undefined, now));
+    rows.sort((a, b) => (a.dataset.service ?? '').localeCompare(b.dataset.service ?? ''));
+    this.#list.replaceChildren(...rows);
+  }
+
+  #row(name: string, b: ServiceBeat | undefined, now: number): HTMLElement {
+    const state = stateOf(b);
+    const li = el('li', `service ${state}`);
+    li.dataset.service = name;
+    li.dataset.state = state;
+    if (b) li.dataset.instance = b.instance;
+    const top = el('div', 'service-top');
+    const dot = el('span', 'dot');
+    dot.setAttribute('aria-hidden', 'true');
+    top.append(dot, el('span', 'name', name), el('span', 'state', STATE_TEXT[state]));
+    li.append(top);
+    if (!b) return li;
+    const meta = el('div', 'service-meta');
+    const started = b.started_at ? Date.parse(b.started_at) : NaN;
+    meta.append(el('span', 'since', Number.isFinite(started) ? `up ${formatAge(Math.max(0, now - started))}` : '—'));
+    if (b.version) meta.append(el('span', 'version', `v${b.version.replace(/^v/, '')}`));
+    if (b.ageMs !== null) meta.append(el('span', 'beat', `beat ${formatAge(b.ageMs)} ago`));
+    if (b.source === 'file') meta.append(el('span', 'via-file', 'via file (Redis unreachable)'));
+    li.append(meta);
+    li.title = `${b.instance}${b.host ? ` on ${b.host}` : ''}${b.pid ? `, pid ${b.pid}` : ''}`;
+    return li;
+  }
+}
+
+const root = document.getElementById('services');
+if (root) new ServicesPanel(root).start();
