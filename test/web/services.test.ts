@@ -33,7 +33,12 @@ beforeAll(async () => {
   conn = await Connection.connect({ url: t.redis.url, healthCheckIntervalMs: 0 });
   conn.on('error', () => undefined);
   // a worker beating to Redis through the bus (TTL 1 h so a slow machine never sees it expire)
-  worker = await Heartbeat.start(conn, { service: 'worker', instance: 'pi:worker:101', version: '1.4.2', ttlSeconds: 3600 });
+  worker = await Heartbeat.start(conn, {
+    service: 'worker',
+    instance: 'pi:worker:101',
+    version: '1.4.2',
+    ttlSeconds: 3600,
+  });
   // a scanner started 2 h ago, as its heartbeat key says
   const scanner = {
     service: 'scanner',
@@ -46,9 +51,18 @@ beforeAll(async () => {
     scans: 42,
   };
   await t.client.set(`heartbeat:${scanner.instance}`, JSON.stringify(scanner), { EX: 3600 });
-  // a recorder whose last beat is 25 s old: near its 30 s TTL
-  const recorder = { ...scanner, service: 'recorder', instance: 'pi:recorder:103', pid: 103, updated_at: iso(25_000) };
-  await t.client.set(`heartbeat:${recorder.instance}`, JSON.stringify(recorder), { EX: 3600 });
+  // a recorder with a 1 h TTL whose last beat is 50 min old: near its TTL (10 min left)
+  const recorder = {
+    ...scanner,
+    service: 'recorder',
+    instance: 'pi:recorder:103',
+    pid: 103,
+    updated_at: iso(50 * 60_000),
+  };
+  await t.client.set(`heartbeat:${recorder.instance}`, JSON.stringify(recorder), { EX: 600 });
+  // alerts with a 1 h TTL whose last beat is 5 min old: well inside its TTL, so up
+  const alerts = { ...scanner, service: 'alerts', instance: 'pi:alerts:105', pid: 105, updated_at: iso(5 * 60_000) };
+  await t.client.set(`heartbeat:${alerts.instance}`, JSON.stringify(alerts), { EX: 3300 });
   // an exporter that lost Redis: its beat is in the fallback heartbeat file the API reads
   const files = new FabricFiles({ dir: fabricDir });
   await files.writeHeartbeat(
@@ -102,6 +116,8 @@ describe('Services panel in headless Chromium', () => {
     expect(await row(page, 'scanner').locator('.since').textContent()).toBe('up 2 h');
     expect(await row(page, 'scanner').locator('.state').textContent()).toBe('up');
     expect(await row(page, 'recorder').getAttribute('data-state')).toBe('stale');
+    expect(await row(page, 'recorder').locator('.beat').textContent()).toBe('beat 50 min ago');
+    expect(await row(page, 'alerts').getAttribute('data-state')).toBe('up');
     expect(await row(page, 'automation').getAttribute('data-state')).toBe('missing');
     expect(await row(page, 'automation').locator('.state').textContent()).toBe('not running');
     const exporter = row(page, 'exporter');

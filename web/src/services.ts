@@ -13,6 +13,8 @@ export interface ServiceBeat {
   instance: string;
   source?: string;
   ageMs: number | null;
+  /** ms until the heartbeat expires (absent from older APIs). */
+  ttlLeftMs?: number;
   pid?: number;
   host?: string;
   version?: string;
@@ -31,7 +33,7 @@ interface Health {
 /** Services a grower expects to see running. */
 export const EXPECTED = ['scanner', 'worker', 'api', 'automation'] as const;
 
-/** The heartbeat TTL every service uses unless it says otherwise (HEARTBEAT_DEFAULTS). */
+/** The heartbeat TTL assumed when /health does not say (HEARTBEAT_DEFAULTS). */
 const DEFAULT_TTL_MS = 30_000;
 
 /** A beat older than this share of its TTL is shown as stale (two beats missed). */
@@ -41,9 +43,10 @@ export type ServiceState = 'up' | 'stale' | 'missing';
 
 export function stateOf(beat: ServiceBeat | undefined): ServiceState {
   if (!beat) return 'missing';
-  const ttlS = typeof beat.ttl_seconds === 'number' ? beat.ttl_seconds : undefined;
-  const ttlMs = ttlS && ttlS > 0 ? ttlS * 1000 : DEFAULT_TTL_MS;
-  return beat.ageMs !== null && beat.ageMs > ttlMs * STALE_SHARE ? 'stale' : 'up';
+  if (beat.ageMs === null) return 'up';
+  // age and time left add up to the TTL the service set
+  const ttlMs = typeof beat.ttlLeftMs === 'number' ? beat.ageMs + beat.ttlLeftMs : DEFAULT_TTL_MS;
+  return beat.ageMs > ttlMs * STALE_SHARE ? 'stale' : 'up';
 }
 
 const STATE_TEXT: Record<ServiceState, string> = { up: 'up', stale: 'stale', missing: 'not running' };
@@ -144,7 +147,8 @@ export class ServicesPanel {
     const started = b.started_at ? Date.parse(b.started_at) : NaN;
     meta.append(el('span', 'since', Number.isFinite(started) ? `up ${formatAge(Math.max(0, now - started))}` : '—'));
     if (b.version) meta.append(el('span', 'version', `v${b.version.replace(/^v/, '')}`));
-    if (b.ageMs !== null) meta.append(el('span', 'beat', `beat ${formatAge(b.ageMs)} ago`));
+    if (b.ageMs !== null)
+      meta.append(el('span', 'beat', b.ageMs < 1000 ? 'beat just now' : `beat ${formatAge(b.ageMs)} ago`));
     if (b.source === 'file') meta.append(el('span', 'via-file', 'via file (Redis unreachable)'));
     li.append(meta);
     li.title = `${b.instance}${b.host ? ` on ${b.host}` : ''}${b.pid ? `, pid ${b.pid}` : ''}`;

@@ -7,6 +7,8 @@ export interface ServiceStatus {
   service: string;
   /** ms since its last beat, or null when unknown. */
   ageMs: number | null;
+  /** ms until the heartbeat expires (its TTL is ageMs + ttlLeftMs). */
+  ttlLeftMs: number;
   [k: string]: unknown;
 }
 
@@ -21,6 +23,7 @@ async function services(ctx: ApiContext): Promise<ServiceStatus[]> {
       service: i.info?.service ?? 'unknown',
       source: i.source ?? 'redis',
       ageMs: Number.isFinite(beat) ? Math.max(0, now - beat) : null,
+      ttlLeftMs: i.ttlMs,
     };
   });
 }
