@@ -139,6 +139,8 @@ describe('Services panel in headless Chromium', () => {
     await page.waitForSelector('#services li[data-service="scanner"][data-state="missing"]', { timeout: 30_000 });
     expect(await row(page, 'worker').getAttribute('data-state')).toBe('up');
     await page.locator('#services').screenshot({ path: path.join(ARTIFACTS, 'services-phone.png') });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.locator('#services').screenshot({ path: path.join(ARTIFACTS, 'services-phone-dark.png') });
     expect(errors).toEqual([]);
     await page.close();
   });

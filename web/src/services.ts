@@ -111,6 +111,8 @@ export class ServicesPanel {
     try {
       this.render(await fetchHealth(ac.signal));
     } catch (err) {
+      // the rows stay, dimmed: they are the last known state
+      this.#list.classList.add('outdated');
       this.#overall.dataset.status = 'unknown';
       this.#overall.textContent = `unknown — ${(err as Error).message}`;
     } finally {
@@ -119,6 +121,7 @@ export class ServicesPanel {
   }
 
   render(h: Health, now = Date.now()): void {
+    this.#list.classList.remove('outdated');
     this.#overall.dataset.status = h.status;
     const why = [h.redis, h.store]
       .map((d, i) => (d && d.status !== 'up' ? `${i === 0 ? 'Redis' : 'store'} down` : ''))
