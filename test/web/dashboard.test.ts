@@ -43,7 +43,8 @@ beforeAll(async () => {
   }
   await store.writeBatch({ messages: [], readings });
   await store.close();
-  t = await startApi({ databaseUrl: url });
+  // a generous stale limit: opening Chromium on a loaded CI machine can take longer than the default 5 s
+  t = await startApi({ databaseUrl: url, staleAfterMs: 30_000 });
   worker = await startWorker({
     redisUrl: t.redis.url,
     databaseUrl: url,
@@ -93,10 +94,10 @@ const valueOf = (page: Page, sensor: string) => page.textContent(`[data-sensor="
 describe('dashboard in headless Chromium', () => {
   it('loads without console errors or external requests and shows live values that change', async () => {
     const now = Date.now();
-    await t.client.set('sensor:rh_f', '64.2', { EX: 10 });
-    await t.client.set('sensor:rh_f:ts', String(now), { EX: 10 });
-    await t.client.set('sensor:co2_f', '900', { EX: 10 });
-    await t.client.set('sensor:co2_f:ts', String(now - 8000), { EX: 10 });
+    await t.client.set('sensor:rh_f', '64.2', { EX: 120 });
+    await t.client.set('sensor:rh_f:ts', String(now), { EX: 120 });
+    await t.client.set('sensor:co2_f', '900', { EX: 120 });
+    await t.client.set('sensor:co2_f:ts', String(now - 60_000), { EX: 120 });
     const { page, errors, requests } = await openDashboard({ width: 1280, height: 900 });
     // initial values come from /api/sensors/live; an old one is marked stale
     expect(await valueOf(page, 'rh_f')).toBe('64.2');
