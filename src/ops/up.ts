@@ -147,7 +147,12 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
     say(`Redis started on ${redisUrl} (pid ${redis.pid}, AOF + RDB, data in ${redis.dir})`);
   }
   const sup = new Supervisor(o.supervisor);
-  const env = { ...o.env, REDIS_URL: redisUrl, CANOPY_DATA_DIR: o.dataDir };
+  const env = {
+    ...o.env,
+    REDIS_URL: redisUrl,
+    CANOPY_DATA_DIR: o.dataDir,
+    ...simulatedRelaysByChoice(o.env, o.dataDir),
+  };
   sup.on('start', (name, pid) => say(`${name} started (pid ${pid})`));
   sup.on('exit', (name, code, signal) => {
     if (!sup.stopping) say(`${name} exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`);
@@ -275,4 +280,18 @@ export async function runUpUntilSignal(input: UpInput): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+}
+
+/**
+ * `canopy up` on its embedded defaults is a simulation on purpose: with no
+ * `CANOPY_I2C` anywhere (and not `NODE_ENV=production`), its automation gets
+ * the simulated chip explicitly. Without this, a terminal that a desktop's
+ * systemd user manager started (it inherits `INVOCATION_ID`) would look like a
+ * systemd install, and the automation would refuse to start. A real install
+ * runs the systemd units instead, where the explicit choice is enforced.
+ */
+function simulatedRelaysByChoice(extra: NodeJS.ProcessEnv, dataDir: string): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  if (env.CANOPY_I2C || env.NODE_ENV === 'production') return {};
+  return { CANOPY_I2C: `sim:${path.resolve(dataDir, 'mcp23017-sim.json')}`, CANOPY_ALLOW_SIMULATED_RELAYS: '1' };
 }

@@ -33,6 +33,8 @@ describe('canopy up with the real pipeline', () => {
       CANOPY_API_PORT: String(await freePort()),
       DATABASE_URL: '',
       REDIS_URL: '',
+      // a terminal started by a desktop's systemd user manager inherits INVOCATION_ID: the quick start still runs
+      INVOCATION_ID: 'a-desktop-terminal',
     });
     await up.waitFor(/^Canopy is up/, 60_000);
     const pids: Record<string, number> = {};
@@ -41,6 +43,9 @@ describe('canopy up with the real pipeline', () => {
       if (m) pids[m[1] as string] = Number(m[2]);
     }
     expect(Object.keys(pids)).toEqual(expect.arrayContaining(['scanner', 'worker', 'automation']));
+    // the automation runs (simulated relays by the quick start's explicit choice), never refused and restarted
+    await up.waitFor(/^automation \| .*under control/, 60_000);
+    expect(up.lines.filter((l) => /^automation exited/.test(l))).toEqual([]);
     await until(() => count(db, 'can_messages') > 200, 60_000, 'frames stored');
 
     process.kill(pids.worker as number, 'SIGKILL');
