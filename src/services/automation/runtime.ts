@@ -18,6 +18,7 @@ import { loadState, saveState, stateFromStore } from './persist.js';
 import { ControlRecorder, type StoreSource } from './recorder.js';
 import { ProgramLoader } from './programs.js';
 import { takeLive, takeUpdate, validateSensorUpdate, type SensorUpdate } from './inputs.js';
+import { ServerClock } from './server-clock.js';
 import { deviceUpdate, fieldsToCommand, noticeUpdate } from './updates.js';
 
 export interface AutomationStats {
@@ -61,7 +62,7 @@ export class AutomationRuntime {
   readonly #steps: ClockStepDetector;
   readonly #simulated: boolean;
   /** Redis server time minus our monotonic time, taken at start: command ages on the server's clock, never on ours. */
-  #serverOffset = 0;
+  readonly #server: ServerClock;
   readonly #pub: Publisher;
   readonly #live: LiveState;
   readonly #parser = new CommandParser();
@@ -100,7 +101,7 @@ export class AutomationRuntime {
     this.#steps = new ClockStepDetector(o.clockStepMs);
     const t = instant(p.clock);
     this.#steps.observe(t);
-    this.#serverOffset = t.wall - t.mono; // until the Redis server's clock is known
+    this.#server = new ServerClock(p.clock);
     this.engine = new ControlEngine(p.cfg, t);
     this.account = new OnTimeAccount(this.engine.zone, p.cfg.devices);
     this.recorder = new ControlRecorder(p.store, p.log, o.recordQueueMax);
@@ -132,7 +133,7 @@ export class AutomationRuntime {
 
   async begin(): Promise<void> {
     const t = this.now();
-    await this.#serverClock();
+    await this.#server.learn(this.#conn, this.#log);
     // 2. Read what to restore (before the start-up rows below overwrite device_states).
     const persisted = await loadState(this.#conn, this.#o.stateKey);
     if (persisted.bad.length) this.#log.warn({ fields: persisted.bad }, 'unreadable persisted device state skipped');
@@ -218,21 +219,6 @@ export class AutomationRuntime {
     return this.#programChain;
   }
 
-  /** Learns the Redis server's clock, which stamps stream entry ids (command ages are measured on it). */
-  async #serverClock(): Promise<void> {
-    try {
-      const r = (await this.#conn.run('TIME', (c) => c.sendCommand(['TIME']))) as unknown as [string, string];
-      this.#serverOffset = Number(r[0]) * 1000 + Math.floor(Number(r[1]) / 1000) - this.#clock.monoMs();
-    } catch (err) {
-      // e.g. an ACL without TIME: our wall clock at start stands in (later steps of it still do not matter)
-      this.#serverOffset = this.#clock.wallMs() - this.#clock.monoMs();
-      this.#log.info(
-        { err: (err as Error).message },
-        'redis TIME unavailable: command ages from the local clock at start',
-      );
-    }
-  }
-
   #evaluate(only?: Iterable<string>): void {
     if (this.#closed) return;
     this.#enqueue(this.engine.evaluate(this.now(), only));
@@ -261,7 +247,7 @@ export class AutomationRuntime {
       const raw = e.fields.command ?? e.fields.json ?? e.fields.data ?? fieldsToCommand(e.fields);
       const sentAt = Number(e.id.split('-')[0]);
       // The entry id is the Redis server's clock; compare it with that clock as we follow it monotonically.
-      const age = this.#clock.monoMs() + this.#serverOffset - sentAt;
+      const age = this.#server.ageOf(sentAt);
       if (Number.isFinite(sentAt) && age > 60_000) {
         this.#reject(`command ${e.id} is older than 60 s; ignored`, undefined, raw);
         continue;
