@@ -12,6 +12,38 @@ export default tseslint.config(
     },
   },
   {
+    // a synchronous child call blocks the event loop, so no timer can end it:
+    // each one carries its own `timeout` (a hang then fails, it never stalls a run)
+    files: ['src/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'examples/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "CallExpression[callee.name=/^(spawnSync|execFileSync|execSync)$/]:not(:has(Property[key.name='timeout']))",
+          message: 'a synchronous child call needs a `timeout` option',
+        },
+      ],
+    },
+  },
+  {
+    files: ['test/**/*.ts'],
+    ignores: ['test/support/run-sync.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['node:child_process', 'child_process'].map((name) => ({
+            name,
+            importNames: ['spawnSync', 'execFileSync', 'execSync'],
+            message:
+              'import it from test/support/run-sync.js: it has a timeout, so a hung child fails its test instead of stalling the whole run',
+          })),
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

@@ -8,6 +8,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    reporters: ['default'],
+    // the watchdog names a stuck test file and fails the run (see its header)
+    reporters: ['default', './test/support/watchdog-reporter.ts'],
   },
 });

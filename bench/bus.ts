@@ -62,7 +62,7 @@ function redisBenchmark(port: number): number {
       'f',
       'v',
     ],
-    { encoding: 'utf8' },
+    { encoding: 'utf8', timeout: 300_000 },
   );
   const m = /([\d.]+) requests per second/.exec(r.stdout ?? '');
   if (!m) throw new Error(`cannot parse redis-benchmark output: ${r.stdout} ${r.stderr}`);

@@ -33,7 +33,7 @@ export function machineInfo(): BenchReport['machine'] {
 }
 
 export function versions(root = packageRoot()): BenchReport['versions'] {
-  const r = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  const r = spawnSync('redis-server', ['--version'], { encoding: 'utf8', timeout: 10_000 });
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
   return {
     node: process.versions.node,

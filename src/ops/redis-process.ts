@@ -37,13 +37,13 @@ export class RedisBinaryMissingError extends Error {
 
 /** Whether the binary can be run. */
 export function hasBinary(binary: string): boolean {
-  const r = spawnSync(binary, ['--version'], { stdio: 'ignore' });
+  const r = spawnSync(binary, ['--version'], { stdio: 'ignore', timeout: 10_000 });
   return !r.error;
 }
 
 /** `redis-server --version` → `7.0.15`. */
 export function redisServerVersion(binary = 'redis-server'): string {
-  const r = spawnSync(binary, ['--version'], { encoding: 'utf8' });
+  const r = spawnSync(binary, ['--version'], { encoding: 'utf8', timeout: 10_000 });
   return /v=([\d.]+)/.exec(r.stdout ?? '')?.[1] ?? 'unknown';
 }
 

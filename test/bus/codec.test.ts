@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawnSync } from '../support/run-sync.js';
 import { describe, expect, it } from 'vitest';
 import { codecByName, createJsonCodec, createMsgpackCodec, jsonCodec, msgpackCodec } from '../../src/bus/codec.js';
 import { DecodeLimitError } from '../../src/bus/decode-limits.js';

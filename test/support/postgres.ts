@@ -1,4 +1,5 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from './run-sync.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';

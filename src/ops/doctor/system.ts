@@ -73,7 +73,7 @@ export function canCheck(o: CanCheckOptions): CheckResult {
   }
   const stats = ['rx_packets', 'tx_packets', 'rx_errors', 'tx_errors', 'rx_dropped', 'rx_over_errors'];
   const s = Object.fromEntries(stats.map((k) => [k, readNum(path.join(dir, 'statistics', k))]));
-  const r = spawnSync(o.ip, ['-details', '-statistics', 'link', 'show', o.iface], { encoding: 'utf8' });
+  const r = spawnSync(o.ip, ['-details', '-statistics', 'link', 'show', o.iface], { encoding: 'utf8', timeout: 5_000 });
   const d = r.status === 0 ? parseIpCanDetails(r.stdout) : {};
   const parts = [
     `operstate ${oper}`,
@@ -117,14 +117,17 @@ export function clockCheck(o: ClockCheckOptions): CheckResult {
   const title = 'Clock synchronised';
   const fix =
     'sudo timedatectl set-ntp true and check the network (a Pi has no RTC: timestamps are wrong until synced)';
-  const t = spawnSync(o.timedatectl, ['show', '-p', 'NTPSynchronized', '--value'], { encoding: 'utf8' });
+  const t = spawnSync(o.timedatectl, ['show', '-p', 'NTPSynchronized', '--value'], {
+    encoding: 'utf8',
+    timeout: 5_000,
+  });
   if (t.status === 0) {
     const v = t.stdout.trim();
     return v === 'yes'
       ? ok(id, title, 'NTP synchronised (timedatectl)')
       : fail(id, title, `timedatectl: NTPSynchronized=${v}`, fix);
   }
-  const c = spawnSync(o.chronyc, ['tracking'], { encoding: 'utf8' });
+  const c = spawnSync(o.chronyc, ['tracking'], { encoding: 'utf8', timeout: 5_000 });
   if (c.status === 0) {
     const leap = /Leap status\s*:\s*(.*)/.exec(c.stdout)?.[1]?.trim();
     return leap === 'Normal'

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync } from '../../support/run-sync.js';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';

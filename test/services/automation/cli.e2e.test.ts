@@ -1,4 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnSync } from '../../support/run-sync.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createClient } from 'redis';
