@@ -23,7 +23,7 @@ export default class WatchdogReporter implements Reporter {
   #timer: NodeJS.Timeout | undefined;
 
   onInit(): void {
-    this.#timer = setInterval(() => this.#check(), 15_000);
+    this.#timer = setInterval(() => this.#check(), Math.min(15_000, this.#limitMs / 2));
     this.#timer.unref();
   }
 
