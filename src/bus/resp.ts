@@ -256,3 +256,28 @@ export class RespPipe {
     }
   }
 }
+
+import type { StreamFields } from './streams/producer.js';
+
+/**
+ * RESP for one XADD per entry, written straight into string pieces (the hot
+ * path: no per-entry argument arrays); Buffers fall back to the generic encoder.
+ */
+export function encodeXadds(prefix: ReadonlyArray<string>, entries: ReadonlyArray<StreamFields>): string | Buffer {
+  const head = encodeArgs(prefix);
+  const parts: string[] = [];
+  for (const f of entries) {
+    let n = prefix.length;
+    const start = parts.push('', head) - 2;
+    for (const k in f) {
+      const v = f[k];
+      if (typeof v !== 'string') {
+        return encodeCommands(entries.map((e) => [...prefix, ...Object.entries(e).flat()]));
+      }
+      parts.push(`$${Buffer.byteLength(k)}\r\n`, k, `\r\n$${Buffer.byteLength(v)}\r\n`, v, '\r\n');
+      n += 2;
+    }
+    parts[start] = `*${n}\r\n`;
+  }
+  return parts.join('');
+}

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AuthError, ConnectionError, ReplyError, TimeoutError } from '../../src/bus/errors.js';
 import { resolveConnectionOptions } from '../../src/bus/options.js';
-import { RespParser, RespPipe, encodeCommand, encodeCommands } from '../../src/bus/resp.js';
-import { StreamProducer, encodeXadds } from '../../src/bus/streams/producer.js';
+import { RespParser, RespPipe, encodeCommand, encodeCommands, encodeXadds } from '../../src/bus/resp.js';
+import { StreamProducer } from '../../src/bus/streams/producer.js';
 import { FaultProxy } from '../support/proxy.js';
 import { startRedis } from '../support/redis.js';
 import { randomPrefix } from '../support/tmp.js';
