@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createClient } from 'redis';
 import { ClosedError, ConnectionError, TimeoutError, VersionError, toBusError } from './errors.js';
+import { busScripts } from './lua-scripts.js';
 import type { ConnectionOptions } from './options.js';
 import { backoffDelay, parseRedisUrl, redactUrl, resolveConnectionOptions } from './options.js';
 
@@ -11,6 +12,7 @@ function makeClient(o: ConnectionOptions, strategy: (retries: number, cause: Err
     database: o.db,
     name: o.clientName,
     commandOptions: { timeout: o.commandTimeoutMs },
+    scripts: busScripts(),
     socket: {
       connectTimeout: o.connectTimeoutMs,
       ...(u.tls ? { tls: true as const } : {}),

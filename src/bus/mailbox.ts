@@ -10,7 +10,7 @@ import {
 import type { Codec } from './codec.js';
 import type { Connection } from './connection.js';
 import { ConfigError } from './errors.js';
-import { LuaScript } from './fabric-lua.js';
+import { runScript } from './lua-scripts.js';
 import type { FabricFiles } from './fallback/records.js';
 import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
@@ -100,7 +100,6 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
   readonly #conn: Connection;
   readonly #handlers = new Map<string, CommandHandler>();
   readonly #seen = new Set<string>();
-  readonly #drain = new LuaScript('mailbox-drain');
   readonly #started = Date.now();
   #sub: Subscriber | undefined;
   #ownSub = false;
@@ -183,7 +182,7 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
       if (!this.options.useRedis || !this.#conn.isReady) return;
       let msgs: unknown;
       try {
-        msgs = await this.#drain.run(this.#conn, [this.queue], []);
+        msgs = await runScript(this.#conn, 'mailbox-drain', [this.queue], []);
       } catch (err) {
         this.options.logger.warn({ err: (err as Error).message }, 'admin queue drain failed');
         return;

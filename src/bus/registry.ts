@@ -1,6 +1,6 @@
 import type { Connection } from './connection.js';
 import { ClosedError, ConfigError, ConnectionError } from './errors.js';
-import { LuaScript } from './fabric-lua.js';
+import { runScript } from './lua-scripts.js';
 import type { FabricFiles } from './fallback/records.js';
 import { escapeGlob } from './presence.js';
 
@@ -66,8 +66,6 @@ export interface SeenFields {
 export class Registry {
   readonly options: RegistryOptions;
   readonly #conn: Connection;
-  readonly #touch = new LuaScript('identity-touch');
-
   constructor(conn: Connection, options: Partial<RegistryOptions> = {}) {
     const o = { ...REGISTRY_DEFAULTS, ...options };
     if (!Number.isInteger(o.ttlSeconds) || o.ttlSeconds <= 0) {
@@ -133,8 +131,9 @@ export class Registry {
     const done = pending
       ? undefined
       : await this.#redis(() =>
-          this.#touch.run(
+          runScript(
             this.#conn,
+            'identity-touch',
             [key],
             [JSON.stringify(fields), String(this.options.ttlSeconds), now.toISOString()],
           ),

@@ -4,7 +4,7 @@ import type { BreakerOptions } from './breaker.js';
 import { CircuitBreaker } from './breaker.js';
 import type { Connection } from './connection.js';
 import { ConfigError } from './errors.js';
-import { LuaScript } from './fabric-lua.js';
+import { runScript } from './lua-scripts.js';
 import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
 import type { SpoolRecord } from './spool.js';
@@ -81,8 +81,6 @@ export interface SpooledStreamStats {
 /** Where a batch went: Redis, the spool, or nowhere (the spool was full: dropped and counted). */
 export type WriteOutcome = 'redis' | 'spool' | 'dropped';
 
-const appendScript = () => new LuaScript('spool-append');
-
 /**
  * Writes batches of stream entries to Redis, and to a local append-only
  * spool file when Redis is unreachable, behind a {@link CircuitBreaker}.
@@ -101,7 +99,6 @@ export class SpooledStreamWriter {
   readonly breaker: CircuitBreaker;
   readonly writerId: string;
   readonly #file: SpoolFile;
-  readonly #script = appendScript();
   #conn: Connection | undefined;
   #seq = 0;
   #offset = 0;
@@ -321,8 +318,9 @@ export class SpooledStreamWriter {
           : 'maxLen' in o.trim
             ? ['MAXLEN', String(o.trim.maxLen)]
             : ['MINID', String(Date.now() - o.trim.minAgeMs)];
-      const res = (await this.#script.run(
+      const res = (await runScript(
         conn,
+        'spool-append',
         [o.stream, `${o.ackPrefix}${w}`],
         [String(o.ackTtlSeconds), ...trim, String(j - i), ...args],
       )) as [number, number, string];

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Connection } from '../connection.js';
 import { RetryableError, toBusError } from '../errors.js';
 import { backoffDelay } from '../options.js';
-import { LuaScript } from '../fabric-lua.js';
+import { runScript } from '../lua-scripts.js';
 import { idBefore, parsePendingReply, parseReadReply, type StreamEntry } from './entries.js';
 import {
   resolveConsumerOptions,
@@ -19,11 +19,6 @@ export { idBefore, type StreamEntry } from './entries.js';
 
 /** `ready`: reading; `degraded`: the last step failed and the loop is backing off. */
 export type ConsumerHealth = 'starting' | 'ready' | 'degraded' | 'stopping' | 'stopped';
-
-const deadLetterScript = (() => {
-  let s: LuaScript | undefined;
-  return () => (s ??= new LuaScript('dead-letter'));
-})();
 
 /**
  * A consumer-group worker: XREADGROUP with BLOCK on its own connection,
@@ -82,7 +77,6 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     options: ConsumerRequired & Partial<ConsumerOptions>,
   ): Promise<StreamConsumer> {
     const o = resolveConsumerOptions(options);
-    deadLetterScript();
     const own = await conn.duplicate({
       clientName: `${conn.options.clientName}-xread`,
       commandTimeoutMs: o.blockMs + conn.options.commandTimeoutMs,
@@ -415,7 +409,7 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     const { stream, group, deadLetterStream, deadLetterMaxLen } = this.options;
     const args = [group, String(deadLetterMaxLen)];
     for (const i of items) args.push(i.id, i.reason, String(i.deliveries));
-    const moved = Number(await deadLetterScript().run(this.#conn, [stream, deadLetterStream], args));
+    const moved = Number(await runScript(this.#conn, 'dead-letter', [stream, deadLetterStream], args));
     this.#stats.deadLettered += moved;
     for (const i of items) this.#lastError.delete(i.id);
     this.options.logger.warn(
