@@ -28,4 +28,4 @@ export * from './fallback/files.js';
 export * from './fallback/records.js';
 export * from './fallback/replay.js';
 export * from './fallback/janitor.js';
-// acl       — ./acl.js        (Redis ACL generation)
+export * from './acl.js';
