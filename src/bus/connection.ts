@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createClient } from 'redis';
 import { ClosedError, ConnectionError, TimeoutError, VersionError, toBusError } from './errors.js';
-import { busScripts } from './lua-scripts.js';
+import { busScripts, type BusScriptName } from './lua-scripts.js';
 import type { ConnectionOptions } from './options.js';
 import { backoffDelay, parseRedisUrl, redactUrl, resolveConnectionOptions } from './options.js';
 
@@ -157,6 +157,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Runs one of the bus's Lua scripts (`lua/<name>.lua`) with this
+   * connection's timeout and typed errors: EVALSHA, and EVAL when the server
+   * does not know the script yet (NOSCRIPT).
+   */
+  runScript(name: BusScriptName, keys: string[], args: string[]): Promise<unknown> {
+    return this.run(`script ${name}`, (c) => c[name](keys, args));
   }
 
   /** Stops the health check and closes the socket after pending replies. */

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineScript, type CommandParser } from 'redis';
-import type { Connection } from './connection.js';
 import { ConfigError } from './errors.js';
 
 /**
@@ -62,9 +61,4 @@ export function busScripts(): Record<BusScriptName, BusScript> {
     BusScriptName,
     BusScript
   >;
-}
-
-/** Runs one bus script on `conn` with the connection's timeout and typed errors. */
-export function runScript(conn: Connection, name: BusScriptName, keys: string[], args: string[]): Promise<unknown> {
-  return conn.run(`script ${name}`, (c) => c[name](keys, args));
 }

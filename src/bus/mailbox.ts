@@ -10,7 +10,6 @@ import {
 import type { Codec } from './codec.js';
 import type { Connection } from './connection.js';
 import { ConfigError } from './errors.js';
-import { runScript } from './lua-scripts.js';
 import type { FabricFiles } from './fallback/records.js';
 import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
@@ -182,7 +181,7 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
       if (!this.options.useRedis || !this.#conn.isReady) return;
       let msgs: unknown;
       try {
-        msgs = await runScript(this.#conn, 'mailbox-drain', [this.queue], []);
+        msgs = await this.#conn.runScript('mailbox-drain', [this.queue], []);
       } catch (err) {
         this.options.logger.warn({ err: (err as Error).message }, 'admin queue drain failed');
         return;

@@ -1,6 +1,5 @@
 import type { Connection } from './connection.js';
 import { ClosedError, ConfigError, ConnectionError } from './errors.js';
-import { runScript } from './lua-scripts.js';
 import type { FabricFiles } from './fallback/records.js';
 import { escapeGlob } from './presence.js';
 
@@ -131,8 +130,7 @@ export class Registry {
     const done = pending
       ? undefined
       : await this.#redis(() =>
-          runScript(
-            this.#conn,
+          this.#conn.runScript(
             'identity-touch',
             [key],
             [JSON.stringify(fields), String(this.options.ttlSeconds), now.toISOString()],

@@ -4,7 +4,6 @@ import type { BreakerOptions } from './breaker.js';
 import { CircuitBreaker } from './breaker.js';
 import type { Connection } from './connection.js';
 import { ConfigError } from './errors.js';
-import { runScript } from './lua-scripts.js';
 import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
 import type { SpoolRecord } from './spool.js';
@@ -318,8 +317,7 @@ export class SpooledStreamWriter {
           : 'maxLen' in o.trim
             ? ['MAXLEN', String(o.trim.maxLen)]
             : ['MINID', String(Date.now() - o.trim.minAgeMs)];
-      const res = (await runScript(
-        conn,
+      const res = (await conn.runScript(
         'spool-append',
         [o.stream, `${o.ackPrefix}${w}`],
         [String(o.ackTtlSeconds), ...trim, String(j - i), ...args],

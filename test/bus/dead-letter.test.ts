@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/bus/connection.js';
-import { BUS_SCRIPT_NAMES, readBusScript, runScript } from '../../src/bus/lua-scripts.js';
+import { BUS_SCRIPT_NAMES, readBusScript } from '../../src/bus/lua-scripts.js';
 import { startRedis } from '../support/redis.js';
 import { randomPrefix } from '../support/tmp.js';
 import { connect } from './helpers.js';
@@ -27,8 +27,7 @@ describe('dead-letter.lua on a real redis-server', () => {
     await conn.client.sendCommand(['XREADGROUP', 'GROUP', 'g', 'c', 'STREAMS', s, '>']);
     await conn.client.xDel(s, gone);
     await conn.client.sendCommand(['SCRIPT', 'FLUSH']);
-    const moved = await runScript(
-      conn,
+    const moved = await conn.runScript(
       'dead-letter',
       [s, `${s}:dead`],
       ['g', '1000', id, 'bad frame', '5', gone, 'trimmed', '2'],

@@ -1,6 +1,5 @@
 import type { Connection } from '../connection.js';
 import { ConfigError, PermissionError } from '../errors.js';
-import { runScript } from '../lua-scripts.js';
 import type { BusLogger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { Registry } from '../registry.js';
@@ -169,7 +168,7 @@ export class FabricJanitor {
       c.set(leaseKey, instance, { condition: 'NX', expiration: { type: 'PX', value: leaseMs } }),
     );
     if (got === 'OK') return true;
-    return Number(await runScript(this.#conn, 'lease-renew', [leaseKey], [instance, String(leaseMs)])) === 1;
+    return Number(await this.#conn.runScript('lease-renew', [leaseKey], [instance, String(leaseMs)])) === 1;
   }
 
   /** Stops the rounds and gives the lease up (so another process takes over at its next round). */
@@ -179,9 +178,9 @@ export class FabricJanitor {
     clearInterval(this.#timer);
     await this.#running;
     if (this.#leader && this.#conn.isReady) {
-      await runScript(this.#conn, 'lease-release', [this.options.leaseKey], [this.options.instance]).catch(
-        () => undefined,
-      );
+      await this.#conn
+        .runScript('lease-release', [this.options.leaseKey], [this.options.instance])
+        .catch(() => undefined);
     }
   }
 }

@@ -1,5 +1,4 @@
 import type { Connection } from '../connection.js';
-import { runScript } from '../lua-scripts.js';
 import type { BusLogger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { HEARTBEAT_DEFAULTS, listInstances, type LiveInstance } from '../presence.js';
@@ -36,8 +35,7 @@ export async function replayIdentities(
     const fields = Object.fromEntries(Object.entries(rec.fields).filter(([k]) => rec.op === 'write' || !SEEN.has(k)));
     try {
       if (left > 0)
-        await runScript(
-          conn,
+        await conn.runScript(
           'identity-replay',
           [`${prefix}${c.scope}:${c.id}`],
           [

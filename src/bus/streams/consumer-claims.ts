@@ -1,5 +1,4 @@
 import type { Connection } from '../connection.js';
-import { runScript } from '../lua-scripts.js';
 import type { ConsumerOptions } from './consumer-options.js';
 import { parsePendingReply } from './entries.js';
 
@@ -122,5 +121,5 @@ export async function claimIdle(conn: Connection, o: GroupOptions, to: string, f
 export async function moveToDeadLetter(conn: Connection, o: GroupOptions, items: DeadLetterItem[]): Promise<number> {
   const args = [o.group, String(o.deadLetterMaxLen)];
   for (const i of items) args.push(i.id, i.reason, String(i.deliveries));
-  return Number(await runScript(conn, 'dead-letter', [o.stream, o.deadLetterStream], args));
+  return Number(await conn.runScript('dead-letter', [o.stream, o.deadLetterStream], args));
 }

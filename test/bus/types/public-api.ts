@@ -23,7 +23,6 @@ import {
   jsonCodec,
   msgpackCodec,
   resolveConnectionOptions,
-  runScript,
   typeboxValidator,
   type BatchHandler,
   type BatchResult,
@@ -106,6 +105,6 @@ expectTypeOf(BUS_SCRIPT_NAMES).toEqualTypeOf<
   ]
 >();
 expectTypeOf<BusScriptName>().toEqualTypeOf<(typeof BUS_SCRIPT_NAMES)[number]>();
-expectTypeOf(runScript).returns.toEqualTypeOf<Promise<unknown>>();
+expectTypeOf(conn.runScript).returns.toEqualTypeOf<Promise<unknown>>();
 // @ts-expect-error an unknown script name
-void runScript(conn, 'no-such-script', [], []);
+void conn.runScript('no-such-script', [], []);
