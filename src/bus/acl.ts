@@ -242,7 +242,7 @@ export function writeCredentialsFile(file: string, creds: ReadonlyMap<string, st
   fs.renameSync(tmp, file);
 }
 
-/** `redis://user:password@host:port` for one ACL user (for the service's REDIS_URL). */
+/** `redis://user:password@host:port` for one ACL user (a service's connection URL). */
 export function redisUrlFor(base: string, user: string, password: string): string {
   const u = new URL(base);
   u.username = encodeURIComponent(user);

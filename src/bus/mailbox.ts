@@ -52,7 +52,7 @@ export interface MailboxOptions extends MailboxKeys {
   files: FabricFiles | undefined;
   /** @defaultValue 1000 — how often the file queue is looked at (a directory listing) between drains. */
   filePollMs: number;
-  /** @defaultValue true — `false` (`USE_REDIS=false`) reads the file queue only. */
+  /** @defaultValue true — `false` reads the file queue only. */
   useRedis: boolean;
 }
 

@@ -23,7 +23,7 @@ export interface RegistryOptions {
    * {@link replayIdentities} when it is back. Readers see those files too.
    */
   files: FabricFiles | undefined;
-  /** @defaultValue true — `false` (`USE_REDIS=false`) uses `files` only. */
+  /** @defaultValue true — `false` uses `files` only. */
   useRedis: boolean;
 }
 

@@ -14,13 +14,13 @@ import type { TrimPolicy } from './streams/producer.js';
 export interface SpooledStreamWriterOptions {
   /** The stream key, e.g. `can:raw`. Required. */
   stream: string;
-  /** Directory of the spool file (e.g. `$CANOPY_DATA_DIR/spool`). Required. */
+  /** Directory of the spool file (e.g. `<data dir>/spool`). Required. */
   dir: string;
   /** @defaultValue the stream name with unsafe characters replaced — the spool file is `<dir>/<name>.spool`. */
   name: string;
   /** @defaultValue `{ maxLen: 1_000_000 }` — as the bus's StreamProducer: `{ maxLen }`, `{ minAgeMs }` or `'none'`, with `~`. */
   trim: TrimPolicy;
-  /** @defaultValue true — `false` (`USE_REDIS=false`) writes to the spool only, on purpose. */
+  /** @defaultValue true — `false` writes to the spool only, on purpose. */
   useRedis: boolean;
   /** @defaultValue 500 — records per replay step (one Lua call each). */
   replayBatch: number;
