@@ -164,21 +164,18 @@ function secretFor(s: AclUserSpec, secrets: ReadonlyMap<string, AclSecret>): Acl
 
 // ---- credentials -------------------------------------------------------------
 
-/** `canopy-scanner` → `CANOPY_ACL_PASSWORD_CANOPY_SCANNER`. */
-export function passwordEnvName(user: string): string {
-  return `CANOPY_ACL_PASSWORD_${user.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
-}
-
 /** Where {@link resolveCredentials} found each password. */
 export interface ResolvedCredentials {
   secrets: Map<string, AclSecret>;
-  fromEnv: string[];
+  /** Users whose password the caller gave (e.g. from the environment). */
+  given: string[];
   fromFile: string[];
   generated: string[];
 }
 
 /**
- * Passwords for `users`: from `CANOPY_ACL_PASSWORD_<USER>` in `env`, else
+ * Passwords for `users`: the one in `given` (by user name; a process reads
+ * them from its environment, see src/config/redis.ts), else
  * from the credentials file (`user=password` lines, must not be readable
  * by group or others), else generated. Generated ones are added to the
  * file, which is (re)written with mode 0600. Passwords are never logged.
@@ -186,15 +183,15 @@ export interface ResolvedCredentials {
 export function resolveCredentials(
   users: readonly string[],
   file: string,
-  env: NodeJS.ProcessEnv = process.env,
+  given: Readonly<Record<string, string>> = {},
 ): ResolvedCredentials {
   const stored = readCredentialsFile(file);
-  const out: ResolvedCredentials = { secrets: new Map(), fromEnv: [], fromFile: [], generated: [] };
+  const out: ResolvedCredentials = { secrets: new Map(), given: [], fromFile: [], generated: [] };
   for (const u of users) {
-    const e = env[passwordEnvName(u)];
+    const e = given[u];
     if (e) {
       out.secrets.set(u, { password: e });
-      out.fromEnv.push(u);
+      out.given.push(u);
     } else if (stored.has(u)) {
       out.secrets.set(u, { password: stored.get(u)! });
       out.fromFile.push(u);
@@ -245,7 +242,7 @@ export function writeCredentialsFile(file: string, creds: ReadonlyMap<string, st
   fs.renameSync(tmp, file);
 }
 
-/** `redis://user:password@host:port` for one ACL user (for the service's REDIS_URL). */
+/** `redis://user:password@host:port` for one ACL user (a service's connection URL). */
 export function redisUrlFor(base: string, user: string, password: string): string {
   const u = new URL(base);
   u.username = encodeURIComponent(user);

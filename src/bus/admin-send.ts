@@ -18,7 +18,7 @@ export interface SendAdminOptions extends MailboxKeys {
    * `admin-replies/<id>.json`.
    */
   files: FabricFiles | undefined;
-  /** @defaultValue true — `false` (`USE_REDIS=false`) sends through `files` only. */
+  /** @defaultValue true — `false` sends through `files` only. */
   useRedis: boolean;
   /** @defaultValue 200 — how often the reply file is looked for. */
   replyPollMs: number;

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createClient } from 'redis';
 import { ClosedError, ConnectionError, TimeoutError, VersionError, toBusError } from './errors.js';
+import { busScripts, type BusScriptName } from './lua-scripts.js';
 import type { ConnectionOptions } from './options.js';
 import { backoffDelay, parseRedisUrl, redactUrl, resolveConnectionOptions } from './options.js';
 
@@ -11,6 +12,7 @@ function makeClient(o: ConnectionOptions, strategy: (retries: number, cause: Err
     database: o.db,
     name: o.clientName,
     commandOptions: { timeout: o.commandTimeoutMs },
+    scripts: busScripts(),
     socket: {
       connectTimeout: o.connectTimeoutMs,
       ...(u.tls ? { tls: true as const } : {}),
@@ -155,6 +157,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Runs one of the bus's Lua scripts (`lua/<name>.lua`) with this
+   * connection's timeout and typed errors: EVALSHA, and EVAL when the server
+   * does not know the script yet (NOSCRIPT).
+   */
+  runScript(name: BusScriptName, keys: string[], args: string[]): Promise<unknown> {
+    return this.run(`script ${name}`, (c) => c[name](keys, args));
   }
 
   /** Stops the health check and closes the socket after pending replies. */

@@ -25,7 +25,7 @@ export class BusError extends Error {
   }
 }
 
-/** Bad options or environment (unparseable REDIS_URL, negative timeout, …). */
+/** Bad options (an unparseable Redis URL, a negative timeout, …). */
 export class ConfigError extends BusError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('BUS_CONFIG', message, options);

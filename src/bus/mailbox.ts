@@ -10,7 +10,6 @@ import {
 import type { Codec } from './codec.js';
 import type { Connection } from './connection.js';
 import { ConfigError } from './errors.js';
-import { LuaScript } from './fabric-lua.js';
 import type { FabricFiles } from './fallback/records.js';
 import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
@@ -53,7 +52,7 @@ export interface MailboxOptions extends MailboxKeys {
   files: FabricFiles | undefined;
   /** @defaultValue 1000 — how often the file queue is looked at (a directory listing) between drains. */
   filePollMs: number;
-  /** @defaultValue true — `false` (`USE_REDIS=false`) reads the file queue only. */
+  /** @defaultValue true — `false` reads the file queue only. */
   useRedis: boolean;
 }
 
@@ -100,7 +99,6 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
   readonly #conn: Connection;
   readonly #handlers = new Map<string, CommandHandler>();
   readonly #seen = new Set<string>();
-  readonly #drain = new LuaScript('mailbox-drain');
   readonly #started = Date.now();
   #sub: Subscriber | undefined;
   #ownSub = false;
@@ -183,7 +181,7 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
       if (!this.options.useRedis || !this.#conn.isReady) return;
       let msgs: unknown;
       try {
-        msgs = await this.#drain.run(this.#conn, [this.queue], []);
+        msgs = await this.#conn.runScript('mailbox-drain', [this.queue], []);
       } catch (err) {
         this.options.logger.warn({ err: (err as Error).message }, 'admin queue drain failed');
         return;

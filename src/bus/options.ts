@@ -6,12 +6,12 @@ import { silentLogger } from './log.js';
 export interface ConnectionOptions {
   /**
    * `redis://[user:password@]host[:port][/db]` or `rediss://…` for TLS.
-   * @defaultValue `process.env.REDIS_URL` or `redis://127.0.0.1:6379`
+   * @defaultValue `redis://127.0.0.1:6379`
    */
   url: string;
   /**
    * Database number; overrides the `/db` of the URL.
-   * @defaultValue `process.env.REDIS_DB`, else the URL's, else 0
+   * @defaultValue the URL's `/db`, else 0
    */
   db: number;
   /** @defaultValue 5000 — time allowed for TCP/TLS connect plus AUTH/SELECT. */
@@ -49,6 +49,9 @@ export const CONNECTION_DEFAULTS: Omit<ConnectionOptions, 'url' | 'db'> = {
   logger: silentLogger,
 };
 
+/** Where a connection goes when no `url` is given. */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
 export interface ParsedUrl {
   tls: boolean;
   host: string;
@@ -64,17 +67,17 @@ export function parseRedisUrl(url: string): ParsedUrl {
   try {
     u = new URL(url);
   } catch (cause) {
-    throw new ConfigError(`REDIS_URL is not a URL: ${redactUrl(url)}`, { cause });
+    throw new ConfigError(`Redis URL is not a URL: ${redactUrl(url)}`, { cause });
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-    throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got ${u.protocol}//`);
+    throw new ConfigError(`Redis URL must start with redis:// or rediss://, got ${u.protocol}//`);
   }
   const port = u.port ? Number(u.port) : 6379;
   const path = u.pathname.replace(/^\//, '');
   let db: number | undefined;
   if (path !== '') {
     db = Number(path);
-    if (!Number.isInteger(db) || db < 0) throw new ConfigError(`REDIS_URL database must be a number, got "/${path}"`);
+    if (!Number.isInteger(db) || db < 0) throw new ConfigError(`Redis URL database must be a number, got "/${path}"`);
   }
   const out: ParsedUrl = { tls: u.protocol === 'rediss:', host: u.hostname || '127.0.0.1', port };
   if (u.username) out.username = decodeURIComponent(u.username);
@@ -89,22 +92,16 @@ export function redactUrl(url: string): string {
 }
 
 /**
- * Spreads defaults over the given options (and the environment), validates
- * them at once and returns the complete set.
+ * Spreads defaults over the given options, validates them at once and
+ * returns the complete set. The bus reads no environment variable: a
+ * process passes its URL and database explicitly.
  */
-export function resolveConnectionOptions(
-  opts: Partial<ConnectionOptions> = {},
-  env: NodeJS.ProcessEnv = process.env,
-): ConnectionOptions {
-  const url = opts.url ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export function resolveConnectionOptions(opts: Partial<ConnectionOptions> = {}): ConnectionOptions {
+  const url = opts.url ?? DEFAULT_REDIS_URL;
   const parsed = parseRedisUrl(url);
-  let db = opts.db;
-  if (db === undefined && env.REDIS_DB !== undefined && env.REDIS_DB !== '') {
-    db = Number(env.REDIS_DB);
-    if (!Number.isInteger(db) || db < 0)
-      throw new ConfigError(`REDIS_DB must be a non-negative integer, got "${env.REDIS_DB}"`);
-  }
-  const o: ConnectionOptions = { ...CONNECTION_DEFAULTS, ...stripUndefined(opts), url, db: db ?? parsed.db ?? 0 };
+  const db = opts.db ?? parsed.db ?? 0;
+  if (!Number.isInteger(db) || db < 0) throw new ConfigError(`db must be a non-negative integer, got ${db}`);
+  const o: ConnectionOptions = { ...CONNECTION_DEFAULTS, ...stripUndefined(opts), url, db };
   for (const k of ['connectTimeoutMs', 'commandTimeoutMs', 'reconnectBaseMs', 'reconnectMaxMs'] as const) {
     if (!(o[k] > 0)) throw new ConfigError(`${k} must be > 0, got ${o[k]}`);
   }

@@ -45,7 +45,7 @@ export interface HeartbeatOptions {
    * `useRedis: false`): `heartbeats/<instance>.json` with an `expires_at`.
    */
   files: FabricFiles | undefined;
-  /** @defaultValue true — `false` (`USE_REDIS=false`) beats to `files` only. */
+  /** @defaultValue true — `false` beats to `files` only. */
   useRedis: boolean;
 }
 

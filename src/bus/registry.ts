@@ -1,6 +1,5 @@
 import type { Connection } from './connection.js';
 import { ClosedError, ConfigError, ConnectionError } from './errors.js';
-import { LuaScript } from './fabric-lua.js';
 import type { FabricFiles } from './fallback/records.js';
 import { escapeGlob } from './presence.js';
 
@@ -24,7 +23,7 @@ export interface RegistryOptions {
    * {@link replayIdentities} when it is back. Readers see those files too.
    */
   files: FabricFiles | undefined;
-  /** @defaultValue true — `false` (`USE_REDIS=false`) uses `files` only. */
+  /** @defaultValue true — `false` uses `files` only. */
   useRedis: boolean;
 }
 
@@ -66,8 +65,6 @@ export interface SeenFields {
 export class Registry {
   readonly options: RegistryOptions;
   readonly #conn: Connection;
-  readonly #touch = new LuaScript('identity-touch');
-
   constructor(conn: Connection, options: Partial<RegistryOptions> = {}) {
     const o = { ...REGISTRY_DEFAULTS, ...options };
     if (!Number.isInteger(o.ttlSeconds) || o.ttlSeconds <= 0) {
@@ -133,8 +130,8 @@ export class Registry {
     const done = pending
       ? undefined
       : await this.#redis(() =>
-          this.#touch.run(
-            this.#conn,
+          this.#conn.runScript(
+            'identity-touch',
             [key],
             [JSON.stringify(fields), String(this.options.ttlSeconds), now.toISOString()],
           ),

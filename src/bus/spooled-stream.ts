@@ -4,7 +4,6 @@ import type { BreakerOptions } from './breaker.js';
 import { CircuitBreaker } from './breaker.js';
 import type { Connection } from './connection.js';
 import { ConfigError } from './errors.js';
-import { LuaScript } from './fabric-lua.js';
 import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
 import type { SpoolRecord } from './spool.js';
@@ -15,13 +14,13 @@ import type { TrimPolicy } from './streams/producer.js';
 export interface SpooledStreamWriterOptions {
   /** The stream key, e.g. `can:raw`. Required. */
   stream: string;
-  /** Directory of the spool file (e.g. `$CANOPY_DATA_DIR/spool`). Required. */
+  /** Directory of the spool file (e.g. `<data dir>/spool`). Required. */
   dir: string;
   /** @defaultValue the stream name with unsafe characters replaced — the spool file is `<dir>/<name>.spool`. */
   name: string;
   /** @defaultValue `{ maxLen: 1_000_000 }` — as the bus's StreamProducer: `{ maxLen }`, `{ minAgeMs }` or `'none'`, with `~`. */
   trim: TrimPolicy;
-  /** @defaultValue true — `false` (`USE_REDIS=false`) writes to the spool only, on purpose. */
+  /** @defaultValue true — `false` writes to the spool only, on purpose. */
   useRedis: boolean;
   /** @defaultValue 500 — records per replay step (one Lua call each). */
   replayBatch: number;
@@ -81,8 +80,6 @@ export interface SpooledStreamStats {
 /** Where a batch went: Redis, the spool, or nowhere (the spool was full: dropped and counted). */
 export type WriteOutcome = 'redis' | 'spool' | 'dropped';
 
-const appendScript = () => new LuaScript('spool-append');
-
 /**
  * Writes batches of stream entries to Redis, and to a local append-only
  * spool file when Redis is unreachable, behind a {@link CircuitBreaker}.
@@ -101,7 +98,6 @@ export class SpooledStreamWriter {
   readonly breaker: CircuitBreaker;
   readonly writerId: string;
   readonly #file: SpoolFile;
-  readonly #script = appendScript();
   #conn: Connection | undefined;
   #seq = 0;
   #offset = 0;
@@ -321,8 +317,8 @@ export class SpooledStreamWriter {
           : 'maxLen' in o.trim
             ? ['MAXLEN', String(o.trim.maxLen)]
             : ['MINID', String(Date.now() - o.trim.minAgeMs)];
-      const res = (await this.#script.run(
-        conn,
+      const res = (await conn.runScript(
+        'spool-append',
         [o.stream, `${o.ackPrefix}${w}`],
         [String(o.ackTtlSeconds), ...trim, String(j - i), ...args],
       )) as [number, number, string];

@@ -13,6 +13,7 @@ import {
   type UserCodecName,
   type UserMessageByKind,
 } from '../bus/userchannels.js';
+import { redisConnectionFromEnv } from '../config/redis.js';
 
 /** How a {@link UserChannels} client talks to Redis. */
 export interface UserChannelsOptions {
@@ -81,7 +82,12 @@ export class UserChannels {
 
   static async connect(opts: Partial<UserChannelsOptions> = {}): Promise<UserChannels> {
     const o = { ...USER_CHANNELS_DEFAULTS, ...opts };
-    const conn = await Connection.connect({ clientName: 'canopy-user-channels', logger: o.logger, ...o.redis });
+    const conn = await Connection.connect({
+      clientName: 'canopy-user-channels',
+      logger: o.logger,
+      ...redisConnectionFromEnv(),
+      ...o.redis,
+    });
     // transport errors are retried by the connection; they are logged, never thrown at the caller
     conn.on('error', (err) => o.logger.warn({ err: err.message }, 'redis connection error'));
     return new UserChannels(conn, o);

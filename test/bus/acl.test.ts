@@ -49,12 +49,10 @@ describe('ACL rendering', () => {
     const again = resolveCredentials(
       users.map((u) => u.name),
       path.join(dir, 'creds'),
-      {
-        CANOPY_ACL_PASSWORD_CANOPY_API: 'from-the-environment-123',
-      },
+      { 'canopy-api': 'from-the-environment-123' },
     );
     expect(again.generated).toEqual([]);
-    expect(again.fromEnv).toEqual(['canopy-api']);
+    expect(again.given).toEqual(['canopy-api']);
     expect(again.secrets.get('canopy-api')?.password).toBe('from-the-environment-123');
     expect(again.secrets.get('canopy-worker')).toEqual(creds.secrets.get('canopy-worker'));
   });

@@ -10,7 +10,7 @@ import { startRedis } from '../support/redis.js';
 import { randomPrefix } from '../support/tmp.js';
 import { connect, waitFor } from './helpers.js';
 
-describe('REDIS_URL and REDIS_DB (pure)', () => {
+describe('Redis URL and database (pure)', () => {
   it('parses host, port, user, password, db and TLS', () => {
     expect(parseRedisUrl('redis://127.0.0.1:6380/2')).toEqual({ tls: false, host: '127.0.0.1', port: 6380, db: 2 });
     expect(parseRedisUrl('rediss://canopy:s%40cret@redis.example:6390')).toEqual({
@@ -30,14 +30,25 @@ describe('REDIS_URL and REDIS_DB (pure)', () => {
     expect(() => parseRedisUrl('redis://localhost/abc')).toThrow(/database must be a number/);
   });
 
-  it('takes REDIS_URL and lets REDIS_DB override the URL database; explicit options win', () => {
-    const env = { REDIS_URL: 'redis://h:1/3', REDIS_DB: '5' };
-    expect(resolveConnectionOptions({}, env)).toMatchObject({ url: 'redis://h:1/3', db: 5 });
-    expect(resolveConnectionOptions({}, { REDIS_URL: 'redis://h:1/3' }).db).toBe(3);
-    expect(resolveConnectionOptions({ db: 7 }, env).db).toBe(7);
-    expect(resolveConnectionOptions({}, {}).url).toBe('redis://127.0.0.1:6379');
-    expect(() => resolveConnectionOptions({}, { REDIS_DB: 'x' })).toThrow(ConfigError);
-    expect(() => resolveConnectionOptions({ connectTimeoutMs: 0 }, {})).toThrow(ConfigError);
+  it('takes the database from the URL unless db is given; reads no environment', () => {
+    expect(resolveConnectionOptions({ url: 'redis://h:1/3' })).toMatchObject({ url: 'redis://h:1/3', db: 3 });
+    expect(resolveConnectionOptions({ url: 'redis://h:1/3', db: 7 }).db).toBe(7);
+    const saved = { url: process.env.REDIS_URL, db: process.env.REDIS_DB };
+    process.env.REDIS_URL = 'redis://elsewhere:1/4';
+    process.env.REDIS_DB = '5';
+    try {
+      expect(resolveConnectionOptions({})).toMatchObject({ url: 'redis://127.0.0.1:6379', db: 0 });
+    } finally {
+      for (const [k, v] of [
+        ['REDIS_URL', saved.url],
+        ['REDIS_DB', saved.db],
+      ] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    expect(() => resolveConnectionOptions({ db: -1 })).toThrow(ConfigError);
+    expect(() => resolveConnectionOptions({ connectTimeoutMs: 0 })).toThrow(ConfigError);
   });
 
   it('never shows the password in a redacted URL', () => {

@@ -1,15 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/bus/connection.js';
-import { LuaScript } from '../../src/bus/fabric-lua.js';
+import { BUS_SCRIPT_NAMES, readBusScript } from '../../src/bus/lua-scripts.js';
 import { startRedis } from '../support/redis.js';
 import { randomPrefix } from '../support/tmp.js';
 import { connect } from './helpers.js';
 
-describe('dead-letter.lua header', () => {
-  it('documents KEYS and ARGV', () => {
-    const s = new LuaScript('dead-letter');
-    expect(s.text).toMatch(/^-- KEYS\[1\]/m);
-    expect(s.text).toMatch(/^-- ARGV\[1\]/m);
+describe('Lua script headers', () => {
+  it.each(BUS_SCRIPT_NAMES)('%s.lua documents its KEYS and ARGV', (name) => {
+    const text = readBusScript(name);
+    expect(text).toMatch(/^-- KEYS\[1\]/m);
+    if (name !== 'mailbox-drain') expect(text).toMatch(/^-- ARGV\[1\]/m);
   });
 });
 
@@ -26,9 +26,12 @@ describe('dead-letter.lua on a real redis-server', () => {
     await conn.client.sendCommand(['XGROUP', 'CREATE', s, 'g', '0']);
     await conn.client.sendCommand(['XREADGROUP', 'GROUP', 'g', 'c', 'STREAMS', s, '>']);
     await conn.client.xDel(s, gone);
-    const script = new LuaScript('dead-letter');
     await conn.client.sendCommand(['SCRIPT', 'FLUSH']);
-    const moved = await script.run(conn, [s, `${s}:dead`], ['g', '1000', id, 'bad frame', '5', gone, 'trimmed', '2']);
+    const moved = await conn.runScript(
+      'dead-letter',
+      [s, `${s}:dead`],
+      ['g', '1000', id, 'bad frame', '5', gone, 'trimmed', '2'],
+    );
     expect(moved).toBe(2);
     const dead = await conn.client.xRange(`${s}:dead`, '-', '+');
     expect(dead.map((d) => d.message)).toEqual([

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/bus/connection.js';
-import { ClosedError, ConfigError, ReplyError } from '../../src/bus/errors.js';
-import { StreamProducer } from '../../src/bus/streams/producer.js';
+import { ClosedError, ConfigError, ConnectionError, ReplyError, TimeoutError } from '../../src/bus/errors.js';
+import { StreamProducer, xaddArgs } from '../../src/bus/streams/producer.js';
+import { FaultProxy } from '../support/proxy.js';
 import { startRedis } from '../support/redis.js';
 import { randomPrefix } from '../support/tmp.js';
 import { connect } from './helpers.js';
@@ -26,6 +27,21 @@ describe('StreamProducer arguments (pure)', () => {
       '*',
     ]);
     expect(new StreamProducer(fake, { stream: 's', trim: 'none' }).xaddPrefix()).toEqual(['XADD', 's', '*']);
+  });
+
+  it('puts the fields after the prefix, strings and Buffers alike', () => {
+    const buf = Buffer.from([0, 13, 10]);
+    expect(xaddArgs(['XADD', 's', '*'], { id: '0x101', é: 'ü', raw: buf })).toEqual([
+      'XADD',
+      's',
+      '*',
+      'id',
+      '0x101',
+      'é',
+      'ü',
+      'raw',
+      buf,
+    ]);
   });
 
   it('validates options at once', () => {
@@ -94,5 +110,66 @@ describe('StreamProducer on a real redis-server', () => {
     await p.flush();
     expect(await good).toMatch(/^\d+-\d+$/);
     await expect(bad).rejects.toBeInstanceOf(ReplyError);
+  });
+
+  it('writes binary field values unchanged', async () => {
+    const stream = `${randomPrefix()}raw`;
+    const p = new StreamProducer(conn, { stream, lingerMs: 0 });
+    const buf = Buffer.from([0, 13, 10, 255]);
+    await p.add({ raw: buf });
+    const back = await conn.client.sendCommand(['XRANGE', stream, '-', '+'], { typeMapping: { [36]: Buffer } });
+    expect(JSON.stringify(back)).toContain(JSON.stringify(buf));
+    await p.close();
+  });
+});
+
+describe('StreamProducer follows the connection', () => {
+  it('writes as an ACL user into the database of the URL', async () => {
+    const redis = await startRedis({ extraConfig: ['requirepass pw'] });
+    const admin = await connect(`redis://:pw@127.0.0.1:${redis.port}`);
+    await admin.client.sendCommand(['ACL', 'SETUSER', 'writer', 'on', '>secret', '~*', '+@all']);
+    const url = `redis://writer:secret@127.0.0.1:${redis.port}/3`;
+    const conn = await connect(url);
+    const stream = `${randomPrefix()}raw`;
+    const p = new StreamProducer(conn, { stream, lingerMs: 0 });
+    expect(await p.add({ a: '1' })).toMatch(/^\d+-\d+$/);
+    await p.close();
+    expect(await admin.client.exists(stream)).toBe(0); // not in database 0
+    const db3 = await connect(`redis://:pw@127.0.0.1:${redis.port}/3`);
+    expect(await db3.client.xLen(stream)).toBe(1);
+  });
+
+  it('fails the batch in flight when the connection drops, and the next batch goes through', async () => {
+    const redis = await startRedis();
+    const proxy = await FaultProxy.start(redis.port);
+    const conn = await connect(proxy.url);
+    const stream = `${randomPrefix()}raw`;
+    const p = new StreamProducer(conn, { stream, lingerMs: 0 });
+    expect(await p.add({ a: '1' })).toMatch(/^\d+-\d+$/);
+    proxy.pause();
+    const lost = p.add({ a: '2' });
+    await new Promise((r) => setTimeout(r, 50));
+    proxy.dropAll();
+    proxy.resume();
+    await expect(lost).rejects.toBeInstanceOf(ConnectionError);
+    expect(await p.add({ a: '3' })).toMatch(/^\d+-\d+$/);
+    expect(p.stats).toMatchObject({ written: 2, failed: 1 });
+    await p.close();
+    await proxy.close();
+  });
+
+  it('times out a batch with no reply, then writes again', async () => {
+    const redis = await startRedis();
+    const proxy = await FaultProxy.start(redis.port);
+    const conn = await connect(proxy.url, { commandTimeoutMs: 300 });
+    const stream = `${randomPrefix()}raw`;
+    const p = new StreamProducer(conn, { stream, lingerMs: 0 });
+    expect(await p.add({ a: '1' })).toMatch(/^\d+-\d+$/);
+    proxy.pause();
+    await expect(p.add({ a: '2' })).rejects.toBeInstanceOf(TimeoutError);
+    proxy.resume();
+    expect(await p.add({ a: '3' })).toMatch(/^\d+-\d+$/);
+    await p.close();
+    await proxy.close();
   });
 });

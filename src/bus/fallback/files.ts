@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
 
 /**
  * The file layout of the fabric fallback, under one root (by default
- * `$CANOPY_DATA_DIR/fabric`). Every file is JSON, written atomically
+ * `<data dir>/fabric`). Every file is JSON, written atomically
  * (a temporary file in the same directory, then `rename`), and carries an
  * `expires_at` that readers honour. Names are `encodeURIComponent`-encoded
  * (and `.` as `%2E`), so an instance `host:worker:42` is one file name.
@@ -32,7 +32,7 @@ export const FABRIC_LAYOUT = {
 
 /** Where the fallback files live and how stale claims are recovered. */
 export interface FileStoreOptions {
-  /** The root directory, e.g. `$CANOPY_DATA_DIR/fabric`. Required. */
+  /** The root directory, e.g. `<data dir>/fabric`. Required. */
   dir: string;
   /** @defaultValue 60000 — a claim older than this is given back (its claimer died mid-way). */
   staleClaimMs: number;

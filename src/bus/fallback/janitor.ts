@@ -1,6 +1,5 @@
 import type { Connection } from '../connection.js';
 import { ConfigError, PermissionError } from '../errors.js';
-import { LuaScript } from '../fabric-lua.js';
 import type { BusLogger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { Registry } from '../registry.js';
@@ -59,8 +58,6 @@ export class FabricJanitor {
   readonly #conn: Connection;
   readonly #registry: Registry;
   readonly #files: FabricFiles | undefined;
-  readonly #renew = new LuaScript('lease-renew');
-  readonly #release = new LuaScript('lease-release');
   readonly #stats: JanitorStats = {
     rounds: 0,
     ledRounds: 0,
@@ -171,7 +168,7 @@ export class FabricJanitor {
       c.set(leaseKey, instance, { condition: 'NX', expiration: { type: 'PX', value: leaseMs } }),
     );
     if (got === 'OK') return true;
-    return Number(await this.#renew.run(this.#conn, [leaseKey], [instance, String(leaseMs)])) === 1;
+    return Number(await this.#conn.runScript('lease-renew', [leaseKey], [instance, String(leaseMs)])) === 1;
   }
 
   /** Stops the rounds and gives the lease up (so another process takes over at its next round). */
@@ -181,7 +178,9 @@ export class FabricJanitor {
     clearInterval(this.#timer);
     await this.#running;
     if (this.#leader && this.#conn.isReady) {
-      await this.#release.run(this.#conn, [this.options.leaseKey], [this.options.instance]).catch(() => undefined);
+      await this.#conn
+        .runScript('lease-release', [this.options.leaseKey], [this.options.instance])
+        .catch(() => undefined);
     }
   }
 }

@@ -1,5 +1,4 @@
 import type { Connection } from '../connection.js';
-import { LuaScript } from '../fabric-lua.js';
 import type { BusLogger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { HEARTBEAT_DEFAULTS, listInstances, type LiveInstance } from '../presence.js';
@@ -19,11 +18,10 @@ const SEEN = new Set(['first_seen', 'last_seen', 'seen_count']);
 export async function replayIdentities(
   conn: Connection,
   files: FabricFiles,
-  opts: { prefix?: string; logger?: BusLogger; script?: LuaScript } = {},
+  opts: { prefix?: string; logger?: BusLogger } = {},
 ): Promise<number> {
   const prefix = opts.prefix ?? REGISTRY_DEFAULTS.prefix;
   const log = opts.logger ?? silentLogger;
-  const script = opts.script ?? new LuaScript('identity-replay');
   const claimed = await files.claimIdentities();
   let replayed = 0;
   for (let i = 0; i < claimed.length; i++) {
@@ -37,8 +35,8 @@ export async function replayIdentities(
     const fields = Object.fromEntries(Object.entries(rec.fields).filter(([k]) => rec.op === 'write' || !SEEN.has(k)));
     try {
       if (left > 0)
-        await script.run(
-          conn,
+        await conn.runScript(
+          'identity-replay',
           [`${prefix}${c.scope}:${c.id}`],
           [
             rec.op,

@@ -1,9 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { Connection } from '../connection.js';
 import { RetryableError, toBusError } from '../errors.js';
-import { backoffDelay } from '../options.js';
-import { LuaScript } from '../fabric-lua.js';
-import { idBefore, parsePendingReply, parseReadReply, type StreamEntry } from './entries.js';
+import { LoopBackoff, type ConsumerHealth } from './consumer-health.js';
+import {
+  claimAllOf,
+  claimIdle,
+  ensureGroup,
+  moveToDeadLetter,
+  touchClaimed,
+  type DeadLetterItem,
+} from './consumer-claims.js';
+import { idBefore, parsePendingReply, parseReadReply, readGroupArgs, type StreamEntry } from './entries.js';
 import {
   resolveConsumerOptions,
   type BatchHandler,
@@ -16,14 +23,7 @@ import {
 export * from './consumer-options.js';
 
 export { idBefore, type StreamEntry } from './entries.js';
-
-/** `ready`: reading; `degraded`: the last step failed and the loop is backing off. */
-export type ConsumerHealth = 'starting' | 'ready' | 'degraded' | 'stopping' | 'stopped';
-
-const deadLetterScript = (() => {
-  let s: LuaScript | undefined;
-  return () => (s ??= new LuaScript('dead-letter'));
-})();
+export type { ConsumerHealth } from './consumer-health.js';
 
 /**
  * A consumer-group worker: XREADGROUP with BLOCK on its own connection,
@@ -54,13 +54,11 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
   readonly #held = new Set<string>();
   #touchTimer: NodeJS.Timeout | undefined;
   #nextSweepAt = 0;
-  #failures = 0;
-  #handlerFailures = 0;
+  readonly #backoff: LoopBackoff;
   #ackInFlight: Promise<void> | undefined;
   #clientId: number | undefined;
   #reading = false;
   #loop: Promise<void> = Promise.resolve();
-  #wake: (() => void) | undefined;
 
   private constructor(shared: Connection, own: Connection, handler: BatchHandler, o: ConsumerOptions) {
     super();
@@ -68,6 +66,7 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     this.#conn = own;
     this.#handler = handler;
     this.options = o;
+    this.#backoff = new LoopBackoff(o.backoffBaseMs, o.backoffMaxMs);
     own.on('error', (err) => o.logger.warn({ err: err.message, stream: o.stream }, 'consumer connection error'));
   }
 
@@ -82,14 +81,13 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     options: ConsumerRequired & Partial<ConsumerOptions>,
   ): Promise<StreamConsumer> {
     const o = resolveConsumerOptions(options);
-    deadLetterScript();
     const own = await conn.duplicate({
       clientName: `${conn.options.clientName}-xread`,
       commandTimeoutMs: o.blockMs + conn.options.commandTimeoutMs,
     });
     const c = new StreamConsumer(conn, own, handler, o);
     try {
-      await c.#ensureGroup();
+      await ensureGroup(own, o);
       c.#clientId = await own.run('CLIENT ID', (cl) => cl.clientId()).catch(() => undefined);
       await c.#sweep(true);
     } catch (err) {
@@ -100,7 +98,7 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     c.#touchTimer = setInterval(
       () => {
         if (c.#held.size === 0) return;
-        c.#touchHeld().catch((err: unknown) =>
+        touchClaimed(conn, o, c.name, [...c.#held]).catch((err: unknown) =>
           o.logger.warn({ err: (err as Error).message, held: c.#held.size }, 'could not refresh held entries'),
         );
       },
@@ -132,26 +130,8 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
    * would lose what it reads in between). Returns the number claimed.
    */
   async claimFrom(consumerName: string, opts: { deleteConsumer?: boolean } = {}): Promise<number> {
-    const { stream, group } = this.options;
-    let total = 0;
-    for (;;) {
-      const pend = parsePendingReply(
-        await this.#shared.run('XPENDING', (c) =>
-          c.sendCommand(['XPENDING', stream, group, '-', '+', '1000', consumerName]),
-        ),
-      );
-      if (pend.size === 0) break;
-      const ids = [...pend.keys()];
-      await this.#shared.run('XCLAIM', (c) =>
-        c.sendCommand(['XCLAIM', stream, group, this.name, '0', ...ids, 'JUSTID']),
-      );
-      total += ids.length;
-    }
-    if (opts.deleteConsumer) {
-      await this.#shared.run('XGROUP DELCONSUMER', (c) =>
-        c.sendCommand(['XGROUP', 'DELCONSUMER', stream, group, consumerName]),
-      );
-    }
+    const { stream } = this.options;
+    const total = await claimAllOf(this.#shared, this.options, consumerName, this.name, opts.deleteConsumer ?? false);
     if (total > 0) {
       this.#stats.claimed += total;
       this.#pendingDirty = true;
@@ -180,18 +160,6 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     this.#pendingDirty = true;
   }
 
-  /** Resets the idle time of held entries (XCLAIM … JUSTID to ourselves) so no sweep claims them. */
-  async #touchHeld(): Promise<void> {
-    const ids = [...this.#held];
-    const { stream, group } = this.options;
-    for (let i = 0; i < ids.length; i += 1000) {
-      const chunk = ids.slice(i, i + 1000);
-      await this.#shared.run('XCLAIM held', (c) =>
-        c.sendCommand(['XCLAIM', stream, group, this.name, '0', ...chunk, 'JUSTID']),
-      );
-    }
-  }
-
   /**
    * Stops reading, finishes (and acks) the batch in hand, then closes the
    * worker's connection. Entries not yet handled stay pending for others.
@@ -200,7 +168,7 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     if (!this.#stopping) {
       this.#stopping = true;
       this.#setHealth('stopping');
-      this.#wake?.();
+      this.#backoff.wake();
       if (this.#reading && this.#clientId !== undefined) {
         const id = String(this.#clientId);
         await this.#shared.run('CLIENT UNBLOCK', (c) => c.sendCommand(['CLIENT', 'UNBLOCK', id])).catch(() => 0);
@@ -233,21 +201,18 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
           await acked;
         }
         if (batch.length > 0) await this.#process(batch);
-        this.#failures = 0;
+        this.#backoff.failures = 0;
         if (!this.#stopping) this.#setHealth('ready');
       } catch (err) {
         const e = toBusError(err, `consumer ${this.options.stream}/${this.options.group}`);
         this.#stats.loopErrors++;
-        this.#failures++;
+        const failures = ++this.#backoff.failures;
         this.#pendingDirty = true;
-        this.options.logger.error(
-          { err: e.message, code: e.code, failures: this.#failures },
-          'consumer loop step failed',
-        );
-        if (e.message.includes('NOGROUP')) await this.#ensureGroup().catch(() => undefined);
+        this.options.logger.error({ err: e.message, code: e.code, failures }, 'consumer loop step failed');
+        if (e.message.includes('NOGROUP')) await ensureGroup(this.#conn, this.options).catch(() => undefined);
         if (!this.#stopping) {
           this.#setHealth('degraded');
-          await this.#sleep(this.#backoff(this.#failures));
+          await this.#backoff.sleep(failures);
         }
       }
     }
@@ -262,19 +227,7 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     let reply: unknown;
     try {
       reply = await this.#conn.run('XREADGROUP', (c) =>
-        c.sendCommand([
-          'XREADGROUP',
-          'GROUP',
-          group,
-          this.name,
-          'COUNT',
-          String(batchSize),
-          'BLOCK',
-          String(blockMs),
-          'STREAMS',
-          stream,
-          '>',
-        ]),
+        c.sendCommand(readGroupArgs(group, this.name, batchSize, stream, '>', blockMs)),
       );
     } finally {
       this.#reading = false;
@@ -323,7 +276,7 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     // A history read returns our pending entries with ids above the one given.
     const after = idBefore([...pend.keys()].find((id) => !over.some(([o]) => o === id)) as string);
     const reply = await this.#conn.run('XREADGROUP pending', (c) =>
-      c.sendCommand(['XREADGROUP', 'GROUP', group, this.name, 'COUNT', String(batchSize), 'STREAMS', stream, after]),
+      c.sendCommand(readGroupArgs(group, this.name, batchSize, stream, after)),
     );
     const { entries, deleted } = parseReadReply(reply);
     if (deleted.length > 0) {
@@ -357,7 +310,7 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
           'batch handler failed',
         );
         if (err instanceof RetryableError && !this.#stopping) {
-          await this.#sleep(this.#backoff(attempt));
+          await this.#backoff.sleep(attempt);
           continue;
         }
         for (const e of entries) this.#lastError.set(e.id, msg);
@@ -367,11 +320,11 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
           this.#lastError.delete(id);
         }
         this.#pendingDirty = true;
-        this.#handlerFailures++;
-        if (!this.#stopping) await this.#sleep(this.#backoff(this.#handlerFailures));
+        const failures = ++this.#backoff.handlerFailures;
+        if (!this.#stopping) await this.#backoff.sleep(failures);
         return;
       }
-      this.#handlerFailures = 0;
+      this.#backoff.handlerFailures = 0;
       await this.#settle(entries, result);
       return;
     }
@@ -411,12 +364,9 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     this.#stats.acked += ids.length;
   }
 
-  async #deadLetter(items: { id: string; reason: string; deliveries: number }[]): Promise<void> {
-    const { stream, group, deadLetterStream, deadLetterMaxLen } = this.options;
-    const args = [group, String(deadLetterMaxLen)];
-    for (const i of items) args.push(i.id, i.reason, String(i.deliveries));
-    const moved = Number(await deadLetterScript().run(this.#conn, [stream, deadLetterStream], args));
-    this.#stats.deadLettered += moved;
+  async #deadLetter(items: DeadLetterItem[]): Promise<void> {
+    const { stream, deadLetterStream } = this.options;
+    this.#stats.deadLettered += await moveToDeadLetter(this.#conn, this.options, items);
     for (const i of items) this.#lastError.delete(i.id);
     this.options.logger.warn(
       { stream, deadLetterStream, ids: items.map((i) => i.id), reason: items[0]?.reason },
@@ -424,70 +374,16 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     );
   }
 
-  /** XAUTOCLAIM of entries idle longer than claimIdleMs; `force` skips the election. */
+  /** Claims entries idle longer than claimIdleMs; `force` skips the election. */
   async #sweep(force: boolean): Promise<void> {
-    const { stream, group, claimIdleMs, claimIntervalMs, batchSize } = this.options;
+    const { stream, group, claimIntervalMs } = this.options;
     this.#nextSweepAt = Date.now() + claimIntervalMs;
-    if (!force) {
-      const lock = `${stream}:${group}:claim-lock`;
-      const won = await this.#conn.run('SET NX claim lock', (c) =>
-        c.set(lock, this.name, { condition: 'NX', expiration: { type: 'PX', value: claimIntervalMs } }),
-      );
-      if (won !== 'OK') return;
-    }
-    let cursor = '0-0';
-    let total = 0;
-    for (let round = 0; round < 100; round++) {
-      const reply = (await this.#conn.run('XAUTOCLAIM', (c) =>
-        c.sendCommand([
-          'XAUTOCLAIM',
-          stream,
-          group,
-          this.name,
-          String(claimIdleMs),
-          cursor,
-          'COUNT',
-          String(Math.max(100, batchSize)),
-          'JUSTID',
-        ]),
-      )) as unknown[];
-      cursor = String(reply[0]);
-      total += Array.isArray(reply[1]) ? reply[1].length : 0;
-      if (cursor === '0-0') break;
-    }
+    const total = await claimIdle(this.#conn, this.options, this.name, force);
     if (total > 0) {
       this.#stats.claimed += total;
       this.#pendingDirty = true;
       this.options.logger.info({ stream, group, claimed: total }, 'claimed idle entries of other consumers');
     }
-  }
-
-  async #ensureGroup(): Promise<void> {
-    const { stream, group, startId } = this.options;
-    try {
-      await this.#conn.run('XGROUP CREATE', (c) =>
-        c.sendCommand(['XGROUP', 'CREATE', stream, group, startId, 'MKSTREAM']),
-      );
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.includes('BUSYGROUP')) throw err;
-    }
-  }
-
-  #backoff(attempt: number): number {
-    return backoffDelay(attempt, this.options.backoffBaseMs, this.options.backoffMaxMs);
-  }
-
-  /** A sleep that {@link stop} cuts short. */
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wake = done;
-    });
   }
 
   #setHealth(state: ConsumerHealth): void {

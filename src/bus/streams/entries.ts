@@ -56,3 +56,16 @@ export function idBefore(id: string): string {
   if (BigInt(ms) === 0n) return '0-0';
   return `${BigInt(ms) - 1n}-18446744073709551615`;
 }
+
+/** XREADGROUP of up to `count` entries of `stream` after `id` (`>`: new ones), blocking `blockMs` when given. */
+export function readGroupArgs(
+  group: string,
+  consumer: string,
+  count: number,
+  stream: string,
+  id: string,
+  blockMs?: number,
+): string[] {
+  const block = blockMs === undefined ? [] : ['BLOCK', String(blockMs)];
+  return ['XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(count), ...block, 'STREAMS', stream, id];
+}

@@ -16,6 +16,7 @@ import { parseRecordUsers, parseUserKinds } from '../../services/recorder/users.
 import { Connection } from '../../bus/connection.js';
 import { ConfigError } from '../../bus/errors.js';
 import { loadBaseConfig, writeCredential } from '../../config/env.js';
+import { aclPasswordsFromEnv, redisConnectionFromEnv } from '../../config/redis.js';
 
 interface AclOpts {
   format: string;
@@ -91,10 +92,8 @@ credentials file, else they are generated into it. They are never printed unless
         return;
       }
       const credFile = opts.credentials ?? path.join(base.dataDir, 'acl', 'credentials');
-      const creds = resolveCredentials(
-        users.map((u) => u.name),
-        credFile,
-      );
+      const names = users.map((u) => u.name);
+      const creds = resolveCredentials(names, credFile, aclPasswordsFromEnv(names));
       if (creds.generated.length > 0) {
         process.stderr.write(`generated ${creds.generated.length} password(s) into ${credFile} (mode 0600)\n`);
       }
@@ -123,7 +122,11 @@ credentials file, else they are generated into it. They are never printed unless
         return;
       }
       if (opts.apply) {
-        const conn = await Connection.connect({ healthCheckIntervalMs: 0, clientName: 'canopy-acl' });
+        const conn = await Connection.connect({
+          ...redisConnectionFromEnv(),
+          healthCheckIntervalMs: 0,
+          clientName: 'canopy-acl',
+        });
         try {
           for (const argv of setUserCommands(users, creds.secrets)) {
             await conn.run(`ACL SETUSER ${argv[2]}`, (c) => c.sendCommand(argv));

@@ -7,6 +7,7 @@ import { listLiveInstances } from '../../bus/fallback/replay.js';
 import { sendAdminMessage } from '../../bus/mailbox.js';
 import type { LiveInstance } from '../../bus/presence.js';
 import { loadBaseConfig } from '../../config/env.js';
+import { redisConnectionFromEnv } from '../../config/redis.js';
 
 /** `key=value` words → an object; values that parse as JSON are taken as such (`n=3`, `on=true`). */
 export function parseAdminArgs(words: string[]): Record<string, unknown> {
@@ -61,7 +62,11 @@ function formatInstances(live: LiveInstance[]): string {
 async function connectOrFallback(useRedis: boolean, dir: string): Promise<Connection | undefined> {
   if (!useRedis) return undefined;
   try {
-    const conn = await Connection.connect({ clientName: 'canopy-admin', connectTimeoutMs: 3000 });
+    const conn = await Connection.connect({
+      ...redisConnectionFromEnv(),
+      clientName: 'canopy-admin',
+      connectTimeoutMs: 3000,
+    });
     conn.on('error', () => undefined);
     return conn;
   } catch (err) {

@@ -8,6 +8,7 @@ import { CANOPY_UNITS, collectBackend, defaultApiUrl, resolveBackendOptions } fr
 import { StoreFrameSource, StreamFrameSource, type FrameSource } from '../../monitor/can-sources.js';
 import { CanMonitor, runCanMonitor } from '../../monitor/can.js';
 import { runScreen, terminalSize, useColour } from '../../monitor/screen.js';
+import { redisConnectionFromEnv } from '../../config/redis.js';
 
 interface CommonOpts {
   once?: boolean;
@@ -97,7 +98,7 @@ export function registerMonitor(program: Command): void {
           systemd: o.systemd === 'auto' ? 'auto' : o.systemd === 'on',
         });
         const { nodes, dbc } = loadDecoding(o);
-        conn = await Connection.connect({ clientName: 'canopy-monitor' });
+        conn = await Connection.connect({ ...redisConnectionFromEnv(), clientName: 'canopy-monitor' });
         const c = conn;
         const frames = new StreamFrameSource(c, { stream: o.stream, nodes, dbc });
         let tick = 0;
@@ -140,7 +141,7 @@ export function registerMonitor(program: Command): void {
       try {
         let source: FrameSource;
         if (o.fromStream) {
-          conn = await Connection.connect({ clientName: 'canopy-monitor' });
+          conn = await Connection.connect({ ...redisConnectionFromEnv(), clientName: 'canopy-monitor' });
           source = new StreamFrameSource(conn, { stream: o.stream, nodes, dbc });
         } else {
           // a reader: never migrates, never sweeps

@@ -2,6 +2,7 @@ import { Connection } from '../../bus/connection.js';
 import { redactUrl } from '../../bus/options.js';
 import { listInstances } from '../../bus/presence.js';
 import { fail, ok, warn, why, type CheckResult } from './types.js';
+import { redisConnectionFromEnv } from '../../config/redis.js';
 
 /** What the Redis checks need. */
 export interface RedisCheckOptions {
@@ -35,6 +36,7 @@ export async function redisChecks(o: RedisCheckOptions): Promise<CheckResult[]> 
   let conn: Connection;
   try {
     conn = await Connection.connect({
+      ...redisConnectionFromEnv(),
       url: o.url,
       connectTimeoutMs: o.timeoutMs,
       commandTimeoutMs: o.timeoutMs,

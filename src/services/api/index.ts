@@ -17,6 +17,7 @@ import type { ApiStore } from './store-port.js';
 import { UpdateFeed } from './updates.js';
 import { UserFeed, type UserFeedOptions } from './user-feed.js';
 import { WsHub } from './ws-hub.js';
+import { redisConnectionFromEnv } from '../../config/redis.js';
 
 export { requireRole, TokenAuth, ROLES, type Role } from './auth.js';
 export type { ApiContext } from './context.js';
@@ -59,6 +60,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
   const log = logger ?? createLogger('api');
   const auth = TokenAuth.load(options);
   const conn = await Connection.connect({
+    ...redisConnectionFromEnv(),
     ...(options.redisUrl ? { url: options.redisUrl } : {}),
     clientName: 'canopy-api',
   });

@@ -17,6 +17,7 @@ import { resolveAutomationOptions, type AutomationOptions } from './options.js';
 import type { ControlRecorder, ControlStore, StoreSource } from './recorder.js';
 import { AutomationRuntime, type AutomationStats } from './runtime.js';
 import { openStore } from '../../store/index.js';
+import { redisConnectionFromEnv } from '../../config/redis.js';
 
 export { driveSafeState } from './hardware.js';
 export { resolveAutomationOptions, type AutomationOptions } from './options.js';
@@ -87,6 +88,7 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
   let conn: Connection;
   try {
     conn = await Connection.connect({
+      ...redisConnectionFromEnv(),
       ...(o.redisUrl ? { url: o.redisUrl } : {}),
       clientName: 'canopy-automation',
     });

@@ -16,6 +16,7 @@ import { loadBaseConfig } from '../../config/env.js';
 import { Publisher } from '../../bus/topics.js';
 import { packageVersion } from '../../cli/version.js';
 import { createLogger, type Logger } from '../../util/log.js';
+import { redisConnectionFromEnv } from '../../config/redis.js';
 
 /** What every Canopy process needs from the fabric. */
 export interface ServiceRuntimeOptions {
@@ -138,7 +139,11 @@ export async function startServiceRuntime(
   if (!o.service) throw new ConfigError('service must not be empty');
   if (!(o.connectAttempts >= 1)) throw new ConfigError('connectAttempts must be >= 1');
   const log = o.log;
-  const conn = await connectWithRetry({ clientName: o.service, logger: log, ...o.connection }, o.connectAttempts, log);
+  const conn = await connectWithRetry(
+    { clientName: o.service, logger: log, ...redisConnectionFromEnv(), ...o.connection },
+    o.connectAttempts,
+    log,
+  );
   conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   conn.on('health', (state, previous) => log.info({ state, previous }, 'redis connection health'));
   let subscriber: Subscriber | undefined;

@@ -16,6 +16,7 @@ import { gatewayCounters, type GatewayStats } from './stats.js';
 import { ThrottledWarn } from './throttle.js';
 import { TokenStore } from './tokens.js';
 import { answerClientError, createGatewayServer, isRefusal, parseRelayRequest, refuseSocket } from './upgrade.js';
+import { redisConnectionFromEnv } from '../../config/redis.js';
 
 export type { GatewayStats } from './stats.js';
 
@@ -96,7 +97,12 @@ export class Gateway {
     const o = resolveGatewayOptions(opts);
     let d = deps;
     if (!d) {
-      const conn = await Connection.connect({ clientName: 'canopy-gateway', logger: o.logger, ...o.redis });
+      const conn = await Connection.connect({
+        clientName: 'canopy-gateway',
+        logger: o.logger,
+        ...redisConnectionFromEnv(),
+        ...o.redis,
+      });
       conn.on('error', (err) => o.logger.warn({ err: err.message }, 'redis connection error'));
       try {
         d = { conn, subscriber: await Subscriber.create(conn, { logger: o.logger }) };
