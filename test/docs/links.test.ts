@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 /**
  * Every relative link of README.md, docs/*.md and examples/README.md points
  * at a file of the repository and, with `#anchor`, at a heading of that
- * file (GitHub's anchor rules), so moving a section never leaves a dead link.
+ * file (GitHub's anchor rules), so moving a section never leaves a dead link;
+ * every repository path they name in a code span (`src/bus/mailbox.ts`)
+ * exists, so moving a file never leaves a stale description.
  */
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -14,7 +16,10 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
  * Written on other branches of the same change; a link to one of them is
  * checked once the file exists. Remove this list when all three are merged.
  */
-const PENDING = new Set(['docs/contracts.md', 'docs/configuration.md', 'docs/bus.md']);
+const PENDING = new Set(['docs/contracts.md', 'docs/configuration.md', 'docs/bus.md', 'src/contracts/']);
+
+/** Paths the docs name that the user creates (`cp deploy/.env.example deploy/.env`). */
+const USER_MADE = new Set(['deploy/.env']);
 
 function markdownFiles(): string[] {
   const docs = fs
@@ -85,6 +90,15 @@ describe('documentation links', () => {
         }
       }
       expect(dead).toEqual([]);
+    });
+
+    it(`${file}: every repository path it names in code spans exists`, () => {
+      const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
+      const missing = [...text.matchAll(/`((?:src|test|deploy|config|bench|scripts|examples|web)\/[^`\s]*)`/g)]
+        .map((m) => m[1]!)
+        .filter((p) => !/[<>{}*…]/.test(p)) // placeholders and globs: `src/services/<name>/`
+        .filter((p) => !USER_MADE.has(p) && !PENDING.has(p) && !fs.existsSync(path.join(ROOT, p)));
+      expect(missing).toEqual([]);
     });
   }
 });
