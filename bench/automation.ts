@@ -4,7 +4,7 @@
  * started here, with the shipped config/devices.yaml (every safety limit
  * zeroed, so any reading may switch a relay) and a SQLite store.
  *
- * 1. frame path (the spec's figure): PT100 frames of node 1 XADDed to
+ * 1. frame path (a reading's way from the CAN stream to a relay): PT100 frames of node 1 XADDed to
  *    `can:raw` at 1,000 frames/s; `canopy worker` (its own process)
  *    decodes, validates and publishes; the automation (in this process, so
  *    both ends use one clock) switches heater_f. The dry bulb flips between

@@ -72,7 +72,7 @@ export interface ForecastData {
   channels: Record<string, ChannelForecast>;
 }
 
-/** A prediction ready to publish (SPEC §2 shape, without `type`). */
+/** A prediction ready to publish (the `user:{id}:predictions` shape, without `type`). */
 export interface Forecast {
   prediction_type: 'forecast';
   data: ForecastData;

@@ -1,5 +1,5 @@
 /**
- * An example ML consumer on Canopy's per-user channels (SPEC §2):
+ * An example ML consumer on Canopy's per-user channels (docs/contracts.md):
  * subscribes to `user:{id}:raw`, buffers each user's samples, and publishes
  * a linear forecast per channel on `user:{id}:predictions` as MessagePack
  * `{type:"prediction", prediction_type:"forecast", data, confidence, source, timestamp}`.

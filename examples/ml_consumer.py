@@ -35,7 +35,7 @@ log = logging.getLogger("ml-consumer")
 
 
 class Malformed(ValueError):
-    """A raw message that is not the SPEC shape; it is counted and skipped."""
+    """A raw message that is not the `user:{id}:raw` shape; it is counted and skipped."""
 
 
 def _finite(v):

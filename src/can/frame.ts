@@ -22,7 +22,7 @@ export interface CanFrame {
   ts: number;
 }
 
-/** The fields of a `can:raw` stream entry (SPEC §2), exactly (a type alias so it fits `Record<string, string>`). */
+/** The fields of a `can:raw` stream entry (docs/contracts.md), exactly (a type alias so it fits `Record<string, string>`). */
 export type StreamFields = {
   id: string;
   data: string;

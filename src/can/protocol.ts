@@ -1,7 +1,7 @@
 import { makeFrame, type CanFrame } from './frame.js';
 
 /**
- * Encoders for the default sensor-node protocol (SPEC §3, `config/canopy.dbc`):
+ * Encoders for the default sensor-node protocol (docs/pipeline.md, `config/canopy.dbc`):
  * standard ids `node << 8 | type`, little-endian integers. The simulator and
  * the tests build frames with these; decoding always goes through the DBC.
  */

@@ -21,7 +21,7 @@ export interface UserChannelsOptions {
   redis: Partial<ConnectionOptions>;
   /** @defaultValue `msgpack` — encoding of published messages (received ones may be either). */
   codec: UserCodecName;
-  /** @defaultValue true — check messages against the SPEC §2 shapes both ways. */
+  /** @defaultValue true — check messages against the user-channel shapes (docs/contracts.md) both ways. */
   validate: boolean;
   /** @defaultValue silent */
   logger: BusLogger;

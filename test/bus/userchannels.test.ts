@@ -28,7 +28,7 @@ describe('user channels', () => {
     expect(kindOfType('nope')).toBeUndefined();
   });
 
-  it('accepts the SPEC §2 shapes and names the field that is wrong', () => {
+  it('accepts the user-channel shapes and names the field that is wrong', () => {
     expect(v.validate('raw', { type: 'raw', timestamp: 1.5, channels: { Ch0: 1, Ch1: [1, 2] }, seq: 3 }).ok).toBe(true);
     expect(v.validate('raw', { type: 'raw', timestamp: new Date(), channels: {} }).ok).toBe(true);
     expect(v.validate('predictions', { type: 'prediction', data: { w: 0.8 } }).ok).toBe(true);

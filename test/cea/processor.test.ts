@@ -20,7 +20,7 @@ const entries = (...frames: CanFrame[]): ProcessorEntry[] => frames.map((frame) 
 const withSettings = (doc: unknown): PipelineConfig => ({ ...base, sensors: parseSensorSettings(doc, base.sensors) });
 
 describe('sensor catalogue', () => {
-  it('has exactly the SPEC §3 sensor names with location, cluster, unit and limits', () => {
+  it('has exactly the sensor names of the default protocol with location, cluster, unit and limits', () => {
     const cat = new SensorCatalogue(base.nodeMap, base.sensors);
     const want = ['f', 'b', 'v'].flatMap((x) =>
       ['dry_bulb', 'wet_bulb', 'co2', 'secondary_temp', 'secondary_rh', 'pressure', 'rh', 'vpd'].map(

@@ -4,7 +4,7 @@ import { encodePt100, encodeScd30 } from '../../src/can/protocol.js';
 import { loadPipelineConfig } from '../../src/cea/config.js';
 import { FrameProcessor } from '../../src/cea/processor.js';
 
-/** SPEC §3 default protocol: bytes → decoded_data → sensor names and values, through the shipped files. */
+/** The default sensor-node protocol (docs/pipeline.md): bytes → decoded_data → sensor names and values, through the shipped files. */
 
 const T0 = 1_700_000_000_000;
 const frame = (id: string, data: string, ts = T0): CanFrame => {

@@ -3,7 +3,7 @@ export interface Sql {
   query(sql: string, params?: unknown[]): Promise<unknown>;
 }
 
-/** SPEC §3 sensors: name → location, cluster, a plausible mean. */
+/** The default protocol's sensors (docs/pipeline.md): name → location, cluster, a plausible mean. */
 export const SIM_SENSORS: [string, string, string, number][] = [];
 for (const [suffix, location, cluster] of [
   ['f', 'Flower Room', 'front'],

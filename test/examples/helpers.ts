@@ -51,7 +51,7 @@ export function rampAndBlocks(): { user: string; payload: Buffer; timestamp: num
 
 /**
  * Subscribes to the users' prediction channels with Canopy's client, which
- * checks every message against the SPEC §2 prediction shape: a prediction
+ * checks every message against the `user:{id}:predictions` shape (docs/contracts.md): a prediction
  * that arrives here has it (a malformed one is counted in `stats.malformed`).
  */
 export async function collectPredictions(

@@ -15,7 +15,7 @@ import { stripUndefined } from './socketcan.js';
 import { emptyStats, systemClock, type Clock, type FrameSource, type SourceStats } from './types.js';
 
 /**
- * Simulated sensor nodes speaking the default protocol (SPEC §3): Flower Room
+ * Simulated sensor nodes speaking the default protocol (docs/pipeline.md): Flower Room
  * front (node 1) and back (2), Veg Room (3), Lab (4). Rooms follow day/night
  * curves driven by their light schedule (temperature, humidity and CO2 move
  * towards the lights-on or lights-off setpoint exponentially after each

@@ -6,7 +6,7 @@ import { SQLITE_MIGRATIONS } from '../../store/sqlite/schema.js';
 import { parseStoreUrl } from '../backup.js';
 import { fail, ok, warn, why, type CheckResult } from './types.js';
 
-/** Tables every migrated Canopy store has (SPEC §4). */
+/** Tables every migrated Canopy store has (docs/storage.md). */
 export const REQUIRED_TABLES = ['can_messages', 'sensor_readings'];
 
 function migrated(tables: string[], version: number | undefined, latest?: number): CheckResult {

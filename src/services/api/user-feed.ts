@@ -39,7 +39,7 @@ export interface UserFeedStats {
   users: number;
   /** Messages received on user channels. */
   received: number;
-  /** Messages refused (undecodable, or not of the SPEC §2 shape). */
+  /** Messages refused (undecodable, or not of the user-channel shape, docs/contracts.md). */
   malformed: number;
   /** Messages merged into a later send instead of sent on their own. */
   coalesced: number;
@@ -83,7 +83,7 @@ function toJson(value: unknown): string {
 /**
  * The live feed of one user's `user:{id}:raw` and `user:{id}:predictions`
  * for /ws clients. MessagePack (or JSON) is decoded and checked against the
- * SPEC §2 shapes, then merged per client: the latest value of every raw
+ * user-channel shapes (docs/contracts.md), then merged per client: the latest value of every raw
  * channel (a block of samples gives its last one) and the latest prediction
  * of every `prediction_type`, written at most once per `intervalMs`. Redis
  * is subscribed once per user however many clients watch it, and

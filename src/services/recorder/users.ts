@@ -99,7 +99,7 @@ function b64(v: Uint8Array): string {
 export interface UserRecordingStats {
   /** Messages written to `users-*.jsonl` (valid or not). */
   userRecorded: number;
-  /** Recorded with `invalid` set: decodable, but not the SPEC §2 shape of their kind. */
+  /** Recorded with `invalid` set: decodable, but not the user-channel shape of their kind (docs/contracts.md). */
   userInvalid: number;
   /** Recorded with `undecodable` set and the bytes in base64: neither MessagePack nor JSON. */
   userUndecodable: number;
