@@ -1,5 +1,5 @@
 import type { TSchema } from '@sinclair/typebox';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 
 /**
@@ -116,12 +116,23 @@ export function describePath(pointer: string, root: unknown): string {
 }
 
 /**
+ * Compiled validators by schema (compiling one costs tens of milliseconds;
+ * a validator is a pure function of its immutable schema, so sharing it is
+ * safe).
+ */
+const compiled = new WeakMap<TSchema, ValidateFunction>();
+
+/**
  * Every way `value` breaks `schema`, one line each: `line N: field what was
  * expected`. `base` is the JSON pointer of `value` inside `source`'s
  * document (when only part of it is checked).
  */
 export function schemaProblems(schema: TSchema, value: unknown, source?: YamlSource, base = ''): string[] {
-  const check = new Ajv({ allErrors: true, strict: false }).compile(schema);
+  let check = compiled.get(schema);
+  if (!check) {
+    check = new Ajv({ allErrors: true, strict: false }).compile(schema);
+    compiled.set(schema, check);
+  }
   if (check(value)) return [];
   const root = source ? source.value : value;
   return formatErrors(check.errors, root, base, source);
@@ -134,12 +145,10 @@ function formatErrors(
   source: YamlSource | undefined,
 ): string[] {
   if (!errors) return [];
-  // a value matching no branch of a union gets one message, not one per branch
-  const unions = errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath);
+  const skip = unionNoise(errors);
   const out = new Set<string>();
   for (const e of errors) {
-    if (e.keyword !== 'anyOf' && e.schemaPath.includes('/anyOf/') && unions.some((u) => e.instancePath.startsWith(u)))
-      continue;
+    if (skip.has(e)) continue;
     let pointer = base + e.instancePath;
     let msg = e.message ?? 'is invalid';
     if (e.keyword === 'additionalProperties') {
@@ -148,9 +157,39 @@ function formatErrors(
       pointer += `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
     }
     if (e.keyword === 'anyOf') msg = 'is none of the accepted forms';
+    if (e.keyword === 'minItems' && e.params.limit === 1) msg += ' (a non-empty list)';
     if (e.keyword === 'required') msg = `misses required field "${String(e.params.missingProperty)}"`;
     const where = describePath(base + e.instancePath, root);
     out.add(`${source?.at(pointer) ?? ''}${where || '(top level)'} ${msg}`);
   }
   return [...out];
+}
+
+/**
+ * The errors not to report of values that match no branch of a union: when
+ * exactly one branch has the value's type (an object where `null` was the
+ * other choice; a number below its minimum where text was the other), that
+ * branch's errors are reported and the union's own message is not;
+ * otherwise one "is none of the accepted forms" stands for them all.
+ */
+function unionNoise(errors: ErrorObject[]): Set<ErrorObject> {
+  const skip = new Set<ErrorObject>();
+  for (const u of errors) {
+    if (u.keyword !== 'anyOf') continue;
+    const prefix = `${u.schemaPath}/`;
+    const branches = new Map<string, ErrorObject[]>();
+    for (const e of errors) {
+      if (e === u || !e.schemaPath.startsWith(prefix) || !e.instancePath.startsWith(u.instancePath)) continue;
+      const k = e.schemaPath.slice(prefix.length).split('/')[0]!;
+      branches.set(k, [...(branches.get(k) ?? []), e]);
+    }
+    const typed = [...branches.values()].filter(
+      (es) => !es.some((e) => e.instancePath === u.instancePath && e.keyword === 'type'),
+    );
+    if (typed.length === 1) {
+      skip.add(u);
+      for (const es of branches.values()) if (es !== typed[0]) for (const e of es) skip.add(e);
+    } else for (const es of branches.values()) for (const e of es) skip.add(e);
+  }
+  return skip;
 }
