@@ -51,18 +51,23 @@ export class YamlSource {
   /**
    * The 1-based line of the value at a JSON pointer (`/devices/0/output`),
    * or of the nearest enclosing value that exists (a missing field: its
-   * mapping); undefined when the document is empty.
+   * mapping); `key`: the line of the last key rather than of its value;
+   * undefined when the document is empty.
    */
-  line(pointer: string): number | undefined {
+  line(pointer: string, key = false): number | undefined {
     let node: unknown = this.#doc.contents;
     let at: number | undefined = rangeStart(node);
-    for (const part of pointer.split('/').filter(Boolean).map(unescapePointer)) {
+    const parts = pointer.split('/').filter(Boolean).map(unescapePointer);
+    for (const [i, part] of parts.entries()) {
       let next: unknown;
       if (isMap(node)) {
         const pair = node.items.find((p) => isPair(p) && keyText(p.key) === part);
-        // a key with no value (`field:`) is found at its key
-        next = pair ? (pair.value ?? pair.key) : undefined;
-        if (pair && pair.value === null) at = rangeStart(pair.key) ?? at;
+        // a key with no value (`field:`) is found at its key, and so is a key asked for itself
+        if (pair && (pair.value === null || (key && i === parts.length - 1))) {
+          at = rangeStart(pair.key) ?? at;
+          break;
+        }
+        next = pair?.value ?? undefined;
       } else if (isSeq(node) && /^\d+$/.test(part)) next = node.items[Number(part)];
       if (next === undefined || next === null) break;
       node = next;
@@ -71,9 +76,9 @@ export class YamlSource {
     return at === undefined ? undefined : this.#lines.linePos(at).line;
   }
 
-  /** `line N: ` for a JSON pointer into the document ('' when unknown). */
-  at(pointer: string): string {
-    const n = this.line(pointer);
+  /** `line N: ` for a JSON pointer into the document ('' when unknown); `key`: the line of the key itself. */
+  at(pointer: string, key = false): string {
+    const n = this.line(pointer, key);
     return n === undefined ? '' : `line ${n}: `;
   }
 }
@@ -146,12 +151,13 @@ function formatErrors(
 ): string[] {
   if (!errors) return [];
   const skip = unionNoise(errors);
-  const out = new Set<string>();
+  const out = new Map<string, number>();
   for (const e of errors) {
     if (skip.has(e)) continue;
     let pointer = base + e.instancePath;
     let msg = e.message ?? 'is invalid';
-    if (e.keyword === 'additionalProperties') {
+    const unknown = e.keyword === 'additionalProperties';
+    if (unknown) {
       const key = String(e.params.additionalProperty);
       msg = `has unknown field "${key}"`;
       pointer += `/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
@@ -160,9 +166,12 @@ function formatErrors(
     if (e.keyword === 'minItems' && e.params.limit === 1) msg += ' (a non-empty list)';
     if (e.keyword === 'required') msg = `misses required field "${String(e.params.missingProperty)}"`;
     const where = describePath(base + e.instancePath, root);
-    out.add(`${source?.at(pointer) ?? ''}${where || '(top level)'} ${msg}`);
+    const line = source?.line(pointer, unknown);
+    const text = `${line === undefined ? '' : `line ${line}: `}${where || '(top level)'} ${msg}`;
+    if (!out.has(text)) out.set(text, line ?? 0);
   }
-  return [...out];
+  // in the order of the file
+  return [...out].sort((a, b) => a[1] - b[1]).map(([text]) => text);
 }
 
 /**
