@@ -70,6 +70,12 @@ describe('layering lint rule', () => {
     expect(await layering('src/bus/planted.ts', code)).toHaveLength(1);
   });
 
+  it('reports a re-export and a dynamic import the wrong way', async () => {
+    expect(await layering('src/bus/planted.ts', "export * from '../services/api/index.js';\n")).toHaveLength(1);
+    const dynamic = "export const load = () => import('../services/api/index.js');\n";
+    expect(await layering('src/bus/planted.ts', dynamic)).toHaveLength(1);
+  });
+
   it('reports a relative import that resolves to no file', async () => {
     expect(await layering('src/bus/planted.ts', importing('../nowhere/at-all.js'))).toHaveLength(1);
   });
