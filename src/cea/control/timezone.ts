@@ -82,8 +82,9 @@ export class ZoneClock {
     return this.instant(p.year, p.month, p.day + 1, 0);
   }
 
+  /** Wall-clock times may carry fractions of a millisecond (as Date does, they are truncated: Temporal wants whole ones). */
   #at(ms: number): Temporal.ZonedDateTime {
-    return Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(this.timeZone);
+    return Temporal.Instant.fromEpochMilliseconds(Math.trunc(ms)).toZonedDateTimeISO(this.timeZone);
   }
 }
 

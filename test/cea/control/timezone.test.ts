@@ -59,6 +59,16 @@ describe('time zone arithmetic', () => {
     expect(new Date(new ZoneClock(tz).instant(y, m, d, parseClock(clock))).toISOString()).toBe(iso);
   });
 
+  it('takes wall-clock times with fractions of a millisecond (as performance-based clocks give)', () => {
+    const t = Z('2026-03-29T01:00:00Z') + 0.25;
+    expect(berlin.offset(t)).toBe(7_200_000);
+    expect(berlin.parts(t - 1)).toMatchObject({ hour: 1, minute: 59, second: 59 }); // just before the jump to 03:00
+    expect(berlin.date(t)).toBe('2026-03-29');
+    expect(scheduleState(berlin, parseClock('06:00'), parseClock('18:00'), Z('2026-03-29T04:00:00Z') + 0.5).on).toBe(
+      true,
+    );
+  });
+
   it('refuses an unknown zone when a clock is made', () => {
     expect(() => new ZoneClock('Mars/Olympus')).toThrow(RangeError);
   });
