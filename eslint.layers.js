@@ -3,7 +3,9 @@
 //   cli → ops / monitor → services → service-common / client → contracts → domain, store, can, hw → bus
 //
 // Every file under src/ belongs to exactly one element (the first pattern that
-// matches). An import is allowed only when a policy below allows it; imports
+// matches; a file in no element is an error: give a new folder its element).
+// The environment is read by the process configuration (src/config), which
+// the layers below it may not import. An import is allowed only when a policy below allows it; imports
 // inside one element (one service folder, the bus, …) are not checked.
 // `util` (logging, bounds) is usable by everything except the bus, which
 // depends on nothing of ours so that it can be published on its own.
@@ -45,7 +47,8 @@ const policies = [
   { from: { element: { type: 'monitor' } }, allow: to('config', ...lower) },
   { from: { element: { type: 'service' } }, allow: to('service-common', 'config', ...lower) },
   { from: { element: { type: 'service-common' } }, allow: to('config', ...lower) },
-  { from: { element: { type: 'config' } }, allow: to('util') },
+  // the process configuration (environment → typed options) may build the options of the layers below
+  { from: { element: { type: 'config' } }, allow: to(...lower) },
   { from: { element: { type: 'client' } }, allow: to('contracts', 'bus', 'util') },
   { from: { element: { type: 'contracts' } }, allow: to('bus') },
   // the domain reads CAN frames and DBC signals; the store keeps domain records

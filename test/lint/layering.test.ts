@@ -46,6 +46,12 @@ describe('layering lint rule', () => {
       'domain may not import service',
     ],
     ['the domain imports the store', 'src/cea/planted.ts', '../store/index.js', 'domain may not import store'],
+    [
+      'the domain reads the process configuration',
+      'src/cea/planted.ts',
+      '../config/env.js',
+      'domain may not import config',
+    ],
     ['the store imports a service', 'src/store/planted.ts', '../services/api/index.js', 'store may not import service'],
     [
       'the contracts import the domain',
