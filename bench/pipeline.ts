@@ -31,7 +31,7 @@ import { frameToStreamFields, type CanFrame } from '../src/can/frame.js';
 import { encodePressure, encodePt100, encodeScd30 } from '../src/can/protocol.js';
 import { FrameProcessor } from '../src/cea/processor.js';
 import { RedisProcess } from '../src/ops/redis-process.js';
-import { WORKER_NODE_ARGS } from '../src/services/catalog.js';
+import { WORKER_NODE_ARGS } from '../src/ops/services-list.js';
 import { openStore } from '../src/store/index.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { stopAll } from '../test/support/cleanup.js';

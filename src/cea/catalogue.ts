@@ -1,4 +1,5 @@
 import {
+  CeaConfigError,
   loadNodeMap,
   loadSensorSettings,
   resolvePipelinePaths,
@@ -84,7 +85,7 @@ export class SensorCatalogue {
     }
     this.byName = new Map();
     for (const s of out) {
-      if (this.byName.has(s.name)) throw new Error(`sensor name ${s.name} is produced twice by the node map`);
+      if (this.byName.has(s.name)) throw new CeaConfigError(`sensor name ${s.name} is produced twice by the node map`);
       this.byName.set(s.name, s);
     }
     this.sensors = out;

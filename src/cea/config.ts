@@ -1,7 +1,8 @@
 import fs from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { loadDbcFile, type DbcDatabase } from '../can/dbc/index.js';
 import { defaultConfigFile } from '../can/paths.js';
+import { YamlSource, formatProblems, schemaProblems } from './config-errors.js';
+import { NodeMapSchema, SensorSettingsSchema, type NodeMapFile, type SensorSettingsFile } from './config-schema.js';
 
 /**
  * The pipeline's configuration files: the DBC (how frames decode), the node
@@ -11,12 +12,19 @@ import { defaultConfigFile } from '../can/paths.js';
  * (`CANOPY_DBC`, `CANOPY_NODES`, `CANOPY_SENSORS`), else the shipped file.
  */
 
+/** A pipeline configuration file is wrong; `problems` lists every finding, one line each. */
 export class CeaConfigError extends Error {
   readonly code = 'CEA_CONFIG' as const;
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly problems: readonly string[];
+  constructor(message: string, options?: { cause?: unknown; problems?: readonly string[] }) {
     super(message, options);
     this.name = 'CeaConfigError';
+    this.problems = options?.problems ?? [message];
   }
+}
+
+function fileError(file: string, what: string, problems: readonly string[]): CeaConfigError {
+  return new CeaConfigError(formatProblems(file, what, problems), { problems });
 }
 
 export interface NodeConfig {
@@ -132,169 +140,140 @@ export function loadPipelineConfig(
 
 /** Reads and validates a node map file. */
 export function loadNodeMap(file: string): NodeMap {
-  return parseNodeMap(readYaml(file));
+  const yaml = readYaml(file, 'node map');
+  return parseNodeMap(yaml.value, yaml);
 }
 
 /** Reads the shipped sensor settings and merges `file` (when it is another one) over them. */
 export function loadSensorSettings(file: string = defaultConfigFile('sensors.yaml')): SensorSettings {
-  const defaults = parseSensorSettings(readYaml(defaultConfigFile('sensors.yaml')));
-  return file === defaultConfigFile('sensors.yaml') ? defaults : parseSensorSettings(readYaml(file), defaults);
+  const shipped = readYaml(defaultConfigFile('sensors.yaml'), 'sensor settings');
+  const defaults = parseSensorSettings(shipped.value, undefined, shipped);
+  if (file === defaultConfigFile('sensors.yaml')) return defaults;
+  const yaml = readYaml(file, 'sensor settings');
+  return parseSensorSettings(yaml.value, defaults, yaml);
 }
 
-function readYaml(file: string): unknown {
+function readYaml(file: string, what: string): YamlSource {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (cause) {
     throw new CeaConfigError(`cannot read ${file}: ${(cause as Error).message}`, { cause });
   }
-  try {
-    return parseYaml(text);
-  } catch (cause) {
-    throw new CeaConfigError(`${file} is not valid YAML: ${(cause as Error).message}`, { cause });
-  }
+  const yaml = YamlSource.parse(text, file);
+  if ('problem' in yaml) throw fileError(file, what, [yaml.problem]);
+  return yaml;
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A number written as text in the file (`'0x1F'`), or one already; the schemas admit nothing else. */
+const int = (v: number | string): number => (typeof v === 'string' ? Number(v) : v);
+const names = (v: Record<string, string> | null | undefined): Record<string, string> => ({ ...(v ?? {}) });
 
-function str(v: unknown, what: string, allowEmpty = false): string {
-  if (typeof v !== 'string' || (!allowEmpty && v === '')) throw new CeaConfigError(`${what} must be a string`);
-  return v;
-}
-function int(v: unknown, what: string): number {
-  const n = typeof v === 'string' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0)
-    throw new CeaConfigError(`${what} must be an integer ≥ 0`);
-  return n;
-}
-function finite(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new CeaConfigError(`${what} must be a number`);
-  return v;
-}
-function strMap(v: unknown, what: string): Record<string, string> {
-  if (v === undefined || v === null) return {};
-  if (!isObj(v)) throw new CeaConfigError(`${what} must be a mapping`);
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, str(x, `${what}.${k}`)]));
-}
-
-/** Validates a parsed node map document. */
-export function parseNodeMap(doc: unknown): NodeMap {
-  if (!isObj(doc)) throw new CeaConfigError('node map must be a mapping');
-  const scheme = isObj(doc.idScheme) ? doc.idScheme : {};
+/**
+ * Validates a parsed node map document (`yaml`: where it came from, for
+ * line numbers); throws {@link CeaConfigError} listing every problem.
+ */
+export function parseNodeMap(doc: unknown, yaml?: YamlSource): NodeMap {
+  const file = yaml?.file ?? 'node map';
+  const shape = schemaProblems(NodeMapSchema, doc, yaml);
+  if (shape.length) throw fileError(file, 'node map', shape);
+  const d = doc as NodeMapFile;
+  const problems: string[] = [];
+  const at = (pointer: string) => yaml?.at(pointer) ?? '';
   const idScheme = {
-    nodeShift: scheme.nodeShift === undefined ? 8 : int(scheme.nodeShift, 'idScheme.nodeShift'),
-    typeMask: scheme.typeMask === undefined ? 0xff : int(scheme.typeMask, 'idScheme.typeMask'),
+    nodeShift: d.idScheme?.nodeShift === undefined ? 8 : int(d.idScheme.nodeShift),
+    typeMask: d.idScheme?.typeMask === undefined ? 0xff : int(d.idScheme.typeMask),
   };
   const messageTypes = new Map<number, string>();
-  for (const [k, v] of Object.entries(isObj(doc.messageTypes) ? doc.messageTypes : {})) {
-    messageTypes.set(int(k, `messageTypes key ${k}`), str(v, `messageTypes.${k}`));
+  for (const [k, v] of Object.entries(d.messageTypes ?? {})) {
+    const code = Number(k);
+    if (k.trim() === '' || !Number.isInteger(code) || code < 0)
+      problems.push(`${at(`/messageTypes/${k}`)}messageTypes key ${k} must be an integer ≥ 0`);
+    else messageTypes.set(code, v);
   }
   const signals: NodeMap['signals'] = {};
-  for (const [type, m] of Object.entries(isObj(doc.signals) ? doc.signals : {})) {
-    signals[type] = strMap(m, `signals.${type}`);
-  }
+  for (const [type, m] of Object.entries(d.signals ?? {})) signals[type] = names(m);
   const faults: NodeMap['faults'] = {};
-  for (const [type, f] of Object.entries(isObj(doc.faults) ? doc.faults : {})) {
-    if (!isObj(f) || !isObj(f.bits)) throw new CeaConfigError(`faults.${type} needs signal and bits`);
-    const bits: Record<string, number> = {};
-    for (const [sig, b] of Object.entries(f.bits)) {
-      bits[sig] = int(b, `faults.${type}.bits.${sig}`);
-      if (bits[sig] > 31) throw new CeaConfigError(`faults.${type}.bits.${sig} must be 0–31`);
-    }
-    faults[type] = { signal: str(f.signal, `faults.${type}.signal`), bits };
-  }
-  let psychrometer: PsychrometerNames | null = null;
-  if (isObj(doc.psychrometer)) {
-    const p = doc.psychrometer;
-    psychrometer = {
-      dry: str(p.dry, 'psychrometer.dry'),
-      wet: str(p.wet, 'psychrometer.wet'),
-      pressure: str(p.pressure, 'psychrometer.pressure'),
-      rh: str(p.rh, 'psychrometer.rh'),
-      vpd: str(p.vpd, 'psychrometer.vpd'),
-    };
-  }
-  if (!Array.isArray(doc.nodes) || doc.nodes.length === 0) throw new CeaConfigError('nodes must be a non-empty list');
+  for (const [type, f] of Object.entries(d.faults ?? {})) faults[type] = { signal: f.signal, bits: { ...f.bits } };
+  const psychrometer: PsychrometerNames | null = d.psychrometer ? { ...d.psychrometer } : null;
   const seen = new Set<number>();
-  const nodes = doc.nodes.map((n: unknown, i: number): NodeConfig => {
-    if (!isObj(n)) throw new CeaConfigError(`nodes[${i}] must be a mapping`);
-    const node = int(n.node, `nodes[${i}].node`);
-    if (seen.has(node)) throw new CeaConfigError(`node ${node} is listed twice`);
+  const nodes = d.nodes.map((n, i): NodeConfig => {
+    const node = int(n.node);
+    if (seen.has(node)) problems.push(`${at(`/nodes/${i}/node`)}nodes[${i}].node: node ${node} is listed twice`);
     seen.add(node);
-    const messages = Array.isArray(n.messages) ? n.messages.map((m, j) => str(m, `nodes[${i}].messages[${j}]`)) : [];
     return {
       node,
-      location: str(n.location, `nodes[${i}].location`),
-      cluster: str(n.cluster, `nodes[${i}].cluster`),
-      suffix: n.suffix === undefined || n.suffix === null ? '' : str(n.suffix, `nodes[${i}].suffix`, true),
-      messages,
-      sensors: strMap(n.sensors, `nodes[${i}].sensors`),
+      location: n.location,
+      cluster: n.cluster,
+      suffix: n.suffix ?? '',
+      messages: [...(n.messages ?? [])],
+      sensors: names(n.sensors),
     };
   });
+  if (problems.length) throw fileError(file, 'node map', problems);
   return { idScheme, messageTypes, signals, faults, psychrometer, nodes };
 }
 
-/** Validates a parsed sensor settings document, merged over `base` when given. */
-export function parseSensorSettings(doc: unknown, base?: SensorSettings): SensorSettings {
-  const d = isObj(doc) ? doc : {};
+/**
+ * Validates a parsed sensor settings document, merged over `base` when
+ * given (`yaml`: where it came from, for line numbers); throws
+ * {@link CeaConfigError} listing every problem.
+ */
+export function parseSensorSettings(doc: unknown, base?: SensorSettings, yaml?: YamlSource): SensorSettings {
+  const file = yaml?.file ?? 'sensor settings';
+  const empty = doc === null || doc === undefined;
+  const shape = empty ? [] : schemaProblems(SensorSettingsSchema, doc, yaml);
+  if (shape.length) throw fileError(file, 'sensor settings', shape);
+  const d = (empty ? {} : doc) as SensorSettingsFile;
+  const problems: string[] = [];
+  const at = (pointer: string) => yaml?.at(pointer) ?? '';
   const kinds: Record<string, KindLimits> = { ...(base?.kinds ?? {}) };
-  for (const [k, v] of Object.entries(isObj(d.kinds) ? d.kinds : {})) {
-    if (!isObj(v)) throw new CeaConfigError(`kinds.${k} must be a mapping`);
+  for (const [k, v] of Object.entries(d.kinds ?? {})) {
     const prev = kinds[k];
+    const missing = (['unit', 'min', 'max'] as const).filter((f) => v[f] === undefined && !prev);
+    if (missing.length) {
+      problems.push(`${at(`/kinds/${k}`)}kinds.${k} misses ${missing.join(', ')} (a new kind needs them)`);
+      continue;
+    }
     const lim: KindLimits = {
-      unit: v.unit === undefined && prev ? prev.unit : str(v.unit, `kinds.${k}.unit`),
-      min: v.min === undefined && prev ? prev.min : finite(v.min, `kinds.${k}.min`),
-      max: v.max === undefined && prev ? prev.max : finite(v.max, `kinds.${k}.max`),
-      maxRatePerSecond:
-        v.maxRatePerSecond === undefined
-          ? (prev?.maxRatePerSecond ?? 0)
-          : finite(v.maxRatePerSecond, `kinds.${k}.maxRatePerSecond`),
+      unit: v.unit ?? prev!.unit,
+      min: v.min ?? prev!.min,
+      max: v.max ?? prev!.max,
+      maxRatePerSecond: v.maxRatePerSecond ?? prev?.maxRatePerSecond ?? 0,
     };
-    if (lim.min > lim.max) throw new CeaConfigError(`kinds.${k}: min > max`);
+    if (lim.min > lim.max) problems.push(`${at(`/kinds/${k}`)}kinds.${k}: min > max`);
     kinds[k] = lim;
   }
-  const bases = { ...(base?.bases ?? {}), ...strMap(d.bases, 'bases') };
+  const bases = { ...(base?.bases ?? {}), ...names(d.bases) };
   for (const [b, k] of Object.entries(bases)) {
-    if (!kinds[k]) throw new CeaConfigError(`bases.${b}: unknown kind ${k}`);
+    if (!kinds[k]) problems.push(`${at(`/bases/${b}`)}bases.${b}: unknown kind ${k}`);
   }
   const limits: SensorSettings['limits'] = { ...(base?.limits ?? {}) };
-  for (const [s, v] of Object.entries(isObj(d.limits) ? d.limits : {})) {
-    if (!isObj(v)) throw new CeaConfigError(`limits.${s} must be a mapping`);
-    const l: Partial<Omit<KindLimits, 'unit'>> = {};
-    if (v.min !== undefined) l.min = finite(v.min, `limits.${s}.min`);
-    if (v.max !== undefined) l.max = finite(v.max, `limits.${s}.max`);
-    if (v.maxRatePerSecond !== undefined)
-      l.maxRatePerSecond = finite(v.maxRatePerSecond, `limits.${s}.maxRatePerSecond`);
-    limits[s] = l;
-  }
+  for (const [s, v] of Object.entries(d.limits ?? {})) limits[s] = { ...v };
   const calibration: SensorSettings['calibration'] = { ...(base?.calibration ?? {}) };
-  for (const [s, v] of Object.entries(isObj(d.calibration) ? d.calibration : {})) {
-    if (!isObj(v)) throw new CeaConfigError(`calibration.${s} must be a mapping`);
-    const offset = v.offset === undefined ? 0 : finite(v.offset, `calibration.${s}.offset`);
-    const gain = v.gain === undefined ? 1 : finite(v.gain, `calibration.${s}.gain`);
-    if (gain === 0) throw new CeaConfigError(`calibration.${s}.gain must not be 0`);
-    calibration[s] = { offset, gain };
+  for (const [s, v] of Object.entries(d.calibration ?? {})) {
+    const gain = v.gain ?? 1;
+    if (gain === 0) problems.push(`${at(`/calibration/${s}/gain`)}calibration.${s}.gain must not be 0`);
+    calibration[s] = { offset: v.offset ?? 0, gain };
   }
-  const p = isObj(d.psychrometer) ? d.psychrometer : {};
+  const p = d.psychrometer ?? {};
   const bp = base?.psychrometer;
-  const num = (v: unknown, dflt: number | undefined, what: string, fallback: number) =>
-    v === undefined ? (dflt ?? fallback) : finite(v, what);
   const psychrometer = {
-    coefficient: num(p.coefficient, bp?.coefficient, 'psychrometer.coefficient', 0.000662),
-    dryWickMarginC: num(p.dryWickMarginC, bp?.dryWickMarginC, 'psychrometer.dryWickMarginC', 0.3),
-    defaultPressureKpa: num(p.defaultPressureKpa, bp?.defaultPressureKpa, 'psychrometer.defaultPressureKpa', 101.325),
-    rhTolerancePct: num(p.rhTolerancePct, bp?.rhTolerancePct, 'psychrometer.rhTolerancePct', 5),
-    pairWindowMs: num(p.pairWindowMs, bp?.pairWindowMs, 'psychrometer.pairWindowMs', 5000),
+    coefficient: p.coefficient ?? bp?.coefficient ?? 0.000662,
+    dryWickMarginC: p.dryWickMarginC ?? bp?.dryWickMarginC ?? 0.3,
+    defaultPressureKpa: p.defaultPressureKpa ?? bp?.defaultPressureKpa ?? 101.325,
+    rhTolerancePct: p.rhTolerancePct ?? bp?.rhTolerancePct ?? 5,
+    pairWindowMs: p.pairWindowMs ?? bp?.pairWindowMs ?? 5000,
   };
-  if (!(psychrometer.coefficient > 0 && psychrometer.coefficient < 0.01)) {
-    throw new CeaConfigError('psychrometer.coefficient must be in (0, 0.01) /°C');
-  }
-  if (!(psychrometer.defaultPressureKpa > 0)) throw new CeaConfigError('psychrometer.defaultPressureKpa must be > 0');
-  const r = isObj(d.rateOfChange) ? d.rateOfChange : {};
+  if (!(psychrometer.coefficient > 0 && psychrometer.coefficient < 0.01))
+    problems.push(`${at('/psychrometer/coefficient')}psychrometer.coefficient must be in (0, 0.01) /°C`);
+  if (!(psychrometer.defaultPressureKpa > 0))
+    problems.push(`${at('/psychrometer/defaultPressureKpa')}psychrometer.defaultPressureKpa must be > 0`);
+  const r = d.rateOfChange ?? {};
   const rateOfChange = {
-    minWindowS: num(r.minWindowS, base?.rateOfChange.minWindowS, 'rateOfChange.minWindowS', 1),
-    resetAfter: num(r.resetAfter, base?.rateOfChange.resetAfter, 'rateOfChange.resetAfter', 5),
+    minWindowS: r.minWindowS ?? base?.rateOfChange.minWindowS ?? 1,
+    resetAfter: r.resetAfter ?? base?.rateOfChange.resetAfter ?? 5,
   };
+  if (problems.length) throw fileError(file, 'sensor settings', problems);
   return { kinds, bases, limits, calibration, psychrometer, rateOfChange };
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { ServiceEntry } from '../services/catalog.js';
+import type { ServiceEntry } from './services-list.js';
 import { freePort, waitForPort } from './ports.js';
 import { RedisProcess } from './redis-process.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';

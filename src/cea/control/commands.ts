@@ -3,7 +3,7 @@ import { Ajv } from 'ajv';
 import type { Mode, OnOff } from './config.js';
 
 /**
- * A device command as it travels on `actuators:commands` (SPEC §2):
+ * A device command as it travels on `actuators:commands`:
  * `{device, state, mode, ttl_s?, until_changed?, by}`. `mode` defaults to
  * `manual` when only `state` is given; `auto` hands the device back to its
  * controller. A manual or off mode expires back to auto after `ttl_s`, else

@@ -1,5 +1,4 @@
-import { Ajv, type ErrorObject } from 'ajv';
-import { parse as parseYaml } from 'yaml';
+import { YamlSource, describePath, formatProblems, schemaProblems } from '../config-errors.js';
 import type { Condition, ControlSpec, DeviceFileEntry, DevicesFile, SetpointSpec, TargetRef } from './schema.js';
 import { ControlSchema, DevicesFileSchema, HysteresisSchema, PidSchema, ScheduleSchema, VpdSchema } from './schema.js';
 import { parseClock, validTimeZone } from './timezone.js';
@@ -81,63 +80,27 @@ export class DeviceConfigError extends Error {
   readonly code = 'CONTROL_CONFIG';
   readonly problems: string[];
   constructor(source: string, problems: string[]) {
-    super(`${source}: ${problems.length} problem(s) in the devices file:\n  - ${problems.join('\n  - ')}`);
+    super(formatProblems(source, 'devices', problems));
     this.name = 'DeviceConfigError';
     this.problems = problems;
   }
-}
-
-const ajv = (): Ajv => new Ajv({ allErrors: true, strict: false });
-
-function formatErrors(errors: ErrorObject[] | null | undefined, root: unknown, base = ''): string[] {
-  if (!errors) return [];
-  const unions = errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath);
-  const out = new Set<string>();
-  for (const e of errors) {
-    if (e.keyword !== 'anyOf' && e.schemaPath.includes('/anyOf/') && unions.some((u) => e.instancePath.startsWith(u)))
-      continue;
-    const where = describePath(base + e.instancePath, root);
-    let msg = e.message ?? 'is invalid';
-    if (e.keyword === 'additionalProperties') msg = `has unknown field "${String(e.params.additionalProperty)}"`;
-    if (e.keyword === 'anyOf') msg = 'is none of the accepted forms';
-    if (e.keyword === 'required') msg = `misses required field "${String(e.params.missingProperty)}"`;
-    out.add(`${where || '(top level)'} ${msg}`);
-  }
-  return [...out];
-}
-
-/** `/devices/3/output/address` → `devices[3] (heater_f).output.address`. */
-function describePath(p: string, root: unknown): string {
-  const parts = p.split('/').filter(Boolean);
-  let s = '';
-  let cur: unknown = root;
-  for (const part of parts) {
-    const next = (cur as Record<string, unknown> | undefined)?.[part];
-    if (/^\d+$/.test(part) && Array.isArray(cur)) {
-      const name = (next as { name?: unknown } | undefined)?.name;
-      s += `[${part}]${typeof name === 'string' ? ` (${name})` : ''}`;
-    } else s += (s ? '.' : '') + part;
-    cur = next;
-  }
-  return s;
 }
 
 const CONTROL_SCHEMAS = { hysteresis: HysteresisSchema, vpd: VpdSchema, schedule: ScheduleSchema, pid: PidSchema };
 
 /** Parses and validates a devices YAML document. */
 export function parseDevicesYaml(text: string, source = 'devices.yaml'): ControlConfig {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    throw new DeviceConfigError(source, [`not valid YAML: ${(err as Error).message}`]);
-  }
-  return validateDevicesConfig(doc, source);
+  const yaml = YamlSource.parse(text, source);
+  if ('problem' in yaml) throw new DeviceConfigError(source, [yaml.problem]);
+  return validateDevicesConfig(yaml.value, source, yaml);
 }
 
-/** Validates a parsed devices document and fills in defaults; throws {@link DeviceConfigError} listing every problem. */
-export function validateDevicesConfig(doc: unknown, source = 'devices config'): ControlConfig {
-  const a = ajv();
+/**
+ * Validates a parsed devices document and fills in defaults; throws
+ * {@link DeviceConfigError} listing every problem (with its line when `yaml`,
+ * the document's source, is given).
+ */
+export function validateDevicesConfig(doc: unknown, source = 'devices config', yaml?: YamlSource): ControlConfig {
   // Controls are validated by their own `type` so a mistake gets one message, not one per union branch.
   const shallow = structuredClone(doc) as { devices?: { control?: unknown }[] } | null;
   const controls: unknown[] = [];
@@ -148,49 +111,60 @@ export function validateDevicesConfig(doc: unknown, source = 'devices config'): 
         d.control = { type: 'schedule', on: '00:00', off: '00:01' };
     }
   }
-  const check = a.compile(DevicesFileSchema);
-  if (!check(shallow)) throw new DeviceConfigError(source, formatErrors(check.errors, doc));
+  const shape = schemaProblems(DevicesFileSchema, shallow, yaml);
+  if (shape.length) throw new DeviceConfigError(source, shape);
   const problems: string[] = [];
   controls.forEach((c, i) => {
     if (c === undefined) return;
     const type = (c as { type?: unknown } | null)?.type;
     const schema = CONTROL_SCHEMAS[type as keyof typeof CONTROL_SCHEMAS];
     if (!schema) {
-      problems.push(
-        `${describePath(`/devices/${i}/control/type`, doc)} must be one of ${Object.keys(CONTROL_SCHEMAS).join(', ')}`,
-      );
+      const pointer = `/devices/${i}/control/type`;
+      const types = Object.keys(CONTROL_SCHEMAS).join(', ');
+      problems.push(`${yaml?.at(pointer) ?? ''}${describePath(pointer, doc)} must be one of ${types}`);
       return;
     }
-    const v = a.compile(schema);
-    if (!v(c)) problems.push(...formatErrors(v.errors, doc, `/devices/${i}/control`));
+    problems.push(...schemaProblems(schema, c, yaml, `/devices/${i}/control`));
   });
   if (problems.length) throw new DeviceConfigError(source, problems);
   void ControlSchema;
-  return semanticCheck(doc as DevicesFile, source);
+  return semanticCheck(doc as DevicesFile, source, yaml);
 }
 
-function semanticCheck(file: DevicesFile, source: string): ControlConfig {
+function semanticCheck(file: DevicesFile, source: string, yaml: YamlSource | undefined): ControlConfig {
   const problems: string[] = [];
+  /** Prefixes the problems found since `from` with the line of `pointer`. */
+  const lineOf = (from: number, pointer: string) => {
+    const at = yaml?.at(pointer);
+    if (at) for (let k = from; k < problems.length; k++) problems[k] = at + problems[k];
+  };
+  let from = 0;
   const timeZone = file.timeZone ?? 'UTC';
   if (!validTimeZone(timeZone)) problems.push(`timeZone "${timeZone}" is not an IANA time zone (e.g. Europe/Berlin)`);
+  lineOf(from, '/timeZone');
   const setpoints = file.setpoints ?? {};
   for (const [n, sp] of Object.entries(setpoints)) {
+    from = problems.length;
     if (sp.min !== undefined && sp.max !== undefined && sp.min > sp.max) problems.push(`setpoints.${n}: min > max`);
     if ((sp.min !== undefined && sp.value < sp.min) || (sp.max !== undefined && sp.value > sp.max))
       problems.push(`setpoints.${n}: value ${sp.value} is outside [${sp.min ?? '-∞'}, ${sp.max ?? '∞'}]`);
+    lineOf(from, `/setpoints/${n.replace(/~/g, '~0').replace(/\//g, '~1')}`);
   }
   const names = new Map<string, DeviceFileEntry>();
   const outputs = new Map<string, string>();
-  for (const d of file.devices) {
+  file.devices.forEach((d, i) => {
+    from = problems.length;
     if (names.has(d.name)) problems.push(`device name "${d.name}" is used twice`);
     names.set(d.name, d);
     const key = `0x${d.output.address.toString(16)}/${d.output.port}${d.output.pin}`;
     const other = outputs.get(key);
     if (other) problems.push(`devices ${other} and ${d.name} are wired to the same output ${key}`);
     outputs.set(key, d.name);
-  }
+    lineOf(from, `/devices/${i}`);
+  });
   const exclusive = new Map<string, Set<string>>();
   (file.exclusive ?? []).forEach((group, i) => {
+    from = problems.length;
     for (const n of group) if (!names.has(n)) problems.push(`exclusive[${i}] names unknown device "${n}"`);
     const safeOn = group.filter((n) => names.get(n)?.safeState === 1);
     if (safeOn.length > 1) problems.push(`exclusive[${i}]: ${safeOn.join(' and ')} are both on in their safe state`);
@@ -199,18 +173,24 @@ function semanticCheck(file: DevicesFile, source: string): ControlConfig {
       for (const m of group) if (m !== n) s.add(m);
       exclusive.set(n, s);
     }
+    lineOf(from, `/exclusive/${i}`);
   });
   const target = (where: string, t: TargetRef) => {
     if (typeof t === 'string' && !(t in setpoints)) problems.push(`${where} names unknown setpoint "${t}"`);
   };
+  from = problems.length;
   const manual = resolveManual(file, problems);
+  lineOf(from, '/manual');
+  from = problems.length;
   for (const loc of Object.keys(file.rooms ?? {}))
     if (!file.devices.some((d) => d.location === loc)) problems.push(`rooms["${loc}"]: no device is in this location`);
   for (const [loc, r] of Object.entries(file.rooms ?? {})) {
     if (r.maxTemp !== undefined) target(`rooms["${loc}"].maxTemp`, r.maxTemp);
     if (r.co2Ceiling !== undefined) target(`rooms["${loc}"].co2Ceiling`, r.co2Ceiling);
   }
+  lineOf(from, '/rooms');
   const devices: DeviceConfig[] = file.devices.map((d, i) => {
+    from = problems.length;
     const where = describePath(`/devices/${i}`, { devices: file.devices });
     // A file-wide maxOnS applies to devices whose safe state is off; on a device whose safe state is on it is an error.
     const s = { ...SAFETY_DEFAULTS_S, ...file.safety, ...(d.safeState === 1 ? { maxOnS: 0 } : {}), ...d.safety };
@@ -270,6 +250,7 @@ function semanticCheck(file: DevicesFile, source: string): ControlConfig {
     const safetySensors = new Set<string>(hardLimit ? [hardLimit.sensor] : []);
     if (MAX_ON_REQUIRED.includes(d.kind)) for (const x of controlSensors) safetySensors.add(x);
     const vpdStage = c?.type === 'vpd' ? (stage ?? Object.keys(c.targets)[0]) : stage;
+    lineOf(from, `/devices/${i}`);
     return {
       name: d.name,
       location: d.location,

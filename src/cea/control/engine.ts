@@ -2,20 +2,18 @@ import { formatDuration, type Instant } from './clock.js';
 import type { DeviceCommand, SetpointCommand } from './commands.js';
 import type { ControlConfig, OnOff } from './config.js';
 import type { ControlInputs, Reading } from './controllers.js';
-import { evaluateControl, newMemory } from './controllers.js';
-import { overLimit, staleness } from './checks.js';
+import { newMemory } from './controllers.js';
+import { decideDevice, type DecideContext } from './decide.js';
 import { manualExpiry } from './limits.js';
 import { restoreDevice, snapshotDevice } from './persisted.js';
 import { ProgramState } from './program-state.js';
 import type { Programs } from './programs.js';
-import { RelayGuard, holdBackText } from './safety.js';
+import { RelayGuard } from './safety.js';
 import type { TargetRef } from './schema.js';
 import { ZoneClock } from './timezone.js';
 import type {
-  ChangeSource,
   ControlEvent,
   Runtime,
-  DeviceChange,
   DeviceNotice,
   DeviceSnapshot,
   DeviceStatus,
@@ -60,12 +58,24 @@ export class ControlEngine {
   readonly #programs = new ProgramState();
   /** The latest time the engine was given (converts monotonic times to wall-clock times for status). */
   #last: Instant;
+  /** What one device's decision reads (decide.ts). */
+  readonly #ctx: DecideContext;
 
   constructor(config: ControlConfig, now: Instant) {
     this.config = config;
     this.zone = new ZoneClock(config.timeZone);
     this.startedAt = now.mono;
     this.#last = now;
+    this.#ctx = {
+      zone: this.zone,
+      startedAt: this.startedAt,
+      programs: this.#programs,
+      readings: this.#readings,
+      runtime: (name) => this.#rt.get(name),
+      setpoint: (ref) => this.#setpoint(ref),
+      inputs: (at) => this.#inputs(at),
+      notice: (device, reason, at) => this.notice(device, reason, at),
+    };
     for (const [n, sp] of Object.entries(config.setpoints)) this.#setpoints.set(n, sp.value);
     for (const d of config.devices) {
       const safe = d.safeState === 1;
@@ -254,7 +264,7 @@ export class ControlEngine {
       const next = new Set<string>();
       for (const rt of this.#rt.values()) {
         if (!todo.has(rt.cfg.name)) continue;
-        const ch = this.#evaluateOne(rt, now, out);
+        const ch = decideDevice(rt, this.#ctx, now, out);
         if (ch) {
           out.changes.push(ch);
           for (const d of this.#dependents.get(rt.cfg.name) ?? []) next.add(d);
@@ -279,112 +289,6 @@ export class ControlEngine {
       events.push({ type: 'setpoint', by: `schedule:${v.id}`, at: now.wall, message });
     }
     return changed;
-  }
-
-  #endMode(rt: Runtime, now: Instant, events: ControlEvent[], message: string, by: string): void {
-    events.push({ type: 'expired', device: rt.cfg.name, at: now.wall, message });
-    rt.mode = 'auto';
-    rt.modeExpiresAt = null;
-    rt.modeTtlMs = null;
-    rt.modeBy = by;
-  }
-
-  #evaluateOne(rt: Runtime, now: Instant, out: Required<EvaluateResult>): DeviceChange | undefined {
-    const d = rt.cfg;
-    const control = this.#programs.control(d);
-    const events = out.events;
-    const safe = d.safeState === 1;
-    if (rt.mode !== 'auto' && rt.modeExpiresAt !== null && now.mono >= rt.modeExpiresAt)
-      this.#endMode(rt, now, events, `${rt.mode} mode by ${rt.modeBy} expired; back to auto`, 'expiry');
-    let want: boolean;
-    let reason: string;
-    let source: ChangeSource;
-    let by = 'automation';
-    // 1. What the mode asks for.
-    if (rt.mode === 'off') [want, reason, source, by] = [false, 'mode off', 'mode', rt.modeBy];
-    else if (rt.mode === 'manual')
-      [want, reason, source, by] = [rt.manualState === 1, 'manual command', 'manual', rt.modeBy];
-    else if (!control) [want, reason, source] = [safe, 'no controller: safe state', 'rule'];
-    else [want, reason, source] = [safe, '', 'rule'];
-    // 2. Stale data: auto mode watches every sensor, the other modes those the device's safety depends on.
-    const watched = rt.mode === 'auto' && d.control ? d.sensors : d.safetySensors;
-    const rule = rt.mode === 'auto' ? this.#programs.want(d.name, d.safeState, now.mono) : undefined;
-    const stale = staleness(watched, d.safety.staleAfterMs, now.mono, this.#readings, this.startedAt);
-    if (stale) {
-      if (want !== safe || rt.mode === 'auto')
-        [want, reason, source, by] = [safe, stale.reason, 'failsafe', 'automation'];
-      if (stale.failsafe && !rt.failsafe) {
-        rt.failsafe = true;
-        events.push({
-          type: 'failsafe',
-          device: d.name,
-          at: now.wall,
-          message: `${stale.reason}: going to safe state`,
-        });
-      }
-    } else {
-      if (rt.failsafe) {
-        rt.failsafe = false;
-        events.push({
-          type: 'recovered',
-          device: d.name,
-          at: now.wall,
-          message: 'sensor data fresh again; control resumed',
-        });
-      }
-      if (rt.mode === 'auto' && control) {
-        const w = evaluateControl(d, control, this.zone, this.#inputs(now), rt.mem);
-        [want, reason, source] = [w.on, w.reason, w.source];
-      }
-    }
-    // 2b. An active rule decides instead of the controller (never against the failsafe).
-    if (rule && (!stale || rule.on === safe)) [want, reason, source] = [rule.on, rule.reason, 'rule'];
-    // 3. Hard limits, in every mode.
-    const limit = overLimit(d, this.#readings, (r) => this.#setpoint(r));
-    if (limit && !rt.limited)
-      events.push({ type: 'limit', device: d.name, at: now.wall, message: `${limit}: safe state in every mode` });
-    rt.limited = limit !== undefined;
-    if (limit && want !== safe) [want, reason, source, by] = [safe, `hard limit: ${limit}`, 'safety', 'automation'];
-    // 4. The relay's own limits.
-    const otherOn = d.exclusive.find((o) => {
-      const x = this.#rt.get(o);
-      return x !== undefined && (x.guard.on || x.fault !== null);
-    });
-    const dec = rt.guard.decide(want, now.mono, otherOn);
-    const blocked = dec.blocked ?? null;
-    if (blocked !== rt.blocked || (blocked !== null && want !== rt.blockedWant)) {
-      rt.blocked = blocked;
-      rt.blockedWant = want;
-      if (blocked && blocked !== 'max_on') {
-        const text = holdBackText(want, dec, now.mono);
-        events.push({ type: 'blocked', device: d.name, at: now.wall, message: text });
-        out.notices.push({ ...this.notice(d.name, text, now)!, at: now.wall });
-      }
-    }
-    if (dec.blocked === 'max_on') {
-      [reason, source, by] = [`maximum on time: ${dec.detail}`, 'safety', 'automation'];
-      if (rt.mode === 'manual' && rt.manualState === 1)
-        this.#endMode(rt, now, events, `manual on by ${rt.modeBy} ended: maximum on time reached`, 'max-on');
-    }
-    const from = rt.published;
-    const to: OnOff = dec.on ? 1 : 0;
-    rt.guard.commit(dec.on, now.mono);
-    if (to !== from.state) rt.reason = reason;
-    if (to === from.state && rt.mode === from.mode) return undefined;
-    rt.published = { state: to, mode: rt.mode };
-    return {
-      device: d.name,
-      location: d.location,
-      cluster: d.cluster,
-      from: from.state,
-      to,
-      fromMode: from.mode,
-      mode: rt.mode,
-      source: to === from.state ? 'mode' : source,
-      reason: to === from.state ? `mode ${from.mode} → ${rt.mode}` : reason,
-      by,
-      at: now.wall,
-    };
   }
 
   #setpoint(ref: TargetRef): number {

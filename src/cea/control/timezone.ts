@@ -1,10 +1,16 @@
+import { Temporal } from 'temporal-polyfill';
+
 /**
- * Wall-clock arithmetic in an IANA time zone with nothing but
- * Intl.DateTimeFormat (no time-zone library): local parts of an instant,
- * and the instant of a local time, including the daylight-saving edge
- * cases — a local time that does not exist (spring forward) maps to the
- * moment the clock jumps past it; one that exists twice (fall back) maps to
- * its first occurrence.
+ * Wall-clock arithmetic in an IANA time zone, on Temporal (the polyfill until
+ * Node ships it): local parts of an instant, and the instant of a local time,
+ * including the daylight-saving edge cases — a local time that does not exist
+ * (spring forward) maps to the moment the clock jumps past it; one that exists
+ * twice (fall back) maps to its first occurrence.
+ *
+ * Cost, measured against the former hand-written Intl arithmetic on the
+ * development machine: `scheduleState` 60 µs per call (was 11 µs), a
+ * `ZoneClock` 3 µs to make (was 210 µs). A schedule is evaluated once per
+ * device per control tick, so the difference is far below a millisecond a second.
  */
 export interface LocalParts {
   year: number;
@@ -15,107 +21,77 @@ export interface LocalParts {
   second: number;
 }
 
-/** One formatter per zone, created on first use (creating one costs far more than using it). */
+/** The clock of one time zone; `instant()` results are memoised (schedules ask for the same few each day). */
 export class ZoneClock {
   readonly timeZone: string;
-  readonly #fmt: Intl.DateTimeFormat;
   /** Local date and minute → instant; bounded (cleared when it grows past 1024 entries). */
   readonly #instants = new Map<string, number>();
 
+  /** @throws RangeError when the zone is unknown (check with `validTimeZone`). */
   constructor(timeZone: string) {
     this.timeZone = timeZone;
-    this.#fmt = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
+    this.#at(0);
   }
 
   /** The local calendar date and time of an instant (ms since the epoch). */
   parts(ms: number): LocalParts {
-    const p: Record<string, number> = {};
-    for (const x of this.#fmt.formatToParts(new Date(ms))) if (x.type !== 'literal') p[x.type] = Number(x.value);
-    return {
-      year: p.year!,
-      month: p.month!,
-      day: p.day!,
-      hour: p.hour! % 24,
-      minute: p.minute!,
-      second: p.second!,
-    };
+    const z = this.#at(ms);
+    return { year: z.year, month: z.month, day: z.day, hour: z.hour, minute: z.minute, second: z.second };
   }
 
   /** UTC offset in ms at an instant (local − UTC). */
   offset(ms: number): number {
-    const p = this.parts(ms);
-    const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-    return asUtc - Math.floor(ms / 1000) * 1000;
+    return this.#at(ms).offsetNanoseconds / 1_000_000;
   }
 
   /** `YYYY-MM-DD` of the local date of an instant. */
   date(ms: number): string {
-    const p = this.parts(ms);
-    return `${p.year}-${String(p.month).padStart(2, '0')}-${String(p.day).padStart(2, '0')}`;
+    return this.#at(ms).toPlainDate().toString();
   }
 
   /**
    * The instant at which the local clock shows `minuteOfDay` on the given
-   * local date (month 1–12). Nonexistent times give the end of the gap;
-   * repeated times give the first occurrence.
+   * local date (month 1–12; out-of-range days and minutes roll over as in
+   * `Date.UTC`). Nonexistent times give the end of the gap; repeated times
+   * give the first occurrence.
    */
   instant(year: number, month: number, day: number, minuteOfDay: number): number {
     const key = `${year}-${month}-${day}-${minuteOfDay}`;
     const hit = this.#instants.get(key);
     if (hit !== undefined) return hit;
     if (this.#instants.size > 1024) this.#instants.clear();
-    const t = this.#instant(year, month, day, minuteOfDay);
+    const t = this.#instant(Date.UTC(year, month - 1, day, 0, minuteOfDay));
     this.#instants.set(key, t);
     return t;
   }
 
-  #instant(year: number, month: number, day: number, minuteOfDay: number): number {
-    const guess = Date.UTC(year, month - 1, day, 0, minuteOfDay);
-    const before = this.offset(guess - 26 * 3_600_000);
-    const after = this.offset(guess + 26 * 3_600_000);
-    const hits: number[] = [];
-    for (const o of new Set([before, after, this.offset(guess)])) {
-      const t = guess - o;
-      if (Date.UTC(year, month - 1, day, 0, minuteOfDay) === this.#localMinuteUtc(t)) hits.push(t);
-    }
-    if (hits.length) return Math.min(...hits);
-    // In a gap: the clock jumps from before `guess` (offset `before`) to after it; find the jump.
-    let lo = guess - after; // still on the old offset, local time before the gap
-    let hi = guess - before; // already on the new offset, local time after the gap
-    while (hi - lo > 1000) {
-      const mid = Math.floor((lo + hi) / 2 / 1000) * 1000;
-      if (this.offset(mid) === before) lo = mid;
-      else hi = mid;
-    }
-    return hi;
+  /** `wall`: the local date and time wanted, written as if it were UTC. */
+  #instant(wall: number): number {
+    const local = Temporal.Instant.fromEpochMilliseconds(wall).toZonedDateTimeISO('UTC').toPlainDateTime();
+    const first = local.toZonedDateTime(this.timeZone, { disambiguation: 'earlier' });
+    if (first.toPlainDateTime().equals(local)) return first.epochMilliseconds;
+    // in a gap: `first` is the same wall time on the old offset, before the jump; the jump is the answer
+    const jump = first.getTimeZoneTransition('next');
+    if (!jump) throw new RangeError(`no transition after ${first.toString()}`);
+    return jump.epochMilliseconds;
   }
 
   /** Local midnight starting the local date after the one containing `ms`. */
   nextMidnight(ms: number): number {
     const p = this.parts(ms);
-    const d = new Date(Date.UTC(p.year, p.month - 1, p.day + 1));
-    return this.instant(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), 0);
+    return this.instant(p.year, p.month, p.day + 1, 0);
   }
 
-  #localMinuteUtc(t: number): number {
-    const p = this.parts(t);
-    return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute);
+  /** Wall-clock times may carry fractions of a millisecond (as Date does, they are truncated: Temporal wants whole ones). */
+  #at(ms: number): Temporal.ZonedDateTime {
+    return Temporal.Instant.fromEpochMilliseconds(Math.trunc(ms)).toZonedDateTimeISO(this.timeZone);
   }
 }
 
 /** Whether `tz` is a time zone this runtime knows. */
 export function validTimeZone(tz: string): boolean {
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    Temporal.Instant.fromEpochMilliseconds(0).toZonedDateTimeISO(tz);
     return true;
   } catch {
     return false;

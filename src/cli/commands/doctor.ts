@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
 import { formatReport, runDoctor } from '../../ops/doctor/index.js';
 import { resolveAutomationOptions } from '../../services/automation/options.js';
-import { upServices } from '../../services/catalog.js';
+import { upServices } from '../../ops/services-list.js';
 
 export function registerDoctor(program: Command): void {
   program

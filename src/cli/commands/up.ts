@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
 import { parseSource, runUpUntilSignal } from '../../ops/up.js';
-import { upServices } from '../../services/catalog.js';
+import { upServices } from '../../ops/services-list.js';
 
 export function registerUp(program: Command): void {
   program

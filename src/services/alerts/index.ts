@@ -1,6 +1,3 @@
-import fs from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { ConfigError } from '../../bus/errors.js';
 import { defaultConfigFile } from '../../can/paths.js';
 import { PresenceWatcher } from '../../bus/presence.js';
 import type { Subscription } from '../../bus/subscriber.js';
@@ -15,10 +12,12 @@ import {
   type SensorUpdate,
 } from '../common/updates.js';
 import type { ServiceHandle } from '../types.js';
-import { AlertEngine, validateRules, type Alert, type AlertRulesConfig, type AlertTransition } from './engine.js';
+import { loadAlertRules } from './config.js';
+import { AlertEngine, type Alert, type AlertTransition } from './engine.js';
 import { Notifier, type NotifierOptions } from './notify.js';
 
 export * from './engine.js';
+export * from './config.js';
 export * from './notify.js';
 export * from './channels.js';
 export * from './http.js';
@@ -99,60 +98,6 @@ export function alertsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Parti
         : undefined,
     },
   };
-}
-
-/** Reads and checks a rules file; throws {@link ConfigError} listing every problem. */
-export function loadAlertRules(path: string): AlertRulesConfig {
-  let doc: unknown;
-  try {
-    doc = parseYaml(fs.readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`cannot read alert rules ${path}: ${(err as Error).message}`);
-  }
-  const shape = rulesShapeProblems(doc);
-  if (shape.length > 0) throw new ConfigError(`alert rules ${path}: ${shape.join('; ')}`);
-  const d = (doc ?? {}) as Partial<AlertRulesConfig>;
-  const cfg: AlertRulesConfig = {
-    rules: d.rules ?? [],
-    stale_after_s: d.stale_after_s ?? 120,
-    stale_sensors: d.stale_sensors ?? [],
-    watch_services: d.watch_services ?? [],
-    reminder_interval_s: d.reminder_interval_s ?? 3600,
-    system_severity: d.system_severity ?? 'critical',
-  };
-  const problems = validateRules(cfg);
-  if (problems.length > 0) throw new ConfigError(`alert rules ${path}: ${problems.join('; ')}`);
-  return cfg;
-}
-
-/** Types of the document's fields, checked before the rules themselves (a mistyped file is a clear error). */
-function rulesShapeProblems(doc: unknown): string[] {
-  if (doc === null || doc === undefined) return [];
-  if (typeof doc !== 'object' || Array.isArray(doc)) return ['the file must be a mapping'];
-  const d = doc as Record<string, unknown>;
-  const out: string[] = [];
-  const strings = (k: string) => {
-    const v = d[k];
-    if (v !== undefined && v !== null && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) {
-      out.push(`${k} must be a list of strings`);
-    }
-  };
-  strings('stale_sensors');
-  strings('watch_services');
-  if (d.system_severity !== undefined && typeof d.system_severity !== 'string')
-    out.push('system_severity must be text');
-  if (d.rules === undefined || d.rules === null) return out;
-  if (!Array.isArray(d.rules)) return [...out, 'rules must be a list'];
-  d.rules.forEach((r: unknown, i) => {
-    if (typeof r !== 'object' || r === null || Array.isArray(r)) return out.push(`rule ${i + 1} must be a mapping`);
-    const rule = r as Record<string, unknown>;
-    for (const k of ['id', 'sensor', 'severity', 'description']) {
-      if (rule[k] !== undefined && rule[k] !== null && typeof rule[k] !== 'string')
-        out.push(`rule ${i + 1}: ${k} must be text`);
-    }
-    return undefined;
-  });
-  return out;
 }
 
 export interface AlertsHandle extends ServiceHandle {

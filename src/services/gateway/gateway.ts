@@ -1,17 +1,17 @@
-import crypto from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { Connection } from '../../bus/connection.js';
 import { Registry } from '../../bus/registry.js';
 import { Subscriber } from '../../bus/subscriber.js';
-import { UserCodec, UserMessageValidator, type UserCodecName } from '../../bus/userchannels.js';
-import { CLOSE, RELAY_PATH, type WelcomeFrame } from '../../gateway-protocol/index.js';
+import { UserCodec, UserMessageValidator } from '../../bus/userchannels.js';
+import { CLOSE, RELAY_PATH } from '../../gateway-protocol/index.js';
 import { UserChannelHub, type BackMessage } from './hub.js';
-import { handleRelayMessage, type InboundDeps } from './inbound.js';
+import type { InboundDeps } from './inbound.js';
+import { openRelaySession, type SessionContext } from './connect.js';
 import { resolveGatewayOptions, type GatewayOptions } from './options.js';
 import { RelayTable } from './relays.js';
-import { RelaySession, type SessionStats } from './session.js';
+import type { RelaySession, SessionStats } from './session.js';
 import { gatewayCounters, type GatewayStats } from './stats.js';
 import { ThrottledWarn } from './throttle.js';
 import { TokenStore } from './tokens.js';
@@ -51,6 +51,8 @@ export class Gateway {
   readonly #counters = gatewayCounters();
   #pingTimer: NodeJS.Timeout | undefined;
   readonly #inbound: InboundDeps;
+  /** What a new relay connection needs from the gateway (connect.ts). */
+  readonly #session: SessionContext;
   #stopped = false;
   /** Registry writes in flight (awaited on stop). */
   #identities: Promise<unknown>[] = [];
@@ -79,6 +81,19 @@ export class Gateway {
       validator: this.#validator,
       counters: this.#counters,
       publish: (user, kind, payload, done) => this.#h.publish(user, kind, payload, done),
+    };
+    this.#session = {
+      options,
+      codec: this.#codec,
+      inbound: this.#inbound,
+      relays: this.#relays,
+      counters: this.#counters,
+      paused: () => this.#paused,
+      guarded: (where, fn, onError) => this.#guarded(where, fn, onError),
+      warn: (kind, obj, msg) => this.#warn(kind, obj, msg),
+      identity: (session, extra) => this.#identity(session, extra),
+      forget: (session) => this.#track(this.#registry.remove(RELAY_SCOPE, session.id)),
+      replay: (user, resume, max, maxBytes) => this.#h.replay(user, resume, max, maxBytes),
     };
     this.#wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
     // a handshake ws cannot complete (no Sec-WebSocket-Key, bad version…): 400, that socket only
@@ -286,90 +301,9 @@ export class Gateway {
     this.#wss.handleUpgrade(req, socket, head, (ws) =>
       this.#guarded(
         'connection',
-        () => this.#onConnection(ws, req, user, codec, resume),
+        () => openRelaySession(this.#session, ws, req, user, codec, resume),
         () => ws.terminate(),
       ),
-    );
-  }
-
-  #onConnection(ws: WebSocket, req: http.IncomingMessage, user: string, codec: UserCodecName, resume?: string): void {
-    const o = this.options;
-    const session = new RelaySession(
-      crypto.randomBytes(6).toString('hex'),
-      user,
-      ws,
-      codec,
-      this.#codec,
-      {
-        ratePerSecond: o.ratePerSecond,
-        rateBurst: o.rateBurst,
-        maxBufferedBytes: o.maxBufferedBytes,
-        maxPending: o.backlogMaxReplay,
-      },
-      resume,
-    );
-    this.#relays.add(session);
-    this.#counters.connectionsTotal++;
-    const log = o.logger;
-    log.info({ user, connection: session.id, remote: req.socket.remoteAddress, codec, resume }, 'relay connected');
-    this.#identity(session, { remote: req.socket.remoteAddress, codec, connected_at: new Date().toISOString() });
-    ws.on('pong', () => (session.alive = true));
-    ws.on('message', (data: Buffer) =>
-      this.#guarded(
-        'message',
-        () => handleRelayMessage(this.#inbound, session, data),
-        () => session.close(CLOSE.internal, 'internal error'),
-      ),
-    );
-    if (this.#paused) ws.pause();
-    ws.on('error', (err) =>
-      this.#warn('socket', { user, connection: session.id, err: err.message }, 'relay socket error'),
-    );
-    ws.on('close', (code, reason) => {
-      this.#relays.remove(session);
-      session.closed();
-      if (session.slow) this.#counters.closedSlow++;
-      this.#track(this.#registry.remove(RELAY_SCOPE, session.id));
-      log.info(
-        { user, connection: session.id, code, reason: reason.toString(), ...session.stats },
-        'relay disconnected',
-      );
-    });
-    const welcome = (replayed: number): WelcomeFrame => ({
-      type: 'welcome',
-      user,
-      connection: session.id,
-      replayed,
-      limits: { maxMessageBytes: o.maxMessageBytes, ratePerSecond: o.ratePerSecond, rateBurst: o.rateBurst },
-    });
-    if (resume === undefined) {
-      session.send(welcome(0));
-      return;
-    }
-    const internal = () => session.close(CLOSE.internal, 'internal error');
-    // a replay never reads much more than the relay may have waiting (more would close it as too slow anyway)
-    this.#h.replay(user, resume, o.backlogMaxReplay, o.maxBufferedBytes).then(
-      ({ messages, truncated }) =>
-        this.#guarded(
-          'replay',
-          () => {
-            session.send(welcome(messages.length));
-            session.finishReplay(messages, truncated);
-            this.#counters.replayed += messages.length;
-          },
-          internal,
-        ),
-      (err: unknown) =>
-        this.#guarded(
-          'replay',
-          () => {
-            log.warn({ user, connection: session.id, err: (err as Error).message }, 'backlog replay failed');
-            session.send({ type: 'error', code: 'unavailable', error: 'backlog unavailable; live messages only' });
-            session.send(welcome(0));
-            session.finishReplay([]);
-          },
-          internal,
-        ),
     );
   }
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mcp23017Simulator } from '../../../src/hw/mcp23017-sim.js';
-import { upServices } from '../../../src/services/catalog.js';
+import { upServices } from '../../../src/ops/services-list.js';
 import { startRedis, type TestRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
 import { sendCommand, until, writeDevices } from './helpers.js';
