@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
 import { backup } from '../../ops/backup.js';
-import { packageVersion } from '../version.js';
+import { packageVersion } from '../../config/version.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 

@@ -2,6 +2,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../bus/errors.js';
+import { packageVersion } from '../../config/version.js';
 
 /** Options of the HTTP/WebSocket API service (`canopy api`). */
 export interface ApiOptions {
@@ -113,14 +114,9 @@ export function packageRoot(from = path.dirname(fileURLToPath(import.meta.url)))
   }
 }
 
-/** The package version (for the OpenAPI document and the heartbeat). */
+/** The package version (for the OpenAPI document). */
 export function apiVersion(): string {
-  try {
-    const p = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: string };
-    return p.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
+  return packageVersion();
 }
 
 export const API_DEFAULTS = {

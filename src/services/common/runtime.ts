@@ -14,7 +14,7 @@ import { Registry } from '../../bus/registry.js';
 import { Subscriber } from '../../bus/subscriber.js';
 import { loadBaseConfig } from '../../config/env.js';
 import { Publisher } from '../../bus/topics.js';
-import { packageVersion } from '../../cli/version.js';
+import { packageVersion } from '../../config/version.js';
 import { createLogger, type Logger } from '../../util/log.js';
 
 /** What every Canopy process needs from the fabric. */
