@@ -73,7 +73,11 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
     fabricDir: options.fabricDir,
     counters: () => countersRef.fn?.() ?? {},
     ...rtOpts,
-    connection: { ...(options.redisUrl ? { url: options.redisUrl } : {}), clientName: 'canopy-api', ...rtOpts?.connection },
+    connection: {
+      ...(options.redisUrl ? { url: options.redisUrl } : {}),
+      clientName: 'canopy-api',
+      ...rtOpts?.connection,
+    },
     onReloadConfig: () => reloadTokens(auth, options, log),
     commands: { pause: refusePause, resume: refusePause, ...rtOpts?.commands },
   });
@@ -161,6 +165,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
       );
     }
     countersRef.fn = () => ({ url, ws_clients: hub.stats.clients, ...feed.stats, user_feed_users: users.stats.users });
+    await rt.presence.beat().catch(() => undefined); // its url from now on, not at the next beat
     let stopped = false;
     return {
       url,

@@ -106,7 +106,11 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
       connectAttempts: 1,
       counters: () => ref.counters?.() ?? {},
       ...rtOpts,
-      connection: { ...(o.redisUrl ? { url: o.redisUrl } : {}), clientName: 'canopy-automation', ...rtOpts?.connection },
+      connection: {
+        ...(o.redisUrl ? { url: o.redisUrl } : {}),
+        clientName: 'canopy-automation',
+        ...rtOpts?.connection,
+      },
       onReloadConfig: () => {
         if (!ref.reload) throw new AutomationConfigError('the automation is still starting');
         return ref.reload('admin');
@@ -147,6 +151,7 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
     cleanup.push(() => svc.close());
     await svc.begin();
     ref.counters = () => ({ ...svc.stats(), recorder: svc.recorder.stats, simulatedRelays: simulated });
+    await rt.presence.beat().catch(() => undefined); // the heartbeat says so from now on, not at the next beat
     let current = cfg;
     ref.reload = async (by = 'admin') => {
       // a broken file throws here (DeviceConfigError listing every problem): the running configuration stays

@@ -25,16 +25,16 @@ export interface AutomationStats {
 /** Every counter at zero. */
 export function newStats(): AutomationStats {
   return {
-      readings: 0,
-      malformedUpdates: 0,
-      commands: 0,
-      rejectedCommands: 0,
-      changes: 0,
-      writeFailures: 0,
-      publishFailures: 0,
-      clockSteps: 0,
-      programLoads: 0,
-      rejectedPrograms: 0,
+    readings: 0,
+    malformedUpdates: 0,
+    commands: 0,
+    rejectedCommands: 0,
+    changes: 0,
+    writeFailures: 0,
+    publishFailures: 0,
+    clockSteps: 0,
+    programLoads: 0,
+    rejectedPrograms: 0,
   };
 }
 
@@ -86,4 +86,44 @@ export function stoppedChange(d: DeviceStatus, safe: OnOff, at: number): DeviceC
     by: 'automation',
     at,
   };
+}
+
+/**
+ * The changes to apply after a reload: each device whose decided state or
+ * mode differs from its output as it was, from that output (a new engine
+ * counts from the safe state, so its own changes name the wrong `from`, and
+ * a decision equal to the safe state is no change to it at all).
+ */
+export function reloadChanges(
+  before: Map<string, DeviceStatus>,
+  after: DeviceStatus[],
+  decided: DeviceChange[],
+  by: string,
+  at: number,
+): DeviceChange[] {
+  const out: DeviceChange[] = [];
+  for (const d of after) {
+    const was = before.get(d.name);
+    const c = decided.find((x) => x.device === d.name);
+    if (!was) {
+      if (c) out.push(c);
+      continue;
+    }
+    if (was.state === d.state && was.mode === d.mode) continue;
+    out.push({
+      device: d.name,
+      location: d.location,
+      cluster: d.cluster,
+      source: 'rule',
+      reason: 'devices file reloaded',
+      by,
+      ...c,
+      from: was.state,
+      to: d.state,
+      fromMode: was.mode,
+      mode: d.mode,
+      at,
+    });
+  }
+  return out;
 }

@@ -21,6 +21,7 @@ import { ControlOutputs } from './outputs.js';
 import { rebuildEngine } from './reconfigure.js';
 import {
   newStats,
+  reloadChanges,
   startedChange,
   stoppedChange,
   type AutomationStats,
@@ -175,12 +176,7 @@ export class AutomationRuntime {
     // The new engine starts from the safe state as "published": what it decides now is compared with the
     // outputs as they are, and only a real difference is applied and announced.
     const r = this.engine.evaluate(t);
-    const changes = r.changes
-      .map((c) => {
-        const was = before.get(c.device);
-        return was ? { ...c, from: was.state, fromMode: was.mode } : c;
-      })
-      .filter((c) => c.from !== c.to || c.fromMode !== c.mode);
+    const changes = reloadChanges(before, this.engine.status(), r.changes, by, t.wall);
     this.#enqueue({ ...r, changes });
     this.#retryFaults();
     if (this.#hasStore) void this.reloadPrograms(by);
