@@ -3,6 +3,7 @@ import { UserChannels } from '../../client/channels.js';
 import { ConfigError } from '../../bus/errors.js';
 import { checkUserId, isUserChannelKind, USER_CHANNEL_KINDS, type UserChannelKind } from '../../bus/userchannels.js';
 import { createLogger } from '../../util/log.js';
+import { loadBaseConfig } from '../../config/env.js';
 
 /** Checks the `<user> <kind>` arguments of subscribe/publish. */
 export function userKindArgs(user: string, kind: string): UserChannelKind {
@@ -26,7 +27,7 @@ export function registerSubscribe(program: Command): void {
       const max = opts.count === undefined ? Infinity : Number(opts.count);
       if (!(max > 0)) throw new ConfigError(`--count must be a positive number, got "${opts.count}"`);
       // one clear line per refused message on stderr; the JSON log only when LOG_LEVEL asks for it
-      const log = createLogger('subscribe', process.env.LOG_LEVEL ?? 'error');
+      const log = createLogger('subscribe', loadBaseConfig().logLevelGiven ?? 'error');
       const ch = await UserChannels.connect({
         logger: log,
         validate: opts.validate,

@@ -70,6 +70,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
     service: 'api',
     log,
     connectAttempts: 1,
+    deferHeartbeat: true,
     fabricDir: options.fabricDir,
     counters: () => countersRef.fn?.() ?? {},
     ...rtOpts,
@@ -165,7 +166,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
       );
     }
     countersRef.fn = () => ({ url, ws_clients: hub.stats.clients, ...feed.stats, user_feed_users: users.stats.users });
-    await rt.presence.beat().catch(() => undefined); // its url from now on, not at the next beat
+    await rt.ready(); // the heartbeat says the api is up once it listens
     let stopped = false;
     return {
       url,

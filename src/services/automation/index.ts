@@ -104,6 +104,7 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
       service: 'automation',
       log,
       connectAttempts: 1,
+      deferHeartbeat: true,
       counters: () => ref.counters?.() ?? {},
       ...rtOpts,
       connection: {
@@ -151,7 +152,7 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
     cleanup.push(() => svc.close());
     await svc.begin();
     ref.counters = () => ({ ...svc.stats(), recorder: svc.recorder.stats, simulatedRelays: simulated });
-    await rt.presence.beat().catch(() => undefined); // the heartbeat says so from now on, not at the next beat
+    await rt.ready(); // the heartbeat says the automation is up once its inputs are (a command sent now is taken)
     let current = cfg;
     ref.reload = async (by = 'admin') => {
       // a broken file throws here (DeviceConfigError listing every problem): the running configuration stays
