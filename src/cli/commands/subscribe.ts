@@ -20,7 +20,7 @@ export function registerSubscribe(program: Command): void {
     .argument('<user>', 'user id, e.g. jamie')
     .argument('<kind>', USER_CHANNEL_KINDS.join(' | '))
     .option('-n, --count <n>', 'exit after this many messages')
-    .option('--no-validate', 'print messages even when they do not match the SPEC §2 shape')
+    .option('--no-validate', 'print messages even when they do not match the message contract')
     .addHelpText('after', '\nConnects with REDIS_URL (use the ACL user of a consumer allowed on that channel).')
     .action(async (user: string, kindArg: string, opts: { count?: string; validate: boolean }) => {
       const kind = userKindArgs(user, kindArg);

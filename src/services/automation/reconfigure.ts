@@ -1,6 +1,7 @@
 import type { Instant } from '../../cea/control/clock.js';
 import type { ControlConfig, DeviceConfig } from '../../cea/control/config.js';
 import { ControlEngine } from '../../cea/control/engine.js';
+import type { ControlEvent, DeviceChange, DeviceStatus, EvaluateResult } from '../../cea/control/engine.js';
 
 /** A new devices file that cannot be applied while running (the old configuration stays in force). */
 export class ReloadRefusedError extends Error {
@@ -59,4 +60,68 @@ export function rebuildEngine(old: ControlEngine, next: ControlConfig, now: Inst
     if (r) engine.ingest(s, r.value, r.at, r.ts);
   }
   return engine;
+}
+
+/**
+ * {@link rebuildEngine}, then the new engine's first decisions as changes
+ * from the outputs as they are ({@link reloadChanges}), with an event
+ * saying the file was reloaded.
+ */
+export function reconfigureEngine(
+  old: ControlEngine,
+  next: ControlConfig,
+  now: Instant,
+  by: string,
+): { engine: ControlEngine; result: EvaluateResult } {
+  const before = new Map(old.status().map((d) => [d.name, d]));
+  const engine = rebuildEngine(old, next, now, by);
+  const r = engine.evaluate(now);
+  const reloaded: ControlEvent = {
+    type: 'command',
+    by,
+    at: now.wall,
+    message: `devices file reloaded: ${next.devices.length} device(s)`,
+  };
+  const changes = reloadChanges(before, engine.status(), r.changes, by, now.wall);
+  return { engine, result: { ...r, changes, events: [reloaded, ...r.events] } };
+}
+
+/**
+ * The changes to apply after a reload: each device whose decided state or
+ * mode differs from its output as it was, from that output (a new engine
+ * counts from the safe state, so its own changes name the wrong `from`, and
+ * a decision equal to the safe state is no change to it at all).
+ */
+export function reloadChanges(
+  before: Map<string, DeviceStatus>,
+  after: DeviceStatus[],
+  decided: DeviceChange[],
+  by: string,
+  at: number,
+): DeviceChange[] {
+  const out: DeviceChange[] = [];
+  for (const d of after) {
+    const was = before.get(d.name);
+    const c = decided.find((x) => x.device === d.name);
+    if (!was) {
+      if (c) out.push(c);
+      continue;
+    }
+    if (was.state === d.state && was.mode === d.mode) continue;
+    out.push({
+      device: d.name,
+      location: d.location,
+      cluster: d.cluster,
+      source: 'rule',
+      reason: 'devices file reloaded',
+      by,
+      ...c,
+      from: was.state,
+      to: d.state,
+      fromMode: was.mode,
+      mode: d.mode,
+      at,
+    });
+  }
+  return out;
 }

@@ -18,10 +18,9 @@ import { takeLive, takeUpdate, validateSensorUpdate, type SensorUpdate } from '.
 import { ServerClock } from './server-clock.js';
 import { fieldsToCommand } from './updates.js';
 import { ControlOutputs } from './outputs.js';
-import { rebuildEngine } from './reconfigure.js';
+import { reconfigureEngine, ReloadRefusedError } from './reconfigure.js';
 import {
   newStats,
-  reloadChanges,
   startedChange,
   stoppedChange,
   type AutomationStats,
@@ -147,7 +146,7 @@ export class AutomationRuntime {
 
   /**
    * Applies a new devices configuration while running, between two relay
-   * writes (see {@link rebuildEngine}): no output moves because of the swap;
+   * writes (see reconfigure.ts): no output moves because of the swap;
    * a device the new configuration decides otherwise switches as any change
    * does, within its safety limits. A change that needs a restart rejects
    * with ReloadRefusedError and the running configuration stays.
@@ -162,25 +161,14 @@ export class AutomationRuntime {
   }
 
   #swap(next: ControlConfig, by: string): ReloadResult {
-    if (this.#closed) throw new Error('the automation is stopping');
-    const t = this.now();
-    const before = new Map(this.engine.status().map((d) => [d.name, d]));
-    this.engine = rebuildEngine(this.engine, next, t, by);
-    this.#cfg = next;
+    if (this.#closed) throw new ReloadRefusedError('the automation is stopping');
+    const { engine, result } = reconfigureEngine(this.engine, next, this.now(), by);
+    [this.engine, this.#cfg] = [engine, next];
     this.#programs = new ProgramLoader(this.recorder, next, this.#log);
-    const setpoints = this.engine.setpoints();
-    this.#enqueue({
-      changes: [],
-      events: [{ type: 'command', by, at: t.wall, message: `devices file reloaded: ${next.devices.length} device(s)` }],
-    });
-    // The new engine starts from the safe state as "published": what it decides now is compared with the
-    // outputs as they are, and only a real difference is applied and announced.
-    const r = this.engine.evaluate(t);
-    const changes = reloadChanges(before, this.engine.status(), r.changes, by, t.wall);
-    this.#enqueue({ ...r, changes });
+    this.#enqueue(result);
     this.#retryFaults();
     if (this.#hasStore) void this.reloadPrograms(by);
-    return { devices: next.devices.length, setpoints };
+    return { devices: next.devices.length, setpoints: engine.setpoints() };
   }
 
   /**
