@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { applySecretFiles } from '../config/env.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../config/version.js';
 
 type Register = (program: Command) => void;
 

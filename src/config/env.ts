@@ -14,8 +14,12 @@ export interface BaseConfig {
   useRedis: boolean;
   /** @defaultValue `sqlite:$CANOPY_DATA_DIR/canopy.db` — `DATABASE_URL`. */
   databaseUrl: string;
+  /** @defaultValue unset — `DATABASE_URL` as given (tools that need it named, e.g. `canopy migrate --to`). */
+  databaseUrlGiven: string | undefined;
   /** @defaultValue `info` — `LOG_LEVEL`. */
   logLevel: string;
+  /** @defaultValue unset — `LOG_LEVEL` as given (a tool with its own quieter default). */
+  logLevelGiven: string | undefined;
 }
 
 export function loadBaseConfig(env: NodeJS.ProcessEnv = process.env): BaseConfig {
@@ -25,7 +29,9 @@ export function loadBaseConfig(env: NodeJS.ProcessEnv = process.env): BaseConfig
     redisUrl: env.REDIS_URL || undefined,
     useRedis: !/^(false|0|no|off)$/i.test(env.USE_REDIS ?? ''),
     databaseUrl: env.DATABASE_URL || `sqlite:${path.join(dataDir, 'canopy.db')}`,
+    databaseUrlGiven: env.DATABASE_URL || undefined,
     logLevel: env.LOG_LEVEL || 'info',
+    logLevelGiven: env.LOG_LEVEL || undefined,
   };
 }
 

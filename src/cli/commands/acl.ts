@@ -17,6 +17,8 @@ import { Connection } from '../../bus/connection.js';
 import { ConfigError } from '../../bus/errors.js';
 import { loadBaseConfig, writeCredential } from '../../config/env.js';
 import { aclPasswordsFromEnv, redisConnectionFromEnv } from '../../config/redis.js';
+import { toolsEnv } from '../../config/tools.js';
+import { recorderEnv } from '../../config/recorder.js';
 
 interface AclOpts {
   format: string;
@@ -38,8 +40,8 @@ const collect = (v: string, prev: string[]) => [...prev, v];
  */
 export function aclUsers(consumers: readonly string[]): AclUserSpec[] {
   const record = {
-    recordUsers: parseRecordUsers(process.env.CANOPY_RECORD_USERS),
-    recordUserKinds: parseUserKinds(process.env.CANOPY_RECORD_USER_KINDS),
+    recordUsers: parseRecordUsers(recorderEnv().users),
+    recordUserKinds: parseUserKinds(recorderEnv().userKinds),
   };
   return [...canopyUsers(record), ...consumers.map((c) => consumerUser(parseConsumerSpec(c)))];
 }
@@ -82,10 +84,7 @@ credentials file, else they are generated into it. They are never printed unless
     )
     .action(async (opts: AclOpts) => {
       const base = loadBaseConfig();
-      const consumers = [
-        ...(process.env.CANOPY_ACL_CONSUMERS ?? '').split(';').filter((s) => s.trim() !== ''),
-        ...opts.consumer,
-      ];
+      const consumers = [...toolsEnv().aclConsumers, ...opts.consumer];
       const users = aclUsers(consumers);
       if (opts.format === 'describe') {
         emit(describeUsers(users), opts.out);

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { alertsConfigFromEnv, sendTestNotification, start } from '../../services/alerts/index.js';
 import { openStore, type Store } from '../../store/index.js';
-import { defaultConfigFile } from '../../can/paths.js';
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
+import { alertsEnv } from '../../config/alerts.js';
 
 export function registerAlerts(program: Command): void {
   program
@@ -36,7 +36,7 @@ export function registerAlerts(program: Command): void {
         }
         const h = await start({
           ...alertsConfigFromEnv(),
-          configPath: opts.rules || process.env.ALERTS_CONFIG || defaultConfigFile('alerts.yaml'),
+          configPath: opts.rules || alertsEnv().configPath,
           store,
           runtime: { log },
         });

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { parseBand, parseLimit, start, type ThresholdSpec } from '../../services/analytics/index.js';
-import { defaultConfigFile } from '../../can/paths.js';
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
+import { analyticsEnv } from '../../config/analytics.js';
 
 interface AnalyticsOpts {
   vpdBand: string;
@@ -22,29 +22,25 @@ export function registerAnalytics(program: Command): void {
         'threshold (devices.yaml setpoints and limits, alert rules, --limit), share of time each room’s VPD is in its ' +
         'target band; published on analytics:update, kept in analytics:latest and analytics:daily:<day>',
     )
-    .option(
-      '--vpd-band <low:high>',
-      'default VPD target band, kPa (env ANALYTICS_VPD_BAND)',
-      process.env.ANALYTICS_VPD_BAND || '0.8:1.2',
-    )
+    .option('--vpd-band <low:high>', 'default VPD target band, kPa (env ANALYTICS_VPD_BAND)', analyticsEnv().vpdBand)
     .option('--room-band <room=low:high...>', 'VPD target band of one room, e.g. "Flower Room=1.0:1.4"')
     .option('--interval <ms>', 'publish interval', '5000')
     .option(
       '--trend-window <minutes>',
       'readings the trend is fitted over (env ANALYTICS_TREND_WINDOW_MIN)',
-      process.env.ANALYTICS_TREND_WINDOW_MIN || '60',
+      analyticsEnv().trendWindowMin,
     )
     .option('--limit <sensor=low:high...>', 'a configured limit, e.g. "co2_*=400:1500" or "water_temp=:24"')
     .option(
       '--devices <file>',
       'setpoints and hard limits as thresholds (env AUTOMATION_DEVICES)',
-      process.env.AUTOMATION_DEVICES || defaultConfigFile('devices.yaml'),
+      analyticsEnv().devicesFile,
     )
     .option('--no-devices', 'no thresholds from the devices file')
     .option(
       '--alert-rules <file>',
       'alert rule levels as thresholds (env ALERTS_CONFIG)',
-      process.env.ALERTS_CONFIG || defaultConfigFile('alerts.yaml'),
+      analyticsEnv().alertRulesFile,
     )
     .option('--no-alert-rules', 'no thresholds from the alert rules')
     .action(async (opts: AnalyticsOpts) => {

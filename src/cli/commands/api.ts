@@ -2,16 +2,17 @@ import type { Command } from 'commander';
 import { runUntilSignal } from '../run-service.js';
 import { start } from '../../services/api/index.js';
 import { createLogger } from '../../util/log.js';
+import { apiEnv } from '../../config/api.js';
 
 export function registerApi(program: Command): void {
   program
     .command('api')
     .description('serve the REST API, the WebSocket /ws and the web dashboard')
-    .option('--port <port>', 'TCP port (env CANOPY_API_PORT)', process.env.CANOPY_API_PORT ?? '8000')
+    .option('--port <port>', 'TCP port (env CANOPY_API_PORT)', String(apiEnv().port ?? 8000))
     .option(
       '--host <host>',
       'address to bind (env CANOPY_API_HOST): 127.0.0.1 (this machine only, open reads) or 0.0.0.0 (phones on the LAN; reads need a viewer token)',
-      process.env.CANOPY_API_HOST || '127.0.0.1',
+      apiEnv().host,
     )
     .action(async (opts: { port: string; host: string }) => {
       const log = createLogger('api');

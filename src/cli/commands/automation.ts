@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { runUntilSignal } from '../run-service.js';
 import { driveSafeState, resolveAutomationOptions, start } from '../../services/automation/index.js';
 import { checkRelayBusSelection, lastGoodDevicesFile } from '../../services/automation/relay-bus.js';
+import { automationEnv } from '../../config/automation.js';
 import { createLogger } from '../../util/log.js';
 
 interface Opts {
@@ -28,7 +29,7 @@ export function registerAutomation(program: Command): void {
       const what = opts.safeState ? 'canopy automation --safe-state' : 'canopy automation';
       let o: ReturnType<typeof resolveAutomationOptions>;
       try {
-        checkRelayBusSelection(opts.i2c, process.env);
+        checkRelayBusSelection(opts.i2c, automationEnv());
         o = resolveAutomationOptions({ devicesFile: opts.devices, i2c: opts.i2c });
       } catch (err) {
         process.stderr.write(`${what}: ${(err as Error).message}\n`);

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
 import { backup } from '../../ops/backup.js';
-import { packageVersion } from '../version.js';
+import { packageVersion } from '../../config/version.js';
+import { toolsEnv } from '../../config/tools.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -18,13 +19,9 @@ export function registerBackup(program: Command): void {
       'consistent online backup of the store (SQLite backup API or pg_dump) and the configuration ' +
         'into one timestamped directory; DATABASE_URL says which store',
     )
-    .option('--out <dir>', 'where backups go (CANOPY_BACKUP_DIR)', process.env.CANOPY_BACKUP_DIR)
+    .option('--out <dir>', 'where backups go (CANOPY_BACKUP_DIR)', toolsEnv().backupDir)
     .option('--keep <n>', 'keep only the newest N backups in --out (0 keeps all)', '0')
-    .option(
-      '--config-dir <dir>',
-      'configuration directory to include (CANOPY_CONFIG_DIR)',
-      process.env.CANOPY_CONFIG_DIR,
-    )
+    .option('--config-dir <dir>', 'configuration directory to include (CANOPY_CONFIG_DIR)', toolsEnv().configDir)
     .option(
       '--env-file <file>',
       'an environment file to include (repeatable; default: *.env of --config-dir)',

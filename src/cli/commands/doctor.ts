@@ -3,6 +3,8 @@ import { loadBaseConfig } from '../../config/env.js';
 import { formatReport, runDoctor } from '../../ops/doctor/index.js';
 import { resolveAutomationOptions } from '../../services/automation/options.js';
 import { upServices } from '../../ops/services-list.js';
+import { automationEnv } from '../../config/automation.js';
+import { toolsEnv } from '../../config/tools.js';
 
 export function registerDoctor(program: Command): void {
   program
@@ -32,7 +34,7 @@ export function registerDoctor(program: Command): void {
                 .split(',')
                 .map((s) => s.trim())
                 .filter(Boolean);
-      const iface = opts.can ?? (process.env.CAN_INTERFACE || undefined);
+      const iface = opts.can ?? toolsEnv().canInterface;
       const report = await runDoctor({
         redisUrl: base.redisUrl ?? 'redis://127.0.0.1:6379',
         databaseUrl: base.databaseUrl,
@@ -40,7 +42,7 @@ export function registerDoctor(program: Command): void {
         expectServices,
         canInterface: iface ?? 'can0',
         canRequired: iface !== undefined,
-        relays: { i2c: process.env.CANOPY_I2C || undefined, devicesFile: resolveAutomationOptions().devicesFile },
+        relays: { i2c: automationEnv().i2cGiven, devicesFile: automationEnv().devicesFile },
       });
       process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
       process.exitCode = report.ok ? 0 : 1;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { migrateSqliteToPostgres, type MigrateProgress } from '../../store/migrate/index.js';
+import { loadBaseConfig } from '../../config/env.js';
 
 const HELP = `
 Copies the can_messages table of an existing SQLite database (the seed's
@@ -101,7 +102,7 @@ export function registerMigrate(program: Command): void {
     .option('--json', 'print the result as JSON on stdout')
     .addHelpText('after', HELP)
     .action(async (opts: Opts) => {
-      const to = opts.to ?? process.env.DATABASE_URL;
+      const to = opts.to ?? loadBaseConfig().databaseUrlGiven;
       if (!to || !/^postgres(ql)?:\/\//.test(to)) {
         process.stderr.write('canopy migrate: --to postgres://… (or DATABASE_URL) is required\n');
         process.exit(1);

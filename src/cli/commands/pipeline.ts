@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
-import { boundsFromEnv, defaultSpoolDir, start as startScanner, trimFromEnv } from '../../services/scanner/index.js';
+import { defaultSpoolDir, start as startScanner } from '../../services/scanner/index.js';
 import { start as startWorker, WORKER_DEFAULTS } from '../../services/worker/index.js';
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
+import { scannerEnv } from '../../config/scanner.js';
+import { workerEnv } from '../../config/worker.js';
 
 function positiveInt(name: string, text: string): number {
   const n = Number(text);
@@ -38,8 +40,7 @@ export function registerPipeline(program: Command): void {
           useRedis: base.useRedis,
           spoolDir: defaultSpoolDir(base.dataDir),
           stream: opts.stream,
-          trim: trimFromEnv(),
-          ...boundsFromEnv(),
+          ...scannerEnv(),
           alsoStore: opts.alsoStore === true ? base.databaseUrl : opts.alsoStore || undefined,
           logger: log,
         });
@@ -56,16 +57,12 @@ export function registerPipeline(program: Command): void {
     .description(
       'consume can:raw (group can-worker): decode, calibrate, validate, derive; store, live keys, sensor:update',
     )
-    .option(
-      '--name <consumer>',
-      'consumer name, stable across restarts (env CANOPY_WORKER_NAME)',
-      process.env.CANOPY_WORKER_NAME,
-    )
+    .option('--name <consumer>', 'consumer name, stable across restarts (env CANOPY_WORKER_NAME)', workerEnv().name)
     .option('--batch <n>', 'entries per read and per store transaction', String(WORKER_DEFAULTS.batchSize))
     .option(
       '--sqlite-synchronous <mode>',
       'SQLite: FULL (each commit synced before its entries are acked) or NORMAL (env CANOPY_WORKER_SQLITE_SYNCHRONOUS)',
-      process.env.CANOPY_WORKER_SQLITE_SYNCHRONOUS || WORKER_DEFAULTS.sqliteSynchronous,
+      workerEnv().sqliteSynchronous ?? WORKER_DEFAULTS.sqliteSynchronous,
     )
     .addHelpText(
       'after',

@@ -9,7 +9,7 @@ import { userKindArgs } from './subscribe.js';
 export function registerPublish(program: Command): void {
   program
     .command('publish')
-    .description('publish one message on user:<user>:<kind> (checked against the SPEC §2 shape; msgpack by default)')
+    .description('publish one message on user:<user>:<kind> (checked against the message contract; msgpack by default)')
     .argument('<user>', 'user id, e.g. jamie')
     .argument('<kind>', USER_CHANNEL_KINDS.join(' | '))
     .argument('<json>', 'the message as JSON; "type" is filled in from the kind when missing')

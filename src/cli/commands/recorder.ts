@@ -1,9 +1,8 @@
-import path from 'node:path';
 import type { Command } from 'commander';
-import { loadBaseConfig } from '../../config/env.js';
 import { parseRecordUsers, parseUserKinds, start } from '../../services/recorder/index.js';
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
+import { recorderEnv } from '../../config/recorder.js';
 
 export function registerRecorder(program: Command): void {
   program
@@ -27,10 +26,10 @@ export function registerRecorder(program: Command): void {
     .action(
       async (opts: { dir?: string; retentionDays: string; maxFileMb: string; users?: string; userKinds?: string }) => {
         const log = createLogger('recorder');
-        const dir = opts.dir ?? path.join(loadBaseConfig().dataDir, 'recordings');
+        const dir = opts.dir ?? recorderEnv().dir;
         // parsed before starting: a bad entry fails at once with a ConfigError naming it
-        const users = parseRecordUsers(opts.users ?? process.env.CANOPY_RECORD_USERS);
-        const userKinds = parseUserKinds(opts.userKinds ?? process.env.CANOPY_RECORD_USER_KINDS);
+        const users = parseRecordUsers(opts.users ?? recorderEnv().users);
+        const userKinds = parseUserKinds(opts.userKinds ?? recorderEnv().userKinds);
         await runUntilSignal('recorder', log, () =>
           start({
             dir,

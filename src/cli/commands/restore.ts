@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
 import { restore } from '../../ops/restore.js';
+import { toolsEnv } from '../../config/tools.js';
 
 export function registerRestore(program: Command): void {
   program
@@ -9,11 +10,7 @@ export function registerRestore(program: Command): void {
       'restore a `canopy backup` directory onto a fresh install (the store named by DATABASE_URL, ' +
         'and the configuration into --config-dir), then check every table row count',
     )
-    .option(
-      '--config-dir <dir>',
-      'where configuration files go back to (CANOPY_CONFIG_DIR)',
-      process.env.CANOPY_CONFIG_DIR,
-    )
+    .option('--config-dir <dir>', 'where configuration files go back to (CANOPY_CONFIG_DIR)', toolsEnv().configDir)
     .option('--force', 'replace an existing store and configuration files')
     .action(async (dir: string, opts: { configDir?: string; force?: boolean }) => {
       try {

@@ -3,6 +3,7 @@ import { UserChannels } from '../../client/channels.js';
 import { ConfigError } from '../../bus/errors.js';
 import { checkUserId, isUserChannelKind, USER_CHANNEL_KINDS, type UserChannelKind } from '../../bus/userchannels.js';
 import { createLogger } from '../../util/log.js';
+import { loadBaseConfig } from '../../config/env.js';
 
 /** Checks the `<user> <kind>` arguments of subscribe/publish. */
 export function userKindArgs(user: string, kind: string): UserChannelKind {
@@ -19,14 +20,14 @@ export function registerSubscribe(program: Command): void {
     .argument('<user>', 'user id, e.g. jamie')
     .argument('<kind>', USER_CHANNEL_KINDS.join(' | '))
     .option('-n, --count <n>', 'exit after this many messages')
-    .option('--no-validate', 'print messages even when they do not match the SPEC §2 shape')
+    .option('--no-validate', 'print messages even when they do not match the message contract')
     .addHelpText('after', '\nConnects with REDIS_URL (use the ACL user of a consumer allowed on that channel).')
     .action(async (user: string, kindArg: string, opts: { count?: string; validate: boolean }) => {
       const kind = userKindArgs(user, kindArg);
       const max = opts.count === undefined ? Infinity : Number(opts.count);
       if (!(max > 0)) throw new ConfigError(`--count must be a positive number, got "${opts.count}"`);
       // one clear line per refused message on stderr; the JSON log only when LOG_LEVEL asks for it
-      const log = createLogger('subscribe', process.env.LOG_LEVEL ?? 'error');
+      const log = createLogger('subscribe', loadBaseConfig().logLevelGiven ?? 'error');
       const ch = await UserChannels.connect({
         logger: log,
         validate: opts.validate,

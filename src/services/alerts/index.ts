@@ -1,4 +1,5 @@
 import { defaultConfigFile } from '../../can/paths.js';
+import { alertsEnv } from '../../config/alerts.js';
 import { PresenceWatcher } from '../../bus/presence.js';
 import type { Subscription } from '../../bus/subscriber.js';
 import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } from '../common/runtime.js';
@@ -56,48 +57,9 @@ export interface AlertsConfig {
   runtime: Partial<Omit<ServiceRuntimeOptions, 'service'>>;
 }
 
-const list = (v: string | undefined): string[] =>
-  (v ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-
-/**
- * The notifier's settings from the environment. Secrets (`ALERTS_WEBHOOK_URL`,
- * `ALERTS_SMTP_URL`, `ALERTS_NTFY_URL`, `ALERTS_NTFY_TOKEN`,
- * `ALERTS_TELEGRAM_TOKEN`, `ALERTS_SMS_AUTH`) may come from `NAME_FILE` or a
- * systemd credential (applied by the CLI before this runs).
- */
+/** The notifier's settings and the rules file from the environment (src/config/alerts.ts). */
 export function alertsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<AlertsConfig> {
-  const method = (env.ALERTS_SMS_METHOD || 'POST').toUpperCase();
-  return {
-    configPath: env.ALERTS_CONFIG || defaultConfigFile('alerts.yaml'),
-    notifier: {
-      webhookUrl: env.ALERTS_WEBHOOK_URL || undefined,
-      smtpUrl: env.ALERTS_SMTP_URL || undefined,
-      emailTo: list(env.ALERTS_EMAIL_TO),
-      emailFrom: env.ALERTS_EMAIL_FROM || 'canopy@localhost',
-      ntfy: env.ALERTS_NTFY_URL ? { url: env.ALERTS_NTFY_URL, token: env.ALERTS_NTFY_TOKEN || undefined } : undefined,
-      telegram: env.ALERTS_TELEGRAM_TOKEN
-        ? {
-            token: env.ALERTS_TELEGRAM_TOKEN,
-            chatIds: list(env.ALERTS_TELEGRAM_CHAT_ID),
-            ...(env.ALERTS_TELEGRAM_API ? { baseUrl: env.ALERTS_TELEGRAM_API } : {}),
-          }
-        : undefined,
-      sms: env.ALERTS_SMS_URL
-        ? {
-            url: env.ALERTS_SMS_URL,
-            to: list(env.ALERTS_SMS_TO),
-            method: method as 'GET' | 'POST' | 'PUT',
-            ...(env.ALERTS_SMS_BODY ? { body: env.ALERTS_SMS_BODY } : {}),
-            ...(env.ALERTS_SMS_CONTENT_TYPE ? { contentType: env.ALERTS_SMS_CONTENT_TYPE } : {}),
-            auth: env.ALERTS_SMS_AUTH || undefined,
-            ...(env.ALERTS_SMS_AUTH_HEADER ? { authHeader: env.ALERTS_SMS_AUTH_HEADER } : {}),
-          }
-        : undefined,
-    },
-  };
+  return alertsEnv(env);
 }
 
 export interface AlertsHandle extends ServiceHandle {

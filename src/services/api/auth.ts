@@ -25,10 +25,15 @@ export interface Identity {
  * SHA-256 digests and compared in constant time; none is ever logged.
  */
 export class TokenAuth {
-  readonly #entries: TokenEntry[];
+  #entries: TokenEntry[];
 
   private constructor(entries: TokenEntry[]) {
     this.#entries = entries;
+  }
+
+  /** Takes the tokens of `next` in place of these (a reload: every holder of this object sees them at once). */
+  replaceWith(next: TokenAuth): void {
+    this.#entries = next.#entries;
   }
 
   /** How many tokens are configured (control endpoints refuse everyone when 0). */

@@ -1,23 +1,22 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { FabricFiles } from '../../bus/fallback/records.js';
-import { Connection } from '../../bus/connection.js';
-import { Heartbeat } from '../../bus/presence.js';
+import { ConfigError } from '../../bus/errors.js';
 import { LiveState } from '../../bus/state.js';
 import { isTransient, openStore, type Store } from '../../store/index.js';
 import { createLogger, type Logger } from '../../util/log.js';
+import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } from '../common/runtime.js';
 import type { ServiceHandle } from '../types.js';
 import { buildApp, type ApiRoutes } from './app.js';
 import { checkToken, TokenAuth } from './auth.js';
 import { loadCatalogue, type SensorInfo } from './catalogue.js';
 import type { ApiContext } from './context.js';
 import { ApiMetrics } from './metrics.js';
-import { apiVersion, resolveApiOptions, type ApiOptions } from './options.js';
+import { resolveApiOptions, type ApiOptions } from './options.js';
 import type { ApiStore } from './store-port.js';
 import { UpdateFeed } from './updates.js';
 import { UserFeed, type UserFeedOptions } from './user-feed.js';
 import { WsHub } from './ws-hub.js';
-import { redisConnectionFromEnv } from '../../config/redis.js';
 
 export { requireRole, TokenAuth, ROLES, type Role } from './auth.js';
 export type { ApiContext } from './context.js';
@@ -40,6 +39,11 @@ export interface ApiStartConfig extends Partial<ApiOptions> {
   logger?: Logger;
   /** @defaultValue {@link USER_FEED_DEFAULTS} (the coalescing threshold is `wsMaxBufferedBytes`) — limits of the per-user feed on /ws. */
   userFeed?: Partial<UserFeedOptions>;
+  /**
+   * @defaultValue `{ connectAttempts: 1 }` — passed to {@link startServiceRuntime} (connection, heartbeat,
+   * admin mailbox: `reload-config` re-reads the tokens).
+   */
+  runtime?: Partial<Omit<ServiceRuntimeOptions, 'service'>>;
 }
 
 export interface ApiHandle extends ServiceHandle {
@@ -48,6 +52,8 @@ export interface ApiHandle extends ServiceHandle {
   port: number;
   app: FastifyInstance;
   ctx: ApiContext;
+  /** Its connection, heartbeat and admin mailbox. */
+  runtime: ServiceRuntime;
 }
 
 /**
@@ -55,18 +61,30 @@ export interface ApiHandle extends ServiceHandle {
  * uses the store, serves REST, /ws, /metrics, /docs and the dashboard.
  */
 export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
-  const { store: givenStore, catalogue, routes, logger, userFeed, ...opts } = config;
+  const { store: givenStore, catalogue, routes, logger, userFeed, runtime: rtOpts, ...opts } = config;
   const options = resolveApiOptions(opts);
   const log = logger ?? createLogger('api');
   const auth = TokenAuth.load(options);
-  const conn = await Connection.connect({
-    ...redisConnectionFromEnv(),
-    ...(options.redisUrl ? { url: options.redisUrl } : {}),
-    clientName: 'canopy-api',
+  const countersRef: { fn?: () => Record<string, unknown> } = {};
+  const rt = await startServiceRuntime({
+    service: 'api',
+    log,
+    connectAttempts: 1,
+    deferHeartbeat: true,
+    fabricDir: options.fabricDir,
+    counters: () => countersRef.fn?.() ?? {},
+    ...rtOpts,
+    connection: {
+      ...(options.redisUrl ? { url: options.redisUrl } : {}),
+      clientName: 'canopy-api',
+      ...rtOpts?.connection,
+    },
+    onReloadConfig: () => reloadTokens(auth, options, log),
+    commands: { pause: refusePause, resume: refusePause, ...rtOpts?.commands },
   });
-  conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  // closed in reverse order of creation: app, store, hub, feed, Redis
-  const cleanup: Array<() => Promise<void> | void> = [() => conn.close()];
+  const conn = rt.conn;
+  // closed in reverse order of creation: app, store, hub, feed, Redis (the runtime: mailbox, heartbeat, connection)
+  const cleanup: Array<() => Promise<void> | void> = [() => rt.close()];
   const ctxRef: { ctx?: ApiContext } = {};
   try {
     const feed = await UpdateFeed.start(conn, log);
@@ -147,20 +165,15 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
         'bound beyond loopback with no API tokens: every read and /ws is refused until CANOPY_API_TOKENS is set',
       );
     }
-    const heartbeat = await Heartbeat.start(conn, {
-      service: 'api',
-      version: apiVersion(),
-      logger: log,
-      counters: () => ({ url, ws_clients: hub.stats.clients, ...feed.stats, user_feed_users: users.stats.users }),
-      files: ctx.fabric,
-    });
-    cleanup.push(() => heartbeat.close());
+    countersRef.fn = () => ({ url, ws_clients: hub.stats.clients, ...feed.stats, user_feed_users: users.stats.users });
+    await rt.ready(); // the heartbeat says the api is up once it listens
     let stopped = false;
     return {
       url,
       port,
       app,
       ctx,
+      runtime: rt,
       async stop() {
         if (stopped) return;
         stopped = true;
@@ -171,6 +184,22 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
     await runAll(cleanup.reverse());
     throw err;
   }
+}
+
+/**
+ * `reload-config`: reads the tokens again (`CANOPY_API_TOKENS` as given at start, the tokens file anew).
+ * A file that no longer loads is refused with the reason and the tokens in force stay.
+ */
+function reloadTokens(auth: TokenAuth, options: ApiOptions, log: Logger): { tokens: number } {
+  const next = TokenAuth.load(options);
+  auth.replaceWith(next);
+  log.info({ tokens: next.size }, 'API tokens reloaded');
+  return { tokens: next.size };
+}
+
+/** The API has nothing to pause (it only serves what others produce): refused rather than pretended. */
+function refusePause(): never {
+  throw new ConfigError('the api cannot be paused: stop it, or take its tokens away and reload-config');
 }
 
 async function runAll(fns: Array<() => Promise<void> | void>): Promise<void> {

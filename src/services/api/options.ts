@@ -2,6 +2,8 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../bus/errors.js';
+import { apiEnv } from '../../config/api.js';
+import { packageVersion } from '../../config/version.js';
 
 /** Options of the HTTP/WebSocket API service (`canopy api`). */
 export interface ApiOptions {
@@ -88,6 +90,8 @@ export interface ApiOptions {
   tlsCert: string | undefined;
   /** @defaultValue `CANOPY_API_TLS_KEY` — PEM private key of `tlsCert`. */
   tlsKey: string | undefined;
+  /** @defaultValue `AUTOMATION_DEVICES`, else the shipped `config/devices.yaml` — what control commands are checked against. */
+  devicesFile: string;
 }
 
 /** Loopback bind addresses: reads stay open there (the quick start). */
@@ -95,12 +99,6 @@ export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
-
-const list = (v: string | undefined): string[] =>
-  (v ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
 
 /** The package root (the directory holding package.json), from src/ or dist/src/. */
 export function packageRoot(from = path.dirname(fileURLToPath(import.meta.url))): string {
@@ -113,14 +111,9 @@ export function packageRoot(from = path.dirname(fileURLToPath(import.meta.url)))
   }
 }
 
-/** The package version (for the OpenAPI document and the heartbeat). */
+/** The package version (for the OpenAPI document). */
 export function apiVersion(): string {
-  try {
-    const p = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: string };
-    return p.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
+  return packageVersion();
 }
 
 export const API_DEFAULTS = {
@@ -154,30 +147,29 @@ export const API_DEFAULTS = {
 
 /** Spreads defaults, the environment and `opts`, and validates everything at once. */
 export function resolveApiOptions(opts: Partial<ApiOptions> = {}, env: NodeJS.ProcessEnv = process.env): ApiOptions {
-  const dataDir = path.resolve(env.CANOPY_DATA_DIR || './data');
-  const envPort = env.CANOPY_API_PORT ? Number(env.CANOPY_API_PORT) : undefined;
-  const envRows = env.CANOPY_API_EXPORT_MAX_ROWS ? Number(env.CANOPY_API_EXPORT_MAX_ROWS) : undefined;
+  const e = apiEnv(env);
   const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as Partial<ApiOptions>;
   const host = given.host ?? API_DEFAULTS.host;
   const o: ApiOptions = {
     ...API_DEFAULTS,
-    ...(envPort !== undefined ? { port: envPort } : {}),
-    ...(envRows !== undefined ? { exportMaxRows: envRows } : {}),
+    ...(e.port !== undefined ? { port: e.port } : {}),
+    ...(e.exportMaxRows !== undefined ? { exportMaxRows: e.exportMaxRows } : {}),
     readAccess: isLoopbackHost(host) ? 'open' : 'viewer',
-    allowedHosts: list(env.CANOPY_API_ALLOWED_HOSTS),
-    allowedOrigins: list(env.CANOPY_API_ALLOWED_ORIGINS),
-    tlsCert: env.CANOPY_API_TLS_CERT || undefined,
-    tlsKey: env.CANOPY_API_TLS_KEY || undefined,
-    redisUrl: env.REDIS_URL || undefined,
-    databaseUrl: env.DATABASE_URL || `sqlite:${path.join(dataDir, 'canopy.db')}`,
-    fabricDir: path.join(dataDir, 'fabric'),
+    allowedHosts: e.allowedHosts,
+    allowedOrigins: e.allowedOrigins,
+    tlsCert: e.tlsCert,
+    tlsKey: e.tlsKey,
+    redisUrl: e.redisUrl,
+    databaseUrl: e.databaseUrl,
+    fabricDir: e.fabricDir,
     webRoot: path.join(packageRoot(), 'web', 'dist'),
-    tokens: env.CANOPY_API_TOKENS || undefined,
-    tokensFile: env.CANOPY_API_TOKENS_FILE || undefined,
+    tokens: e.tokens,
+    tokensFile: e.tokensFile,
+    devicesFile: e.devicesFile,
     ...given,
   };
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) {
-    throw new ConfigError(`API port must be an integer 0–65535, got ${String(opts.port ?? env.CANOPY_API_PORT)}`);
+    throw new ConfigError(`API port must be an integer 0–65535, got ${String(opts.port ?? e.port)}`);
   }
   if (o.host === '') throw new ConfigError('API host must not be empty');
   for (const k of [

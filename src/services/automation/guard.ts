@@ -7,6 +7,7 @@ import { RelayBusLease } from './lease.js';
 import { RelayBusFileLock } from './lock.js';
 import type { AutomationOptions } from './options.js';
 import { isSimulated, relayBusId } from './relay-bus.js';
+import { automationEnv } from '../../config/automation.js';
 import { ControlWatchdog, supervisorSink, systemdSink } from './watchdog.js';
 
 /** The relay bus this process controls. */
@@ -75,7 +76,11 @@ export function startLiveness(
   env: NodeJS.ProcessEnv,
   log: Logger,
 ): { watchdog: ControlWatchdog; stop(): void } {
-  const watchdog = new ControlWatchdog([systemdSink(env), supervisorSink(env)], { stallMs: o.stallMs }, log);
+  const watchdog = new ControlWatchdog(
+    [systemdSink(env), supervisorSink(automationEnv(env).watchdogMs)],
+    { stallMs: o.stallMs },
+    log,
+  );
   const cycle = setInterval(() => {
     const at = performance.now();
     void idle().then(() => watchdog.progress(at));

@@ -1,4 +1,3 @@
-import { Connection } from '../../bus/connection.js';
 import type { OnTimeDay } from '../../cea/control/accounting.js';
 import { instant, systemClock, type Clock } from '../../cea/control/clock.js';
 import type { ControlConfig } from '../../cea/control/config.js';
@@ -7,22 +6,24 @@ import type { I2CBus } from '../../hw/i2c.js';
 import { Mcp23017Simulator } from '../../hw/mcp23017-sim.js';
 import { RelayBank } from '../../hw/relays.js';
 import { createLogger, type Logger } from '../../util/log.js';
+import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } from '../common/runtime.js';
 import type { ServiceHandle } from '../types.js';
 import { claimRelayBus, startLiveness, takeLease } from './guard.js';
 import { loadDevicesWithText, relaySpecs } from './hardware.js';
 import { RelayBusLockedError } from './lock.js';
 import { saveLastGoodDevices } from './relay-bus.js';
 import type { ControlWatchdog } from './watchdog.js';
-import { resolveAutomationOptions, type AutomationOptions } from './options.js';
+import { AutomationConfigError, resolveAutomationOptions, type AutomationOptions } from './options.js';
 import type { ControlRecorder, ControlStore, StoreSource } from './recorder.js';
-import { AutomationRuntime, type AutomationStats } from './runtime.js';
+import { AutomationRuntime } from './runtime.js';
+import type { AutomationStats, ReloadResult } from './runtime-parts.js';
 import { openStore } from '../../store/index.js';
-import { redisConnectionFromEnv } from '../../config/redis.js';
 
 export { driveSafeState } from './hardware.js';
 export { resolveAutomationOptions, type AutomationOptions } from './options.js';
 export type { ControlStore } from './recorder.js';
-export type { AutomationStats } from './runtime.js';
+export type { AutomationStats, ReloadResult } from './runtime-parts.js';
+export { ReloadRefusedError } from './reconfigure.js';
 export { deviceUpdate } from './updates.js';
 
 /** What `start` may be given besides options (tests and the benchmark inject parts). */
@@ -43,12 +44,23 @@ export interface AutomationStartConfig extends Partial<AutomationOptions> {
   clock?: Clock;
   /** @defaultValue `process.env` — read for option defaults and the watchdog (NOTIFY_SOCKET, CANOPY_WATCHDOG_MS). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * @defaultValue `{ connectAttempts: 1 }` — passed to {@link startServiceRuntime} (connection, heartbeat,
+   * admin mailbox); one connect attempt: a Redis that is down fails the start at once, outputs safe.
+   */
+  runtime?: Partial<Omit<ServiceRuntimeOptions, 'service'>>;
 }
 
 export interface AutomationHandle extends ServiceHandle {
-  engine: ControlEngine;
+  /** The engine in force (a reload of the devices file replaces it). */
+  readonly engine: ControlEngine;
   bank: RelayBank;
-  config: ControlConfig;
+  /** The devices configuration in force. */
+  readonly config: ControlConfig;
+  /** Re-reads the devices file and applies it (what `canopy admin automation reload-config` runs). */
+  reload(by?: string): Promise<ReloadResult>;
+  /** Its connection, heartbeat and admin mailbox. */
+  runtime: ServiceRuntime;
   stats(): AutomationStats;
   status(): DeviceStatus[];
   onTime(): Record<string, OnTimeDay[]>;
@@ -71,7 +83,7 @@ export interface AutomationHandle extends ServiceHandle {
  * schedules, expiries and the stale-data failsafe.
  */
 export async function start(config: AutomationStartConfig = {}): Promise<AutomationHandle> {
-  const { bus: givenBus, store, logger, clock: givenClock, env: givenEnv, ...opts } = config;
+  const { bus: givenBus, store, logger, clock: givenClock, env: givenEnv, runtime: rtOpts, ...opts } = config;
   const env = givenEnv ?? process.env;
   const o = resolveAutomationOptions(opts, env);
   const log = logger ?? createLogger('automation');
@@ -85,15 +97,33 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
   const simulated = claim.simulated || bus instanceof Mcp23017Simulator;
   // 1. Redis, and the lease naming this process as the bus's controller: a second automation on this bus
   //    (another data directory, another host on this Redis) is refused before it touches any relay.
-  let conn: Connection;
+  let rt: ServiceRuntime;
+  const ref: { reload?: (by?: string) => Promise<ReloadResult>; counters?: () => Record<string, unknown> } = {};
   try {
-    conn = await Connection.connect({
-      ...redisConnectionFromEnv(),
-      ...(o.redisUrl ? { url: o.redisUrl } : {}),
-      clientName: 'canopy-automation',
+    rt = await startServiceRuntime({
+      service: 'automation',
+      log,
+      connectAttempts: 1,
+      deferHeartbeat: true,
+      counters: () => ref.counters?.() ?? {},
+      ...rtOpts,
+      connection: {
+        ...(o.redisUrl ? { url: o.redisUrl } : {}),
+        clientName: 'canopy-automation',
+        ...rtOpts?.connection,
+      },
+      onReloadConfig: () => {
+        if (!ref.reload) throw new AutomationConfigError('the automation is still starting');
+        return ref.reload('admin');
+      },
+      commands: {
+        pause: refusePause,
+        resume: refusePause,
+        ...rtOpts?.commands,
+      },
     });
-    cleanup.push(() => conn.close());
-    conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+    cleanup.push(() => rt.close());
+    const conn = rt.conn;
     const lease = await takeLease(conn, o, claim, log);
     if (lease) cleanup.push(() => lease.release());
   } catch (err) {
@@ -118,16 +148,38 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
   try {
     const source: StoreSource | undefined =
       store === null ? undefined : (store ?? (() => openStore(o.databaseUrl, { busyTimeoutMs: o.storeBusyTimeoutMs })));
-    const svc = new AutomationRuntime(o, { cfg, bank, conn, store: source, log, clock, simulated });
+    const svc = new AutomationRuntime(o, { cfg, bank, conn: rt.conn, store: source, log, clock, simulated });
     cleanup.push(() => svc.close());
     await svc.begin();
+    ref.counters = () => ({ ...svc.stats(), recorder: svc.recorder.stats, simulatedRelays: simulated });
+    await rt.ready(); // the heartbeat says the automation is up once its inputs are (a command sent now is taken)
+    let current = cfg;
+    ref.reload = async (by = 'admin') => {
+      // a broken file throws here (DeviceConfigError listing every problem): the running configuration stays
+      const next = loadDevicesWithText(o.devicesFile);
+      const r = await svc.reconfigure(next.cfg, by);
+      current = next.cfg;
+      try {
+        if (claim.lock) saveLastGoodDevices(o.dataDir, next.text);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'last good devices file not updated');
+      }
+      log.info({ devices: r.devices }, 'devices file reloaded');
+      return r;
+    };
     // 3. Liveness: READY=1 once relays are safe and the loop runs; pings only while control cycles complete.
     const live = startLiveness(() => svc.idle(), o, env, log);
     cleanup.splice(cleanup.length - 1, 0, () => live.stop());
     return {
-      engine: svc.engine,
+      get engine() {
+        return svc.engine;
+      },
       bank,
-      config: cfg,
+      get config() {
+        return current;
+      },
+      reload: (by?: string) => ref.reload!(by),
+      runtime: rt,
       recorder: svc.recorder,
       simulated,
       watchdog: live.watchdog,
@@ -145,6 +197,13 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
     await runAll(cleanup.reverse());
     throw err;
   }
+}
+
+/** Pausing closed-loop control would leave every relay where it is with nobody watching: refused. */
+function refusePause(): never {
+  throw new AutomationConfigError(
+    'the automation cannot be paused: put devices in manual or off mode, or stop it (every output goes safe)',
+  );
 }
 
 async function runAll(fns: Array<() => Promise<unknown> | unknown>): Promise<void> {

@@ -1,6 +1,4 @@
-import path from 'node:path';
-import { defaultConfigFile } from '../../can/paths.js';
-import { loadBaseConfig } from '../../config/env.js';
+import { automationEnv } from '../../config/automation.js';
 
 /** Everything `canopy automation` can be told. */
 export interface AutomationOptions {
@@ -62,12 +60,12 @@ export interface AutomationOptions {
 }
 
 export function automationDefaults(env: NodeJS.ProcessEnv = process.env): AutomationOptions {
-  const base = loadBaseConfig(env);
+  const e = automationEnv(env);
   return {
-    devicesFile: env.AUTOMATION_DEVICES || defaultConfigFile('devices.yaml'),
-    i2c: env.CANOPY_I2C || `sim:${path.join(base.dataDir, 'mcp23017-sim.json')}`,
-    redisUrl: base.redisUrl,
-    databaseUrl: base.databaseUrl,
+    devicesFile: e.devicesFile,
+    i2c: e.i2c,
+    redisUrl: e.redisUrl,
+    databaseUrl: e.databaseUrl,
     tickMs: 500,
     pollMs: 1000,
     checkMs: 5000,
@@ -79,7 +77,7 @@ export function automationDefaults(env: NodeJS.ProcessEnv = process.env): Automa
     commandGroup: 'automation',
     recordQueueMax: 10_000,
     clockStepMs: 2000,
-    dataDir: base.dataDir,
+    dataDir: e.dataDir,
     i2cTimeoutMs: 1000,
     leasePrefix: 'automation:lease:',
     leaseTtlMs: 15_000,

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { AutomationEnv } from '../../config/automation.js';
 import { parseI2CSpec } from '../../hw/i2c.js';
 
 /** Why `canopy automation` refuses the relay bus it was given. */
@@ -10,11 +11,6 @@ export class RelayBusSelectionError extends Error {
     super(message);
     this.name = 'RelayBusSelectionError';
   }
-}
-
-/** Whether this process runs as a real install: under systemd (`INVOCATION_ID`) or with `NODE_ENV=production`. */
-export function isRealInstall(env: NodeJS.ProcessEnv): boolean {
-  return Boolean(env.INVOCATION_ID) || env.NODE_ENV === 'production';
 }
 
 /** Whether a bus spec names the simulated chip. */
@@ -29,15 +25,18 @@ export function isSimulated(spec: string): boolean {
  * the dashboard shows relays switching. Throws {@link RelayBusSelectionError}
  * whose one-line message says what to set.
  */
-export function checkRelayBusSelection(explicit: string | undefined, env: NodeJS.ProcessEnv): void {
-  if (!isRealInstall(env)) return;
-  const where = env.INVOCATION_ID ? 'under systemd' : 'with NODE_ENV=production';
-  const spec = explicit ?? (env.CANOPY_I2C || undefined);
+export function checkRelayBusSelection(
+  explicit: string | undefined,
+  env: Pick<AutomationEnv, 'production' | 'productionReason' | 'i2cGiven' | 'allowSimulatedRelays'>,
+): void {
+  if (!env.production) return;
+  const where = env.productionReason;
+  const spec = explicit ?? env.i2cGiven;
   if (spec === undefined)
     throw new RelayBusSelectionError(
       `no relay bus chosen ${where}: set CANOPY_I2C=1 (the relay boards on /dev/i2c-1; another N for /dev/i2c-N) in /etc/canopy/canopy.env`,
     );
-  if (isSimulated(spec) && env.CANOPY_ALLOW_SIMULATED_RELAYS !== '1')
+  if (isSimulated(spec) && !env.allowSimulatedRelays)
     throw new RelayBusSelectionError(
       `CANOPY_I2C=${spec} is the simulated relay chip, refused ${where}: set CANOPY_I2C=1 for the real relays on /dev/i2c-1, or add CANOPY_ALLOW_SIMULATED_RELAYS=1 for a test rig without relays`,
     );

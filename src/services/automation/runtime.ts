@@ -1,84 +1,53 @@
 import type { Connection } from '../../bus/connection.js';
-import { Heartbeat } from '../../bus/presence.js';
 import { LiveState } from '../../bus/state.js';
 import { StreamConsumer, type StreamEntry } from '../../bus/streams/consumer.js';
 import { Subscriber } from '../../bus/subscriber.js';
-import { Publisher } from '../../bus/topics.js';
 import { OnTimeAccount } from '../../cea/control/accounting.js';
 import { ClockStepDetector, formatStep, instant, type Clock, type Instant } from '../../cea/control/clock.js';
 import { CommandParser } from '../../cea/control/commands.js';
 import type { ControlConfig } from '../../cea/control/config.js';
-import type { ControlEvent, DeviceChange, EvaluateResult } from '../../cea/control/engine.js';
+import type { ControlEvent, EvaluateResult } from '../../cea/control/engine.js';
 import { ControlEngine } from '../../cea/control/engine.js';
 import type { RelayBank } from '../../hw/relays.js';
-import { packageVersion } from '../../cli/version.js';
 import type { Logger } from '../../util/log.js';
 import type { AutomationOptions } from './options.js';
 import { loadState, saveState, stateFromStore } from './persist.js';
-import { ControlRecorder, type StoreSource } from './recorder.js';
+import { ControlRecorder } from './recorder.js';
 import { ProgramLoader } from './programs.js';
 import { takeLive, takeUpdate, validateSensorUpdate, type SensorUpdate } from './inputs.js';
 import { ServerClock } from './server-clock.js';
-import { deviceUpdate, fieldsToCommand, noticeUpdate } from './updates.js';
-
-export interface AutomationStats {
-  readings: number;
-  malformedUpdates: number;
-  commands: number;
-  rejectedCommands: number;
-  changes: number;
-  writeFailures: number;
-  publishFailures: number;
-  /** Steps of the wall clock noticed (each re-evaluates every schedule at once). */
-  clockSteps: number;
-  /** Loads of the schedules and rules applied, and rows skipped as invalid. */
-  programLoads: number;
-  rejectedPrograms: number;
-}
-
-/** What the runtime is given besides its options. */
-export interface RuntimeParts {
-  cfg: ControlConfig;
-  bank: RelayBank;
-  conn: Connection;
-  store: StoreSource | undefined;
-  log: Logger;
-  clock: Clock;
-  /** The relays are a simulated chip (every device:update says so). */
-  simulated: boolean;
-}
+import { fieldsToCommand } from './updates.js';
+import { ControlOutputs } from './outputs.js';
+import { reconfigureEngine, ReloadRefusedError } from './reconfigure.js';
+import {
+  newStats,
+  startedChange,
+  stoppedChange,
+  type AutomationStats,
+  type ReloadResult,
+  type RuntimeParts,
+} from './runtime-parts.js';
 
 /** The running service; one per process. */
 export class AutomationRuntime {
-  readonly engine: ControlEngine;
+  /** Replaced (never mutated into another configuration) by {@link reconfigure}. */
+  engine: ControlEngine;
   readonly account: OnTimeAccount;
   readonly recorder: ControlRecorder;
   readonly #o: AutomationOptions;
-  readonly #cfg: ControlConfig;
+  #cfg: ControlConfig;
   readonly #bank: RelayBank;
   readonly #conn: Connection;
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #steps: ClockStepDetector;
-  readonly #simulated: boolean;
   /** Redis server time minus our monotonic time, taken at start: command ages on the server's clock, never on ours. */
   readonly #server: ServerClock;
-  readonly #pub: Publisher;
+  readonly #out: ControlOutputs;
   readonly #live: LiveState;
   readonly #parser = new CommandParser();
-  readonly #stats: AutomationStats = {
-    readings: 0,
-    malformedUpdates: 0,
-    commands: 0,
-    rejectedCommands: 0,
-    changes: 0,
-    writeFailures: 0,
-    publishFailures: 0,
-    clockSteps: 0,
-    programLoads: 0,
-    rejectedPrograms: 0,
-  };
-  readonly #programs: ProgramLoader;
+  readonly #stats: AutomationStats = newStats();
+  #programs: ProgramLoader;
   #programChain: Promise<void> = Promise.resolve();
   #programRetry: NodeJS.Timeout | undefined;
   readonly #hasStore: boolean;
@@ -86,7 +55,6 @@ export class AutomationRuntime {
   #timers: NodeJS.Timeout[] = [];
   #sub: Subscriber | undefined;
   #consumer: StreamConsumer | undefined;
-  #heartbeat: Heartbeat | undefined;
   #persistTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -97,7 +65,6 @@ export class AutomationRuntime {
     this.#conn = p.conn;
     this.#log = p.log;
     this.#clock = p.clock;
-    this.#simulated = p.simulated;
     this.#steps = new ClockStepDetector(o.clockStepMs);
     const t = instant(p.clock);
     this.#steps.observe(t);
@@ -107,7 +74,13 @@ export class AutomationRuntime {
     this.recorder = new ControlRecorder(p.store, p.log, o.recordQueueMax);
     this.#hasStore = p.store !== undefined;
     this.#programs = new ProgramLoader(this.recorder, p.cfg, p.log);
-    this.#pub = new Publisher(p.conn);
+    this.#out = new ControlOutputs(p.conn, {
+      eventsChannel: o.eventsChannel,
+      simulated: p.simulated,
+      recorder: this.recorder,
+      log: p.log,
+      onFailure: () => this.#stats.publishFailures++,
+    });
     this.#live = new LiveState(p.conn, { prefix: o.livePrefix });
   }
 
@@ -140,22 +113,7 @@ export class AutomationRuntime {
     if (Object.keys(persisted.snapshot.devices ?? {}).length === 0)
       persisted.snapshot = await stateFromStore(this.recorder, persisted.snapshot, this.#cfg.manual, this.#log);
     // 3. Tell everyone where the outputs are now: the safe state.
-    for (const d of this.engine.status()) {
-      const c: DeviceChange = {
-        device: d.name,
-        location: d.location,
-        cluster: d.cluster,
-        from: d.state,
-        to: d.state,
-        fromMode: d.mode,
-        mode: d.mode,
-        source: 'startup',
-        reason: 'automation started: safe state',
-        by: 'automation',
-        at: t.wall,
-      };
-      this.#enqueue({ changes: [c], events: [] }, false);
-    }
+    for (const d of this.engine.status()) this.#enqueue({ changes: [startedChange(d, t.wall)], events: [] }, false);
     // 4. Restore the last persisted modes, states, setpoints and on-time.
     const restored = this.engine.restore(persisted.snapshot, t);
     this.account.restore(persisted.onTime);
@@ -184,12 +142,33 @@ export class AutomationRuntime {
     this.#timers.push(setInterval(() => this.#evaluate(), this.#o.tickMs));
     this.#timers.push(setInterval(() => void this.#poll(), this.#o.pollMs));
     this.#timers.push(setInterval(() => void this.#checkHardware(), this.#o.checkMs));
-    this.#heartbeat = await Heartbeat.start(this.#conn, {
-      service: 'automation',
-      version: packageVersion(),
-      logger: this.#log,
-      counters: () => ({ ...this.#stats, recorder: this.recorder.stats, simulatedRelays: this.#simulated }),
-    });
+  }
+
+  /**
+   * Applies a new devices configuration while running, between two relay
+   * writes (see reconfigure.ts): no output moves because of the swap;
+   * a device the new configuration decides otherwise switches as any change
+   * does, within its safety limits. A change that needs a restart rejects
+   * with ReloadRefusedError and the running configuration stays.
+   */
+  reconfigure(next: ControlConfig, by: string): Promise<ReloadResult> {
+    const done = this.#chain.then(() => this.#swap(next, by));
+    this.#chain = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    return done;
+  }
+
+  #swap(next: ControlConfig, by: string): ReloadResult {
+    if (this.#closed) throw new ReloadRefusedError('the automation is stopping');
+    const { engine, result } = reconfigureEngine(this.engine, next, this.now(), by);
+    [this.engine, this.#cfg] = [engine, next];
+    this.#programs = new ProgramLoader(this.recorder, next, this.#log);
+    this.#enqueue(result);
+    this.#retryFaults();
+    if (this.#hasStore) void this.reloadPrograms(by);
+    return { devices: next.devices.length, setpoints: engine.setpoints() };
   }
 
   /**
@@ -321,20 +300,11 @@ export class AutomationRuntime {
       this.#stats.changes++;
       this.account.record(c.device, c.to === 1, this.now());
       this.recorder.change(c);
-      out.push(
-        this.#pub
-          .publishTopic('device:update', [c.location, c.cluster], deviceUpdate(c, this.#simulated))
-          .catch(() => this.#stats.publishFailures++),
-      );
+      out.push(this.#out.change(c));
       this.#log.info({ device: c.device, from: c.from, to: c.to, mode: c.mode, source: c.source, by: c.by }, c.reason);
     }
     for (const e of r.events) out.push(this.#event(e));
-    for (const n of r.notices ?? [])
-      out.push(
-        this.#pub
-          .publishTopic('device:update', [n.location, n.cluster], noticeUpdate(n, this.#simulated))
-          .catch(() => this.#stats.publishFailures++),
-      );
+    for (const n of r.notices ?? []) out.push(this.#out.notice(n));
     // Messages are pipelined on one connection (so they keep their order) and not waited for:
     // the next relay write must not wait for a Redis round trip. Failures are counted.
     void Promise.all(out);
@@ -342,20 +312,8 @@ export class AutomationRuntime {
   }
 
   #event(e: ControlEvent): Promise<unknown> {
-    const level = e.type === 'failsafe' || e.type === 'fault' ? 'warn' : 'info';
-    this.#log[level]({ device: e.device, event: e.type, by: e.by }, e.message);
-    if (e.device) {
-      const s = this.engine.status().find((d) => d.name === e.device);
-      if (s) this.recorder.event(e, s);
-    }
-    const msg = {
-      type: e.type,
-      device: e.device ?? null,
-      message: e.message,
-      by: e.by ?? null,
-      timestamp: new Date(e.at).toISOString(),
-    };
-    return this.#pub.publish(this.#o.eventsChannel, msg).catch(() => this.#stats.publishFailures++);
+    const device = e.device ? this.engine.status().find((d) => d.name === e.device) : undefined;
+    return this.#out.event(e, device);
   }
 
   #retryFaults(): void {
@@ -423,28 +381,13 @@ export class AutomationRuntime {
       const safe = this.#cfg.devices.find((x) => x.name === d.name)!.safeState;
       this.account.record(d.name, safe === 1, t);
       if (d.state === safe) continue;
-      const c: DeviceChange = {
-        ...d,
-        device: d.name,
-        from: d.state,
-        to: safe,
-        fromMode: d.mode,
-        source: 'startup',
-        reason: 'automation stopped: safe state',
-        by: 'automation',
-        at: t.wall,
-      };
+      const c = stoppedChange(d, safe, t.wall);
       this.recorder.stopped(c);
-      out.push(
-        this.#pub
-          .publishTopic('device:update', [d.location, d.cluster], deviceUpdate(c, this.#simulated))
-          .catch(() => undefined),
-      );
+      out.push(this.#out.change(c));
     }
     await Promise.all(out);
     // the engine's snapshot still holds the states to restore; the on-time now includes the final intervals
     await this.#persist();
     await this.recorder.close();
-    await this.#heartbeat?.close().catch(() => undefined);
   }
 }

@@ -1,6 +1,6 @@
 import type { DeviceChange, DeviceNotice } from '../../cea/control/engine.js';
 
-/** `device:update` message (SPEC §2). */
+/** `device:update` message. */
 export interface DeviceUpdate {
   location: string;
   cluster: string;

@@ -35,9 +35,8 @@ export function systemdSink(env: NodeJS.ProcessEnv, command = 'systemd-notify'):
  * The `canopy up` supervisor: present when it started us with an IPC
  * channel and `CANOPY_WATCHDOG_MS`; pings every third of that.
  */
-export function supervisorSink(env: NodeJS.ProcessEnv): WatchdogSink | undefined {
-  const ms = Number(env.CANOPY_WATCHDOG_MS);
-  if (!(ms > 0) || typeof process.send !== 'function') return undefined;
+export function supervisorSink(ms: number | undefined): WatchdogSink | undefined {
+  if (!(ms !== undefined && ms > 0) || typeof process.send !== 'function') return undefined;
   process.channel?.unref(); // the channel must not keep a stopping process alive
   return {
     name: 'supervisor',

@@ -14,7 +14,7 @@ import { Registry } from '../../bus/registry.js';
 import { Subscriber } from '../../bus/subscriber.js';
 import { loadBaseConfig } from '../../config/env.js';
 import { Publisher } from '../../bus/topics.js';
-import { packageVersion } from '../../cli/version.js';
+import { packageVersion } from '../../config/version.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import { redisConnectionFromEnv } from '../../config/redis.js';
 
@@ -52,6 +52,11 @@ export interface ServiceRuntimeOptions {
   fabricDir: string;
   /** @defaultValue `{}` — identity cleanup every 10 min by the elected process, file sweeps, replays. */
   janitor: Partial<Omit<FabricJanitorOptions, 'instance' | 'logger'>>;
+  /**
+   * @defaultValue false — `true`: the heartbeat (which tells everyone the service is up) starts only when
+   * the service calls {@link ServiceRuntime.ready}, once its inputs are set up; the admin mailbox runs at once.
+   */
+  deferHeartbeat: boolean;
 }
 
 export interface ServiceRuntimeEvents {
@@ -68,6 +73,7 @@ export interface ServiceRuntime extends EventEmitter<ServiceRuntimeEvents> {
   /** Pub/sub on its own connection, shared by the mailbox and the service. */
   readonly subscriber: Subscriber;
   readonly publisher: Publisher;
+  /** Its heartbeat; with `deferHeartbeat`, available once {@link ready} resolved. */
   readonly presence: Heartbeat;
   readonly mailbox: Mailbox;
   /** Identities (`identity:{scope}:{id}`), with the file fallback. */
@@ -76,6 +82,8 @@ export interface ServiceRuntime extends EventEmitter<ServiceRuntimeEvents> {
   readonly log: Logger;
   /** Set by the `pause` admin command, cleared by `resume`: a paused service stops acting (it keeps its heartbeat). */
   readonly paused: boolean;
+  /** Starts the heartbeat when it was deferred (`deferHeartbeat`); at once otherwise. Idempotent. */
+  ready(): Promise<void>;
   /** Stops the mailbox and heartbeat (deleting it), closes the subscriber and the connection. */
   close(): Promise<void>;
 }
@@ -85,13 +93,15 @@ const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 class Runtime extends EventEmitter<ServiceRuntimeEvents> implements ServiceRuntime {
   paused = false;
   #closed = false;
+  #presence: Heartbeat | undefined;
+  #starting: Promise<void> | undefined;
   constructor(
     readonly service: string,
     readonly instance: string,
     readonly conn: Connection,
     readonly subscriber: Subscriber,
     readonly publisher: Publisher,
-    readonly presence: Heartbeat,
+    readonly startPresence: () => Promise<Heartbeat>,
     readonly mailbox: Mailbox,
     readonly registry: Registry,
     readonly janitor: FabricJanitor,
@@ -100,12 +110,31 @@ class Runtime extends EventEmitter<ServiceRuntimeEvents> implements ServiceRunti
     super();
   }
 
+  get presence(): Heartbeat {
+    if (!this.#presence) throw new ConfigError(`${this.service}: the heartbeat starts with ready()`);
+    return this.#presence;
+  }
+
+  /** The heartbeat when it runs. */
+  get beating(): Heartbeat | undefined {
+    return this.#presence;
+  }
+
+  ready(): Promise<void> {
+    this.#starting ??= this.startPresence().then((hb) => {
+      if (this.#closed) return hb.close();
+      this.#presence = hb;
+    });
+    return this.#starting;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.janitor.close().catch(() => undefined);
     await this.mailbox.close().catch(() => undefined);
-    await this.presence.close().catch(() => undefined);
+    await this.#starting?.catch(() => undefined);
+    await this.#presence?.close().catch(() => undefined);
     await this.subscriber.close().catch(() => undefined);
     await this.conn.close().catch(() => undefined);
   }
@@ -133,6 +162,7 @@ export async function startServiceRuntime(
     useRedis: loadBaseConfig().useRedis,
     fabricDir: path.join(loadBaseConfig().dataDir, 'fabric'),
     janitor: {},
+    deferHeartbeat: false,
     ...stripUndefined(options),
     service: options.service,
   };
@@ -147,53 +177,55 @@ export async function startServiceRuntime(
   conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   conn.on('health', (state, previous) => log.info({ state, previous }, 'redis connection health'));
   let subscriber: Subscriber | undefined;
-  let presence: Heartbeat | undefined;
   let mailbox: Mailbox | undefined;
+  let runtime: Runtime | undefined;
   try {
     subscriber = await Subscriber.create(conn, { logger: log });
     const publisher = new Publisher(conn);
     const ref: { rt?: Runtime } = {};
     const files = new FabricFiles({ dir: o.fabricDir });
     const fallback = { files, useRedis: o.useRedis };
-    presence = await Heartbeat.start(conn, {
-      ...o.heartbeat,
-      ...fallback,
-      service: o.service,
-      instance: o.instance,
-      version: o.version,
-      logger: log,
-      counters: () => ({ ...o.counters(), paused: ref.rt?.paused ?? false }),
-    });
+    const startPresence = () =>
+      Heartbeat.start(conn, {
+        ...o.heartbeat,
+        ...fallback,
+        service: o.service,
+        instance: o.instance,
+        version: o.version,
+        logger: log,
+        counters: () => ({ ...o.counters(), paused: ref.rt?.paused ?? false }),
+      });
     mailbox = new Mailbox(conn, { instance: o.instance, subscriber, logger: log, ...fallback });
     const registry = new Registry(conn, fallback);
     const janitor = new FabricJanitor(conn, registry, files, { ...o.janitor, instance: o.instance, logger: log });
-    const runtime = new Runtime(
+    const rt = (runtime = new Runtime(
       o.service,
       o.instance,
       conn,
       subscriber,
       publisher,
-      presence,
+      startPresence,
       mailbox,
       registry,
       janitor,
       log,
-    );
+    ));
+    if (!o.deferHeartbeat) await rt.ready();
     // Redis is back: beat there (removing the file), replay the identities, drain the mailbox.
     conn.on('reconnected', () => {
-      const hb = presence;
+      const hb = rt.beating;
       void (async () => {
         await hb?.beat().catch(() => undefined);
         await janitor.replay().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'replay failed'));
         await mailbox?.drain();
       })();
     });
-    ref.rt = runtime;
+    ref.rt = rt;
     mailbox.handle('status', () => ({
       service: o.service,
       instance: o.instance,
       version: o.version,
-      paused: runtime.paused,
+      paused: rt.paused,
       log_level: log.level,
       ...o.counters(),
     }));
@@ -206,18 +238,18 @@ export async function startServiceRuntime(
       return { level, previous };
     });
     mailbox.handle('pause', () => {
-      if (!runtime.paused) {
-        runtime.paused = true;
+      if (!rt.paused) {
+        rt.paused = true;
         log.info('paused by admin message');
-        runtime.emit('pause');
+        rt.emit('pause');
       }
       return { paused: true };
     });
     mailbox.handle('resume', () => {
-      if (runtime.paused) {
-        runtime.paused = false;
+      if (rt.paused) {
+        rt.paused = false;
         log.info('resumed by admin message');
-        runtime.emit('resume');
+        rt.emit('resume');
       }
       return { paused: false };
     });
@@ -225,17 +257,17 @@ export async function startServiceRuntime(
       if (!o.onReloadConfig) throw new ConfigError(`${o.service} has no configuration to reload`);
       const result = await o.onReloadConfig();
       log.info('configuration reloaded by admin message');
-      runtime.emit('reload', result);
+      rt.emit('reload', result);
       return result ?? { reloaded: true };
     });
     for (const [name, h] of Object.entries(o.commands)) mailbox.handle(name, h);
     await mailbox.start();
     janitor.start();
     log.info({ instance: o.instance, version: o.version }, `${o.service} joined the fabric`);
-    return runtime;
+    return rt;
   } catch (err) {
     await mailbox?.close().catch(() => undefined);
-    await presence?.close().catch(() => undefined);
+    await runtime?.beating?.close().catch(() => undefined);
     await subscriber?.close().catch(() => undefined);
     await conn.close();
     throw err;

@@ -1,3 +1,4 @@
+import { exporterEnv } from '../../config/exporter.js';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ConfigError } from '../../bus/errors.js';
 import type { Subscription } from '../../bus/subscriber.js';
@@ -34,11 +35,7 @@ export interface ExporterConfig {
 }
 
 export function exporterConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ExporterConfig> {
-  return {
-    mqttUrl: env.MQTT_URL || 'mqtt://127.0.0.1:1883',
-    username: env.MQTT_USERNAME || undefined,
-    password: env.MQTT_PASSWORD || undefined,
-  };
+  return exporterEnv(env);
 }
 
 /** `Flower Room` → `flower_room`. */

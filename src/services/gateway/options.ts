@@ -3,6 +3,7 @@ import type { BusLogger } from '../../bus/log.js';
 import { silentLogger } from '../../bus/log.js';
 import type { ConnectionOptions } from '../../bus/options.js';
 import { isUserCodecName, type UserCodecName } from '../../bus/userchannels.js';
+import { gatewayEnv as readGatewayEnv } from '../../config/gateway.js';
 import { loadTokens } from './tokens.js';
 
 /** Everything `canopy gateway` can be told. */
@@ -84,29 +85,12 @@ export const GATEWAY_DEFAULTS: Omit<GatewayOptions, 'tokens' | 'rateBurst'> = {
   logger: silentLogger,
 };
 
-/** Options from the environment (`CANOPY_GATEWAY_*`), before explicit ones. */
+/** Options from the environment (`CANOPY_GATEWAY_*`, src/config/gateway.ts), before explicit ones. */
 export function gatewayEnv(env: NodeJS.ProcessEnv = process.env): Partial<GatewayOptions> {
-  const o: Partial<GatewayOptions> = {};
-  const num = (name: string): number | undefined => {
-    const v = env[name];
-    if (v === undefined || v === '') return undefined;
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new ConfigError(`${name} must be a number, got "${v}"`);
-    return n;
-  };
-  if (env.CANOPY_GATEWAY_HOST) o.host = env.CANOPY_GATEWAY_HOST;
-  const set = <K extends keyof GatewayOptions>(k: K, name: string) => {
-    const n = num(name);
-    if (n !== undefined) (o as Record<string, unknown>)[k] = n;
-  };
-  set('port', 'CANOPY_GATEWAY_PORT');
-  set('maxMessageBytes', 'CANOPY_GATEWAY_MAX_MESSAGE_BYTES');
-  set('ratePerSecond', 'CANOPY_GATEWAY_RATE');
-  set('backlogWindowMs', 'CANOPY_GATEWAY_BACKLOG_MS');
-  set('maxConnections', 'CANOPY_GATEWAY_MAX_CONNECTIONS');
-  set('handshakeTimeoutMs', 'CANOPY_GATEWAY_HANDSHAKE_TIMEOUT_MS');
-  set('pingIntervalMs', 'CANOPY_GATEWAY_PING_MS');
-  if (env.CANOPY_GATEWAY_TOKENS || env.CANOPY_GATEWAY_TOKENS_FILE) o.tokens = loadTokens(env);
+  const { tokens, tokensFile, ...rest } = readGatewayEnv(env);
+  const o = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<GatewayOptions>;
+  if (tokens || tokensFile)
+    o.tokens = loadTokens({ CANOPY_GATEWAY_TOKENS: tokens, CANOPY_GATEWAY_TOKENS_FILE: tokensFile });
   return o;
 }
 

@@ -1,5 +1,5 @@
+import { recorderEnv } from '../../config/recorder.js';
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Codec } from '../../bus/codec.js';
 import type { Subscription } from '../../bus/subscriber.js';
 import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } from '../common/runtime.js';
@@ -93,7 +93,7 @@ export interface RecorderHandle extends ServiceHandle {
  */
 export async function start(config: Partial<RecorderConfig> = {}): Promise<RecorderHandle> {
   const c: RecorderConfig = {
-    dir: path.join(path.resolve(process.env.CANOPY_DATA_DIR || './data'), 'recordings'),
+    dir: recorderEnv().dir,
     patterns: ['sensor:update*', 'device:update*', 'analytics:update*', 'alerts:update*', 'control:command'],
     dedupeWindowMs: 2000,
     maxFileBytes: 64 * 1024 * 1024,

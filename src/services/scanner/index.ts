@@ -1,3 +1,4 @@
+import { SCANNER_BOUNDS_DEFAULTS, scannerEnv } from '../../config/scanner.js';
 import path from 'node:path';
 import { ConfigError } from '../../bus/errors.js';
 import { SpooledStreamWriter } from '../../bus/spooled-stream.js';
@@ -46,7 +47,7 @@ export interface ScannerConfig {
   logger: Logger;
 }
 
-export const SCANNER_BOUNDS_DEFAULTS = { spoolMaxBytes: 512 * 1024 * 1024, maxFutureSkewMs: 5 * 60_000 };
+export { SCANNER_BOUNDS_DEFAULTS };
 
 export interface ScannerHandle extends ServiceHandle {
   readonly writer: SpooledStreamWriter;
@@ -71,23 +72,13 @@ export function boundsFromEnv(env: NodeJS.ProcessEnv = process.env): {
   spoolMaxBytes: number;
   maxFutureSkewMs: number;
 } {
-  const num = (name: string, dflt: number) => {
-    const text = env[name];
-    if (text === undefined || text === '') return dflt;
-    const n = Number(text);
-    if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive integer, got "${text}"`);
-    return n;
-  };
-  return {
-    spoolMaxBytes: num('CANOPY_SPOOL_MAX_BYTES', SCANNER_BOUNDS_DEFAULTS.spoolMaxBytes),
-    maxFutureSkewMs: num('CANOPY_MAX_FUTURE_SKEW_MS', SCANNER_BOUNDS_DEFAULTS.maxFutureSkewMs),
-  };
+  const { spoolMaxBytes, maxFutureSkewMs } = scannerEnv(env);
+  return { spoolMaxBytes, maxFutureSkewMs };
 }
 
 /** Reads `CANOPY_STREAM_MAXLEN` / `CANOPY_STREAM_MINID_MS` into a trim policy. */
 export function trimFromEnv(env: NodeJS.ProcessEnv = process.env): TrimPolicy {
-  if (env.CANOPY_STREAM_MINID_MS) return { minAgeMs: Number(env.CANOPY_STREAM_MINID_MS) };
-  return { maxLen: Number(env.CANOPY_STREAM_MAXLEN || 2_000_000) };
+  return scannerEnv(env).trim;
 }
 
 /**

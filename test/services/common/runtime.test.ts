@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../../src/bus/connection.js';
+import { ConfigError } from '../../../src/bus/errors.js';
+import { sendAdminMessage } from '../../../src/bus/mailbox.js';
 import { startServiceRuntime, type ServiceRuntime } from '../../../src/services/common/runtime.js';
 import { createLogger } from '../../../src/util/log.js';
 import { startRedis, type TestRedis } from '../../support/redis.js';
@@ -65,5 +67,33 @@ describe('service runtime + canopy admin', () => {
     expect(bad.code).toBe(1);
     const nobody = await canopy(['admin', 'ghost', 'ping']);
     expect(nobody.stderr).toContain('no live instance or service named "ghost"');
+  });
+});
+
+describe('deferHeartbeat', () => {
+  it('the mailbox answers at once; the heartbeat appears only when the service says it is ready', async () => {
+    const late = await startServiceRuntime({
+      service: 'late',
+      instance: 'testhost:late:1',
+      connection: { url: redis.url },
+      log: createLogger('late', 'silent'),
+      deferHeartbeat: true,
+    });
+    const conn = await Connection.connect({ url: redis.url });
+    try {
+      const { reply } = await sendAdminMessage(conn, 'testhost:late:1', 'ping', {}, { replyTimeoutMs: 10_000 });
+      expect(reply).toMatchObject({ ok: true, result: { pong: true } });
+      expect(await conn.client.exists('heartbeat:testhost:late:1')).toBe(0);
+      expect(() => late.presence).toThrow(ConfigError);
+      await late.ready();
+      await late.ready(); // idempotent
+      expect(await conn.client.exists('heartbeat:testhost:late:1')).toBe(1);
+      expect(late.presence.stats.beats).toBe(1);
+      await late.close();
+      expect(await conn.client.exists('heartbeat:testhost:late:1')).toBe(0);
+    } finally {
+      await late.close();
+      await conn.close();
+    }
   });
 });

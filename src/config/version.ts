@@ -10,7 +10,7 @@ export function packageVersion(): string {
       };
       if (p.name === 'canopy' && p.version) return p.version;
     } catch {
-      // try the next layout (dist/src/cli or src/cli)
+      // try the next layout (dist/src/config or src/config)
     }
   }
   return '0.0.0';
