@@ -19,12 +19,13 @@ import { checkUserId, type RawMessage } from '../src/bus/userchannels.js';
 import { UserChannels } from '../src/client/index.js';
 import { createLogger, type Logger } from '../src/util/log.js';
 import { ExampleConfigError, Forecaster, forecastOptions, type ForecastOptions } from './forecast.js';
+import { redisConnectionFromEnv } from '../src/config/redis.js';
 
 /** Options of the example consumer. */
 export interface MlConsumerOptions extends ForecastOptions {
   /** Users whose raw channel is read. Required, at least one. */
   users: string[];
-  /** @defaultValue `{}` — `REDIS_URL` from the environment */
+  /** @defaultValue `{}` — the local default; the program passes `REDIS_URL`/`REDIS_DB` from the environment */
   redis: Partial<ConnectionOptions>;
   /** @defaultValue `canopy-example-ml-ts` — the `source` of every prediction. */
   source: string;
@@ -124,6 +125,7 @@ async function main(argv: string[]): Promise<void> {
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const consumer = await startMlConsumer({
     users: values.user,
+    redis: redisConnectionFromEnv(),
     ...(values.window !== undefined ? { window: num(values.window) } : {}),
     ...(values.step !== undefined ? { step: num(values.step) } : {}),
     ...(values.horizon !== undefined ? { horizon: num(values.horizon) } : {}),

@@ -13,7 +13,6 @@ import {
   type UserCodecName,
   type UserMessageByKind,
 } from '../bus/userchannels.js';
-import { redisConnectionFromEnv } from '../config/redis.js';
 
 /** How a {@link UserChannels} client talks to Redis. */
 export interface UserChannelsOptions {
@@ -85,7 +84,6 @@ export class UserChannels {
     const conn = await Connection.connect({
       clientName: 'canopy-user-channels',
       logger: o.logger,
-      ...redisConnectionFromEnv(),
       ...o.redis,
     });
     // transport errors are retried by the connection; they are logged, never thrown at the caller

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
 import { formatReport, runDoctor } from '../../ops/doctor/index.js';
-import { resolveAutomationOptions } from '../../services/automation/options.js';
 import { upServices } from '../../ops/services-list.js';
 import { automationEnv } from '../../config/automation.js';
 import { toolsEnv } from '../../config/tools.js';

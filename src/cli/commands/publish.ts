@@ -5,6 +5,7 @@ import { ConfigError } from '../../bus/errors.js';
 import { isUserCodecName, MESSAGE_TYPE, USER_CHANNEL_KINDS, type UserMessage } from '../../bus/userchannels.js';
 import { createLogger } from '../../util/log.js';
 import { userKindArgs } from './subscribe.js';
+import { redisConnectionFromEnv } from '../../config/redis.js';
 
 export function registerPublish(program: Command): void {
   program
@@ -31,7 +32,11 @@ export function registerPublish(program: Command): void {
         throw new ConfigError('the message must be a JSON object');
       }
       const msg = { type: MESSAGE_TYPE[kind], ...(value as object) } as UserMessage;
-      const ch = await UserChannels.connect({ logger: createLogger('publish'), codec: opts.codec });
+      const ch = await UserChannels.connect({
+        redis: redisConnectionFromEnv(),
+        logger: createLogger('publish'),
+        codec: opts.codec,
+      });
       try {
         const n = await ch.publish(user, kind, msg as never);
         process.stdout.write(`published to user:${user}:${kind} (${n} receiver${n === 1 ? '' : 's'})\n`);

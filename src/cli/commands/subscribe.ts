@@ -4,6 +4,7 @@ import { ConfigError } from '../../bus/errors.js';
 import { checkUserId, isUserChannelKind, USER_CHANNEL_KINDS, type UserChannelKind } from '../../bus/userchannels.js';
 import { createLogger } from '../../util/log.js';
 import { loadBaseConfig } from '../../config/env.js';
+import { redisConnectionFromEnv } from '../../config/redis.js';
 
 /** Checks the `<user> <kind>` arguments of subscribe/publish. */
 export function userKindArgs(user: string, kind: string): UserChannelKind {
@@ -29,6 +30,7 @@ export function registerSubscribe(program: Command): void {
       // one clear line per refused message on stderr; the JSON log only when LOG_LEVEL asks for it
       const log = createLogger('subscribe', loadBaseConfig().logLevelGiven ?? 'error');
       const ch = await UserChannels.connect({
+        redis: redisConnectionFromEnv(),
         logger: log,
         validate: opts.validate,
         onMalformed: ({ channel, error }) =>
