@@ -16,7 +16,7 @@ import {
 
 /** How a {@link UserChannels} client talks to Redis. */
 export interface UserChannelsOptions {
-  /** @defaultValue `{}` — `REDIS_URL` (with the consumer's ACL user and password) from the environment */
+  /** @defaultValue `{}` — the bus defaults (local Redis); pass `redisConnectionFromEnv()` (src/config/redis.ts) for `REDIS_URL` with the consumer's ACL user 
   redis: Partial<ConnectionOptions>;
   /** @defaultValue `msgpack` — encoding of published messages (received ones may be either). */
   codec: UserCodecName;
