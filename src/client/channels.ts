@@ -12,7 +12,7 @@ import {
   type UserChannelKind,
   type UserCodecName,
   type UserMessageByKind,
-} from '../bus/userchannels.js';
+} from '../contracts/user-channels.js';
 
 /** How a {@link UserChannels} client talks to Redis. */
 export interface UserChannelsOptions {

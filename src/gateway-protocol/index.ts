@@ -1,4 +1,4 @@
-import type { BackKind, UserCodecName } from '../bus/userchannels.js';
+import type { BackKind, UserCodecName } from '../contracts/user-channels.js';
 
 /**
  * The WebSocket protocol between an edge relay and `canopy gateway`.

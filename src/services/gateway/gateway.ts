@@ -5,7 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { Connection } from '../../bus/connection.js';
 import { Registry } from '../../bus/registry.js';
 import { Subscriber } from '../../bus/subscriber.js';
-import { UserCodec, UserMessageValidator, type UserCodecName } from '../../bus/userchannels.js';
+import { UserCodec, UserMessageValidator, type UserCodecName } from '../../contracts/user-channels.js';
 import { CLOSE, RELAY_PATH, type WelcomeFrame } from '../../gateway-protocol/index.js';
 import { UserChannelHub, type BackMessage } from './hub.js';
 import { handleRelayMessage, type InboundDeps } from './inbound.js';

@@ -13,7 +13,7 @@ import {
   type ForwardKind,
   type UserCodec,
   type UserMessageValidator,
-} from '../../bus/userchannels.js';
+} from '../../contracts/user-channels.js';
 
 /** A back-channel message the hub has read, checked and stored in the backlog. */
 export interface BackMessage {

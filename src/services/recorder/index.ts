@@ -6,7 +6,7 @@ import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } 
 import type { ServiceHandle } from '../types.js';
 import { RotatingLog } from './rotating-log.js';
 import { evictOldest } from '../../util/bounded.js';
-import { parseUserChannel, USER_CHANNEL_KINDS, type UserChannelKind } from '../../bus/userchannels.js';
+import { parseUserChannel, USER_CHANNEL_KINDS, type UserChannelKind } from '../../contracts/user-channels.js';
 import { checkRecordUsers, checkUserKinds, recordUsers } from './users.js';
 
 /** Caps on the recorder's memory of outside input: dedupe keys (channel + message) and devices' last states. */

@@ -11,7 +11,7 @@ import {
   parseUserChannel,
   userChannel,
   type UserChannelKind,
-} from '../../bus/userchannels.js';
+} from '../../contracts/user-channels.js';
 import type { Logger } from '../../util/log.js';
 import type { RotatingLog } from './rotating-log.js';
 
