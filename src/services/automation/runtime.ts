@@ -17,7 +17,9 @@ import type { AutomationOptions } from './options.js';
 import { loadState, saveState, stateFromStore } from './persist.js';
 import { ControlRecorder, type StoreSource } from './recorder.js';
 import { ProgramLoader } from './programs.js';
-import { takeLive, takeUpdate, validateSensorUpdate, type SensorUpdate } from './inputs.js';
+import { takeLive, takeUpdate } from './inputs.js';
+import { checkSensorReadings, type SensorReadings } from '../../contracts/updates.js';
+import { DEVICE_UPDATE, SENSOR_UPDATE } from '../../contracts/names.js';
 import { ServerClock } from './server-clock.js';
 import { deviceUpdate, fieldsToCommand, noticeUpdate } from './updates.js';
 
@@ -167,8 +169,8 @@ export class AutomationRuntime {
       logger: this.#log,
       connection: { clientName: 'canopy-automation-sub' },
     });
-    await this.#sub.subscribe<SensorUpdate>('sensor:update', (m) => this.#onSensorUpdate(m), {
-      validate: validateSensorUpdate,
+    await this.#sub.subscribe<SensorReadings>(SENSOR_UPDATE, (m) => this.#onSensorUpdate(m), {
+      validate: checkSensorReadings,
     });
     this.#sub.on('malformed', () => this.#stats.malformedUpdates++);
     // Commands come only from the stream (XADD needs a grant the api and operators have);
@@ -226,7 +228,7 @@ export class AutomationRuntime {
   }
 
   /** A pushed update: each value is a new sample, received now (its age counts from here, whatever its timestamp). */
-  #onSensorUpdate(m: SensorUpdate): void {
+  #onSensorUpdate(m: SensorReadings): void {
     const r = takeUpdate(this.engine, m, this.now());
     this.#stats.readings += r.taken;
     if (r.touched.size) this.#evaluate(r.touched);
@@ -323,7 +325,7 @@ export class AutomationRuntime {
       this.recorder.change(c);
       out.push(
         this.#pub
-          .publishTopic('device:update', [c.location, c.cluster], deviceUpdate(c, this.#simulated))
+          .publishTopic(DEVICE_UPDATE, [c.location, c.cluster], deviceUpdate(c, this.#simulated))
           .catch(() => this.#stats.publishFailures++),
       );
       this.#log.info({ device: c.device, from: c.from, to: c.to, mode: c.mode, source: c.source, by: c.by }, c.reason);
@@ -332,7 +334,7 @@ export class AutomationRuntime {
     for (const n of r.notices ?? [])
       out.push(
         this.#pub
-          .publishTopic('device:update', [n.location, n.cluster], noticeUpdate(n, this.#simulated))
+          .publishTopic(DEVICE_UPDATE, [n.location, n.cluster], noticeUpdate(n, this.#simulated))
           .catch(() => this.#stats.publishFailures++),
       );
     // Messages are pipelined on one connection (so they keep their order) and not waited for:
@@ -437,7 +439,7 @@ export class AutomationRuntime {
       this.recorder.stopped(c);
       out.push(
         this.#pub
-          .publishTopic('device:update', [d.location, d.cluster], deviceUpdate(c, this.#simulated))
+          .publishTopic(DEVICE_UPDATE, [d.location, d.cluster], deviceUpdate(c, this.#simulated))
           .catch(() => undefined),
       );
     }

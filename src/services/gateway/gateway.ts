@@ -1,3 +1,4 @@
+import { RELAY_SCOPE } from '../../contracts/names.js';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -27,8 +28,8 @@ export interface GatewayDeps {
   registry?: Registry;
 }
 
-/** Registry scope of connected relays: `identity:relay:{connection id}`. */
-export const RELAY_SCOPE = 'relay';
+/** Registry scope of connected relays: `identity:relay:{connection id}` (src/contracts/names.ts). */
+export { RELAY_SCOPE };
 
 /**
  * `canopy gateway`: a WebSocket server for edge relays that hold no Redis

@@ -1,3 +1,4 @@
+import { ALERTS_UPDATE, ANALYTICS_UPDATE, CONTROL_COMMAND, DEVICE_UPDATE, glob, SENSOR_UPDATE } from '../../contracts/names.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Codec } from '../../bus/codec.js';
@@ -94,7 +95,7 @@ export interface RecorderHandle extends ServiceHandle {
 export async function start(config: Partial<RecorderConfig> = {}): Promise<RecorderHandle> {
   const c: RecorderConfig = {
     dir: path.join(path.resolve(process.env.CANOPY_DATA_DIR || './data'), 'recordings'),
-    patterns: ['sensor:update*', 'device:update*', 'analytics:update*', 'alerts:update*', 'control:command'],
+    patterns: [SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE].map(glob).concat(CONTROL_COMMAND),
     dedupeWindowMs: 2000,
     maxFileBytes: 64 * 1024 * 1024,
     retentionDays: 14,
@@ -156,7 +157,7 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
     const ts = new Date(now).toISOString();
     updates.write({ ts, channel, ...(truncated ? { truncated: true } : {}), message });
     stats.recorded++;
-    if (base === 'device:update' && message && typeof message === 'object') {
+    if (base === DEVICE_UPDATE && message && typeof message === 'object') {
       const m = message as { device?: unknown; state?: unknown; mode?: unknown };
       const dev = String(m.device);
       const prev = lastDevice.get(dev);
@@ -173,7 +174,7 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
         });
         stats.controlRecorded++;
       }
-    } else if (channel === 'control:command') {
+    } else if (channel === CONTROL_COMMAND) {
       control.write({ ts, kind: 'command', message });
       stats.controlRecorded++;
     }

@@ -10,6 +10,7 @@ import {
   isUserId,
   parseUserChannel,
   userChannel,
+  userPattern,
   type UserChannelKind,
 } from '../../contracts/user-channels.js';
 import type { Logger } from '../../util/log.js';
@@ -167,7 +168,7 @@ export async function recordUsers(d: UserRecorderDeps, stats: UserRecordingStats
     stats.userRecorded++;
   };
   const all = d.users.includes(ALL_USERS);
-  const names = all ? d.kinds.map((k) => `user:*:${k}`) : d.users.flatMap((u) => d.kinds.map((k) => userChannel(u, k)));
+  const names = all ? d.kinds.map((k) => userPattern(k)) : d.users.flatMap((u) => d.kinds.map((k) => userChannel(u, k)));
   try {
     const sub = all
       ? await d.subscriber.psubscribe<Buffer>(names, onMessage, { codec: bytesCodec })

@@ -1,9 +1,9 @@
+import { ANALYTICS_LATEST } from '../../../contracts/names.js';
 import type { FastifyInstance } from 'fastify';
 import { ApiError, withRedis, type ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
 
 /** The key `canopy analytics` keeps its latest snapshot in (with a TTL: gone when analytics stops). */
-export const ANALYTICS_LATEST = 'analytics:latest';
 
 /**
  * GET /api/analytics: the latest snapshot of `canopy analytics` — per sensor

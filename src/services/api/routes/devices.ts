@@ -1,3 +1,4 @@
+import { ACTUATORS_COMMANDS, AUTOMATION_STATE } from '../../../contracts/names.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -9,8 +10,8 @@ import { ApiError, withRedis, type ApiContext } from '../context.js';
 import { errorResponses, errorSchema } from '../schemas.js';
 
 /** Where control commands go: the durable command stream the automation consumes (SPEC §2). */
-const COMMAND_STREAM = 'actuators:commands';
-const STATE_KEY = 'automation:state';
+const COMMAND_STREAM = ACTUATORS_COMMANDS;
+const STATE_KEY = AUTOMATION_STATE;
 
 const acceptedSchema = {
   type: 'object',

@@ -1,10 +1,10 @@
+import { RELAY_SCOPE } from '../../../contracts/names.js';
 import type { FastifyInstance } from 'fastify';
 import { Registry } from '../../../bus/registry.js';
 import { withRedis, type ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
 
 /** Registry scope the gateway writes (`identity:relay:{connection}`, src/services/gateway/gateway.ts). */
-export const RELAY_SCOPE = 'relay';
 
 /**
  * The gateway refreshes a connected relay's record at every ping (30 s by

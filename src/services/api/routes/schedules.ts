@@ -1,3 +1,4 @@
+import { ACTUATORS_COMMANDS } from '../../../contracts/names.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -10,7 +11,7 @@ import { errorResponses, errorSchema } from '../schemas.js';
 import type { ApiStore, ProgramKind } from '../store-port.js';
 
 /** The automation reloads schedules and rules when it reads this command on the command stream. */
-const COMMAND_STREAM = 'actuators:commands';
+const COMMAND_STREAM = ACTUATORS_COMMANDS;
 
 const rowSchema = {
   type: 'object',
