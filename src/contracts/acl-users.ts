@@ -185,9 +185,7 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
   },
   recorder: {
     description: 'recorder: subscribes to every update channel and control:command; no keys',
-    grants: [
-      subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS, ALERTS, AUTOMATION_EVENTS, [CONTROL_COMMAND]),
-    ],
+    grants: [subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS, ALERTS, AUTOMATION_EVENTS, [CONTROL_COMMAND])],
   },
   analytics: {
     description: 'analytics: subscribes to sensor updates, keeps analytics:* keys, publishes analytics:update*',
