@@ -1,12 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Connection } from '../../bus/connection.js';
 import { Subscriber } from '../../bus/subscriber.js';
-import {
-  checkDeviceUpdate,
-  checkSensorUpdate,
-  type DeviceUpdate,
-  type SensorUpdate,
-} from '../../contracts/updates.js';
+import { checkDeviceUpdate, checkSensorUpdate, type DeviceUpdate, type SensorUpdate } from '../../contracts/updates.js';
 import { DEVICE_UPDATE, SENSOR_UPDATE } from '../../contracts/names.js';
 import type { Logger } from '../../util/log.js';
 

@@ -2,7 +2,6 @@ import type { Instant } from '../../cea/control/clock.js';
 import type { ControlEngine } from '../../cea/control/engine.js';
 import type { SensorReadings } from '../../contracts/updates.js';
 
-
 /**
  * Takes a pushed update: every numeric value is a new sample received at
  * `t` (its age counts from there, whatever its timestamp says; the

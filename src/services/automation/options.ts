@@ -1,4 +1,10 @@
-import { ACTUATORS_COMMANDS, AUTOMATION_EVENTS, AUTOMATION_LEASE_PREFIX, AUTOMATION_STATE, SENSOR_LIVE_PREFIX } from '../../contracts/names.js';
+import {
+  ACTUATORS_COMMANDS,
+  AUTOMATION_EVENTS,
+  AUTOMATION_LEASE_PREFIX,
+  AUTOMATION_STATE,
+  SENSOR_LIVE_PREFIX,
+} from '../../contracts/names.js';
 import path from 'node:path';
 import { defaultConfigFile } from '../../can/paths.js';
 import { loadBaseConfig } from '../../config/env.js';

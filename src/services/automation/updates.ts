@@ -1,7 +1,6 @@
 import type { DeviceChange, DeviceNotice } from '../../cea/control/engine.js';
 import type { DeviceUpdate } from '../../contracts/updates.js';
 
-
 /** The `device:update` of a change of output or mode. */
 export function deviceUpdate(
   c: Pick<DeviceChange, 'location' | 'cluster' | 'device' | 'to' | 'mode' | 'at'> & { reason?: string },

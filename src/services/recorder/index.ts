@@ -1,4 +1,11 @@
-import { ALERTS_UPDATE, ANALYTICS_UPDATE, CONTROL_COMMAND, DEVICE_UPDATE, glob, SENSOR_UPDATE } from '../../contracts/names.js';
+import {
+  ALERTS_UPDATE,
+  ANALYTICS_UPDATE,
+  CONTROL_COMMAND,
+  DEVICE_UPDATE,
+  glob,
+  SENSOR_UPDATE,
+} from '../../contracts/names.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Codec } from '../../bus/codec.js';

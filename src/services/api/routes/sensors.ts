@@ -4,7 +4,11 @@ import { ApiError, timeRange, withRedis, withStore, type ApiContext } from '../c
 import { LiveSnapshots, readLive } from '../live.js';
 import { errorResponses, historyBucketSchema, liveSchema, sensorSchema, timeParams } from '../schemas.js';
 
-const LiveResponse = Type.Object({ now: Type.Integer(), staleAfterMs: Type.Integer(), sensors: Type.Array(liveSchema) });
+const LiveResponse = Type.Object({
+  now: Type.Integer(),
+  staleAfterMs: Type.Integer(),
+  sensors: Type.Array(liveSchema),
+});
 
 /** GET /api/sensors, /api/sensors/live, /api/sensors/:name/history */
 export async function sensorRoutes(app: ApiApp, ctx: ApiContext): Promise<void> {
@@ -38,7 +42,9 @@ export async function sensorRoutes(app: ApiApp, ctx: ApiContext): Promise<void> 
     },
     // the snapshot is shared by concurrent requests as JSON text, which fastify sends as it is
     async (_req, reply) =>
-      reply.type('application/json; charset=utf-8').send((await snapshots.get()) as unknown as Static<typeof LiveResponse>),
+      reply
+        .type('application/json; charset=utf-8')
+        .send((await snapshots.get()) as unknown as Static<typeof LiveResponse>),
   );
 
   app.get(
