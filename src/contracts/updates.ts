@@ -23,7 +23,7 @@ export const SensorUpdateSchema = Type.Object(
     sensor_data: Type.Record(Type.String(), Type.Number()),
     timestamp: IsoTime,
   },
-  { $id: 'SensorUpdate', description: 'sensor:update message' },
+  { title: 'SensorUpdate', description: 'sensor:update message' },
 );
 /** One `sensor:update` message. */
 export type SensorUpdate = Static<typeof SensorUpdateSchema>;
@@ -43,7 +43,7 @@ export const DeviceUpdateSchema = Type.Object(
     /** Present (true) when the relays are a simulated chip: nothing physical switches. */
     simulated: Type.Optional(Type.Literal(true)),
   },
-  { $id: 'DeviceUpdate', description: 'device:update message' },
+  { title: 'DeviceUpdate', description: 'device:update message' },
 );
 /** One `device:update` message. */
 export type DeviceUpdate = Static<typeof DeviceUpdateSchema>;
