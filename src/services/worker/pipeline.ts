@@ -5,6 +5,7 @@ import { FrameError } from '../../can/errors.js';
 import { parseStreamFields } from '../../can/frame.js';
 import type { FrameProcessor } from '../../cea/processor.js';
 import type { CanMessageRow, ProcessorEntry, ReadingGroup, ReadingRow } from '../../cea/types.js';
+import type { SensorUpdate } from '../../contracts/updates.js';
 import { isTransient } from '../../store/errors.js';
 import type { Store } from '../../store/types.js';
 import { RetryableError } from '../../bus/errors.js';
@@ -275,7 +276,7 @@ export class WorkerPipeline {
         cluster: u.cluster,
         sensor_data: u.sensor_data,
         timestamp: new Date(u.timestamp).toISOString(),
-      },
+      } satisfies SensorUpdate,
     }));
     try {
       await this.#d.live.write([...latest.values()].map((r) => ({ name: r.sensor, value: r.value, tsMs: r.time })));
