@@ -72,6 +72,15 @@ export function contractCatalog(): ContractEntry[] {
       description: 'dead letters: entries the worker could not process after its retries, with the reason',
     },
     {
+      name: N.WORKER_STATS,
+      type: 'hash',
+      codec: 'text',
+      lifetime: 'kept',
+      producers: ['worker'],
+      consumers: ['api (/metrics)'],
+      description: "the worker's counters (frames, stored, rejected_<reason>), added to with HINCRBY",
+    },
+    {
       name: `${N.sensorKey('<sensor>')}, ${N.sensorTsKey('<sensor>')}`,
       type: 'string',
       codec: 'text',

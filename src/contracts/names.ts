@@ -21,6 +21,9 @@ export function deadLetterStream(stream: string): string {
   return `${stream}:dead`;
 }
 
+/** Hash of the worker's counters (frames, stored, rejected_<reason>), read by the API's /metrics. */
+export const WORKER_STATS = 'stats:worker';
+
 // ---- live values -----------------------------------------------------------
 
 /** Prefix of the live keys: `sensor:<name>` (the value as text) and `sensor:<name>:ts` (unix ms). */

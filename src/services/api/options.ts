@@ -1,4 +1,4 @@
-import { CAN_RAW, CAN_WORKER_GROUP, SENSOR_LIVE_PREFIX } from '../../contracts/names.js';
+import { CAN_RAW, CAN_WORKER_GROUP, SENSOR_LIVE_PREFIX, WORKER_STATS } from '../../contracts/names.js';
 import path from 'node:path';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -134,7 +134,7 @@ export const API_DEFAULTS = {
   defaultHistoryRangeMs: 24 * 3600_000,
   rawStream: CAN_RAW,
   workerGroup: CAN_WORKER_GROUP,
-  workerStatsKey: 'stats:worker',
+  workerStatsKey: WORKER_STATS,
   wsMaxBufferedBytes: 1 << 20,
   wsMaxPending: 5000,
   wsFlushIntervalMs: 50,
