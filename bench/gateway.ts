@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserChannels } from '../src/client/channels.js';
 import { RelayClient } from '../src/client/relay.js';
-import { UserCodec, type RawMessage } from '../src/bus/userchannels.js';
+import { UserCodec, type RawMessage } from '../src/contracts/user-channels.js';
 import { freePort, waitForPort } from '../src/ops/ports.js';
 import { RedisProcess } from '../src/ops/redis-process.js';
 import { percentile } from './report.js';

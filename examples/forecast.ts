@@ -4,7 +4,7 @@
  * `horizon` samples ahead. `examples/ml_consumer.py` computes exactly the
  * same numbers, so either consumer can replace the other.
  */
-import type { RawMessage } from '../src/bus/userchannels.js';
+import type { RawMessage } from '../src/contracts/user-channels.js';
 
 /** How the forecaster buffers and predicts. */
 export interface ForecastOptions {

@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import type { ConnectionOptions } from '../src/bus/options.js';
-import { checkUserId, type RawMessage } from '../src/bus/userchannels.js';
+import { checkUserId, type RawMessage } from '../src/contracts/user-channels.js';
 import { UserChannels } from '../src/client/index.js';
 import { createLogger, type Logger } from '../src/util/log.js';
 import { ExampleConfigError, Forecaster, forecastOptions, type ForecastOptions } from './forecast.js';

@@ -11,7 +11,7 @@ import type {
   ReadingRow,
   RejectReason,
   Rejection,
-  SensorUpdate,
+  ReadingGroup,
 } from './types.js';
 import { checkRange, isDryWick, RateTracker, RejectionCounters, type RateOptions } from './validation.js';
 
@@ -24,7 +24,7 @@ import { checkRange, isDryWick, RateTracker, RejectionCounters, type RateOptions
  * the id). Mapped signals are calibrated (value = raw × gain + offset), then
  * validated in this order: fault bit, physical range, dry wick (wet bulb),
  * rate of change. Accepted ones become {@link ReadingRow}s and go into the
- * batch's {@link SensorUpdate} of their location/cluster; rejected ones are
+ * batch's {@link ReadingGroup} of their location/cluster; rejected ones are
  * counted and returned in `rejected`.
  *
  * Derived rh/vpd: when a frame carries a dry or wet bulb, rh is computed
@@ -198,7 +198,7 @@ export class FrameProcessor {
     const messages: CanMessageRow[] = new Array(entries.length);
     const readings: ReadingRow[] = [];
     const rejected: Rejection[] = [];
-    const groups = new Map<string, SensorUpdate>();
+    const groups = new Map<string, ReadingGroup>();
     const psySettings = this.settings.psychrometer;
     const value = this.value;
     const reason = this.reason;

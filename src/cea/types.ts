@@ -34,8 +34,12 @@ export interface ReadingRow {
   cluster: string;
 }
 
-/** The content of one `sensor:update` message (the worker formats the timestamp as ISO-8601). */
-export interface SensorUpdate {
+/**
+ * The accepted readings of one location/cluster in a batch; the worker
+ * publishes each as a `SensorUpdate` (src/contracts/updates.ts), with the
+ * timestamp as ISO-8601.
+ */
+export interface ReadingGroup {
   location: string;
   cluster: string;
   sensor_data: Record<string, number>;
@@ -70,7 +74,7 @@ export interface ProcessResult {
   messages: CanMessageRow[];
   readings: ReadingRow[];
   /** One per location/cluster that had accepted readings in the batch. */
-  updates: SensorUpdate[];
+  updates: ReadingGroup[];
   rejected: Rejection[];
 }
 

@@ -12,11 +12,11 @@ import {
   type UserChannelKind,
   type UserCodecName,
   type UserMessageByKind,
-} from '../bus/userchannels.js';
+} from '../contracts/user-channels.js';
 
 /** How a {@link UserChannels} client talks to Redis. */
 export interface UserChannelsOptions {
-  /** @defaultValue `{}` — the bus defaults (local Redis); pass `redisConnectionFromEnv()` (src/config/redis.ts) for `REDIS_URL` with the consumer's ACL user 
+  /** @defaultValue `{}` — the bus defaults (local Redis); pass `redisConnectionFromEnv()` (src/config/redis.ts) for `REDIS_URL` with the consumer ACL user */
   redis: Partial<ConnectionOptions>;
   /** @defaultValue `msgpack` — encoding of published messages (received ones may be either). */
   codec: UserCodecName;

@@ -15,7 +15,7 @@ import {
   type PredictionMessage,
   type RawMessage,
   type UserCodecName,
-} from '../bus/userchannels.js';
+} from '../contracts/user-channels.js';
 import { RELAY_PATH, type ErrorFrame, type ServerFrame, type WelcomeFrame } from '../gateway-protocol/index.js';
 import { GatewayError } from './errors.js';
 

@@ -1,4 +1,4 @@
-import type { BackKind, UserCodecName } from '../bus/userchannels.js';
+import type { BackKind, UserCodecName } from '../contracts/user-channels.js';
 
 /**
  * The WebSocket protocol between an edge relay and `canopy gateway`.
@@ -11,7 +11,7 @@ import type { BackKind, UserCodecName } from '../bus/userchannels.js';
  * gateway first replays what its backlog holds after it.
  *
  * Relay → gateway: one message per frame, `{"type":"raw",…}` or
- * `{"type":"features",…}` (SPEC §2), published on the relay's own
+ * `{"type":"features",…}` (docs/contracts.md), published on the relay's own
  * `user:{id}:raw|features`. Invalid messages are answered with an `error`
  * frame and counted; the connection stays open. A request the gateway
  * cannot parse (request line, URL, headers, handshake) is answered with
@@ -46,7 +46,7 @@ export interface DeliverFrame {
  * - `malformed`: neither MessagePack nor JSON (or JSON that is not UTF-8);
  * - `limit`: over a decode limit — nested deeper than 32 maps/arrays, or a
  *   string/binary/array/map header claiming more than the message holds;
- * - `invalid`: decoded, but not a `raw`/`features` message of the SPEC §2 shape;
+ * - `invalid`: decoded, but not a `raw`/`features` message of the shape docs/contracts.md gives;
  * - `unavailable`: Redis did not take it (or the backlog cannot be read).
  */
 export interface ErrorFrame {

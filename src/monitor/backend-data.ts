@@ -4,6 +4,7 @@
  * systemd unit states, the API's /health and Redis memory. Each part fails
  * on its own (an error shown in its place), never the whole screen.
  */
+import { CAN_RAW, SENSOR_LIVE_PREFIX } from '../contracts/names.js';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import type { Connection } from '../bus/connection.js';
@@ -51,9 +52,9 @@ export function defaultApiUrl(env: NodeJS.ProcessEnv = process.env): string {
 
 export function resolveBackendOptions(o: Partial<BackendMonitorOptions> = {}): BackendMonitorOptions {
   const r: BackendMonitorOptions = {
-    stream: 'can:raw',
+    stream: CAN_RAW,
     entries: 5,
-    livePrefix: 'sensor:',
+    livePrefix: SENSOR_LIVE_PREFIX,
     apiUrl: defaultApiUrl(),
     httpTimeoutMs: 1500,
     units: CANOPY_UNITS,

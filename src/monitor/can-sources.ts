@@ -3,6 +3,7 @@
  * (`can_messages`, the default) or the `can:raw` stream (`--from-stream`).
  * Both keep a cursor, so each refresh returns only the frames that arrived since.
  */
+import { CAN_RAW } from '../contracts/names.js';
 import type { Connection } from '../bus/connection.js';
 import type { NodeMap } from '../cea/config.js';
 import type { DbcDecoder } from '../can/dbc/index.js';
@@ -102,7 +103,7 @@ export class StreamFrameSource implements FrameSource {
     private readonly conn: Connection,
     options: Partial<StreamFrameSourceOptions> = {},
   ) {
-    this.opts = { stream: 'can:raw', dbc: undefined, nodes: undefined, ...options };
+    this.opts = { stream: CAN_RAW, dbc: undefined, nodes: undefined, ...options };
     this.label = `stream ${this.opts.stream}`;
   }
 

@@ -13,8 +13,8 @@ import {
   setUserCommands,
   type AclUserSpec,
 } from '../../src/bus/acl.js';
-import { consumerUser, parseConsumerSpec } from '../../src/bus/acl/consumers.js';
-import { canopyUsers, SERVICE_NAMES, serviceUser } from '../../src/bus/acl/services.js';
+import { consumerUser, parseConsumerSpec } from '../../src/contracts/acl-consumers.js';
+import { canopyUsers, SERVICE_NAMES, serviceUser } from '../../src/contracts/acl-users.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { encode } from '@msgpack/msgpack';
 import { expect } from 'vitest';
 import type { Connection } from '../../src/bus/connection.js';
-import { UserCodec, type PredictionMessage } from '../../src/bus/userchannels.js';
+import { UserCodec, type PredictionMessage } from '../../src/contracts/user-channels.js';
 import { UserChannels } from '../../src/client/index.js';
 
 export const codec = new UserCodec();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
-import { UserCodec } from '../../src/bus/userchannels.js';
+import { UserCodec } from '../../src/contracts/user-channels.js';
 import { Forecaster } from '../../examples/forecast.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import {

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { redisUrlFor, renderAclFile, resolveCredentials } from '../../src/bus/acl.js';
-import { consumerUser } from '../../src/bus/acl/consumers.js';
-import { canopyUsers } from '../../src/bus/acl/services.js';
+import { consumerUser } from '../../src/contracts/acl-consumers.js';
+import { canopyUsers } from '../../src/contracts/acl-users.js';
 import { PermissionError } from '../../src/bus/errors.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
-import { UserCodec, type PredictionMessage } from '../../src/bus/userchannels.js';
+import { UserCodec, type PredictionMessage } from '../../src/contracts/user-channels.js';
 import { UserChannels } from '../../src/client/index.js';
 import { createLogger } from '../../src/util/log.js';
 import { Forecaster, ExampleConfigError, fitLine } from '../../examples/forecast.js';

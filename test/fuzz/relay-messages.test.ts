@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createJsonCodec, createMsgpackCodec } from '../../src/bus/codec.js';
 import { DecodeLimitError } from '../../src/bus/decode-limits.js';
 import { DecodeError } from '../../src/bus/errors.js';
-import { UserCodec, UserMessageValidator } from '../../src/bus/userchannels.js';
+import { UserCodec, UserMessageValidator } from '../../src/contracts/user-channels.js';
 
 /**
  * Fuzzing the decoders of relay messages (what `canopy gateway` reads from

@@ -3,7 +3,7 @@ import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RelayClient } from '../../src/client/relay.js';
 import { UserChannels } from '../../src/client/channels.js';
-import type { PredictionMessage, RawMessage } from '../../src/bus/userchannels.js';
+import type { PredictionMessage, RawMessage } from '../../src/contracts/user-channels.js';
 import type { Gateway } from '../../src/services/gateway/gateway.js';
 import type { TestRedis } from '../support/redis.js';
 import { startGateway, TOKENS, until } from './helpers.js';

@@ -1,58 +1,17 @@
-import { Type, type Static } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
-import type { Mode, OnOff } from './config.js';
+import type { Static } from '@sinclair/typebox';
+import type { Mode } from './config.js';
+import {
+  DeviceCommandSchema,
+  ReloadCommandSchema,
+  SetpointCommandSchema,
+  type DeviceCommand,
+  type ReloadCommand,
+  type SetpointCommand,
+} from '../../contracts/commands.js';
 
-/**
- * A device command as it travels on `actuators:commands`:
- * `{device, state, mode, ttl_s?, until_changed?, by}`. `mode` defaults to
- * `manual` when only `state` is given; `auto` hands the device back to its
- * controller. A manual or off mode expires back to auto after `ttl_s`, else
- * after the configured default (`manual.defaultExpiryS`, 1 h); only
- * `until_changed: true` keeps it until the next command (refused for a
- * heater's or CO2 valve's manual on).
- */
-export const DeviceCommandSchema = Type.Object(
-  {
-    device: Type.String({ minLength: 1, maxLength: 64 }),
-    state: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1)])),
-    mode: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('manual'), Type.Literal('off')])),
-    ttl_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 7 * 86_400 })),
-    until_changed: Type.Optional(Type.Boolean()),
-    by: Type.String({ minLength: 1, maxLength: 128 }),
-  },
-  { additionalProperties: false },
-);
-
-/** A setpoint change, on the same channel and stream: `{setpoint, value, by}`. */
-export const SetpointCommandSchema = Type.Object(
-  {
-    setpoint: Type.String({ minLength: 1, maxLength: 64 }),
-    value: Type.Number(),
-    by: Type.String({ minLength: 1, maxLength: 128 }),
-  },
-  { additionalProperties: false },
-);
-
-/**
- * Reload the schedules and rules from the database (the API appends it after
- * a change): `{reload: "programs", by}`.
- */
-export const ReloadCommandSchema = Type.Object(
-  { reload: Type.Literal('programs'), by: Type.String({ minLength: 1, maxLength: 128 }) },
-  { additionalProperties: false },
-);
-export type ReloadCommand = Static<typeof ReloadCommandSchema>;
-
-export interface DeviceCommand {
-  device: string;
-  state?: OnOff;
-  mode: Mode;
-  ttl_s?: number;
-  /** Keep the mode until the next command (no expiry). */
-  until_changed?: true;
-  by: string;
-}
-export type SetpointCommand = Static<typeof SetpointCommandSchema>;
+export { DeviceCommandSchema, ReloadCommandSchema, SetpointCommandSchema };
+export type { DeviceCommand, ReloadCommand, SetpointCommand };
 
 export type ParsedCommand =
   | { ok: true; kind: 'device'; command: DeviceCommand }

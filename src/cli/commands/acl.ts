@@ -10,8 +10,8 @@ import {
   setUserCommands,
   type AclUserSpec,
 } from '../../bus/acl.js';
-import { consumerUser, parseConsumerSpec } from '../../bus/acl/consumers.js';
-import { canopyUsers, SERVICE_PREFIX } from '../../bus/acl/services.js';
+import { consumerUser, parseConsumerSpec } from '../../contracts/acl-consumers.js';
+import { canopyUsers, SERVICE_PREFIX } from '../../contracts/acl-users.js';
 import { parseRecordUsers, parseUserKinds } from '../../services/recorder/users.js';
 import { Connection } from '../../bus/connection.js';
 import { ConfigError } from '../../bus/errors.js';

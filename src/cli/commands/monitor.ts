@@ -1,3 +1,4 @@
+import { CAN_RAW } from '../../contracts/names.js';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Connection } from '../../bus/connection.js';
 import { DbcDecoder, loadDbcFile } from '../../can/dbc/index.js';
@@ -73,7 +74,7 @@ export function registerMonitor(program: Command): void {
         'XLEN can:raw with consumer-group lag, newest entries, live sensor values, service heartbeats and systemd ' +
           'states, the API health check and Redis memory, fitted to the terminal (80×24 and up)',
       )
-      .option('--stream <name>', 'the raw frame stream', 'can:raw')
+      .option('--stream <name>', 'the raw frame stream', CAN_RAW)
       .option(
         '--api <url>',
         'the API base URL whose /health is checked (default: CANOPY_API_URL, else http://127.0.0.1:$CANOPY_API_PORT or 8000)',
@@ -125,7 +126,7 @@ export function registerMonitor(program: Command): void {
           '([time] [id] [node room] TYPE: values), colour-coded by type, with counts per type',
       )
       .option('--from-stream', 'read the Redis stream (can:raw) instead of the database')
-      .option('--stream <name>', 'the raw frame stream for --from-stream', 'can:raw')
+      .option('--stream <name>', 'the raw frame stream for --from-stream', CAN_RAW)
       .option('--database <url>', 'the store (default: DATABASE_URL, else sqlite:$CANOPY_DATA_DIR/canopy.db)')
       .option('--window <n>', 'newest frames read at start (and all --once shows)', intIn(1, 100_000), 1000)
       .option('--lookback <minutes>', 'PostgreSQL: frames at most this old are read', intIn(1, 10_080), 60),

@@ -1,3 +1,4 @@
+import { CAN_RAW } from '../../contracts/names.js';
 import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
 import { defaultSpoolDir, start as startScanner } from '../../services/scanner/index.js';
@@ -21,7 +22,7 @@ export function registerPipeline(program: Command): void {
       'read CAN frames from a source and append them to the Redis stream can:raw (spooling while Redis is down)',
     )
     .option('--source <source>', 'sim[:rate|saturated|flat-out], replay:FILE[@speed], socketcan:IFACE or stdin', 'sim')
-    .option('--stream <key>', 'stream key', 'can:raw')
+    .option('--stream <key>', 'stream key', CAN_RAW)
     .option('--also-store [databaseUrl]', 'also write every frame straight to a store (default DATABASE_URL)')
     .addHelpText(
       'after',

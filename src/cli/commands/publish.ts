@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { UserChannels } from '../../client/channels.js';
 import { createJsonCodec } from '../../bus/codec.js';
 import { ConfigError } from '../../bus/errors.js';
-import { isUserCodecName, MESSAGE_TYPE, USER_CHANNEL_KINDS, type UserMessage } from '../../bus/userchannels.js';
+import { isUserCodecName, MESSAGE_TYPE, USER_CHANNEL_KINDS, type UserMessage } from '../../contracts/user-channels.js';
 import { createLogger } from '../../util/log.js';
 import { userKindArgs } from './subscribe.js';
 import { redisConnectionFromEnv } from '../../config/redis.js';

@@ -1,7 +1,12 @@
 import type { Command } from 'commander';
 import { UserChannels } from '../../client/channels.js';
 import { ConfigError } from '../../bus/errors.js';
-import { checkUserId, isUserChannelKind, USER_CHANNEL_KINDS, type UserChannelKind } from '../../bus/userchannels.js';
+import {
+  checkUserId,
+  isUserChannelKind,
+  USER_CHANNEL_KINDS,
+  type UserChannelKind,
+} from '../../contracts/user-channels.js';
 import { createLogger } from '../../util/log.js';
 import { loadBaseConfig } from '../../config/env.js';
 import { redisConnectionFromEnv } from '../../config/redis.js';

@@ -1,3 +1,4 @@
+import { ALERTS_PREFIX, ALERTS_UPDATE, DEVICE_UPDATE, SENSOR_UPDATE } from '../../contracts/names.js';
 import { defaultConfigFile } from '../../can/paths.js';
 import { alertsEnv } from '../../config/alerts.js';
 import { PresenceWatcher } from '../../bus/presence.js';
@@ -81,8 +82,8 @@ export async function start(config: Partial<AlertsConfig> = {}): Promise<AlertsH
     notifier: {},
     tickMs: 1000,
     presencePollMs: 2000,
-    channel: 'alerts:update',
-    keyPrefix: 'alerts:',
+    channel: ALERTS_UPDATE,
+    keyPrefix: ALERTS_PREFIX,
     recentLimit: 200,
     store: undefined,
     runtime: {},
@@ -180,7 +181,7 @@ export async function start(config: Partial<AlertsConfig> = {}): Promise<AlertsH
   const subs: Subscription[] = [];
   subs.push(
     await rt.subscriber.subscribe<SensorUpdate>(
-      'sensor:update',
+      SENSOR_UPDATE,
       (u) => {
         const ts = updateTime(u);
         for (const [sensor, value] of readingsOf(u)) {
@@ -193,7 +194,7 @@ export async function start(config: Partial<AlertsConfig> = {}): Promise<AlertsH
   );
   subs.push(
     await rt.subscriber.subscribe<DeviceUpdate>(
-      'device:update',
+      DEVICE_UPDATE,
       (u) => {
         const f = failsafeOf(u);
         handle(engine.device(u.device, f.failsafe, f.reason, updateTime(u)));

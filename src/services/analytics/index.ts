@@ -1,3 +1,4 @@
+import { ANALYTICS_PREFIX, ANALYTICS_UPDATE, SENSOR_UPDATE } from '../../contracts/names.js';
 import { ConfigError } from '../../bus/errors.js';
 import type { Subscription } from '../../bus/subscriber.js';
 import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } from '../common/runtime.js';
@@ -121,7 +122,7 @@ export async function start(config: Partial<AnalyticsConfig> = {}): Promise<Anal
   const c: AnalyticsConfig = {
     publishMs: 5000,
     vpdBands: { '*': [0.8, 1.2] },
-    keyPrefix: 'analytics:',
+    keyPrefix: ANALYTICS_PREFIX,
     dailyTtlDays: 35,
     latestTtlS: Math.max(60, Math.ceil((3 * (config.publishMs ?? 5000)) / 1000)),
     trendWindowMs: 3_600_000,
@@ -293,13 +294,13 @@ export async function start(config: Partial<AnalyticsConfig> = {}): Promise<Anal
         .set(`${c.keyPrefix}daily:${day}`, JSON.stringify(daily), { EX: c.dailyTtlDays * 86_400 })
         .exec(),
     );
-    await rt.publisher.publish('analytics:update', snap);
+    await rt.publisher.publish(ANALYTICS_UPDATE, snap);
     counters.published++;
     return snap;
   };
 
   const subs: Subscription[] = [
-    await rt.subscriber.subscribe<SensorUpdate>('sensor:update', onUpdate, { validate: checkSensorUpdate }),
+    await rt.subscriber.subscribe<SensorUpdate>(SENSOR_UPDATE, onUpdate, { validate: checkSensorUpdate }),
   ];
   const timer = setInterval(() => {
     if (rt.paused || sensors.size === 0) return;

@@ -3,10 +3,16 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import https from 'node:https';
 import path from 'node:path';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type RawServerDefault,
+} from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ConfigError } from '../../bus/errors.js';
 import { installAccess } from './access.js';
 import { ApiError, type ApiContext } from './context.js';
@@ -22,8 +28,21 @@ import { scheduleRoutes } from './routes/schedules.js';
 import { relayRoutes } from './routes/relays.js';
 import { analyticsRoutes } from './routes/analytics.js';
 
+/**
+ * The app as routes see it: fastify with the TypeBox type provider, so a
+ * route's TypeBox schemas (params, querystring, body, response) type its
+ * handler and make its part of the OpenAPI document.
+ */
+export type ApiApp = FastifyInstance<
+  RawServerDefault,
+  http.IncomingMessage,
+  http.ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
 /** A plugin that adds routes with the app's context (control routes use `requireRole`). */
-export type ApiRoutes = (app: FastifyInstance, ctx: ApiContext) => Promise<void>;
+export type ApiRoutes = (app: ApiApp, ctx: ApiContext) => Promise<void>;
 
 /** Every route group of the API; a new group is one line here. */
 export const ROUTES: ApiRoutes[] = [healthRoutes, sensorRoutes, roomRoutes, exportRoutes, wsRoutes];
@@ -138,7 +157,7 @@ export async function buildApp(ctx: ApiContext, extra: ApiRoutes[] = []): Promis
     serverFactory: (handler) => createServer(ctx.options, handler),
     schemaErrorFormatter: (errors, dataVar) => new Error(describeSchemaError(errors as SchemaError[], dataVar)),
     routerOptions: { maxParamLength: 200 },
-  });
+  }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     if (err instanceof ApiError) {
@@ -194,7 +213,7 @@ export async function buildApp(ctx: ApiContext, extra: ApiRoutes[] = []): Promis
   });
   await app.register(fastifyWebsocket, { options: { maxPayload: ctx.options.wsMaxClientMessageBytes } });
 
-  const plugin: FastifyPluginAsync = async (scoped) => {
+  const plugin: FastifyPluginAsyncTypebox = async (scoped) => {
     for (const r of [...ROUTES, ...extra]) await r(scoped, ctx);
     scoped.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['system'] } }, async (_req, reply) =>
       reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.metrics()),

@@ -1,3 +1,4 @@
+import { CAN_RAW, CAN_WORKER_GROUP, SENSOR_LIVE_PREFIX, WORKER_STATS } from '../../contracts/names.js';
 import path from 'node:path';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -119,14 +120,14 @@ export function apiVersion(): string {
 export const API_DEFAULTS = {
   port: 8000,
   host: '127.0.0.1',
-  livePrefix: 'sensor:',
+  livePrefix: SENSOR_LIVE_PREFIX,
   staleAfterMs: 5000,
   healthTimeoutMs: 1500,
   maxHistoryPoints: 5000,
   defaultHistoryRangeMs: 24 * 3600_000,
-  rawStream: 'can:raw',
-  workerGroup: 'can-worker',
-  workerStatsKey: 'stats:worker',
+  rawStream: CAN_RAW,
+  workerGroup: CAN_WORKER_GROUP,
+  workerStatsKey: WORKER_STATS,
   wsMaxBufferedBytes: 1 << 20,
   wsMaxPending: 5000,
   wsFlushIntervalMs: 50,

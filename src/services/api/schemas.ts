@@ -1,77 +1,76 @@
-/** JSON schemas shared by routes (they also make the OpenAPI document). */
+import { Type, type Static, type TSchema, type SchemaOptions } from '@sinclair/typebox';
+import { DeviceUpdateSchema } from '../../contracts/updates.js';
 
-export const errorSchema = {
-  type: 'object',
-  properties: {
-    statusCode: { type: 'integer' },
-    error: { type: 'string' },
-    code: { type: 'string' },
-    message: { type: 'string' },
-  },
-} as const;
+/**
+ * TypeBox schemas shared by routes: with fastify's TypeBox type provider
+ * they type the handlers and make the OpenAPI document, from one source.
+ */
 
-export const sensorSchema = {
-  type: 'object',
-  properties: {
-    name: { type: 'string' },
-    location: { type: 'string' },
-    cluster: { type: 'string' },
-    base: { type: 'string', description: 'e.g. dry_bulb' },
-    kind: { type: 'string', description: 'e.g. air_temperature' },
-    unit: { type: 'string' },
-    min: { type: ['number', 'null'], description: 'lowest physically valid value' },
-    max: { type: ['number', 'null'], description: 'highest physically valid value' },
-    derived: { type: 'boolean', description: 'computed (rh, vpd), not measured' },
-  },
-} as const;
+/** `{"type": ["number", "null"]}`: a value or null (kept in this form so the OpenAPI document reads simply). */
+export function Nullable<T extends TSchema & { type: string }>(schema: T): TSchema & { static: Static<T> | null } {
+  return Type.Unsafe<Static<T> | null>({ ...schema, type: [schema.type, 'null'] });
+}
 
-export const liveSchema = {
-  type: 'object',
-  properties: {
-    name: { type: 'string' },
-    location: { type: 'string' },
-    cluster: { type: 'string' },
-    unit: { type: 'string' },
-    base: { type: 'string' },
-    value: { type: ['number', 'null'] },
-    ts: { type: ['integer', 'null'], description: 'unix ms of the reading' },
-    ageMs: { type: ['integer', 'null'] },
-    stale: { type: 'boolean', description: 'missing, or older than the stale limit' },
-  },
-} as const;
+/** A string of one of `values`, as a JSON Schema `enum` (the API's error text names them). */
+export function StringEnum<const V extends readonly string[]>(values: V, options: SchemaOptions = {}) {
+  return Type.Unsafe<V[number]>({ ...options, type: 'string', enum: [...values] });
+}
 
-export const deviceSchema = {
-  type: 'object',
-  properties: {
-    device: { type: 'string' },
-    location: { type: 'string' },
-    cluster: { type: 'string' },
-    state: { type: 'number' },
-    mode: { type: 'string' },
-    timestamp: { type: 'string' },
-    simulated: { type: 'boolean', description: 'true when the relay is simulated: nothing physical switches' },
-    reason: { type: 'string', description: 'why the state is what it is (e.g. a failsafe), when given' },
-  },
-} as const;
+export const errorSchema = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String(),
+  code: Type.Optional(Type.String()),
+  message: Type.String(),
+});
 
-export const roomSchema = {
-  type: 'object',
-  properties: {
-    location: { type: 'string' },
-    cluster: { type: 'string' },
-    sensors: { type: 'array', items: liveSchema },
-    devices: { type: 'array', items: deviceSchema },
-  },
-} as const;
+export const sensorSchema = Type.Object({
+  name: Type.String(),
+  location: Type.String(),
+  cluster: Type.String(),
+  base: Type.String({ description: 'e.g. dry_bulb' }),
+  kind: Type.String({ description: 'e.g. air_temperature' }),
+  unit: Type.String(),
+  min: Nullable(Type.Number({ description: 'lowest physically valid value' })),
+  max: Nullable(Type.Number({ description: 'highest physically valid value' })),
+  derived: Type.Boolean({ description: 'computed (rh, vpd), not measured' }),
+});
+
+export const liveSchema = Type.Object({
+  name: Type.String(),
+  location: Type.String(),
+  cluster: Type.String(),
+  unit: Type.String(),
+  base: Type.String(),
+  value: Nullable(Type.Number()),
+  ts: Nullable(Type.Integer({ description: 'unix ms of the reading' })),
+  ageMs: Nullable(Type.Integer()),
+  stale: Type.Boolean({ description: 'missing, or older than the stale limit' }),
+});
+
+/** One bucket of a sensor's downsampled history. */
+export const historyBucketSchema = Type.Object({
+  t: Type.Integer({ description: 'bucket start, unix ms' }),
+  min: Type.Number(),
+  max: Type.Number(),
+  avg: Type.Number(),
+  count: Type.Integer(),
+});
+
+/** A device's latest `device:update` (the contract's message). */
+export const deviceSchema = DeviceUpdateSchema;
+
+export const roomSchema = Type.Object({
+  location: Type.String(),
+  cluster: Type.String(),
+  sensors: Type.Array(liveSchema),
+  devices: Type.Array(deviceSchema),
+});
 
 /** `from`/`to` of every ranged query. */
 export const timeParams = {
-  from: {
-    type: 'string',
-    description: 'start: ISO-8601 or unix ms (default: `to` minus 24 h)',
-  },
-  to: { type: 'string', description: 'end: ISO-8601 or unix ms (default: now)' },
-} as const;
+  from: Type.Optional(Type.String({ description: 'start: ISO-8601 or unix ms (default: `to` minus 24 h)' })),
+  to: Type.Optional(Type.String({ description: 'end: ISO-8601 or unix ms (default: now)' })),
+};
 
 export const errorResponses = {
   400: errorSchema,

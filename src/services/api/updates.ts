@@ -1,64 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Connection } from '../../bus/connection.js';
 import { Subscriber } from '../../bus/subscriber.js';
-import type { ValidationResult } from '../../bus/validate.js';
+import { checkDeviceUpdate, checkSensorUpdate, type DeviceUpdate, type SensorUpdate } from '../../contracts/updates.js';
+import { DEVICE_UPDATE, SENSOR_UPDATE } from '../../contracts/names.js';
 import type { Logger } from '../../util/log.js';
-
-/** `sensor:update` payload (SPEC §2). */
-export interface SensorUpdate {
-  location: string;
-  cluster: string;
-  sensor_data: Record<string, number>;
-  timestamp: string;
-}
-
-/** `device:update` payload (SPEC §2). */
-export interface DeviceUpdate {
-  location: string;
-  cluster: string;
-  device: string;
-  state: number;
-  mode: string;
-  timestamp: string;
-}
-
-export const SENSOR_CHANNEL = 'sensor:update';
-export const DEVICE_CHANNEL = 'device:update';
-
-const fail = (error: string) => ({ ok: false as const, error });
-
-function common(o: Record<string, unknown>): string | undefined {
-  if (typeof o.location !== 'string' || o.location === '') return 'location must be a non-empty string';
-  if (typeof o.cluster !== 'string' || o.cluster === '') return 'cluster must be a non-empty string';
-  if (typeof o.timestamp !== 'string' || Number.isNaN(Date.parse(o.timestamp))) return 'timestamp must be ISO-8601';
-  return undefined;
-}
-
-/** Validator of `sensor:update` messages (a bus {@link Validator}). */
-export function checkSensorUpdate(v: unknown): ValidationResult<SensorUpdate> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail('not a JSON object');
-  const o = v as Record<string, unknown>;
-  const bad = common(o);
-  if (bad) return fail(bad);
-  const d = o.sensor_data;
-  if (typeof d !== 'object' || d === null || Array.isArray(d)) return fail('sensor_data must be an object');
-  for (const [k, x] of Object.entries(d)) {
-    if (typeof x !== 'number' || !Number.isFinite(x)) return fail(`sensor_data.${k} must be a finite number`);
-  }
-  return { ok: true, value: o as unknown as SensorUpdate };
-}
-
-/** Validator of `device:update` messages. */
-export function checkDeviceUpdate(v: unknown): ValidationResult<DeviceUpdate> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail('not a JSON object');
-  const o = v as Record<string, unknown>;
-  const bad = common(o);
-  if (bad) return fail(bad);
-  if (typeof o.device !== 'string' || o.device === '') return fail('device must be a non-empty string');
-  if (typeof o.state !== 'number' || !Number.isFinite(o.state)) return fail('state must be a number');
-  if (typeof o.mode !== 'string') return fail('mode must be a string');
-  return { ok: true, value: o as unknown as DeviceUpdate };
-}
 
 export interface UpdateFeedEvents {
   sensor: [update: SensorUpdate];
@@ -94,7 +39,7 @@ export class UpdateFeed extends EventEmitter<UpdateFeedEvents> {
     const feed = new UpdateFeed(sub);
     try {
       await sub.subscribe<SensorUpdate>(
-        SENSOR_CHANNEL,
+        SENSOR_UPDATE,
         (u) => {
           feed.#sensorUpdates++;
           feed.emit('sensor', u);
@@ -102,7 +47,7 @@ export class UpdateFeed extends EventEmitter<UpdateFeedEvents> {
         { validate: checkSensorUpdate },
       );
       await sub.subscribe<DeviceUpdate>(
-        DEVICE_CHANNEL,
+        DEVICE_UPDATE,
         (u) => {
           feed.#deviceUpdates++;
           feed.#devices.set(u.device, u);
@@ -122,7 +67,7 @@ export class UpdateFeed extends EventEmitter<UpdateFeedEvents> {
     return {
       sensorUpdates: this.#sensorUpdates,
       deviceUpdates: this.#deviceUpdates,
-      malformed: (s[SENSOR_CHANNEL]?.malformed ?? 0) + (s[DEVICE_CHANNEL]?.malformed ?? 0),
+      malformed: (s[SENSOR_UPDATE]?.malformed ?? 0) + (s[DEVICE_UPDATE]?.malformed ?? 0),
     };
   }
 

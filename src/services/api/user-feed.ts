@@ -9,7 +9,7 @@ import {
   UserMessageValidator,
   type PredictionMessage,
   type RawMessage,
-} from '../../bus/userchannels.js';
+} from '../../contracts/user-channels.js';
 import type { Logger } from '../../util/log.js';
 
 /** Limits of the live per-user feed on /ws (`{"type":"subscribe","user":…}`). */

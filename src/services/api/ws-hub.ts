@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../util/log.js';
 import type { Identity, Refusal } from './auth.js';
-import type { DeviceUpdate, SensorUpdate } from './updates.js';
+import type { DeviceUpdate, SensorUpdate } from '../../contracts/updates.js';
 import type { UserFeed } from './user-feed.js';
 import { parseClientMessage } from './ws-messages.js';
 

@@ -1,17 +1,6 @@
 import type { Instant } from '../../cea/control/clock.js';
 import type { ControlEngine } from '../../cea/control/engine.js';
-
-/** A `sensor:update` message as automation reads it. */
-export interface SensorUpdate {
-  sensor_data?: unknown;
-  timestamp?: unknown;
-}
-
-export function validateSensorUpdate(v: unknown): { ok: true; value: SensorUpdate } | { ok: false; error: string } {
-  return v !== null && typeof v === 'object' && typeof (v as SensorUpdate).sensor_data === 'object'
-    ? { ok: true, value: v as SensorUpdate }
-    : { ok: false, error: 'sensor update without sensor_data' };
-}
+import type { SensorReadings } from '../../contracts/updates.js';
 
 /**
  * Takes a pushed update: every numeric value is a new sample received at
@@ -21,14 +10,14 @@ export function validateSensorUpdate(v: unknown): { ok: true; value: SensorUpdat
  */
 export function takeUpdate(
   engine: ControlEngine,
-  m: SensorUpdate,
+  m: SensorReadings,
   t: Instant,
 ): { taken: number; touched: Set<string> } {
   const parsed = typeof m.timestamp === 'string' ? Date.parse(m.timestamp) : NaN;
   const ts = Number.isFinite(parsed) ? parsed : undefined;
   const touched = new Set<string>();
   let taken = 0;
-  for (const [name, value] of Object.entries(m.sensor_data as Record<string, unknown>)) {
+  for (const [name, value] of Object.entries(m.sensor_data)) {
     if (typeof value !== 'number') continue;
     if (engine.ingest(name, value, t.mono, ts)) {
       taken++;

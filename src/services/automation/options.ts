@@ -1,4 +1,11 @@
 import { automationEnv } from '../../config/automation.js';
+import {
+  ACTUATORS_COMMANDS,
+  AUTOMATION_EVENTS,
+  AUTOMATION_LEASE_PREFIX,
+  AUTOMATION_STATE,
+  SENSOR_LIVE_PREFIX,
+} from '../../contracts/names.js';
 
 /** Everything `canopy automation` can be told. */
 export interface AutomationOptions {
@@ -70,16 +77,16 @@ export function automationDefaults(env: NodeJS.ProcessEnv = process.env): Automa
     pollMs: 1000,
     checkMs: 5000,
     persistMs: 200,
-    livePrefix: 'sensor:',
-    stateKey: 'automation:state',
-    eventsChannel: 'automation:events',
-    commandStream: 'actuators:commands',
+    livePrefix: SENSOR_LIVE_PREFIX,
+    stateKey: AUTOMATION_STATE,
+    eventsChannel: AUTOMATION_EVENTS,
+    commandStream: ACTUATORS_COMMANDS,
     commandGroup: 'automation',
     recordQueueMax: 10_000,
     clockStepMs: 2000,
     dataDir: e.dataDir,
     i2cTimeoutMs: 1000,
-    leasePrefix: 'automation:lease:',
+    leasePrefix: AUTOMATION_LEASE_PREFIX,
     leaseTtlMs: 15_000,
     stallMs: 15_000,
     storeBusyTimeoutMs: 20,

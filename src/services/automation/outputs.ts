@@ -1,5 +1,6 @@
 import type { Connection } from '../../bus/connection.js';
 import { Publisher } from '../../bus/topics.js';
+import { DEVICE_UPDATE } from '../../contracts/names.js';
 import type { ControlEvent, DeviceChange, DeviceNotice, DeviceStatus } from '../../cea/control/engine.js';
 import type { Logger } from '../../util/log.js';
 import type { ControlRecorder } from './recorder.js';
@@ -41,14 +42,14 @@ export class ControlOutputs {
   /** A change of output or mode. */
   change(c: Pick<DeviceChange, 'location' | 'cluster' | 'device' | 'to' | 'mode' | 'at'> & { reason?: string }) {
     return this.#pub
-      .publishTopic('device:update', [c.location, c.cluster], deviceUpdate(c, this.#simulated))
+      .publishTopic(DEVICE_UPDATE, [c.location, c.cluster], deviceUpdate(c, this.#simulated))
       .catch(() => this.#onFailure());
   }
 
   /** A hold-back or a refused command: the device's unchanged state and why. */
   notice(n: DeviceNotice): Promise<unknown> {
     return this.#pub
-      .publishTopic('device:update', [n.location, n.cluster], noticeUpdate(n, this.#simulated))
+      .publishTopic(DEVICE_UPDATE, [n.location, n.cluster], noticeUpdate(n, this.#simulated))
       .catch(() => this.#onFailure());
   }
 

@@ -14,7 +14,9 @@ import type { AutomationOptions } from './options.js';
 import { loadState, saveState, stateFromStore } from './persist.js';
 import { ControlRecorder } from './recorder.js';
 import { ProgramLoader } from './programs.js';
-import { takeLive, takeUpdate, validateSensorUpdate, type SensorUpdate } from './inputs.js';
+import { takeLive, takeUpdate } from './inputs.js';
+import { checkSensorReadings, type SensorReadings } from '../../contracts/updates.js';
+import { SENSOR_UPDATE } from '../../contracts/names.js';
 import { ServerClock } from './server-clock.js';
 import { fieldsToCommand } from './updates.js';
 import { ControlOutputs } from './outputs.js';
@@ -125,8 +127,8 @@ export class AutomationRuntime {
       logger: this.#log,
       connection: { clientName: 'canopy-automation-sub' },
     });
-    await this.#sub.subscribe<SensorUpdate>('sensor:update', (m) => this.#onSensorUpdate(m), {
-      validate: validateSensorUpdate,
+    await this.#sub.subscribe<SensorReadings>(SENSOR_UPDATE, (m) => this.#onSensorUpdate(m), {
+      validate: checkSensorReadings,
     });
     this.#sub.on('malformed', () => this.#stats.malformedUpdates++);
     // Commands come only from the stream (XADD needs a grant the api and operators have);
@@ -205,7 +207,7 @@ export class AutomationRuntime {
   }
 
   /** A pushed update: each value is a new sample, received now (its age counts from here, whatever its timestamp). */
-  #onSensorUpdate(m: SensorUpdate): void {
+  #onSensorUpdate(m: SensorReadings): void {
     const r = takeUpdate(this.engine, m, this.now());
     this.#stats.readings += r.taken;
     if (r.touched.size) this.#evaluate(r.touched);

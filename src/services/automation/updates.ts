@@ -1,18 +1,5 @@
 import type { DeviceChange, DeviceNotice } from '../../cea/control/engine.js';
-
-/** `device:update` message. */
-export interface DeviceUpdate {
-  location: string;
-  cluster: string;
-  device: string;
-  state: 0 | 1;
-  mode: string;
-  timestamp: string;
-  /** Why the device is in this state, or why a command or a switch was refused or held back (human readable). */
-  reason?: string;
-  /** Present (true) when the relays are a simulated chip (`CANOPY_I2C=sim…`): nothing physical switches. */
-  simulated?: true;
-}
+import type { DeviceUpdate } from '../../contracts/updates.js';
 
 /** The `device:update` of a change of output or mode. */
 export function deviceUpdate(

@@ -1,3 +1,4 @@
+import { CAN_NODE_SCOPE } from '../../contracts/names.js';
 import type { Registry } from '../../bus/registry.js';
 import { evictOldest } from '../../util/bounded.js';
 
@@ -12,7 +13,7 @@ export interface NodeRegistryOptions {
   minIntervalMs: number;
 }
 
-export const NODE_REGISTRY_DEFAULTS: NodeRegistryOptions = { scope: 'can-node', minIntervalMs: 1000 };
+export const NODE_REGISTRY_DEFAULTS: NodeRegistryOptions = { scope: CAN_NODE_SCOPE, minIntervalMs: 1000 };
 
 /** The record of one node, as `identity:can-node:<node>` holds it. */
 export interface NodeRecord {

@@ -1,6 +1,6 @@
-import type { DeviceUpdate, SensorUpdate } from '../api/updates.js';
+import type { DeviceUpdate, SensorUpdate } from '../../contracts/updates.js';
 
-export { checkDeviceUpdate, checkSensorUpdate, DEVICE_CHANNEL, SENSOR_CHANNEL } from '../api/updates.js';
+export { checkDeviceUpdate, checkSensorUpdate } from '../../contracts/updates.js';
 export type { DeviceUpdate, SensorUpdate };
 
 /** The unix ms of an update's ISO timestamp (now when it does not parse). */

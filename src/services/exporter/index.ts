@@ -1,4 +1,5 @@
 import { exporterEnv } from '../../config/exporter.js';
+import { DEVICE_UPDATE, SENSOR_UPDATE } from '../../contracts/names.js';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ConfigError } from '../../bus/errors.js';
 import type { Subscription } from '../../bus/subscriber.js';
@@ -197,8 +198,8 @@ export async function start(config: Partial<ExporterConfig> = {}): Promise<Expor
   };
 
   const subs: Subscription[] = [
-    await rt.subscriber.subscribe<SensorUpdate>('sensor:update', onSensor, { validate: checkSensorUpdate }),
-    await rt.subscriber.subscribe<DeviceUpdate>('device:update', onDevice, { validate: checkDeviceUpdate }),
+    await rt.subscriber.subscribe<SensorUpdate>(SENSOR_UPDATE, onSensor, { validate: checkSensorUpdate }),
+    await rt.subscriber.subscribe<DeviceUpdate>(DEVICE_UPDATE, onDevice, { validate: checkDeviceUpdate }),
   ];
   const staleTimer = setInterval(
     () => {

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type http from 'node:http';
 import type { WebSocket } from 'ws';
-import type { UserCodec, UserCodecName } from '../../bus/userchannels.js';
+import type { UserCodec, UserCodecName } from '../../contracts/user-channels.js';
 import { CLOSE, type WelcomeFrame } from '../../gateway-protocol/index.js';
 import type { BackMessage } from './hub.js';
 import { handleRelayMessage, type InboundDeps } from './inbound.js';

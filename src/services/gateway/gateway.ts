@@ -1,10 +1,11 @@
+import { RELAY_SCOPE } from '../../contracts/names.js';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { Connection } from '../../bus/connection.js';
 import { Registry } from '../../bus/registry.js';
 import { Subscriber } from '../../bus/subscriber.js';
-import { UserCodec, UserMessageValidator } from '../../bus/userchannels.js';
+import { UserCodec, UserMessageValidator } from '../../contracts/user-channels.js';
 import { CLOSE, RELAY_PATH } from '../../gateway-protocol/index.js';
 import { UserChannelHub, type BackMessage } from './hub.js';
 import type { InboundDeps } from './inbound.js';
@@ -28,8 +29,8 @@ export interface GatewayDeps {
   registry?: Registry;
 }
 
-/** Registry scope of connected relays: `identity:relay:{connection id}`. */
-export const RELAY_SCOPE = 'relay';
+/** Registry scope of connected relays: `identity:relay:{connection id}` (src/contracts/names.ts). */
+export { RELAY_SCOPE };
 
 /**
  * `canopy gateway`: a WebSocket server for edge relays that hold no Redis

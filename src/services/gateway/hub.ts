@@ -9,11 +9,12 @@ import {
   userBacklogKey,
   userChannel,
   userChannelCodec,
+  userPattern,
   type BackKind,
   type ForwardKind,
   type UserCodec,
   type UserMessageValidator,
-} from '../../bus/userchannels.js';
+} from '../../contracts/user-channels.js';
 
 /** A back-channel message the hub has read, checked and stored in the backlog. */
 export interface BackMessage {
@@ -98,7 +99,7 @@ export class UserChannelHub {
       for (const kind of BACK_KINDS) {
         hub.#subscriptions.push(
           await sub.psubscribe<Record<string, unknown>>(
-            `user:*:${kind}`,
+            userPattern(kind),
             (message, channel) => hub.#onMessage(message, channel),
             { codec, validate: opts.validator.validator(kind) as never },
           ),
@@ -234,7 +235,7 @@ export class UserChannelHub {
   /** Back-channel messages the subscriber refused (undecodable or not matching their shape). */
   get malformed(): number {
     let n = 0;
-    for (const k of BACK_KINDS) n += this.#sub.stats.patterns[`user:*:${k}`]?.malformed ?? 0;
+    for (const k of BACK_KINDS) n += this.#sub.stats.patterns[userPattern(k)]?.malformed ?? 0;
     return n;
   }
 

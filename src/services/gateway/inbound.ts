@@ -1,5 +1,5 @@
 import { DecodeLimitError } from '../../bus/decode-limits.js';
-import type { UserCodec, UserCodecName, UserMessageValidator, ForwardKind } from '../../bus/userchannels.js';
+import type { UserCodec, UserCodecName, UserMessageValidator, ForwardKind } from '../../contracts/user-channels.js';
 import { CLOSE, type ErrorFrame } from '../../gateway-protocol/index.js';
 import type { GatewayOptions } from './options.js';
 import type { RelaySession } from './session.js';

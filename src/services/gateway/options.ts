@@ -2,7 +2,7 @@ import { ConfigError } from '../../bus/errors.js';
 import type { BusLogger } from '../../bus/log.js';
 import { silentLogger } from '../../bus/log.js';
 import type { ConnectionOptions } from '../../bus/options.js';
-import { isUserCodecName, type UserCodecName } from '../../bus/userchannels.js';
+import { isUserCodecName, type UserCodecName } from '../../contracts/user-channels.js';
 import { gatewayEnv as readGatewayEnv } from '../../config/gateway.js';
 import { loadTokens } from './tokens.js';
 

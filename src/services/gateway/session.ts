@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { UserCodec, UserCodecName } from '../../bus/userchannels.js';
+import type { UserCodec, UserCodecName } from '../../contracts/user-channels.js';
 import { CLOSE, compareStreamIds, type DeliverFrame, type ServerFrame } from '../../gateway-protocol/index.js';
 import type { BackMessage } from './hub.js';
 

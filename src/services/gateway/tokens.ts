@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { ConfigError } from '../../bus/errors.js';
-import { isUserId } from '../../bus/userchannels.js';
+import { isUserId } from '../../contracts/user-channels.js';
 
 /** Shortest token accepted (characters). */
 export const MIN_TOKEN_LENGTH = 16;

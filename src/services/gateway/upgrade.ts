@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { isUserCodecName, isUserId, type UserCodecName } from '../../bus/userchannels.js';
+import { isUserCodecName, isUserId, type UserCodecName } from '../../contracts/user-channels.js';
 import { DEFAULT_CODEC, parseStreamId, RELAY_PATH } from '../../gateway-protocol/index.js';
 import type { GatewayOptions } from './options.js';
 

@@ -1,4 +1,12 @@
 import { recorderEnv } from '../../config/recorder.js';
+import {
+  ALERTS_UPDATE,
+  ANALYTICS_UPDATE,
+  CONTROL_COMMAND,
+  DEVICE_UPDATE,
+  glob,
+  SENSOR_UPDATE,
+} from '../../contracts/names.js';
 import fs from 'node:fs';
 import type { Codec } from '../../bus/codec.js';
 import type { Subscription } from '../../bus/subscriber.js';
@@ -6,7 +14,7 @@ import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } 
 import type { ServiceHandle } from '../types.js';
 import { RotatingLog } from './rotating-log.js';
 import { evictOldest } from '../../util/bounded.js';
-import { parseUserChannel, USER_CHANNEL_KINDS, type UserChannelKind } from '../../bus/userchannels.js';
+import { parseUserChannel, USER_CHANNEL_KINDS, type UserChannelKind } from '../../contracts/user-channels.js';
 import { checkRecordUsers, checkUserKinds, recordUsers } from './users.js';
 
 /** Caps on the recorder's memory of outside input: dedupe keys (channel + message) and devices' last states. */
@@ -94,7 +102,7 @@ export interface RecorderHandle extends ServiceHandle {
 export async function start(config: Partial<RecorderConfig> = {}): Promise<RecorderHandle> {
   const c: RecorderConfig = {
     dir: recorderEnv().dir,
-    patterns: ['sensor:update*', 'device:update*', 'analytics:update*', 'alerts:update*', 'control:command'],
+    patterns: [SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE].map(glob).concat(CONTROL_COMMAND),
     dedupeWindowMs: 2000,
     maxFileBytes: 64 * 1024 * 1024,
     retentionDays: 14,
@@ -156,7 +164,7 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
     const ts = new Date(now).toISOString();
     updates.write({ ts, channel, ...(truncated ? { truncated: true } : {}), message });
     stats.recorded++;
-    if (base === 'device:update' && message && typeof message === 'object') {
+    if (base === DEVICE_UPDATE && message && typeof message === 'object') {
       const m = message as { device?: unknown; state?: unknown; mode?: unknown };
       const dev = String(m.device);
       const prev = lastDevice.get(dev);
@@ -173,7 +181,7 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
         });
         stats.controlRecorded++;
       }
-    } else if (channel === 'control:command') {
+    } else if (channel === CONTROL_COMMAND) {
       control.write({ ts, kind: 'command', message });
       stats.controlRecorded++;
     }

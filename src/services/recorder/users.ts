@@ -10,8 +10,9 @@ import {
   isUserId,
   parseUserChannel,
   userChannel,
+  userPattern,
   type UserChannelKind,
-} from '../../bus/userchannels.js';
+} from '../../contracts/user-channels.js';
 import type { Logger } from '../../util/log.js';
 import type { RotatingLog } from './rotating-log.js';
 
@@ -167,7 +168,9 @@ export async function recordUsers(d: UserRecorderDeps, stats: UserRecordingStats
     stats.userRecorded++;
   };
   const all = d.users.includes(ALL_USERS);
-  const names = all ? d.kinds.map((k) => `user:*:${k}`) : d.users.flatMap((u) => d.kinds.map((k) => userChannel(u, k)));
+  const names = all
+    ? d.kinds.map((k) => userPattern(k))
+    : d.users.flatMap((u) => d.kinds.map((k) => userChannel(u, k)));
   try {
     const sub = all
       ? await d.subscriber.psubscribe<Buffer>(names, onMessage, { codec: bytesCodec })

@@ -1,3 +1,4 @@
+import { CAN_RAW, CAN_WORKER_GROUP, SENSOR_LIVE_PREFIX } from '../../contracts/names.js';
 import os from 'node:os';
 import { OrphanClaimer } from '../../bus/presence-claim.js';
 import { PresenceWatcher } from '../../bus/presence.js';
@@ -56,8 +57,8 @@ export interface WorkerConfig {
 }
 
 export const WORKER_DEFAULTS: Omit<WorkerConfig, 'databaseUrl' | 'logger'> = {
-  stream: 'can:raw',
-  group: 'can-worker',
+  stream: CAN_RAW,
+  group: CAN_WORKER_GROUP,
   consumer: `worker-${os.hostname()}`,
   batchSize: 1000,
   blockMs: 1000,
@@ -106,7 +107,7 @@ export async function start(
   const pipeline = new WorkerPipeline(
     {
       processor,
-      live: new LiveState(conn, { prefix: 'sensor:', ttlSeconds: c.liveTtlSeconds }),
+      live: new LiveState(conn, { prefix: SENSOR_LIVE_PREFIX, ttlSeconds: c.liveTtlSeconds }),
       publisher: runtime.publisher,
       store,
       logger: log,

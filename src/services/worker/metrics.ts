@@ -1,3 +1,4 @@
+import { WORKER_STATS } from '../../contracts/names.js';
 import type { Connection } from '../../bus/connection.js';
 import type { FrameProcessor } from '../../cea/processor.js';
 import type { PipelineStats } from './pipeline.js';
@@ -10,7 +11,7 @@ import type { PipelineStats } from './pipeline.js';
  * dead_lettered, readings, rejected, rejected_<reason>, store_failures.
  */
 export class WorkerMetrics {
-  static readonly KEY = 'stats:worker';
+  static readonly KEY = WORKER_STATS;
   readonly #conn: Connection;
   readonly #read: () => PipelineStats;
   readonly #processor: FrameProcessor;

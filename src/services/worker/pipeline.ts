@@ -1,9 +1,11 @@
+import { SENSOR_UPDATE } from '../../contracts/names.js';
 import type { LiveState } from '../../bus/state.js';
 import type { Publisher } from '../../bus/topics.js';
 import { FrameError } from '../../can/errors.js';
 import { parseStreamFields } from '../../can/frame.js';
 import type { FrameProcessor } from '../../cea/processor.js';
-import type { CanMessageRow, ProcessorEntry, ReadingRow, SensorUpdate } from '../../cea/types.js';
+import type { CanMessageRow, ProcessorEntry, ReadingGroup, ReadingRow } from '../../cea/types.js';
+import type { SensorUpdate } from '../../contracts/updates.js';
 import { isTransient } from '../../store/errors.js';
 import type { Store } from '../../store/types.js';
 import { RetryableError } from '../../bus/errors.js';
@@ -40,7 +42,7 @@ export interface PipelineOptions {
 }
 
 export const PIPELINE_DEFAULTS: PipelineOptions = {
-  updateChannel: 'sensor:update',
+  updateChannel: SENSOR_UPDATE,
   maxInFlightFrames: 4000,
   maxHeldFrames: 500_000,
   storeRetryBaseMs: 500,
@@ -259,7 +261,7 @@ export class WorkerPipeline {
     }
   }
 
-  async #publishLive(readings: ReadingRow[], updates: SensorUpdate[]): Promise<void> {
+  async #publishLive(readings: ReadingRow[], updates: ReadingGroup[]): Promise<void> {
     if (readings.length === 0 && updates.length === 0) return;
     const latest = new Map<string, ReadingRow>();
     for (const r of readings) {
@@ -274,7 +276,7 @@ export class WorkerPipeline {
         cluster: u.cluster,
         sensor_data: u.sensor_data,
         timestamp: new Date(u.timestamp).toISOString(),
-      },
+      } satisfies SensorUpdate,
     }));
     try {
       await this.#d.live.write([...latest.values()].map((r) => ({ name: r.sensor, value: r.value, tsMs: r.time })));

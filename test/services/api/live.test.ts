@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DeviceUpdateSchema } from '../../../src/contracts/updates.js';
 import { getJson, publishSensor, startApi } from './helpers.js';
 
 type Ctx = Awaited<ReturnType<typeof startApi>>;
@@ -148,6 +149,20 @@ describe('docs and metrics', () => {
     ]) {
       expect(paths).toContain(p);
     }
+  });
+
+  it("derives route schemas from the contracts: /api/devices answers the DeviceUpdate message's fields", async () => {
+    const { body } = await getJson(t.api, '/docs');
+    type Node = { [k: string]: Node } & { required?: string[] };
+    const paths = body.paths as Node;
+    const items =
+      paths['/api/devices']!.get!.responses!['200']!.content!['application/json']!.schema!.properties!.devices!.items!;
+    expect(Object.keys(items.properties!)).toEqual(Object.keys(DeviceUpdateSchema.properties));
+    expect(items.required).toEqual(DeviceUpdateSchema.required);
+    const history = paths['/api/sensors/{name}/history']!.get!.parameters as unknown as { name: string; in: string }[];
+    expect(history.map((p) => `${p.in}:${p.name}`)).toEqual(
+      expect.arrayContaining(['path:name', 'query:from', 'query:to', 'query:points']),
+    );
   });
 
   it('reports request counts and the stream lag of can-worker on can:raw', async () => {

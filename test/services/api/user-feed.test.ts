@@ -3,7 +3,7 @@ import path from 'node:path';
 import { encode } from '@msgpack/msgpack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisUrlFor, renderAclFile, resolveCredentials } from '../../../src/bus/acl.js';
-import { serviceUser } from '../../../src/bus/acl/services.js';
+import { serviceUser } from '../../../src/contracts/acl-users.js';
 import { Connection } from '../../../src/bus/connection.js';
 import { PermissionError } from '../../../src/bus/errors.js';
 import { Registry } from '../../../src/bus/registry.js';

@@ -6,9 +6,9 @@ import { encode } from '@msgpack/msgpack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../../src/bus/connection.js';
 import { redisUrlFor, renderAclFile, resolveCredentials } from '../../../src/bus/acl.js';
-import { canopyUsers } from '../../../src/bus/acl/services.js';
+import { canopyUsers } from '../../../src/contracts/acl-users.js';
 import { ConfigError, PermissionError } from '../../../src/bus/errors.js';
-import { UserCodec } from '../../../src/bus/userchannels.js';
+import { UserCodec } from '../../../src/contracts/user-channels.js';
 import {
   parseRecordUsers,
   parseUserKinds,

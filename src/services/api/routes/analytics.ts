@@ -1,9 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import { ANALYTICS_LATEST } from '../../../contracts/names.js';
+import { Type } from '@sinclair/typebox';
+import type { ApiApp } from '../app.js';
 import { ApiError, withRedis, type ApiContext } from '../context.js';
-import { errorResponses } from '../schemas.js';
-
-/** The key `canopy analytics` keeps its latest snapshot in (with a TTL: gone when analytics stops). */
-export const ANALYTICS_LATEST = 'analytics:latest';
+import { errorResponses, Nullable } from '../schemas.js';
 
 /**
  * GET /api/analytics: the latest snapshot of `canopy analytics` — per sensor
@@ -13,30 +12,24 @@ export const ANALYTICS_LATEST = 'analytics:latest';
  * The shape is `analytics:update`'s (src/services/analytics); while
  * analytics is not running, `running: false` and no sensors.
  */
-export async function analyticsRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
-  app.get<{ Querystring: { sensor?: string } }>(
+export async function analyticsRoutes(app: ApiApp, ctx: ApiContext): Promise<void> {
+  app.get(
     '/api/analytics',
     {
       schema: {
         summary: 'Latest trends and time-to-threshold estimates of canopy analytics (analytics:latest)',
         tags: ['analytics'],
-        querystring: {
-          type: 'object',
-          properties: {
-            sensor: { type: 'string', minLength: 1, maxLength: 200, description: 'only this sensor' },
-          },
-        },
+        querystring: Type.Object({
+          sensor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'only this sensor' })),
+        }),
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              running: { type: 'boolean', description: 'false (and everything empty) while analytics does not run' },
-              timestamp: { type: ['string', 'null'] },
-              age_ms: { type: ['integer', 'null'], description: 'how old the snapshot is' },
-              sensors: { type: 'object', additionalProperties: true },
-              rooms: { type: 'object', additionalProperties: true },
-            },
-          },
+          200: Type.Object({
+            running: Type.Boolean({ description: 'false (and everything empty) while analytics does not run' }),
+            timestamp: Nullable(Type.String()),
+            age_ms: Nullable(Type.Integer({ description: 'how old the snapshot is' })),
+            sensors: Type.Object({}, { additionalProperties: true }),
+            rooms: Type.Object({}, { additionalProperties: true }),
+          }),
           503: errorResponses[503],
         },
       },

@@ -1,25 +1,60 @@
+import { ACTUATORS_COMMANDS, AUTOMATION_STATE } from '../../../contracts/names.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import type { ApiApp } from '../app.js';
 import { defaultConfigFile } from '../../../can/paths.js';
 import { CommandParser } from '../../../cea/control/commands.js';
 import { parseDevicesYaml, type ControlConfig } from '../../../cea/control/config.js';
 import { requireRole, bearerToken } from '../auth.js';
 import { ApiError, withRedis, type ApiContext } from '../context.js';
-import { errorResponses, errorSchema } from '../schemas.js';
+import { errorResponses, errorSchema, Nullable, StringEnum } from '../schemas.js';
 
-/** Where control commands go: the durable command stream the automation consumes (SPEC §2). */
-const COMMAND_STREAM = 'actuators:commands';
-const STATE_KEY = 'automation:state';
+/** Where control commands go: the durable command stream the automation consumes. */
+const COMMAND_STREAM = ACTUATORS_COMMANDS;
+const STATE_KEY = AUTOMATION_STATE;
 
-const acceptedSchema = {
-  type: 'object',
-  properties: {
-    accepted: { type: 'boolean' },
-    id: { type: 'string', description: 'entry id in actuators:commands' },
-    command: { type: 'object', additionalProperties: true },
+const acceptedSchema = Type.Object({
+  accepted: Type.Boolean(),
+  id: Type.String({ description: 'entry id in actuators:commands' }),
+  command: Type.Record(Type.String(), Type.Unknown()),
+});
+
+/** The body of POST /api/devices/:name: a device command without `device` (the path) and `by` (the token). */
+const DeviceCommandBody = Type.Object(
+  {
+    state: Type.Optional(Type.Unsafe<0 | 1>({ type: 'integer', enum: [0, 1] })),
+    mode: Type.Optional(StringEnum(['auto', 'manual', 'off'])),
+    ttl_s: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 604800,
+        description: 'return to auto after this many seconds (default: the devices file manual.defaultExpiryS)',
+      }),
+    ),
+    until_changed: Type.Optional(
+      Type.Boolean({
+        description: 'keep the mode until the next command (refused for a heater or CO2 valve turned on)',
+      }),
+    ),
   },
-} as const;
+  { additionalProperties: false },
+);
+
+const NameParam = Type.Object({ name: Type.String({ maxLength: 64 }) });
+
+const SetpointsResponse = Type.Object({
+  setpoints: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      value: Type.Number(),
+      min: Nullable(Type.Number()),
+      max: Nullable(Type.Number()),
+      unit: Nullable(Type.String()),
+    }),
+  ),
+});
 
 const authErrors = { 401: errorSchema, 403: errorSchema } as const;
 
@@ -48,7 +83,7 @@ function loadControlConfig(ctx: ApiContext): ControlConfig | undefined {
  * and append it to `actuators:commands`, recorded with who sent it.
  * Read-only: GET /api/setpoints, GET /api/on-time.
  */
-export async function deviceControlRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+export async function deviceControlRoutes(app: ApiApp, ctx: ApiContext): Promise<void> {
   const cfg = loadControlConfig(ctx);
   const parser = new CommandParser();
   const operator = requireRole(ctx.auth, 'operator');
@@ -69,10 +104,7 @@ export async function deviceControlRoutes(app: FastifyInstance, ctx: ApiContext)
     return { accepted: true, id, command };
   };
 
-  app.post<{
-    Params: { name: string };
-    Body: { state?: 0 | 1; mode?: string; ttl_s?: number; until_changed?: boolean };
-  }>(
+  app.post(
     '/api/devices/:name',
     {
       preHandler: operator,
@@ -80,25 +112,8 @@ export async function deviceControlRoutes(app: FastifyInstance, ctx: ApiContext)
         summary: 'Switch a device: manual on/off, off, or back to auto (operator token)',
         tags: ['devices'],
         security: [{ bearer: [] }],
-        params: { type: 'object', properties: { name: { type: 'string', maxLength: 64 } }, required: ['name'] },
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            state: { type: 'integer', enum: [0, 1] },
-            mode: { type: 'string', enum: ['auto', 'manual', 'off'] },
-            ttl_s: {
-              type: 'number',
-              exclusiveMinimum: 0,
-              maximum: 604800,
-              description: 'return to auto after this many seconds (default: the devices file manual.defaultExpiryS)',
-            },
-            until_changed: {
-              type: 'boolean',
-              description: 'keep the mode until the next command (refused for a heater or CO2 valve turned on)',
-            },
-          },
-        },
+        params: NameParam,
+        body: DeviceCommandBody,
         response: { 202: acceptedSchema, ...errorResponses, ...authErrors },
       },
     },
@@ -112,7 +127,7 @@ export async function deviceControlRoutes(app: FastifyInstance, ctx: ApiContext)
     },
   );
 
-  app.put<{ Params: { name: string }; Body: { value: number } }>(
+  app.put(
     '/api/setpoints/:name',
     {
       preHandler: operator,
@@ -120,13 +135,8 @@ export async function deviceControlRoutes(app: FastifyInstance, ctx: ApiContext)
         summary: 'Change a setpoint within its configured range (operator token)',
         tags: ['devices'],
         security: [{ bearer: [] }],
-        params: { type: 'object', properties: { name: { type: 'string', maxLength: 64 } }, required: ['name'] },
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['value'],
-          properties: { value: { type: 'number' } },
-        },
+        params: NameParam,
+        body: Type.Object({ value: Type.Number() }, { additionalProperties: false }),
         response: { 202: acceptedSchema, ...errorResponses, ...authErrors },
       },
     },
@@ -152,24 +162,7 @@ export async function deviceControlRoutes(app: FastifyInstance, ctx: ApiContext)
         summary: 'Every setpoint: configured range and current value (as the automation last persisted it)',
         tags: ['devices'],
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              setpoints: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    name: { type: 'string' },
-                    value: { type: 'number' },
-                    min: { type: ['number', 'null'] },
-                    max: { type: ['number', 'null'] },
-                    unit: { type: ['string', 'null'] },
-                  },
-                },
-              },
-            },
-          },
+          200: SetpointsResponse,
           503: errorSchema,
         },
       },
@@ -202,7 +195,7 @@ export async function deviceControlRoutes(app: FastifyInstance, ctx: ApiContext)
       schema: {
         summary: 'On time per device and local day (hours, and kWh when the wattage is configured)',
         tags: ['devices'],
-        response: { 200: { type: 'object', additionalProperties: true }, 503: errorSchema },
+        response: { 200: Type.Object({}, { additionalProperties: true }), 503: errorSchema },
       },
     },
     async () => {

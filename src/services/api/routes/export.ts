@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { ApiApp } from '../app.js';
 import { ApiError, timeRange, withStore, type ApiContext } from '../context.js';
-import { errorResponses, errorSchema, timeParams } from '../schemas.js';
+import { errorResponses, errorSchema, StringEnum, timeParams } from '../schemas.js';
 import type { ReadingRow } from '../store-port.js';
 
 interface ExportQuery {
@@ -96,25 +97,21 @@ function watched<T>(src: AsyncGenerator<T>): { gen: AsyncGenerator<T>; idleFor: 
 }
 
 /** GET /api/export (viewer token, see access.ts) */
-export async function exportRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+export async function exportRoutes(app: ApiApp, ctx: ApiContext): Promise<void> {
   const o = ctx.options;
   let active = 0;
-  app.get<{ Querystring: { sensors: string; from?: string; to?: string; format: 'csv' | 'json' } }>(
+  app.get(
     '/api/export',
     {
       schema: {
         summary: 'Raw readings of some sensors over any range, streamed (CSV or a JSON array); viewer token',
         tags: ['history'],
         security: [{ bearer: [] }],
-        querystring: {
-          type: 'object',
-          properties: {
-            sensors: { type: 'string', minLength: 1, maxLength: 4096, description: 'sensor names, comma separated' },
-            ...timeParams,
-            format: { type: 'string', enum: ['csv', 'json'], default: 'csv' },
-          },
-          required: ['sensors'],
-        },
+        querystring: Type.Object({
+          sensors: Type.String({ minLength: 1, maxLength: 4096, description: 'sensor names, comma separated' }),
+          ...timeParams,
+          format: StringEnum(['csv', 'json'], { default: 'csv' }),
+        }),
         response: {
           200: { description: 'CSV (time,sensor,value,location,cluster) or a JSON array of rows', type: 'string' },
           ...errorResponses,

@@ -1,4 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { ApiApp } from '../app.js';
+import { StringEnum } from '../schemas.js';
 import { listLiveInstances } from '../../../bus/fallback/replay.js';
 import { within, type ApiContext } from '../context.js';
 
@@ -39,32 +41,19 @@ async function timed(fn: () => Promise<unknown>, ms: number, what: string) {
 }
 
 /** GET /health: 200 when Redis and the store answer, 503 otherwise. */
-export async function healthRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
-  const dep = {
-    type: 'object',
-    properties: {
-      status: { type: 'string', enum: ['up', 'down'] },
-      latencyMs: { type: 'number' },
-      error: { type: 'string' },
-    },
-  } as const;
-  const body = {
-    type: 'object',
-    properties: {
-      status: { type: 'string', enum: ['ok', 'down'] },
-      redis: dep,
-      store: dep,
-      services: { type: 'array', items: { type: 'object', additionalProperties: true } },
-      api: {
-        type: 'object',
-        properties: {
-          uptimeS: { type: 'number' },
-          wsClients: { type: 'integer' },
-          updatesSubscribed: { type: 'boolean' },
-        },
-      },
-    },
-  } as const;
+export async function healthRoutes(app: ApiApp, ctx: ApiContext): Promise<void> {
+  const dep = Type.Object({
+    status: StringEnum(['up', 'down']),
+    latencyMs: Type.Optional(Type.Number()),
+    error: Type.Optional(Type.String()),
+  });
+  const body = Type.Object({
+    status: StringEnum(['ok', 'down']),
+    redis: dep,
+    store: dep,
+    services: Type.Array(Type.Object({}, { additionalProperties: true })),
+    api: Type.Object({ uptimeS: Type.Number(), wsClients: Type.Integer(), updatesSubscribed: Type.Boolean() }),
+  });
   app.get(
     '/health',
     {

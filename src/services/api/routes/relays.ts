@@ -1,10 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import { RELAY_SCOPE } from '../../../contracts/names.js';
+import { Type, type Static } from '@sinclair/typebox';
+import type { ApiApp } from '../app.js';
 import { Registry } from '../../../bus/registry.js';
 import { withRedis, type ApiContext } from '../context.js';
-import { errorResponses } from '../schemas.js';
-
-/** Registry scope the gateway writes (`identity:relay:{connection}`, src/services/gateway/gateway.ts). */
-export const RELAY_SCOPE = 'relay';
+import { errorResponses, Nullable } from '../schemas.js';
 
 /**
  * The gateway refreshes a connected relay's record at every ping (30 s by
@@ -13,23 +12,22 @@ export const RELAY_SCOPE = 'relay';
  */
 export const RELAY_STALE_MS = 90_000;
 
-/** One connected relay, as listed. */
-export interface RelayInfo {
-  connection: string;
-  user: string;
-  remote: string | null;
-  codec: string | null;
-  /** The relay's version when the gateway recorded one, else null. */
-  version: string | null;
-  connected_at: string | null;
-  last_seen: string | null;
-  /** `last_seen` older than {@link RELAY_STALE_MS}. */
-  stale: boolean;
-  received: number;
-  published: number;
-  rejected: number;
-  delivered: number;
-}
+/** One connected relay, as listed (from the record the gateway keeps in `identity:relay:{connection}`). */
+const RelaySchema = Type.Object({
+  connection: Type.String({ description: 'the gateway connection id' }),
+  user: Type.String(),
+  remote: Nullable(Type.String({ description: "the relay's address as the gateway saw it" })),
+  codec: Nullable(Type.String()),
+  version: Nullable(Type.String({ description: "the relay's version when the gateway recorded one" })),
+  connected_at: Nullable(Type.String()),
+  last_seen: Nullable(Type.String()),
+  stale: Type.Boolean({ description: 'not refreshed by the gateway for 90 s' }),
+  received: Type.Integer(),
+  published: Type.Integer(),
+  rejected: Type.Integer(),
+  delivered: Type.Integer(),
+});
+export type RelayInfo = Static<typeof RelaySchema>;
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
@@ -56,47 +54,23 @@ export function relayInfo(connection: string, d: Record<string, unknown>, now: n
   };
 }
 
-const relaySchema = {
-  type: 'object',
-  properties: {
-    connection: { type: 'string', description: 'the gateway connection id' },
-    user: { type: 'string' },
-    remote: { type: ['string', 'null'], description: "the relay's address as the gateway saw it" },
-    codec: { type: ['string', 'null'] },
-    version: { type: ['string', 'null'] },
-    connected_at: { type: ['string', 'null'] },
-    last_seen: { type: ['string', 'null'] },
-    stale: { type: 'boolean', description: 'not refreshed by the gateway for 90 s' },
-    received: { type: 'integer' },
-    published: { type: 'integer' },
-    rejected: { type: 'integer' },
-    delivered: { type: 'integer' },
-  },
-} as const;
-
 /** GET /api/relays: the edge relays connected to the gateway, from the identity registry (SCAN, never KEYS). */
-export async function relayRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+export async function relayRoutes(app: ApiApp, ctx: ApiContext): Promise<void> {
   const registry = new Registry(ctx.conn);
-  app.get<{ Querystring: { limit: number } }>(
+  app.get(
     '/api/relays',
     {
       schema: {
         summary: 'Connected edge relays (identity:relay:*), oldest connection first per user',
         tags: ['relays'],
-        querystring: {
-          type: 'object',
-          properties: { limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 500 } },
-        },
+        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }) }),
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              relays: { type: 'array', items: relaySchema },
-              users: { type: 'array', items: { type: 'string' }, description: 'distinct users, sorted' },
-              total: { type: 'integer' },
-              truncated: { type: 'boolean' },
-            },
-          },
+          200: Type.Object({
+            relays: Type.Array(RelaySchema),
+            users: Type.Array(Type.String(), { description: 'distinct users, sorted' }),
+            total: Type.Integer(),
+            truncated: Type.Boolean(),
+          }),
           400: errorResponses[400],
           503: errorResponses[503],
         },

@@ -1,11 +1,12 @@
-import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { ApiApp } from '../app.js';
 import { roomsOf } from '../catalogue.js';
 import { ApiError, withRedis, type ApiContext } from '../context.js';
 import { readLive } from '../live.js';
 import { deviceSchema, errorResponses, roomSchema } from '../schemas.js';
 
 /** GET /api/rooms, /api/rooms/:location/:cluster, /api/devices (read-only device states). */
-export async function roomRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+export async function roomRoutes(app: ApiApp, ctx: ApiContext): Promise<void> {
   const rooms = roomsOf(ctx.catalogue);
   const devices = () => ctx.feed?.devices() ?? [];
 
@@ -29,10 +30,7 @@ export async function roomRoutes(app: FastifyInstance, ctx: ApiContext): Promise
         summary: 'The live picture of every room (sensors from Redis, device states)',
         tags: ['rooms'],
         response: {
-          200: {
-            type: 'object',
-            properties: { now: { type: 'integer' }, rooms: { type: 'array', items: roomSchema } },
-          },
+          200: Type.Object({ now: Type.Integer(), rooms: Type.Array(roomSchema) }),
           503: errorResponses[503],
         },
       },
@@ -40,17 +38,13 @@ export async function roomRoutes(app: FastifyInstance, ctx: ApiContext): Promise
     async () => ({ now: Date.now(), rooms: await picture() }),
   );
 
-  app.get<{ Params: { location: string; cluster: string } }>(
+  app.get(
     '/api/rooms/:location/:cluster',
     {
       schema: {
         summary: 'The live picture of one room',
         tags: ['rooms'],
-        params: {
-          type: 'object',
-          properties: { location: { type: 'string', minLength: 1 }, cluster: { type: 'string', minLength: 1 } },
-          required: ['location', 'cluster'],
-        },
+        params: Type.Object({ location: Type.String({ minLength: 1 }), cluster: Type.String({ minLength: 1 }) }),
         response: { 200: roomSchema, ...errorResponses },
       },
     },
@@ -71,7 +65,7 @@ export async function roomRoutes(app: FastifyInstance, ctx: ApiContext): Promise
         summary: 'Latest state of every device seen on device:update (read-only)',
         tags: ['devices'],
         response: {
-          200: { type: 'object', properties: { devices: { type: 'array', items: deviceSchema } } },
+          200: Type.Object({ devices: Type.Array(deviceSchema) }),
         },
       },
     },

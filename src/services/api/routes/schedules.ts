@@ -1,54 +1,47 @@
+import { ACTUATORS_COMMANDS } from '../../../contracts/names.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiApp } from '../app.js';
 import { defaultConfigFile } from '../../../can/paths.js';
 import { parseDevicesYaml, type ControlConfig } from '../../../cea/control/config.js';
 import { ProgramValidator, type Problem } from '../../../cea/control/programs.js';
 import { bearerToken, requireRole } from '../auth.js';
 import { ApiError, withRedis, withStore, type ApiContext } from '../context.js';
-import { errorResponses, errorSchema } from '../schemas.js';
+import { errorResponses, errorSchema, Nullable } from '../schemas.js';
 import type { ApiStore, ProgramKind } from '../store-port.js';
 
 /** The automation reloads schedules and rules when it reads this command on the command stream. */
-const COMMAND_STREAM = 'actuators:commands';
+const COMMAND_STREAM = ACTUATORS_COMMANDS;
 
-const rowSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    config: { type: 'object', additionalProperties: true },
-    enabled: { type: 'boolean' },
-    updatedAt: { type: 'number' },
-    by: { type: ['string', 'null'] },
-  },
-} as const;
+const rowSchema = Type.Partial(
+  Type.Object({
+    id: Type.String(),
+    config: Type.Object({}, { additionalProperties: true }),
+    enabled: Type.Boolean(),
+    updatedAt: Type.Number(),
+    by: Nullable(Type.String()),
+  }),
+);
 
-const idParam = {
-  type: 'object',
-  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } },
-  required: ['id'],
-} as const;
+const idParam = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }) });
 
-const bodySchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['config'],
-  properties: { config: { type: 'object' }, enabled: { type: 'boolean' } },
-} as const;
+const bodySchema = Type.Object(
+  { config: Type.Object({}), enabled: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
 
-const invalidSchema = {
-  type: 'object',
-  properties: {
-    statusCode: { type: 'number' },
-    error: { type: 'string' },
-    code: { type: 'string' },
-    message: { type: 'string' },
-    problems: {
-      type: 'array',
-      items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
-    },
-  },
-} as const;
+/** A refused schedule or rule: the error, and every problem found. */
+const invalidSchema = Type.Partial(
+  Type.Object({
+    statusCode: Type.Number(),
+    error: Type.String(),
+    code: Type.String(),
+    message: Type.String(),
+    problems: Type.Array(Type.Partial(Type.Object({ field: Type.String(), message: Type.String() }))),
+  }),
+);
 
 const authErrors = { 401: errorSchema, 403: errorSchema } as const;
 
@@ -76,7 +69,7 @@ type ProgramStore = Required<Pick<ApiStore, 'listConfigs' | 'putConfig' | 'delet
  * `{reload: "programs"}` command is appended to `actuators:commands`: the
  * automation reloads every schedule and rule without a restart.
  */
-export async function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+export async function scheduleRoutes(app: ApiApp, ctx: ApiContext): Promise<void> {
   const cfg = loadConfig(ctx);
   const validator = cfg ? new ProgramValidator(cfg) : undefined;
   const rooms = Object.fromEntries((cfg?.devices ?? []).map((d) => [d.name, d.location]));
@@ -137,18 +130,19 @@ export async function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): Pro
           tags: ['automation'],
           security: [{ bearer: [] }],
           response: {
-            200: {
-              type: 'object',
-              properties: {
-                [kind]: { type: 'array', items: rowSchema },
-                canEdit: { type: 'boolean', description: 'whether this token may change them (operator or admin)' },
-                rooms: {
-                  type: 'object',
-                  additionalProperties: { type: 'string' },
-                  description: 'device → its location (room), from the devices file',
-                },
-              },
-            },
+            200: Type.Partial(
+              Type.Object({
+                [kind]: Type.Array(rowSchema),
+                canEdit: Type.Boolean({ description: 'whether this token may change them (operator or admin)' }),
+                rooms: Type.Object(
+                  {},
+                  {
+                    additionalProperties: Type.String(),
+                    description: 'device → its location (room), from the devices file',
+                  },
+                ),
+              }),
+            ),
             ...authErrors,
             503: errorSchema,
           },
@@ -161,7 +155,7 @@ export async function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       }),
     );
 
-    app.put<{ Params: { id: string } }>(
+    app.put(
       `/api/${kind}/:id`,
       {
         preHandler: operator,
@@ -192,7 +186,7 @@ export async function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): Pro
       (req, reply) => save(req, reply, `${one}-${crypto.randomBytes(4).toString('hex')}`, 201),
     );
 
-    app.delete<{ Params: { id: string } }>(
+    app.delete(
       `/api/${kind}/:id`,
       {
         preHandler: operator,
@@ -202,7 +196,7 @@ export async function scheduleRoutes(app: FastifyInstance, ctx: ApiContext): Pro
           security: [{ bearer: [] }],
           params: idParam,
           response: {
-            200: { type: 'object', properties: { deleted: { type: 'string' } } },
+            200: Type.Partial(Type.Object({ deleted: Type.String() })),
             ...errorResponses,
             ...authErrors,
           },

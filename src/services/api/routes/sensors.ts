@@ -1,10 +1,17 @@
-import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { ApiApp } from '../app.js';
 import { ApiError, timeRange, withRedis, withStore, type ApiContext } from '../context.js';
 import { LiveSnapshots, readLive } from '../live.js';
-import { errorResponses, liveSchema, sensorSchema, timeParams } from '../schemas.js';
+import { errorResponses, historyBucketSchema, liveSchema, sensorSchema, timeParams } from '../schemas.js';
+
+const LiveResponse = Type.Object({
+  now: Type.Integer(),
+  staleAfterMs: Type.Integer(),
+  sensors: Type.Array(liveSchema),
+});
 
 /** GET /api/sensors, /api/sensors/live, /api/sensors/:name/history */
-export async function sensorRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+export async function sensorRoutes(app: ApiApp, ctx: ApiContext): Promise<void> {
   const snapshots = new LiveSnapshots(async () => {
     const sensors = await withRedis(ctx, 'MGET', () => readLive(ctx.live, ctx.catalogue, ctx.options.staleAfterMs));
     return JSON.stringify({ now: Date.now(), staleAfterMs: ctx.options.staleAfterMs, sensors });
@@ -15,7 +22,7 @@ export async function sensorRoutes(app: FastifyInstance, ctx: ApiContext): Promi
       schema: {
         summary: 'The sensor catalogue',
         tags: ['sensors'],
-        response: { 200: { type: 'object', properties: { sensors: { type: 'array', items: sensorSchema } } } },
+        response: { 200: Type.Object({ sensors: Type.Array(sensorSchema) }) },
       },
     },
     async () => ({ sensors: ctx.catalogue }),
@@ -28,65 +35,43 @@ export async function sensorRoutes(app: FastifyInstance, ctx: ApiContext): Promi
         summary: 'Every live value from Redis, with its age and a stale flag (never from the store)',
         tags: ['sensors'],
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              now: { type: 'integer' },
-              staleAfterMs: { type: 'integer' },
-              sensors: { type: 'array', items: liveSchema },
-            },
-          },
+          200: LiveResponse,
           503: errorResponses[503],
         },
       },
     },
-    async (_req, reply) => reply.type('application/json; charset=utf-8').send(await snapshots.get()),
+    // the snapshot is shared by concurrent requests as JSON text, which fastify sends as it is
+    async (_req, reply) =>
+      reply
+        .type('application/json; charset=utf-8')
+        .send((await snapshots.get()) as unknown as Static<typeof LiveResponse>),
   );
 
-  app.get<{ Params: { name: string }; Querystring: { from?: string; to?: string; points: number } }>(
+  app.get(
     '/api/sensors/:name/history',
     {
       schema: {
         summary: 'History of one sensor, downsampled on the server to at most `points` buckets (min, max, avg)',
         tags: ['sensors'],
-        params: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'] },
-        querystring: {
-          type: 'object',
-          properties: {
-            ...timeParams,
-            points: {
-              type: 'integer',
-              minimum: 1,
-              maximum: ctx.options.maxHistoryPoints,
-              default: 1000,
-              description: 'most buckets returned',
-            },
-          },
-        },
+        params: Type.Object({ name: Type.String({ minLength: 1 }) }),
+        querystring: Type.Object({
+          ...timeParams,
+          points: Type.Integer({
+            minimum: 1,
+            maximum: ctx.options.maxHistoryPoints,
+            default: 1000,
+            description: 'most buckets returned',
+          }),
+        }),
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              sensor: { type: 'string' },
-              unit: { type: 'string' },
-              from: { type: 'integer' },
-              to: { type: 'integer' },
-              points: { type: 'integer' },
-              buckets: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    t: { type: 'integer', description: 'bucket start, unix ms' },
-                    min: { type: 'number' },
-                    max: { type: 'number' },
-                    avg: { type: 'number' },
-                    count: { type: 'integer' },
-                  },
-                },
-              },
-            },
-          },
+          200: Type.Object({
+            sensor: Type.String(),
+            unit: Type.String(),
+            from: Type.Integer(),
+            to: Type.Integer(),
+            points: Type.Integer(),
+            buckets: Type.Array(historyBucketSchema),
+          }),
           ...errorResponses,
         },
       },

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { ApiApp } from '../app.js';
 import { TOKEN_COOKIE, cookieValue } from '../access.js';
 import { bearerToken, checkToken, isRefusal, refuse, type Identity } from '../auth.js';
 import type { ApiContext } from '../context.js';
@@ -17,21 +18,18 @@ declare module 'fastify' {
  * need a token, it comes in the `canopy_token` cookie, an Authorization
  * header, or the first message `{"type":"auth","token":…}` — never the URL.
  */
-export async function wsRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
-  app.get<{ Querystring: { location?: string; cluster?: string } }>(
+export async function wsRoutes(app: ApiApp, ctx: ApiContext): Promise<void> {
+  app.get(
     '/ws',
     {
       websocket: true,
       schema: {
         summary: 'WebSocket: live sensor:update and device:update, optionally filtered by location/cluster',
         tags: ['live'],
-        querystring: {
-          type: 'object',
-          properties: {
-            location: { type: 'string', minLength: 1, maxLength: 200 },
-            cluster: { type: 'string', minLength: 1, maxLength: 200 },
-          },
-        },
+        querystring: Type.Object({
+          location: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+          cluster: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+        }),
       },
       // before the upgrade: a full house or a wrong token is an HTTP answer, not a socket
       onRequest: async (req, reply) => {

@@ -9,7 +9,7 @@ import {
   userChannelCodec,
   UserCodec,
   UserMessageValidator,
-} from '../../src/bus/userchannels.js';
+} from '../../src/contracts/user-channels.js';
 
 describe('user channels', () => {
   const v = new UserMessageValidator();
@@ -71,7 +71,7 @@ describe('the fast raw check agrees with the schema', () => {
   it('on random messages', async () => {
     const fc = await import('fast-check');
     const { Value } = await import('@sinclair/typebox/value');
-    const { RawMessageSchema } = await import('../../src/bus/userchannels.js');
+    const { RawMessageSchema } = await import('../../src/contracts/user-channels.js');
     const v = new UserMessageValidator();
     const num = fc.oneof(fc.double(), fc.integer(), fc.constant(NaN), fc.constant(Infinity));
     const val = fc.oneof(num, fc.array(num, { maxLength: 4 }), fc.string(), fc.constant(null), fc.constant([]));

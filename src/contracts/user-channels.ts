@@ -1,12 +1,12 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { createJsonCodec, createMsgpackCodec, type Codec } from './codec.js';
-import { resolveDecodeLimits, type DecodeLimits } from './decode-limits.js';
-import { ValidationError } from './errors.js';
-import type { Validator } from './validate.js';
+import { createJsonCodec, createMsgpackCodec, type Codec } from '../bus/codec.js';
+import { resolveDecodeLimits, type DecodeLimits } from '../bus/decode-limits.js';
+import { ValidationError } from '../bus/errors.js';
+import type { Validator } from '../bus/validate.js';
 
 /**
- * Per-user channels (SPEC §2): `user:{id}:raw` and `user:{id}:features`
+ * Per-user channels (docs/contracts.md): `user:{id}:raw` and `user:{id}:features`
  * carry data from an edge relay to consumers; `user:{id}:predictions`,
  * `:commands` and `:alerts` carry answers back. Payloads are MessagePack
  * by default; JSON is accepted everywhere and written on request.
@@ -62,14 +62,24 @@ export function isForwardKind(kind: string): kind is ForwardKind {
   return (FORWARD_KINDS as readonly string[]).includes(kind);
 }
 
+/** Prefix of every per-user name: `user:{id}:<kind>`. */
+export const USER_PREFIX = 'user:';
+/** Suffix of the gateway's per-user backlog stream. */
+export const BACKLOG = 'backlog';
+
 /** `user:jamie:raw` */
 export function userChannel(user: string, kind: UserChannelKind): string {
-  return `user:${checkUserId(user)}:${kind}`;
+  return `${USER_PREFIX}${checkUserId(user)}:${kind}`;
+}
+
+/** `user:*:raw` — the channels (or keys) of one kind for every user, for PSUBSCRIBE and ACLs. */
+export function userPattern(kind: UserChannelKind | typeof BACKLOG): string {
+  return `${USER_PREFIX}*:${kind}`;
 }
 
 /** `user:jamie:backlog` — the gateway's short stream of back-channel messages. */
 export function userBacklogKey(user: string): string {
-  return `user:${checkUserId(user)}:backlog`;
+  return `${USER_PREFIX}${checkUserId(user)}:${BACKLOG}`;
 }
 
 /** The inverse of {@link userChannel}; `undefined` for any other channel. */

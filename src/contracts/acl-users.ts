@@ -1,9 +1,35 @@
-import { ConfigError } from '../errors.js';
-import type { AclGrant, AclUserSpec } from '../acl.js';
+import { ConfigError } from '../bus/errors.js';
+import type { AclGrant, AclUserSpec } from '../bus/acl.js';
+import {
+  ACTUATORS_COMMANDS,
+  ADMIN_PREFIX,
+  ADMIN_QUEUE_PREFIX,
+  ADMIN_REPLY_PREFIX,
+  ALERTS_PREFIX,
+  ALERTS_UPDATE,
+  ANALYTICS_PREFIX,
+  ANALYTICS_UPDATE,
+  AUTOMATION_EVENTS as AUTOMATION_EVENTS_CHANNEL,
+  AUTOMATION_PREFIX,
+  CAN_RAW,
+  CAN_RAW_DEAD,
+  CONTROL_COMMAND,
+  deadLetterStream,
+  DEVICE_KEY_PREFIX,
+  DEVICE_UPDATE as DEVICE_UPDATE_BASE,
+  glob,
+  HEARTBEAT_PREFIX,
+  IDENTITY_CLEANUP_LEASE,
+  IDENTITY_PREFIX,
+  SENSOR_LIVE_PREFIX,
+  SENSOR_UPDATE as SENSOR_UPDATE_BASE,
+  SPOOL_ACK_PREFIX,
+} from './names.js';
+import { BACKLOG, USER_CHANNEL_KINDS, USER_PREFIX, userPattern, type UserChannelKind } from './user-channels.js';
 
 /**
  * The ACL users of Canopy's own services: each may run only the commands
- * and touch only the keys and channels of SPEC §2 that it uses. Every
+ * and touch only the keys and channels of docs/contracts.md that it uses. Every
  * service also gets the fabric grants (heartbeat, admin mailbox, registry
  * reads). User names are `canopy-<service>`; a service finds its password
  * in its own `REDIS_URL` (`redis://canopy-worker:<password>@host:6379`).
@@ -12,12 +38,19 @@ import type { AclGrant, AclUserSpec } from '../acl.js';
 export const SERVICE_PREFIX = 'canopy-';
 
 /** Channels of the topic messages (broad, level and specific; literal and pattern forms). */
-const SENSOR_UPDATE = ['sensor:update', 'sensor:update:*', 'sensor:update*'];
-const DEVICE_UPDATE = ['device:update', 'device:update:*', 'device:update*'];
-const ANALYTICS_UPDATE = ['analytics:update', 'analytics:update:*', 'analytics:update*'];
-const ALERTS_UPDATE = ['alerts:update', 'alerts:update:*', 'alerts:update*'];
+function topic(base: string): string[] {
+  return [base, `${base}:*`, `${base}*`];
+}
+const SENSOR_UPDATE = topic(SENSOR_UPDATE_BASE);
+const DEVICE_UPDATE = topic(DEVICE_UPDATE_BASE);
+const ANALYTICS = topic(ANALYTICS_UPDATE);
+const ALERTS = topic(ALERTS_UPDATE);
 /** Why the automation changed a device (failsafe, schedule, …). */
-const AUTOMATION_EVENTS = ['automation:events'];
+const AUTOMATION_EVENTS = [AUTOMATION_EVENTS_CHANNEL];
+const SENSOR_KEYS = glob(SENSOR_LIVE_PREFIX);
+/** Device keys (`device:*`): read by the API, alerts, exporter and monitor; kept by the automation. */
+const DEVICE_KEYS = glob(DEVICE_KEY_PREFIX);
+const AUTOMATION_KEYS = glob(AUTOMATION_PREFIX);
 const HASH = ['hset', 'hget', 'hgetall', 'hdel'];
 const SUBSCRIBE = ['subscribe', 'unsubscribe', 'psubscribe', 'punsubscribe'];
 const STREAM_READ = ['xlen', 'xrange', 'xrevrange', 'xinfo|stream', 'xinfo|groups', 'xinfo|consumers', 'xpending'];
@@ -55,12 +88,12 @@ const SCRIPT = ['evalsha', 'eval'];
  */
 export function fabricGrants(): AclGrant[] {
   return [
-    { commands: [...STRING_WRITE, ...STRING_READ], keys: ['heartbeat:*'] },
+    { commands: [...STRING_WRITE, ...STRING_READ], keys: [glob(HEARTBEAT_PREFIX)] },
     { commands: ['scan'] },
-    { commands: STRING_READ, read: ['identity:*'] },
-    subscribe(['admin:*']),
-    { commands: ['lrange', 'lrem', 'lpop', 'llen', 'del', ...SCRIPT], keys: ['admin:queue:*'] },
-    { commands: ['rpush', 'expire'], keys: ['admin:reply:*'] },
+    { commands: STRING_READ, read: [glob(IDENTITY_PREFIX)] },
+    subscribe([glob(ADMIN_PREFIX)]),
+    { commands: ['lrange', 'lrem', 'lpop', 'llen', 'del', ...SCRIPT], keys: [glob(ADMIN_QUEUE_PREFIX)] },
+    { commands: ['rpush', 'expire'], keys: [glob(ADMIN_REPLY_PREFIX)] },
   ];
 }
 
@@ -71,7 +104,7 @@ export function fabricGrants(): AclGrant[] {
 function identityWrites(): AclGrant {
   return {
     commands: [...STRING_WRITE, ...STRING_READ, ...SCRIPT, 'scan'],
-    keys: ['identity:*', 'lease:identity-cleanup'],
+    keys: [glob(IDENTITY_PREFIX), IDENTITY_CLEANUP_LEASE],
   };
 }
 
@@ -79,8 +112,8 @@ function identityWrites(): AclGrant {
 function groupWork(stream: string): AclGrant[] {
   return [
     { commands: GROUP_WORK, keys: [stream] },
-    { commands: ['xadd'], write: [`${stream}:dead`] },
-    { commands: SCRIPT, keys: [stream, `${stream}:dead`] },
+    { commands: ['xadd'], write: [deadLetterStream(stream)] },
+    { commands: SCRIPT, keys: [stream, deadLetterStream(stream)] },
     // a consumer blocked in XREADGROUP is woken with CLIENT UNBLOCK on stop
     { commands: ['client|unblock'] },
   ];
@@ -98,19 +131,19 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
     description:
       'scanner: XADD frames to can:raw and nothing else; reads the stream tail to replay its spool without duplicates',
     grants: [
-      { commands: ['xadd'], write: ['can:raw'] },
-      { commands: ['xlen', 'xrevrange', 'xinfo|stream'], read: ['can:raw'] },
+      { commands: ['xadd'], write: [CAN_RAW] },
+      { commands: ['xlen', 'xrevrange', 'xinfo|stream'], read: [CAN_RAW] },
       // the spool's exactly-once replay: spool-append.lua adds entries and advances spool:ack:<writer>
-      { commands: ['get', 'set'], keys: ['spool:ack:*'] },
-      { commands: SCRIPT, keys: ['can:raw', 'spool:ack:*'] },
+      { commands: ['get', 'set'], keys: [glob(SPOOL_ACK_PREFIX)] },
+      { commands: SCRIPT, keys: [CAN_RAW, glob(SPOOL_ACK_PREFIX)] },
     ],
   },
   worker: {
     description:
       'worker: consumer group can-worker on can:raw, dead letters, live keys sensor:*, publishes sensor:update*',
     grants: [
-      ...groupWork('can:raw'),
-      { commands: [...STRING_WRITE, ...STRING_READ], keys: ['sensor:*'] },
+      ...groupWork(CAN_RAW),
+      { commands: [...STRING_WRITE, ...STRING_READ], keys: [SENSOR_KEYS] },
       identityWrites(),
       publish(SENSOR_UPDATE),
     ],
@@ -119,80 +152,78 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
     description:
       'api: reads live keys, stream and group state, identities and analytics:latest; subscribes to updates and to user:*:raw|predictions (read only); control commands (operator token) to actuators:commands only; no other XADD, no PUBLISH, no writes',
     grants: [
-      { commands: STRING_READ, read: ['sensor:*', 'device:*', 'analytics:*', 'alerts:*'] },
-      { commands: STREAM_READ, read: ['can:raw', 'can:raw:dead', 'actuators:commands'] },
+      { commands: STRING_READ, read: [SENSOR_KEYS, DEVICE_KEYS, glob(ANALYTICS_PREFIX), glob(ALERTS_PREFIX)] },
+      { commands: STREAM_READ, read: [CAN_RAW, CAN_RAW_DEAD, ACTUATORS_COMMANDS] },
       // POST /api/devices/:name and PUT /api/setpoints/:name append the command durably
-      { commands: ['xadd'], write: ['actuators:commands'] },
-      subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE, AUTOMATION_EVENTS),
+      { commands: ['xadd'], write: [ACTUATORS_COMMANDS] },
+      subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS, ALERTS, AUTOMATION_EVENTS),
       // the dashboard's live view of one user (viewer token): its raw data and predictions, nothing it could send
-      subscribe(['user:*:raw', 'user:*:predictions']),
+      subscribe([userPattern('raw'), userPattern('predictions')]),
     ],
   },
   automation: {
     description:
       'automation: reads live keys, subscribes to sensor updates, takes commands from its group on actuators:commands (never from pub/sub), publishes device:update* and announces applied commands on control:command',
     grants: [
-      { commands: STRING_READ, read: ['sensor:*'] },
+      { commands: STRING_READ, read: [SENSOR_KEYS] },
       // persisted device states and modes: the hash automation:state
-      { commands: [...STRING_WRITE, ...STRING_READ, ...HASH], keys: ['device:*', 'automation:*'] },
-      ...groupWork('actuators:commands'),
+      { commands: [...STRING_WRITE, ...STRING_READ, ...HASH], keys: [DEVICE_KEYS, AUTOMATION_KEYS] },
+      ...groupWork(ACTUATORS_COMMANDS),
       subscribe(SENSOR_UPDATE),
       // control:command is an announcement of what was applied, not an input: only automation sends it
-      publish(DEVICE_UPDATE, AUTOMATION_EVENTS, ['control:command']),
+      publish(DEVICE_UPDATE, AUTOMATION_EVENTS, [CONTROL_COMMAND]),
     ],
   },
   alerts: {
     description: 'alerts: subscribes to sensor and device updates, reads live keys, publishes alerts:update*',
     grants: [
-      { commands: STRING_READ, read: ['sensor:*', 'device:*'] },
-      { commands: [...STRING_WRITE, ...STRING_READ, ...HASH], keys: ['alerts:*'] },
+      { commands: STRING_READ, read: [SENSOR_KEYS, DEVICE_KEYS] },
+      { commands: [...STRING_WRITE, ...STRING_READ, ...HASH], keys: [glob(ALERTS_PREFIX)] },
       subscribe(SENSOR_UPDATE, DEVICE_UPDATE, AUTOMATION_EVENTS),
-      publish(ALERTS_UPDATE),
+      publish(ALERTS),
     ],
   },
   recorder: {
     description: 'recorder: subscribes to every update channel and control:command; no keys',
-    grants: [
-      subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE, AUTOMATION_EVENTS, ['control:command']),
-    ],
+    grants: [subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS, ALERTS, AUTOMATION_EVENTS, [CONTROL_COMMAND])],
   },
   analytics: {
     description: 'analytics: subscribes to sensor updates, keeps analytics:* keys, publishes analytics:update*',
     grants: [
-      { commands: STRING_READ, read: ['sensor:*'] },
-      { commands: [...STRING_WRITE, ...STRING_READ, ...HASH], keys: ['analytics:*'] },
+      { commands: STRING_READ, read: [SENSOR_KEYS] },
+      { commands: [...STRING_WRITE, ...STRING_READ, ...HASH], keys: [glob(ANALYTICS_PREFIX)] },
       subscribe(SENSOR_UPDATE),
-      publish(ANALYTICS_UPDATE),
+      publish(ANALYTICS),
     ],
   },
   exporter: {
     description: 'exporter: subscribes to sensor and device updates, reads live keys; publishes nothing on Redis',
-    grants: [{ commands: STRING_READ, read: ['sensor:*', 'device:*'] }, subscribe(SENSOR_UPDATE, DEVICE_UPDATE)],
+    grants: [{ commands: STRING_READ, read: [SENSOR_KEYS, DEVICE_KEYS] }, subscribe(SENSOR_UPDATE, DEVICE_UPDATE)],
   },
   gateway: {
     description:
       'gateway: publishes user:*:raw|features, subscribes to user:*:predictions|commands|alerts, keeps user:*:backlog streams',
     grants: [
-      publish(['user:*:raw', 'user:*:features']),
-      subscribe(['user:*:predictions', 'user:*:commands', 'user:*:alerts']),
-      { commands: ['xadd', 'xrange', 'xrevrange', 'xlen', 'xtrim', 'pexpire'], keys: ['user:*:backlog'] },
+      publish([userPattern('raw'), userPattern('features')]),
+      subscribe([userPattern('predictions'), userPattern('commands'), userPattern('alerts')]),
+      { commands: ['xadd', 'xrange', 'xrevrange', 'xlen', 'xtrim', 'pexpire'], keys: [userPattern(BACKLOG)] },
       identityWrites(),
     ],
   },
   monitor: {
     description: 'monitor: read-only view of streams, groups, live keys, heartbeats and updates',
     grants: [
-      { commands: STRING_READ, read: ['sensor:*', 'device:*'] },
-      { commands: [...STREAM_READ, 'xread'], read: ['can:raw', 'can:raw:dead', 'actuators:commands'] },
-      subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS_UPDATE, ALERTS_UPDATE, AUTOMATION_EVENTS),
+      { commands: STRING_READ, read: [SENSOR_KEYS, DEVICE_KEYS] },
+      { commands: [...STREAM_READ, 'xread'], read: [CAN_RAW, CAN_RAW_DEAD, ACTUATORS_COMMANDS] },
+      subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS, ALERTS, AUTOMATION_EVENTS),
     ],
   },
   cli: {
     description: 'cli: operator tools (canopy admin): sends admin messages and waits for replies, reads heartbeats',
     grants: [
-      publish(['admin:*']),
-      { commands: ['rpush', 'expire', 'llen'], keys: ['admin:queue:*'] },
-      { commands: ['blpop', 'lpop', 'del'], keys: ['admin:reply:*'] },
+      publish([glob(ADMIN_PREFIX)]),
+      { commands: ['rpush', 'expire', 'llen'], keys: [glob(ADMIN_QUEUE_PREFIX)] },
+      { commands: ['blpop', 'lpop', 'del'], keys: [glob(ADMIN_REPLY_PREFIX)] },
     ],
   },
 };
@@ -233,8 +264,8 @@ export function recorderUserGrant(
   kinds: readonly string[],
 ): AclGrant & { channels: string[] } {
   const channels = users.includes('*')
-    ? kinds.map((k) => `user:*:${k}`)
-    : users.flatMap((u) => kinds.map((k) => `user:${u}:${k}`));
+    ? kinds.map((k) => userPattern(k as UserChannelKind))
+    : users.flatMap((u) => kinds.map((k) => `${USER_PREFIX}${u}:${k}`));
   return { commands: SUBSCRIBE, channels };
 }
 
@@ -242,7 +273,7 @@ export function recorderUserGrant(
 export function canopyUsers(opts: Partial<CanopyUsersOptions> = {}): AclUserSpec[] {
   const o: CanopyUsersOptions = {
     recordUsers: [],
-    recordUserKinds: ['raw', 'features', 'predictions', 'commands', 'alerts'],
+    recordUserKinds: [...USER_CHANNEL_KINDS],
     ...opts,
   };
   return [

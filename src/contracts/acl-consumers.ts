@@ -1,5 +1,5 @@
-import { ConfigError } from '../errors.js';
-import type { AclGrant, AclUserSpec } from '../acl.js';
+import { ConfigError } from '../bus/errors.js';
+import type { AclGrant, AclUserSpec } from '../bus/acl.js';
 import {
   BACK_KINDS,
   FORWARD_KINDS,
@@ -9,7 +9,7 @@ import {
   userChannel,
   type BackKind,
   type ForwardKind,
-} from '../userchannels.js';
+} from './user-channels.js';
 
 /** An external consumer (an ML model, a dashboard) scoped to named users' channels. */
 export interface ConsumerSpec {
