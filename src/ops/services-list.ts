@@ -1,3 +1,4 @@
+import { apiEnv } from '../config/api.js';
 /**
  * The services `canopy up` starts, in dependency order. Each entry is the
  * `canopy <command>` that runs it as its own process.
@@ -26,7 +27,7 @@ export function upServices(opts: { source?: string } = {}): ServiceEntry[] {
   const services: ServiceEntry[] = [];
   services.push({ name: 'worker', args: ['worker'], nodeArgs: WORKER_NODE_ARGS });
   services.push({ name: 'scanner', args: ['scanner', '--source', opts.source ?? 'sim'] });
-  const apiPort = Number(process.env.CANOPY_API_PORT || 8000);
+  const apiPort = apiEnv().port ?? 8000;
   services.push({ name: 'api', args: ['api', '--port', String(apiPort), '--host', '127.0.0.1'], port: apiPort });
   services.push({ name: 'automation', args: ['automation'], onCrash: ['automation', '--safe-state'] });
   services.push({ name: 'alerts', args: ['alerts'] });

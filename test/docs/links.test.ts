@@ -12,11 +12,6 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-/**
- * Written on other branches of the same change; a link to one of them is
- * checked once the file exists. Remove this list when all three are merged.
- */
-const PENDING = new Set(['docs/contracts.md', 'docs/configuration.md', 'docs/bus.md', 'src/contracts/']);
 
 /** Paths the docs name that are not in a clone: made by the user (`cp deploy/.env.example deploy/.env`) or the build. */
 const NOT_IN_A_CLONE = new Set(['deploy/.env', 'web/dist']);
@@ -82,7 +77,7 @@ describe('documentation links', () => {
         const resolved = target === '' ? file : path.posix.normalize(path.posix.join(path.posix.dirname(file), target));
         const abs = path.join(ROOT, resolved);
         if (!fs.existsSync(abs)) {
-          if (!PENDING.has(resolved)) dead.push(`${link} (no file ${resolved})`);
+          dead.push(`${link} (no file ${resolved})`);
           continue;
         }
         if (anchor && resolved.endsWith('.md') && !anchors(fs.readFileSync(abs, 'utf8')).has(anchor)) {
@@ -97,7 +92,7 @@ describe('documentation links', () => {
       const missing = [...text.matchAll(/`((?:src|test|deploy|config|bench|scripts|examples|web)\/[^`\s]*)`/g)]
         .map((m) => m[1]!)
         .filter((p) => !/[<>{}*…]/.test(p)) // placeholders and globs: `src/services/<name>/`
-        .filter((p) => !NOT_IN_A_CLONE.has(p) && !PENDING.has(p) && !fs.existsSync(path.join(ROOT, p)));
+        .filter((p) => !NOT_IN_A_CLONE.has(p) && !fs.existsSync(path.join(ROOT, p)));
       expect(missing).toEqual([]);
     });
   }

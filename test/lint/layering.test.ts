@@ -36,7 +36,7 @@ describe('layering lint rule', () => {
     [
       'a service imports the cli',
       'src/services/worker/planted.ts',
-      '../../cli/version.js',
+      '../../cli/main.js',
       'service may not import cli',
     ],
     [
@@ -59,7 +59,7 @@ describe('layering lint rule', () => {
       '../cea/types.js',
       'contracts may not import domain',
     ],
-    ['ops imports the cli', 'src/ops/planted.ts', '../cli/version.js', 'ops may not import cli'],
+    ['ops imports the cli', 'src/ops/planted.ts', '../cli/main.js', 'ops may not import cli'],
     [
       'shared service code imports a service',
       'src/services/common/planted.ts',

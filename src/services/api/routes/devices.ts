@@ -4,7 +4,6 @@ import fs from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ApiApp } from '../app.js';
-import { defaultConfigFile } from '../../../can/paths.js';
 import { CommandParser } from '../../../cea/control/commands.js';
 import { parseDevicesYaml, type ControlConfig } from '../../../cea/control/config.js';
 import { requireRole, bearerToken } from '../auth.js';
@@ -68,7 +67,7 @@ function sender(req: FastifyRequest): string {
 }
 
 function loadControlConfig(ctx: ApiContext): ControlConfig | undefined {
-  const file = process.env.AUTOMATION_DEVICES || defaultConfigFile('devices.yaml');
+  const file = ctx.options.devicesFile;
   try {
     return parseDevicesYaml(fs.readFileSync(file, 'utf8'), file);
   } catch (err) {

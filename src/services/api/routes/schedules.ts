@@ -4,7 +4,6 @@ import fs from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiApp } from '../app.js';
-import { defaultConfigFile } from '../../../can/paths.js';
 import { parseDevicesYaml, type ControlConfig } from '../../../cea/control/config.js';
 import { ProgramValidator, type Problem } from '../../../cea/control/programs.js';
 import { bearerToken, requireRole } from '../auth.js';
@@ -51,7 +50,7 @@ function sender(req: FastifyRequest): string {
 }
 
 function loadConfig(ctx: ApiContext): ControlConfig | undefined {
-  const file = process.env.AUTOMATION_DEVICES || defaultConfigFile('devices.yaml');
+  const file = ctx.options.devicesFile;
   try {
     return parseDevicesYaml(fs.readFileSync(file, 'utf8'), file);
   } catch (err) {
