@@ -24,6 +24,7 @@ import {
   SENSOR_LIVE_PREFIX,
   SENSOR_UPDATE as SENSOR_UPDATE_BASE,
   SPOOL_ACK_PREFIX,
+  WORKER_STATS,
 } from './names.js';
 import { BACKLOG, USER_CHANNEL_KINDS, USER_PREFIX, userPattern, type UserChannelKind } from './user-channels.js';
 
@@ -76,7 +77,7 @@ function publish(...channels: string[][]): AclGrant {
   return { commands: ['publish'], channels: channels.flat() };
 }
 
-/** Scripts run by EVALSHA, and by EVAL when the server does not know them yet (src/bus/fabric-lua.ts). */
+/** Scripts run by EVALSHA, and by EVAL when the server does not know them yet (src/bus/lua-scripts.ts). */
 const SCRIPT = ['evalsha', 'eval'];
 
 /**
@@ -146,6 +147,8 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
       { commands: [...STRING_WRITE, ...STRING_READ], keys: [SENSOR_KEYS] },
       identityWrites(),
       publish(SENSOR_UPDATE),
+      // its counters for the API's /metrics
+      { commands: ['hincrby'], keys: [WORKER_STATS] },
     ],
   },
   api: {
@@ -154,6 +157,8 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
     grants: [
       { commands: STRING_READ, read: [SENSOR_KEYS, DEVICE_KEYS, glob(ANALYTICS_PREFIX), glob(ALERTS_PREFIX)] },
       { commands: STREAM_READ, read: [CAN_RAW, CAN_RAW_DEAD, ACTUATORS_COMMANDS] },
+      // /metrics reports the worker's counters
+      { commands: ['hgetall'], read: [WORKER_STATS] },
       // POST /api/devices/:name and PUT /api/setpoints/:name append the command durably
       { commands: ['xadd'], write: [ACTUATORS_COMMANDS] },
       subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS, ALERTS, AUTOMATION_EVENTS),
@@ -169,6 +174,8 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
       // persisted device states and modes: the hash automation:state
       { commands: [...STRING_WRITE, ...STRING_READ, ...HASH], keys: [DEVICE_KEYS, AUTOMATION_KEYS] },
       ...groupWork(ACTUATORS_COMMANDS),
+      // command ages are measured on the server's clock
+      { commands: ['time'] },
       subscribe(SENSOR_UPDATE),
       // control:command is an announcement of what was applied, not an input: only automation sends it
       publish(DEVICE_UPDATE, AUTOMATION_EVENTS, [CONTROL_COMMAND]),

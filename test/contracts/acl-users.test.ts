@@ -105,6 +105,13 @@ describe('Canopy code under the generated ACL users', () => {
     await saveState(au, 'automation:state', { snapshot: {}, onTime: { heater_1: { '2026-01-01': 3600 } } });
     expect((await loadState(au, 'automation:state')).onTime).toEqual({ heater_1: { '2026-01-01': 3600 } });
     await au.run('PUBLISH', (c) => c.publish('automation:events', '{}'));
+    // the server clock for command ages, and the worker's counters that the API's /metrics reads
+    expect(await au.run('TIME', (c) => c.time())).toHaveLength(2);
+    await w.run('HINCRBY', (c) => c.hIncrBy('stats:worker', 'frames', 3));
+    expect(await api.run('HGETALL', (c) => c.hGetAll('stats:worker'))).toEqual({ frames: '3' });
+    await expect(api.run('HINCRBY', (c) => c.hIncrBy('stats:worker', 'frames', 1))).rejects.toBeInstanceOf(
+      PermissionError,
+    );
   });
 
   it('the worker writes CAN node identities through the registry script; the API may not', async () => {

@@ -12,7 +12,6 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-
 /** Paths the docs name that are not in a clone: made by the user (`cp deploy/.env.example deploy/.env`) or the build. */
 const NOT_IN_A_CLONE = new Set(['deploy/.env', 'web/dist']);
 

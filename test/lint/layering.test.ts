@@ -33,12 +33,7 @@ describe('layering lint rule', () => {
       '../scanner/index.js',
       'service may not import service',
     ],
-    [
-      'a service imports the cli',
-      'src/services/worker/planted.ts',
-      '../../cli/main.js',
-      'service may not import cli',
-    ],
+    ['a service imports the cli', 'src/services/worker/planted.ts', '../../cli/main.js', 'service may not import cli'],
     [
       'the domain imports a service',
       'src/cea/planted.ts',
