@@ -63,8 +63,7 @@ const policies = [
 ];
 
 /**
- * Known wrong-way imports still to remove (the store reads the environment;
- * analytics reuses the alerts service's rule matching). Each entry allows one
+ * Known wrong-way imports still to remove (the store reads the environment). Each entry allows one
  * exact file → file import; delete an entry as soon as its import is gone.
  * @type {Array<{ from: string, to: string, why: string }>}
  */
@@ -73,16 +72,6 @@ export const KNOWN_VIOLATIONS = [
     from: 'src/store/index.ts',
     to: 'src/config/env.ts',
     why: 'the store is given its configuration; the environment is read by the process configuration',
-  },
-  {
-    from: 'src/services/analytics/index.ts',
-    to: 'src/services/alerts/index.ts',
-    why: 'analytics reads the alert rules through the alerts service',
-  },
-  {
-    from: 'src/services/analytics/thresholds.ts',
-    to: 'src/services/alerts/engine.ts',
-    why: 'analytics matches alert rules with the alerts service engine',
   },
 ];
 

@@ -8,7 +8,7 @@ import { ConfigError } from '../../src/bus/errors.js';
 import { CeaConfigError, loadNodeMap, loadSensorSettings } from '../../src/cea/config.js';
 import { YamlSource } from '../../src/cea/config-errors.js';
 import { DeviceConfigError, parseDevicesYaml } from '../../src/cea/control/config.js';
-import { loadAlertRules } from '../../src/services/alerts/config.js';
+import { loadAlertRules } from '../../src/cea/alerts/rules-file.js';
 import { tempDir } from '../support/tmp.js';
 
 const dir = tempDir();

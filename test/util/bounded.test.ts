@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
 import { PresenceWatcher } from '../../src/bus/presence.js';
 import { Registry } from '../../src/bus/registry.js';
-import { ALERT_ENGINE_LIMITS, AlertEngine } from '../../src/services/alerts/engine.js';
+import { ALERT_ENGINE_LIMITS, AlertEngine } from '../../src/cea/alerts/engine.js';
 import { addBounded, evictOldest, setBounded } from '../../src/util/bounded.js';
 import { randomPrefix } from '../support/tmp.js';
 import { startRedis } from '../support/redis.js';

@@ -1,5 +1,5 @@
 import { ConfigError } from '../../bus/errors.js';
-import type { AlertTransition } from './engine.js';
+import type { AlertTransition } from '../../cea/alerts/engine.js';
 import { headerText, sendHttp } from './http.js';
 
 /**

@@ -14,12 +14,12 @@ import {
   type SensorUpdate,
 } from '../common/updates.js';
 import type { ServiceHandle } from '../types.js';
-import { loadAlertRules } from './config.js';
-import { AlertEngine, type Alert, type AlertTransition } from './engine.js';
+import { loadAlertRules } from '../../cea/alerts/rules-file.js';
+import { AlertEngine, type Alert, type AlertTransition } from '../../cea/alerts/engine.js';
 import { Notifier, type NotifierOptions } from './notify.js';
 
-export * from './engine.js';
-export * from './config.js';
+export * from '../../cea/alerts/engine.js';
+export * from '../../cea/alerts/rules-file.js';
 export * from './notify.js';
 export * from './channels.js';
 export * from './http.js';

@@ -12,7 +12,7 @@ import {
   type SmsOptions,
   type TelegramOptions,
 } from './channels.js';
-import type { AlertTransition } from './engine.js';
+import type { AlertTransition } from '../../cea/alerts/engine.js';
 import { NotifyError, sendHttp } from './http.js';
 
 /** Where and how notifications go. Secrets (URLs with passwords) come from the environment only. */

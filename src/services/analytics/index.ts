@@ -7,7 +7,7 @@ import type { ServiceHandle } from '../types.js';
 import { BandTimer, localDay, RollingWindow, type DailyExtremes, type WindowStats, type WindowTrend } from './stats.js';
 import { setBounded } from '../../util/bounded.js';
 import { defaultConfigFile } from '../../can/paths.js';
-import { loadAlertRules } from '../alerts/index.js';
+import { loadAlertRules } from '../../cea/alerts/rules-file.js';
 import {
   estimate,
   loadDeviceThresholds,

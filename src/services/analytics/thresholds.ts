@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { ConfigError } from '../../bus/errors.js';
 import { parseDevicesYaml, type ControlConfig } from '../../cea/control/config.js';
 import type { TargetRef } from '../../cea/control/schema.js';
-import { globMatch, type AlertRulesConfig } from '../alerts/engine.js';
+import { globMatch, type AlertRulesConfig } from '../../cea/alerts/engine.js';
 
 /**
  * The levels a sensor should not cross, and when its trend will cross them.

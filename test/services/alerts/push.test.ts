@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/bus/errors.js';
 import { textOf } from '../../../src/services/alerts/channels.js';
-import type { AlertTransition } from '../../../src/services/alerts/engine.js';
+import type { AlertTransition } from '../../../src/cea/alerts/engine.js';
 import { Notifier, type NotifierOptions } from '../../../src/services/alerts/notify.js';
 import type { Logger } from '../../../src/util/log.js';
 import { startStub } from './stub-http.js';

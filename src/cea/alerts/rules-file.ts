@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import { ConfigError } from '../../bus/errors.js';
-import { YamlSource, formatProblems, schemaProblems } from '../../cea/config-errors.js';
+import { YamlSource, formatProblems, schemaProblems } from '../config-errors.js';
 import { ALERT_RULES_DEFAULTS, validateRules, type AlertRulesConfig } from './engine.js';
 
 /** The alert rules file (config/alerts.yaml) as a JSON schema; unknown keys refused. */

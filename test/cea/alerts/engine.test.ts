@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AlertEngine, globMatch, validateRules } from '../../../src/services/alerts/engine.js';
+import { AlertEngine, globMatch, validateRules } from '../../../src/cea/alerts/engine.js';
 import { subjectOf } from '../../../src/services/alerts/channels.js';
 
 describe('alert engine', () => {
