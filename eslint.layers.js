@@ -62,24 +62,6 @@ const policies = [
   { from: { element: { type: 'web' } }, allow: to() },
 ];
 
-/**
- * Known wrong-way imports still to remove (the store reads the environment). Each entry allows one
- * exact file → file import; delete an entry as soon as its import is gone.
- * @type {Array<{ from: string, to: string, why: string }>}
- */
-export const KNOWN_VIOLATIONS = [
-  {
-    from: 'src/store/index.ts',
-    to: 'src/config/env.ts',
-    why: 'the store is given its configuration; the environment is read by the process configuration',
-  },
-];
-
-const allowList = KNOWN_VIOLATIONS.map(({ from, to: target }) => ({
-  from: { file: { path: from } },
-  allow: { to: { file: { path: target } } },
-}));
-
 export const layering = {
   files: ['src/**/*.ts', 'web/src/**/*.ts'],
   plugins: { boundaries },
@@ -98,7 +80,7 @@ export const layering = {
         default: 'disallow',
         // a relative import that resolves to no known file is refused too
         checkUnknownLocals: true,
-        policies: [...policies, ...allowList],
+        policies,
         message: 'layering: {{from.element.type}} may not import {{to.element.type}} (see eslint.layers.js)',
       },
     ],

@@ -2,7 +2,6 @@
  * The history store: SQLite by default, PostgreSQL (with TimescaleDB when the
  * extension is available) when DATABASE_URL says `postgres://…`.
  */
-import { loadBaseConfig } from '../config/env.js';
 import { parseDatabaseUrl, resolveStoreOptions, type StoreOptions } from './options.js';
 import { PgStore } from './postgres/store.js';
 import { SqliteStore } from './sqlite/store.js';
@@ -19,14 +18,14 @@ export {
 } from './options.js';
 
 /**
- * Opens the store named by `databaseUrl` (default: `DATABASE_URL`, else
- * `sqlite:$CANOPY_DATA_DIR/canopy.db`) and, unless `autoMigrate` is false,
+ * Opens the store named by `databaseUrl` (`sqlite:FILE` or `postgres://…`; a
+ * process takes it from its configuration, `DATABASE_URL`) and, unless `autoMigrate` is false,
  * applies pending migrations. Rejects with a StoreError (STORE_CONFIG,
  * STORE_UNAVAILABLE, STORE_MIGRATION, …).
  */
-export async function openStore(databaseUrl?: string, options: Partial<StoreOptions> = {}): Promise<Store> {
+export async function openStore(databaseUrl: string, options: Partial<StoreOptions> = {}): Promise<Store> {
   const opts = resolveStoreOptions(options);
-  const target = parseDatabaseUrl(databaseUrl ?? loadBaseConfig().databaseUrl);
+  const target = parseDatabaseUrl(databaseUrl);
   if (target.kind === 'sqlite') return SqliteStore.open(target.path, opts);
   return PgStore.open(target.url, opts);
 }

@@ -4,6 +4,7 @@ import { openStore, type Store } from '../../store/index.js';
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
 import { alertsEnv } from '../../config/alerts.js';
+import { loadBaseConfig } from '../../config/env.js';
 
 export function registerAlerts(program: Command): void {
   program
@@ -29,7 +30,7 @@ export function registerAlerts(program: Command): void {
         let store: Store | undefined;
         if (opts.store) {
           try {
-            store = await openStore();
+            store = await openStore(loadBaseConfig().databaseUrl);
           } catch (err) {
             log.error({ err: (err as Error).message }, 'store unavailable: alerts are kept in Redis only');
           }

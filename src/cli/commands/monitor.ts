@@ -10,6 +10,7 @@ import { StoreFrameSource, StreamFrameSource, type FrameSource } from '../../mon
 import { CanMonitor, runCanMonitor } from '../../monitor/can.js';
 import { runScreen, terminalSize, useColour } from '../../monitor/screen.js';
 import { redisConnectionFromEnv } from '../../config/redis.js';
+import { loadBaseConfig } from '../../config/env.js';
 
 interface CommonOpts {
   once?: boolean;
@@ -146,7 +147,10 @@ export function registerMonitor(program: Command): void {
           source = new StreamFrameSource(conn, { stream: o.stream, nodes, dbc });
         } else {
           // a reader: never migrates, never sweeps
-          store = await openStore(o.database, { autoMigrate: false, sweepIntervalMs: 0 });
+          store = await openStore(o.database ?? loadBaseConfig().databaseUrl, {
+            autoMigrate: false,
+            sweepIntervalMs: 0,
+          });
           source = new StoreFrameSource(store, { lookbackMs: o.lookback * 60_000 });
         }
         const m = new CanMonitor(source, { nodes, color: useColour(tty, o.color), window: o.window });
