@@ -111,8 +111,7 @@ export class SensorCatalogue {
  */
 export function loadSensorCatalogue(
   opts: Partial<Pick<PipelineConfigOptions, 'nodesPath' | 'sensorsPath'>> = {},
-  env: NodeJS.ProcessEnv = process.env,
 ): SensorCatalogue {
-  const paths = resolvePipelinePaths(opts, env);
+  const paths = resolvePipelinePaths(opts);
   return new SensorCatalogue(loadNodeMap(paths.nodesPath), loadSensorSettings(paths.sensorsPath));
 }

@@ -112,23 +112,18 @@ export interface PipelineConfig {
   sensors: SensorSettings;
 }
 
-export function resolvePipelinePaths(
-  opts: Partial<PipelineConfigOptions> = {},
-  env: NodeJS.ProcessEnv = process.env,
-): PipelineConfigOptions {
+/** The given paths, else the shipped files in config/ (a process's configuration passes `CANOPY_DBC`, … here). */
+export function resolvePipelinePaths(opts: Partial<PipelineConfigOptions> = {}): PipelineConfigOptions {
   return {
-    dbcPath: opts.dbcPath ?? (env.CANOPY_DBC || defaultConfigFile('canopy.dbc')),
-    nodesPath: opts.nodesPath ?? (env.CANOPY_NODES || defaultConfigFile('nodes.yaml')),
-    sensorsPath: opts.sensorsPath ?? (env.CANOPY_SENSORS || defaultConfigFile('sensors.yaml')),
+    dbcPath: opts.dbcPath ?? defaultConfigFile('canopy.dbc'),
+    nodesPath: opts.nodesPath ?? defaultConfigFile('nodes.yaml'),
+    sensorsPath: opts.sensorsPath ?? defaultConfigFile('sensors.yaml'),
   };
 }
 
 /** Loads, parses and validates the DBC, node map and sensor settings at once. */
-export function loadPipelineConfig(
-  opts: Partial<PipelineConfigOptions> = {},
-  env: NodeJS.ProcessEnv = process.env,
-): PipelineConfig {
-  const paths = resolvePipelinePaths(opts, env);
+export function loadPipelineConfig(opts: Partial<PipelineConfigOptions> = {}): PipelineConfig {
+  const paths = resolvePipelinePaths(opts);
   let dbc: DbcDatabase;
   try {
     dbc = loadDbcFile(paths.dbcPath);

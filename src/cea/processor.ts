@@ -37,11 +37,11 @@ import { checkRange, isDryWick, RateTracker, RejectionCounters, type RateOptions
  */
 
 export interface FrameProcessorOptions {
-  /** @defaultValue the DBC from {@link loadPipelineConfig} (`CANOPY_DBC` or `config/canopy.dbc`) */
+  /** @defaultValue the DBC from {@link loadPipelineConfig} (the constructor's paths, else `config/canopy.dbc`) */
   dbc: DbcDatabase;
-  /** @defaultValue the node map from {@link loadPipelineConfig} (`CANOPY_NODES` or `config/nodes.yaml`) */
+  /** @defaultValue the node map from {@link loadPipelineConfig} (the constructor's paths, else `config/nodes.yaml`) */
   nodeMap: NodeMap;
-  /** @defaultValue the settings from {@link loadPipelineConfig} (`CANOPY_SENSORS` or `config/sensors.yaml`) */
+  /** @defaultValue the settings from {@link loadPipelineConfig} (the constructor's paths, else `config/sensors.yaml`) */
   sensors: SensorSettings;
 }
 

@@ -6,6 +6,7 @@ import {
   parseSensorSettings,
   resolvePipelinePaths,
 } from '../../src/cea/config.js';
+import { pipelinePathsEnv } from '../../src/config/pipeline.js';
 
 const node = { node: 1, location: 'Room', cluster: 'a', suffix: 'x', messages: ['T'] };
 
@@ -55,10 +56,15 @@ describe('sensor settings', () => {
     expect(() => parseSensorSettings(doc, loadSensorSettings())).toThrow(CeaConfigError);
   });
 
-  it('paths: option, else environment, else the shipped files', () => {
-    const p = resolvePipelinePaths({ dbcPath: '/x.dbc' }, { CANOPY_NODES: '/n.yaml' });
+  it('paths: option, else the environment (through the process configuration), else the shipped files', () => {
+    const p = resolvePipelinePaths({
+      ...pipelinePathsEnv({ CANOPY_NODES: '/n.yaml', CANOPY_DBC: '' }),
+      dbcPath: '/x.dbc',
+    });
     expect(p.dbcPath).toBe('/x.dbc');
     expect(p.nodesPath).toBe('/n.yaml');
     expect(p.sensorsPath).toMatch(/config[/\\]sensors\.yaml$/);
+    // the domain itself reads no environment
+    expect(resolvePipelinePaths({}).nodesPath).toMatch(/config[/\\]nodes\.yaml$/);
   });
 });

@@ -12,9 +12,10 @@ import { relativeHumidity } from '../../src/cea/psychrometrics.js';
 import type { ProcessorEntry } from '../../src/cea/types.js';
 import { checkRange, isDryWick, RateTracker } from '../../src/cea/validation.js';
 import { tempDir } from '../support/tmp.js';
+import { pipelinePathsEnv } from '../../src/config/pipeline.js';
 
 const T0 = Date.UTC(2024, 0, 15, 12, 0, 0);
-const base = loadPipelineConfig({}, {});
+const base = loadPipelineConfig({});
 let seq = 0;
 const entries = (...frames: CanFrame[]): ProcessorEntry[] => frames.map((frame) => ({ streamId: `${seq++}-0`, frame }));
 const withSettings = (doc: unknown): PipelineConfig => ({ ...base, sensors: parseSensorSettings(doc, base.sensors) });
@@ -41,7 +42,7 @@ describe('sensor catalogue', () => {
     expect(cat.get('rh_v')).toMatchObject({ location: 'Veg Room', cluster: 'main', derived: true, unit: '%' });
     expect(cat.get('lab_temp')).toMatchObject({ location: 'Lab', cluster: 'main' });
     expect(cat.at('Flower Room')).toHaveLength(16);
-    expect(loadSensorCatalogue({}, {}).names()).toEqual(cat.names());
+    expect(loadSensorCatalogue({}).names()).toEqual(cat.names());
   });
 });
 
@@ -217,8 +218,7 @@ describe('FrameProcessor', () => {
       ].join('\n'),
     );
     const cfg = loadPipelineConfig(
-      {},
-      { CANOPY_DBC: path.join(dir, 'my.dbc'), CANOPY_NODES: path.join(dir, 'nodes.yaml') },
+      pipelinePathsEnv({ CANOPY_DBC: path.join(dir, 'my.dbc'), CANOPY_NODES: path.join(dir, 'nodes.yaml') }),
     );
     const p = new FrameProcessor(cfg);
     // air = 0x00EB = 23.5 °C big-endian, soil = 0xFF9C = -10.0 °C
@@ -232,9 +232,9 @@ describe('FrameProcessor', () => {
       ['dry_bulb_e', 23.5, 'Greenhouse', 'east'],
       ['soil_temp_e', -10, 'Greenhouse', 'east'],
     ]);
-    expect(() => loadPipelineConfig({ nodesPath: path.join(dir, 'missing.yaml') }, {})).toThrow(CeaConfigError);
+    expect(() => loadPipelineConfig({ nodesPath: path.join(dir, 'missing.yaml') })).toThrow(CeaConfigError);
     fs.writeFileSync(path.join(dir, 'bad.yaml'), 'nodes: []\n');
-    expect(() => loadPipelineConfig({ nodesPath: path.join(dir, 'bad.yaml') }, {})).toThrow(/non-empty/);
+    expect(() => loadPipelineConfig({ nodesPath: path.join(dir, 'bad.yaml') })).toThrow(/non-empty/);
   });
 
   it('end to end on simulated frames: every frame stored, readings plausible, faults rejected', async () => {

@@ -17,7 +17,7 @@ const readingMap = (r: ReturnType<FrameProcessor['process']>) =>
   Object.fromEntries(r.readings.map((x) => [x.sensor, x.value]));
 
 describe('default protocol (config/canopy.dbc + config/nodes.yaml)', () => {
-  const config = loadPipelineConfig({}, {});
+  const config = loadPipelineConfig({});
 
   it('ships 24 messages: six types for each of four nodes, ids node << 8 | type', () => {
     const ids = config.dbc.messages.map((m) => m.id).sort((a, b) => a - b);

@@ -1,4 +1,5 @@
 import { CAN_RAW } from '../../contracts/names.js';
+import { pipelinePathsEnv } from '../../config/pipeline.js';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Connection } from '../../bus/connection.js';
 import { DbcDecoder, loadDbcFile } from '../../can/dbc/index.js';
@@ -44,6 +45,7 @@ function fail(err: unknown): void {
 /** The node map and DBC; a missing or broken one is reported and the monitor runs without it. */
 function loadDecoding(o: CommonOpts): { nodes: NodeMap | undefined; dbc: DbcDecoder | undefined } {
   const paths = resolvePipelinePaths({
+    ...pipelinePathsEnv(),
     ...(o.nodes ? { nodesPath: o.nodes } : {}),
     ...(o.dbc ? { dbcPath: o.dbc } : {}),
   });

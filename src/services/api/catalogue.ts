@@ -25,7 +25,7 @@ export interface Room {
   sensors: SensorInfo[];
 }
 
-/** The catalogue built from the node map and sensor settings (CANOPY_NODES, CANOPY_SENSORS, …). */
+/** The catalogue built from the node map and sensor settings at the given paths (else the shipped files). */
 export function loadCatalogue(opts: Partial<PipelineConfigOptions> = {}): SensorInfo[] {
   const cfg = loadPipelineConfig(opts);
   return new SensorCatalogue(cfg.nodeMap, cfg.sensors).sensors.map((s) => ({

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { pipelinePathsEnv } from '../../config/pipeline.js';
 import type { FastifyInstance } from 'fastify';
 import { FabricFiles } from '../../bus/fallback/records.js';
 import { ConfigError } from '../../bus/errors.js';
@@ -116,7 +117,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
       cleanup.push(() => opener.close());
       store = await opener.open();
     }
-    const cat = catalogue ?? loadCatalogue();
+    const cat = catalogue ?? loadCatalogue(pipelinePathsEnv());
     const ctx: ApiContext = (ctxRef.ctx = {
       options,
       conn,

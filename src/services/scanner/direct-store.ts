@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { pipelinePathsEnv } from '../../config/pipeline.js';
 import type { CanFrame } from '../../can/frame.js';
 import { FrameProcessor } from '../../cea/processor.js';
 import { openStore } from '../../store/index.js';
@@ -14,7 +15,7 @@ import type { Logger } from '../../util/log.js';
  */
 export class DirectStoreWriter {
   readonly #store: Store;
-  readonly #processor = new FrameProcessor();
+  readonly #processor = new FrameProcessor({}, pipelinePathsEnv());
   readonly #run = randomUUID().slice(0, 8);
   readonly #log: Logger;
   #n = 0;

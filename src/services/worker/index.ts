@@ -5,6 +5,7 @@ import { PresenceWatcher } from '../../bus/presence.js';
 import { LiveState } from '../../bus/state.js';
 import { StreamConsumer } from '../../bus/streams/consumer.js';
 import { FrameProcessor } from '../../cea/processor.js';
+import { pipelinePathsEnv } from '../../config/pipeline.js';
 import { openStore } from '../../store/index.js';
 import type { Store } from '../../store/types.js';
 import type { Logger } from '../../util/log.js';
@@ -102,7 +103,7 @@ export async function start(
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'store not reachable at start; batches are held until it is');
   }
-  const processor = c.processor ?? new FrameProcessor();
+  const processor = c.processor ?? new FrameProcessor({}, pipelinePathsEnv());
   const ref: { consumer?: StreamConsumer } = {};
   const pipeline = new WorkerPipeline(
     {
