@@ -198,7 +198,24 @@ describe('hostile clients against canopy api', () => {
         headers: { ...auth(OPERATOR), 'content-type': 'application/json', ...headers },
         body,
       });
-    expect((await post('x'.repeat(2 << 20))).status).toBe(413);
+    // a declared length over the limit is refused before the body is read; the whole 2 MB sent at
+    // once may meet a closed socket instead (the server stops reading), so either way nothing is taken
+    expect(
+      statusOf(
+        await rawHttp(
+          port,
+          req(
+            ['PUT /api/setpoints/x HTTP/1.1', H(), 'Content-Type: application/json', `Content-Length: ${2 << 20}`],
+            '{',
+          ),
+        ),
+      ),
+    ).toBe(413);
+    const big = await post('x'.repeat(2 << 20)).then(
+      (r) => r.status,
+      (err: Error & { cause?: { code?: string } }) => err.cause?.code ?? 'failed',
+    );
+    expect([413, 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']).toContain(big);
     expect((await post('['.repeat(60_000))).status).toBe(400);
     expect((await post(`{"value":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`)).status).toBe(400);
     expect((await post(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]))).status).toBe(400);
