@@ -69,8 +69,37 @@ export function chooseWidth(from: number, to: number, points: number): number {
   // beyond the table: whole multiples of 28 days
   const base = 28 * DAY;
   let k = Math.max(2, Math.ceil((to - from) / points / base));
-  while (bucketCount(from, to, k * base) > points) k++;
+  // Epoch-aligned buckets: a range across 1970-01-01 is split at 0 whatever the width,
+  // so one bucket cannot be had there; two can (any width of at least the range), and
+  // history() merges them into one (fitPoints). Every other wish is met by a wide
+  // enough width, so the loop ends.
+  const acrossEpoch = from < 0 && to - 1 >= 0;
+  const want = points === 1 && acrossEpoch ? 2 : points;
+  while (bucketCount(from, to, k * base) > want) k++;
   return k * base;
+}
+
+/**
+ * At most `max` points: consecutive points merged (min of mins, max of maxes,
+ * count-weighted mean) when the chosen width gave more — only a one-point
+ * history of a range that straddles a bucket boundary does.
+ */
+export function fitPoints(points: HistoryPoint[], max: number): HistoryPoint[] {
+  if (points.length <= max) return points;
+  const size = Math.ceil(points.length / max);
+  const out: HistoryPoint[] = [];
+  for (let i = 0; i < points.length; i += size) {
+    const group = points.slice(i, i + size);
+    const count = group.reduce((n, p) => n + p.count, 0);
+    out.push({
+      t: group[0]!.t,
+      min: Math.min(...group.map((p) => p.min)),
+      max: Math.max(...group.map((p) => p.max)),
+      avg: group.reduce((sum, p) => sum + p.avg * p.count, 0) / count,
+      count,
+    });
+  }
+  return out;
 }
 
 /** The coarsest rollup resolution the width is a whole multiple of (0: raw rows only). */

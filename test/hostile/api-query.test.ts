@@ -68,6 +68,17 @@ async function ask(url: string): Promise<void> {
 }
 
 describe('fuzz: API query strings', () => {
+  it('found by the fuzz: one point over a range across 1970-01-01 answers (it once spun the process forever)', async () => {
+    const res = await t.api.app.inject({
+      method: 'GET',
+      url: '/api/sensors/water_temp/history?from=1969-12-31T23%3A59%3A59.982Z&points=1',
+    });
+    expect(res.statusCode).toBe(200);
+    const b = JSON.parse(res.body) as { buckets: { count: number }[] };
+    expect(b.buckets).toHaveLength(1);
+    expect(b.buckets[0]!.count).toBe(2000);
+  });
+
   it('history: from, to and points of any shape', async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -6,7 +6,15 @@
  * unnest(arrays)` (one round trip per table) or COPY (`ingest: 'copy'`).
  */
 import pg from 'pg';
-import { chooseWidth, mergePartials, rollupFor, splitRange, validateHistoryQuery, HOUR } from '../buckets.js';
+import {
+  chooseWidth,
+  fitPoints,
+  mergePartials,
+  rollupFor,
+  splitRange,
+  validateHistoryQuery,
+  HOUR,
+} from '../buckets.js';
 import type { Partial } from '../buckets.js';
 import { readMessages } from '../messages.js';
 import { checkPage, freshRows, streamIdsOf, validateBatch } from '../batch.js';
@@ -243,7 +251,7 @@ export class PgStore extends RecordStore implements Store {
         );
         parts.push(...r.rows);
       }
-      return mergePartials(parts, width);
+      return fitPoints(mergePartials(parts, width), q.points);
     });
   }
 

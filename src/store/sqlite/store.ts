@@ -13,6 +13,7 @@ import {
   MINUTE,
   aggregateReadings,
   chooseWidth,
+  fitPoints,
   mergePartials,
   rollupFor,
   splitRange,
@@ -286,7 +287,7 @@ export class SqliteStore extends RecordStore implements Store {
           .all({ w: width, sensor: q.sensor, lo: a, hi: b }) as Partial[];
         parts.push(...rolled);
       }
-      return mergePartials(parts, width);
+      return fitPoints(mergePartials(parts, width), q.points);
     });
   }
 
