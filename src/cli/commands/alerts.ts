@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { alertsConfigFromEnv, sendTestNotification, start } from '../../services/alerts/index.js';
+import { sendTestNotification, start } from '../../services/alerts/index.js';
 import { openStore, type Store } from '../../store/index.js';
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
@@ -20,7 +20,7 @@ export function registerAlerts(program: Command): void {
     .action(async (opts: { rules?: string; store: boolean; test?: boolean }) => {
       const log = createLogger('alerts');
       if (opts.test) {
-        const results = await sendTestNotification(alertsConfigFromEnv().notifier ?? {}, log);
+        const results = await sendTestNotification(alertsEnv().notifier ?? {}, log);
         if (results.length === 0) console.log('no notification channel configured (see docs/alerts.md)');
         for (const r of results) console.log(`${r.channel}: ${r.ok ? 'sent' : `FAILED (${r.error})`}`);
         process.exitCode = results.length > 0 && results.every((r) => r.ok) ? 0 : 1;
@@ -36,7 +36,7 @@ export function registerAlerts(program: Command): void {
           }
         }
         const h = await start({
-          ...alertsConfigFromEnv(),
+          ...alertsEnv(),
           configPath: opts.rules || alertsEnv().configPath,
           store,
           runtime: { log },

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { exporterConfigFromEnv, start } from '../../services/exporter/index.js';
+import { start } from '../../services/exporter/index.js';
+import { exporterEnv } from '../../config/exporter.js';
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
 
@@ -16,7 +17,7 @@ export function registerExporter(program: Command): void {
       const log = createLogger('exporter');
       await runUntilSignal('exporter', log, () =>
         start({
-          ...exporterConfigFromEnv(),
+          ...exporterEnv(),
           discoveryPrefix: opts.discoveryPrefix,
           baseTopic: opts.baseTopic,
           runtime: { log },

@@ -1,6 +1,5 @@
 import { ALERTS_PREFIX, ALERTS_UPDATE, DEVICE_UPDATE, SENSOR_UPDATE } from '../../contracts/names.js';
 import { defaultConfigFile } from '../../can/paths.js';
-import { alertsEnv } from '../../config/alerts.js';
 import { PresenceWatcher } from '../../bus/presence.js';
 import type { Subscription } from '../../bus/subscriber.js';
 import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } from '../common/runtime.js';
@@ -40,7 +39,7 @@ export interface AlertStore {
 export interface AlertsConfig {
   /** @defaultValue `ALERTS_CONFIG` or the shipped `config/alerts.yaml` — the rules (YAML). */
   configPath: string;
-  /** @defaultValue from the `ALERTS_*` environment ({@link alertsConfigFromEnv}) */
+  /** @defaultValue from the `ALERTS_*` environment (src/config/alerts.ts) */
   notifier: Partial<NotifierOptions>;
   /** @defaultValue 1000 — stale sensors and reminders are checked this often. */
   tickMs: number;
@@ -59,10 +58,6 @@ export interface AlertsConfig {
 }
 
 /** The notifier's settings and the rules file from the environment (src/config/alerts.ts). */
-export function alertsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<AlertsConfig> {
-  return alertsEnv(env);
-}
-
 export interface AlertsHandle extends ServiceHandle {
   readonly runtime: ServiceRuntime;
   readonly engine: AlertEngine;

@@ -1,4 +1,3 @@
-import { exporterEnv } from '../../config/exporter.js';
 import { DEVICE_UPDATE, SENSOR_UPDATE } from '../../contracts/names.js';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ConfigError } from '../../bus/errors.js';
@@ -33,10 +32,6 @@ export interface ExporterConfig {
   staleAfterMs: number;
   /** @defaultValue `{}` — passed to {@link startServiceRuntime}. */
   runtime: Partial<Omit<ServiceRuntimeOptions, 'service'>>;
-}
-
-export function exporterConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ExporterConfig> {
-  return exporterEnv(env);
 }
 
 /** `Flower Room` → `flower_room`. */

@@ -1,4 +1,4 @@
-import { SCANNER_BOUNDS_DEFAULTS, scannerEnv } from '../../config/scanner.js';
+import { SCANNER_BOUNDS_DEFAULTS } from '../../config/scanner.js';
 import path from 'node:path';
 import { ConfigError } from '../../bus/errors.js';
 import { SpooledStreamWriter } from '../../bus/spooled-stream.js';
@@ -65,20 +65,6 @@ export interface ScannerHandle extends ServiceHandle {
     /** Frames rejected for a timestamp too far in the future. */
     futureRejected: number;
   };
-}
-
-/** Reads `CANOPY_SPOOL_MAX_BYTES` and `CANOPY_MAX_FUTURE_SKEW_MS` (positive integers) into the scanner's bounds. */
-export function boundsFromEnv(env: NodeJS.ProcessEnv = process.env): {
-  spoolMaxBytes: number;
-  maxFutureSkewMs: number;
-} {
-  const { spoolMaxBytes, maxFutureSkewMs } = scannerEnv(env);
-  return { spoolMaxBytes, maxFutureSkewMs };
-}
-
-/** Reads `CANOPY_STREAM_MAXLEN` / `CANOPY_STREAM_MINID_MS` into a trim policy. */
-export function trimFromEnv(env: NodeJS.ProcessEnv = process.env): TrimPolicy {
-  return scannerEnv(env).trim;
 }
 
 /**

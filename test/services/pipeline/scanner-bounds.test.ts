@@ -5,7 +5,14 @@ import { sendAdminMessage } from '../../../src/bus/mailbox.js';
 import { listInstances } from '../../../src/bus/presence.js';
 import { makeFrame, type CanFrame } from '../../../src/can/frame.js';
 import { emptyStats, type FrameSource } from '../../../src/can/sources/types.js';
-import { boundsFromEnv, start as startScanner } from '../../../src/services/scanner/index.js';
+import { scannerEnv } from '../../../src/config/scanner.js';
+import { start as startScanner } from '../../../src/services/scanner/index.js';
+
+/** The scanner's bounds as its configuration reads them from the environment. */
+const boundsFromEnv = (env: NodeJS.ProcessEnv) => {
+  const { spoolMaxBytes, maxFutureSkewMs } = scannerEnv(env);
+  return { spoolMaxBytes, maxFutureSkewMs };
+};
 import { startRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
 import { quietLogger, rawClient, waitFor } from './helpers.js';
