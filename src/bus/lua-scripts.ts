@@ -51,14 +51,19 @@ function defineBusScript(text: string) {
 
 export type BusScript = ReturnType<typeof defineBusScript>;
 
+/** The scripts' texts are constants of the installed package, so a process keeps them once. */
+let scripts: Record<BusScriptName, BusScript> | undefined;
+
 /**
  * Every bus script, for the node-redis `scripts` client option: the client
  * sends EVALSHA and, when the server does not know the script (NOSCRIPT,
  * e.g. after a restart or SCRIPT FLUSH), EVAL with its text.
  */
 export function busScripts(): Record<BusScriptName, BusScript> {
-  return Object.fromEntries(BUS_SCRIPT_NAMES.map((n) => [n, defineBusScript(readBusScript(n))])) as Record<
+  // read and hashed once per process: every client (connections, duplicates, subscribers) shares them
+  scripts ??= Object.fromEntries(BUS_SCRIPT_NAMES.map((n) => [n, defineBusScript(readBusScript(n))])) as Record<
     BusScriptName,
     BusScript
   >;
+  return scripts;
 }
