@@ -1,7 +1,4 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisUrlFor, renderAclFile, resolveCredentials } from '../../src/bus/acl.js';
 import { consumerUser } from '../../src/contracts/acl-consumers.js';
 import { canopyUsers } from '../../src/contracts/acl-users.js';
 import { Connection } from '../../src/bus/connection.js';
@@ -15,29 +12,19 @@ import { loadState, saveState } from '../../src/services/automation/persist.js';
 import { UserChannels } from '../../src/client/channels.js';
 import { RelayClient } from '../../src/client/relay.js';
 import { start as startGatewayService, type GatewayHandle } from '../../src/services/gateway/index.js';
-import { startRedis, type TestRedis } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
 import { until } from '../gateway/helpers.js';
+import { startRedisWithUsers } from '../support/redis-acl.js';
 
 /** Canopy's own code (fabric runtime, mailbox, registry, gateway, consumer client) running as its ACL users. */
 describe('Canopy code under the generated ACL users', () => {
   const users = [...canopyUsers(), consumerUser({ name: 'ml', users: ['jamie'] })];
-  let redis: TestRedis;
   let url: (user: string) => string;
   let gw: GatewayHandle | undefined;
   const closers: Array<() => Promise<unknown>> = [];
 
   beforeAll(async () => {
-    const dir = tempDir();
-    const { secrets } = resolveCredentials(
-      users.map((u) => u.name),
-      path.join(dir, 'creds'),
-      {},
-    );
-    const aclFile = path.join(dir, 'users.acl');
-    fs.writeFileSync(aclFile, renderAclFile(users, secrets), { mode: 0o600 });
-    redis = await startRedis({ extraConfig: [`aclfile ${aclFile}`] });
-    url = (u) => redisUrlFor(redis.url, u, secrets.get(u)!.password);
+    ({ url } = await startRedisWithUsers(users));
   });
   afterAll(async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);

@@ -1,16 +1,12 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { encode } from '@msgpack/msgpack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisUrlFor, renderAclFile, resolveCredentials } from '../../../src/bus/acl.js';
 import { serviceUser } from '../../../src/contracts/acl-users.js';
 import { Connection } from '../../../src/bus/connection.js';
 import { PermissionError } from '../../../src/bus/errors.js';
 import { Registry } from '../../../src/bus/registry.js';
-import { startRedis, type TestRedis } from '../../support/redis.js';
-import { tempDir } from '../../support/tmp.js';
 import { start } from '../../../src/services/api/index.js';
 import { getJson, silent, startApi, VIEWER_TOKEN, WsProbe } from './helpers.js';
+import { startRedisWithUsers } from '../../support/redis-acl.js';
 
 type Ctx = Awaited<ReturnType<typeof startApi>>;
 let t: Ctx;
@@ -161,22 +157,12 @@ describe('/ws live feed of one user', () => {
 });
 
 describe('the api ACL user', () => {
-  let redis: TestRedis;
   const users = [serviceUser('api'), serviceUser('gateway')];
   let url: (u: string) => string;
   const closers: Array<() => Promise<unknown>> = [];
 
   beforeAll(async () => {
-    const dir = tempDir();
-    const { secrets } = resolveCredentials(
-      users.map((u) => u.name),
-      path.join(dir, 'creds'),
-      {},
-    );
-    const aclFile = path.join(dir, 'users.acl');
-    fs.writeFileSync(aclFile, renderAclFile(users, secrets), { mode: 0o600 });
-    redis = await startRedis({ extraConfig: [`aclfile ${aclFile}`] });
-    url = (u) => redisUrlFor(redis.url, u, secrets.get(u)!.password);
+    ({ url } = await startRedisWithUsers(users));
   });
   afterAll(async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);

@@ -5,7 +5,7 @@ import { start, type AutomationHandle } from '../../../src/services/automation/i
 import { silentLogger } from '../../../src/bus/log.js';
 import type { Logger } from '../../../src/util/log.js';
 import { startRedis, type TestRedis } from '../../support/redis.js';
-import { collect, sendCommand, until, writeDevices } from './helpers.js';
+import { collect, publishSensorUpdate, sendCommand, until, writeDevices } from './helpers.js';
 import path from 'node:path';
 import { openStore, type Store } from '../../../src/store/index.js';
 import { tempDir } from '../../support/tmp.js';
@@ -23,16 +23,7 @@ describe('automation end to end on a real Redis', () => {
   const writes: SimWrite[] = [];
 
   const heaterOn = () => sim.output(HEATER.a, HEATER.port, HEATER.pin) === 0;
-  const sensorUpdate = (data: Record<string, number>, ts = Date.now()) =>
-    cli.publish(
-      'sensor:update',
-      JSON.stringify({
-        location: 'Flower Room',
-        cluster: 'front',
-        sensor_data: data,
-        timestamp: new Date(ts).toISOString(),
-      }),
-    );
+  const sensorUpdate = (data: Record<string, number>, ts = Date.now()) => publishSensorUpdate(cli, data, ts);
 
   beforeAll(async () => {
     redis = await startRedis();

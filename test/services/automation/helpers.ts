@@ -3,6 +3,23 @@ import path from 'node:path';
 import { createClient } from 'redis';
 import { tempDir } from '../../support/tmp.js';
 
+/** Publishes a `sensor:update` of the Flower Room's front cluster, as the worker does. */
+export function publishSensorUpdate(
+  cli: { publish(channel: string, message: string): Promise<unknown> },
+  data: Record<string, number>,
+  ts = Date.now(),
+): Promise<unknown> {
+  return cli.publish(
+    'sensor:update',
+    JSON.stringify({
+      location: 'Flower Room',
+      cluster: 'front',
+      sensor_data: data,
+      timestamp: new Date(ts).toISOString(),
+    }),
+  );
+}
+
 /** A small devices file with short limits, for end-to-end tests. */
 export function writeDevices(dir = tempDir()): string {
   const file = path.join(dir, 'devices.yaml');

@@ -12,7 +12,7 @@ import { start, type AutomationHandle } from '../../../src/services/automation/i
 import type { Logger } from '../../../src/util/log.js';
 import { startRedis, type TestRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
-import { until } from './helpers.js';
+import { publishSensorUpdate, until } from './helpers.js';
 
 const log = { ...silentLogger, fatal: () => undefined, trace: () => undefined } as unknown as Logger;
 const INSTANCE = 'testhost:automation:4242';
@@ -52,16 +52,7 @@ describe('canopy admin automation reload-config (devices.yaml) on a real Redis',
   const heaterLevels: number[] = [];
 
   const heaterOn = () => sim.output(0x20, 'A', 0) === 0;
-  const sensorUpdate = (value: number) =>
-    cli.publish(
-      'sensor:update',
-      JSON.stringify({
-        location: 'Flower Room',
-        cluster: 'front',
-        sensor_data: { dry_bulb_f: value },
-        timestamp: new Date().toISOString(),
-      }),
-    );
+  const sensorUpdate = (value: number) => publishSensorUpdate(cli, { dry_bulb_f: value });
   /** A fresh sample taken and every decision it led to applied: the control loop ran under the configuration in force. */
   const settled = async () => {
     const n = h.stats().readings;
