@@ -21,12 +21,16 @@ describe('canopy api (CLI)', () => {
   it('serves the API on the port from CANOPY_API_PORT, prints the URL, and stops on SIGTERM', async () => {
     const redis = await startRedis();
     const port = await freePort();
+    // the node map from CANOPY_NODES (passed down by the api's configuration, the domain reads no environment)
+    const nodes = path.join(tempDir(), 'nodes.yaml');
+    fs.writeFileSync(nodes, fs.readFileSync('config/nodes.yaml', 'utf8').replaceAll('Flower Room', 'Test Room'));
     const child = spawn(process.execPath, [CLI, 'api'], {
       env: {
         ...process.env,
         REDIS_URL: redis.url,
         CANOPY_API_PORT: String(port),
         CANOPY_DATA_DIR: tempDir(),
+        CANOPY_NODES: nodes,
         LOG_LEVEL: 'error',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -37,6 +41,11 @@ describe('canopy api (CLI)', () => {
     expect(out).toContain(`http://127.0.0.1:${port}/`);
     const res = await fetch(`http://127.0.0.1:${port}/api/sensors`);
     expect(res.status).toBe(200);
+    const locations = new Set(
+      ((await res.json()) as { sensors: { location: string }[] }).sensors.map((x) => x.location),
+    );
+    expect(locations.has('Test Room')).toBe(true);
+    expect(locations.has('Flower Room')).toBe(false);
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
