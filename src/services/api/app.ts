@@ -27,6 +27,7 @@ import { deviceControlRoutes } from './routes/devices.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { relayRoutes } from './routes/relays.js';
 import { analyticsRoutes } from './routes/analytics.js';
+import { alertRoutes } from './routes/alerts.js';
 
 /**
  * The app as routes see it: fastify with the TypeBox type provider, so a
@@ -49,6 +50,7 @@ export const ROUTES: ApiRoutes[] = [healthRoutes, sensorRoutes, roomRoutes, expo
 ROUTES.push(deviceControlRoutes);
 ROUTES.push(scheduleRoutes);
 ROUTES.push(relayRoutes, analyticsRoutes);
+ROUTES.push(alertRoutes);
 
 const WHERE: Record<string, string> = {
   querystring: 'query parameter',
