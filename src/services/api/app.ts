@@ -28,6 +28,7 @@ import { scheduleRoutes } from './routes/schedules.js';
 import { relayRoutes } from './routes/relays.js';
 import { analyticsRoutes } from './routes/analytics.js';
 import { alertRoutes } from './routes/alerts.js';
+import { journalRoutes } from './routes/journal.js';
 
 /**
  * The app as routes see it: fastify with the TypeBox type provider, so a
@@ -51,6 +52,7 @@ ROUTES.push(deviceControlRoutes);
 ROUTES.push(scheduleRoutes);
 ROUTES.push(relayRoutes, analyticsRoutes);
 ROUTES.push(alertRoutes);
+ROUTES.push(journalRoutes);
 
 const WHERE: Record<string, string> = {
   querystring: 'query parameter',
