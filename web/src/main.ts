@@ -4,7 +4,9 @@ import { RoomCards } from './cards.js';
 import { HistoryChart, RANGES, STAGES } from './chart.js';
 import { mountControls } from './controls.js';
 import './schedules.js';
-import './services.js';
+import { mountServices } from './services.js';
+import { mountAlerts } from './alerts.js';
+import { mountJournal } from './journal.js';
 import { RelaysPanel } from './relays.js';
 import { createShell, mount, type LiveMessage } from './shell.js';
 import { Trends } from './trends.js';
@@ -36,6 +38,9 @@ async function main(): Promise<void> {
   const ctx = createShell(catalogue);
   // one import and one mount line per panel
   mount('devices', mountControls, ctx);
+  mount('alerts', mountAlerts, ctx);
+  mount('journal', mountJournal, ctx);
+  mount('services', mountServices, ctx);
   const cards = new RoomCards($('rooms'), catalogue);
   new Trends(catalogue).start();
   new RelaysPanel($('relays')).start();
