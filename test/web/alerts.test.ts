@@ -142,7 +142,8 @@ describe('Alerts, journal and services panels in headless Chromium', () => {
     await alertRow(page, 'acked').waitFor({ timeout: 30_000 });
     expect(await alertRow(page, 'active').count()).toBe(0);
     expect(await alertRow(page, 'acked').locator('.alert-acked').textContent()).toMatch(/^Acknowledged by grower/);
-    expect(await page.locator('#alerts .alerts-empty').isVisible()).toBe(true);
+    expect(await page.textContent('#alerts .alerts-empty')).toContain('No new alerts — 1 acknowledged, still open');
+    expect(await page.textContent('#alerts .alerts-count')).toBe('1 acknowledged');
     await alertRow(viewer.page, 'acked').waitFor({ timeout: 30_000 });
     await alertRow(phone.page, 'acked').waitFor({ timeout: 30_000 });
     // the history says what happened, newest first

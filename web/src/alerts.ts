@@ -74,6 +74,8 @@ export function placeOf(a: Alert): string {
   return a.cluster ? `${a.location} · ${a.cluster}` : a.location;
 }
 
+const ago = (ms: number) => (ms < 60_000 ? 'just now' : `${formatAge(ms)} ago`);
+
 const severityClass = (s: string) => (s in SEVERITY_TEXT ? s : 'warning');
 
 class AlertsPanel {
@@ -81,6 +83,7 @@ class AlertsPanel {
   readonly #count = el('span', 'alerts-count');
   readonly #active = el('ul', 'alerts-list alerts-active');
   readonly #empty = el('p', 'alerts-empty');
+  readonly #emptyText = el('span', undefined, ' No active alerts');
   readonly #ackBox = el('details', 'alerts-more alerts-acked');
   readonly #acked = el('ul', 'alerts-list');
   readonly #ackSummary = el('summary');
@@ -102,7 +105,7 @@ class AlertsPanel {
     root.hidden = false;
     const head = el('div', 'alerts-head');
     head.append(el('h2', undefined, 'Alerts'), this.#count);
-    this.#empty.append(el('span', 'alerts-ok-mark', '✓'), ' No active alerts');
+    this.#empty.append(el('span', 'alerts-ok-mark', '✓'), this.#emptyText);
     this.#empty.hidden = true;
     this.#ackBox.append(this.#ackSummary, this.#acked);
     this.#ackBox.hidden = true;
@@ -154,10 +157,23 @@ class AlertsPanel {
   render(now = Date.now()): void {
     const { active, acknowledged, history } = this.#last;
     for (const id of [...this.#pending]) if (!active.some((a) => a.id === id)) this.#pending.delete(id);
-    const worst = active.some((a) => a.severity === 'critical') ? 'critical' : active.length ? 'warning' : 'ok';
+    const worst = active.some((a) => a.severity === 'critical')
+      ? 'critical'
+      : active.length
+        ? 'warning'
+        : acknowledged.length
+          ? 'acknowledged'
+          : 'ok';
     this.#count.dataset.level = worst;
-    this.#count.textContent = active.length ? `${active.length} active` : 'all clear';
+    this.#count.textContent = active.length
+      ? `${active.length} active`
+      : acknowledged.length
+        ? `${acknowledged.length} acknowledged`
+        : 'all clear';
     this.#empty.hidden = active.length > 0;
+    this.#emptyText.textContent = acknowledged.length
+      ? ` No new alerts — ${acknowledged.length} acknowledged, still open`
+      : ' No active alerts';
     this.#active.replaceChildren(...active.map((a) => this.#item(a, now, true)));
     this.#hint.hidden = !(active.length > 0 && this.#role !== 'operator');
     this.#hint.textContent = 'Acknowledging needs an operator token (enter it in the Control panel).';
@@ -182,7 +198,7 @@ class AlertsPanel {
     const when = el(
       'span',
       'alert-since',
-      Number.isFinite(since) ? `since ${formatWhen(since, now)} (${formatAge(Math.max(0, now - since))})` : '',
+      Number.isFinite(since) ? `since ${formatWhen(since, now)} (${ago(now - since)})` : '',
     );
     const body = el('div', 'alert-body');
     body.append(el('div', 'alert-what', headline(a)), when);

@@ -162,8 +162,10 @@ export class ServicesPanel {
     const rows: HTMLElement[] = beats.map((b) => this.#row(b.service, b, now));
     for (const name of EXPECTED) if (!beats.some((b) => b.service === name)) rows.push(this.#row(name, undefined, now));
     const down = rows.filter((r) => r.dataset.state === 'missing').length;
-    if (down > 0) why.push(`${down} service${down === 1 ? '' : 's'} not running`);
-    this.#overall.textContent = `API ${h.status}${why.length ? ` (${why.join(', ')})` : ''}`;
+    const notRunning = down > 0 ? `${down} not running` : '';
+    if (why.length || h.status !== 'ok')
+      this.#overall.textContent = `API ${h.status}${why.length ? ` (${why.join(', ')})` : ''}${notRunning ? ` · ${notRunning}` : ''}`;
+    else this.#overall.textContent = notRunning || 'all running';
     if (down > 0 && h.status === 'ok') this.#overall.dataset.status = 'degraded';
     rows.sort((a, b) => (a.dataset.service ?? '').localeCompare(b.dataset.service ?? ''));
     this.#list.replaceChildren(...rows);
