@@ -101,6 +101,8 @@ export const SafetySchema = Type.Object(
 export const DeviceSchema = Type.Object(
   {
     name: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
+    /** Friendly name the dashboard shows first, e.g. "Dehumidifier (back)"; default: the name. */
+    label: Type.Optional(Type.String({ minLength: 1, maxLength: 80 })),
     location: Type.String({ minLength: 1 }),
     cluster: Type.String({ minLength: 1 }),
     kind: Type.String({ minLength: 1 }),
