@@ -1,6 +1,5 @@
 import './style.css';
 import { api, type Device, type Sensor } from './api.js';
-import { RoomCards } from './cards.js';
 import { HistoryChart, RANGES, STAGES } from './chart.js';
 import { mountControls } from './controls.js';
 import './schedules.js';
@@ -8,6 +7,8 @@ import { mountServices } from './services.js';
 import { mountAlerts } from './alerts.js';
 import { mountJournal } from './journal.js';
 import { RelaysPanel } from './relays.js';
+import { mountKiosk } from './kiosk.js';
+import { mountRooms } from './rooms.js';
 import { createShell, mount, type LiveMessage } from './shell.js';
 import { Trends } from './trends.js';
 
@@ -37,50 +38,27 @@ async function main(): Promise<void> {
   const byName = new Map(catalogue.map((s) => [s.name, s]));
   const ctx = createShell(catalogue);
   // one import and one mount line per panel
+  mount('rooms', mountRooms, ctx);
+  mount('kiosk', mountKiosk, ctx);
   mount('devices', mountControls, ctx);
   mount('alerts', mountAlerts, ctx);
   mount('journal', mountJournal, ctx);
   mount('services', mountServices, ctx);
-  const cards = new RoomCards($('rooms'), catalogue);
   new Trends(catalogue).start();
   new RelaysPanel($('relays')).start();
+
+  // relays that switch nothing physical: a banner, from the devices' own updates
   const devices = new Map<string, Device>();
   const banner = $('sim-banner');
-  const showDevices = () => {
-    const list = [...devices.values()];
-    const simulated = list.filter((d) => d.simulated === true);
+  const addDevices = (list: Device[]) => {
+    for (const d of list) devices.set(d.device, d);
+    const simulated = [...devices.values()].filter((d) => d.simulated === true);
     banner.hidden = simulated.length === 0;
     $('sim-reason').textContent = simulated.length
       ? ` (${simulated.map((d) => d.device).join(', ')}${simulated[0]!.reason ? `: ${simulated[0]!.reason}` : ''})`
       : '';
-    cards.devices(list);
   };
-  const addDevices = (list: Device[]) => {
-    for (const d of list) devices.set(d.device, d);
-    showDevices();
-  };
-
-  const refreshLive = async () => {
-    try {
-      const live = await api.live();
-      cards.staleAfterMs = live.staleAfterMs;
-      // the server's clock decides the age: shift its timestamps onto ours
-      const skew = Date.now() - live.now;
-      for (const l of live.sensors) if (l.value !== null && l.ts !== null) cards.set(l.name, l.value, l.ts + skew);
-      cards.tick();
-    } catch {
-      // the next refresh or /ws will bring values
-    }
-  };
-  await refreshLive();
   addDevices(await api.devices().catch(() => []));
-  window.setInterval(refreshLive, 15_000);
-  window.setInterval(() => cards.tick(), 1000);
-
-  ctx.live.on<LiveMessage & { data: { timestamp: string; sensor_data: Record<string, number> } }>('sensor', (m) => {
-    const ts = Date.parse(m.data.timestamp);
-    for (const [name, v] of Object.entries(m.data.sensor_data)) cards.set(name, v, Math.min(ts, Date.now()));
-  });
   ctx.live.on<LiveMessage & { data: Device }>('device', (m) => addDevices([m.data]));
   ctx.live.on<LiveMessage & { devices: Device[] }>('hello', (m) => addDevices(m.devices));
   const conn = $('conn');

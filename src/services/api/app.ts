@@ -29,6 +29,8 @@ import { relayRoutes } from './routes/relays.js';
 import { analyticsRoutes } from './routes/analytics.js';
 import { alertRoutes } from './routes/alerts.js';
 import { journalRoutes } from './routes/journal.js';
+import { cycleRoutes } from './routes/cycle.js';
+import { energyRoutes } from './routes/energy.js';
 
 /**
  * The app as routes see it: fastify with the TypeBox type provider, so a
@@ -53,6 +55,7 @@ ROUTES.push(scheduleRoutes);
 ROUTES.push(relayRoutes, analyticsRoutes);
 ROUTES.push(alertRoutes);
 ROUTES.push(journalRoutes);
+ROUTES.push(cycleRoutes, energyRoutes);
 
 const WHERE: Record<string, string> = {
   querystring: 'query parameter',
