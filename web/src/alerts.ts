@@ -17,6 +17,8 @@ export interface Alert {
   message: string;
   subject: string;
   label?: string;
+  /** The server's friendly text (GET /api/alerts); {@link headline} falls back to building it. */
+  text?: string;
   since: string;
   location?: string;
   cluster?: string;
@@ -50,6 +52,7 @@ const TRANSITION_TEXT: Record<string, string> = {
 
 /** What happened, in a grower's words: `Dry bulb 34.5 °C — above 30 °C`. */
 export function headline(a: Alert): string {
+  if (a.text) return a.text;
   const name = a.label ?? a.subject;
   const unit = a.unit ? ` ${a.unit}` : '';
   switch (a.kind) {

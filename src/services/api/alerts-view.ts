@@ -15,6 +15,10 @@ export const ApiAlertSchema = Type.Object({
   message: Type.String(),
   subject: Type.String({ description: 'the sensor, service or device concerned' }),
   label: Type.String({ description: 'friendly name of the subject (its configured label, else its name)' }),
+  text: Type.String({
+    description:
+      "what happened in a grower's words, e.g. `Temperature 34.5 °C — above 30 °C` (message keeps the internal names)",
+  }),
   since: Type.String({ description: 'ISO-8601 UTC: when it fired' }),
   location: Type.Optional(Type.String()),
   cluster: Type.Optional(Type.String()),
@@ -43,6 +47,27 @@ export const AlertsResponseSchema = Type.Object({
   history: Type.Array(ApiTransitionSchema, { description: 'recent transitions, newest first' }),
 });
 export type AlertsResponse = Static<typeof AlertsResponseSchema>;
+
+const num = (v: number) => String(Math.round(v * 100) / 100);
+
+/** What happened, in a grower's words: `Temperature 34.5 °C — above 30 °C`, `worker service stopped`. */
+export function alertText(a: Omit<ApiAlert, 'text'>): string {
+  const unit = a.unit ? ` ${a.unit}` : '';
+  switch (a.kind) {
+    case 'threshold':
+      return a.value !== undefined && a.limit !== undefined && a.direction
+        ? `${a.label} ${num(a.value)}${unit} — ${a.direction} ${num(a.limit)}${unit}`
+        : `${a.label} out of range`;
+    case 'stale':
+      return `${a.label} stopped reporting`;
+    case 'service':
+      return `${a.label} service stopped`;
+    case 'failsafe':
+      return `${a.label} is in its failsafe state`;
+    default:
+      return a.message;
+  }
+}
 
 /** Where a sensor or device is, and its friendly name when configured. */
 export interface Place {
@@ -78,6 +103,7 @@ export class AlertPlaces {
       message: str('message') ?? '',
       subject,
       label: subject,
+      text: '',
       since,
     };
     if (kind === 'service') out.service = subject;
@@ -95,6 +121,7 @@ export class AlertPlaces {
       if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
     }
     if (a.direction === 'above' || a.direction === 'below') out.direction = a.direction;
+    out.text = alertText(out);
     const resolved = str('resolved_at');
     if (resolved) out.resolved_at = resolved;
     const ack = a.acknowledged as Record<string, unknown> | undefined;
