@@ -63,7 +63,7 @@ export function updateKeyTile(box: HTMLElement, k: KeyValue): void {
   box.classList.toggle('stale', k.status === 'stale' || k.status === 'unknown');
   const [value, unit, band, why] = [...box.querySelector('dd')!.children] as HTMLElement[];
   if (k.quantity === 'lights') {
-    value!.textContent = k.value === null ? '—' : k.value ? 'On' : 'Off';
+    value!.textContent = k.value === null ? '?' : k.value ? 'On' : 'Off';
     unit!.textContent = '';
     band!.textContent = '';
     why!.textContent = k.text?.replace(/^(on|off) ?/, '') ?? '';
