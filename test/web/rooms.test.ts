@@ -103,7 +103,7 @@ describe('room cards in headless Chromium', () => {
       .locator('.value')
       .evaluate((e) => getComputedStyle(e).color);
     expect(colour).toBe('rgb(179, 38, 30)');
-    await page.screenshot({ path: path.join(ARTIFACTS, 'rooms-desktop-alarm.png'), fullPage: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'rooms-desktop-alarm.png') });
 
     await setLive({ dry_bulb_f: 25.2 });
     await publishSensor(t.client, 'Flower Room', 'front', { dry_bulb_f: 25.2 });
