@@ -89,6 +89,21 @@ async function openDashboard(viewport: { width: number; height: number }) {
   return { page, errors, requests };
 }
 
+/** What the worker does with a reading: the live keys first (the room cards read them), then the update. */
+async function asWorker(
+  client: Ctx['client'],
+  location: string,
+  cluster: string,
+  data: Record<string, number>,
+): Promise<void> {
+  const now = String(Date.now());
+  for (const [name, v] of Object.entries(data)) {
+    await client.set(`sensor:${name}`, String(v), { EX: 120 });
+    await client.set(`sensor:${name}:ts`, now, { EX: 120 });
+  }
+  await publishSensor(client, location, cluster, data);
+}
+
 const valueOf = (page: Page, sensor: string) => page.textContent(`[data-sensor="${sensor}"] .value`);
 
 describe('dashboard in headless Chromium', () => {
@@ -107,11 +122,11 @@ describe('dashboard in headless Chromium', () => {
     // never-seen sensors show a dash and are stale
     expect(await valueOf(page, 'pressure_v')).toBe('—');
     // live updates over /ws change what is shown
-    await publishSensor(t.client, 'Flower Room', 'front', { dry_bulb_f: 24.5, rh_f: 65.0 });
+    await asWorker(t.client, 'Flower Room', 'front', { dry_bulb_f: 24.5, rh_f: 65.0 });
     await page.waitForFunction(
       () => document.querySelector('[data-sensor="dry_bulb_f"] .value')?.textContent === '24.5',
     );
-    await publishSensor(t.client, 'Flower Room', 'front', { dry_bulb_f: 25.1 });
+    await asWorker(t.client, 'Flower Room', 'front', { dry_bulb_f: 25.1 });
     await page.waitForFunction(
       () => document.querySelector('[data-sensor="dry_bulb_f"] .value')?.textContent === '25.1',
     );
@@ -129,7 +144,7 @@ describe('dashboard in headless Chromium', () => {
       () => document.querySelector('[data-sensor="dry_bulb_v"] .value')?.textContent === '22.5',
     );
     // the lab card shows its temperatures
-    await publishSensor(t.client, 'Lab', 'main', { lab_temp: 21.3, water_temp: 18.9 });
+    await asWorker(t.client, 'Lab', 'main', { lab_temp: 21.3, water_temp: 18.9 });
     await page.waitForFunction(
       () => document.querySelector('[data-sensor="water_temp"] .value')?.textContent === '18.9',
     );
@@ -156,6 +171,8 @@ describe('dashboard in headless Chromium', () => {
     expect(await page.textContent('.u-legend')).toMatch(/dry_bulb_f[\s\S]*dry_bulb_b[\s\S]*dry_bulb_v/);
     // 1 h range, VPD alone with the vegetative target band
     await page.click('[data-range="1 h"]');
+    // the sensor picker is folded away (the phone page stays short)
+    await page.click('#picker summary');
     await page.uncheck('#sensor-list input[value="dry_bulb_b"]');
     await page.uncheck('#sensor-list input[value="dry_bulb_v"]');
     await page.uncheck('#sensor-list input[value="dry_bulb_f"]');
@@ -204,7 +221,7 @@ describe('dashboard against an API that needs a token (bound beyond loopback)', 
     await page.waitForSelector('[data-sensor="dry_bulb_f"]');
     await page.waitForSelector('#conn[data-state="open"]');
     expect(await page.isHidden('#sim-banner')).toBe(true);
-    await publishSensor(own.client, 'Flower Room', 'front', { dry_bulb_f: 26.5 });
+    await asWorker(own.client, 'Flower Room', 'front', { dry_bulb_f: 26.5 });
     await page.waitForFunction(
       () => document.querySelector('[data-sensor="dry_bulb_f"] .value')?.textContent === '26.5',
     );
