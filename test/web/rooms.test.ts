@@ -23,7 +23,9 @@ beforeAll(async () => {
   const devices = path.join(dir, 'devices.yaml');
   fs.writeFileSync(
     devices,
-    `${fs.readFileSync(path.join(ROOT, 'config', 'devices.yaml'), 'utf8')}\nenergy: { pricePerKwh: 0.3, currency: EUR }\n`,
+    fs
+      .readFileSync(path.join(ROOT, 'config', 'devices.yaml'), 'utf8')
+      .replace(/^energy:.*\n/m, 'energy: { pricePerKwh: 0.3, currency: EUR }\n'),
   );
   t = await startApi({
     databaseUrl: `sqlite:${path.join(dir, 'canopy.db')}`,
