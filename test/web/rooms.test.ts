@@ -162,6 +162,8 @@ describe('room cards in headless Chromium', () => {
     const { page, errors } = await open({ width: 1280, height: 900 }, { token: OPERATOR });
     const edit = page.locator(`${FRONT} .cycle-edit`);
     await edit.waitFor({ state: 'visible', timeout: 20_000 });
+    // the lab has no growth stages: nothing to set there
+    expect(await page.locator('[data-room="Lab/main"] .cycle-edit').isHidden()).toBe(true);
     await edit.locator('summary').click();
     await edit.locator('select').selectOption('flower');
     const start = localDate(Date.now() - 19 * 86_400_000, 'Europe/Berlin');
