@@ -89,6 +89,21 @@ async function openDashboard(viewport: { width: number; height: number }) {
   return { page, errors, requests };
 }
 
+/** What the worker does with a reading: the live keys first (the room cards read them), then the update. */
+async function asWorker(
+  client: Ctx['client'],
+  location: string,
+  cluster: string,
+  data: Record<string, number>,
+): Promise<void> {
+  const now = String(Date.now());
+  for (const [name, v] of Object.entries(data)) {
+    await client.set(`sensor:${name}`, String(v), { EX: 120 });
+    await client.set(`sensor:${name}:ts`, now, { EX: 120 });
+  }
+  await publishSensor(client, location, cluster, data);
+}
+
 const valueOf = (page: Page, sensor: string) => page.textContent(`[data-sensor="${sensor}"] .value`);
 
 describe('dashboard in headless Chromium', () => {
@@ -103,15 +118,15 @@ describe('dashboard in headless Chromium', () => {
     expect(await valueOf(page, 'rh_f')).toBe('64.2');
     expect(await page.getAttribute('[data-sensor="co2_f"]', 'class')).toMatch(/\bstale\b/);
     expect(await page.getAttribute('[data-sensor="rh_f"]', 'class')).not.toMatch(/\bstale\b/);
-    expect(await page.textContent('[data-sensor="co2_f"] .age')).toMatch(/stale/);
+    expect(await page.textContent('[data-sensor="co2_f"] .why')).toMatch(/stale/);
     // never-seen sensors show a dash and are stale
     expect(await valueOf(page, 'pressure_v')).toBe('—');
     // live updates over /ws change what is shown
-    await publishSensor(t.client, 'Flower Room', 'front', { dry_bulb_f: 24.5, rh_f: 65.0 });
+    await asWorker(t.client, 'Flower Room', 'front', { dry_bulb_f: 24.5, rh_f: 65.0 });
     await page.waitForFunction(
       () => document.querySelector('[data-sensor="dry_bulb_f"] .value')?.textContent === '24.5',
     );
-    await publishSensor(t.client, 'Flower Room', 'front', { dry_bulb_f: 25.1 });
+    await asWorker(t.client, 'Flower Room', 'front', { dry_bulb_f: 25.1 });
     await page.waitForFunction(
       () => document.querySelector('[data-sensor="dry_bulb_f"] .value')?.textContent === '25.1',
     );
@@ -129,29 +144,35 @@ describe('dashboard in headless Chromium', () => {
       () => document.querySelector('[data-sensor="dry_bulb_v"] .value')?.textContent === '22.5',
     );
     // the lab card shows its temperatures
-    await publishSensor(t.client, 'Lab', 'main', { lab_temp: 21.3, water_temp: 18.9 });
+    await asWorker(t.client, 'Lab', 'main', { lab_temp: 21.3, water_temp: 18.9 });
     await page.waitForFunction(
       () => document.querySelector('[data-sensor="water_temp"] .value')?.textContent === '18.9',
     );
-    // device states, read-only
+    // the lights of a room from their device:update, with until when from the schedule
     await t.client.publish(
       'device:update',
       JSON.stringify({
         location: 'Flower Room',
         cluster: 'front',
-        device: 'heater_1',
+        device: 'lights_f',
         state: 1,
         mode: 'auto',
         timestamp: new Date().toISOString(),
       }),
     );
-    await page.waitForSelector('.card [data-device="heater_1"].on');
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-room="Flower Room/front"] [data-quantity="lights"] .value')?.textContent === 'On',
+    );
+    expect(await page.textContent('[data-room="Flower Room/front"] [data-quantity="lights"] .why')).toBe('until 18:00');
     // the history chart: three dry bulbs over 24 h, with data
     await page.waitForFunction(() => Number(document.getElementById('chart')?.dataset.points ?? 0) > 0);
     expect(await page.locator('#chart canvas').count()).toBe(1);
     expect(await page.textContent('.u-legend')).toMatch(/dry_bulb_f[\s\S]*dry_bulb_b[\s\S]*dry_bulb_v/);
     // 1 h range, VPD alone with the vegetative target band
     await page.click('[data-range="1 h"]');
+    // the sensor picker is folded away (the phone page stays short)
+    await page.click('#picker summary');
     await page.uncheck('#sensor-list input[value="dry_bulb_b"]');
     await page.uncheck('#sensor-list input[value="dry_bulb_v"]');
     await page.uncheck('#sensor-list input[value="dry_bulb_f"]');
@@ -194,13 +215,13 @@ describe('dashboard against an API that needs a token (bound beyond loopback)', 
     // without a token the page says what to do
     await page.goto(`${own.api.url}/`, { waitUntil: 'load' });
     await page.waitForFunction(() => /could not start/.test(document.getElementById('rooms')?.textContent ?? ''));
-    // the token entered in the Control panel: the page starts again with it
-    await page.fill('#token', VIEWER_TOKEN);
-    await page.dispatchEvent('#token', 'change');
+    // the token entered where the page asks for it: the page starts again with it
+    await page.fill('#start-token', VIEWER_TOKEN);
+    await page.click('.start-token button');
     await page.waitForSelector('[data-sensor="dry_bulb_f"]');
     await page.waitForSelector('#conn[data-state="open"]');
     expect(await page.isHidden('#sim-banner')).toBe(true);
-    await publishSensor(own.client, 'Flower Room', 'front', { dry_bulb_f: 26.5 });
+    await asWorker(own.client, 'Flower Room', 'front', { dry_bulb_f: 26.5 });
     await page.waitForFunction(
       () => document.querySelector('[data-sensor="dry_bulb_f"] .value')?.textContent === '26.5',
     );

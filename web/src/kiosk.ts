@@ -10,6 +10,16 @@ import type { PanelContext } from './shell.js';
 
 export const isKiosk = (): boolean => location.hash === '#kiosk' || location.pathname === '/kiosk';
 
+/** Stage, week/day and the lights, in one line under the values. */
+function subLine(r: RoomView): string {
+  const lights = r.key.find((k) => k.quantity === 'lights');
+  const stage = r.cycle ? `${r.cycle.stage} · ${r.cycle.label}` : (r.stage ?? '');
+  const l = lights && lights.value !== null ? `lights ${lights.text ?? (lights.value ? 'on' : 'off')}` : '';
+  return [stage, l].filter(Boolean).join(' · ');
+}
+
+const tiles = (r: RoomView) => r.key.filter((k) => k.quantity !== 'lights');
+
 function roomBox(r: RoomView): HTMLElement {
   const box = el('section', 'k-room');
   box.dataset.room = `${r.location}/${r.cluster}`;
@@ -19,7 +29,7 @@ function roomBox(r: RoomView): HTMLElement {
   chip.dataset.status = r.status;
   head.append(el('h2', undefined, r.label), chip);
   const keys = el('dl', 'k-keys');
-  for (const k of r.key) keys.append(keyTile(k, 'key k-key'));
+  for (const k of tiles(r)) keys.append(keyTile(k, 'key k-key'));
   const alerts = el('ul', 'k-alerts');
   for (const a of r.alerts) {
     const li = el('li', 'room-alert', a.message);
@@ -27,18 +37,18 @@ function roomBox(r: RoomView): HTMLElement {
     alerts.append(li);
   }
   alerts.hidden = r.alerts.length === 0;
-  const sub = el('p', 'k-cycle', r.cycle ? `${r.cycle.stage} · ${r.cycle.label}` : (r.stage ?? ''));
+  const sub = el('p', 'k-cycle', subLine(r));
   box.append(head, alerts, keys, sub);
   return box;
 }
 
 function updateRoomBox(box: HTMLElement, r: RoomView): boolean {
-  if (box.querySelectorAll('[data-quantity]').length !== r.key.length) return false;
+  if (box.querySelectorAll('[data-quantity]').length !== tiles(r).length) return false;
   box.dataset.status = r.status;
   const chip = box.querySelector<HTMLElement>('.chip')!;
   chip.dataset.status = r.status;
   chip.textContent = STATUS_WORD[r.status];
-  for (const k of r.key) {
+  for (const k of tiles(r)) {
     const tile = box.querySelector<HTMLElement>(`[data-quantity="${k.quantity}"]`);
     if (!tile) return false;
     updateKeyTile(tile, k);
@@ -52,7 +62,7 @@ function updateRoomBox(box: HTMLElement, r: RoomView): boolean {
     }),
   );
   alerts.hidden = r.alerts.length === 0;
-  box.querySelector('.k-cycle')!.textContent = r.cycle ? `${r.cycle.stage} · ${r.cycle.label}` : (r.stage ?? '');
+  box.querySelector('.k-cycle')!.textContent = subLine(r);
   return true;
 }
 

@@ -1,5 +1,5 @@
 import './style.css';
-import { api, type Device, type Sensor } from './api.js';
+import { api, TOKEN_KEY, type Device, type Sensor } from './api.js';
 import { HistoryChart, RANGES, STAGES } from './chart.js';
 import { mountControls } from './controls.js';
 import './schedules.js';
@@ -129,10 +129,29 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  // typically 401: reads need a token here (the API is reachable beyond this machine)
   const box = document.getElementById('rooms');
-  if (box) {
-    box.textContent = `The dashboard could not start: ${(err as Error).message}. Enter a token in the Control panel; the page reloads.`;
-  }
-  // a token entered after a refusal: start again with it
+  if (!box) return;
+  const form = document.createElement('form');
+  form.className = 'start-token cycle-form';
+  const input = document.createElement('input');
+  input.id = 'start-token';
+  input.type = 'password';
+  input.autocomplete = 'off';
+  input.placeholder = 'viewer or operator token';
+  input.setAttribute('aria-label', 'token');
+  const go = document.createElement('button');
+  go.type = 'submit';
+  go.textContent = 'Open';
+  form.append(input, go);
+  form.onsubmit = (ev) => {
+    ev.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+    location.reload();
+  };
+  const p = document.createElement('p');
+  p.textContent = `The dashboard could not start: ${(err as Error).message}. Enter a viewer or operator token (the quick start prints where it keeps the operator token):`;
+  box.replaceChildren(p, form);
+  // a token entered elsewhere on the page: start again with it
   window.addEventListener('canopy-token', () => location.reload(), { once: true });
 });

@@ -63,7 +63,7 @@ export function updateKeyTile(box: HTMLElement, k: KeyValue): void {
   box.classList.toggle('stale', k.status === 'stale' || k.status === 'unknown');
   const [value, unit, band, why] = [...box.querySelector('dd')!.children] as HTMLElement[];
   if (k.quantity === 'lights') {
-    value!.textContent = k.value === null ? '—' : k.value ? 'On' : 'Off';
+    value!.textContent = k.value === null ? '?' : k.value ? 'On' : 'Off';
     unit!.textContent = '';
     band!.textContent = '';
     why!.textContent = k.text?.replace(/^(on|off) ?/, '') ?? '';
@@ -120,7 +120,8 @@ export class RoomCards {
 
   set role(r: Role) {
     this.#role = r;
-    for (const c of this.#cards.values()) c.edit.hidden = r !== 'operator';
+    // a location without stages has no cycle to set
+    for (const c of this.#cards.values()) c.edit.hidden = r !== 'operator' || c.edit.dataset.stages === '0';
   }
 
   render(rooms: RoomView[], error?: string): void {
@@ -157,7 +158,8 @@ export class RoomCards {
     const moreList = el('dl', 'readings');
     more.append(el('summary', undefined, 'More readings'), moreList);
     const edit = this.#cycleEditor(r);
-    edit.hidden = this.#role !== 'operator';
+    edit.dataset.stages = String(r.stages.length);
+    edit.hidden = this.#role !== 'operator' || r.stages.length === 0;
     root.append(head, alerts, keys, cycle, edit, energy, more);
     return { root, chip, cycle, alerts, keys, energy, more, moreList, edit };
   }

@@ -62,7 +62,10 @@ export interface PanelContext {
   onRole(fn: (r: Role) => void): () => void;
   /** The token of this tab ('' if none). */
   token(): string;
-  /** Stores a new token for this tab (sessionStorage) and proves it on the live connection. */
+  /**
+   * Stores a new token for this tab (sessionStorage; '' forgets it) and dispatches the window event
+   * `canopy-token`, on which the shell proves it on the live connection and the role follows.
+   */
   setToken(token: string): void;
   readonly api: ApiHelpers;
 }
@@ -137,6 +140,14 @@ export function createShell(catalogue: Sensor[]): Shell {
     else setRole(null);
   });
 
+  // a token stored by any panel (the event says so): prove it on the live connection
+  const onToken = () => {
+    const t = storedToken();
+    if (t) send?.({ type: 'auth', token: t });
+    else setRole(null);
+  };
+  window.addEventListener('canopy-token', onToken);
+
   const stop = connectLive(
     (m) => {
       const msg = m as unknown as LiveMessage;
@@ -172,8 +183,6 @@ export function createShell(catalogue: Sensor[]): Shell {
       const t = token.trim();
       if (t) sessionStorage.setItem(TOKEN_KEY, t);
       else sessionStorage.removeItem(TOKEN_KEY);
-      if (t) send?.({ type: 'auth', token: t });
-      else setRole(null);
       window.dispatchEvent(new Event('canopy-token'));
     },
     live: {
@@ -190,6 +199,7 @@ export function createShell(catalogue: Sensor[]): Shell {
     api: apiHelpers,
     close() {
       stop();
+      window.removeEventListener('canopy-token', onToken);
       listeners.clear();
       stateFns.clear();
       roleFns.clear();
