@@ -1,0 +1,136 @@
+import type { Device } from './api.js';
+import type { PanelContext } from './shell.js';
+
+/** One device's day as GET /api/on-time gives it. */
+interface Day {
+  date: string;
+  hours: number;
+  energyKwh: number | null;
+}
+
+/** How many days the bars show, today included. */
+export const ON_TIME_DAYS = 7;
+
+/** The last `n` local dates (YYYY-MM-DD), oldest first, ending at `now`'s day. */
+export function lastDays(now: Date, n: number): string[] {
+  const out: string[] = [];
+  for (let i = n - 1; i >= 0; i--) {
+    const d = new Date(now.getFullYear(), now.getMonth(), now.getDate() - i);
+    const p = (x: number) => String(x).padStart(2, '0');
+    out.push(`${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`);
+  }
+  return out;
+}
+
+const fmtHours = (h: number): string => (h < 10 ? h.toFixed(1) : h.toFixed(0));
+
+/**
+ * On-time and energy per device and day: for every device (grouped by its
+ * room, by its label) a bar per day of the last week, height the hours on
+ * (of 24), with the hours and kWh on hover/tap and the week's totals.
+ */
+export function mountOnTime(el: HTMLElement, ctx: PanelContext): { stop(): void } {
+  let stopped = false;
+  const load = async () => {
+    let days: Record<string, Day[]>;
+    let devices: Device[];
+    try {
+      [days, devices] = await Promise.all([
+        ctx.api.get<{ devices: Record<string, Day[]> }>('/api/on-time').then((r) => r.devices),
+        ctx.api
+          .get<{ devices: Device[] }>('/api/devices')
+          .then((r) => r.devices)
+          .catch(() => []),
+      ]);
+    } catch (err) {
+      el.replaceChildren(heading(), note(`On-time unavailable: ${(err as Error).message}`));
+      return;
+    }
+    if (stopped) return;
+    render(el, days, devices);
+  };
+  void load();
+  const timer = window.setInterval(() => {
+    if (document.visibilityState === 'visible') void load();
+  }, 300_000);
+  return {
+    stop() {
+      stopped = true;
+      window.clearInterval(timer);
+    },
+  };
+}
+
+function heading(): HTMLElement {
+  const h = document.createElement('h3');
+  h.textContent = `Devices: hours on per day (last ${ON_TIME_DAYS} days)`;
+  return h;
+}
+
+function note(text: string): HTMLElement {
+  const p = document.createElement('p');
+  p.className = 'muted';
+  p.textContent = text;
+  return p;
+}
+
+function render(el: HTMLElement, days: Record<string, Day[]>, devices: Device[]): void {
+  const info = new Map(devices.map((d) => [d.device, d as Device & { label?: string }]));
+  const dates = lastDays(new Date(), ON_TIME_DAYS);
+  const names = Object.keys(days);
+  if (names.length === 0) {
+    el.replaceChildren(heading(), note('No devices configured.'));
+    return;
+  }
+  const rooms = new Map<string, string[]>();
+  for (const n of names) {
+    const room = info.get(n)?.location ?? 'Other devices';
+    rooms.set(room, [...(rooms.get(room) ?? []), n]);
+  }
+  const parts: HTMLElement[] = [heading()];
+  for (const [room, list] of rooms) {
+    const h = document.createElement('h4');
+    h.textContent = room;
+    const table = document.createElement('div');
+    table.className = 'on-time-room';
+    for (const name of list) {
+      const byDate = new Map((days[name] ?? []).map((d) => [d.date, d]));
+      const row = document.createElement('div');
+      row.className = 'on-time-row';
+      row.dataset.device = name;
+      const label = document.createElement('span');
+      label.className = 'on-time-label';
+      label.textContent = info.get(name)?.label?.trim() || name;
+      label.title = name;
+      const bars = document.createElement('span');
+      bars.className = 'on-time-bars';
+      let hours = 0;
+      let kwh = 0;
+      let anyKwh = false;
+      for (const date of dates) {
+        const d = byDate.get(date);
+        const h = d?.hours ?? 0;
+        hours += h;
+        if (d?.energyKwh !== null && d?.energyKwh !== undefined) {
+          kwh += d.energyKwh;
+          anyKwh = true;
+        }
+        const bar = document.createElement('span');
+        bar.className = 'on-time-bar';
+        bar.style.setProperty('--h', String(Math.min(1, h / 24)));
+        const energy = d?.energyKwh === null || d?.energyKwh === undefined ? '' : `, ${d.energyKwh.toFixed(2)} kWh`;
+        bar.title = `${date}: ${fmtHours(h)} h on${energy}`;
+        bar.dataset.date = date;
+        bar.dataset.hours = h.toFixed(2);
+        bars.append(bar);
+      }
+      const total = document.createElement('span');
+      total.className = 'on-time-total';
+      total.textContent = `${fmtHours(hours)} h${anyKwh ? ` · ${kwh.toFixed(1)} kWh` : ''}`;
+      row.append(label, bars, total);
+      table.append(row);
+    }
+    parts.push(h, table);
+  }
+  el.replaceChildren(...parts);
+}
