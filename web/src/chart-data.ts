@@ -1,8 +1,10 @@
 /**
  * The pure parts of the history chart (no DOM, no uPlot): units and their
  * precision, grouping series onto at most two axes per chart, aligning
- * buckets of several sensors on one time axis and breaking lines at outages.
+ * buckets of several sensors on one time axis, breaking lines at outages,
+ * target bands from the rooms' key values, legend labels.
  */
+import type { Sensor } from './api.js';
 
 /** Decimals shown per unit (legend, hover, axis ticks, CSV). */
 const PRECISION: Record<string, number> = { '°C': 1, '%': 0, kPa: 2, ppm: 0, hPa: 0 };
@@ -126,4 +128,60 @@ export function rangeWith(dataMin: number | null, dataMax: number | null, extra:
   lo -= pad;
   hi += pad;
   return [lo, hi];
+}
+
+/** A target band of one sensor (from its room's targets). */
+export interface TargetBand {
+  sensor: string;
+  low?: number | undefined;
+  high?: number | undefined;
+  target?: number | undefined;
+}
+
+/** A catalogue entry with its friendly label (GET /api/sensors `label`, when configured). */
+export type Labelled = Sensor & { label?: string };
+
+/** The part of a room of GET /api/rooms the chart reads: its key values' bands. */
+export interface RoomTargets {
+  location: string;
+  cluster: string;
+  key?: Array<{ quantity: string; sensor?: string; low?: number; high?: number; target?: number }>;
+}
+
+/** Which sensor base a room key quantity is measured by (VPD leaf is computed, not a sensor). */
+const QUANTITY_BASE: Record<string, string> = { temperature: 'dry_bulb', rh: 'rh', vpd_air: 'vpd', co2: 'co2' };
+
+export const labelOf = (s: Labelled): string => s.label?.trim() || s.name;
+
+/**
+ * Legend names: the sensor's label, with its room when two sensors on the
+ * chart would otherwise read the same ("Temperature (front)").
+ */
+export function seriesLabels(sensors: Labelled[]): Map<string, string> {
+  const count = new Map<string, number>();
+  for (const s of sensors) count.set(labelOf(s), (count.get(labelOf(s)) ?? 0) + 1);
+  return new Map(
+    sensors.map((s) => {
+      const l = labelOf(s);
+      if ((count.get(l) ?? 0) < 2 || l === s.name) return [s.name, l];
+      return [s.name, `${l} (${s.cluster === 'main' ? s.location : `${s.location} ${s.cluster}`})`];
+    }),
+  );
+}
+
+/** Target bands of the sensors from their rooms' key values (interface 1 of GET /api/rooms). */
+export function bandsFromRooms(rooms: RoomTargets[], catalogue: Sensor[]): TargetBand[] {
+  const out: TargetBand[] = [];
+  for (const r of rooms) {
+    for (const k of r.key ?? []) {
+      if (k.low === undefined && k.high === undefined && k.target === undefined) continue;
+      const names = k.sensor
+        ? [k.sensor]
+        : catalogue
+            .filter((s) => s.location === r.location && s.cluster === r.cluster && s.base === QUANTITY_BASE[k.quantity])
+            .map((s) => s.name);
+      for (const sensor of names) out.push({ sensor, low: k.low, high: k.high, target: k.target });
+    }
+  }
+  return out;
 }

@@ -1,6 +1,16 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { alignWithGaps, decimalsFor, formatValue, groupByUnit, rangeWith, type Point } from './chart-data.js';
+import {
+  alignWithGaps,
+  decimalsFor,
+  formatValue,
+  groupByUnit,
+  rangeWith,
+  type Point,
+  type TargetBand,
+} from './chart-data.js';
+
+export type { TargetBand } from './chart-data.js';
 import type { CsvColumn } from './csv.js';
 
 export const RANGES: Array<[label: string, ms: number]> = [
@@ -23,14 +33,6 @@ export interface ChartSeries {
   avg: Point[];
   min: Point[];
   max: Point[];
-}
-
-/** A target band of one sensor (from its room's targets). */
-export interface TargetBand {
-  sensor: string;
-  low?: number | undefined;
-  high?: number | undefined;
-  target?: number | undefined;
 }
 
 /** A journal note drawn as a vertical marker. */

@@ -1,19 +1,10 @@
 import './history.css';
 import type { Bucket, Sensor } from './api.js';
-import { HistoryCharts, RANGES, type ChartSeries, type Marker, type TargetBand } from './chart.js';
+import { bandsFromRooms, labelOf, seriesLabels, type Labelled, type RoomTargets } from './chart-data.js';
+import { HistoryCharts, RANGES, type ChartSeries, type Marker } from './chart.js';
 import { csvFileName, downloadCsv, toCsv } from './csv.js';
 import { mountOnTime } from './ontime.js';
 import type { Panel, PanelContext } from './shell.js';
-
-/** A catalogue entry with its friendly label (GET /api/sensors `label`, when configured). */
-type Labelled = Sensor & { label?: string };
-
-/** The part of a room of GET /api/rooms the chart reads: its key values' bands. */
-interface RoomTargets {
-  location: string;
-  cluster: string;
-  key?: Array<{ quantity: string; sensor?: string; low?: number; high?: number; target?: number }>;
-}
 
 interface HistoryAnswer {
   bucketMs?: number;
@@ -31,9 +22,6 @@ const PREFS = 'canopy.history';
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
-/** Which sensor base a room key quantity is measured by (VPD leaf is computed, not a sensor). */
-const QUANTITY_BASE: Record<string, string> = { temperature: 'dry_bulb', rh: 'rh', vpd_air: 'vpd', co2: 'co2' };
-
 interface Prefs {
   sensors: string[];
   /** Set only when the grower picked a range; otherwise the default depends on how much data exists. */
@@ -49,41 +37,6 @@ function loadPrefs(catalogue: Sensor[]): Prefs {
   }
   const dry = catalogue.filter((s) => s.base === 'dry_bulb').map((s) => s.name);
   return { sensors: dry.length ? dry : catalogue.slice(0, 1).map((s) => s.name) };
-}
-
-export const labelOf = (s: Labelled): string => s.label?.trim() || s.name;
-
-/**
- * Legend names: the sensor's label, with its room when two sensors on the
- * chart would otherwise read the same ("Temperature (front)").
- */
-export function seriesLabels(sensors: Labelled[]): Map<string, string> {
-  const count = new Map<string, number>();
-  for (const s of sensors) count.set(labelOf(s), (count.get(labelOf(s)) ?? 0) + 1);
-  return new Map(
-    sensors.map((s) => {
-      const l = labelOf(s);
-      if ((count.get(l) ?? 0) < 2 || l === s.name) return [s.name, l];
-      return [s.name, `${l} (${s.cluster === 'main' ? s.location : `${s.location} ${s.cluster}`})`];
-    }),
-  );
-}
-
-/** Target bands of the sensors from their rooms' key values (interface 1 of GET /api/rooms). */
-export function bandsFromRooms(rooms: RoomTargets[], catalogue: Sensor[]): TargetBand[] {
-  const out: TargetBand[] = [];
-  for (const r of rooms) {
-    for (const k of r.key ?? []) {
-      if (k.low === undefined && k.high === undefined && k.target === undefined) continue;
-      const names = k.sensor
-        ? [k.sensor]
-        : catalogue
-            .filter((s) => s.location === r.location && s.cluster === r.cluster && s.base === QUANTITY_BASE[k.quantity])
-            .map((s) => s.name);
-      for (const sensor of names) out.push({ sensor, low: k.low, high: k.high, target: k.target });
-    }
-  }
-  return out;
 }
 
 /**
