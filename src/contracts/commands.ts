@@ -46,6 +46,38 @@ export const ReloadCommandSchema = Type.Object(
 );
 export type ReloadCommand = Static<typeof ReloadCommandSchema>;
 
+/**
+ * Set a room's grow cycle (the API appends it, operator):
+ * `{cycle: {location, stage, start: "YYYY-MM-DD"}, by}`. The automation
+ * checks the stage against the room's VPD targets, keeps it in
+ * `automation:state` under `_cycles` and uses it instead of `stages[location]`.
+ */
+export const CycleCommandSchema = Type.Object(
+  {
+    cycle: Type.Object(
+      {
+        location: Type.String({ minLength: 1, maxLength: 128 }),
+        stage: Type.String({ minLength: 1, maxLength: 64 }),
+        start: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }),
+      },
+      { additionalProperties: false },
+    ),
+    by: Type.String({ minLength: 1, maxLength: 128 }),
+  },
+  { additionalProperties: false },
+);
+export type CycleCommand = Static<typeof CycleCommandSchema>;
+
+/** One entry of `_cycles` in `automation:state` (JSON `{location: CycleState}`). */
+export interface CycleState {
+  stage: string;
+  /** `YYYY-MM-DD`, the first day of the cycle. */
+  start: string;
+  by: string;
+  /** ISO time the command was applied. */
+  at: string;
+}
+
 export interface DeviceCommand {
   device: string;
   state?: 0 | 1;

@@ -28,6 +28,20 @@ export const SensorUpdateSchema = Type.Object(
 /** One `sensor:update` message. */
 export type SensorUpdate = Static<typeof SensorUpdateSchema>;
 
+/** What set a device's current state (`DeviceUpdate.source`). */
+export const DeviceSourceSchema = Type.Union([
+  Type.Literal('schedule'),
+  Type.Literal('rule'),
+  Type.Literal('manual'),
+  Type.Literal('mode'),
+  Type.Literal('safety'),
+  Type.Literal('failsafe'),
+]);
+export type DeviceSource = Static<typeof DeviceSourceSchema>;
+/** What became of a command: applied, held back (min on/off, start limit), or refused. */
+export const CommandOutcomeSchema = Type.Union([Type.Literal('applied'), Type.Literal('held'), Type.Literal('refused')]);
+export type CommandOutcome = Static<typeof CommandOutcomeSchema>;
+
 export const DeviceUpdateSchema = Type.Object(
   {
     location: Name,
@@ -42,6 +56,26 @@ export const DeviceUpdateSchema = Type.Object(
     reason: Type.Optional(Type.String()),
     /** Present (true) when the relays are a simulated chip: nothing physical switches. */
     simulated: Type.Optional(Type.Literal(true)),
+    /** Friendly name from the devices file (`label:`), e.g. "Dehumidifier (back)". */
+    label: Type.Optional(Type.String()),
+    /** When the state last changed (ISO). */
+    since: Type.Optional(IsoTime),
+    /** What set the current state: a schedule, a rule (controller), a manual command, a mode change, a safety limit, the failsafe. */
+    source: Type.Optional(DeviceSourceSchema),
+    /** When a manual or off mode returns to auto (ISO); absent in auto or "until changed". */
+    expires_at: Type.Optional(IsoTime),
+    /** While a switch is held back by min on/off time or the start limit: what it wants, until when, and why. */
+    held: Type.Optional(
+      Type.Object({ want: Type.Union([Type.Literal(0), Type.Literal(1)]), until: IsoTime, why: Type.String() }),
+    ),
+    /** On the update that answers a command: the command's entry id on `actuators:commands` and what became of it. */
+    command: Type.Optional(
+      Type.Object({
+        id: Type.String({ minLength: 1 }),
+        outcome: CommandOutcomeSchema,
+        reason: Type.String(),
+      }),
+    ),
   },
   { title: 'DeviceUpdate', description: 'device:update message' },
 );

@@ -37,6 +37,8 @@ export interface OutputSpec {
 /** One device, validated and with every default filled in. */
 export interface DeviceConfig {
   name: string;
+  /** @defaultValue the name — friendly name shown first on the dashboard. */
+  label: string;
   location: string;
   cluster: string;
   kind: string;
@@ -253,6 +255,7 @@ function semanticCheck(file: DevicesFile, source: string, yaml: YamlSource | und
     lineOf(from, `/devices/${i}`);
     return {
       name: d.name,
+      label: d.label ?? d.name,
       location: d.location,
       cluster: d.cluster,
       kind: d.kind,

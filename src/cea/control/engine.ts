@@ -311,6 +311,7 @@ export class ControlEngine {
     const wall = (mono: number) => now.wall - (now.mono - mono);
     return [...this.#rt.values()].map((rt) => ({
       name: rt.cfg.name,
+      label: rt.cfg.label,
       location: rt.cfg.location,
       cluster: rt.cfg.cluster,
       kind: rt.cfg.kind,

@@ -63,6 +63,8 @@ export interface ControlEvent {
 /** A device's state as the API shows it (times in wall-clock ms). */
 export interface DeviceStatus {
   name: string;
+  /** Friendly name (`label:`, default the name). */
+  label: string;
   location: string;
   cluster: string;
   kind: string;
