@@ -163,8 +163,8 @@ describe('bands and labels', () => {
       catalogue[2]!,
     ];
     expect([...seriesLabels(labelled).values()]).toEqual([
-      'Temperature (Flower Room front)',
-      'Temperature (Veg Room)',
+      'Temperature · Flower Room front',
+      'Temperature · Veg Room',
       'Humidity',
       'vpd_f',
     ]);

@@ -155,7 +155,7 @@ export const labelOf = (s: Labelled): string => s.label?.trim() || s.name;
 
 /**
  * Legend names: the sensor's label, with its room when two sensors on the
- * chart would otherwise read the same ("Temperature (front)").
+ * chart would otherwise read the same ("Temperature · Flower Room front").
  */
 export function seriesLabels(sensors: Labelled[]): Map<string, string> {
   const count = new Map<string, number>();
@@ -164,7 +164,7 @@ export function seriesLabels(sensors: Labelled[]): Map<string, string> {
     sensors.map((s) => {
       const l = labelOf(s);
       if ((count.get(l) ?? 0) < 2 || l === s.name) return [s.name, l];
-      return [s.name, `${l} (${s.cluster === 'main' ? s.location : `${s.location} ${s.cluster}`})`];
+      return [s.name, `${l} · ${s.cluster === 'main' ? s.location : `${s.location} ${s.cluster}`}`];
     }),
   );
 }

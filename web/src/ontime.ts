@@ -1,4 +1,3 @@
-import type { Device } from './api.js';
 import type { PanelContext } from './shell.js';
 
 /** One device's day as GET /api/on-time gives it. */
@@ -6,6 +5,13 @@ interface Day {
   date: string;
   hours: number;
   energyKwh: number | null;
+}
+
+/** Who a device is (GET /api/on-time `about`). */
+interface About {
+  label?: string;
+  location?: string;
+  cluster?: string;
 }
 
 /** How many days the bars show, today included. */
@@ -32,22 +38,15 @@ const fmtHours = (h: number): string => (h < 10 ? h.toFixed(1) : h.toFixed(0));
 export function mountOnTime(el: HTMLElement, ctx: PanelContext): { stop(): void } {
   let stopped = false;
   const load = async () => {
-    let days: Record<string, Day[]>;
-    let devices: Device[];
+    let answer: { devices: Record<string, Day[]>; about?: Record<string, About> };
     try {
-      [days, devices] = await Promise.all([
-        ctx.api.get<{ devices: Record<string, Day[]> }>('/api/on-time').then((r) => r.devices),
-        ctx.api
-          .get<{ devices: Device[] }>('/api/devices')
-          .then((r) => r.devices)
-          .catch(() => []),
-      ]);
+      answer = await ctx.api.get('/api/on-time');
     } catch (err) {
-      el.replaceChildren(heading(), note(`On-time unavailable: ${(err as Error).message}`));
+      if (!stopped) el.replaceChildren(heading(), note(`On-time unavailable: ${(err as Error).message}`));
       return;
     }
     if (stopped) return;
-    render(el, days, devices);
+    render(el, answer.devices, answer.about ?? {});
   };
   void load();
   const timer = window.setInterval(() => {
@@ -74,8 +73,8 @@ function note(text: string): HTMLElement {
   return p;
 }
 
-function render(el: HTMLElement, days: Record<string, Day[]>, devices: Device[]): void {
-  const info = new Map(devices.map((d) => [d.device, d as Device & { label?: string }]));
+function render(el: HTMLElement, days: Record<string, Day[]>, about: Record<string, About>): void {
+  const info = new Map(Object.entries(about));
   const dates = lastDays(new Date(), ON_TIME_DAYS);
   const names = Object.keys(days);
   if (names.length === 0) {

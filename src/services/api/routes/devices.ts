@@ -217,7 +217,14 @@ export async function deviceControlRoutes(app: ApiApp, ctx: ApiContext): Promise
           })),
         ]),
       );
-      return { devices };
+      // who each device is, for charts grouped by room with friendly names
+      const about = Object.fromEntries(
+        (cfg?.devices ?? []).map((d) => [
+          d.name,
+          { label: d.label ?? d.name, location: d.location, cluster: d.cluster },
+        ]),
+      );
+      return { devices, about };
     },
   );
 }
