@@ -58,6 +58,8 @@ export interface DrawnData {
   xs: number[];
   series: Array<{ name: string; label: string; unit: string; values: (number | null | undefined)[] }>;
   gaps: number;
+  /** The y axes uPlot drew: their unit (scale) and side (3 left, 1 right). */
+  axes: Array<{ unit: string; side: number }>;
 }
 
 type PlotElement = HTMLElement & { canopyData?: DrawnData };
@@ -189,7 +191,7 @@ export class HistoryCharts {
     }
     const { xs, ys, gaps } = alignWithGaps(cols, input.bucketMs);
     ys.forEach((col, i) => (meta[i]!.values = col));
-    const drawn: DrawnData = { units, xs, series: meta, gaps: gaps.reduce((n, g) => n + g.length, 0) };
+    const drawn: DrawnData = { units, xs, series: meta, gaps: gaps.reduce((n, g) => n + g.length, 0), axes: [] };
     box.canopyData = drawn;
     box.dataset.gaps = String(drawn.gaps);
     this.#drawn.push(drawn);
@@ -281,6 +283,7 @@ export class HistoryCharts {
     };
     const plot = new uPlot(opts, [xs, ...ys] as uPlot.AlignedData, box);
     plot.root.dataset.testid = 'history-plot';
+    drawn.axes = plot.axes.slice(1).map((a) => ({ unit: a.scale ?? '', side: a.side ?? 3 }));
     this.#plots.push(plot);
   }
 }

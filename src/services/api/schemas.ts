@@ -25,6 +25,7 @@ export const errorSchema = Type.Object({
 
 export const sensorSchema = Type.Object({
   name: Type.String(),
+  label: Type.String({ description: 'friendly name (config/sensors.yaml labels:), else the name' }),
   location: Type.String(),
   cluster: Type.String(),
   base: Type.String({ description: 'e.g. dry_bulb' }),
