@@ -217,6 +217,9 @@ describe('history chart in headless Chromium', () => {
     expect(await lights.locator('.on-time-label').textContent()).toBe('Lights (front)');
     expect(await lights.locator('.on-time-total').textContent()).toMatch(/^18 h/);
     expect(await page.locator('.on-time h4').first().textContent()).toBe('Flower Room');
+    // devices off all week: one line, not a column of empty bars
+    expect(await page.locator('.on-time-row[data-device="exhaust_fan_f"]').count()).toBe(0);
+    expect(await page.textContent('.on-time-idle')).toMatch(/^Off all week: .*Exhaust fan \(front\)/);
     expect(await page.getAttribute('.on-time-row[data-device="heater_f"] .on-time-bar:last-child', 'data-hours')).toBe(
       '1.50',
     );

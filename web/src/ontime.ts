@@ -87,49 +87,67 @@ function render(el: HTMLElement, days: Record<string, Day[]>, about: Record<stri
     rooms.set(room, [...(rooms.get(room) ?? []), n]);
   }
   const parts: HTMLElement[] = [heading()];
+  const idle: string[] = [];
   for (const [room, list] of rooms) {
+    const rows: HTMLElement[] = [];
+    for (const name of list) {
+      const r = row(name, info.get(name), days[name] ?? [], dates);
+      if (r) rows.push(r);
+      else idle.push(info.get(name)?.label?.trim() || name);
+    }
+    if (rows.length === 0) continue;
     const h = document.createElement('h4');
     h.textContent = room;
     const table = document.createElement('div');
     table.className = 'on-time-room';
-    for (const name of list) {
-      const byDate = new Map((days[name] ?? []).map((d) => [d.date, d]));
-      const row = document.createElement('div');
-      row.className = 'on-time-row';
-      row.dataset.device = name;
-      const label = document.createElement('span');
-      label.className = 'on-time-label';
-      label.textContent = info.get(name)?.label?.trim() || name;
-      label.title = name;
-      const bars = document.createElement('span');
-      bars.className = 'on-time-bars';
-      let hours = 0;
-      let kwh = 0;
-      let anyKwh = false;
-      for (const date of dates) {
-        const d = byDate.get(date);
-        const h = d?.hours ?? 0;
-        hours += h;
-        if (d?.energyKwh !== null && d?.energyKwh !== undefined) {
-          kwh += d.energyKwh;
-          anyKwh = true;
-        }
-        const bar = document.createElement('span');
-        bar.className = 'on-time-bar';
-        bar.style.setProperty('--h', String(Math.min(1, h / 24)));
-        const energy = d?.energyKwh === null || d?.energyKwh === undefined ? '' : `, ${d.energyKwh.toFixed(2)} kWh`;
-        bar.title = `${date}: ${fmtHours(h)} h on${energy}`;
-        bar.dataset.date = date;
-        bar.dataset.hours = h.toFixed(2);
-        bars.append(bar);
-      }
-      const total = document.createElement('span');
-      total.className = 'on-time-total';
-      total.textContent = `${fmtHours(hours)} h${anyKwh ? ` · ${kwh.toFixed(1)} kWh` : ''}`;
-      row.append(label, bars, total);
-      table.append(row);
-    }
+    table.append(...rows);
     parts.push(h, table);
   }
+  // devices never on this week: one line, not a column of empty bars
+  if (idle.length) {
+    const p = note(`Off all week: ${idle.join(', ')}`);
+    p.classList.add('on-time-idle');
+    parts.push(p);
+  }
   el.replaceChildren(...parts);
+}
+
+/** A device's bars, or null when it was off every day shown. */
+function row(name: string, about: About | undefined, list: Day[], dates: string[]): HTMLElement | null {
+  const byDate = new Map(list.map((d) => [d.date, d]));
+  if (!dates.some((d) => (byDate.get(d)?.hours ?? 0) > 0)) return null;
+  const row = document.createElement('div');
+  row.className = 'on-time-row';
+  row.dataset.device = name;
+  const label = document.createElement('span');
+  label.className = 'on-time-label';
+  label.textContent = about?.label?.trim() || name;
+  label.title = name;
+  const bars = document.createElement('span');
+  bars.className = 'on-time-bars';
+  let hours = 0;
+  let kwh = 0;
+  let anyKwh = false;
+  for (const date of dates) {
+    const d = byDate.get(date);
+    const h = d?.hours ?? 0;
+    hours += h;
+    if (typeof d?.energyKwh === 'number') {
+      kwh += d.energyKwh;
+      anyKwh = true;
+    }
+    const bar = document.createElement('span');
+    bar.className = 'on-time-bar';
+    bar.style.setProperty('--h', String(Math.min(1, h / 24)));
+    const energy = typeof d?.energyKwh === 'number' ? `, ${d.energyKwh.toFixed(2)} kWh` : '';
+    bar.title = `${date}: ${fmtHours(h)} h on${energy}`;
+    bar.dataset.date = date;
+    bar.dataset.hours = h.toFixed(2);
+    bars.append(bar);
+  }
+  const total = document.createElement('span');
+  total.className = 'on-time-total';
+  total.textContent = `${fmtHours(hours)} h${anyKwh ? ` · ${kwh.toFixed(1)} kWh` : ''}`;
+  row.append(label, bars, total);
+  return row;
 }
