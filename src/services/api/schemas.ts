@@ -60,13 +60,6 @@ export const historyBucketSchema = Type.Object({
 /** A device's latest `device:update` (the contract's message). */
 export const deviceSchema = DeviceUpdateSchema;
 
-export const roomSchema = Type.Object({
-  location: Type.String(),
-  cluster: Type.String(),
-  sensors: Type.Array(liveSchema),
-  devices: Type.Array(deviceSchema),
-});
-
 /** `from`/`to` of every ranged query. */
 export const timeParams = {
   from: Type.Optional(Type.String({ description: 'start: ISO-8601 or unix ms (default: `to` minus 24 h)' })),
