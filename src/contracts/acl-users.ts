@@ -5,6 +5,7 @@ import {
   ADMIN_PREFIX,
   ADMIN_QUEUE_PREFIX,
   ADMIN_REPLY_PREFIX,
+  ALERTS_ACKS,
   ALERTS_PREFIX,
   ALERTS_UPDATE,
   ANALYTICS_PREFIX,
@@ -165,6 +166,8 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
       // POST /api/devices/:name and PUT /api/setpoints/:name append the command durably
       { commands: ['xadd'], write: [ACTUATORS_COMMANDS] },
       subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS, ALERTS, AUTOMATION_EVENTS),
+      // POST /api/alerts/:id/ack (operator token) appends the acknowledgement
+      { commands: ['xadd'], write: [ALERTS_ACKS] },
       // the dashboard's live view of one user (viewer token): its raw data and predictions, nothing it could send
       subscribe([userPattern('raw'), userPattern('predictions')]),
     ],
@@ -191,6 +194,8 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
       { commands: [...STRING_WRITE, ...STRING_READ, ...HASH], keys: [glob(ALERTS_PREFIX)] },
       subscribe(SENSOR_UPDATE, DEVICE_UPDATE, AUTOMATION_EVENTS),
       publish(ALERTS),
+      // acknowledgements sent through the API
+      { commands: ['xrange'], read: [ALERTS_ACKS] },
     ],
   },
   recorder: {

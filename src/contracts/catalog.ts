@@ -181,6 +181,15 @@ export function contractCatalog(): ContractEntry[] {
       description: 'active alerts and recent transitions (JSON arrays, newest first)',
     },
     {
+      name: N.ALERTS_ACKS,
+      type: 'stream',
+      codec: 'json',
+      lifetime: 'MAXLEN ~1,000',
+      producers: ['api'],
+      consumers: ['alerts'],
+      description: 'acknowledgements of active alerts (operator token): field `ack` = `{key, since, by}`',
+    },
+    {
       name: topicName(N.ANALYTICS_UPDATE),
       type: 'channel',
       codec: 'json',

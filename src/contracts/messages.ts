@@ -40,7 +40,12 @@ export type AutomationEvent = Static<typeof AutomationEventSchema>;
 /** One alert transition on `alerts:update`: `{type, alert}`. */
 export const AlertUpdateSchema = Type.Object(
   {
-    type: Type.Union([Type.Literal('fired'), Type.Literal('reminder'), Type.Literal('resolved')]),
+    type: Type.Union([
+      Type.Literal('fired'),
+      Type.Literal('reminder'),
+      Type.Literal('resolved'),
+      Type.Literal('acknowledged'),
+    ]),
     alert: Type.Record(Type.String(), Type.Unknown()),
   },
   { description: 'alerts:update message' },

@@ -90,6 +90,8 @@ export const ALERTS_PREFIX = 'alerts:';
 export const ALERTS_ACTIVE = `${ALERTS_PREFIX}active`;
 /** JSON array of recent transitions, newest first. */
 export const ALERTS_RECENT = `${ALERTS_PREFIX}recent`;
+/** Stream of acknowledgements (`{key, since, by}` as JSON in field `ack`): the API appends, the alerts service reads. */
+export const ALERTS_ACKS = `${ALERTS_PREFIX}acks`;
 
 /** Prefix of the analytics keys. */
 export const ANALYTICS_PREFIX = 'analytics:';

@@ -49,7 +49,12 @@ export type RecordMethods = Pick<
   | 'openAlert'
   | 'resolveAlert'
   | 'listAlerts'
+  | 'addJournalEntry'
+  | 'listJournal'
 >;
+
+/** The journal's methods come from journal.ts ({@link journalMethods} there), on the same driver. */
+export type JournalMethodNames = 'addJournalEntry' | 'listJournal';
 
 const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -69,7 +74,7 @@ function limitOf(limit: number | undefined, dflt: number): number {
 }
 
 /** Builds the record methods on a driver (which maps its errors to StoreError). */
-export function recordMethods(db: SqlDriver): RecordMethods {
+export function recordMethods(db: SqlDriver): Omit<RecordMethods, JournalMethodNames> {
   const d = db.dialect;
   const alertCols = `id, rule, sensor, severity, state, ${d.ms('started_at')} AS started_at, ${d.ms('resolved_at')} AS resolved_at, message`;
   const toAlert = (r: Record<string, unknown>): Alert => ({
@@ -261,4 +266,6 @@ export abstract class RecordStore {
   openAlert: RecordMethods['openAlert'] = (...a) => this.records.openAlert(...a);
   resolveAlert: RecordMethods['resolveAlert'] = (...a) => this.records.resolveAlert(...a);
   listAlerts: RecordMethods['listAlerts'] = (...a) => this.records.listAlerts(...a);
+  addJournalEntry: RecordMethods['addJournalEntry'] = (...a) => this.records.addJournalEntry(...a);
+  listJournal: RecordMethods['listJournal'] = (...a) => this.records.listJournal(...a);
 }

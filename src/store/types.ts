@@ -134,6 +134,38 @@ export interface Alert {
 
 export type NewAlert = Pick<Alert, 'rule' | 'sensor' | 'severity' | 'message'> & { startedAt?: number };
 
+/** One note. */
+export interface JournalEntry {
+  id: number;
+  /** unix ms: when it happened (defaults to when it was written). */
+  time: number;
+  location: string;
+  cluster: string | null;
+  text: string;
+  /** Who wrote it (a token's name). */
+  by: string;
+}
+
+export type NewJournalEntry = Omit<JournalEntry, 'id' | 'time' | 'cluster'> & {
+  time?: number;
+  cluster?: string | null;
+};
+
+/** Which notes {@link JournalMethods.listJournal} returns, newest first. */
+export interface JournalQuery {
+  /** @defaultValue every room */
+  location?: string;
+  /** unix ms, inclusive. @defaultValue no bound */
+  from?: number;
+  /** unix ms, inclusive. @defaultValue no bound */
+  to?: number;
+  /** 1–10000. @defaultValue 200 */
+  limit?: number;
+}
+
+/** Longest note, in characters. */
+export const JOURNAL_MAX_TEXT = 2000;
+
 /** Rows removed by one retention sweep, per table. */
 export type SweepResult = Record<string, number>;
 
@@ -200,6 +232,10 @@ export interface Store {
   openAlert(a: NewAlert): Promise<Alert>;
   resolveAlert(id: number, at?: number): Promise<Alert | null>;
   listAlerts(q?: { state?: AlertState; limit?: number }): Promise<Alert[]>;
+  /** A note in the grower's journal (src/store/journal.ts). */
+  addJournalEntry(e: NewJournalEntry): Promise<JournalEntry>;
+  /** Journal notes, newest first. */
+  listJournal(q?: JournalQuery): Promise<JournalEntry[]>;
 
   /** Applies the retention rules now (also runs on a timer, see `sweepIntervalMs`). */
   sweep(now?: number): Promise<SweepResult>;

@@ -357,5 +357,44 @@ export function storeContract(name: string, open: OpenFn, kind: Store['kind']): 
       await rejectsWith(s.countReadings(), 'STORE_CLOSED');
       await rejectsWith(s.writeBatch({ messages: [msg('c-0', T0)], readings: [] }), 'STORE_CLOSED');
     });
+
+    it('keeps journal notes per room, newest first, filtered by room and time, and refuses bad ones', async () => {
+      const s = await open();
+      try {
+        const a = await s.addJournalEntry({ location: 'Flower Room', text: 'defoliated', by: 'grower', time: T0 });
+        expect(a).toEqual({
+          id: a.id,
+          time: T0,
+          location: 'Flower Room',
+          cluster: null,
+          text: 'defoliated',
+          by: 'grower',
+        });
+        await s.addJournalEntry({
+          location: 'Flower Room',
+          cluster: 'front',
+          text: '  flushed the front bench  ',
+          by: 'grower',
+          time: T0 + 60_000,
+        });
+        await s.addJournalEntry({ location: 'Veg Room', text: 'transplanted', by: 'helper', time: T0 + 30_000 });
+        const flower = await s.listJournal({ location: 'Flower Room' });
+        expect(flower.map((e) => [e.text, e.cluster])).toEqual([
+          ['flushed the front bench', 'front'],
+          ['defoliated', null],
+        ]);
+        expect((await s.listJournal({ from: T0 + 1, to: T0 + 30_000 })).map((e) => e.text)).toEqual(['transplanted']);
+        expect((await s.listJournal({ limit: 1 })).map((e) => e.text)).toEqual(['flushed the front bench']);
+        await rejectsWith(s.addJournalEntry({ location: 'Flower Room', text: '   ', by: 'grower' }), 'STORE_INVALID');
+        await rejectsWith(
+          s.addJournalEntry({ location: 'Flower Room', text: 'x'.repeat(2001), by: 'grower' }),
+          'STORE_INVALID',
+        );
+        await rejectsWith(s.listJournal({ limit: 0 }), 'STORE_INVALID');
+        expect(await s.listJournal()).toHaveLength(3);
+      } finally {
+        await s.close();
+      }
+    });
   });
 }

@@ -27,6 +27,20 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string): Pro
 }
 
 describe('PostgreSQL specifics', () => {
+  it('a database of schema version 2 gains the journal table when opened', async () => {
+    const url = await server.createDatabase();
+    await (await openStore(url)).close();
+    await query(url, 'DROP TABLE journal');
+    await query(url, 'DELETE FROM schema_migrations WHERE version = 3');
+    const s = await openStore(url);
+    try {
+      await s.addJournalEntry({ location: 'Veg Room', text: 'topped', by: 'grower', time: 1000 });
+      expect((await s.listJournal({ location: 'Veg Room', from: 0, to: 2000 })).map((e) => e.time)).toEqual([1000]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("creates the seed's can_messages (TIMESTAMPTZ, JSONB, BIGSERIAL, four indexes) and records the migration", async () => {
     const url = await server.createDatabase();
     const s = await openStore(url, { timescale: 'off' });
@@ -68,6 +82,7 @@ describe('PostgreSQL specifics', () => {
     expect(await query(url, 'SELECT version, name FROM schema_migrations ORDER BY version')).toEqual([
       { version: 1, name: 'initial schema' },
       { version: 2, name: 'rollup tables on plain PostgreSQL' },
+      { version: 3, name: 'journal' },
     ]);
   });
 

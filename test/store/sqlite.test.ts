@@ -14,6 +14,21 @@ const fresh = () => `sqlite:${path.join(dir, `db-${++n}.db`)}`;
 storeContract('SQLite', (opts) => openStore(fresh(), opts), 'sqlite');
 
 describe('SQLite specifics', () => {
+  it('a database of schema version 1 gains the journal table when opened', async () => {
+    const url = fresh();
+    await (await openStore(url)).close();
+    const db = new Database(url.slice('sqlite:'.length));
+    db.exec('DROP TABLE journal; DELETE FROM schema_migrations WHERE version = 2');
+    db.close();
+    const s = await openStore(url);
+    try {
+      await s.addJournalEntry({ location: 'Veg Room', text: 'topped', by: 'grower', time: 1000 });
+      expect((await s.listJournal({ location: 'Veg Room' })).map((e) => e.text)).toEqual(['topped']);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('uses WAL with synchronous=NORMAL and records applied migrations', async () => {
     const url = fresh();
     const s = await openStore(url);
@@ -22,7 +37,7 @@ describe('SQLite specifics', () => {
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       const versions = db.prepare('SELECT version FROM schema_migrations').all();
-      expect(versions).toEqual([{ version: 1 }]);
+      expect(versions).toEqual([{ version: 1 }, { version: 2 }]);
       const cols = db.prepare('PRAGMA table_info(can_messages)').all() as { name: string; type: string }[];
       expect(cols.map((c) => `${c.name} ${c.type}`)).toEqual([
         'id INTEGER',

@@ -66,9 +66,15 @@ export interface Alert {
   resolved_at?: string;
   /** Store id, once stored. */
   id?: number;
+  /** Who acknowledged it and when (ISO-8601 UTC): no more reminders until it resolves. */
+  acknowledged?: { by: string; at: string };
 }
 
-export type AlertTransition = { type: 'fired' | 'reminder' | 'resolved'; alert: Alert; at: number };
+export type AlertTransition = {
+  type: 'fired' | 'reminder' | 'resolved' | 'acknowledged';
+  alert: Alert;
+  at: number;
+};
 
 interface ThresholdState {
   since?: number;
@@ -146,6 +152,19 @@ export class AlertEngine {
   /** Restores alerts that were active before a restart (no new notification for them). */
   restore(alerts: Alert[], now: number): void {
     for (const a of alerts) this.#active.set(a.key, { ...a, notified_at: now });
+  }
+
+  /**
+   * An operator acknowledged the alert `key` that started at `since` (ISO):
+   * it stays active, without reminders, until it resolves. An alert that is
+   * not active, started at another time (an earlier firing of the same
+   * condition) or is acknowledged already gives no transition.
+   */
+  acknowledge(key: string, since: string, by: string, at: number): AlertTransition[] {
+    const a = this.#active.get(key);
+    if (!a || a.started_at !== since || a.acknowledged) return [];
+    a.acknowledged = { by, at: iso(at) };
+    return [{ type: 'acknowledged', alert: this.#public(a), at }];
   }
 
   /** A reading with its own timestamp (ms). */
@@ -294,7 +313,7 @@ export class AlertEngine {
         out.push(this.#resolve(a.key, now, `rule ${a.rule} was removed`));
         continue;
       }
-      if (c.reminder_interval_s > 0 && now - a.notified_at >= c.reminder_interval_s * 1000) {
+      if (!a.acknowledged && c.reminder_interval_s > 0 && now - a.notified_at >= c.reminder_interval_s * 1000) {
         a.notified_at = now;
         out.push({ type: 'reminder', alert: this.#public(a), at: now });
       }

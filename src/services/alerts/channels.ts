@@ -76,7 +76,12 @@ export interface ChannelSpec {
   send: (batch: AlertTransition[], droppedBefore: number) => Promise<void>;
 }
 
-const label = { fired: 'FIRING', resolved: 'RESOLVED', reminder: 'STILL ACTIVE' } as const;
+const label = {
+  fired: 'FIRING',
+  resolved: 'RESOLVED',
+  reminder: 'STILL ACTIVE',
+  acknowledged: 'ACKNOWLEDGED',
+} as const;
 
 /** `[Canopy] FIRING warning: …` for one; `[Canopy] 3 alerts: 2 firing, 1 resolved` for a group. */
 export function subjectOf(batch: AlertTransition[]): string {
@@ -131,7 +136,15 @@ export function ntfyTags(batch: AlertTransition[]): string {
   const tags: string[] = [];
   const add = (t: string) => void (tags.includes(t) || tags.push(t));
   for (const t of batch)
-    add(t.type === 'fired' ? 'rotating_light' : t.type === 'reminder' ? 'repeat' : 'white_check_mark');
+    add(
+      t.type === 'fired'
+        ? 'rotating_light'
+        : t.type === 'reminder'
+          ? 'repeat'
+          : t.type === 'acknowledged'
+            ? 'eyes'
+            : 'white_check_mark',
+    );
   for (const t of batch) add(t.alert.severity);
   return tags.join(',');
 }

@@ -16,12 +16,14 @@ import type { ServiceHandle } from '../types.js';
 import { loadAlertRules } from '../../cea/alerts/rules-file.js';
 import { AlertEngine, type Alert, type AlertTransition } from '../../cea/alerts/engine.js';
 import { Notifier, type NotifierOptions } from './notify.js';
+import { AckReader } from './acks.js';
 
 export * from '../../cea/alerts/engine.js';
 export * from '../../cea/alerts/rules-file.js';
 export * from './notify.js';
 export * from './channels.js';
 export * from './http.js';
+export * from './acks.js';
 
 /** Where alerts are kept beyond Redis (the store's alerts table); optional. */
 export interface AlertStore {
@@ -86,7 +88,7 @@ export async function start(config: Partial<AlertsConfig> = {}): Promise<AlertsH
   };
   const rules = loadAlertRules(c.configPath);
   const engine = new AlertEngine(rules);
-  const counters = { readings: 0, transitions: 0, held: 0 };
+  const counters = { readings: 0, transitions: 0, held: 0, acknowledged: 0, bad_acks: 0, errors: 0 };
   const ref: { notifier?: Notifier } = {};
   const rt = await startServiceRuntime({
     ...c.runtime,
@@ -126,7 +128,10 @@ export async function start(config: Partial<AlertsConfig> = {}): Promise<AlertsH
     if (ts.length === 0) return;
     chain = chain
       .then(() => record(ts))
-      .catch((err: unknown) => rt.log.error({ err: (err as Error).message }, 'alert bookkeeping failed'));
+      .catch((err: unknown) => {
+        counters.errors++;
+        rt.log.error({ err: (err as Error).message }, 'alert bookkeeping failed');
+      });
   };
   const record = async (ts: AlertTransition[]) => {
     counters.transitions += ts.length;
@@ -150,6 +155,7 @@ export async function start(config: Partial<AlertsConfig> = {}): Promise<AlertsH
             storeIds.delete(t.alert.key);
           }
         } catch (err) {
+          counters.errors++;
           rt.log.error({ err: (err as Error).message, key: t.alert.key }, 'could not store the alert');
         }
       }
@@ -163,10 +169,12 @@ export async function start(config: Partial<AlertsConfig> = {}): Promise<AlertsH
       cl.multi().set(activeKey, JSON.stringify(active)).set(recentKey, JSON.stringify(recent)).exec(),
     );
     await rt.publisher.publishMany(ts.map((t) => ({ channel: c.channel, message: { type: t.type, alert: t.alert } })));
+    // an acknowledgement is shown and kept, not sent to phones
+    const news = ts.filter((t) => t.type !== 'acknowledged');
     if (rt.paused) {
-      held.push(...ts);
+      held.push(...news);
       counters.held = held.length;
-    } else notify.push(ts);
+    } else notify.push(news);
   };
   rt.on('resume', () => {
     notify.push(held.splice(0));
@@ -206,7 +214,30 @@ export async function start(config: Partial<AlertsConfig> = {}): Promise<AlertsH
     if (last?.service && instance !== rt.instance) handle(engine.serviceGone(last.service, instance, Date.now()));
   });
   await watcher.start();
-  const ticker = setInterval(() => handle(engine.tick(Date.now())), c.tickMs);
+  const acks = new AckReader(rt.conn);
+  let polling = false;
+  const pollAcks = async () => {
+    if (polling) return;
+    polling = true;
+    try {
+      for (const a of await acks.poll()) {
+        const ts = engine.acknowledge(a.key, a.since, a.by, a.at);
+        counters.acknowledged += ts.length;
+        handle(ts);
+      }
+      counters.bad_acks = acks.bad;
+    } catch (err) {
+      counters.errors++;
+      rt.log.warn({ err: (err as Error).message }, 'could not read the acknowledgements');
+    } finally {
+      polling = false;
+    }
+  };
+  await pollAcks();
+  const ticker = setInterval(() => {
+    handle(engine.tick(Date.now()));
+    void pollAcks();
+  }, c.tickMs);
   ticker.unref();
 
   return {

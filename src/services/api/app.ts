@@ -29,6 +29,8 @@ import { relayRoutes } from './routes/relays.js';
 import { analyticsRoutes } from './routes/analytics.js';
 import { cycleRoutes } from './routes/cycle.js';
 import { energyRoutes } from './routes/energy.js';
+import { alertRoutes } from './routes/alerts.js';
+import { journalRoutes } from './routes/journal.js';
 
 /**
  * The app as routes see it: fastify with the TypeBox type provider, so a
@@ -52,6 +54,8 @@ ROUTES.push(deviceControlRoutes);
 ROUTES.push(scheduleRoutes);
 ROUTES.push(relayRoutes, analyticsRoutes);
 ROUTES.push(cycleRoutes, energyRoutes);
+ROUTES.push(alertRoutes);
+ROUTES.push(journalRoutes);
 
 const WHERE: Record<string, string> = {
   querystring: 'query parameter',

@@ -1,3 +1,5 @@
+import type { JournalEntry, JournalQuery, NewJournalEntry } from '../../store/types.js';
+
 /**
  * The part of the history store (src/store) the API uses. Kept as an
  * interface so the routes depend on the shape, not on one backend.
@@ -33,6 +35,9 @@ export interface ApiStore {
   listConfigs?(kind: ProgramKind): Promise<ProgramRow[]>;
   putConfig?(kind: ProgramKind, r: Omit<ProgramRow, 'updatedAt'>): Promise<void>;
   deleteConfig?(kind: ProgramKind, id: string): Promise<boolean>;
+  /** The grower's journal (routes/journal.ts); src/store's Store has it. */
+  addJournalEntry?(e: NewJournalEntry): Promise<JournalEntry>;
+  listJournal?(q?: JournalQuery): Promise<JournalEntry[]>;
   /** Resolves when the store answers; rejects when it is down. */
   ping(): Promise<void>;
   close(): Promise<void>;

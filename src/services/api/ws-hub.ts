@@ -248,6 +248,23 @@ export class WsHub {
     }
   }
 
+  /**
+   * Forwards an alert transition (`{type:'alert', data:{type, alert}}`) to every
+   * authenticated client whose filter matches the alert's room; alerts of no
+   * room (a stopped service) go to everyone. Never coalesced: a lagging
+   * client still gets each transition, in order.
+   */
+  alert(t: { type: string; alert: { location?: string; cluster?: string } }): void {
+    let frame: Buffer | undefined;
+    for (const c of this.#clients) {
+      if (!c.authed) continue;
+      const loc = t.alert.location;
+      if (loc !== undefined && !matches(c.filter, loc, t.alert.cluster ?? '')) continue;
+      frame ??= Buffer.from(JSON.stringify({ type: 'alert', data: t }));
+      this.#write(c, frame);
+    }
+  }
+
   /** Closes every client (1001 going away). */
   close(): void {
     this.#closed = true;

@@ -189,6 +189,22 @@ export const PG_MIGRATIONS: PgMigration[] = [
              FROM sensor_readings GROUP BY 1, 2 ON CONFLICT DO NOTHING`,
           ]),
   },
+  {
+    version: 3,
+    name: 'journal',
+    sql: () => [
+      `CREATE TABLE IF NOT EXISTS journal (
+          id BIGSERIAL PRIMARY KEY,
+          time TIMESTAMPTZ NOT NULL,
+          location TEXT NOT NULL,
+          cluster TEXT,
+          text TEXT NOT NULL,
+          by_whom TEXT NOT NULL
+      )`,
+      'CREATE INDEX IF NOT EXISTS idx_journal_location_time ON journal (location, time)',
+      'CREATE INDEX IF NOT EXISTS idx_journal_time ON journal (time)',
+    ],
+  },
 ];
 
 /** Applies pending migrations under an advisory lock (several processes may start at once). */

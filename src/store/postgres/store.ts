@@ -20,6 +20,7 @@ import { readMessages } from '../messages.js';
 import { checkPage, freshRows, streamIdsOf, validateBatch } from '../batch.js';
 import { StoreError, toStoreError } from '../errors.js';
 import type { RetentionTable, StoreOptions } from '../options.js';
+import { journalMethods } from '../journal.js';
 import { RecordStore, recordMethods, type Dialect, type RecordMethods, type SqlDriver } from '../records.js';
 import type {
   ExportPageQuery,
@@ -79,7 +80,7 @@ export class PgStore extends RecordStore implements Store {
     // an idle client whose server went away: the pool drops it; the next call reconnects
     this.pool.on('error', () => undefined);
     this.sql = this.driver();
-    this.records = recordMethods(this.sql);
+    this.records = { ...recordMethods(this.sql), ...journalMethods(this.sql) };
     if (opts.sweepIntervalMs > 0) {
       this.timer = setInterval(() => void this.sweep().catch(() => undefined), opts.sweepIntervalMs);
       this.timer.unref();

@@ -130,4 +130,20 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS idx_alerts_state_started ON alerts (state, started_at);
 `,
   },
+  {
+    version: 2,
+    name: 'journal',
+    sql: `
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time INTEGER NOT NULL,
+    location TEXT NOT NULL,
+    cluster TEXT,
+    text TEXT NOT NULL,
+    by_whom TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_journal_location_time ON journal (location, time);
+CREATE INDEX IF NOT EXISTS idx_journal_time ON journal (time);
+`,
+  },
 ];

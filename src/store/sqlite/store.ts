@@ -24,6 +24,7 @@ import { readMessages } from '../messages.js';
 import { checkPage, decodedText, freshRows, latestOf, streamIdsOf, validateBatch } from '../batch.js';
 import { StoreError, toStoreError } from '../errors.js';
 import type { RetentionTable, StoreOptions } from '../options.js';
+import { journalMethods } from '../journal.js';
 import { RecordStore, recordMethods, type Dialect, type RecordMethods, type SqlDriver } from '../records.js';
 import type {
   ExportPageQuery,
@@ -90,7 +91,7 @@ export class SqliteStore extends RecordStore implements Store {
     this.db.pragma(`synchronous = ${opts.sqliteSynchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     this.writeTx = this.db.transaction((b: WriteBatch) => this.writeInTx(b));
     this.sql = this.driver();
-    this.records = recordMethods(this.sql);
+    this.records = { ...recordMethods(this.sql), ...journalMethods(this.sql) };
     if (opts.sweepIntervalMs > 0) {
       this.timer = setInterval(() => void this.sweep().catch(() => undefined), opts.sweepIntervalMs);
       this.timer.unref();
