@@ -17,6 +17,8 @@ let t: Awaited<ReturnType<typeof startApi>>;
 let browser: Browser;
 /** The outage of dry_bulb_f in the seeded data: no readings between these times. */
 let outage: [number, number];
+/** When the seeded journal note was written. */
+let note: number;
 
 function ensureBuilt(): void {
   if (fs.existsSync(path.join(ROOT, 'web', 'dist', 'index.html'))) return;
@@ -50,6 +52,16 @@ beforeAll(async () => {
     }
   }
   await store.writeBatch({ messages: [], readings });
+  // a note in the journal, in the hour shown, and one of another room
+  note = now - 30 * MIN;
+  await store.addJournalEntry({
+    location: 'Flower Room',
+    cluster: 'front',
+    time: note,
+    text: 'Raised the lights to 80 %',
+    by: 'grower',
+  });
+  await store.addJournalEntry({ location: 'Lab', time: now - 20 * MIN, text: 'Calibrated the probe', by: 'grower' });
   await store.close();
   t = await startApi({ databaseUrl: url, staleAfterMs: 30_000 });
   // on time per device and local day, as the automation keeps it
@@ -78,8 +90,7 @@ async function open(viewport: { width: number; height: number }) {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => {
-    // TODO(V3 merge): the journal route
-    if (m.type() === 'error' && !m.location().url.includes('/api/journal')) errors.push(m.text());
+    if (m.type() === 'error') errors.push(m.text());
   });
   await page.goto(`${t.api.url}/`, { waitUntil: 'load' });
   await waitForChart(page);
@@ -93,6 +104,8 @@ const waitForChart = (page: Page) =>
 
 interface Drawn {
   units: string[];
+  bands: Array<{ unit: string; low?: number; high?: number; target?: number }>;
+  scales: Record<string, [number, number]>;
   axes: Array<{ unit: string; side: number }>;
   xs: number[];
   series: Array<{ name: string; label: string; unit: string; values: (number | null)[] }>;
@@ -149,6 +162,26 @@ describe('history chart in headless Chromium', () => {
     await expect
       .poll(() => page.textContent('#chart .u-legend .u-series:nth-child(2) .u-value'))
       .toMatch(/^\d+\.\d °C$/);
+    // the room's target band for temperature: inside the chart's scale
+    const temp = chart!.bands.filter((b) => b.unit === '°C');
+    expect(temp.length).toBeGreaterThan(0);
+    const [lo, hi] = chart!.scales['°C']!;
+    for (const b of temp) {
+      for (const v of [b.low, b.high, b.target]) {
+        if (v === undefined) continue;
+        expect(v).toBeGreaterThanOrEqual(lo);
+        expect(v).toBeLessThanOrEqual(hi);
+      }
+    }
+    // the journal note of a room on the chart: a marker with its text on hover, and in the list below
+    const markers = page.locator('#chart .history-plot').first().locator('.journal-marker');
+    expect(await markers.count()).toBe(1);
+    expect(Number(await markers.getAttribute('data-time'))).toBe(note);
+    await markers.hover();
+    await page.waitForSelector('#chart .journal-tip:visible');
+    expect(await page.textContent('#chart .journal-tip')).toMatch(/grower: Raised the lights to 80 %$/);
+    expect(await page.textContent('#chart-notes')).toMatch(/Raised the lights to 80 %/);
+    expect(await page.textContent('#chart-notes')).not.toMatch(/Calibrated/);
     await page.locator('#history').screenshot({ path: path.join(ARTIFACTS, 'history-gap-desktop.png') });
 
     // a third unit: humidity (%) and air VPD (kPa) with the temperatures: two charts, each unit on its own axis

@@ -60,6 +60,10 @@ export interface DrawnData {
   gaps: number;
   /** The y axes uPlot drew: their unit (scale) and side (3 left, 1 right). */
   axes: Array<{ unit: string; side: number }>;
+  /** The target bands drawn (behind the lines, inside the plot). */
+  bands: Array<{ unit: string; low?: number | undefined; high?: number | undefined; target?: number | undefined }>;
+  /** Each y scale's range as drawn: [min, max]. */
+  scales: Record<string, [number, number]>;
 }
 
 type PlotElement = HTMLElement & { canopyData?: DrawnData };
@@ -191,7 +195,15 @@ export class HistoryCharts {
     }
     const { xs, ys, gaps } = alignWithGaps(cols, input.bucketMs);
     ys.forEach((col, i) => (meta[i]!.values = col));
-    const drawn: DrawnData = { units, xs, series: meta, gaps: gaps.reduce((n, g) => n + g.length, 0), axes: [] };
+    const drawn: DrawnData = {
+      units,
+      xs,
+      series: meta,
+      gaps: gaps.reduce((n, g) => n + g.length, 0),
+      axes: [],
+      bands: [],
+      scales: {},
+    };
     box.canopyData = drawn;
     box.dataset.gaps = String(drawn.gaps);
     this.#drawn.push(drawn);
@@ -208,6 +220,7 @@ export class HistoryCharts {
       myBands.push({ ...b, unit: s.unit, color: colorOf.get(s.name)! });
     }
     box.dataset.bands = String(myBands.length);
+    drawn.bands = myBands.map((b) => ({ unit: b.unit, low: b.low, high: b.high, target: b.target }));
 
     const fg = getComputedStyle(this.#root).color || '#1d2a1f';
     const grid = { stroke: 'rgba(128, 128, 128, 0.22)', width: 1 };
@@ -278,7 +291,12 @@ export class HistoryCharts {
       cursor: { points: { size: 8 } },
       hooks: {
         drawClear: [drawBands],
-        draw: [(u) => placeMarkers(u, markers)],
+        draw: [
+          (u) => {
+            for (const k of units) drawn.scales[k] = [u.scales[k]?.min ?? Number.NaN, u.scales[k]?.max ?? Number.NaN];
+            placeMarkers(u, markers);
+          },
+        ],
       },
     };
     const plot = new uPlot(opts, [xs, ...ys] as uPlot.AlignedData, box);
