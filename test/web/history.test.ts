@@ -84,8 +84,8 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function open(viewport: { width: number; height: number }) {
-  const context = await browser.newContext({ viewport, acceptDownloads: true });
+async function open(viewport: { width: number; height: number }, colorScheme: 'light' | 'dark' = 'light') {
+  const context = await browser.newContext({ viewport, colorScheme, acceptDownloads: true });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -261,7 +261,8 @@ describe('history chart in headless Chromium', () => {
   });
 
   it('fits a phone: presets and the sensor picker are thumb-sized, nothing overflows', async () => {
-    const { page, errors, context } = await open({ width: 390, height: 844 });
+    // in dark mode, as a phone at night in a grow room would show it
+    const { page, errors, context } = await open({ width: 390, height: 844 }, 'dark');
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     for (const b of await page.locator('#ranges button').all()) {
@@ -285,7 +286,11 @@ describe('history chart in headless Chromium', () => {
     // the chart fits the width
     const chart = (await page.locator('#chart .history-plot').first().boundingBox())!;
     expect(chart.width).toBeLessThanOrEqual(390);
-    await page.locator('#history').screenshot({ path: path.join(ARTIFACTS, 'history-phone.png') });
+    // the axes are drawn in the page's (light) text colour on the dark background
+    const fg = await page.$eval('#chart', (e) => getComputedStyle(e).color);
+    expect(fg).not.toBe('rgb(0, 0, 0)');
+    expect(fg).not.toBe('rgb(29, 42, 31)');
+    await page.locator('#history').screenshot({ path: path.join(ARTIFACTS, 'history-phone-dark.png') });
     expect(errors).toEqual([]);
     await context.close();
   });

@@ -115,6 +115,11 @@ export class HistoryCharts {
     this.#resize.disconnect();
   }
 
+  /** Target bands drawn, over every chart. */
+  bands(): number {
+    return this.#drawn.reduce((n, d) => n + d.bands.length, 0);
+  }
+
   /** Outages drawn as breaks, over every chart. */
   gaps(): number {
     return this.#drawn.reduce((n, d) => n + d.gaps, 0);
@@ -259,23 +264,28 @@ export class HistoryCharts {
       ctx.beginPath();
       ctx.rect(left, top, width, height);
       ctx.clip();
+      const line = (v: number, unit: string, color: string, dash: number[]) => {
+        const y = u.valToPos(v, unit, true);
+        ctx.strokeStyle = color;
+        ctx.setLineDash(dash);
+        ctx.lineWidth = 1.5;
+        ctx.beginPath();
+        ctx.moveTo(left, y);
+        ctx.lineTo(left + width, y);
+        ctx.stroke();
+      };
       for (const b of myBands) {
-        if (b.low !== undefined || b.high !== undefined) {
+        // one band for the unit: filled; several (rooms with different targets): their edges only
+        const shared = myBands.filter((x) => x.unit === b.unit).length === 1;
+        if (shared && (b.low !== undefined || b.high !== undefined)) {
           const y0 = b.low === undefined ? top + height : u.valToPos(b.low, b.unit, true);
           const y1 = b.high === undefined ? top : u.valToPos(b.high, b.unit, true);
           ctx.fillStyle = alpha(b.color, 0.1);
           ctx.fillRect(left, Math.min(y0, y1), width, Math.abs(y0 - y1));
+        } else {
+          for (const v of [b.low, b.high]) if (v !== undefined) line(v, b.unit, alpha(b.color, 0.45), [2, 3]);
         }
-        if (b.target !== undefined) {
-          const y = u.valToPos(b.target, b.unit, true);
-          ctx.strokeStyle = alpha(b.color, 0.7);
-          ctx.setLineDash([6, 4]);
-          ctx.lineWidth = 1.5;
-          ctx.beginPath();
-          ctx.moveTo(left, y);
-          ctx.lineTo(left + width, y);
-          ctx.stroke();
-        }
+        if (b.target !== undefined) line(b.target, b.unit, alpha(b.color, 0.7), [6, 4]);
       }
       ctx.restore();
     };

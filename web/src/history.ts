@@ -169,6 +169,7 @@ export function mountHistory(el: HTMLElement, ctx: PanelContext): Panel {
     chartBox.dataset.points = String(total);
     charts.render({ series, bucketMs, from, to, bands: bandsFromRooms(rooms, catalogue), markers });
     const gaps = charts.gaps();
+    $('#chart-key').hidden = charts.bands() === 0 && markers.length === 0;
     status.textContent =
       total === 0
         ? 'No readings in this range.'
