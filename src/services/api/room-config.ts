@@ -38,3 +38,15 @@ export function loadRoomConfig(file: string): RoomConfig {
   for (const d of raw.devices ?? []) if (d.name) deviceLabels.set(d.name, d.label ?? d.name);
   return { control, targets: raw.targets, energy: raw.energy, limits: raw.rooms, deviceLabels };
 }
+
+/** The stages a location may be set to: its VPD controllers' stages, its `targets:` stages, its `stages:` entry. */
+export function stagesOf(config: RoomConfig, location: string): string[] {
+  const out = new Set<string>();
+  for (const d of config.control.devices)
+    if (d.location === location && d.control?.type === 'vpd')
+      for (const s of Object.keys(d.control.targets)) out.add(s);
+  for (const s of Object.keys(config.targets?.[location] ?? {})) out.add(s);
+  const fixed = config.control.stages?.[location];
+  if (fixed) out.add(fixed);
+  return [...out];
+}

@@ -62,6 +62,7 @@ export const roomViewSchema = Type.Object({
   label: Type.String({ description: 'friendly name of the room' }),
   status: StringEnum(STATUS, { description: 'worst of the key values and active alerts' }),
   stage: Nullable(Type.String({ description: "growth stage: the cycle's, else stages: of devices.yaml" })),
+  stages: Type.Array(Type.String(), { description: 'the stages the cycle may be set to' }),
   cycle: Type.Union([cycleSchema, Type.Null()]),
   key: Type.Array(keyValueSchema),
   alerts: Type.Array(roomAlertSchema),

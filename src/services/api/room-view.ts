@@ -8,7 +8,7 @@ import { judge, roomStatus, type KeyStatus, type RoomStatus } from '../../cea/he
 import { bandsFor, type Band, type BandQuantity } from '../../cea/targets.js';
 import type { Room, SensorInfo } from './catalogue.js';
 import type { LiveValue } from './live.js';
-import type { RoomConfig } from './room-config.js';
+import { stagesOf, type RoomConfig } from './room-config.js';
 
 export type KeyQuantity = BandQuantity | 'lights';
 
@@ -54,6 +54,8 @@ export interface RoomView {
   label: string;
   status: RoomStatus;
   stage: string | null;
+  /** The stages the location's cycle may be set to. */
+  stages: string[];
   cycle: CycleView | null;
   key: KeyValue[];
   alerts: RoomAlert[];
@@ -207,6 +209,7 @@ export function buildRooms(input: RoomInputs): RoomView[] {
       label: labelOf(r),
       status,
       stage,
+      stages: config ? stagesOf(config, r.location) : [],
       cycle,
       key,
       alerts: mine,

@@ -7,7 +7,7 @@ import { CycleDateError, parseCycleDate } from '../../../cea/cycle.js';
 import type { ApiApp } from '../app.js';
 import { bearerToken, requireRole } from '../auth.js';
 import { ApiError, withRedis, type ApiContext } from '../context.js';
-import type { RoomConfig } from '../room-config.js';
+import { stagesOf } from '../room-config.js';
 import { cycleBody } from '../room-schemas.js';
 import { roomConfigOf } from '../room-state.js';
 import { errorResponses, errorSchema } from '../schemas.js';
@@ -17,18 +17,6 @@ const acceptedSchema = Type.Object({
   id: Type.String({ description: 'entry id in actuators:commands' }),
   command: CycleCommandSchema,
 });
-
-/** The stages a location may be set to: its VPD controllers' stages, its `targets:` stages, its `stages:` entry. */
-export function stagesOf(config: RoomConfig, location: string): string[] {
-  const out = new Set<string>();
-  for (const d of config.control.devices)
-    if (d.location === location && d.control?.type === 'vpd')
-      for (const s of Object.keys(d.control.targets)) out.add(s);
-  for (const s of Object.keys(config.targets?.[location] ?? {})) out.add(s);
-  const fixed = config.control.stages?.[location];
-  if (fixed) out.add(fixed);
-  return [...out];
-}
 
 /** `api:<role>:<digest of the token>` — who set the cycle, never the token. */
 function sender(req: FastifyRequest): string {
