@@ -3,7 +3,9 @@ import { api, TOKEN_KEY, type Device } from './api.js';
 import { mountControls } from './controls.js';
 import { mountHistory } from './history.js';
 import './schedules.js';
-import './services.js';
+import { mountServices } from './services.js';
+import { mountAlerts } from './alerts.js';
+import { mountJournal } from './journal.js';
 import { RelaysPanel } from './relays.js';
 import { mountKiosk } from './kiosk.js';
 import { mountRooms } from './rooms.js';
@@ -20,6 +22,9 @@ async function main(): Promise<void> {
   mount('kiosk', mountKiosk, ctx);
   mount('devices', mountControls, ctx);
   mount('history', mountHistory, ctx);
+  mount('alerts', mountAlerts, ctx);
+  mount('journal', mountJournal, ctx);
+  mount('services', mountServices, ctx);
   new Trends(catalogue).start();
   new RelaysPanel($('relays')).start();
 

@@ -1,11 +1,13 @@
 /**
  * The Services panel: which Canopy processes are up, from the heartbeats
  * GET /health lists (Redis keys and, while Redis is away, the fallback
- * heartbeat files). Polled every 5 s with the stored token.
+ * heartbeat files), with the backlog and error counters a heartbeat carries.
+ * Polled every 5 s with the stored token.
  */
 import './services.css';
 import { storedToken } from './api.js';
-import { formatAge } from './cards.js';
+import type { Panel, PanelContext } from './shell.js';
+import { formatAge } from './when.js';
 
 /** One heartbeat as GET /health lists it (src/services/api/routes/health.ts). */
 export interface ServiceBeat {
@@ -56,6 +58,36 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: 
   if (cls) e.className = cls;
   if (text !== undefined) e.textContent = text;
   return e;
+}
+
+/** Heartbeat counters that count failures (each service names its own); their sum is shown as errors. */
+export const ERROR_COUNTERS = [
+  'errors',
+  'storeFailures',
+  'liveFailures',
+  'deadLettered',
+  'failures',
+  'failed',
+  'publishFailures',
+  'writeErrors',
+];
+
+/** Failures a heartbeat reports (0 when it reports none). */
+export function errorsOf(b: ServiceBeat): number {
+  let n = 0;
+  for (const k of ERROR_COUNTERS) {
+    const v = b[k];
+    if (typeof v === 'number' && Number.isFinite(v)) n += v;
+  }
+  return n;
+}
+
+/** `lag 120 · 40 unacked` from a heartbeat's `lag` / `pending` counters; '' when it has none. */
+export function backlogOf(b: ServiceBeat): string {
+  const parts: string[] = [];
+  if (typeof b.lag === 'number') parts.push(`lag ${b.lag}`);
+  if (typeof b.pending === 'number') parts.push(`${b.pending} unacked`);
+  return parts.join(' · ');
 }
 
 async function fetchHealth(signal: AbortSignal): Promise<Health> {
@@ -126,10 +158,15 @@ export class ServicesPanel {
     const why = [h.redis, h.store]
       .map((d, i) => (d && d.status !== 'up' ? `${i === 0 ? 'Redis' : 'store'} down` : ''))
       .filter(Boolean);
-    this.#overall.textContent = `API ${h.status}${why.length ? ` (${why.join(', ')})` : ''}`;
     const beats = h.services ?? [];
     const rows: HTMLElement[] = beats.map((b) => this.#row(b.service, b, now));
     for (const name of EXPECTED) if (!beats.some((b) => b.service === name)) rows.push(this.#row(name, undefined, now));
+    const down = rows.filter((r) => r.dataset.state === 'missing').length;
+    const notRunning = down > 0 ? `${down} not running` : '';
+    if (why.length || h.status !== 'ok')
+      this.#overall.textContent = `API ${h.status}${why.length ? ` (${why.join(', ')})` : ''}${notRunning ? ` · ${notRunning}` : ''}`;
+    else this.#overall.textContent = notRunning || 'all running';
+    if (down > 0 && h.status === 'ok') this.#overall.dataset.status = 'degraded';
     rows.sort((a, b) => (a.dataset.service ?? '').localeCompare(b.dataset.service ?? ''));
     this.#list.replaceChildren(...rows);
   }
@@ -153,11 +190,20 @@ export class ServicesPanel {
     if (b.ageMs !== null)
       meta.append(el('span', 'beat', b.ageMs < 1000 ? 'beat just now' : `beat ${formatAge(b.ageMs)} ago`));
     if (b.source === 'file') meta.append(el('span', 'via-file', 'via file (Redis unreachable)'));
+    const backlog = backlogOf(b);
+    if (backlog) meta.append(el('span', 'backlog', backlog));
+    const errors = errorsOf(b);
+    meta.append(el('span', errors > 0 ? 'errors has-errors' : 'errors', errors > 0 ? `${errors} errors` : 'no errors'));
+    if (b.paused === true) meta.append(el('span', 'paused', 'paused'));
     li.append(meta);
     li.title = `${b.instance}${b.host ? ` on ${b.host}` : ''}${b.pid ? `, pid ${b.pid}` : ''}`;
     return li;
   }
 }
 
-const root = document.getElementById('services');
-if (root) new ServicesPanel(root).start();
+/** Mounts the Services panel into `#services`. */
+export function mountServices(root: HTMLElement, _ctx: PanelContext): Panel {
+  const p = new ServicesPanel(root);
+  p.start();
+  return p;
+}

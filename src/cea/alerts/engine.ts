@@ -61,6 +61,9 @@ export interface Alert {
   message: string;
   /** Value that fired it (threshold rules). */
   value?: number;
+  /** The limit it crossed and which way (threshold rules). */
+  limit?: number;
+  direction?: 'above' | 'below';
   /** ISO-8601 UTC. */
   started_at: string;
   resolved_at?: string;
@@ -212,6 +215,8 @@ export class AlertEngine {
               severity: r.severity ?? 'warning',
               message: `${sensor} is ${value}, ${limit}${dur}${r.description ? ` (${r.description})` : ''}`,
               value,
+              limit: (over ? r.above : r.below) as number,
+              direction: over ? 'above' : 'below',
               started_at: iso(ts),
             },
             ts,

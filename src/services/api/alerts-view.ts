@@ -14,6 +14,11 @@ export const ApiAlertSchema = Type.Object({
   severity: Type.String(),
   message: Type.String(),
   subject: Type.String({ description: 'the sensor, service or device concerned' }),
+  label: Type.String({ description: 'friendly name of the subject (its configured label, else its name)' }),
+  text: Type.String({
+    description:
+      "what happened in a grower's words, e.g. `Temperature 34.5 °C — above 30 °C` (message keeps the internal names)",
+  }),
   since: Type.String({ description: 'ISO-8601 UTC: when it fired' }),
   location: Type.Optional(Type.String()),
   cluster: Type.Optional(Type.String()),
@@ -21,6 +26,9 @@ export const ApiAlertSchema = Type.Object({
   device: Type.Optional(Type.String()),
   service: Type.Optional(Type.String()),
   value: Type.Optional(Type.Number({ description: 'the reading that fired a threshold rule' })),
+  limit: Type.Optional(Type.Number({ description: 'the limit it crossed (threshold rules)' })),
+  direction: Type.Optional(Type.Union([Type.Literal('above'), Type.Literal('below')])),
+  unit: Type.Optional(Type.String({ description: 'unit of value and limit' })),
   resolved_at: Type.Optional(Type.String()),
   acknowledged: Type.Optional(Type.Object({ by: Type.String(), at: Type.String() })),
 });
@@ -40,10 +48,32 @@ export const AlertsResponseSchema = Type.Object({
 });
 export type AlertsResponse = Static<typeof AlertsResponseSchema>;
 
-/** Where a sensor or device is. */
+const num = (v: number) => String(Math.round(v * 100) / 100);
+
+/** What happened, in a grower's words: `Temperature 34.5 °C — above 30 °C`, `worker service stopped`. */
+export function alertText(a: Omit<ApiAlert, 'text'>): string {
+  const unit = a.unit ? ` ${a.unit}` : '';
+  switch (a.kind) {
+    case 'threshold':
+      return a.value !== undefined && a.limit !== undefined && a.direction
+        ? `${a.label} ${num(a.value)}${unit} — ${a.direction} ${num(a.limit)}${unit}`
+        : `${a.label} out of range`;
+    case 'stale':
+      return `${a.label} stopped reporting`;
+    case 'service':
+      return `${a.label} service stopped`;
+    case 'failsafe':
+      return `${a.label} is in its failsafe state`;
+    default:
+      return a.message;
+  }
+}
+
+/** Where a sensor or device is, and its friendly name when configured. */
 export interface Place {
   location: string;
   cluster: string;
+  label?: string | undefined;
 }
 
 /** Finds the room of an alert's subject: sensors from the catalogue, devices from the devices file. */
@@ -72,19 +102,26 @@ export class AlertPlaces {
       severity: str('severity') ?? 'warning',
       message: str('message') ?? '',
       subject,
+      label: subject,
+      text: '',
       since,
     };
     if (kind === 'service') out.service = subject;
     else if (kind === 'failsafe') {
       out.device = subject;
       const d = this.#devices.get(subject);
-      if (d) Object.assign(out, { location: d.location, cluster: d.cluster });
+      if (d) Object.assign(out, { location: d.location, cluster: d.cluster, label: d.label || subject });
     } else {
       out.sensor = subject;
-      const s = this.#sensors.get(subject);
-      if (s) Object.assign(out, { location: s.location, cluster: s.cluster });
+      const s = this.#sensors.get(subject) as (SensorInfo & { label?: string }) | undefined;
+      if (s) Object.assign(out, { location: s.location, cluster: s.cluster, unit: s.unit, label: s.label || subject });
     }
-    if (typeof a.value === 'number' && Number.isFinite(a.value)) out.value = a.value;
+    for (const k of ['value', 'limit'] as const) {
+      const v = a[k];
+      if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+    }
+    if (a.direction === 'above' || a.direction === 'below') out.direction = a.direction;
+    out.text = alertText(out);
     const resolved = str('resolved_at');
     if (resolved) out.resolved_at = resolved;
     const ack = a.acknowledged as Record<string, unknown> | undefined;

@@ -27,10 +27,10 @@ import { deviceControlRoutes } from './routes/devices.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { relayRoutes } from './routes/relays.js';
 import { analyticsRoutes } from './routes/analytics.js';
-import { cycleRoutes } from './routes/cycle.js';
-import { energyRoutes } from './routes/energy.js';
 import { alertRoutes } from './routes/alerts.js';
 import { journalRoutes } from './routes/journal.js';
+import { cycleRoutes } from './routes/cycle.js';
+import { energyRoutes } from './routes/energy.js';
 
 /**
  * The app as routes see it: fastify with the TypeBox type provider, so a
@@ -53,9 +53,9 @@ export const ROUTES: ApiRoutes[] = [healthRoutes, sensorRoutes, roomRoutes, expo
 ROUTES.push(deviceControlRoutes);
 ROUTES.push(scheduleRoutes);
 ROUTES.push(relayRoutes, analyticsRoutes);
-ROUTES.push(cycleRoutes, energyRoutes);
 ROUTES.push(alertRoutes);
 ROUTES.push(journalRoutes);
+ROUTES.push(cycleRoutes, energyRoutes);
 
 const WHERE: Record<string, string> = {
   querystring: 'query parameter',

@@ -1,3 +1,4 @@
+import { LagSampler } from './lag.js';
 import { CAN_RAW, CAN_WORKER_GROUP, SENSOR_LIVE_PREFIX } from '../../contracts/names.js';
 import os from 'node:os';
 import { OrphanClaimer } from '../../bus/presence-claim.js';
@@ -87,13 +88,13 @@ export async function start(
 ): Promise<WorkerHandle> {
   const c: WorkerConfig = { ...WORKER_DEFAULTS, ...stripUndefined(cfg) } as WorkerConfig;
   const log = c.logger;
-  const stats = { current: undefined as undefined | (() => PipelineStats) };
+  const stats = { current: undefined as undefined | (() => PipelineStats), lag: undefined as LagSampler | undefined };
   const runtime = await startServiceRuntime({
     service: 'worker',
     instance: c.consumer,
     log,
     connection: { clientName: 'canopy-worker', ...(c.redisUrl ? { url: c.redisUrl } : {}) },
-    counters: () => ({ ...(stats.current?.() ?? {}) }),
+    counters: () => ({ ...(stats.current?.() ?? {}), ...stats.lag?.last }),
   });
   const conn = runtime.conn;
   const store = c.store ?? (await openStore(c.databaseUrl, { sqliteSynchronous: c.sqliteSynchronous }));
@@ -157,12 +158,14 @@ export async function start(
   }, 500);
   flusher.unref();
   metrics.start();
+  stats.lag = new LagSampler(conn, c.stream, c.group, log);
   log.info({ stream: c.stream, group: c.group, consumer: c.consumer, store: store.kind }, 'worker started');
   return {
     consumer,
     stats: () => ({ ...pipeline.stats }),
     async stop() {
       clearInterval(flusher);
+      stats.lag?.close();
       await claimer.close();
       await watcher.close();
       await consumer.stop();

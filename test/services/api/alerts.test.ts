@@ -69,7 +69,17 @@ describe('GET /api/alerts and acknowledging (real Redis, real alerts service)', 
       )
       .toEqual(['temp-high:dry_bulb_f']);
     const a = (await alertsNow()).active[0];
-    expect(a).toMatchObject({ sensor: 'dry_bulb_f', location: 'Flower Room', cluster: 'front', severity: 'warning' });
+    expect(a).toMatchObject({
+      sensor: 'dry_bulb_f',
+      location: 'Flower Room',
+      cluster: 'front',
+      severity: 'warning',
+      value: 34.5,
+      limit: 30,
+      direction: 'above',
+      unit: '°C',
+    });
+    expect((a as unknown as { text: string }).text).toMatch(/ 34\.5 °C — above 30 °C$/);
     const m = await probe.waitFor((x) => x.type === 'alert', 20_000);
     expect(m.data).toMatchObject({ type: 'fired', alert: { id: 'temp-high:dry_bulb_f', location: 'Flower Room' } });
   });

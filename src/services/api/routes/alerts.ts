@@ -15,7 +15,12 @@ function devicePlaces(ctx: ApiContext): Map<string, Place> {
   try {
     const file = ctx.options.devicesFile;
     const cfg = parseDevicesYaml(fs.readFileSync(file, 'utf8'), file);
-    return new Map(cfg.devices.map((d) => [d.name, { location: d.location, cluster: d.cluster }]));
+    return new Map(
+      cfg.devices.map((d) => [
+        d.name,
+        { location: d.location, cluster: d.cluster, label: (d as { label?: string }).label },
+      ]),
+    );
   } catch {
     return new Map();
   }
