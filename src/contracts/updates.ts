@@ -39,7 +39,11 @@ export const DeviceSourceSchema = Type.Union([
 ]);
 export type DeviceSource = Static<typeof DeviceSourceSchema>;
 /** What became of a command: applied, held back (min on/off, start limit), or refused. */
-export const CommandOutcomeSchema = Type.Union([Type.Literal('applied'), Type.Literal('held'), Type.Literal('refused')]);
+export const CommandOutcomeSchema = Type.Union([
+  Type.Literal('applied'),
+  Type.Literal('held'),
+  Type.Literal('refused'),
+]);
 export type CommandOutcome = Static<typeof CommandOutcomeSchema>;
 
 export const DeviceUpdateSchema = Type.Object(
