@@ -15,6 +15,8 @@ export interface SensorInfo {
   name: string;
   /** e.g. `dry_bulb` */
   base: string;
+  /** Friendly name from the settings' `labels:` (by name, else by base), else the name. */
+  label: string;
   node: number;
   location: string;
   cluster: string;
@@ -57,6 +59,7 @@ export class SensorCatalogue {
       return {
         name,
         base,
+        label: settings.labels[name] ?? settings.labels[base] ?? name,
         node: node.node,
         location: node.location,
         cluster: node.cluster,

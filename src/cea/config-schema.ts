@@ -83,6 +83,8 @@ export const SensorSettingsSchema = Type.Object(
     ),
     /** Sensor base → kind. */
     bases: Type.Optional(Names),
+    /** Friendly names shown on the dashboard: sensor name or base → label. */
+    labels: Type.Optional(Names),
     /** Per-sensor overrides of the kind's limits. */
     limits: Type.Optional(Type.Union([Type.Record(Type.String(), Limits), Type.Null()])),
     /** Per-sensor calibration: value = raw × gain + offset. */

@@ -71,6 +71,8 @@ export interface SensorSettings {
   kinds: Record<string, KindLimits>;
   /** Sensor base → kind. */
   bases: Record<string, string>;
+  /** Friendly names: a sensor's name or its base → label (the sensor's own entry wins; fallback: the name). */
+  labels: Record<string, string>;
   /** Per-sensor overrides of the kind's limits. */
   limits: Record<string, Partial<Omit<KindLimits, 'unit'>>>;
   /** Per-sensor calibration: value = raw × gain + offset. */
@@ -243,6 +245,7 @@ export function parseSensorSettings(doc: unknown, base?: SensorSettings, yaml?: 
   for (const [b, k] of Object.entries(bases)) {
     if (!kinds[k]) problems.push(`${at(`/bases/${b}`)}bases.${b}: unknown kind ${k}`);
   }
+  const labels = { ...(base?.labels ?? {}), ...names(d.labels) };
   const limits: SensorSettings['limits'] = { ...(base?.limits ?? {}) };
   for (const [s, v] of Object.entries(d.limits ?? {})) limits[s] = { ...v };
   const calibration: SensorSettings['calibration'] = { ...(base?.calibration ?? {}) };
@@ -270,5 +273,5 @@ export function parseSensorSettings(doc: unknown, base?: SensorSettings, yaml?: 
     resetAfter: r.resetAfter ?? base?.rateOfChange.resetAfter ?? 5,
   };
   if (problems.length) throw fileError(file, 'sensor settings', problems);
-  return { kinds, bases, limits, calibration, psychrometer, rateOfChange };
+  return { kinds, bases, labels, limits, calibration, psychrometer, rateOfChange };
 }

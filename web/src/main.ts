@@ -1,12 +1,12 @@
 import './style.css';
-import { api, type Device, type Sensor, type WsMessage } from './api.js';
+import { api, type Device, type Sensor } from './api.js';
 import { RoomCards } from './cards.js';
 import { HistoryChart, RANGES, STAGES } from './chart.js';
-import { connectLive } from './live.js';
-import './controls.js';
+import { mountControls } from './controls.js';
 import './schedules.js';
 import './services.js';
 import { RelaysPanel } from './relays.js';
+import { createShell, mount, type LiveMessage } from './shell.js';
 import { Trends } from './trends.js';
 
 const $ = (id: string) => document.getElementById(id)!;
@@ -33,6 +33,9 @@ function loadPrefs(catalogue: Sensor[]): Prefs {
 async function main(): Promise<void> {
   const catalogue = await api.sensors();
   const byName = new Map(catalogue.map((s) => [s.name, s]));
+  const ctx = createShell(catalogue);
+  // one import and one mount line per panel
+  mount('devices', mountControls, ctx);
   const cards = new RoomCards($('rooms'), catalogue);
   new Trends(catalogue).start();
   new RelaysPanel($('relays')).start();
@@ -46,17 +49,6 @@ async function main(): Promise<void> {
       ? ` (${simulated.map((d) => d.device).join(', ')}${simulated[0]!.reason ? `: ${simulated[0]!.reason}` : ''})`
       : '';
     cards.devices(list);
-    const box = $('devices');
-    if (list.length === 0) return;
-    box.replaceChildren(
-      ...list.map((d) => {
-        const row = document.createElement('div');
-        row.className = `device ${d.state ? 'on' : 'off'}`;
-        row.dataset.device = d.device;
-        row.textContent = `${d.device} · ${d.location} / ${d.cluster} · ${d.state ? 'ON' : 'OFF'} · ${d.mode}${d.simulated ? ' · simulated' : ''}`;
-        return row;
-      }),
-    );
   };
   const addDevices = (list: Device[]) => {
     for (const d of list) devices.set(d.device, d);
@@ -80,20 +72,17 @@ async function main(): Promise<void> {
   window.setInterval(refreshLive, 15_000);
   window.setInterval(() => cards.tick(), 1000);
 
+  ctx.live.on<LiveMessage & { data: { timestamp: string; sensor_data: Record<string, number> } }>('sensor', (m) => {
+    const ts = Date.parse(m.data.timestamp);
+    for (const [name, v] of Object.entries(m.data.sensor_data)) cards.set(name, v, Math.min(ts, Date.now()));
+  });
+  ctx.live.on<LiveMessage & { data: Device }>('device', (m) => addDevices([m.data]));
+  ctx.live.on<LiveMessage & { devices: Device[] }>('hello', (m) => addDevices(m.devices));
   const conn = $('conn');
-  connectLive(
-    (m: WsMessage) => {
-      if (m.type === 'sensor') {
-        const ts = Date.parse(m.data.timestamp);
-        for (const [name, v] of Object.entries(m.data.sensor_data)) cards.set(name, v, Math.min(ts, Date.now()));
-      } else if (m.type === 'device') addDevices([m.data]);
-      else if (m.type === 'hello') addDevices(m.devices);
-    },
-    (state) => {
-      conn.dataset.state = state;
-      conn.textContent = state === 'open' ? 'live' : 'reconnecting…';
-    },
-  );
+  ctx.live.onState((state) => {
+    conn.dataset.state = state;
+    conn.textContent = state === 'open' ? 'live' : state === 'connecting' ? 'connecting…' : 'reconnecting…';
+  });
 
   // history chart
   const prefs = loadPrefs(catalogue);

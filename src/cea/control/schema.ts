@@ -1,4 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { EnergySchema } from '../energy.js';
+import { TargetsSchema } from '../targets-schema.js';
 
 /**
  * The devices file (config/devices.yaml) as a JSON schema. Numbers that are
@@ -174,6 +176,10 @@ export const DevicesFileSchema = Type.Object(
     /** location → hard limits. */
     rooms: Type.Optional(Type.Record(Type.String({ minLength: 1 }), RoomSchema)),
     manual: Type.Optional(ManualSchema),
+    /** location → stage → bands the dashboard judges values by (src/cea/targets.ts). */
+    targets: Type.Optional(TargetsSchema),
+    /** Price of energy for the dashboard's cost since the cycle start (src/cea/energy.ts). */
+    energy: Type.Optional(EnergySchema),
     devices: Type.Array(DeviceSchema, { minItems: 1 }),
   },
   { additionalProperties: false },

@@ -7,6 +7,8 @@ export interface SensorInfo {
   name: string;
   /** e.g. `dry_bulb`: what the dashboard groups by */
   base: string;
+  /** Friendly name (config/sensors.yaml `labels:`), else the name. */
+  label: string;
   location: string;
   cluster: string;
   /** e.g. `air_temperature` */
@@ -31,6 +33,7 @@ export function loadCatalogue(opts: Partial<PipelineConfigOptions> = {}): Sensor
   return new SensorCatalogue(cfg.nodeMap, cfg.sensors).sensors.map((s) => ({
     name: s.name,
     base: s.base,
+    label: s.label,
     location: s.location,
     cluster: s.cluster,
     kind: s.kind,
