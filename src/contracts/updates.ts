@@ -62,6 +62,8 @@ export const DeviceUpdateSchema = Type.Object(
     simulated: Type.Optional(Type.Literal(true)),
     /** Friendly name from the devices file (`label:`), e.g. "Dehumidifier (back)". */
     label: Type.Optional(Type.String()),
+    /** What the device is (`heater`, `co2_valve`, `lights`, …), from the devices file. */
+    kind: Type.Optional(Type.String()),
     /** When the state last changed (ISO). */
     since: Type.Optional(IsoTime),
     /** What set the current state: a schedule, a rule (controller), a manual command, a mode change, a safety limit, the failsafe. */

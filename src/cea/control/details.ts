@@ -9,6 +9,7 @@ export const wallOf = (mono: number, now: Instant): number => now.wall - (now.mo
 export function deviceDetail(rt: Runtime, now: Instant): DeviceDetail {
   return {
     label: rt.cfg.label,
+    kind: rt.cfg.kind,
     since: wallOf(rt.guard.since, now),
     source: rt.source,
     expiresAt: rt.mode !== 'auto' && rt.modeExpiresAt !== null ? wallOf(rt.modeExpiresAt, now) : null,

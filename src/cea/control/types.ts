@@ -21,6 +21,7 @@ export interface CommandAnswer {
  */
 export interface DeviceDetail {
   label: string;
+  kind: string;
   /** When the output last switched. */
   since: number;
   /** What set the current state. */

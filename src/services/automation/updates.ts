@@ -14,6 +14,7 @@ function detailFields(d: DeviceDetail | undefined): Partial<DeviceUpdate> {
   if (!d) return {};
   return {
     label: d.label,
+    kind: d.kind,
     since: iso(d.since),
     source: d.source,
     ...(d.expiresAt !== null ? { expires_at: iso(d.expiresAt) } : {}),
