@@ -25,7 +25,7 @@ timeZone: UTC
 safety: { minOnS: 0, minOffS: 0, maxStarts: 0, staleAfterS: 30 }
 manual: { defaultExpiryS: 3600, maxExpiryS: 86400 }
 setpoints:
-  temp_f: { value: 22, min: 10, max: 30, unit: °C }
+  temp_f: { label: Front temperature, value: 22, min: 10, max: 30, unit: °C }
 exclusive: [[humidifier_f, dehumidifier_f]]
 devices:
   - name: heater_f
@@ -170,6 +170,8 @@ describe('Devices and control panel in headless Chromium', () => {
       expect(await feedback.textContent()).toMatch(/^Held back: min off until \d\d:\d\d \(\d+:\d\d left\)$/);
       expect(await heater.locator('.dev-held').textContent()).toMatch(/^ON held back: min off, \d+:\d\d left$/);
       expect(await heater.getAttribute('data-state')).toBe('off');
+      // the button shows what was asked for, not the state it is held in
+      expect(await heater.locator('button[aria-pressed="true"]').textContent()).toBe('On');
       await page.screenshot({ path: path.join(ARTIFACTS, 'control-held-desktop.png'), fullPage: true });
     }
     await expect.poll(() => feedback.getAttribute('data-outcome'), { timeout: 40_000 }).toBe('applied');
@@ -207,6 +209,7 @@ describe('Devices and control panel in headless Chromium', () => {
     // setpoints: open the section, change one
     await page.locator('#devices .sp-box summary').click();
     const sp = page.locator('#devices [data-setpoint="temp_f"]');
+    expect(await sp.locator('.sp-name').textContent()).toBe('Front temperature temp_f');
     await sp.locator('input').fill('23.5');
     await sp.locator('button', { hasText: 'Set' }).click();
     await expect.poll(() => automation.engine.setpoints().temp_f, { timeout: 20_000 }).toBe(23.5);
@@ -223,6 +226,7 @@ describe('Devices and control panel in headless Chromium', () => {
     expect(await page.locator('#devices .dev').count()).toBe(5);
     expect(await page.locator('#devices .dev-actions button').count()).toBe(0);
     expect(await page.locator('#devices [data-setpoint="temp_f"] input').count()).toBe(0);
+    expect(await page.locator('#devices [data-setpoint="temp_f"] strong').textContent()).toMatch(/^\d+(\.\d+)? °C$/);
     expect(await row(page, 'lights_f').locator('.dev-why').textContent()).toMatch(/^Schedule: on 00:00 to 23:59/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'control-viewer-phone.png'), fullPage: true });
     await page.close();

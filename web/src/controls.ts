@@ -9,6 +9,7 @@ import { ApiError, type PanelContext, type Role } from './shell.js';
 
 interface SetpointRow {
   name: string;
+  label?: string;
   value: number;
   min: number | null;
   max: number | null;
@@ -80,7 +81,8 @@ export function mountControls(root: HTMLElement, ctx: PanelContext): { stop(): v
       ...rows.map((s) => {
         const row = h('div', 'sp-row');
         row.dataset.setpoint = s.name;
-        const name = h('span', 'sp-name', s.name);
+        const name = h('span', 'sp-name', s.label ?? s.name);
+        if (s.label && s.label !== s.name) name.append(' ', h('small', 'muted', s.name));
         const range = h('small', 'muted', `${s.min ?? '−∞'} … ${s.max ?? '∞'}${s.unit ? ` ${s.unit}` : ''}`);
         const value = h('div', 'sp-value');
         if (role === 'operator') {
@@ -89,7 +91,7 @@ export function mountControls(root: HTMLElement, ctx: PanelContext): { stop(): v
           input.step = 'any';
           input.inputMode = 'decimal';
           input.value = String(s.value);
-          input.setAttribute('aria-label', s.name);
+          input.setAttribute('aria-label', s.label ?? s.name);
           if (s.min !== null) input.min = String(s.min);
           if (s.max !== null) input.max = String(s.max);
           const save = h('button', '', 'Set');

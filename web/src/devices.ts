@@ -95,8 +95,7 @@ export class DeviceList {
     const row = this.#rows.get(d.device);
     const cmd = initial ? undefined : d.command;
     // a hold-back or refusal notice says why it did not switch, not why it is in its state
-    const notice =
-      d.held !== undefined || cmd?.outcome === 'refused' || /^(on|off) held back|^refused/.test(d.reason ?? '');
+    const notice = cmd?.outcome === 'refused' || /^(on|off) held back|^refused/.test(d.reason ?? '');
     const why = notice && row ? row.why : (d.reason ?? row?.why ?? '');
     const next: Row = row ?? { d, why, el: h('article', 'dev') };
     // a listing must not undo a newer live update
@@ -176,7 +175,8 @@ export class DeviceList {
     meta.append(h('span', `dev-mode mode-${d.mode}`, modeText(d.mode)));
     const since = d.since ? Date.parse(d.since) : undefined;
     if (since !== undefined) meta.append(h('span', 'dev-since', `since ${clock(since, now)}`));
-    if (d.source) meta.append(h('span', 'dev-source', sourceText(d.source)));
+    // a disabled device is off because it is disabled, whatever switched it last
+    if (d.source && d.mode !== 'off') meta.append(h('span', 'dev-source', sourceText(d.source)));
     if (d.simulated) meta.append(h('span', 'dev-sim', 'simulated relay'));
 
     const lines: HTMLElement[] = [];
@@ -222,9 +222,10 @@ export class DeviceList {
       return btn;
     };
     const manual = d.mode === 'manual';
+    const want = manualWant(d);
     box.append(
-      b('On', { mode: 'manual', state: 1 }, manual && d.state === 1),
-      b('Off', { mode: 'manual', state: 0 }, manual && d.state === 0),
+      b('On', { mode: 'manual', state: 1 }, manual && want === 1),
+      b('Off', { mode: 'manual', state: 0 }, manual && want === 0),
       b('Auto', { mode: 'auto' }, d.mode === 'auto'),
       b('Disable', { mode: 'off' }, d.mode === 'off'),
     );
