@@ -275,8 +275,9 @@ export class HistoryCharts {
         ctx.stroke();
       };
       for (const b of myBands) {
-        // one band for the unit: filled; several (rooms with different targets): their edges only
-        const shared = myBands.filter((x) => x.unit === b.unit).length === 1;
+        // filled only when it is the chart's one band (one unit, sensors sharing it); otherwise a
+        // fill would seem to cover the other unit's lines: its edges only, in its line's colour
+        const shared = units.length === 1 && myBands.length === 1;
         if (shared && (b.low !== undefined || b.high !== undefined)) {
           const y0 = b.low === undefined ? top + height : u.valToPos(b.low, b.unit, true);
           const y1 = b.high === undefined ? top : u.valToPos(b.high, b.unit, true);
