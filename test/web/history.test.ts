@@ -245,17 +245,22 @@ describe('history chart in headless Chromium', () => {
     expect(times[0]!).toBeGreaterThanOrEqual(Date.now() - 3_700_000);
 
     // on time per device and day, grouped by room, with labels
-    const lights = page.locator('.on-time-row[data-device="lights_f"]');
+    const lights = page.locator('.on-time-device[data-device="lights_f"]');
     await lights.waitFor();
     expect(await lights.locator('.on-time-label').textContent()).toBe('Lights (front)');
     expect(await lights.locator('.on-time-total').textContent()).toMatch(/^18 h/);
     expect(await page.locator('.on-time h4').first().textContent()).toBe('Flower Room');
     // devices off all week: one line, not a column of empty bars
-    expect(await page.locator('.on-time-row[data-device="exhaust_fan_f"]').count()).toBe(0);
+    expect(await page.locator('.on-time-device[data-device="exhaust_fan_f"]').count()).toBe(0);
     expect(await page.textContent('.on-time-idle')).toMatch(/^Off all week: .*Exhaust fan \(front\)/);
-    expect(await page.getAttribute('.on-time-row[data-device="heater_f"] .on-time-bar:last-child', 'data-hours')).toBe(
-      '1.50',
-    );
+    expect(
+      await page.getAttribute('.on-time-device[data-device="heater_f"] .on-time-bar:last-child', 'data-hours'),
+    ).toBe('1.50');
+    // a tap on the row lists each day's figures
+    await lights.locator('summary').click();
+    await expect
+      .poll(() => lights.locator('.on-time-days li:last-child').textContent())
+      .toMatch(/^\d{4}-\d{2}-\d{2}: 6\.0 h on, 3\.60 kWh$/);
     expect(errors).toEqual([]);
     await context.close();
   });
@@ -282,6 +287,11 @@ describe('history chart in headless Chromium', () => {
     await page.click('#sensor-list summary:has-text("Flower Room · front")');
     for (const l of await page.locator('#sensor-list details[open] label').all()) {
       expect((await l.boundingBox())!.height).toBeGreaterThanOrEqual(44);
+    }
+    // the on-time rows open with a thumb
+    await page.locator('.on-time-device').first().waitFor();
+    for (const r of await page.locator('.on-time-device > summary').all()) {
+      expect((await r.boundingBox())!.height).toBeGreaterThanOrEqual(44);
     }
     // the chart fits the width
     const chart = (await page.locator('#chart .history-plot').first().boundingBox())!;

@@ -116,9 +116,14 @@ function render(el: HTMLElement, days: Record<string, Day[]>, about: Record<stri
 function row(name: string, about: About | undefined, list: Day[], dates: string[]): HTMLElement | null {
   const byDate = new Map(list.map((d) => [d.date, d]));
   if (!dates.some((d) => (byDate.get(d)?.hours ?? 0) > 0)) return null;
-  const row = document.createElement('div');
-  row.className = 'on-time-row';
+  // a <details>: tap the row for the figures of each day (a phone shows no hover titles)
+  const row = document.createElement('details');
+  row.className = 'on-time-device';
   row.dataset.device = name;
+  const head = document.createElement('summary');
+  head.className = 'on-time-row';
+  const perDay = document.createElement('ul');
+  perDay.className = 'on-time-days';
   const label = document.createElement('span');
   label.className = 'on-time-label';
   label.textContent = about?.label?.trim() || name;
@@ -144,10 +149,14 @@ function row(name: string, about: About | undefined, list: Day[], dates: string[
     bar.dataset.date = date;
     bar.dataset.hours = h.toFixed(2);
     bars.append(bar);
+    const li = document.createElement('li');
+    li.textContent = bar.title;
+    perDay.append(li);
   }
   const total = document.createElement('span');
   total.className = 'on-time-total';
   total.textContent = `${fmtHours(hours)} h${anyKwh ? ` · ${kwh.toFixed(1)} kWh` : ''}`;
-  row.append(label, bars, total);
+  head.append(label, bars, total);
+  row.append(head, perDay);
   return row;
 }
