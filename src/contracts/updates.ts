@@ -39,7 +39,11 @@ export const DeviceSourceSchema = Type.Union([
 ]);
 export type DeviceSource = Static<typeof DeviceSourceSchema>;
 /** What became of a command: applied, held back (min on/off, start limit), or refused. */
-export const CommandOutcomeSchema = Type.Union([Type.Literal('applied'), Type.Literal('held'), Type.Literal('refused')]);
+export const CommandOutcomeSchema = Type.Union([
+  Type.Literal('applied'),
+  Type.Literal('held'),
+  Type.Literal('refused'),
+]);
 export type CommandOutcome = Static<typeof CommandOutcomeSchema>;
 
 export const DeviceUpdateSchema = Type.Object(
@@ -58,6 +62,8 @@ export const DeviceUpdateSchema = Type.Object(
     simulated: Type.Optional(Type.Literal(true)),
     /** Friendly name from the devices file (`label:`), e.g. "Dehumidifier (back)". */
     label: Type.Optional(Type.String()),
+    /** What the device is (`heater`, `co2_valve`, `lights`, …), from the devices file. */
+    kind: Type.Optional(Type.String()),
     /** When the state last changed (ISO). */
     since: Type.Optional(IsoTime),
     /** What set the current state: a schedule, a rule (controller), a manual command, a mode change, a safety limit, the failsafe. */

@@ -165,11 +165,13 @@ describe('dashboard in headless Chromium', () => {
         document.querySelector('[data-room="Flower Room/front"] [data-quantity="lights"] .value')?.textContent === 'On',
     );
     expect(await page.textContent('[data-room="Flower Room/front"] [data-quantity="lights"] .why')).toBe('until 18:00');
-    // the history chart: three dry bulbs over 24 h, with data
+    // the history chart: three dry bulbs over the last hour (less than a day of data), with data
     await page.waitForFunction(() => Number(document.getElementById('chart')?.dataset.points ?? 0) > 0);
     expect(await page.locator('#chart canvas').count()).toBe(1);
-    expect(await page.textContent('.u-legend')).toMatch(/dry_bulb_f[\s\S]*dry_bulb_b[\s\S]*dry_bulb_v/);
-    // 1 h range, VPD alone with the vegetative target band
+    expect(await page.textContent('.u-legend')).toMatch(
+      /Temperature · Flower Room front[\s\S]*Temperature · Flower Room back[\s\S]*Temperature · Veg Room/,
+    );
+    // 1 h range, VPD alone with its min–max envelope
     await page.click('[data-range="1 h"]');
     // the sensor picker is folded away (the phone page stays short)
     await page.click('#picker summary');
@@ -177,8 +179,7 @@ describe('dashboard in headless Chromium', () => {
     await page.uncheck('#sensor-list input[value="dry_bulb_v"]');
     await page.uncheck('#sensor-list input[value="dry_bulb_f"]');
     await page.check('#sensor-list input[value="vpd_f"]');
-    await page.selectOption('#stage', 'veg');
-    await page.waitForFunction(() => /vpd_f max/.test(document.querySelector('.u-legend')?.textContent ?? ''));
+    await page.waitForFunction(() => /Air VPD max/.test(document.querySelector('.u-legend')?.textContent ?? ''));
     const points = Number(await page.getAttribute('#chart', 'data-points'));
     expect(points).toBeGreaterThan(100);
     expect(points).toBeLessThanOrEqual(1500);

@@ -1,183 +1,141 @@
 /**
- * Device controls and setpoint editing (operator token). Commands go to
- * POST /api/devices/:name and PUT /api/setpoints/:name; the token is kept
- * in this tab's sessionStorage only. The panel polls the read endpoints.
+ * The "Devices and control" panel (#devices): the token entry (kept in this
+ * tab's sessionStorage only), how long manual commands last, the one device
+ * list (devices.ts) and the setpoints. Commands go to POST /api/devices/:name
+ * and PUT /api/setpoints/:name with the operator token.
  */
-import { TOKEN_KEY } from './api.js';
+import { DeviceList, type Expiry } from './devices.js';
+import { ApiError, type PanelContext, type Role } from './shell.js';
 
-interface DeviceRow {
-  device: string;
-  location: string;
-  cluster: string;
-  state: number;
-  mode: string;
-}
 interface SetpointRow {
   name: string;
+  label?: string;
   value: number;
   min: number | null;
   max: number | null;
   unit: string | null;
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  props: Record<string, unknown> = {},
-  ...kids: (Node | string)[]
-): HTMLElementTagNameMap[K] {
-  const e: HTMLElementTagNameMap[K] = document.createElement(tag);
-  Object.assign(e, props);
-  e.append(...kids);
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text) e.textContent = text;
   return e;
 }
 
-async function send(method: 'POST' | 'PUT', url: string, body: unknown, token: string): Promise<string> {
-  const res = await fetch(url, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
-  });
-  if (res.ok) return 'sent';
-  let msg = `${res.status}`;
-  try {
-    msg = ((await res.json()) as { message?: string }).message ?? msg;
-  } catch {
-    // not JSON
-  }
-  if (res.status === 401) return `refused: ${msg} (enter an operator token above)`;
-  if (res.status === 403) return `refused: this token may not control devices (${msg})`;
-  return `refused: ${msg}`;
-}
+const ROLE_TEXT: Record<'operator' | 'viewer' | 'none', string> = {
+  operator: 'Operator: you can switch devices and change setpoints.',
+  viewer: 'Viewer token: read-only. Enter an operator token to switch devices.',
+  none: 'Read-only. Enter an operator token to switch devices.',
+};
 
-function authHeader(): Record<string, string> {
-  const t = sessionStorage.getItem(TOKEN_KEY);
-  return t ? { authorization: `Bearer ${t}` } : {};
-}
+const refusal = (err: unknown): string =>
+  err instanceof ApiError && err.status === 401
+    ? 'refused: enter an operator token above'
+    : err instanceof ApiError && err.status === 403
+      ? 'refused: this token may only read'
+      : `refused: ${(err as Error).message}`;
 
-/** Wide tables scroll inside the panel instead of widening the page (phones). */
-function scroller(table: HTMLElement): HTMLElement {
-  const box = el('div', {}, table);
-  box.style.overflowX = 'auto';
-  box.style.maxWidth = '100%';
-  return box;
-}
-
-export function mountControls(root: HTMLElement): void {
-  root.style.minWidth = '0'; // a grid item: let the tables scroll instead of widening the page
-  const token = el('input', { type: 'password', placeholder: 'viewer or operator token', autocomplete: 'off' });
+export function mountControls(root: HTMLElement, ctx: PanelContext): { stop(): void } {
+  root.classList.add('dev-panel');
+  const token = h('input');
+  token.type = 'password';
   token.id = 'token';
-  token.style.maxWidth = '100%';
-  token.value = sessionStorage.getItem(TOKEN_KEY) ?? '';
-  token.onchange = () => {
-    sessionStorage.setItem(TOKEN_KEY, token.value.trim());
-    window.dispatchEvent(new Event('canopy-token'));
-  };
-  const status = el(
-    'p',
-    { className: 'muted' },
-    'Commands need an operator token; beyond this machine, reading needs a viewer token too.',
-  );
-  const ttl = el('select');
-  // A manual command always expires unless "until changed" is chosen explicitly (refused for heaters and CO2).
-  for (const [label, s] of [
-    ['for 1 h', '3600'],
-    ['for 15 min', '900'],
-    ['for 8 h', '28800'],
+  token.placeholder = 'viewer or operator token';
+  token.autocomplete = 'off';
+  token.value = ctx.token();
+  token.onchange = () => ctx.setToken(token.value);
+  const roleText = h('span', 'dev-role muted');
+  const ttl = h('select');
+  ttl.id = 'manual-expiry';
+  // a manual command always expires unless "until changed" is chosen explicitly (refused for heaters and CO2)
+  for (const [label, v] of [
+    ['1 h', '3600'],
+    ['15 min', '900'],
+    ['8 h', '28800'],
     ['until changed', 'until_changed'],
   ] as const)
-    ttl.add(new Option(label, s));
-  const devices = el('table', { className: 'controls' });
-  const setpoints = el('table', { className: 'controls' });
-  root.append(
-    el('h2', {}, 'Control'),
-    el('label', {}, 'Token ', token),
-    ' ',
-    el('label', {}, 'Manual commands last ', ttl),
-    status,
-    el('h3', {}, 'Devices'),
-    scroller(devices),
-    el('h3', {}, 'Setpoints'),
-    scroller(setpoints),
-  );
+    ttl.add(new Option(label, v));
+  const bar = h('div', 'dev-bar');
+  const tokenLabel = h('label', '', 'Token ');
+  tokenLabel.append(token);
+  const ttlLabel = h('label', 'operator-only', 'Manual commands last ');
+  ttlLabel.append(ttl);
+  bar.append(tokenLabel, roleText, ttlLabel);
 
-  const command = async (device: string, body: Record<string, unknown>) => {
-    if (body.mode !== 'auto')
-      Object.assign(body, ttl.value === 'until_changed' ? { until_changed: true } : { ttl_s: Number(ttl.value) });
-    status.textContent = `${device}: ${await send('POST', `/api/devices/${encodeURIComponent(device)}`, body, token.value.trim())}`;
-    void refreshDevices();
-  };
+  const list = h('div');
+  const setpoints = h('div', 'sp-list');
+  const spBox = h('details', 'sp-box');
+  spBox.append(h('summary', '', 'Setpoints'), setpoints);
+  const spStatus = h('p', 'muted sp-status');
+  spStatus.setAttribute('role', 'status');
+  spBox.append(spStatus);
+  root.replaceChildren(h('h2', '', 'Devices and control'), bar, list, spBox);
 
-  const refreshDevices = async () => {
-    const r = await fetch('/api/devices', { headers: authHeader() }).catch(() => undefined);
-    if (!r?.ok) return;
-    const list = ((await r.json()) as { devices: DeviceRow[] }).devices.sort((a, b) =>
-      a.device.localeCompare(b.device),
-    );
-    devices.replaceChildren(
-      ...list.map((d) => {
-        const b = (label: string, body: Record<string, unknown>) =>
-          el('button', { type: 'button', textContent: label, onclick: () => void command(d.device, body) });
-        const row = el(
-          'tr',
-          { className: d.state ? 'on' : 'off' },
-          el('td', {}, d.device),
-          el('td', { className: 'muted' }, `${d.location} / ${d.cluster}`),
-          el('td', {}, d.state ? 'ON' : 'OFF'),
-          el('td', {}, d.mode),
-          el(
-            'td',
-            {},
-            b('On', { mode: 'manual', state: 1 }),
-            b('Off', { mode: 'manual', state: 0 }),
-            b('Auto', { mode: 'auto' }),
-            b('Disable', { mode: 'off' }),
-          ),
-        );
-        row.dataset.device = d.device;
-        return row;
-      }),
-    );
-  };
+  const expiry = (): Expiry => (ttl.value === 'until_changed' ? { until_changed: true } : { ttl_s: Number(ttl.value) });
+  const devices = new DeviceList(list, ctx, { expiry });
 
-  const refreshSetpoints = async () => {
-    const r = await fetch('/api/setpoints', { headers: authHeader() }).catch(() => undefined);
-    if (!r?.ok) return;
-    const list = ((await r.json()) as { setpoints: SetpointRow[] }).setpoints;
+  let role: Role = null;
+  const renderSetpoints = (rows: SetpointRow[]) => {
     setpoints.replaceChildren(
-      ...list.map((s) => {
-        const input = el('input', { type: 'number', value: String(s.value), step: 'any', size: 6 });
-        if (s.min !== null) input.min = String(s.min);
-        if (s.max !== null) input.max = String(s.max);
-        const save = el('button', {
-          type: 'button',
-          textContent: 'Set',
-          onclick: async () => {
-            const v = Number(input.value);
-            status.textContent = `${s.name}: ${await send('PUT', `/api/setpoints/${encodeURIComponent(s.name)}`, { value: v }, token.value.trim())}`;
-          },
-        });
-        const range = `${s.min ?? '−∞'} … ${s.max ?? '∞'} ${s.unit ?? ''}`;
-        const row = el(
-          'tr',
-          {},
-          el('td', {}, s.name),
-          el('td', {}, input, ' ', save),
-          el('td', { className: 'muted' }, range),
-        );
+      ...rows.map((s) => {
+        const row = h('div', 'sp-row');
         row.dataset.setpoint = s.name;
+        const name = h('span', 'sp-name', s.label ?? s.name);
+        if (s.label && s.label !== s.name) name.append(' ', h('small', 'muted', s.name));
+        const range = h('small', 'muted', `${s.min ?? '−∞'} … ${s.max ?? '∞'}${s.unit ? ` ${s.unit}` : ''}`);
+        const value = h('div', 'sp-value');
+        if (role === 'operator') {
+          const input = h('input');
+          input.type = 'number';
+          input.step = 'any';
+          input.inputMode = 'decimal';
+          input.value = String(s.value);
+          input.setAttribute('aria-label', s.label ?? s.name);
+          if (s.min !== null) input.min = String(s.min);
+          if (s.max !== null) input.max = String(s.max);
+          const save = h('button', '', 'Set');
+          save.type = 'button';
+          save.onclick = async () => {
+            try {
+              await ctx.api.send('PUT', `/api/setpoints/${encodeURIComponent(s.name)}`, { value: Number(input.value) });
+              spStatus.textContent = `${s.name}: sent ${input.value}${s.unit ? ` ${s.unit}` : ''}`;
+            } catch (err) {
+              spStatus.textContent = `${s.name}: ${refusal(err)}`;
+            }
+          };
+          value.append(input, h('span', 'sp-unit', s.unit ?? ''), save);
+        } else value.append(h('strong', '', `${s.value}${s.unit ? ` ${s.unit}` : ''}`));
+        row.append(name, value, range);
         return row;
       }),
     );
   };
-
-  void refreshDevices();
-  void refreshSetpoints();
-  window.setInterval(() => void refreshDevices(), 3000);
-  window.setInterval(() => {
+  let last: SetpointRow[] = [];
+  const refreshSetpoints = async () => {
     // do not overwrite a value being edited
-    if (!setpoints.contains(document.activeElement)) void refreshSetpoints();
-  }, 15_000);
+    if (setpoints.contains(document.activeElement)) return;
+    try {
+      last = (await ctx.api.get<{ setpoints: SetpointRow[] }>('/api/setpoints')).setpoints;
+      renderSetpoints(last);
+    } catch {
+      // shown again at the next refresh
+    }
+  };
+  const stopRole = ctx.onRole((r) => {
+    role = r;
+    roleText.textContent = ROLE_TEXT[r ?? 'none'];
+    root.dataset.role = r ?? 'none';
+    ttlLabel.hidden = r !== 'operator';
+    renderSetpoints(last);
+  });
+  void refreshSetpoints();
+  const timer = window.setInterval(() => void refreshSetpoints(), 15_000);
+  return {
+    stop() {
+      window.clearInterval(timer);
+      stopRole();
+      devices.stop();
+    },
+  };
 }
-
-const host = document.getElementById('controls');
-if (host) mountControls(host);

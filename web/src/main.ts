@@ -1,7 +1,7 @@
 import './style.css';
-import { api, TOKEN_KEY, type Device, type Sensor } from './api.js';
-import { HistoryChart, RANGES, STAGES } from './chart.js';
+import { api, TOKEN_KEY, type Device } from './api.js';
 import { mountControls } from './controls.js';
+import { mountHistory } from './history.js';
 import './schedules.js';
 import { mountServices } from './services.js';
 import { mountAlerts } from './alerts.js';
@@ -14,33 +14,14 @@ import { Trends } from './trends.js';
 
 const $ = (id: string) => document.getElementById(id)!;
 
-const PREFS = 'canopy.dashboard';
-
-interface Prefs {
-  sensors: string[];
-  rangeMs: number;
-  stage: string;
-}
-
-function loadPrefs(catalogue: Sensor[]): Prefs {
-  try {
-    const p = JSON.parse(localStorage.getItem(PREFS) ?? 'null') as Prefs | null;
-    if (p && Array.isArray(p.sensors)) return p;
-  } catch {
-    // fall through to the defaults
-  }
-  const dry = catalogue.filter((s) => s.base === 'dry_bulb').map((s) => s.name);
-  return { sensors: dry.length ? dry : catalogue.slice(0, 1).map((s) => s.name), rangeMs: 86400_000, stage: 'none' };
-}
-
 async function main(): Promise<void> {
   const catalogue = await api.sensors();
-  const byName = new Map(catalogue.map((s) => [s.name, s]));
   const ctx = createShell(catalogue);
   // one import and one mount line per panel
   mount('rooms', mountRooms, ctx);
   mount('kiosk', mountKiosk, ctx);
   mount('devices', mountControls, ctx);
+  mount('history', mountHistory, ctx);
   mount('alerts', mountAlerts, ctx);
   mount('journal', mountJournal, ctx);
   mount('services', mountServices, ctx);
@@ -66,66 +47,6 @@ async function main(): Promise<void> {
     conn.dataset.state = state;
     conn.textContent = state === 'open' ? 'live' : state === 'connecting' ? 'connecting…' : 'reconnecting…';
   });
-
-  // history chart
-  const prefs = loadPrefs(catalogue);
-  const chart = new HistoryChart($('chart'), $('chart-status'));
-  chart.stage = STAGES[prefs.stage] ? prefs.stage : 'none';
-  const selected = new Set(prefs.sensors.filter((n) => byName.has(n)));
-  let rangeMs = prefs.rangeMs;
-  const save = () =>
-    localStorage.setItem(
-      PREFS,
-      JSON.stringify({ sensors: [...selected], rangeMs, stage: chart.stage } satisfies Prefs),
-    );
-  const reload = () => {
-    save();
-    void chart.load([...selected].map((n) => byName.get(n)!).filter(Boolean), rangeMs);
-  };
-
-  const ranges = $('ranges');
-  for (const [label, ms] of RANGES) {
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.textContent = label;
-    b.dataset.range = label;
-    b.setAttribute('aria-pressed', String(ms === rangeMs));
-    b.onclick = () => {
-      rangeMs = ms;
-      for (const x of ranges.querySelectorAll('button')) x.setAttribute('aria-pressed', String(x === b));
-      reload();
-    };
-    ranges.append(b);
-  }
-
-  const stage = $('stage') as HTMLSelectElement;
-  for (const [key, s] of Object.entries(STAGES)) stage.add(new Option(s.label, key, false, key === chart.stage));
-  stage.onchange = () => {
-    chart.stage = stage.value;
-    reload();
-  };
-
-  const list = $('sensor-list');
-  for (const s of catalogue) {
-    const label = document.createElement('label');
-    const box = document.createElement('input');
-    box.type = 'checkbox';
-    box.value = s.name;
-    box.checked = selected.has(s.name);
-    box.onchange = () => {
-      if (box.checked) selected.add(s.name);
-      else selected.delete(s.name);
-      reload();
-    };
-    label.append(box, ` ${s.name}`);
-    label.title = `${s.location} / ${s.cluster} (${s.unit})`;
-    list.append(label);
-  }
-  reload();
-  // short ranges follow the live data
-  window.setInterval(() => {
-    if (rangeMs <= 86400_000 && document.visibilityState === 'visible') reload();
-  }, 60_000);
 }
 
 main().catch((err: unknown) => {

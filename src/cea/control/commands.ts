@@ -2,21 +2,24 @@ import { Ajv } from 'ajv';
 import type { Static } from '@sinclair/typebox';
 import type { Mode } from './config.js';
 import {
+  CycleCommandSchema,
   DeviceCommandSchema,
   ReloadCommandSchema,
   SetpointCommandSchema,
+  type CycleCommand,
   type DeviceCommand,
   type ReloadCommand,
   type SetpointCommand,
 } from '../../contracts/commands.js';
 
-export { DeviceCommandSchema, ReloadCommandSchema, SetpointCommandSchema };
-export type { DeviceCommand, ReloadCommand, SetpointCommand };
+export { CycleCommandSchema, DeviceCommandSchema, ReloadCommandSchema, SetpointCommandSchema };
+export type { CycleCommand, DeviceCommand, ReloadCommand, SetpointCommand };
 
 export type ParsedCommand =
   | { ok: true; kind: 'device'; command: DeviceCommand }
   | { ok: true; kind: 'setpoint'; command: SetpointCommand }
   | { ok: true; kind: 'reload'; command: ReloadCommand }
+  | { ok: true; kind: 'cycle'; command: CycleCommand }
   | { ok: false; error: string };
 
 /** Validates commands; one compiled validator per instance (no module-level state). */
@@ -24,12 +27,14 @@ export class CommandParser {
   readonly #device;
   readonly #setpoint;
   readonly #reload;
+  readonly #cycle;
 
   constructor() {
     const ajv = new Ajv({ allErrors: false, strict: false });
     this.#device = ajv.compile<Static<typeof DeviceCommandSchema>>(DeviceCommandSchema);
     this.#setpoint = ajv.compile<SetpointCommand>(SetpointCommandSchema);
     this.#reload = ajv.compile<ReloadCommand>(ReloadCommandSchema);
+    this.#cycle = ajv.compile<CycleCommand>(CycleCommandSchema);
   }
 
   /** Parses raw JSON text or an already decoded value. */
@@ -47,6 +52,10 @@ export class CommandParser {
     if ('reload' in v) {
       if (this.#reload(v)) return { ok: true, kind: 'reload', command: v };
       return { ok: false, error: `reload command ${ajvMessage(this.#reload.errors)}` };
+    }
+    if ('cycle' in v) {
+      if (this.#cycle(v)) return { ok: true, kind: 'cycle', command: v };
+      return { ok: false, error: `cycle command ${ajvMessage(this.#cycle.errors)}` };
     }
     if ('setpoint' in v) {
       if (this.#setpoint(v)) return { ok: true, kind: 'setpoint', command: v };

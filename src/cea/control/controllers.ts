@@ -22,6 +22,8 @@ export interface ControlInputs {
   reading(sensor: string): Reading | undefined;
   deviceOn(device: string): boolean;
   setpoint(ref: TargetRef): number;
+  /** The growth stage in force at a location (its grow cycle's); default: the device's configured stage. */
+  stage?(location: string): string | undefined;
 }
 
 export type ControlSource = 'rule' | 'schedule';
@@ -159,7 +161,8 @@ export function evaluateControl(
         'device' in spec.day
           ? inp.deviceOn(spec.day.device)
           : scheduleState(zone, parseClock(spec.day.on), parseClock(spec.day.off), inp.wall).on;
-      const stage = dev.stage ?? Object.keys(spec.targets)[0]!;
+      const cycle = inp.stage?.(dev.location);
+      const stage = cycle !== undefined && cycle in spec.targets ? cycle : (dev.stage ?? Object.keys(spec.targets)[0]!);
       const targets = spec.targets[stage]!;
       const target = inp.setpoint(day ? targets.day : targets.night);
       const vpd = leafVpdKpa(t.value, rh.value, spec.leafOffsetC ?? 0);

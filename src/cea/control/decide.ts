@@ -4,7 +4,7 @@ import type { ControlInputs, Reading } from './controllers.js';
 import { evaluateControl } from './controllers.js';
 import { overLimit, staleness } from './checks.js';
 import type { ProgramState } from './program-state.js';
-import { holdBackText } from './safety.js';
+import { holdBackText, holdBackWhy } from './safety.js';
 import type { TargetRef } from './schema.js';
 import type { ZoneClock } from './timezone.js';
 import type { ChangeSource, ControlEvent, DeviceChange, DeviceNotice, EvaluateResult, Runtime } from './types.js';
@@ -64,6 +64,13 @@ export function decideDevice(
   });
   const dec = rt.guard.decide(w.want, now.mono, otherOn);
   const blocked = dec.blocked ?? null;
+  const wasHeld = rt.blocked !== null && rt.blocked !== 'max_on';
+  rt.held =
+    blocked !== null &&
+    dec.until !== undefined &&
+    (blocked === 'min_on' || blocked === 'min_off' || blocked === 'toggle_limit')
+      ? { want: w.want ? 1 : 0, until: dec.until, why: holdBackWhy(dec) }
+      : null;
   if (blocked !== rt.blocked || (blocked !== null && w.want !== rt.blockedWant)) {
     rt.blocked = blocked;
     rt.blockedWant = w.want;
@@ -81,8 +88,15 @@ export function decideDevice(
   const from = rt.published;
   const to: OnOff = dec.on ? 1 : 0;
   rt.guard.commit(dec.on, now.mono);
-  if (to !== from.state) rt.reason = reason;
-  if (to === from.state && rt.mode === from.mode) return undefined;
+  if (to !== from.state || rt.mode !== from.mode) {
+    rt.reason = reason;
+    rt.source = source === 'startup' ? 'safety' : source;
+  }
+  if (to === from.state && rt.mode === from.mode) {
+    // a hold-back that ended without a switch (the controller no longer asks for it): say so
+    if (wasHeld && blocked === null) out.notices.push({ ...ctx.notice(d.name, reason, now)!, at: now.wall });
+    return undefined;
+  }
   rt.published = { state: to, mode: rt.mode };
   return {
     device: d.name,

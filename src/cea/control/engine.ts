@@ -1,5 +1,8 @@
 import { formatDuration, type Instant } from './clock.js';
-import type { DeviceCommand, SetpointCommand } from './commands.js';
+import type { CycleCommand, DeviceCommand, SetpointCommand } from './commands.js';
+import { overLimit } from './checks.js';
+import { GrowCycles } from './cycles.js';
+import { commandAnswer, deviceDetail, wallOf } from './details.js';
 import type { ControlConfig, OnOff } from './config.js';
 import type { ControlInputs, Reading } from './controllers.js';
 import { newMemory } from './controllers.js';
@@ -12,6 +15,7 @@ import { RelayGuard } from './safety.js';
 import type { TargetRef } from './schema.js';
 import { ZoneClock } from './timezone.js';
 import type {
+  CommandAnswer,
   ControlEvent,
   Runtime,
   DeviceNotice,
@@ -23,6 +27,8 @@ import type {
 
 export type {
   ChangeSource,
+  CommandAnswer,
+  DeviceDetail,
   ControlEvent,
   DeviceChange,
   DeviceNotice,
@@ -56,6 +62,8 @@ export class ControlEngine {
   readonly #dependents = new Map<string, Set<string>>();
   /** Schedules and rules from the database (lighting schedules, setpoint schedules, rules). */
   readonly #programs = new ProgramState();
+  /** The grow cycle of each room (stage and start), set by operators. */
+  readonly #cycles: GrowCycles;
   /** The latest time the engine was given (converts monotonic times to wall-clock times for status). */
   #last: Instant;
   /** What one device's decision reads (decide.ts). */
@@ -66,6 +74,7 @@ export class ControlEngine {
     this.zone = new ZoneClock(config.timeZone);
     this.startedAt = now.mono;
     this.#last = now;
+    this.#cycles = new GrowCycles(config);
     this.#ctx = {
       zone: this.zone,
       startedAt: this.startedAt,
@@ -95,6 +104,8 @@ export class ControlEngine {
         blockedWant: false,
         fault: null,
         published: { state: d.safeState, mode: d.initialMode },
+        source: 'safety',
+        held: null,
       });
       for (const s of d.sensors) this.#bySensor.set(s, [...(this.#bySensor.get(s) ?? []), d.name]);
       const deps = new Set<string>(d.exclusive);
@@ -188,6 +199,8 @@ export class ControlEngine {
     if (!rt) return { ok: false, error: `unknown device "${cmd.device}"` };
     const expiry = manualExpiry(cmd, rt.cfg.kind, this.config.manual);
     if (!expiry.ok) return expiry;
+    const refused = cmd.mode === 'manual' && cmd.state === 1 ? this.#refuseOn(rt) : undefined;
+    if (refused) return { ok: false, error: refused };
     const ttlMs = expiry.ttlMs;
     rt.mode = cmd.mode;
     rt.modeBy = cmd.by;
@@ -200,6 +213,43 @@ export class ControlEngine {
       ok: true,
       event: { type: 'command', device: cmd.device, by: cmd.by, at: now.wall, message: `${what}${ttl}` },
     };
+  }
+
+  /** Why a manual on cannot be done at all (an exclusive partner is on, the room is over its hard limit). */
+  #refuseOn(rt: Runtime): string | undefined {
+    const d = rt.cfg;
+    if (d.safeState === 1) return undefined;
+    const partner = d.exclusive.map((n) => this.#rt.get(n)).find((x) => x !== undefined && x.guard.on);
+    if (partner) return `${partner.cfg.label} (${partner.cfg.name}) is on and never runs together with ${d.label}`;
+    const limit = overLimit(d, this.#readings, (r) => this.#setpoint(r));
+    return limit ? `hard limit: ${limit}` : undefined;
+  }
+
+  /**
+   * Sets a room's grow cycle: its stage (one every VPD controller there has
+   * targets for) selects the VPD targets and the setpoint schedules by stage
+   * from the next evaluation on.
+   */
+  setCycle(cmd: CycleCommand, now: Instant): { ok: true; event: ControlEvent } | { ok: false; error: string } {
+    this.#last = now;
+    const r = this.#cycles.set(cmd, now.wall);
+    if (!r.ok) return r;
+    const { location, stage, start } = cmd.cycle;
+    return {
+      ok: true,
+      event: { type: 'cycle', by: cmd.by, at: now.wall, message: `${location}: ${stage} since ${start}` },
+    };
+  }
+
+  /** The stage in force at a location (its grow cycle's, else the devices file's). */
+  stageOf(location: string): string | undefined {
+    return this.#cycles.stageOf(location);
+  }
+
+  /** What became of an accepted command to `device` after its evaluation (see commandAnswer). */
+  answer(device: string, id: string, now: Instant = this.#last): CommandAnswer | undefined {
+    const rt = this.#rt.get(device);
+    return rt ? commandAnswer(rt, id, now) : undefined;
   }
 
   /** Changes a setpoint within its configured range. */
@@ -242,7 +292,8 @@ export class ControlEngine {
     if (!rt) return undefined;
     const d = rt.cfg;
     const state: OnOff = rt.guard.on ? 1 : 0;
-    return { device, location: d.location, cluster: d.cluster, state, mode: rt.mode, reason, at: now.wall };
+    const detail = deviceDetail(rt, now);
+    return { device, location: d.location, cluster: d.cluster, state, mode: rt.mode, reason, at: now.wall, detail };
   }
 
   /**
@@ -272,13 +323,18 @@ export class ControlEngine {
       }
       todo = next;
     }
+    // what the dashboard shows beside each device, as the evaluation leaves it
+    for (const x of [...out.changes, ...out.notices]) {
+      const rt = this.#rt.get(x.device);
+      if (rt) x.detail = deviceDetail(rt, now);
+    }
     return out;
   }
 
   /** Moves setpoints to what their schedules ask for now; true when one changed. */
   #scheduleSetpoints(now: Instant, events: ControlEvent[]): boolean {
     let changed = false;
-    const stageOf = (loc: string) => this.config.stages?.[loc];
+    const stageOf = (loc: string) => this.#cycles.stageOf(loc);
     for (const v of this.#programs.setpointValues(this.zone, now.wall, stageOf)) {
       const old = this.#setpoints.get(v.setpoint);
       if (old === v.value) continue;
@@ -302,13 +358,14 @@ export class ControlEngine {
       reading: (s) => this.#readings.get(s),
       deviceOn: (n) => this.#rt.get(n)?.guard.on ?? false,
       setpoint: (ref: TargetRef) => this.#setpoint(ref),
+      stage: (location) => this.#cycles.stageOf(location),
     };
   }
 
   /** Every device's state; times in wall-clock ms as of the latest time the engine was given. */
   status(): DeviceStatus[] {
     const now = this.#last;
-    const wall = (mono: number) => now.wall - (now.mono - mono);
+    const wall = (mono: number) => wallOf(mono, now);
     return [...this.#rt.values()].map((rt) => ({
       name: rt.cfg.name,
       label: rt.cfg.label,
@@ -324,6 +381,8 @@ export class ControlEngine {
       blocked: rt.blocked,
       fault: rt.fault,
       since: wall(rt.guard.since),
+      source: rt.source,
+      held: rt.held ? { ...rt.held, until: wall(rt.held.until) } : null,
     }));
   }
 
@@ -331,7 +390,7 @@ export class ControlEngine {
   snapshot(now: Instant = this.#last): EngineSnapshot {
     const devices: Record<string, DeviceSnapshot> = {};
     for (const rt of this.#rt.values()) devices[rt.cfg.name] = snapshotDevice(rt, now);
-    return { devices, setpoints: this.setpoints() };
+    return { devices, setpoints: this.setpoints(), cycles: this.#cycles.snapshot() };
   }
 
   /**
@@ -355,6 +414,8 @@ export class ControlEngine {
       )
         this.#setpoints.set(name, v);
     }
+    for (const location of this.#cycles.restore(s.cycles))
+      events.push({ type: 'cycle', at: now.wall, message: `${location}: saved grow cycle no longer fits; skipped` });
     for (const [name, snap] of Object.entries(s.devices ?? {})) {
       const rt = this.#rt.get(name);
       if (rt && snap) events.push(restoreDevice(rt, snap, now, this.config.manual));

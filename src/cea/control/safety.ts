@@ -141,3 +141,11 @@ export function holdBackText(want: boolean, d: GuardDecision, now: number): stri
   if (d.blocked === 'exclusion') return `${what} (${d.detail})`;
   return d.until !== undefined ? `${what}, ${formatDuration(d.until - now)} left` : `${what} (${d.detail})`;
 }
+
+/** What holds a switch back, for `held.why`: `min off`, `switch-on limit (30 switch-ons in the last 1 h)`. */
+export function holdBackWhy(d: GuardDecision): string {
+  if (!d.blocked) return 'blocked';
+  return d.blocked === 'toggle_limit' || d.blocked === 'exclusion'
+    ? `${LABELS[d.blocked]} (${d.detail})`
+    : LABELS[d.blocked];
+}

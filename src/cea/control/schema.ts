@@ -133,6 +133,8 @@ export const DeviceSchema = Type.Object(
 
 export const SetpointSchema = Type.Object(
   {
+    /** Friendly name on the dashboard, e.g. "Flower temperature"; default: the setpoint's name. */
+    label: Type.Optional(Type.String({ minLength: 1, maxLength: 80 })),
     value: Type.Number(),
     min: Type.Optional(Type.Number()),
     max: Type.Optional(Type.Number()),

@@ -1,9 +1,36 @@
 import type { DeviceConfig, Mode, OnOff } from './config.js';
 import type { ControllerMemory } from './controllers.js';
 import type { BlockReason, GuardSnapshot, RelayGuard } from './safety.js';
+import type { CycleState } from '../../contracts/commands.js';
 
 /** Why an output changed (the control history's `source`). */
 export type ChangeSource = 'rule' | 'schedule' | 'manual' | 'failsafe' | 'safety' | 'mode' | 'startup';
+
+/** What became of a device command, told on the `device:update` that answers it. */
+export interface CommandAnswer {
+  /** The command's entry id on `actuators:commands`. */
+  id: string;
+  outcome: 'applied' | 'held' | 'refused';
+  reason: string;
+}
+
+/**
+ * What a dashboard shows beside a device's state (DeviceUpdate's optional
+ * fields), as of the evaluation that produced the change or notice.
+ * Times in wall-clock ms.
+ */
+export interface DeviceDetail {
+  label: string;
+  kind: string;
+  /** When the output last switched. */
+  since: number;
+  /** What set the current state. */
+  source: 'schedule' | 'rule' | 'manual' | 'mode' | 'safety' | 'failsafe';
+  /** When a manual or off mode returns to auto; null in auto or "until changed". */
+  expiresAt: number | null;
+  /** A switch held back by min on/off time or the start limit. */
+  held: { want: OnOff; until: number; why: string } | null;
+}
 
 /** A change of a device's output or mode: one `device:update` and one control history row. */
 export interface DeviceChange {
@@ -20,6 +47,10 @@ export interface DeviceChange {
   by: string;
   /** Wall-clock ms (written out). */
   at: number;
+  /** The device's details after the evaluation (set by the engine). */
+  detail?: DeviceDetail;
+  /** Set on the change that answers a command. */
+  command?: CommandAnswer;
 }
 
 /**
@@ -36,6 +67,9 @@ export interface DeviceNotice {
   reason: string;
   /** Wall-clock ms. */
   at: number;
+  detail?: DeviceDetail;
+  /** Set on the notice that answers a command. */
+  command?: CommandAnswer;
 }
 
 export type EventType =
@@ -48,7 +82,8 @@ export type EventType =
   | 'fault'
   | 'restored'
   | 'limit'
-  | 'programs';
+  | 'programs'
+  | 'cycle';
 
 /** Something worth telling an operator (published on `automation:events`, kept in the control history). */
 export interface ControlEvent {
@@ -77,6 +112,10 @@ export interface DeviceStatus {
   blocked: BlockReason | null;
   fault: string | null;
   since: number;
+  /** What set the current state. */
+  source: DeviceDetail['source'];
+  /** A switch held back (min on/off, start limit); `until` wall-clock ms. */
+  held: DeviceDetail['held'];
 }
 
 /** What is persisted per device so a restart can restore it (times in wall-clock ms: monotonic time restarts at a reboot). */
@@ -95,6 +134,8 @@ export interface DeviceSnapshot {
 export interface EngineSnapshot {
   devices: Record<string, DeviceSnapshot>;
   setpoints: Record<string, number>;
+  /** location → its grow cycle (persisted as `_cycles`). */
+  cycles?: Record<string, CycleState>;
 }
 
 export interface EvaluateResult {
@@ -123,4 +164,8 @@ export interface Runtime {
   blockedWant: boolean;
   fault: string | null;
   published: { state: OnOff; mode: Mode };
+  /** What set the current state (DeviceUpdate `source`). */
+  source: DeviceDetail['source'];
+  /** A switch held back (min on/off, start limit): what it wants, monotonic deadline, why. */
+  held: { want: OnOff; until: number; why: string } | null;
 }

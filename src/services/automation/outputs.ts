@@ -1,7 +1,7 @@
 import type { Connection } from '../../bus/connection.js';
 import { Publisher } from '../../bus/topics.js';
 import { DEVICE_UPDATE } from '../../contracts/names.js';
-import type { ControlEvent, DeviceChange, DeviceNotice, DeviceStatus } from '../../cea/control/engine.js';
+import type { ControlEvent, DeviceNotice, DeviceStatus } from '../../cea/control/engine.js';
 import type { Logger } from '../../util/log.js';
 import type { ControlRecorder } from './recorder.js';
 import { deviceUpdate, noticeUpdate } from './updates.js';
@@ -40,7 +40,7 @@ export class ControlOutputs {
   }
 
   /** A change of output or mode. */
-  change(c: Pick<DeviceChange, 'location' | 'cluster' | 'device' | 'to' | 'mode' | 'at'> & { reason?: string }) {
+  change(c: Parameters<typeof deviceUpdate>[0]) {
     return this.#pub
       .publishTopic(DEVICE_UPDATE, [c.location, c.cluster], deviceUpdate(c, this.#simulated))
       .catch(() => this.#onFailure());

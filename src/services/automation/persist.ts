@@ -3,6 +3,7 @@ import type { OnOff } from '../../cea/control/config.js';
 import type { EngineSnapshot, DeviceSnapshot } from '../../cea/control/engine.js';
 import type { ManualPolicy } from '../../cea/control/limits.js';
 import type { Logger } from '../../util/log.js';
+import type { CycleState } from '../../contracts/commands.js';
 import { deviceStatesToRestore, type ControlRecorder } from './recorder.js';
 
 /**
@@ -18,6 +19,8 @@ export interface PersistedState {
 
 const SETPOINTS = '_setpoints';
 const ONTIME = '_ontime';
+/** JSON `{location: {stage, start, by, at}}`: the grow cycles (the api reads it for the rooms). */
+const CYCLES = '_cycles';
 
 /**
  * Reads the state hash: one field per device (JSON DeviceSnapshot) plus
@@ -30,17 +33,19 @@ export async function loadState(conn: Connection, key: string): Promise<Persiste
   const bad: string[] = [];
   let setpoints: Record<string, number> = {};
   let onTime: Record<string, Record<string, number>> = {};
+  let cycles: Record<string, CycleState> = {};
   for (const [field, value] of Object.entries(raw as Record<string, string>)) {
     try {
       const v = JSON.parse(String(value)) as unknown;
       if (field === SETPOINTS) setpoints = v as Record<string, number>;
       else if (field === ONTIME) onTime = v as Record<string, Record<string, number>>;
+      else if (field === CYCLES) cycles = v as Record<string, CycleState>;
       else devices[field] = v as DeviceSnapshot;
     } catch {
       bad.push(field);
     }
   }
-  return { snapshot: { devices, setpoints }, onTime, bad };
+  return { snapshot: { devices, setpoints, cycles }, onTime, bad };
 }
 
 /** Writes the whole state in one HSET. */
@@ -49,6 +54,7 @@ export async function saveState(conn: Connection, key: string, s: PersistedState
   for (const [name, d] of Object.entries(s.snapshot.devices ?? {})) fields[name] = JSON.stringify(d);
   fields[SETPOINTS] = JSON.stringify(s.snapshot.setpoints ?? {});
   fields[ONTIME] = JSON.stringify(s.onTime);
+  fields[CYCLES] = JSON.stringify(s.snapshot.cycles ?? {});
   await conn.run(`HSET ${key}`, (c) => c.hSet(key, fields));
 }
 

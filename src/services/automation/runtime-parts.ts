@@ -70,6 +70,7 @@ export function startedChange(d: DeviceStatus, at: number): DeviceChange {
     reason: 'automation started: safe state',
     by: 'automation',
     at,
+    detail: { label: d.label, kind: d.kind, since: at, source: 'safety', expiresAt: null, held: null },
   };
 }
 
@@ -85,5 +86,6 @@ export function stoppedChange(d: DeviceStatus, safe: OnOff, at: number): DeviceC
     reason: 'automation stopped: safe state',
     by: 'automation',
     at,
+    detail: { label: d.label, kind: d.kind, since: at, source: 'safety', expiresAt: null, held: null },
   };
 }

@@ -18,7 +18,7 @@ import { takeLive, takeUpdate } from './inputs.js';
 import { checkSensorReadings, type SensorReadings } from '../../contracts/updates.js';
 import { SENSOR_UPDATE } from '../../contracts/names.js';
 import { ServerClock } from './server-clock.js';
-import { fieldsToCommand } from './updates.js';
+import { answerOn, fieldsToCommand } from './updates.js';
 import { ControlOutputs } from './outputs.js';
 import { reconfigureEngine, ReloadRefusedError } from './reconfigure.js';
 import {
@@ -233,14 +233,15 @@ export class AutomationRuntime {
         this.#reject(`command ${e.id} is older than 60 s; ignored`, undefined, raw);
         continue;
       }
-      this.#onCommand(raw, this.#o.commandStream);
+      this.#onCommand(raw, this.#o.commandStream, e.id);
     }
     await this.#chain;
   }
 
-  #onCommand(raw: unknown, via: string): void {
+  /** One command; `id`, its stream entry id, goes on the device:update that answers it. */
+  #onCommand(raw: unknown, via: string, id?: string): void {
     const p = this.#parser.parse(raw);
-    if (!p.ok) return this.#reject(`${via}: ${p.error}`, undefined, raw);
+    if (!p.ok) return this.#reject(`${via}: ${p.error}`, undefined, raw, id);
     const t = this.now();
     this.#stats.commands++;
     if (p.kind === 'reload') return void this.reloadPrograms(p.command.by);
@@ -252,20 +253,33 @@ export class AutomationRuntime {
       this.#enqueue({ changes: [], events: [r.event] });
       return this.#evaluate();
     }
+    if (p.kind === 'cycle') {
+      const r = this.engine.setCycle(p.command, t);
+      if (!r.ok) return this.#reject(`${via}: ${r.error}`, p.command.by);
+      this.#chain = this.#chain.then(() => this.#persist());
+      this.#enqueue({ changes: [], events: [r.event] });
+      return this.#evaluate();
+    }
+    const device = p.command.device;
     const r = this.engine.command(p.command, t);
-    if (!r.ok) return this.#reject(`${via}: ${r.error}`, p.command.by, p.command);
+    if (!r.ok) return this.#reject(`${via}: ${r.error}`, p.command.by, p.command, id, r.error);
     this.#chain = this.#chain.then(() => this.#persist()); // the new mode is persisted before the relay moves
     this.#enqueue({ changes: [], events: [r.event] });
-    this.#evaluate([p.command.device]);
+    const res = this.engine.evaluate(this.now(), [device]);
+    const answer = id !== undefined ? this.engine.answer(device, id) : undefined;
+    if (answer) answerOn(res, device, answer, () => this.engine.notice(device, answer.reason, this.now()));
+    this.#enqueue(res);
+    this.#retryFaults();
   }
 
   /** Counts, logs and announces a refused command; a known device also gets a device:update saying why. */
-  #reject(message: string, by: string | undefined, raw?: unknown): void {
+  #reject(message: string, by: string | undefined, raw?: unknown, id?: string, why = message): void {
     this.#stats.rejectedCommands++;
     this.#log.warn({ by }, `command rejected: ${message}`);
     const t = this.now();
     const device = raw !== null && typeof raw === 'object' ? (raw as { device?: unknown }).device : undefined;
-    const notice = typeof device === 'string' ? this.engine.notice(device, `refused: ${message}`, t) : undefined;
+    const notice = typeof device === 'string' ? this.engine.notice(device, `refused: ${why}`, t) : undefined;
+    if (notice && id !== undefined) notice.command = { id, outcome: 'refused', reason: why };
     this.#enqueue({
       changes: [],
       events: [{ type: 'command', message: `rejected: ${message}`, at: t.wall, ...(by ? { by } : {}) }],

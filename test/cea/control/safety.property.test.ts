@@ -242,14 +242,19 @@ describe('safety invariants (property-based)', () => {
                 ...(s.ttl && s.mode !== 'auto' ? { ttl_s: s.ttl } : {}),
                 ...(s.untilChanged && !s.ttl && s.mode !== 'auto' ? { until_changed: true as const } : {}),
               };
-              const r = engine.command(cmd, now());
               const d = byName.get(s.device);
+              const manualOn = d !== undefined && cmd.mode === 'manual' && cmd.state === 1;
+              // a manual on is refused while an exclusive partner is on or the room is over its hard limit
+              const partnerOn =
+                manualOn &&
+                d.safeState === 0 &&
+                d.exclusive.some((n) => engine.status().find((x) => x.name === n)?.state === 1);
+              const hl = d?.hardLimit;
+              const lr = hl ? engine.reading(hl.sensor) : undefined;
+              const over = manualOn && d.safeState === 0 && lr !== undefined && lr.value > Number(hl!.above);
+              const r = engine.command(cmd, now());
               const refused =
-                d !== undefined &&
-                cmd.mode === 'manual' &&
-                cmd.state === 1 &&
-                'until_changed' in cmd &&
-                NO_UNTIL_CHANGED.includes(d.kind);
+                partnerOn || over || (manualOn && 'until_changed' in cmd && NO_UNTIL_CHANGED.includes(d.kind));
               expect(r.ok).toBe(d !== undefined && !refused);
               if (r.ok && cmd.mode !== 'auto')
                 granted.set(s.device, {

@@ -107,7 +107,14 @@ describe.each(BACKENDS)('history and export through HTTP on $name', (backend) =>
   it('minute buckets: the right min, max, avg and count for each', async () => {
     const { status, body } = await history(`from=${T0}&to=${T0 + N * 1000}&points=120`);
     expect(status).toBe(200);
-    expect(body).toMatchObject({ sensor: 'dry_bulb_f', unit: '°C', from: T0, to: T0 + N * 1000, points: 120 });
+    expect(body).toMatchObject({
+      sensor: 'dry_bulb_f',
+      unit: '°C',
+      from: T0,
+      to: T0 + N * 1000,
+      points: 120,
+      bucketMs: 60_000,
+    });
     const buckets = body.buckets as Bucket[];
     expect(buckets).toHaveLength(120);
     buckets.forEach((b, k) => {

@@ -89,6 +89,11 @@ describe('automation end to end on a real Redis', () => {
       timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       reason: 'dry_bulb_f 20 < 21.5 (setpoint 22)',
       simulated: true,
+      // what the dashboard shows beside the state: no label in this file, so the name
+      label: 'heater_f',
+      kind: 'heater',
+      since: msgs[0]!.message.timestamp,
+      source: 'rule',
     });
     await sub.close();
   });

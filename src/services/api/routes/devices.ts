@@ -47,6 +47,7 @@ const SetpointsResponse = Type.Object({
   setpoints: Type.Array(
     Type.Object({
       name: Type.String(),
+      label: Type.String({ description: 'friendly name (`label:` in devices.yaml, default the name)' }),
       value: Type.Number(),
       min: Nullable(Type.Number()),
       max: Nullable(Type.Number()),
@@ -179,6 +180,7 @@ export async function deviceControlRoutes(app: ApiApp, ctx: ApiContext): Promise
       return {
         setpoints: Object.entries(cfg?.setpoints ?? {}).map(([name, s]) => ({
           name,
+          label: s.label ?? name,
           value: typeof current[name] === 'number' ? current[name] : s.value,
           min: s.min ?? null,
           max: s.max ?? null,
@@ -217,7 +219,14 @@ export async function deviceControlRoutes(app: ApiApp, ctx: ApiContext): Promise
           })),
         ]),
       );
-      return { devices };
+      // who each device is, for charts grouped by room with friendly names
+      const about = Object.fromEntries(
+        (cfg?.devices ?? []).map((d) => [
+          d.name,
+          { label: d.label ?? d.name, location: d.location, cluster: d.cluster },
+        ]),
+      );
+      return { devices, about };
     },
   );
 }

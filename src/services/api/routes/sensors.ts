@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { chooseWidth } from '../../../store/buckets.js';
 import type { ApiApp } from '../app.js';
 import { ApiError, timeRange, withRedis, withStore, type ApiContext } from '../context.js';
 import { LiveSnapshots, readLive } from '../live.js';
@@ -70,6 +71,9 @@ export async function sensorRoutes(app: ApiApp, ctx: ApiContext): Promise<void> 
             from: Type.Integer(),
             to: Type.Integer(),
             points: Type.Integer(),
+            bucketMs: Type.Integer({
+              description: 'width of one bucket (ms); consecutive buckets further apart are a gap in the data',
+            }),
             buckets: Type.Array(historyBucketSchema),
           }),
           ...errorResponses,
@@ -91,7 +95,15 @@ export async function sensorRoutes(app: ApiApp, ctx: ApiContext): Promise<void> 
         );
       }
       const buckets = await withStore(ctx, 'history', (s) => s.history({ sensor: sensor.name, from, to, points }));
-      return { sensor: sensor.name, unit: sensor.unit, from, to, points, buckets };
+      return {
+        sensor: sensor.name,
+        unit: sensor.unit,
+        from,
+        to,
+        points,
+        bucketMs: chooseWidth(from, to, points),
+        buckets,
+      };
     },
   );
 }
