@@ -79,7 +79,12 @@ export function portOwner(port: number): PortOwner | undefined {
       if (m && inodes.has(m[1] as string)) {
         let command = '';
         try {
-          command = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+          command = fs
+            .readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+            .split('\0')
+            .filter(Boolean)
+            .join(' ')
+            .replace(/\s+/g, ' ');
         } catch {
           // gone meanwhile
         }

@@ -69,14 +69,13 @@ async function answers(url: string, okStatus: (s: number) => boolean): Promise<b
 }
 
 /**
- * Resolves once the dashboard answers: `GET /` with 200 and `GET
- * /api/health` with its JSON (200, or 503 while Redis or the store is still
+ * Resolves once the dashboard answers: `GET /` with 200 and `GET /health` with its JSON (200, or 503 while Redis or the store is still
  * coming up: the page is served either way). Rejects with `UP_NOT_UP` when
  * `givenUp()` names a reason or at the deadline.
  */
 export async function waitForDashboard(w: DashboardWait): Promise<void> {
   const deadline = Date.now() + w.timeoutMs;
-  const health = new URL('api/health', w.url).href;
+  const health = new URL('health', w.url).href;
   for (;;) {
     const reason = w.givenUp();
     if (reason) throw new UpError('UP_NOT_UP', reason);

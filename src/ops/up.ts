@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { ServiceEntry } from './services-list.js';
 import { freePort, waitForPort } from './ports.js';
 import { ensureQuickstartToken, type QuickstartToken } from './quickstart-token.js';
-import { checkPorts, waitForDashboard, type PlannedPort } from './up-checks.js';
+import { checkPorts, UpError, waitForDashboard, type PlannedPort } from './up-checks.js';
 import { RedisProcess } from './redis-process.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 
@@ -30,7 +30,7 @@ export interface UpOptions {
   quickstartToken: boolean;
   /** @defaultValue false — also print the token itself once on the terminal when it is created (never logged). */
   showNewToken: boolean;
-  /** @defaultValue 120000 — how long the dashboard (GET / and /api/health) may take to answer before up gives up. */
+  /** @defaultValue 120000 — how long the dashboard (GET / and /health) may take to answer before up gives up. */
   dashboardWaitMs: number;
   /** @defaultValue 3 — the api exiting this many times before the dashboard answers is a crash loop: give up. */
   crashLoopExits: number;
@@ -53,6 +53,8 @@ export interface UpOptions {
   say: (line: string) => void;
   /** Passed to the {@link Supervisor}. */
   supervisor: Partial<SupervisorOptions>;
+  /** @defaultValue unset — aborted (Ctrl+C while starting): everything started so far is stopped, startUp rejects. */
+  signal?: AbortSignal;
 }
 
 export const UP_DEFAULTS = {
@@ -239,6 +241,7 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
   let dashboardUrl: string | undefined;
   try {
     for (const s of o.services) {
+      if (o.signal?.aborted) throw new UpError('UP_NOT_UP', 'stopped while starting');
       const onCrash = s.onCrash;
       await sup.add({
         name: s.name,
@@ -267,10 +270,12 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
         url: dashboardUrl,
         timeoutMs: o.dashboardWaitMs,
         givenUp: () =>
-          apiExits.length >= o.crashLoopExits
-            ? `the api keeps crashing (${apiExits.length} exits, last: ${apiExits.at(-1)}): ` +
-              'read its lines above; Canopy is NOT up'
-            : undefined,
+          o.signal?.aborted
+            ? 'stopped while starting'
+            : apiExits.length >= o.crashLoopExits
+              ? `the api keeps crashing (${apiExits.length} exits, last: ${apiExits.at(-1)}): ` +
+                'read its lines above; Canopy is NOT up'
+              : undefined,
       });
     }
   } catch (err) {
@@ -296,7 +301,18 @@ export async function runUpUntilSignal(input: UpInput): Promise<void> {
   const say = input.say ?? UP_DEFAULTS.say;
   // a closed stdout (`canopy up | head`) must not kill the supervisor and orphan its children
   process.stdout.on('error', () => undefined);
-  const handle = await startUp(input);
+  // Ctrl+C while starting: stop what started (the managed Redis included) instead of orphaning it
+  const starting = new AbortController();
+  const abort = () => starting.abort();
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+  let handle: UpHandle;
+  try {
+    handle = await startUp({ ...input, signal: starting.signal });
+  } finally {
+    process.off('SIGINT', abort);
+    process.off('SIGTERM', abort);
+  }
   say('Ctrl+C stops everything.');
   process.once('exit', () => {
     handle.supervisor.killAllSync();
