@@ -273,8 +273,7 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
           o.signal?.aborted
             ? 'stopped while starting'
             : apiExits.length >= o.crashLoopExits
-              ? `the api keeps crashing (${apiExits.length} exits, last: ${apiExits.at(-1)}): ` +
-                'read its lines above; Canopy is NOT up'
+              ? `the api keeps crashing (${apiExits.length} exits, last: ${apiExits.at(-1)}); Canopy is NOT up`
               : undefined,
       });
     }

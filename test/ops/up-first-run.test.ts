@@ -83,7 +83,7 @@ describe('canopy up says "up" only when the dashboard answers', () => {
     const { code } = await up.exited;
     expect(code).toBe(1);
     expect(up.lines.some((l) => /^api exited unexpectedly/.test(l))).toBe(true);
-    expect(up.lines.join('\n')).toMatch(/the api keeps crashing \(3 exits, last: exit code 1\)/);
+    expect(up.lines.join('\n')).toMatch(/the api keeps crashing \(\d+ exits, last: exit code 1\); Canopy is NOT up/);
     expect(up.lines.filter((l) => /^Canopy is up|^Dashboard:/.test(l))).toEqual([]);
     expect(up.lines).toContain('Redis stopped'); // the managed Redis is not left behind
   }, 240_000);
