@@ -7,12 +7,7 @@ import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
 import { scannerEnv } from '../../config/scanner.js';
 import { workerEnv } from '../../config/worker.js';
-
-function positiveInt(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${text}"`);
-  return n;
-}
+import { positiveIntOption } from '../numbers.js';
 
 /** `canopy scanner` and `canopy worker`: the two halves of the CAN pipeline. */
 export function registerPipeline(program: Command): void {
@@ -59,7 +54,7 @@ export function registerPipeline(program: Command): void {
       'consume can:raw (group can-worker): decode, calibrate, validate, derive; store, live keys, sensor:update',
     )
     .option('--name <consumer>', 'consumer name, stable across restarts (env CANOPY_WORKER_NAME)', workerEnv().name)
-    .option('--batch <n>', 'entries per read and per store transaction', String(WORKER_DEFAULTS.batchSize))
+    .option('--batch <n>', 'entries per read and per store transaction', positiveIntOption, WORKER_DEFAULTS.batchSize)
     .option(
       '--sqlite-synchronous <mode>',
       'SQLite: FULL (each commit synced before its entries are acked) or NORMAL (env CANOPY_WORKER_SQLITE_SYNCHRONOUS)',
@@ -69,10 +64,10 @@ export function registerPipeline(program: Command): void {
       'after',
       '\nEnvironment: REDIS_URL, DATABASE_URL, CANOPY_DATA_DIR, CANOPY_DBC, CANOPY_NODES, CANOPY_SENSORS.',
     )
-    .action(async (opts: { name?: string; batch: string; sqliteSynchronous: string }) => {
+    .action(async (opts: { name?: string; batch: number; sqliteSynchronous: string }) => {
       const base = loadBaseConfig();
       const log = createLogger('worker', base.logLevel);
-      const batchSize = positiveInt('--batch', opts.batch);
+      const batchSize = opts.batch;
       const sqliteSynchronous = opts.sqliteSynchronous.toUpperCase();
       if (sqliteSynchronous !== 'FULL' && sqliteSynchronous !== 'NORMAL') {
         process.stderr.write(
