@@ -7,6 +7,13 @@ import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
 import { scannerEnv } from '../../config/scanner.js';
 import { workerEnv } from '../../config/worker.js';
+import { storeRetention } from '../../config/retention.js';
+import { openStore, type RetentionTable } from '../../store/index.js';
+import { DAY_MS } from '../../store/options.js';
+
+function retentionDays(r: Partial<Record<RetentionTable, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(r).map(([t, ms]) => [t, (ms ?? 0) / DAY_MS]));
+}
 import { positiveIntOption } from '../numbers.js';
 
 /** `canopy scanner` and `canopy worker`: the two halves of the CAN pipeline. */
@@ -75,15 +82,27 @@ export function registerPipeline(program: Command): void {
         );
         process.exit(2);
       }
-      await runUntilSignal('worker', log, () =>
-        startWorker({
-          redisUrl: base.redisUrl,
-          databaseUrl: base.databaseUrl,
-          consumer: opts.name,
-          batchSize,
-          sqliteSynchronous,
-          logger: log,
-        }),
-      );
+      await runUntilSignal('worker', log, async () => {
+        // the worker's store, with the retention it sweeps hourly (SQLite: raw rows 90 days, rollups kept)
+        const retention = storeRetention(base.databaseUrl);
+        const store = await openStore(base.databaseUrl, { sqliteSynchronous, retention });
+        log.info({ retentionDays: retentionDays(retention) }, 'store retention');
+        try {
+          const h = await startWorker({
+            redisUrl: base.redisUrl,
+            databaseUrl: base.databaseUrl,
+            store,
+            consumer: opts.name,
+            batchSize,
+            sqliteSynchronous,
+            logger: log,
+          });
+          // the store is this command's: closed after the worker has finished its batch
+          return Object.assign(h, { stop: () => h.stop().finally(() => store.close()) });
+        } catch (err) {
+          await store.close();
+          throw err;
+        }
+      });
     });
 }

@@ -35,6 +35,8 @@ export interface DoctorOptions {
   diskFailPct: number;
   /** @defaultValue 15 */
   diskWarnPct: number;
+  /** @defaultValue 0 (no retention) — how long the worker keeps raw rows (CANOPY_RETENTION_RAW_DAYS; SQLite default 90 days), ms. */
+  rawRetentionMs: number;
   /** @defaultValue unset (not checked) — the relay bus and devices file the automation uses: every MCP23017 is probed. */
   relays?: RelayCheckOptions;
 }
@@ -50,6 +52,7 @@ export const DOCTOR_DEFAULTS = {
   chronyc: 'chronyc',
   diskFailPct: 5,
   diskWarnPct: 15,
+  rawRetentionMs: 0,
 };
 
 export interface DoctorReport {
@@ -64,7 +67,7 @@ export async function runDoctor(
   const o: DoctorOptions = { ...DOCTOR_DEFAULTS, ...input };
   const [redis, store, relays] = await Promise.all([
     redisChecks({ url: o.redisUrl, expectServices: o.expectServices, timeoutMs: o.timeoutMs }),
-    storeChecks(o.databaseUrl, o.timeoutMs),
+    storeChecks(o.databaseUrl, o.timeoutMs, o.rawRetentionMs),
     o.relays ? relayChecks(o.relays) : Promise.resolve([]),
   ]);
   let sqliteFile: string | undefined;
