@@ -36,7 +36,14 @@ export interface StoreGrowth {
   bytesPerRow: number | undefined;
   /** Rows written in the last 24 hours (raw and rollups). */
   rowsLastDay: number;
-  /** rowsLastDay × bytesPerRow. */
+  /**
+   * Rows per day: rowsLastDay, or scaled up to a day when the store holds
+   * less than a day of readings (a new install), from the span it holds.
+   */
+  rowsPerDay: number;
+  /** The span (ms) the figure is measured over: a day, or less on a new store. */
+  measuredMs: number;
+  /** rowsPerDay × bytesPerRow. */
   bytesPerDay: number;
 }
 
@@ -67,5 +74,20 @@ export function sqliteGrowth(db: Database.Database, fileBytes: number, now = Dat
     );
   }
   const bytesPerRow = rows > 0 ? fileBytes / rows : undefined;
-  return { fileBytes, rows, bytesPerRow, rowsLastDay, bytesPerDay: Math.round(rowsLastDay * (bytesPerRow ?? 0)) };
+  // a store younger than a day: scale what it holds to a day (at least a minute of it)
+  let measuredMs = DAY_MS;
+  if (tables.has('sensor_readings')) {
+    const oldest = db.prepare('SELECT min(time) FROM sensor_readings').pluck().get() as number | null;
+    if (oldest !== null && now - oldest < DAY_MS) measuredMs = Math.max(60_000, now - oldest);
+  }
+  const rowsPerDay = Math.round((rowsLastDay * DAY_MS) / measuredMs);
+  return {
+    fileBytes,
+    rows,
+    bytesPerRow,
+    rowsLastDay,
+    rowsPerDay,
+    measuredMs,
+    bytesPerDay: Math.round(rowsPerDay * (bytesPerRow ?? 0)),
+  };
 }

@@ -86,15 +86,32 @@ describe('canopy doctor reports retention and disk growth per day', () => {
     const r = checks.find((c) => c.id === 'store.retention');
     expect(r?.status).toBe('ok');
     expect(r?.detail).toMatch(
-      /^raw readings kept 90 days, rollups kept; growth \d+\.\d MB\/day \((\d+) rows in 24 h × (\d+) B\/row\)/,
+      /^raw readings kept 90 days, rollups kept; growth \d+\.\d MB\/day \((\d+) rows\/day × (\d+) B\/row\)/,
     );
-    const [, rows, perRow] = /\((\d+) rows in 24 h × (\d+) B\/row\)/.exec(r?.detail ?? '') ?? [];
+    const [, rows, perRow] = /\((\d+) rows\/day × (\d+) B\/row\)/.exec(r?.detail ?? '') ?? [];
     expect(Number(rows)).toBeGreaterThanOrEqual(1200 * 2); // raw rows and their 1-minute rollups
     expect(Number(rows)).toBeLessThan(1800 * 2 + 100); // not the older ones
     const size = fs.statSync(file).size + (fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0);
     expect(Number(perRow)).toBeGreaterThan(0);
     expect(Number(perRow)).toBeLessThanOrEqual(size);
     expect(r?.detail).toMatch(/the free disk holds ~\d+ days of it/);
+  });
+
+  it('a store younger than a day: its rows are scaled to a day from the span it holds', async () => {
+    const file = path.join(tempDir('canopy-ret-'), 'canopy.db');
+    const now = Date.now();
+    await seeded(file, [{ agoMs: 0, minutes: 120 }], now); // 2 h of readings, one a minute
+    const db = new Database(file, { readonly: true });
+    try {
+      const r = retentionCheck(db, fs.statSync(file).size, 90, 1e12, now);
+      expect(r.detail).toMatch(/rows\/day × \d+ B\/row, from the last 2\.0 h\)/);
+      const perDay = Number(/\((\d+) rows\/day/.exec(r.detail)?.[1]);
+      // 120 raw rows and 120 one-minute rollups (and a few hourly ones) in ~2 h: ~12 × 240 a day
+      expect(perDay).toBeGreaterThan(11 * 240);
+      expect(perDay).toBeLessThan(13 * 245);
+    } finally {
+      db.close();
+    }
   });
 
   it('warns when nothing is ever deleted, or when the disk fills before old rows go', async () => {

@@ -50,7 +50,8 @@ export function retentionCheck(
   const growth =
     g.bytesPerRow === undefined
       ? 'no rows yet: growth unknown'
-      : `growth ${(g.bytesPerDay / MB).toFixed(1)} MB/day (${g.rowsLastDay} rows in 24 h × ${Math.round(g.bytesPerRow)} B/row)`;
+      : `growth ${(g.bytesPerDay / MB).toFixed(1)} MB/day (${g.rowsPerDay} rows/day × ${Math.round(g.bytesPerRow)} B/row` +
+        (g.measuredMs < DAY_MS ? `, from the last ${formatSpan(g.measuredMs)})` : ')');
   const daysLeft = freeBytes !== undefined && g.bytesPerDay > 0 ? Math.floor(freeBytes / g.bytesPerDay) : undefined;
   const left = daysLeft === undefined ? '' : `; the free disk holds ~${daysLeft} days of it`;
   const detail = `${kept}; ${growth}${left}`;
@@ -69,6 +70,10 @@ export function retentionCheck(
       `the disk fills before old rows are deleted: lower CANOPY_RETENTION_RAW_DAYS below ${daysLeft} or free space`,
     );
   return ok('store.retention', 'Store retention', detail);
+}
+
+function formatSpan(ms: number): string {
+  return ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`;
 }
 
 function freeBytesAt(file: string): number | undefined {
