@@ -254,7 +254,11 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
           ? {
               ready: async () => {
                 try {
-                  await waitForPort(s.port as number, '127.0.0.1', o.portWaitMs);
+                  // an api crash loop or Ctrl+C ends the wait early: the dashboard check below says why
+                  await Promise.race([
+                    waitForPort(s.port as number, '127.0.0.1', o.portWaitMs),
+                    until(() => apiExits.length >= o.crashLoopExits || o.signal?.aborted === true, o.portWaitMs),
+                  ]);
                 } catch {
                   say(`${s.name} does not listen on port ${s.port} yet; going on`);
                 }
@@ -369,4 +373,11 @@ function sayToken(t: QuickstartToken, show: boolean, say: (line: string) => void
       "paste it into the dashboard's token field",
   );
   if (t.created && show) say(`  token: ${t.token}`);
+}
+
+/** Resolves once `cond()` holds (checked every 100 ms); never rejects, gives up silently after `timeoutMs`. */
+async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (!cond()) await new Promise(() => undefined); // only the port wait may end the race then
 }
