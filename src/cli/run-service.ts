@@ -1,4 +1,5 @@
-import type { Logger } from '../util/log.js';
+import { logFormat, type Logger } from '../util/log.js';
+import { expectedErrorLine } from './expected.js';
 import type { ServiceHandle } from '../services/types.js';
 
 /** Exit status after an uncaught exception or unhandled rejection (the supervisor restarts the service). */
@@ -64,9 +65,7 @@ export async function runUntilSignal(name: string, log: Logger, start: () => Pro
   try {
     handle = await start();
   } catch (err) {
-    log.fatal({ err }, `${name} failed to start`);
-    process.stderr.write(`canopy ${name}: ${(err as Error).message}\n`);
-    process.exit(1);
+    failedToStart(name, log, err);
   }
   let stopping = false;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -83,4 +82,21 @@ export async function runUntilSignal(name: string, log: Logger, start: () => Pro
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+}
+
+/**
+ * A start that failed: an expected error (docs/errors.md: port in use, Redis
+ * or the store unreachable, bad configuration) is one line with its fix and
+ * no stack trace; anything else is logged with its stack. The human line goes
+ * to stderr unless the log itself is the readable one on this terminal.
+ * Exits 1 once the log is flushed.
+ */
+function failedToStart(name: string, log: Logger, err: unknown): never {
+  const line = expectedErrorLine(name, err);
+  const code = (err as { code?: unknown }).code;
+  if (line) log.fatal({ code: typeof code === 'string' ? code : undefined }, line);
+  else log.fatal({ err }, `${name} failed to start`);
+  if (!line || logFormat() === 'json') process.stderr.write(`${line ?? `canopy ${name}: ${(err as Error).message}`}\n`);
+  log.flush();
+  process.exit(1);
 }

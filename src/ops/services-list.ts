@@ -9,6 +9,8 @@ export interface ServiceEntry {
   args: string[];
   /** TCP port it listens on (the api: the dashboard); `canopy up` waits for it and prints the URL. */
   port?: number;
+  /** How the user chooses another port (said when the port is taken), e.g. `CANOPY_API_PORT=N`. */
+  portHint?: string;
   /** CLI arguments after `canopy` run when the process dies unexpectedly, before its restart (the watchdog). */
   onCrash?: string[];
   /** Node.js options of the process (before the script), e.g. V8 memory limits. */
@@ -28,7 +30,12 @@ export function upServices(opts: { source?: string } = {}): ServiceEntry[] {
   services.push({ name: 'worker', args: ['worker'], nodeArgs: WORKER_NODE_ARGS });
   services.push({ name: 'scanner', args: ['scanner', '--source', opts.source ?? 'sim'] });
   const apiPort = apiEnv().port ?? 8000;
-  services.push({ name: 'api', args: ['api', '--port', String(apiPort), '--host', '127.0.0.1'], port: apiPort });
+  services.push({
+    name: 'api',
+    args: ['api', '--port', String(apiPort), '--host', '127.0.0.1'],
+    port: apiPort,
+    portHint: 'CANOPY_API_PORT=N (e.g. CANOPY_API_PORT=8080 canopy up)',
+  });
   services.push({ name: 'automation', args: ['automation'], onCrash: ['automation', '--safe-state'] });
   services.push({ name: 'alerts', args: ['alerts'] });
   services.push({ name: 'recorder', args: ['recorder'] });

@@ -4,6 +4,8 @@ import net from 'node:net';
 import path from 'node:path';
 import type { ServiceEntry } from './services-list.js';
 import { freePort, waitForPort } from './ports.js';
+import { ensureQuickstartToken, type QuickstartToken } from './quickstart-token.js';
+import { checkPorts, UpError, waitForDashboard, type PlannedPort } from './up-checks.js';
 import { RedisProcess } from './redis-process.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 
@@ -17,8 +19,21 @@ export interface UpOptions {
   cliPath: string;
   /** @defaultValue unset — a Redis to use; unset means start and manage one. */
   redisUrl?: string;
-  /** @defaultValue 6379 — port of the managed Redis; a free one when taken. */
+  /** @defaultValue 6379 — port of the managed Redis; a free one when taken (unless `redisPortFixed`). */
   redisPort: number;
+  /** @defaultValue false — `redisPort` was chosen by the user (`--redis-port`): taken means refuse, not replace. */
+  redisPortFixed: boolean;
+  /**
+   * @defaultValue true — with no API tokens configured (`CANOPY_API_TOKENS[_FILE]` unset), create the
+   * quick start's operator token in the data directory on the first run and reuse it (docs/operations.md).
+   */
+  quickstartToken: boolean;
+  /** @defaultValue false — also print the token itself once on the terminal when it is created (never logged). */
+  showNewToken: boolean;
+  /** @defaultValue 120000 — how long the dashboard (GET / and /health) may take to answer before up gives up. */
+  dashboardWaitMs: number;
+  /** @defaultValue 3 — the api exiting this many times before the dashboard answers is a crash loop: give up. */
+  crashLoopExits: number;
   /** @defaultValue 30000 — how long to wait for a service's port (the api) before going on. */
   portWaitMs: number;
   /** @defaultValue 30000 — time allowed for a watchdog (safe-state) command. */
@@ -38,10 +53,17 @@ export interface UpOptions {
   say: (line: string) => void;
   /** Passed to the {@link Supervisor}. */
   supervisor: Partial<SupervisorOptions>;
+  /** @defaultValue unset — aborted (Ctrl+C while starting): everything started so far is stopped, startUp rejects. */
+  signal?: AbortSignal;
 }
 
 export const UP_DEFAULTS = {
   redisPort: 6379,
+  redisPortFixed: false,
+  quickstartToken: true,
+  showNewToken: false,
+  dashboardWaitMs: 120_000,
+  crashLoopExits: 3,
   portWaitMs: 30_000,
   watchdogTimeoutMs: 30_000,
   livenessMs: 30_000,
@@ -127,11 +149,19 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
   const o: UpOptions = { ...UP_DEFAULTS, ...input };
   const say = o.say;
   fs.mkdirSync(o.dataDir, { recursive: true });
+  // every port first: nothing starts when one is taken
+  const planned: PlannedPort[] = o.services.flatMap((s) =>
+    s.port === undefined ? [] : [{ what: `the ${s.name}`, port: s.port, hint: s.portHint ?? 'its port option' }],
+  );
+  if (!o.redisUrl && o.redisPortFixed)
+    planned.unshift({ what: 'the managed Redis', port: o.redisPort, hint: '--redis-port N' });
+  await checkPorts(planned);
+  const qt = wantsQuickstartToken(o) ? ensureQuickstartToken(o.dataDir) : undefined;
   let redis: RedisProcess | undefined;
   let redisUrl = o.redisUrl;
   if (!redisUrl) {
     let port = o.redisPort;
-    if (await portTaken(port)) {
+    if (!o.redisPortFixed && (await portTaken(port))) {
       const other = await freePort();
       say(`port ${port} is taken (another Redis?); the managed Redis uses ${other}`);
       port = other;
@@ -152,9 +182,12 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
     REDIS_URL: redisUrl,
     CANOPY_DATA_DIR: o.dataDir,
     ...simulatedRelaysByChoice(o.env, o.dataDir),
+    ...(qt ? { CANOPY_API_TOKENS_FILE: qt.tokensFile } : {}),
   };
   sup.on('start', (name, pid) => say(`${name} started (pid ${pid})`));
+  const apiExits: string[] = [];
   sup.on('exit', (name, code, signal) => {
+    if (name === 'api' && !sup.stopping) apiExits.push(signal ? `signal ${signal}` : `exit code ${code}`);
     if (!sup.stopping) say(`${name} exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`);
   });
   sup.on('restart', (name, delayMs, crashes) => say(`restarting ${name} in ${delayMs} ms (crash ${crashes} in a row)`));
@@ -208,6 +241,7 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
   let dashboardUrl: string | undefined;
   try {
     for (const s of o.services) {
+      if (o.signal?.aborted) throw new UpError('UP_NOT_UP', 'stopped while starting');
       const onCrash = s.onCrash;
       await sup.add({
         name: s.name,
@@ -220,7 +254,11 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
           ? {
               ready: async () => {
                 try {
-                  await waitForPort(s.port as number, '127.0.0.1', o.portWaitMs);
+                  // an api crash loop or Ctrl+C ends the wait early: the dashboard check below says why
+                  await Promise.race([
+                    waitForPort(s.port as number, '127.0.0.1', o.portWaitMs),
+                    until(() => apiExits.length >= o.crashLoopExits || o.signal?.aborted === true, o.portWaitMs),
+                  ]);
                 } catch {
                   say(`${s.name} does not listen on port ${s.port} yet; going on`);
                 }
@@ -229,6 +267,19 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
           : {}),
       });
       if (s.name === 'api' && s.port !== undefined) dashboardUrl = `http://127.0.0.1:${s.port}/`;
+    }
+    if (dashboardUrl) {
+      say(`waiting for the dashboard to answer at ${dashboardUrl} …`);
+      await waitForDashboard({
+        url: dashboardUrl,
+        timeoutMs: o.dashboardWaitMs,
+        givenUp: () =>
+          o.signal?.aborted
+            ? 'stopped while starting'
+            : apiExits.length >= o.crashLoopExits
+              ? `the api keeps crashing (${apiExits.length} exits, last: ${apiExits.at(-1)}); Canopy is NOT up`
+              : undefined,
+      });
     }
   } catch (err) {
     await stop();
@@ -240,6 +291,7 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
       : `Canopy is up: ${o.services.map((s) => s.name).join(', ')}`,
   );
   say(dashboardUrl ? `Dashboard: ${dashboardUrl}` : 'no api service configured: no dashboard');
+  if (qt) sayToken(qt, o.showNewToken, say);
   return { supervisor: sup, redis, redisUrl, dashboardUrl, stop };
 }
 
@@ -252,7 +304,18 @@ export async function runUpUntilSignal(input: UpInput): Promise<void> {
   const say = input.say ?? UP_DEFAULTS.say;
   // a closed stdout (`canopy up | head`) must not kill the supervisor and orphan its children
   process.stdout.on('error', () => undefined);
-  const handle = await startUp(input);
+  // Ctrl+C while starting: stop what started (the managed Redis included) instead of orphaning it
+  const starting = new AbortController();
+  const abort = () => starting.abort();
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+  let handle: UpHandle;
+  try {
+    handle = await startUp({ ...input, signal: starting.signal });
+  } finally {
+    process.off('SIGINT', abort);
+    process.off('SIGTERM', abort);
+  }
   say('Ctrl+C stops everything.');
   process.once('exit', () => {
     handle.supervisor.killAllSync();
@@ -294,4 +357,27 @@ function simulatedRelaysByChoice(extra: NodeJS.ProcessEnv, dataDir: string): Nod
   const env = { ...process.env, ...extra };
   if (env.CANOPY_I2C || env.NODE_ENV === 'production') return {};
   return { CANOPY_I2C: `sim:${path.resolve(dataDir, 'mcp23017-sim.json')}`, CANOPY_ALLOW_SIMULATED_RELAYS: '1' };
+}
+
+/** The quick start makes its operator token when asked to and no API tokens are configured. */
+function wantsQuickstartToken(o: UpOptions): boolean {
+  const env = { ...process.env, ...o.env };
+  return o.quickstartToken && !env.CANOPY_API_TOKENS && !env.CANOPY_API_TOKENS_FILE;
+}
+
+/** Where the operator token is (and, once, on a terminal, the token itself: never in a log). */
+function sayToken(t: QuickstartToken, show: boolean, say: (line: string) => void): void {
+  if (t.tightened) say(`${t.operatorFile} was readable by others: set back to mode 0600`);
+  say(
+    `Operator token (to control devices): ${t.operatorFile} (mode 0600, ${t.created ? 'created now' : 'reused'}); ` +
+      "paste it into the dashboard's token field",
+  );
+  if (t.created && show) say(`  token: ${t.token}`);
+}
+
+/** Resolves once `cond()` holds (checked every 100 ms); never rejects, gives up silently after `timeoutMs`. */
+async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (!cond()) await new Promise(() => undefined); // only the port wait may end the race then
 }

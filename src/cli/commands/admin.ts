@@ -8,6 +8,7 @@ import { sendAdminMessage } from '../../bus/mailbox.js';
 import type { LiveInstance } from '../../bus/presence.js';
 import { loadBaseConfig } from '../../config/env.js';
 import { redisConnectionFromEnv } from '../../config/redis.js';
+import { numberOption } from '../numbers.js';
 
 /** `key=value` words → an object; values that parse as JSON are taken as such (`n=3`, `on=true`). */
 export function parseAdminArgs(words: string[]): Record<string, unknown> {
@@ -88,7 +89,7 @@ export function registerAdmin(program: Command): void {
     .argument('<target>', 'an instance (host:service:pid), a service name, `list`, or `send` (then the target)')
     .argument('[command]', 'the command')
     .argument('[args...]', 'key=value arguments')
-    .option('--timeout <ms>', 'how long to wait for each reply', '5000')
+    .option('--timeout <ms>', 'how long to wait for each reply', numberOption({ min: 1 }), 5000)
     .option('--no-wait', 'queue the message and return without waiting for a reply')
     .action(
       async (

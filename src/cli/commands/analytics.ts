@@ -3,6 +3,7 @@ import { parseBand, parseLimit, start, type ThresholdSpec } from '../../services
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
 import { analyticsEnv } from '../../config/analytics.js';
+import { numberOption } from '../numbers.js';
 
 interface AnalyticsOpts {
   vpdBand: string;
@@ -24,11 +25,12 @@ export function registerAnalytics(program: Command): void {
     )
     .option('--vpd-band <low:high>', 'default VPD target band, kPa (env ANALYTICS_VPD_BAND)', analyticsEnv().vpdBand)
     .option('--room-band <room=low:high...>', 'VPD target band of one room, e.g. "Flower Room=1.0:1.4"')
-    .option('--interval <ms>', 'publish interval', '5000')
+    .option('--interval <ms>', 'publish interval', numberOption({ integer: true, min: 100 }), 5000)
     .option(
       '--trend-window <minutes>',
       'readings the trend is fitted over (env ANALYTICS_TREND_WINDOW_MIN)',
-      analyticsEnv().trendWindowMin,
+      numberOption({ min: 1 }),
+      Number(analyticsEnv().trendWindowMin),
     )
     .option('--limit <sensor=low:high...>', 'a configured limit, e.g. "co2_*=400:1500" or "water_temp=:24"')
     .option(

@@ -3,14 +3,9 @@ import { loadBaseConfig } from '../../config/env.js';
 import { backup } from '../../ops/backup.js';
 import { packageVersion } from '../../config/version.js';
 import { toolsEnv } from '../../config/tools.js';
+import { countOption } from '../numbers.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
-
-function intOption(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number >= 0, got "${v}"`);
-  return n;
-}
 
 export function registerBackup(program: Command): void {
   program
@@ -20,7 +15,7 @@ export function registerBackup(program: Command): void {
         'into one timestamped directory; DATABASE_URL says which store',
     )
     .option('--out <dir>', 'where backups go (CANOPY_BACKUP_DIR)', toolsEnv().backupDir)
-    .option('--keep <n>', 'keep only the newest N backups in --out (0 keeps all)', '0')
+    .option('--keep <n>', 'keep only the newest N backups in --out (0 keeps all)', countOption, 0)
     .option('--config-dir <dir>', 'configuration directory to include (CANOPY_CONFIG_DIR)', toolsEnv().configDir)
     .option(
       '--env-file <file>',
@@ -33,7 +28,7 @@ export function registerBackup(program: Command): void {
     .action(
       async (opts: {
         out?: string;
-        keep: string;
+        keep: number;
         configDir?: string;
         envFile: string[];
         includeSecrets?: boolean;
@@ -44,7 +39,7 @@ export function registerBackup(program: Command): void {
           const r = await backup({
             databaseUrl: base.databaseUrl,
             outDir: opts.out ?? `${base.dataDir}/backups`,
-            keep: intOption('--keep', opts.keep),
+            keep: opts.keep,
             includeSecrets: opts.includeSecrets === true,
             version: packageVersion(),
             ...(opts.configDir ? { configDir: opts.configDir } : {}),

@@ -4,13 +4,15 @@ import { formatReport, runDoctor } from '../../ops/doctor/index.js';
 import { upServices } from '../../ops/services-list.js';
 import { automationEnv } from '../../config/automation.js';
 import { toolsEnv } from '../../config/tools.js';
+import { storeRetention } from '../../config/retention.js';
+import { StoreError } from '../../store/index.js';
 
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
     .description(
       'check and explain: Redis (reachable, version, persistence, ACL user), the store (reachable, migrated, ' +
-        'TimescaleDB), the CAN interface and its error counters, the relay bus and every MCP23017 devices.yaml uses, the clock, disk space and every service heartbeat; ' +
+        'TimescaleDB; SQLite: retention and growth per day), the CAN interface and its error counters, the relay bus and every MCP23017 devices.yaml uses, the clock, disk space and every service heartbeat; ' +
         'exits non-zero when something is wrong',
     )
     .option('--json', 'print the checks as JSON')
@@ -41,9 +43,20 @@ export function registerDoctor(program: Command): void {
         expectServices,
         canInterface: iface ?? 'can0',
         canRequired: iface !== undefined,
+        rawRetentionMs: rawRetentionMs(base.databaseUrl),
         relays: { i2c: automationEnv().i2cGiven, devicesFile: automationEnv().devicesFile },
       });
       process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
       process.exitCode = report.ok ? 0 : 1;
     });
+}
+
+/** The worker's raw retention for the report; an unparseable DATABASE_URL is the store check's to report. */
+function rawRetentionMs(databaseUrl: string): number {
+  try {
+    return storeRetention(databaseUrl).sensor_readings ?? 0;
+  } catch (err) {
+    if (err instanceof StoreError) return 0;
+    throw err;
+  }
 }

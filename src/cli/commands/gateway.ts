@@ -2,13 +2,14 @@ import type { Command } from 'commander';
 import { gatewayEnv, start } from '../../services/gateway/index.js';
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
+import { portOrZeroOption } from '../numbers.js';
 
 export function registerGateway(program: Command): void {
   program
     .command('gateway')
     .description('WebSocket gateway for edge relays: user:{id}:raw|features in, predictions/commands/alerts out')
     .option('--host <host>', 'interface to listen on [env CANOPY_GATEWAY_HOST, default 127.0.0.1]')
-    .option('--port <port>', 'port to listen on [env CANOPY_GATEWAY_PORT, default 8765]')
+    .option('--port <port>', 'port to listen on [env CANOPY_GATEWAY_PORT, default 8765]', portOrZeroOption)
     .addHelpText(
       'after',
       `

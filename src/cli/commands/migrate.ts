@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { migrateSqliteToPostgres, type MigrateProgress } from '../../store/migrate/index.js';
 import { loadBaseConfig } from '../../config/env.js';
+import { countOption, positiveIntOption } from '../numbers.js';
 
 const HELP = `
 Copies the can_messages table of an existing SQLite database (the seed's
@@ -93,8 +94,8 @@ export function registerMigrate(program: Command): void {
     .description('copy an existing SQLite can_messages database into PostgreSQL/TimescaleDB (resumable, verified)')
     .requiredOption('--from <sqlite:PATH>', 'the SQLite database to copy (seed schema)')
     .option('--to <postgres://…>', 'the target database (default: DATABASE_URL)')
-    .option('--chunk-size <rows>', 'rows per chunk (one transaction each)', '10000')
-    .option('--sample <rows>', 'rows compared field by field by the verification', '1000')
+    .option('--chunk-size <rows>', 'rows per chunk (one transaction each)', positiveIntOption, 10000)
+    .option('--sample <rows>', 'rows compared field by field by the verification', countOption, 1000)
     .option('--report <file>', 'also write every problem row (invalid JSON, …) to this file as JSON lines')
     .option('--timescale <mode>', 'auto: use TimescaleDB when available; on: require it; off: plain tables', 'auto')
     .option('--no-verify', 'skip the verification step')

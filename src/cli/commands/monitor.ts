@@ -1,6 +1,6 @@
 import { CAN_RAW } from '../../contracts/names.js';
 import { pipelinePathsEnv } from '../../config/pipeline.js';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { Connection } from '../../bus/connection.js';
 import { DbcDecoder, loadDbcFile } from '../../can/dbc/index.js';
 import { loadNodeMap, resolvePipelinePaths, type NodeMap } from '../../cea/config.js';
@@ -12,6 +12,7 @@ import { CanMonitor, runCanMonitor } from '../../monitor/can.js';
 import { runScreen, terminalSize, useColour } from '../../monitor/screen.js';
 import { redisConnectionFromEnv } from '../../config/redis.js';
 import { loadBaseConfig } from '../../config/env.js';
+import { numberOption } from '../numbers.js';
 
 interface CommonOpts {
   once?: boolean;
@@ -21,12 +22,7 @@ interface CommonOpts {
   dbc?: string;
 }
 
-const intIn = (lo: number, hi: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < lo || n > hi)
-    throw new InvalidArgumentError(`must be an integer from ${lo} to ${hi}`);
-  return n;
-};
+const intIn = (min: number, max: number) => numberOption({ integer: true, min, max });
 
 function common(cmd: Command, interval: string): Command {
   return cmd

@@ -7,12 +7,14 @@ import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
 import { scannerEnv } from '../../config/scanner.js';
 import { workerEnv } from '../../config/worker.js';
+import { storeRetention } from '../../config/retention.js';
+import { openStore, type RetentionTable } from '../../store/index.js';
+import { DAY_MS } from '../../store/options.js';
 
-function positiveInt(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${text}"`);
-  return n;
+function retentionDays(r: Partial<Record<RetentionTable, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(r).map(([t, ms]) => [t, (ms ?? 0) / DAY_MS]));
 }
+import { positiveIntOption } from '../numbers.js';
 
 /** `canopy scanner` and `canopy worker`: the two halves of the CAN pipeline. */
 export function registerPipeline(program: Command): void {
@@ -59,7 +61,7 @@ export function registerPipeline(program: Command): void {
       'consume can:raw (group can-worker): decode, calibrate, validate, derive; store, live keys, sensor:update',
     )
     .option('--name <consumer>', 'consumer name, stable across restarts (env CANOPY_WORKER_NAME)', workerEnv().name)
-    .option('--batch <n>', 'entries per read and per store transaction', String(WORKER_DEFAULTS.batchSize))
+    .option('--batch <n>', 'entries per read and per store transaction', positiveIntOption, WORKER_DEFAULTS.batchSize)
     .option(
       '--sqlite-synchronous <mode>',
       'SQLite: FULL (each commit synced before its entries are acked) or NORMAL (env CANOPY_WORKER_SQLITE_SYNCHRONOUS)',
@@ -69,10 +71,10 @@ export function registerPipeline(program: Command): void {
       'after',
       '\nEnvironment: REDIS_URL, DATABASE_URL, CANOPY_DATA_DIR, CANOPY_DBC, CANOPY_NODES, CANOPY_SENSORS.',
     )
-    .action(async (opts: { name?: string; batch: string; sqliteSynchronous: string }) => {
+    .action(async (opts: { name?: string; batch: number; sqliteSynchronous: string }) => {
       const base = loadBaseConfig();
       const log = createLogger('worker', base.logLevel);
-      const batchSize = positiveInt('--batch', opts.batch);
+      const batchSize = opts.batch;
       const sqliteSynchronous = opts.sqliteSynchronous.toUpperCase();
       if (sqliteSynchronous !== 'FULL' && sqliteSynchronous !== 'NORMAL') {
         process.stderr.write(
@@ -80,15 +82,27 @@ export function registerPipeline(program: Command): void {
         );
         process.exit(2);
       }
-      await runUntilSignal('worker', log, () =>
-        startWorker({
-          redisUrl: base.redisUrl,
-          databaseUrl: base.databaseUrl,
-          consumer: opts.name,
-          batchSize,
-          sqliteSynchronous,
-          logger: log,
-        }),
-      );
+      await runUntilSignal('worker', log, async () => {
+        // the worker's store, with the retention it sweeps hourly (SQLite: raw rows 90 days, rollups kept)
+        const retention = storeRetention(base.databaseUrl);
+        const store = await openStore(base.databaseUrl, { sqliteSynchronous, retention });
+        log.info({ retentionDays: retentionDays(retention) }, 'store retention');
+        try {
+          const h = await startWorker({
+            redisUrl: base.redisUrl,
+            databaseUrl: base.databaseUrl,
+            store,
+            consumer: opts.name,
+            batchSize,
+            sqliteSynchronous,
+            logger: log,
+          });
+          // the store is this command's: closed after the worker has finished its batch
+          return Object.assign(h, { stop: () => h.stop().finally(() => store.close()) });
+        } catch (err) {
+          await store.close();
+          throw err;
+        }
+      });
     });
 }

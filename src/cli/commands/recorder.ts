@@ -3,6 +3,7 @@ import { parseRecordUsers, parseUserKinds, start } from '../../services/recorder
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
 import { recorderEnv } from '../../config/recorder.js';
+import { numberOption } from '../numbers.js';
 
 export function registerRecorder(program: Command): void {
   program
@@ -13,8 +14,8 @@ export function registerRecorder(program: Command): void {
         'with --users, also the chosen users\u2019 channels, decoded (users-*.jsonl)',
     )
     .option('--dir <dir>', 'where the files go (default $CANOPY_DATA_DIR/recordings)')
-    .option('--retention-days <n>', 'delete files older than this', '14')
-    .option('--max-file-mb <n>', 'rotate a file past this size', '64')
+    .option('--retention-days <n>', 'delete files older than this', numberOption({ min: 0.001 }), 14)
+    .option('--max-file-mb <n>', 'rotate a file past this size', numberOption({ min: 0.001 }), 64)
     .option(
       '--users <list>',
       'record these users\u2019 user:{id}:* channels: alice,bob or * for every user (default $CANOPY_RECORD_USERS; unset = off)',

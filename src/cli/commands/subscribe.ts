@@ -10,6 +10,7 @@ import {
 import { createLogger } from '../../util/log.js';
 import { loadBaseConfig } from '../../config/env.js';
 import { redisConnectionFromEnv } from '../../config/redis.js';
+import { positiveIntOption } from '../numbers.js';
 
 /** Checks the `<user> <kind>` arguments of subscribe/publish. */
 export function userKindArgs(user: string, kind: string): UserChannelKind {
@@ -25,7 +26,7 @@ export function registerSubscribe(program: Command): void {
     .description('print the decoded messages of user:<user>:<kind> as JSON lines (msgpack or JSON payloads)')
     .argument('<user>', 'user id, e.g. jamie')
     .argument('<kind>', USER_CHANNEL_KINDS.join(' | '))
-    .option('-n, --count <n>', 'exit after this many messages')
+    .option('-n, --count <n>', 'exit after this many messages', positiveIntOption)
     .option('--no-validate', 'print messages even when they do not match the message contract')
     .addHelpText('after', '\nConnects with REDIS_URL (use the ACL user of a consumer allowed on that channel).')
     .action(async (user: string, kindArg: string, opts: { count?: string; validate: boolean }) => {

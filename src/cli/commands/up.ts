@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
 import { parseSource, runUpUntilSignal } from '../../ops/up.js';
 import { upServices } from '../../ops/services-list.js';
+import { expectedErrorLine } from '../expected.js';
+import { parseNumber, portOption } from '../numbers.js';
 
 export function registerUp(program: Command): void {
   program
@@ -11,24 +13,43 @@ export function registerUp(program: Command): void {
         'restarting crashed ones; Ctrl+C stops all in reverse order',
     )
     .option('--source <source>', 'frame source for the scanner: sim, replay:FILE or socketcan:IFACE', 'sim')
-    .option('--redis-port <port>', 'port of the managed Redis (when REDIS_URL is unset)', '6379')
-    .action(async (opts: { source: string; redisPort: string }) => {
-      const base = loadBaseConfig();
-      const redisPort = Number(opts.redisPort);
+    .option(
+      '--redis-port <port>',
+      'port of the managed Redis (when REDIS_URL is unset) [default: 6379, or a free one when taken]',
+      portOption,
+    )
+    .addHelpText(
+      'after',
+      '\nThe dashboard listens on CANOPY_API_PORT (default 8000): CANOPY_API_PORT=8080 canopy up.\n' +
+        'First run: an operator token is created in $CANOPY_DATA_DIR/operator.token (mode 0600) unless\n' +
+        'CANOPY_API_TOKENS or CANOPY_API_TOKENS_FILE is set.',
+    )
+    .action(async (opts: { source: string; redisPort?: number }) => {
       try {
+        const base = loadBaseConfig();
+        if (process.env.CANOPY_API_PORT) checkEnvPort('CANOPY_API_PORT', process.env.CANOPY_API_PORT);
         parseSource(opts.source);
-        if (!Number.isInteger(redisPort) || redisPort < 1 || redisPort > 65535)
-          throw new Error(`--redis-port must be a port number, got "${opts.redisPort}"`);
         await runUpUntilSignal({
           dataDir: base.dataDir,
           services: upServices({ source: opts.source }),
           cliPath: process.argv[1] ?? '',
-          redisPort,
+          ...(opts.redisPort !== undefined ? { redisPort: opts.redisPort, redisPortFixed: true } : {}),
           ...(base.redisUrl ? { redisUrl: base.redisUrl } : {}),
+          showNewToken: process.stdout.isTTY === true,
+          // the children's logs are read on this terminal: readable lines unless LOG_FORMAT says otherwise
+          env: process.stdout.isTTY && !process.env.LOG_FORMAT ? { LOG_FORMAT: 'pretty' } : {},
         });
       } catch (err) {
-        process.stderr.write(`canopy up: ${(err as Error).message}\n`);
+        process.stderr.write(`${expectedErrorLine('up', err) ?? `canopy up: ${(err as Error).message}`}\n`);
         process.exit(1);
       }
     });
+}
+
+function checkEnvPort(name: string, value: string): void {
+  try {
+    parseNumber(value, { integer: true, min: 1, max: 65535 });
+  } catch (err) {
+    throw new Error(`${name}=${value}: ${(err as Error).message} Set a port from 1 to 65535.`, { cause: err });
+  }
 }

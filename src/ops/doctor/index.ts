@@ -4,6 +4,8 @@ import { relayChecks, type RelayCheckOptions } from './relays.js';
 import { storeChecks } from './store.js';
 import { canCheck, clockCheck, diskCheck } from './system.js';
 import type { CheckResult } from './types.js';
+import { DAY_MS } from '../../store/options.js';
+import { SQLITE_DEFAULT_RAW_DAYS } from '../../store/retention.js';
 
 export type { CheckResult } from './types.js';
 
@@ -35,6 +37,8 @@ export interface DoctorOptions {
   diskFailPct: number;
   /** @defaultValue 15 */
   diskWarnPct: number;
+  /** @defaultValue 90 days (the SQLite default) — how long the worker keeps raw rows (CANOPY_RETENTION_RAW_DAYS), ms; 0: forever. */
+  rawRetentionMs: number;
   /** @defaultValue unset (not checked) — the relay bus and devices file the automation uses: every MCP23017 is probed. */
   relays?: RelayCheckOptions;
 }
@@ -50,6 +54,7 @@ export const DOCTOR_DEFAULTS = {
   chronyc: 'chronyc',
   diskFailPct: 5,
   diskWarnPct: 15,
+  rawRetentionMs: SQLITE_DEFAULT_RAW_DAYS * DAY_MS,
 };
 
 export interface DoctorReport {
@@ -64,7 +69,7 @@ export async function runDoctor(
   const o: DoctorOptions = { ...DOCTOR_DEFAULTS, ...input };
   const [redis, store, relays] = await Promise.all([
     redisChecks({ url: o.redisUrl, expectServices: o.expectServices, timeoutMs: o.timeoutMs }),
-    storeChecks(o.databaseUrl, o.timeoutMs),
+    storeChecks(o.databaseUrl, o.timeoutMs, o.rawRetentionMs),
     o.relays ? relayChecks(o.relays) : Promise.resolve([]),
   ]);
   let sqliteFile: string | undefined;

@@ -3,6 +3,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { PG_MIGRATIONS } from '../../store/postgres/schema.js';
 import { SQLITE_MIGRATIONS } from '../../store/sqlite/schema.js';
+import { DAY_MS } from '../../store/options.js';
+import { sqliteGrowth } from '../../store/retention.js';
 import { parseStoreUrl } from '../backup.js';
 import { fail, ok, warn, why, type CheckResult } from './types.js';
 
@@ -28,7 +30,62 @@ function migrated(tables: string[], version: number | undefined, latest?: number
   return ok('store.migrated', 'Store migrated', `schema version ${version ?? 'unknown'}; ${tables.length} tables`);
 }
 
-function sqliteChecks(file: string): CheckResult[] {
+const MB = 1e6;
+
+/**
+ * Retention and growth of a SQLite store: what is kept how long, rows and
+ * bytes per day (measured: rows of the last 24 h × bytes per row), and how
+ * many days of growth the free disk holds. Warns when raw rows are kept
+ * forever, or when the disk fills within the retention period.
+ */
+export function retentionCheck(
+  db: Database.Database,
+  fileBytes: number,
+  rawDays: number,
+  freeBytes: number | undefined,
+  now = Date.now(),
+): CheckResult {
+  const g = sqliteGrowth(db, fileBytes, now);
+  const kept = rawDays > 0 ? `raw readings kept ${rawDays} days, rollups kept` : 'everything kept (no retention)';
+  const growth =
+    g.bytesPerRow === undefined
+      ? 'no rows yet: growth unknown'
+      : `growth ${(g.bytesPerDay / MB).toFixed(1)} MB/day (${g.rowsPerDay} rows/day × ${Math.round(g.bytesPerRow)} B/row` +
+        (g.measuredMs < DAY_MS ? `, from the last ${formatSpan(g.measuredMs)})` : ')');
+  const daysLeft = freeBytes !== undefined && g.bytesPerDay > 0 ? Math.floor(freeBytes / g.bytesPerDay) : undefined;
+  const left = daysLeft === undefined ? '' : `; the free disk holds ~${daysLeft} days of it`;
+  const detail = `${kept}; ${growth}${left}`;
+  if (rawDays <= 0)
+    return warn(
+      'store.retention',
+      'Store retention',
+      detail,
+      'set CANOPY_RETENTION_RAW_DAYS (e.g. 90) so the SD card does not fill up',
+    );
+  if (daysLeft !== undefined && daysLeft < rawDays)
+    return warn(
+      'store.retention',
+      'Store retention',
+      detail,
+      `the disk fills before old rows are deleted: lower CANOPY_RETENTION_RAW_DAYS below ${daysLeft} or free space`,
+    );
+  return ok('store.retention', 'Store retention', detail);
+}
+
+function formatSpan(ms: number): string {
+  return ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+function freeBytesAt(file: string): number | undefined {
+  try {
+    const st = fs.statfsSync(file);
+    return st.bavail * st.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+function sqliteChecks(file: string, rawDays: number): CheckResult[] {
   if (!fs.existsSync(file))
     return [
       fail(
@@ -66,6 +123,7 @@ function sqliteChecks(file: string): CheckResult[] {
       version = Number(db.prepare('SELECT max(version) FROM schema_migrations').pluck().get());
     out.push(migrated(tables, version, Math.max(...SQLITE_MIGRATIONS.map((m) => m.version))));
     out.push(ok('store.timescaledb', 'TimescaleDB', 'not applicable: the store is SQLite'));
+    out.push(retentionCheck(db, size, rawDays, freeBytesAt(file)));
     return out;
   } catch (err) {
     return [fail('store.reachable', 'Store reachable', `${file}: ${why(err)}`, 'restore the latest backup')];
@@ -128,13 +186,18 @@ async function postgresChecks(url: string, timeoutMs: number): Promise<CheckResu
   }
 }
 
-/** Store reachable, migrated, TimescaleDB present or not. */
-export async function storeChecks(databaseUrl: string, timeoutMs = 3000): Promise<CheckResult[]> {
+/**
+ * Store reachable, migrated, TimescaleDB present or not; SQLite: its
+ * retention (`rawRetentionMs`, from CANOPY_RETENTION_RAW_DAYS) and growth per day.
+ */
+export async function storeChecks(databaseUrl: string, timeoutMs = 3000, rawRetentionMs = 0): Promise<CheckResult[]> {
   let store;
   try {
     store = parseStoreUrl(databaseUrl);
   } catch (err) {
     return [fail('store.reachable', 'Store reachable', why(err), 'set DATABASE_URL to sqlite:PATH or postgres://…')];
   }
-  return store.kind === 'sqlite' ? sqliteChecks(store.file) : postgresChecks(store.url, timeoutMs);
+  return store.kind === 'sqlite'
+    ? sqliteChecks(store.file, rawRetentionMs / DAY_MS)
+    : postgresChecks(store.url, timeoutMs);
 }

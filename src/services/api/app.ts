@@ -11,6 +11,7 @@ import Fastify, {
 } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ConfigError } from '../../bus/errors.js';
@@ -154,6 +155,28 @@ export function createServer(o: ApiOptions, handler: http.RequestListener): http
   return server;
 }
 
+/**
+ * The readable API reference at /docs (Swagger UI, served from the package's own files: no CDN);
+ * the OpenAPI document stays at /docs/json (and /docs/yaml). Same access rules as every read.
+ */
+const API_REFERENCE = {
+  routePrefix: '/docs',
+  validatorUrl: false as const,
+  uiConfig: { docExpansion: 'list' as const, deepLinking: true, defaultModelsExpandDepth: -1, tryItOutEnabled: false },
+  theme: {
+    title: 'Canopy API reference',
+    css: [
+      {
+        filename: 'canopy.css',
+        // readable in a dark room: the light page inverted (colours of methods kept by the hue turn)
+        content:
+          '.swagger-ui .topbar{display:none}' +
+          '@media (prefers-color-scheme: dark){html{background:#111}body{filter:invert(.9) hue-rotate(180deg)}}',
+      },
+    ],
+  },
+};
+
 /** The Fastify app with every route; not listening yet. */
 export async function buildApp(ctx: ApiContext, extra: ApiRoutes[] = []): Promise<FastifyInstance> {
   const app = Fastify({
@@ -225,10 +248,9 @@ export async function buildApp(ctx: ApiContext, extra: ApiRoutes[] = []): Promis
     scoped.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['system'] } }, async (_req, reply) =>
       reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.metrics()),
     );
-    scoped.get('/docs', { schema: { hide: true } }, async () => scoped.swagger());
-    scoped.get('/docs/json', { schema: { hide: true } }, async () => scoped.swagger());
   };
   await app.register(plugin);
+  await app.register(fastifySwaggerUi, API_REFERENCE);
 
   const root = ctx.options.webRoot;
   if (fs.existsSync(path.join(root, 'index.html'))) {

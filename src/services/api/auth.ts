@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { ConfigError } from '../../bus/errors.js';
 
@@ -26,6 +27,8 @@ export interface Identity {
  */
 export class TokenAuth {
   #entries: TokenEntry[];
+  /** Where a person finds a token (said in every 401/403): the quick start's `operator.token`, or the docs. */
+  hint = 'ask whoever runs Canopy for a token (CANOPY_API_TOKENS, docs/operations.md)';
 
   private constructor(entries: TokenEntry[]) {
     this.#entries = entries;
@@ -34,6 +37,7 @@ export class TokenAuth {
   /** Takes the tokens of `next` in place of these (a reload: every holder of this object sees them at once). */
   replaceWith(next: TokenAuth): void {
     this.#entries = next.#entries;
+    this.hint = next.hint;
   }
 
   /** How many tokens are configured (control endpoints refuse everyone when 0). */
@@ -98,7 +102,12 @@ export class TokenAuth {
   static load(opts: { tokens?: string | undefined; tokensFile?: string | undefined }): TokenAuth {
     const a = opts.tokens ? TokenAuth.parse(opts.tokens) : new TokenAuth([]);
     const b = opts.tokensFile ? TokenAuth.fromFile(opts.tokensFile) : new TokenAuth([]);
-    return new TokenAuth([...a.#entries, ...b.#entries]);
+    const all = new TokenAuth([...a.#entries, ...b.#entries]);
+    // the quick start (`canopy up`) keeps the operator token beside its tokens file
+    const beside = opts.tokensFile && path.join(path.dirname(opts.tokensFile), 'operator.token');
+    if (beside && fs.existsSync(beside))
+      all.hint = `paste the operator token from ${beside} into the dashboard (Authorization: Bearer <token>)`;
+    return all;
   }
 
   /** The role of a presented token, or undefined. Every entry is compared (no early exit). */
@@ -161,17 +170,17 @@ export function checkToken(auth: TokenAuth, token: string | undefined, role: Rol
       code: 'API_UNAUTHORIZED',
       message:
         auth.size === 0
-          ? 'no API tokens are configured (set CANOPY_API_TOKENS or CANOPY_API_TOKENS_FILE)'
+          ? 'no API tokens are configured: set CANOPY_API_TOKENS or CANOPY_API_TOKENS_FILE (canopy up creates an operator token on first run)'
           : token === undefined
-            ? 'this endpoint needs an Authorization: Bearer <token> header'
-            : 'the token is not valid',
+            ? `this needs a ${role} token: ${auth.hint}`
+            : `the token is not valid: ${auth.hint}`,
     };
   }
   if (rank(id.role) < rank(role)) {
     return {
       statusCode: 403,
       code: 'API_FORBIDDEN',
-      message: `this endpoint needs the ${role} role; the token has ${id.role}`,
+      message: `this needs the ${role} role; the token has ${id.role}: ${auth.hint}`,
     };
   }
   return id;

@@ -133,7 +133,7 @@ describe('bad parameters get 400 naming the parameter', () => {
 
 describe('docs and metrics', () => {
   it('serves an OpenAPI document at /docs covering every route', async () => {
-    const { status, body } = await getJson(t.api, '/docs');
+    const { status, body } = await getJson(t.api, '/docs/json');
     expect(status).toBe(200);
     expect(String(body.openapi)).toMatch(/^3\./);
     const paths = Object.keys(body.paths as object);
@@ -152,7 +152,7 @@ describe('docs and metrics', () => {
   });
 
   it("derives route schemas from the contracts: /api/devices answers the DeviceUpdate message's fields", async () => {
-    const { body } = await getJson(t.api, '/docs');
+    const { body } = await getJson(t.api, '/docs/json');
     type Node = { [k: string]: Node } & { required?: string[] };
     const paths = body.paths as Node;
     const items =
