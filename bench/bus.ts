@@ -112,8 +112,7 @@ async function rawDrain(conn: Connection, stream: string, group: string, n: numb
   const t0 = process.hrtime.bigint();
   for (;;) {
     const res = (await c.xReadGroup(group, 'raw', { key: stream, id: '>' }, { COUNT: 1000 })) as
-      | { messages: { id: string }[] }[]
-      | null;
+      { messages: { id: string }[] }[] | null;
     const msgs = res?.[0]?.messages ?? [];
     if (msgs.length === 0) break;
     acked += await c.xAck(
