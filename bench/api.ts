@@ -9,7 +9,7 @@
  * BENCH_API_HISTORY=0 skips the 30-day history fill and queries.
  * The API runs as its own process (`canopy api`), as in production.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,7 @@ import { freePort, waitForPort } from '../src/ops/ports.js';
 import { RedisProcess } from '../src/ops/redis-process.js';
 import { openStore } from '../src/store/index.js';
 import { startPostgres } from '../test/support/postgres.js';
+import { forkBare } from './lib/fork-bare.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/bench → dist/src/cli/main.js */
@@ -34,7 +35,7 @@ export function percentile(sorted: number[], p: number): number {
 
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
-interface ApiProcess {
+export interface ApiProcess {
   url: string;
   port: number;
   child: ChildProcess;
@@ -69,7 +70,7 @@ export async function spawnApi(env: NodeJS.ProcessEnv): Promise<ApiProcess> {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  await waitForPort(port, '127.0.0.1', 30_000);
+  await waitForPort(port, '127.0.0.1', 120_000); // slow to start on a loaded machine
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
@@ -95,34 +96,6 @@ async function liveLoad(url: string): Promise<{ p50: number; p99: number; rps: n
   const r = await autocannon({ url: `${url}/api/sensors/live`, connections: LIVE_CONNECTIONS, duration: LIVE_SECONDS });
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`live load: ${r.non2xx} non-2xx, ${r.errors} errors`);
   return { p50: r.latency.p50, p99: r.latency.p99, rps: round(r.requests.average, 0) };
-}
-
-/** Forks a bare server of bench/lib/bare-servers.ts and waits for it to listen. */
-export async function forkBare(mode: 'live' | 'ws' | 'gateway', args: string[]): Promise<ApiProcess> {
-  const port = await freePort();
-  const child = fork(
-    path.join(here, 'lib', 'bare-servers.js'),
-    [mode, ...args.slice(0, 1), String(port), ...args.slice(1)],
-    {
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`bare ${mode} server exited with ${code}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.send({ type: 'stop' });
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
-  };
 }
 
 /**
