@@ -333,7 +333,7 @@ const env = (name: string, dflt: number) => Number(process.env[name] || dflt);
  * lost; the capacity is the highest rate received per second at a step that held.
  */
 async function capacity(server: 'gateway' | 'bare', base: Omit<MeasureOptions, 'server' | 'hz' | 'predictions'>) {
-  const steps = (process.env.BENCH_GATEWAY_STEPS ?? '1000,2000,5000,10000,20000,40000')
+  const steps = (process.env.BENCH_GATEWAY_STEPS ?? '500,1000,2000,5000,10000,20000,40000')
     .split(',')
     .map(Number)
     .filter((x) => x > 0);

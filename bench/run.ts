@@ -5,7 +5,8 @@
  * average at start, machine and version details.
  *
  * `npm run bench -- all [--force]`: every benchmark in sequence, each in its
- * own process, then `bench/results/summary.md` + `summary.svg`.
+ * own process, then `bench/results/summary.md` + `summary.svg` (BENCH_SKIP=a,b
+ * leaves some out; their older result files still count in the summary).
  * `npm run bench -- summary`: only the summary, from the result files present.
  *
  * A benchmark refuses to start when the 1-minute load average is above
@@ -71,7 +72,8 @@ async function one(name: string, force: boolean): Promise<number> {
 /** Every benchmark in its own process (fresh heap, its own load check), then the summary. */
 async function all(force: boolean): Promise<number> {
   const failed: string[] = [];
-  for (const name of available()) {
+  const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
+  for (const name of available().filter((n) => !skip.has(n))) {
     process.stderr.write(`\n=== bench ${name} (load ${os.loadavg()[0]?.toFixed(2)}) ===\n`);
     const r = spawnSync(process.execPath, [path.join(here, 'run.js'), name, ...(force ? ['--force'] : [])], {
       stdio: 'inherit',
