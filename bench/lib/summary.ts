@@ -97,8 +97,8 @@ export function buildSummary(reports: Record<string, LoadedReport>, chartFile?: 
 }
 
 /**
- * A vega-lite bar chart: one bar per measured ratio, length = how far it is
- * from its target on a log scale where 1 is the target and right is better,
+ * A vega-lite bar chart: one bar per measured ratio, from the target (1) to
+ * how far the ratio is from it, on a log scale where right is better,
  * coloured met / missed, with a rule at 1.
  */
 export function chartSpec(ratios: RatioResult[]): vl.TopLevelSpec {
@@ -122,7 +122,9 @@ export function chartSpec(ratios: RatioResult[]): vl.TopLevelSpec {
       {
         mark: 'bar',
         encoding: {
-          y: { field: 'ratio', type: 'nominal', sort: null, title: null },
+          y: { field: 'ratio', type: 'nominal', sort: null, title: null, axis: { labelLimit: 280 } },
+          // from the target (1) to the score: left of it missed, right of it met
+          x2: { datum: 1 },
           x: {
             field: 'score',
             type: 'quantitative',
