@@ -1,8 +1,12 @@
 /**
  * `npm run bench -- api`: the API under load, against servers it starts itself.
- *  - GET /api/sensors/live at 200 concurrent connections (autocannon): p50, p99, req/s
+ *  - GET /api/sensors/live at 200 concurrent connections (autocannon): p50, p99, req/s, and
+ *    live_bare_req_per_s: a bare fastify route doing the same MGET and serialisation, loaded the same way
  *  - history of one sensor over 30 days of 1 Hz data (2.6M rows) → 1,000 points, per store
- *  - publish → every one of 1,000 WebSocket clients has the update: p50, p99
+ *  - publish → every one of 500 WebSocket clients (the API's cap) has the update: p50, p99, and
+ *    ws_bare_fanout_p99_ms: a bare `ws` server broadcasting the same bytes to as many clients
+ * Environment: BENCH_API_LIVE_SECONDS (10), BENCH_API_WS_CLIENTS (500, the API's cap), BENCH_API_WS_ROUNDS (100),
+ * BENCH_API_HISTORY=0 skips the 30-day history fill and queries.
  * The API runs as its own process (`canopy api`), as in production.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -17,6 +21,7 @@ import { freePort, waitForPort } from '../src/ops/ports.js';
 import { RedisProcess } from '../src/ops/redis-process.js';
 import { openStore } from '../src/store/index.js';
 import { startPostgres } from '../test/support/postgres.js';
+import { forkBare } from './lib/fork-bare.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/bench → dist/src/cli/main.js */
@@ -30,7 +35,7 @@ export function percentile(sorted: number[], p: number): number {
 
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
-interface ApiProcess {
+export interface ApiProcess {
   url: string;
   port: number;
   child: ChildProcess;
@@ -65,7 +70,7 @@ export async function spawnApi(env: NodeJS.ProcessEnv): Promise<ApiProcess> {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  await waitForPort(port, '127.0.0.1', 30_000);
+  await waitForPort(port, '127.0.0.1', 120_000); // slow to start on a loaded machine
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
@@ -80,16 +85,43 @@ export async function spawnApi(env: NodeJS.ProcessEnv): Promise<ApiProcess> {
   };
 }
 
-async function liveLoad(url: string): Promise<Record<string, number>> {
+const LIVE_CONNECTIONS = 200;
+const LIVE_SECONDS = Number(process.env.BENCH_API_LIVE_SECONDS || 10);
+// 500: the API's own cap on /ws clients (wsMaxClients; more are refused with 503)
+const WS_CLIENTS = Number(process.env.BENCH_API_WS_CLIENTS || 500);
+const WS_ROUNDS = Number(process.env.BENCH_API_WS_ROUNDS || 100);
+
+async function liveLoad(url: string): Promise<{ p50: number; p99: number; rps: number }> {
   // warm up, then measure
   await autocannon({ url: `${url}/api/sensors/live`, connections: 50, duration: 2 });
-  const r = await autocannon({ url: `${url}/api/sensors/live`, connections: 200, duration: 10 });
+  const r = await autocannon({ url: `${url}/api/sensors/live`, connections: LIVE_CONNECTIONS, duration: LIVE_SECONDS });
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`live load: ${r.non2xx} non-2xx, ${r.errors} errors`);
-  return {
-    live_p50_ms: r.latency.p50,
-    live_p99_ms: r.latency.p99,
-    live_req_per_s: round(r.requests.average, 0),
-  };
+  return { p50: r.latency.p50, p99: r.latency.p99, rps: round(r.requests.average, 0) };
+}
+
+/**
+ * `/api/sensors/live` of Canopy, then of the bare fastify route reading the
+ * same keys (live_bare_req_per_s, its denominator), loaded the same way.
+ */
+async function liveFigures(api: ApiProcess, redisUrl: string): Promise<Record<string, number>> {
+  const cat = (await (await fetch(`${api.url}/api/sensors`)).json()) as { sensors: { name: string }[] };
+  const c = await liveLoad(api.url);
+  const bare = await forkBare('live', [redisUrl, JSON.stringify(cat.sensors.map((x) => x.name))]);
+  try {
+    const b = await liveLoad(bare.url);
+    return {
+      live_connections: LIVE_CONNECTIONS,
+      live_sensors: cat.sensors.length,
+      live_p50_ms: c.p50,
+      live_p99_ms: c.p99,
+      live_req_per_s: c.rps,
+      live_bare_p50_ms: b.p50,
+      live_bare_p99_ms: b.p99,
+      live_bare_req_per_s: b.rps,
+    };
+  } finally {
+    await bare.stop();
+  }
 }
 
 /** How one round's update is sent: a PUBLISH of sensor:update, or a frame XADDed for the worker. */
@@ -260,34 +292,46 @@ export async function run(): Promise<Record<string, number>> {
     await client.close();
     const sqliteUrl = `sqlite:${path.join(dir, 'canopy.db')}`;
     const end = Math.floor(Date.now() / 3600_000) * 3600_000;
-    const t0 = performance.now();
-    figures.history_rows = await fillHistory(sqliteUrl, end);
-    figures.history_fill_sqlite_s = round((performance.now() - t0) / 1000, 1);
-    api = await spawnApi({ REDIS_URL: redis.url, DATABASE_URL: sqliteUrl });
-    const h = await historyTimes(api.url, end, 20);
-    figures.history_sqlite_p50_ms = h.p50;
-    figures.history_sqlite_p99_ms = h.p99;
-    figures.history_buckets = h.buckets;
-    // the same 30 days on PostgreSQL (its own API process)
-    const pg = await startPostgres();
-    const pgUrl = await pg.createDatabase();
-    const t1 = performance.now();
-    await fillHistory(pgUrl, end);
-    figures.history_fill_postgres_s = round((performance.now() - t1) / 1000, 1);
-    const pgApi = await spawnApi({ REDIS_URL: redis.url, DATABASE_URL: pgUrl });
-    try {
-      const hp = await historyTimes(pgApi.url, end, 20);
-      figures.history_postgres_p50_ms = hp.p50;
-      figures.history_postgres_p99_ms = hp.p99;
-    } finally {
-      await pgApi.stop();
-      await pg.kill();
+    if (process.env.BENCH_API_HISTORY !== '0') {
+      const t0 = performance.now();
+      figures.history_rows = await fillHistory(sqliteUrl, end);
+      figures.history_fill_sqlite_s = round((performance.now() - t0) / 1000, 1);
+      api = await spawnApi({ REDIS_URL: redis.url, DATABASE_URL: sqliteUrl });
+      const h = await historyTimes(api.url, end, 20);
+      figures.history_sqlite_p50_ms = h.p50;
+      figures.history_sqlite_p99_ms = h.p99;
+      figures.history_buckets = h.buckets;
+      // the same 30 days on PostgreSQL (its own API process)
+      const pg = await startPostgres();
+      const pgUrl = await pg.createDatabase();
+      const t1 = performance.now();
+      await fillHistory(pgUrl, end);
+      figures.history_fill_postgres_s = round((performance.now() - t1) / 1000, 1);
+      const pgApi = await spawnApi({ REDIS_URL: redis.url, DATABASE_URL: pgUrl });
+      try {
+        const hp = await historyTimes(pgApi.url, end, 20);
+        figures.history_postgres_p50_ms = hp.p50;
+        figures.history_postgres_p99_ms = hp.p99;
+      } finally {
+        await pgApi.stop();
+        await pg.kill();
+      }
     }
-    Object.assign(figures, await liveLoad(api.url));
-    Object.assign(figures, await fanOut(api.url, redis.url, 1000, 100, viaPublish, 'publish'));
+    api ??= await spawnApi({ REDIS_URL: redis.url, DATABASE_URL: sqliteUrl });
+    Object.assign(figures, await liveFigures(api, redis.url));
+    Object.assign(figures, await fanOut(api.url, redis.url, WS_CLIENTS, WS_ROUNDS, viaPublish, 'publish'));
+    // the denominator: a bare ws server broadcasting the same bytes to as many clients
+    const bareWs = await forkBare('ws', [redis.url]);
+    try {
+      const b = await fanOut(bareWs.url, redis.url, WS_CLIENTS, WS_ROUNDS, viaPublish, 'bare');
+      figures.ws_bare_fanout_p50_ms = b.ws_fanout_bare_p50_ms!;
+      figures.ws_bare_fanout_p99_ms = b.ws_fanout_bare_p99_ms!;
+    } finally {
+      await bareWs.stop();
+    }
     worker = spawnCli(['worker', '--name', 'bench-worker'], { REDIS_URL: redis.url, DATABASE_URL: sqliteUrl });
     await waitForKey(redis.url, 'heartbeat:bench-worker');
-    Object.assign(figures, await fanOut(api.url, redis.url, 1000, 100, viaFrame, 'xadd'));
+    Object.assign(figures, await fanOut(api.url, redis.url, WS_CLIENTS, WS_ROUNDS, viaFrame, 'xadd'));
   } finally {
     await api?.stop();
     if (worker && worker.exitCode === null) {

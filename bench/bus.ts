@@ -2,7 +2,9 @@
  * `npm run bench -- bus`: the bus against a redis-server it starts itself.
  *  - producer_per_s: our StreamProducer, 1,000 entries per pipelined batch
  *  - redis_benchmark_xadd_per_s: `redis-benchmark -c 1 -P 64 -n 200000 XADD <key> * f v` (the denominator)
- *  - drain_per_s: our consumer group worker, COUNT 1000 + XACK, a no-op handler
+ *  - drain_per_s: our consumer group worker, COUNT 1000 + XACK, a no-op handler, and
+ *    raw_drain_per_s (its denominator): a plain node-redis XREADGROUP COUNT 1000 + XACK loop
+ *    over the same entries (three interleaved rounds each, medians)
  *  - pubsub_p50_us / p99 / max: one-way latency Publisher → Subscriber at 1,000 msg/s
  *    (and the same through bare node-redis, as the floor our layer adds to)
  * Producer and redis-benchmark run three interleaved rounds of 200,000 and report medians.
@@ -19,7 +21,7 @@ import { Publisher } from '../src/bus/topics.js';
 import { RedisProcess } from '../src/ops/redis-process.js';
 import { percentile } from './report.js';
 
-const N = 200_000;
+const N = Number(process.env.BENCH_BUS_N || 200_000);
 const round = (x: number) => Math.round(x);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
@@ -69,12 +71,16 @@ function redisBenchmark(port: number): number {
   return Number(m[1]);
 }
 
-async function drain(conn: Connection, n = N): Promise<number> {
-  const stream = `bench:drain:${n}`;
+async function fillDrainStream(conn: Connection, stream: string, n: number): Promise<void> {
+  await conn.client.del(stream);
   const p = new StreamProducer(conn, { stream, trim: 'none' });
   const batch = Array.from({ length: 1000 }, (_, i) => ({ id: '0x101', data: 'AA FF 04 10', ts: String(i), dlc: '4' }));
   for (let i = 0; i < n / 1000; i++) await p.addMany(batch);
   await p.close();
+}
+
+/** Our consumer-group worker (COUNT 1000 + XACK, no-op handler) over the `n` entries of `stream`, as group `group`. */
+async function drain(conn: Connection, stream: string, group: string, n: number): Promise<number> {
   let handled = 0;
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
@@ -84,7 +90,7 @@ async function drain(conn: Connection, n = N): Promise<number> {
     async (entries) => {
       handled += entries.length;
     },
-    { stream, group: 'bench', batchSize: 1000, blockMs: 100 },
+    { stream, group, batchSize: 1000, blockMs: 100, startId: '0' },
   );
   const poll = setInterval(() => w.stats.acked >= n && done(), 1);
   await finished;
@@ -92,7 +98,31 @@ async function drain(conn: Connection, n = N): Promise<number> {
   clearInterval(poll);
   await w.stop();
   if (handled !== n) throw new Error(`drain handled ${handled} of ${n}`);
-  await conn.client.del(stream);
+  return n / s;
+}
+
+/**
+ * The denominator: a plain node-redis loop of XREADGROUP COUNT 1000 and XACK
+ * of the same ids over the same entries, as group `group` (created at 0).
+ */
+async function rawDrain(conn: Connection, stream: string, group: string, n: number): Promise<number> {
+  const c = conn.client;
+  await c.xGroupCreate(stream, group, '0');
+  let acked = 0;
+  const t0 = process.hrtime.bigint();
+  for (;;) {
+    const res = (await c.xReadGroup(group, 'raw', { key: stream, id: '>' }, { COUNT: 1000 })) as
+      { messages: { id: string }[] }[] | null;
+    const msgs = res?.[0]?.messages ?? [];
+    if (msgs.length === 0) break;
+    acked += await c.xAck(
+      stream,
+      group,
+      msgs.map((m) => m.id),
+    );
+  }
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (acked !== n) throw new Error(`raw drain acked ${acked} of ${n}`);
   return n / s;
 }
 
@@ -173,8 +203,20 @@ export async function run(): Promise<Record<string, number>> {
     }
     const producer_per_s = median(prod);
     const redis_benchmark_xadd_per_s = median(rb);
-    await drain(conn, 50_000); // warm-up
-    const drain_per_s = await drain(conn);
+    // Both drains read the same entries (each its own group), in interleaved rounds: medians.
+    const stream = 'bench:drain';
+    await fillDrainStream(conn, stream, N);
+    await drain(conn, stream, 'warm', N); // JIT warm-up, not counted
+    await rawDrain(conn, stream, 'rawwarm', N);
+    const dr: number[] = [];
+    const raw_: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      dr.push(await drain(conn, stream, `canopy${i}`, N));
+      raw_.push(await rawDrain(conn, stream, `raw${i}`, N));
+    }
+    await conn.client.del(stream);
+    const drain_per_s = median(dr);
+    const raw_drain_per_s = median(raw_);
     const ps = await pubsub(conn);
     const raw = await pubsubRaw(conn);
     return {
@@ -184,6 +226,7 @@ export async function run(): Promise<Record<string, number>> {
       redis_benchmark_xadd_per_s: round(redis_benchmark_xadd_per_s),
       producer_vs_redis_benchmark: Math.round((producer_per_s / redis_benchmark_xadd_per_s) * 100) / 100,
       drain_per_s: round(drain_per_s),
+      raw_drain_per_s: round(raw_drain_per_s),
       pubsub_p50_us: round(ps.p50),
       pubsub_p99_us: round(ps.p99),
       pubsub_max_us: round(ps.max),

@@ -9,8 +9,13 @@
  * generate 20,000 WebSocket messages/s alongside the consumer. Latencies compare
  * `performance.timeOrigin + performance.now()` across processes on one machine.
  *
+ * Then the capacity: the offered rate stepped up (BENCH_GATEWAY_STEPS msgs/s, no predictions)
+ * until p99 > 20 ms or a message is lost, through `canopy gateway` (capacity_msgs_per_s) and
+ * through a bare `ws` server that decodes the same messages and PUBLISHes them pipelined
+ * (bare_capacity_msgs_per_s, bench/lib/bare-servers.ts), each with the load generators' CPU.
+ *
  * Environment: BENCH_GATEWAY_RELAYS (200), BENCH_GATEWAY_HZ (100), BENCH_GATEWAY_SECONDS (15),
- * BENCH_GATEWAY_PROCS (2).
+ * BENCH_GATEWAY_PROCS (2), BENCH_GATEWAY_STEPS, BENCH_GATEWAY_STEP_SECONDS (10), BENCH_GATEWAY_MAIN.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,6 +27,7 @@ import { RelayClient } from '../src/client/relay.js';
 import { UserCodec, type RawMessage } from '../src/contracts/user-channels.js';
 import { freePort, waitForPort } from '../src/ops/ports.js';
 import { RedisProcess } from '../src/ops/redis-process.js';
+import { forkBare, type BareServer } from './lib/fork-bare.js';
 import { percentile } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -124,27 +130,43 @@ function procCpuSeconds(pid: number): number {
   return (Number(parts[11]) + Number(parts[12])) / 100; // utime + stime, clock ticks (100/s on Linux)
 }
 
-export async function run(): Promise<Record<string, number>> {
-  const relaysN = Number(process.env.BENCH_GATEWAY_RELAYS ?? 200);
-  const hz = Number(process.env.BENCH_GATEWAY_HZ ?? 100);
-  const seconds = Number(process.env.BENCH_GATEWAY_SECONDS ?? 15);
-  const procs = Number(process.env.BENCH_GATEWAY_PROCS ?? 2);
-  /** Latencies of the first seconds (JIT warm-up, connection buffers growing) are not counted; messages are. */
-  const warmupMs = Number(process.env.BENCH_GATEWAY_WARMUP_MS ?? 2000);
+interface MeasureOptions {
+  relaysN: number;
+  hz: number;
+  seconds: number;
+  procs: number;
+  warmupMs: number;
+  /** `canopy gateway`, or the bare ws server of bench/lib/bare-servers.ts. */
+  server: 'gateway' | 'bare';
+  /** Predictions back to every relay at 1 Hz (the gateway only: the bare server has no back channel). */
+  predictions: boolean;
+}
+
+/** One run: relays at `hz` for `seconds` through the server to one consumer. */
+async function measure(o: MeasureOptions): Promise<Record<string, number>> {
+  const { relaysN, hz, seconds, procs, warmupMs } = o;
   const load1 = os.loadavg()[0] ?? NaN;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canopy-bench-gateway-'));
   const redis = await RedisProcess.start({ dir, aof: false, rdb: false });
-  const port = await freePort();
+  let port = await freePort();
   const tokens = Array.from({ length: relaysN }, (_, i) => `${userId(i)}:${tokenOf(i)}`).join(',');
   const gwNodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof
-  const gw = spawn(process.execPath, [...gwNodeArgs, CLI, 'gateway', '--port', String(port)], {
-    env: { ...process.env, REDIS_URL: redis.url, CANOPY_GATEWAY_TOKENS: tokens, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  let bare: BareServer | undefined;
+  let gw: ChildProcess;
+  if (o.server === 'bare') {
+    bare = await forkBare('gateway', [redis.url]);
+    gw = bare.child;
+    port = bare.port;
+  } else {
+    gw = spawn(process.execPath, [...gwNodeArgs, CLI, 'gateway', '--port', String(port)], {
+      env: { ...process.env, REDIS_URL: redis.url, CANOPY_GATEWAY_TOKENS: tokens, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+  }
   const children: ChildProcess[] = [];
   let consumer: UserChannels | undefined;
   try {
-    await waitForPort(port);
+    await waitForPort(port, '127.0.0.1', 120_000);
     consumer = await UserChannels.connect({ redis: { url: redis.url } });
     const c = consumer;
     const lat: number[] = [];
@@ -208,7 +230,9 @@ export async function run(): Promise<Record<string, number>> {
     const t0 = now();
     // predictions: 1 Hz per user, spread over the second
     let predsPublished = 0;
+    const loadGen0 = children.reduce((sum, ch) => sum + procCpuSeconds(ch.pid!), 0);
     const predTimer = setInterval(() => {
+      if (!o.predictions) return;
       const slot = Math.floor((now() - startAt) / 100) % 10;
       for (let i = slot; i < relaysN; i += 10) {
         predsPublished++;
@@ -222,6 +246,7 @@ export async function run(): Promise<Record<string, number>> {
     const cpu1 = procCpuSeconds(gw.pid!);
     const redisCpu1 = procCpuSeconds(redis.pid!);
     const selfCpu = process.cpuUsage(selfCpu0);
+    const loadGen1 = children.reduce((sum, ch) => sum + procCpuSeconds(ch.pid!), 0);
     const elapsed = (now() - t0) / 1000;
     await Promise.all(done);
     const sent = reports.reduce((s, r) => s + Object.values(r.sent).reduce((a, b) => a + b, 0), 0);
@@ -248,9 +273,10 @@ export async function run(): Promise<Record<string, number>> {
     const got = total();
     const predsGot = predsTotal();
     for (const ch of children) ch.send({ type: 'stop' });
-    const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as {
-      stats: Record<string, number>;
-    };
+    const health =
+      o.server === 'gateway'
+        ? ((await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { stats: Record<string, number> })
+        : { stats: {} as Record<string, number> };
     const predLat = reports.flatMap((r) => r.predLatencies).sort((a, b) => a - b);
     lat.sort((a, b) => a - b);
     return {
@@ -278,6 +304,7 @@ export async function run(): Promise<Record<string, number>> {
       gateway_cpu_pct: round(((cpu1 - cpu0) / elapsed) * 100, 1),
       redis_cpu_pct: round(((redisCpu1 - redisCpu0) / elapsed) * 100, 1),
       consumer_cpu_pct: round(((selfCpu.user + selfCpu.system) / 1e6 / elapsed) * 100, 1),
+      load_generators_cpu_pct: round(((loadGen1 - loadGen0) / elapsed) * 100, 1),
       gateway_publish_errors: health.stats.publishErrors ?? NaN,
       gateway_closed_rate: health.stats.closedRate ?? NaN,
       gateway_closed_slow: health.stats.closedSlow ?? NaN,
@@ -286,14 +313,78 @@ export async function run(): Promise<Record<string, number>> {
   } finally {
     for (const ch of children) if (ch.exitCode === null) ch.kill('SIGKILL');
     await consumer?.close().catch(() => undefined);
-    gw.kill('SIGTERM');
-    await new Promise((r) => gw.once('exit', r));
+    if (bare) await bare.stop();
+    else {
+      gw.kill('SIGTERM');
+      await new Promise((r) => gw.once('exit', r));
+    }
     await redis.stop();
     if (process.env.BENCH_GATEWAY_REDIS_LOG) {
       process.stderr.write(fs.readFileSync(path.join(dir, 'redis.log'), 'utf8').split('\n').slice(-15).join('\n'));
     }
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const env = (name: string, dflt: number) => Number(process.env[name] || dflt);
+
+/**
+ * Steps the offered rate (relays × hz) up until p99 > 20 ms or a message is
+ * lost; the capacity is the highest rate received per second at a step that held.
+ */
+async function capacity(server: 'gateway' | 'bare', base: Omit<MeasureOptions, 'server' | 'hz' | 'predictions'>) {
+  const steps = (process.env.BENCH_GATEWAY_STEPS ?? '500,1000,2000,5000,10000,20000,40000')
+    .split(',')
+    .map(Number)
+    .filter((x) => x > 0);
+  let best: Record<string, number> | undefined;
+  for (const rate of steps) {
+    const hz = rate / base.relaysN;
+    const f = await measure({ ...base, hz, server, predictions: false });
+    const held = f.messages_lost === 0 && f.latency_p99_ms! <= 20;
+    process.stderr.write(
+      `gateway capacity ${server} ${rate}/s: received ${f.messages_per_s}/s p99 ${f.latency_p99_ms} ms lost ${f.messages_lost} → ${held ? 'held' : 'missed'}\n`,
+    );
+    if (!held) break;
+    best = f;
+  }
+  return best;
+}
+
+/**
+ * The 200 × 100 Hz run with predictions (BENCH_GATEWAY_MAIN=0 skips it), then
+ * capacity_msgs_per_s of the gateway and bare_capacity_msgs_per_s of the bare
+ * server (BENCH_GATEWAY_STEPS, offered msgs/s; BENCH_GATEWAY_STEP_SECONDS, 10).
+ */
+export async function run(): Promise<Record<string, number>> {
+  const relaysN = env('BENCH_GATEWAY_RELAYS', 200);
+  const procs = env('BENCH_GATEWAY_PROCS', 2);
+  /** Latencies of the first seconds (JIT warm-up, connection buffers growing) are not counted; messages are. */
+  const warmupMs = env('BENCH_GATEWAY_WARMUP_MS', 2000);
+  const figures: Record<string, number> =
+    process.env.BENCH_GATEWAY_MAIN === '0'
+      ? {}
+      : await measure({
+          relaysN,
+          hz: env('BENCH_GATEWAY_HZ', 100),
+          seconds: env('BENCH_GATEWAY_SECONDS', 15),
+          procs,
+          warmupMs,
+          server: 'gateway',
+          predictions: true,
+        });
+  const base = { relaysN, procs, warmupMs, seconds: env('BENCH_GATEWAY_STEP_SECONDS', 10) };
+  const gw = await capacity('gateway', base);
+  const bare = await capacity('bare', base);
+  figures.capacity_msgs_per_s = gw?.messages_per_s ?? 0;
+  figures.capacity_p99_ms = gw?.latency_p99_ms ?? NaN;
+  figures.capacity_load_generators_cpu_pct = gw?.load_generators_cpu_pct ?? NaN;
+  figures.capacity_gateway_cpu_pct = gw?.gateway_cpu_pct ?? NaN;
+  figures.bare_capacity_msgs_per_s = bare?.messages_per_s ?? 0;
+  figures.bare_capacity_p99_ms = bare?.latency_p99_ms ?? NaN;
+  figures.bare_capacity_load_generators_cpu_pct = bare?.load_generators_cpu_pct ?? NaN;
+  figures.bare_capacity_server_cpu_pct = bare?.gateway_cpu_pct ?? NaN;
+  return figures;
 }
 
 // bench/run.ts imports this module and calls run(); the relay processes fork it with `relays`.

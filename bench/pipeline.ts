@@ -5,9 +5,12 @@
  * - e2e_{sqlite,postgres}_frames_per_s: frames XADDed (pipelined, as fast as
  *   possible) until every one is stored and acked by a `canopy worker` child
  *   process;
- * - bulk_{sqlite,postgres}_frames_per_s: the denominator — the same rows
- *   (can_messages + sensor_readings, 1,000 frames per transaction) written
- *   straight to the store by Store.writeBatch;
+ * - bare_{sqlite,postgres}_frames_per_s: the denominators — the same frames'
+ *   rows written into the seeds' schema only (can_messages + sensor_readings,
+ *   no idempotency or side tables): COPY on PostgreSQL, prepared INSERTs on
+ *   SQLite, 10,000 frames per transaction (bench/lib/seed-schema.ts);
+ * - bulk_{sqlite,postgres}_frames_per_s: the same rows written straight to
+ *   the store by Store.writeBatch (1,000 frames per batch), for comparison;
  * - update_latency_p50_ms / _p99_ms: XADD → `sensor:update` arrival at
  *   1,000 frames/s;
  * - worker_peak_rss_mb: VmHWM of the worker process (PostgreSQL run), started
@@ -34,6 +37,7 @@ import { RedisProcess } from '../src/ops/redis-process.js';
 import { WORKER_NODE_ARGS } from '../src/ops/services-list.js';
 import { openStore } from '../src/store/index.js';
 import { startPostgres } from '../test/support/postgres.js';
+import { barePostgres, bareSqlite, type Rows } from './lib/seed-schema.js';
 import { stopAll } from '../test/support/cleanup.js';
 
 const newClient = (url: string) => createClient({ url });
@@ -41,7 +45,7 @@ type Raw = ReturnType<typeof newClient>;
 const CLI = path.resolve('dist/src/cli/main.js');
 const N = Number(process.env.BENCH_FRAMES || 300_000);
 
-function makeFrames(n: number, t0: number): CanFrame[] {
+export function makeFrames(n: number, t0: number): CanFrame[] {
   const out: CanFrame[] = [];
   for (let i = 0; i < n; i++) {
     const node = 1 + (i % 3);
@@ -98,11 +102,12 @@ async function pendingAndStored(c: Raw): Promise<number> {
   return lag + pending;
 }
 
-async function e2e(
+export async function e2e(
   redisUrl: string,
   databaseUrl: string,
   dataDir: string,
   env: NodeJS.ProcessEnv = {},
+  n = N,
 ): Promise<{ rate: number; rssMb: number }> {
   const c = newClient(redisUrl);
   await c.connect();
@@ -113,7 +118,7 @@ async function e2e(
     if ((await c.exists('can:raw')) && (await pendingAndStored(c)) >= 0) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  const frames = makeFrames(N, Date.now() - N);
+  const frames = makeFrames(n, Date.now() - n);
   const t0 = performance.now();
   await xadd(c, frames);
   for (;;) {
@@ -126,7 +131,19 @@ async function e2e(
   worker.kill('SIGTERM');
   await new Promise((r) => worker.once('exit', r));
   c.destroy();
-  return { rate: N / secs, rssMb };
+  return { rate: n / secs, rssMb };
+}
+
+/** The frames' rows as the worker would store them (decoded, calibrated, validated, derived). */
+export function rowsOf(frames: CanFrame[]): Rows {
+  const processor = new FrameProcessor();
+  const rows: Rows = { messages: [], readings: [] };
+  for (let i = 0; i < frames.length; i += 1000) {
+    const b = processor.process(frames.slice(i, i + 1000).map((frame, j) => ({ streamId: `b-${i + j}`, frame })));
+    for (const m of b.messages) rows.messages.push(m);
+    for (const r of b.readings) rows.readings.push(r);
+  }
+  return rows;
 }
 
 async function bulk(databaseUrl: string): Promise<number> {
@@ -205,6 +222,8 @@ export async function run(): Promise<Record<string, number>> {
     await sqliteStore.close();
     figures.sqlite_bytes_per_reading = Math.round(dirBytes([sqlitePath, `${sqlitePath}-wal`]) / Math.max(1, readings));
     figures.bulk_sqlite_frames_per_s = Math.round(await bulk(`sqlite:${path.join(tmp, 'bulk.db')}`));
+    const rows = rowsOf(makeFrames(N, Date.now() - 20 * N));
+    figures.bare_sqlite_frames_per_s = Math.round(N / bareSqlite(path.join(tmp, 'bare.db'), rows));
     const normal = await e2e(redis.url, `sqlite:${path.join(tmp, 'e2e-normal.db')}`, tmp, {
       CANOPY_WORKER_SQLITE_SYNCHRONOUS: 'NORMAL',
     });
@@ -228,6 +247,7 @@ export async function run(): Promise<Record<string, number>> {
     await client.end();
     figures.postgres_bytes_per_reading = Math.round(Number(r.rows[0]!.bytes) / Math.max(1, Number(r.rows[0]!.n)));
     figures.bulk_postgres_frames_per_s = Math.round(await bulk(await pgs.createDatabase('bulk')));
+    figures.bare_postgres_frames_per_s = Math.round(N / (await barePostgres(await pgs.createDatabase('bare'), rows)));
 
     // latency at 1,000 frames/s
     const lat = await updateLatency(redis.url, `sqlite:${path.join(tmp, 'lat.db')}`, tmp);

@@ -3,12 +3,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ratiosFor, type RatioResult } from './lib/targets.js';
 
 /** What `bench/results/<name>.json` holds. */
 export interface BenchReport {
   figures: Record<string, number>;
   machine: { cpus: number; model: string; memGiB: number; os: string };
   versions: { node: string; redisServer: string; canopy: string };
+  /** The ratios of bench/targets.ts whose figures are in this file, with their targets. */
+  ratios: RatioResult[];
+  /** The machine's 1-minute load average when the benchmark started. */
+  loadAvg1mAtStart: number | null;
+  /** When the run ended (ISO). */
+  at: string;
 }
 
 /** The package root (the folder with package.json), from `bench/` or `dist/bench/`. */
@@ -43,8 +50,20 @@ export function versions(root = packageRoot()): BenchReport['versions'] {
 }
 
 /** Writes `bench/results/<name>.json` under the package root; returns its path. */
-export function writeReport(name: string, figures: Record<string, number>, root = packageRoot()): string {
-  const report: BenchReport = { figures, machine: machineInfo(), versions: versions(root) };
+export function writeReport(
+  name: string,
+  figures: Record<string, number>,
+  root = packageRoot(),
+  loadAvg1mAtStart: number | null = null,
+): string {
+  const report: BenchReport = {
+    figures,
+    ratios: ratiosFor(name, figures),
+    loadAvg1mAtStart,
+    at: new Date().toISOString(),
+    machine: machineInfo(),
+    versions: versions(root),
+  };
   const dir = path.join(root, 'bench', 'results');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.json`);

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { slope, soakFigures, type ProcSample } from '../../bench/lib/soak-stats.js';
+
+const s = (t: number, key: string, pid: number, rssMb: number, fds = 20): ProcSample => ({ t, key, pid, rssMb, fds });
+
+describe('soak figures', () => {
+  it('fits a least-squares slope', () => {
+    expect(slope([0, 1, 2, 3], [10, 12, 14, 16])).toBeCloseTo(2);
+    expect(slope([1], [5])).toBe(0);
+    expect(slope([2, 2], [1, 9])).toBe(0);
+  });
+
+  it('takes the peak of the summed RSS over every process at one sample time', () => {
+    const f = soakFigures([s(0, 'a', 1, 50), s(0, 'b', 2, 60), s(10, 'a', 1, 70), s(10, 'b', 2, 45)], 10);
+    expect(f.soak_rss_total_mb).toBe(115);
+    expect(f.soak_processes).toBe(2);
+  });
+
+  it('reports the worst process slope over the second half only, in MB per hour', () => {
+    const samples: ProcSample[] = [];
+    for (let i = 0; i <= 10; i++) {
+      const t = i * 360; // 0 … 3,600 s
+      // "warm" grows fast in the first half then stays flat; "leak" grows 4 MB/h in the second half
+      samples.push(s(t, 'warm', 1, i <= 5 ? 40 + i * 10 : 90));
+      samples.push(s(t, 'leak', 2, i <= 5 ? 50 : 50 + (t - 1800) / 900));
+    }
+    const f = soakFigures(samples, 3600);
+    expect(f.soak_rss_slope_mb_per_h_max).toBeCloseTo(4, 1);
+  });
+
+  it('counts a restart whenever a service shows up under a new pid, and measures the new pid only', () => {
+    const f = soakFigures(
+      [s(0, 'w', 1, 80, 30), s(5, 'w', 1, 90, 30), s(6, 'w', 7, 40, 10), s(8, 'w', 7, 40, 10), s(10, 'w', 7, 40, 12)],
+      10,
+    );
+    expect(f.soak_restarts).toBe(1);
+    expect(f.soak_fds_growth).toBe(2);
+    expect(f.soak_rss_slope_mb_per_h_max).toBe(0);
+  });
+
+  it('finds no growth and no restarts in a steady run', () => {
+    const samples = [0, 10, 20, 30].flatMap((t) => [s(t, 'a', 1, 50, 22), s(t, 'b', 2, 30, 15)]);
+    expect(soakFigures(samples, 30)).toMatchObject({
+      soak_fds_growth: 0,
+      soak_restarts: 0,
+      soak_rss_slope_mb_per_h_max: 0,
+    });
+  });
+});
