@@ -11,6 +11,7 @@ import {
   ANALYTICS_UPDATE,
   AUTOMATION_EVENTS as AUTOMATION_EVENTS_CHANNEL,
   AUTOMATION_PREFIX,
+  AUTOMATION_STATE,
   CAN_RAW,
   CAN_RAW_DEAD,
   CONTROL_COMMAND,
@@ -159,6 +160,8 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
       { commands: STREAM_READ, read: [CAN_RAW, CAN_RAW_DEAD, ACTUATORS_COMMANDS] },
       // /metrics reports the worker's counters
       { commands: ['hgetall'], read: [WORKER_STATS] },
+      // GET /api/rooms, /api/energy, /api/setpoints, /api/on-time: setpoints, grow cycles and on time the automation keeps
+      { commands: ['hget', 'hmget'], read: [AUTOMATION_STATE] },
       // POST /api/devices/:name and PUT /api/setpoints/:name append the command durably
       { commands: ['xadd'], write: [ACTUATORS_COMMANDS] },
       subscribe(SENSOR_UPDATE, DEVICE_UPDATE, ANALYTICS, ALERTS, AUTOMATION_EVENTS),

@@ -103,7 +103,7 @@ describe('dashboard in headless Chromium', () => {
     expect(await valueOf(page, 'rh_f')).toBe('64.2');
     expect(await page.getAttribute('[data-sensor="co2_f"]', 'class')).toMatch(/\bstale\b/);
     expect(await page.getAttribute('[data-sensor="rh_f"]', 'class')).not.toMatch(/\bstale\b/);
-    expect(await page.textContent('[data-sensor="co2_f"] .age')).toMatch(/stale/);
+    expect(await page.textContent('[data-sensor="co2_f"] .why')).toMatch(/stale/);
     // never-seen sensors show a dash and are stale
     expect(await valueOf(page, 'pressure_v')).toBe('—');
     // live updates over /ws change what is shown
@@ -133,19 +133,23 @@ describe('dashboard in headless Chromium', () => {
     await page.waitForFunction(
       () => document.querySelector('[data-sensor="water_temp"] .value')?.textContent === '18.9',
     );
-    // device states, read-only
+    // the lights of a room from their device:update, with until when from the schedule
     await t.client.publish(
       'device:update',
       JSON.stringify({
         location: 'Flower Room',
         cluster: 'front',
-        device: 'heater_1',
+        device: 'lights_f',
         state: 1,
         mode: 'auto',
         timestamp: new Date().toISOString(),
       }),
     );
-    await page.waitForSelector('.card [data-device="heater_1"].on');
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-room="Flower Room/front"] [data-quantity="lights"] .value')?.textContent === 'On',
+    );
+    expect(await page.textContent('[data-room="Flower Room/front"] [data-quantity="lights"] .why')).toBe('until 18:00');
     // the history chart: three dry bulbs over 24 h, with data
     await page.waitForFunction(() => Number(document.getElementById('chart')?.dataset.points ?? 0) > 0);
     expect(await page.locator('#chart canvas').count()).toBe(1);
@@ -194,9 +198,9 @@ describe('dashboard against an API that needs a token (bound beyond loopback)', 
     // without a token the page says what to do
     await page.goto(`${own.api.url}/`, { waitUntil: 'load' });
     await page.waitForFunction(() => /could not start/.test(document.getElementById('rooms')?.textContent ?? ''));
-    // the token entered in the Control panel: the page starts again with it
-    await page.fill('#token', VIEWER_TOKEN);
-    await page.dispatchEvent('#token', 'change');
+    // the token entered where the page asks for it: the page starts again with it
+    await page.fill('#start-token', VIEWER_TOKEN);
+    await page.click('.start-token button');
     await page.waitForSelector('[data-sensor="dry_bulb_f"]');
     await page.waitForSelector('#conn[data-state="open"]');
     expect(await page.isHidden('#sim-banner')).toBe(true);

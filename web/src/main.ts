@@ -1,11 +1,12 @@
 import './style.css';
-import { api, type Device, type Sensor } from './api.js';
-import { RoomCards } from './cards.js';
+import { api, TOKEN_KEY, type Device, type Sensor } from './api.js';
 import { HistoryChart, RANGES, STAGES } from './chart.js';
 import { mountControls } from './controls.js';
 import './schedules.js';
 import './services.js';
 import { RelaysPanel } from './relays.js';
+import { mountKiosk } from './kiosk.js';
+import { mountRooms } from './rooms.js';
 import { createShell, mount, type LiveMessage } from './shell.js';
 import { Trends } from './trends.js';
 
@@ -35,47 +36,24 @@ async function main(): Promise<void> {
   const byName = new Map(catalogue.map((s) => [s.name, s]));
   const ctx = createShell(catalogue);
   // one import and one mount line per panel
+  mount('rooms', mountRooms, ctx);
+  mount('kiosk', mountKiosk, ctx);
   mount('devices', mountControls, ctx);
-  const cards = new RoomCards($('rooms'), catalogue);
   new Trends(catalogue).start();
   new RelaysPanel($('relays')).start();
+
+  // relays that switch nothing physical: a banner, from the devices' own updates
   const devices = new Map<string, Device>();
   const banner = $('sim-banner');
-  const showDevices = () => {
-    const list = [...devices.values()];
-    const simulated = list.filter((d) => d.simulated === true);
+  const addDevices = (list: Device[]) => {
+    for (const d of list) devices.set(d.device, d);
+    const simulated = [...devices.values()].filter((d) => d.simulated === true);
     banner.hidden = simulated.length === 0;
     $('sim-reason').textContent = simulated.length
       ? ` (${simulated.map((d) => d.device).join(', ')}${simulated[0]!.reason ? `: ${simulated[0]!.reason}` : ''})`
       : '';
-    cards.devices(list);
   };
-  const addDevices = (list: Device[]) => {
-    for (const d of list) devices.set(d.device, d);
-    showDevices();
-  };
-
-  const refreshLive = async () => {
-    try {
-      const live = await api.live();
-      cards.staleAfterMs = live.staleAfterMs;
-      // the server's clock decides the age: shift its timestamps onto ours
-      const skew = Date.now() - live.now;
-      for (const l of live.sensors) if (l.value !== null && l.ts !== null) cards.set(l.name, l.value, l.ts + skew);
-      cards.tick();
-    } catch {
-      // the next refresh or /ws will bring values
-    }
-  };
-  await refreshLive();
   addDevices(await api.devices().catch(() => []));
-  window.setInterval(refreshLive, 15_000);
-  window.setInterval(() => cards.tick(), 1000);
-
-  ctx.live.on<LiveMessage & { data: { timestamp: string; sensor_data: Record<string, number> } }>('sensor', (m) => {
-    const ts = Date.parse(m.data.timestamp);
-    for (const [name, v] of Object.entries(m.data.sensor_data)) cards.set(name, v, Math.min(ts, Date.now()));
-  });
   ctx.live.on<LiveMessage & { data: Device }>('device', (m) => addDevices([m.data]));
   ctx.live.on<LiveMessage & { devices: Device[] }>('hello', (m) => addDevices(m.devices));
   const conn = $('conn');
@@ -146,10 +124,29 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  // typically 401: reads need a token here (the API is reachable beyond this machine)
   const box = document.getElementById('rooms');
-  if (box) {
-    box.textContent = `The dashboard could not start: ${(err as Error).message}. Enter a token in the Control panel; the page reloads.`;
-  }
-  // a token entered after a refusal: start again with it
+  if (!box) return;
+  const form = document.createElement('form');
+  form.className = 'start-token cycle-form';
+  const input = document.createElement('input');
+  input.id = 'start-token';
+  input.type = 'password';
+  input.autocomplete = 'off';
+  input.placeholder = 'viewer or operator token';
+  input.setAttribute('aria-label', 'token');
+  const go = document.createElement('button');
+  go.type = 'submit';
+  go.textContent = 'Open';
+  form.append(input, go);
+  form.onsubmit = (ev) => {
+    ev.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+    location.reload();
+  };
+  const p = document.createElement('p');
+  p.textContent = `The dashboard could not start: ${(err as Error).message}. Enter a viewer or operator token (the quick start prints where it keeps the operator token):`;
+  box.replaceChildren(p, form);
+  // a token entered elsewhere on the page: start again with it
   window.addEventListener('canopy-token', () => location.reload(), { once: true });
 });

@@ -27,6 +27,8 @@ import { deviceControlRoutes } from './routes/devices.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { relayRoutes } from './routes/relays.js';
 import { analyticsRoutes } from './routes/analytics.js';
+import { cycleRoutes } from './routes/cycle.js';
+import { energyRoutes } from './routes/energy.js';
 
 /**
  * The app as routes see it: fastify with the TypeBox type provider, so a
@@ -49,6 +51,7 @@ export const ROUTES: ApiRoutes[] = [healthRoutes, sensorRoutes, roomRoutes, expo
 ROUTES.push(deviceControlRoutes);
 ROUTES.push(scheduleRoutes);
 ROUTES.push(relayRoutes, analyticsRoutes);
+ROUTES.push(cycleRoutes, energyRoutes);
 
 const WHERE: Record<string, string> = {
   querystring: 'query parameter',

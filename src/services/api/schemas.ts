@@ -25,6 +25,7 @@ export const errorSchema = Type.Object({
 
 export const sensorSchema = Type.Object({
   name: Type.String(),
+  label: Type.String({ description: 'friendly name (config/sensors.yaml labels:), else the name' }),
   location: Type.String(),
   cluster: Type.String(),
   base: Type.String({ description: 'e.g. dry_bulb' }),
@@ -58,13 +59,6 @@ export const historyBucketSchema = Type.Object({
 
 /** A device's latest `device:update` (the contract's message). */
 export const deviceSchema = DeviceUpdateSchema;
-
-export const roomSchema = Type.Object({
-  location: Type.String(),
-  cluster: Type.String(),
-  sensors: Type.Array(liveSchema),
-  devices: Type.Array(deviceSchema),
-});
 
 /** `from`/`to` of every ranged query. */
 export const timeParams = {

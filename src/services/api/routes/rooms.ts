@@ -3,34 +3,47 @@ import type { ApiApp } from '../app.js';
 import { roomsOf } from '../catalogue.js';
 import { ApiError, withRedis, type ApiContext } from '../context.js';
 import { readLive } from '../live.js';
-import { deviceSchema, errorResponses, roomSchema } from '../schemas.js';
+import { roomViewSchema } from '../room-schemas.js';
+import { readRoomState, roomConfigOf } from '../room-state.js';
+import { buildRooms, roomLabeller } from '../room-view.js';
+import { deviceSchema, errorResponses } from '../schemas.js';
 
-/** GET /api/rooms, /api/rooms/:location/:cluster, /api/devices (read-only device states). */
+/**
+ * GET /api/rooms, /api/rooms/:location/:cluster: each room's status
+ * against its stage's targets, its key values with their bands, active
+ * alerts, grow cycle and energy; GET /api/devices (read-only device states).
+ */
 export async function roomRoutes(app: ApiApp, ctx: ApiContext): Promise<void> {
   const rooms = roomsOf(ctx.catalogue);
+  const config = roomConfigOf(ctx);
+  const labelOf = roomLabeller(rooms);
   const devices = () => ctx.feed?.devices() ?? [];
 
   const picture = async (only?: { location: string; cluster: string }) => {
     const chosen = only ? rooms.filter((r) => r.location === only.location && r.cluster === only.cluster) : rooms;
     const sensors = chosen.flatMap((r) => r.sensors);
     const live = await withRedis(ctx, 'MGET', () => readLive(ctx.live, sensors, ctx.options.staleAfterMs));
-    const devs = devices();
-    return chosen.map((r) => ({
-      location: r.location,
-      cluster: r.cluster,
-      sensors: live.filter((l) => l.location === r.location && l.cluster === r.cluster),
-      devices: devs.filter((d) => d.location === r.location && d.cluster === r.cluster),
-    }));
+    const { automation, alerts } = await readRoomState(ctx);
+    return buildRooms({
+      rooms: chosen,
+      live,
+      devices: devices(),
+      config,
+      automation,
+      alerts,
+      now: Date.now(),
+      labelOf,
+    });
   };
 
   app.get(
     '/api/rooms',
     {
       schema: {
-        summary: 'The live picture of every room (sensors from Redis, device states)',
+        summary: 'Every room: status against its targets, key values with bands, alerts, grow cycle, energy',
         tags: ['rooms'],
         response: {
-          200: Type.Object({ now: Type.Integer(), rooms: Type.Array(roomSchema) }),
+          200: Type.Object({ now: Type.Integer(), rooms: Type.Array(roomViewSchema) }),
           503: errorResponses[503],
         },
       },
@@ -42,10 +55,10 @@ export async function roomRoutes(app: ApiApp, ctx: ApiContext): Promise<void> {
     '/api/rooms/:location/:cluster',
     {
       schema: {
-        summary: 'The live picture of one room',
+        summary: 'One room: status, key values, alerts, grow cycle, energy',
         tags: ['rooms'],
         params: Type.Object({ location: Type.String({ minLength: 1 }), cluster: Type.String({ minLength: 1 }) }),
-        response: { 200: roomSchema, ...errorResponses },
+        response: { 200: roomViewSchema, ...errorResponses },
       },
     },
     async (req) => {
