@@ -379,7 +379,7 @@ export class ControlEngine {
       blocked: rt.blocked,
       fault: rt.fault,
       since: wall(rt.guard.since),
-      source: rt.source,
+      source: rt.failsafe ? 'failsafe' : rt.source,
       held: rt.held ? { ...rt.held, until: wall(rt.held.until) } : null,
     }));
   }
