@@ -240,6 +240,7 @@ describe('Devices and control panel in headless Chromium', () => {
     expect(await fan.locator('.dev-source').textContent()).toBe('by the failsafe');
     expect(await fan.getAttribute('data-state')).toBe('on');
     expect(await page.locator('#devices .dev-actions button').count()).toBe(0);
+    expect(await page.locator('#manual-expiry').isVisible()).toBe(false);
     expect(await page.locator('#devices [data-setpoint="temp_f"] input').count()).toBe(0);
     expect(await page.locator('#devices [data-setpoint="temp_f"] strong').textContent()).toMatch(/^\d+(\.\d+)? °C$/);
     expect(await row(page, 'lights_f').locator('.dev-why').textContent()).toMatch(/^Schedule: on 00:00 to 23:59/);
