@@ -119,7 +119,7 @@ export function contractCatalog(): ContractEntry[] {
       producers: ['api', 'operators (XADD)'],
       consumers: ['automation'],
       description:
-        'device, setpoint and reload commands, field `command` (JSON) or one field per key; consumed by the automation group',
+        'device, setpoint, reload and grow-cycle (`{cycle:{location,stage,start},by}`) commands, field `command` (JSON) or one field per key; consumed by the automation group; the device:update answering a device command carries its entry id',
     },
     {
       name: N.CONTROL_COMMAND,

@@ -70,6 +70,15 @@ devices:
     output: { address: 0x20, port: B, pin: 0 }
     safeState: 0
     safety: { maxOnS: 3600 }
+  - name: fan_lab
+    label: Lab fan
+    location: Lab
+    cluster: main
+    kind: exhaust_fan
+    output: { address: 0x20, port: B, pin: 1 }
+    safeState: 1
+    safety: { staleAfterS: 3 }
+    control: { type: hysteresis, sensor: lab_temp, setpoint: 28, band: 1, action: lower }
 `;
 
 let api: ApiHandle;
@@ -223,8 +232,15 @@ describe('Devices and control panel in headless Chromium', () => {
   it('a viewer sees state and reasons but no controls', async () => {
     const { page } = await open(VIEWER, { width: 390, height: 844 });
     await expect.poll(() => page.locator('#devices .dev-role').textContent()).toMatch(/Viewer token: read-only/);
-    expect(await page.locator('#devices .dev').count()).toBe(5);
+    expect(await page.locator('#devices .dev').count()).toBe(6);
+    // lab_temp never reports: the fan is kept in its safe state (on), clearly marked
+    const fan = row(page, 'fan_lab');
+    await expect.poll(() => fan.getAttribute('class'), { timeout: 20_000 }).toMatch(/\bfailsafe\b/);
+    expect(await fan.locator('.dev-failsafe').textContent()).toMatch(/^Failsafe: kept in its safe state\. .*lab_temp/);
+    expect(await fan.locator('.dev-source').textContent()).toBe('by the failsafe');
+    expect(await fan.getAttribute('data-state')).toBe('on');
     expect(await page.locator('#devices .dev-actions button').count()).toBe(0);
+    expect(await page.locator('#manual-expiry').isVisible()).toBe(false);
     expect(await page.locator('#devices [data-setpoint="temp_f"] input').count()).toBe(0);
     expect(await page.locator('#devices [data-setpoint="temp_f"] strong').textContent()).toMatch(/^\d+(\.\d+)? °C$/);
     expect(await row(page, 'lights_f').locator('.dev-why').textContent()).toMatch(/^Schedule: on 00:00 to 23:59/);

@@ -95,6 +95,10 @@ export function reasonText(r: string | undefined): string {
     [/^mode off$/, () => 'Disabled: stays off until set back to auto'],
     [/^mode (\S+) → (\S+)$/, (m) => `Mode changed from ${modeText(m[1]!)} to ${modeText(m[2]!)}`],
     [/^startup: safe state$/, () => 'Safe state since the automation started'],
+    [
+      /^failsafe: no reading of (\S+) for (.+)$/,
+      (m) => `No reading of sensor ${m[1]} for ${m[2]}: check the sensor and the worker`,
+    ],
     [/^automation (started|stopped): safe state$/, (m) => `Safe state: the automation ${m[1]}`],
     [
       /^failsafe: (\S+) is stale \((.+)\)$/,

@@ -41,6 +41,8 @@ interface Row {
   why: string;
   el: HTMLElement;
   feedback?: Feedback;
+  /** Updates the countdowns in place (a row is never rebuilt just because time passed: taps must not miss). */
+  timers: (() => void)[];
 }
 
 function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
@@ -97,7 +99,7 @@ export class DeviceList {
     // a hold-back or refusal notice says why it did not switch, not why it is in its state
     const notice = cmd?.outcome === 'refused' || /^(on|off) held back|^refused/.test(d.reason ?? '');
     const why = notice && row ? row.why : (d.reason ?? row?.why ?? '');
-    const next: Row = row ?? { d, why, el: h('article', 'dev') };
+    const next: Row = row ?? { d, why, el: h('article', 'dev'), timers: [] };
     // a listing must not undo a newer live update
     if (row && initial && Date.parse(d.timestamp) < Date.parse(row.d.timestamp)) return;
     next.d = { ...d, ...(cmd ? {} : { command: undefined }) };
@@ -130,9 +132,9 @@ export class DeviceList {
     else row.feedback = { outcome: 'applied', text: `Applied: ${appliedText(d)}` };
   }
 
-  /** Re-renders what changes with time: countdowns, "since", answers that never came. */
+  /** Updates what changes with time (the countdowns) without rebuilding a row. */
   tick(): void {
-    for (const row of this.#rows.values()) this.#render(row);
+    for (const row of this.#rows.values()) for (const t of row.timers) t();
   }
 
   /** Rooms in the order first seen, devices by label. */
@@ -159,6 +161,18 @@ export class DeviceList {
   #render(row: Row): void {
     const { d } = row;
     const now = Date.now();
+    row.timers = [];
+    /** A line whose text follows the clock. */
+    const live = (cls: string, text: () => string) => {
+      const p = h('p', cls);
+      const set = () => {
+        const t = text();
+        if (p.textContent !== t) p.textContent = t;
+      };
+      set();
+      row.timers.push(set);
+      return p;
+    };
     const failsafe = d.source === 'failsafe' || d.mode === 'failsafe';
     const el = row.el;
     el.className = `dev ${d.state ? 'on' : 'off'}${failsafe ? ' failsafe' : ''}${d.held ? ' held' : ''}`;
@@ -182,13 +196,16 @@ export class DeviceList {
     const lines: HTMLElement[] = [];
     if (failsafe) lines.push(h('p', 'dev-failsafe', `Failsafe: kept in its safe state. ${reasonText(row.why)}`));
     else if (row.why) lines.push(h('p', 'dev-why', reasonText(row.why)));
-    if (d.held) {
-      const left = Date.parse(d.held.until) - now;
-      const text =
-        left > 0
-          ? `${onOff(d.held.want)} held back: ${d.held.why}, ${countdown(left)} left`
-          : `${onOff(d.held.want)} held back: ${d.held.why}, any moment now`;
-      lines.push(h('p', 'dev-held', text));
+    const held = d.held;
+    if (held) {
+      const until = Date.parse(held.until);
+      const what = `${onOff(held.want)} held back: ${held.why}`;
+      lines.push(
+        live('dev-held', () => {
+          const left = until - Date.now();
+          return left > 0 ? `${what}, ${countdown(left)} left` : `${what}, any moment now`;
+        }),
+      );
     }
     if (d.mode !== 'auto' && d.mode !== 'failsafe') {
       const what = d.mode === 'manual' ? `manual ${onOff(d.mode === 'manual' ? manualWant(d) : 0)}` : 'disabled';
@@ -196,17 +213,14 @@ export class DeviceList {
       lines.push(h('p', 'dev-expiry', `${what} ${until}`));
     }
     const fb = row.feedback;
-    const status = h('p', 'dev-feedback');
+    const status = live('dev-feedback', () => {
+      if (!fb) return '';
+      if (fb.outcome !== 'held' || fb.until === undefined) return fb.text;
+      const left = fb.until - Date.now();
+      return fb.text + (left > 0 ? ` until ${clock(fb.until)} (${countdown(left)} left)` : ', any moment now');
+    });
     status.setAttribute('role', 'status');
-    if (fb) {
-      status.dataset.outcome = fb.outcome;
-      let text = fb.text;
-      if (fb.outcome === 'held' && fb.until !== undefined) {
-        const left = fb.until - now;
-        text += left > 0 ? ` until ${clock(fb.until, now)} (${countdown(left)} left)` : ', any moment now';
-      }
-      status.textContent = text;
-    }
+    if (fb) status.dataset.outcome = fb.outcome;
     const parts: HTMLElement[] = [head, meta, ...lines, status];
     if (this.#ctx.role === 'operator') parts.push(this.#actions(d));
     el.replaceChildren(...parts);

@@ -1,6 +1,7 @@
 import type { DeviceConfig } from './config.js';
 import type { Reading } from './controllers.js';
 import type { TargetRef } from './schema.js';
+import type { Runtime } from './types.js';
 
 /**
  * Whether a device's watched sensors are stale at monotonic time `mono`:
@@ -47,4 +48,23 @@ export function overLimit(
   const limit = setpoint(hl.above);
   if (!r || !(r.value > limit)) return undefined;
   return `${hl.sensor} ${Math.round(r.value * 100) / 100} above the ${hl.what} ${limit}`;
+}
+
+/**
+ * Why a manual on cannot be done at all, or undefined: an exclusive partner
+ * is on, or the room is over the device's hard limit. (Turning off, and
+ * devices whose safe state is on, are never refused here.)
+ */
+export function manualOnRefusal(
+  rt: Runtime,
+  runtime: (name: string) => Runtime | undefined,
+  readings: ReadonlyMap<string, Reading>,
+  setpoint: (ref: TargetRef) => number,
+): string | undefined {
+  const d = rt.cfg;
+  if (d.safeState === 1) return undefined;
+  const partner = d.exclusive.map(runtime).find((x) => x !== undefined && x.guard.on);
+  if (partner) return `${partner.cfg.label} (${partner.cfg.name}) is on and never runs together with ${d.label}`;
+  const limit = overLimit(d, readings, setpoint);
+  return limit ? `hard limit: ${limit}` : undefined;
 }

@@ -55,6 +55,7 @@ export function decideDevice(
   const events = out.events;
   if (rt.mode !== 'auto' && rt.modeExpiresAt !== null && now.mono >= rt.modeExpiresAt)
     endMode(rt, now, events, `${rt.mode} mode by ${rt.modeBy} expired; back to auto`, 'expiry');
+  const wasFailsafe = rt.failsafe;
   const w = wanted(rt, ctx, now, events);
   let { reason, source, by } = w;
   // 4. The relay's own limits.
@@ -93,8 +94,10 @@ export function decideDevice(
     rt.source = source === 'startup' ? 'safety' : source;
   }
   if (to === from.state && rt.mode === from.mode) {
-    // a hold-back that ended without a switch (the controller no longer asks for it): say so
-    if (wasHeld && blocked === null) out.notices.push({ ...ctx.notice(d.name, reason, now)!, at: now.wall });
+    // a failsafe that began or ended, or a hold-back that ended, without a switch: say so
+    if (rt.failsafe !== wasFailsafe) rt.reason = reason;
+    if (rt.failsafe !== wasFailsafe || (wasHeld && blocked === null))
+      out.notices.push({ ...ctx.notice(d.name, reason, now)!, at: now.wall });
     return undefined;
   }
   rt.published = { state: to, mode: rt.mode };

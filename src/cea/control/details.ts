@@ -11,7 +11,8 @@ export function deviceDetail(rt: Runtime, now: Instant): DeviceDetail {
     label: rt.cfg.label,
     kind: rt.cfg.kind,
     since: wallOf(rt.guard.since, now),
-    source: rt.source,
+    // a device kept in its safe state by stale data is in failsafe, whatever switched it last
+    source: rt.failsafe ? 'failsafe' : rt.source,
     expiresAt: rt.mode !== 'auto' && rt.modeExpiresAt !== null ? wallOf(rt.modeExpiresAt, now) : null,
     held: rt.held ? { ...rt.held, until: wallOf(rt.held.until, now) } : null,
   };

@@ -1,6 +1,6 @@
 import { formatDuration, type Instant } from './clock.js';
 import type { CycleCommand, DeviceCommand, SetpointCommand } from './commands.js';
-import { overLimit } from './checks.js';
+import { manualOnRefusal } from './checks.js';
 import { GrowCycles } from './cycles.js';
 import { commandAnswer, deviceDetail, wallOf } from './details.js';
 import type { ControlConfig, OnOff } from './config.js';
@@ -199,7 +199,15 @@ export class ControlEngine {
     if (!rt) return { ok: false, error: `unknown device "${cmd.device}"` };
     const expiry = manualExpiry(cmd, rt.cfg.kind, this.config.manual);
     if (!expiry.ok) return expiry;
-    const refused = cmd.mode === 'manual' && cmd.state === 1 ? this.#refuseOn(rt) : undefined;
+    const refused =
+      cmd.mode === 'manual' && cmd.state === 1
+        ? manualOnRefusal(
+            rt,
+            (n) => this.#rt.get(n),
+            this.#readings,
+            (r) => this.#setpoint(r),
+          )
+        : undefined;
     if (refused) return { ok: false, error: refused };
     const ttlMs = expiry.ttlMs;
     rt.mode = cmd.mode;
@@ -213,16 +221,6 @@ export class ControlEngine {
       ok: true,
       event: { type: 'command', device: cmd.device, by: cmd.by, at: now.wall, message: `${what}${ttl}` },
     };
-  }
-
-  /** Why a manual on cannot be done at all (an exclusive partner is on, the room is over its hard limit). */
-  #refuseOn(rt: Runtime): string | undefined {
-    const d = rt.cfg;
-    if (d.safeState === 1) return undefined;
-    const partner = d.exclusive.map((n) => this.#rt.get(n)).find((x) => x !== undefined && x.guard.on);
-    if (partner) return `${partner.cfg.label} (${partner.cfg.name}) is on and never runs together with ${d.label}`;
-    const limit = overLimit(d, this.#readings, (r) => this.#setpoint(r));
-    return limit ? `hard limit: ${limit}` : undefined;
   }
 
   /**
@@ -381,7 +379,7 @@ export class ControlEngine {
       blocked: rt.blocked,
       fault: rt.fault,
       since: wall(rt.guard.since),
-      source: rt.source,
+      source: rt.failsafe ? 'failsafe' : rt.source,
       held: rt.held ? { ...rt.held, until: wall(rt.held.until) } : null,
     }));
   }

@@ -53,7 +53,7 @@ export function rebuildEngine(old: ControlEngine, next: ControlConfig, now: Inst
     Object.entries(snap.setpoints).filter(([n]) => old.config.setpoints[n]?.value === next.setpoints[n]?.value),
   );
   const engine = new ControlEngine(next, now);
-  engine.restore({ devices: snap.devices, setpoints }, now);
+  engine.restore({ devices: snap.devices, setpoints, cycles: snap.cycles }, now); // grow cycles survive a reload
   engine.setPrograms(old.programs(), now, by);
   for (const s of old.sensors()) {
     const r = old.reading(s);

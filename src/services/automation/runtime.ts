@@ -245,18 +245,11 @@ export class AutomationRuntime {
     const t = this.now();
     this.#stats.commands++;
     if (p.kind === 'reload') return void this.reloadPrograms(p.command.by);
-    if (p.kind === 'setpoint') {
-      const r = this.engine.setSetpoint(p.command, t);
+    if (p.kind === 'setpoint' || p.kind === 'cycle') {
+      const r = p.kind === 'setpoint' ? this.engine.setSetpoint(p.command, t) : this.engine.setCycle(p.command, t);
       if (!r.ok) return this.#reject(`${via}: ${r.error}`, p.command.by);
-      this.recorder.setpoint(p.command.setpoint, p.command.value, p.command.by, t.wall);
+      if (p.kind === 'setpoint') this.recorder.setpoint(p.command.setpoint, p.command.value, p.command.by, t.wall);
       void this.#persist();
-      this.#enqueue({ changes: [], events: [r.event] });
-      return this.#evaluate();
-    }
-    if (p.kind === 'cycle') {
-      const r = this.engine.setCycle(p.command, t);
-      if (!r.ok) return this.#reject(`${via}: ${r.error}`, p.command.by);
-      this.#chain = this.#chain.then(() => this.#persist());
       this.#enqueue({ changes: [], events: [r.event] });
       return this.#evaluate();
     }

@@ -50,6 +50,11 @@ const doc = () => ({
     }),
     dev('dehumidifier_f', { kind: 'dehumidifier', control: vpd() }),
     dev('humidifier_f', { kind: 'humidifier', safety: { ...NO_LIMITS, maxOnS: 3600 }, mode: 'manual' }),
+    dev('fan_f', {
+      kind: 'exhaust_fan',
+      safeState: 1,
+      control: { type: 'hysteresis', sensor: 'fan_temp', setpoint: 28, band: 1, action: 'lower' },
+    }),
   ],
 });
 
@@ -155,6 +160,22 @@ describe('what a device update says beside the state', () => {
     const r = engine.evaluate(t.now());
     expect(r.changes.find((c) => c.device === 'heater_f')).toMatchObject({ to: 0, source: 'failsafe' });
     expect(status('heater_f').source).toBe('failsafe');
+  });
+
+  it('a failsafe that changes nothing (already in its safe state) is still told, and its end too', () => {
+    const { t, engine, status } = setup();
+    t.advance(31_000); // fan_temp never heard from
+    const r = engine.evaluate(t.now());
+    expect(r.changes.find((c) => c.device === 'fan_f')).toBeUndefined();
+    const n = r.notices!.find((x) => x.device === 'fan_f')!;
+    expect(n).toMatchObject({ state: 1, reason: expect.stringMatching(/^failsafe: no reading of fan_temp/) });
+    expect(n.detail!.source).toBe('failsafe');
+    expect(status('fan_f')).toMatchObject({ source: 'failsafe', failsafe: true });
+    engine.ingest('fan_temp', 30, t.now().mono);
+    const r2 = engine.evaluate(t.now());
+    const back = [...r2.changes, ...r2.notices!].find((x) => x.device === 'fan_f')!;
+    expect(back.detail!.source).not.toBe('failsafe');
+    expect(status('fan_f').failsafe).toBe(false);
   });
 });
 

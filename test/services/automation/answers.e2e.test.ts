@@ -195,6 +195,9 @@ describe('device updates answer commands (real Redis, simulated MCP23017, API)',
       const d = automation.status().find((x) => x.name === 'dehumidifier_f')!;
       return d.state === 1 && /veg day target 0\.9/.test(d.reason);
     }, 'dehumidifier on against the veg target');
+    // a reload of the devices file keeps the cycle
+    await automation.reload('test');
+    expect(automation.engine.stageOf('Flower Room')).toBe('veg');
     await events.close();
   });
 });
