@@ -153,6 +153,16 @@ export function contractCatalog(): ContractEntry[] {
       description: 'persisted device states and modes, `_setpoints` and `_ontime`',
     },
     {
+      name: N.deviceLastKey('<device>'),
+      type: 'string',
+      codec: 'json',
+      schema: DeviceUpdateSchema,
+      lifetime: 'kept (overwritten at every update of the device)',
+      producers: ['automation'],
+      consumers: ['api (device states at start)'],
+      description: 'the latest `device:update` of one device, without its `command` answer',
+    },
+    {
       name: `${N.AUTOMATION_LEASE_PREFIX}<name>`,
       type: 'string',
       codec: 'text',

@@ -75,6 +75,15 @@ export const CONTROL_COMMAND = 'control:command';
 export const AUTOMATION_PREFIX = 'automation:';
 /** Prefix reserved for per-device keys (`device:*`: the automation may keep them, readers may read them). */
 export const DEVICE_KEY_PREFIX = 'device:';
+
+/**
+ * `device:heater_f:last`: the device's latest `device:update` (JSON, without
+ * the `command` answer), kept by the automation so a reader that starts
+ * later (the API after a restart) knows every device's state at once.
+ */
+export function deviceLastKey(device: string): string {
+  return `${DEVICE_KEY_PREFIX}${device}:last`;
+}
 /** Why the automation changed a device (failsafe, schedule, …). */
 export const AUTOMATION_EVENTS = 'automation:events';
 /** Hash of persisted device states and modes. */

@@ -147,7 +147,7 @@ describe('canopy doctor', () => {
     const c = byId(report);
     expect(c['redis.persistence']?.detail).toMatch(/AOF on, RDB save "3600 1 300 100 60 10000"/);
     expect(c['redis.acl']?.detail).toBe('authenticated as doctor');
-    expect(c['store.migrated']?.detail).toMatch(/schema version 1/);
+    expect(c['store.migrated']?.detail).toMatch(/schema version 2; /);
     expect(c['can.interface']?.detail).toMatch(/controller ERROR-ACTIVE; 500000 bit\/s; rx 101542 tx 0 packets/);
     expect(c.heartbeats?.detail).toBe('live: scanner, worker');
     expect(text).toMatch(/^✓ Redis reachable/m);

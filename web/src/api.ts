@@ -28,6 +28,8 @@ export interface Device {
   /** true when the relay is simulated: nothing physical switches. */
   simulated?: boolean;
   reason?: string;
+  /** The friendly name from devices.yaml (`label:`), when configured. */
+  label?: string;
 }
 
 /** The token entered in the Control panel (this tab only); reads and /ws use it too. */

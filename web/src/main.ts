@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     const simulated = [...devices.values()].filter((d) => d.simulated === true);
     banner.hidden = simulated.length === 0;
     $('sim-reason').textContent = simulated.length
-      ? ` (${simulated.map((d) => d.device).join(', ')}${simulated[0]!.reason ? `: ${simulated[0]!.reason}` : ''})`
+      ? ` (${simulated.map((d) => d.label ?? d.device).join(', ')})`
       : '';
   };
   addDevices(await api.devices().catch(() => []));

@@ -16,6 +16,7 @@ import { ApiMetrics } from './metrics.js';
 import { resolveApiOptions, type ApiOptions } from './options.js';
 import type { ApiStore } from './store-port.js';
 import { UpdateFeed } from './updates.js';
+import { configuredDeviceNames } from './device-names.js';
 import { UserFeed, type UserFeedOptions } from './user-feed.js';
 import { WsHub } from './ws-hub.js';
 
@@ -90,6 +91,10 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
   try {
     const feed = await UpdateFeed.start(conn, log);
     cleanup.push(() => feed.close());
+    // devices the automation reported before this process started: their last update, at once
+    await feed
+      .seed(conn, configuredDeviceNames(options.devicesFile, log))
+      .catch((err: unknown) => log.warn({ err }, 'device states not read at start: shown at their next update'));
     const hub = new WsHub(
       {
         maxBufferedBytes: options.wsMaxBufferedBytes,

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Connection } from '../../bus/connection.js';
 import { Subscriber } from '../../bus/subscriber.js';
 import { checkDeviceUpdate, checkSensorUpdate, type DeviceUpdate, type SensorUpdate } from '../../contracts/updates.js';
-import { DEVICE_UPDATE, SENSOR_UPDATE } from '../../contracts/names.js';
+import { DEVICE_UPDATE, SENSOR_UPDATE, deviceLastKey } from '../../contracts/names.js';
 import type { Logger } from '../../util/log.js';
 
 export interface UpdateFeedEvents {
@@ -28,6 +28,7 @@ export class UpdateFeed extends EventEmitter<UpdateFeedEvents> {
   readonly #sub: Subscriber;
   #sensorUpdates = 0;
   #deviceUpdates = 0;
+  #seedRejected = 0;
 
   private constructor(sub: Subscriber) {
     super();
@@ -67,8 +68,40 @@ export class UpdateFeed extends EventEmitter<UpdateFeedEvents> {
     return {
       sensorUpdates: this.#sensorUpdates,
       deviceUpdates: this.#deviceUpdates,
-      malformed: (s[SENSOR_UPDATE]?.malformed ?? 0) + (s[DEVICE_UPDATE]?.malformed ?? 0),
+      malformed: (s[SENSOR_UPDATE]?.malformed ?? 0) + (s[DEVICE_UPDATE]?.malformed ?? 0) + this.#seedRejected,
     };
+  }
+
+  /**
+   * Fills in the devices no update has named yet from the automation's
+   * `device:<name>:last` keys, so an API that starts after the automation
+   * lists every device at once. Live updates win; a key that is missing or
+   * does not match the contract is skipped (and counted as malformed).
+   */
+  async seed(conn: Connection, devices: readonly string[]): Promise<number> {
+    if (devices.length === 0) return 0;
+    const keys = devices.map(deviceLastKey);
+    const raw = await conn.run('MGET device:*:last', (c) => c.mGet(keys));
+    let seeded = 0;
+    for (const text of raw) {
+      if (text === null) continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        this.#seedRejected++;
+        continue;
+      }
+      const checked = checkDeviceUpdate(value);
+      if (!checked.ok) {
+        this.#seedRejected++;
+        continue;
+      }
+      if (this.#devices.has(checked.value.device)) continue;
+      this.#devices.set(checked.value.device, checked.value);
+      seeded++;
+    }
+    return seeded;
   }
 
   /** Latest known state of every device. */

@@ -1,6 +1,7 @@
 import type { Connection } from '../../bus/connection.js';
 import { Publisher } from '../../bus/topics.js';
-import { DEVICE_UPDATE } from '../../contracts/names.js';
+import { DEVICE_UPDATE, deviceLastKey } from '../../contracts/names.js';
+import type { DeviceUpdate } from '../../contracts/updates.js';
 import type { ControlEvent, DeviceNotice, DeviceStatus } from '../../cea/control/engine.js';
 import type { Logger } from '../../util/log.js';
 import type { ControlRecorder } from './recorder.js';
@@ -15,6 +16,7 @@ import { deviceUpdate, noticeUpdate } from './updates.js';
  */
 export class ControlOutputs {
   readonly #pub: Publisher;
+  readonly #conn: Connection;
   readonly #eventsChannel: string;
   readonly #simulated: boolean;
   readonly #recorder: ControlRecorder;
@@ -32,6 +34,7 @@ export class ControlOutputs {
     },
   ) {
     this.#pub = new Publisher(conn);
+    this.#conn = conn;
     this.#eventsChannel = parts.eventsChannel;
     this.#simulated = parts.simulated;
     this.#recorder = parts.recorder;
@@ -41,16 +44,22 @@ export class ControlOutputs {
 
   /** A change of output or mode. */
   change(c: Parameters<typeof deviceUpdate>[0]) {
-    return this.#pub
-      .publishTopic(DEVICE_UPDATE, [c.location, c.cluster], deviceUpdate(c, this.#simulated))
-      .catch(() => this.#onFailure());
+    return this.#send(deviceUpdate(c, this.#simulated));
   }
 
   /** A hold-back or a refused command: the device's unchanged state and why. */
   notice(n: DeviceNotice): Promise<unknown> {
-    return this.#pub
-      .publishTopic(DEVICE_UPDATE, [n.location, n.cluster], noticeUpdate(n, this.#simulated))
-      .catch(() => this.#onFailure());
+    return this.#send(noticeUpdate(n, this.#simulated));
+  }
+
+  /** Publishes an update on its three channels and keeps it (without the command answer) as the device's last. */
+  #send(u: DeviceUpdate): Promise<unknown> {
+    const { command: _answer, ...last } = u;
+    const key = deviceLastKey(u.device);
+    return Promise.all([
+      this.#pub.publishTopic(DEVICE_UPDATE, [u.location, u.cluster], u),
+      this.#conn.run(`SET ${key}`, (c) => c.set(key, JSON.stringify(last))),
+    ]).catch(() => this.#onFailure());
   }
 
   /** Logs an event, records it with the device's state (when it names one) and publishes it. */

@@ -13,7 +13,7 @@ export class ReloadRefusedError extends Error {
 }
 
 const wiring = (d: DeviceConfig) =>
-  `${d.output.address}/${d.output.port}${d.output.pin}${d.output.activeLow ? '/low' : ''} safe ${d.safeState}`;
+  `0x${d.output.address.toString(16)}/${d.output.port}${d.output.pin}${d.output.activeLow ? '/low' : ''} safe ${d.safeState}`;
 
 /**
  * What a reload may not change: the relay bank is opened once, with every

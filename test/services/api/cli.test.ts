@@ -57,7 +57,7 @@ describe('canopy api (CLI)', () => {
       env: { ...process.env, LOG_LEVEL: 'fatal' },
     });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/port must be an integer/);
+    expect(r.stderr).toMatch(/'--port <port>' argument 'eighty' is invalid\. "eighty" is not a whole number/);
     const file = path.join(tempDir(), 'tokens');
     fs.writeFileSync(file, 'admin:0123456789abcdef0123\n', { mode: 0o644 });
     fs.chmodSync(file, 0o644);

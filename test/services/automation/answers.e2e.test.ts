@@ -141,6 +141,14 @@ describe('device updates answer commands (real Redis, simulated MCP23017, API)',
     // GET /api/devices shows the same fields (the latest update of each device)
     const list = (await (await fetch(`${api.url}/api/devices`)).json()) as { devices: Msg[] };
     expect(list.devices.find((d) => d.device === 'heater_f')).toMatchObject({ state: 1, source: 'manual' });
+    // and keeps it as the device's last update (an API started later reads it), without the command answer
+    const last = await until(async () => {
+      const raw = await cli.get('device:heater_f:last');
+      const m = raw ? (JSON.parse(raw) as Msg) : undefined;
+      return m?.state === 1 ? m : undefined;
+    }, 'device:heater_f:last');
+    expect(last).toMatchObject({ device: 'heater_f', mode: 'manual', source: 'manual' });
+    expect(last.command).toBeUndefined();
     await sub.close();
   });
 
