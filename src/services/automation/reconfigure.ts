@@ -31,7 +31,8 @@ export function restartOnlyChanges(cur: ControlConfig, next: ControlConfig): str
   for (const [name, d] of after) {
     const old = before.get(name);
     if (!old) out.push(`device ${name} added`);
-    else if (wiring(old) !== wiring(d)) out.push(`device ${name}: output or safe state changed`);
+    else if (wiring(old) !== wiring(d))
+      out.push(`device ${name}: output or safe state changed (${wiring(old)} → ${wiring(d)})`);
   }
   return out;
 }

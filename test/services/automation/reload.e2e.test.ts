@@ -135,6 +135,8 @@ describe('canopy admin automation reload-config (devices.yaml) on a real Redis',
     const r = await reload();
     expect(r.ok).toBe(false);
     expect(r.error).toMatch(/needs a restart.*heater_f/);
+    // relay addresses read as on the board and in devices.yaml: hex
+    expect(r.error).toMatch(/0x20\/A0.*0x21\/A0/);
     await settled();
     expect(h.engine.setpoints().temp_f).toBe(15);
     expect(h.config.devices.find((d) => d.name === 'heater_f')!.output.address).toBe(0x20);
