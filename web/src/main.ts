@@ -35,9 +35,11 @@ async function main(): Promise<void> {
     for (const d of list) devices.set(d.device, d);
     const simulated = [...devices.values()].filter((d) => d.simulated === true);
     banner.hidden = simulated.length === 0;
-    $('sim-reason').textContent = simulated.length
-      ? ` (${simulated.map((d) => d.label ?? d.device).join(', ')})`
-      : '';
+    // a short line on a phone: the names only when few, all of them on hover
+    const names = simulated.map((d) => d.label ?? d.device);
+    $('sim-reason').textContent =
+      names.length === 0 ? '' : names.length <= 3 ? ` (${names.join(', ')})` : ` (${names.length} devices)`;
+    banner.title = names.join(', ');
   };
   addDevices(await api.devices().catch(() => []));
   ctx.live.on<LiveMessage & { data: Device }>('device', (m) => addDevices([m.data]));

@@ -94,6 +94,12 @@ export class Trends {
         (row.querySelector('dd') ?? row).append(box);
       }
       const d = describeTrend(t, s.unit, s.base);
+      // a key tile judges the value against its targets itself: the trend adds only direction and what comes next
+      const eta = row.classList.contains('key') && d.eta && !d.eta.startsWith('reaches') ? '' : d.eta;
+      if (!d.slope && !eta) {
+        box.remove();
+        continue;
+      }
       box.dataset.trend = d.dir;
       box.title = 'trend over the last hour (canopy analytics)';
       const arrow = document.createElement('span');
@@ -101,11 +107,11 @@ export class Trends {
       arrow.textContent = d.arrow;
       const parts: Node[] = [arrow];
       if (d.slope) parts.push(document.createTextNode(` ${d.slope}`));
-      if (d.eta) {
-        const eta = document.createElement('span');
-        eta.className = 'eta';
-        eta.textContent = d.eta;
-        parts.push(eta);
+      if (eta) {
+        const line = document.createElement('span');
+        line.className = 'eta';
+        line.textContent = eta;
+        parts.push(line);
       }
       box.replaceChildren(...parts);
     }
