@@ -23,6 +23,14 @@ export interface DecideContext {
   notice(device: string, reason: string, now: Instant): DeviceNotice | undefined;
 }
 
+/** How often a device's reason may be told again while its state stays (ms). */
+export const REASON_REFRESH_MS = 60_000;
+
+/** A reason without its numbers: `dry_bulb_f 25.1 is above 22.5` → `dry_bulb_f # is above #`. */
+export function reasonShape(reason: string): string {
+  return reason.replace(/-?\d+(?:\.\d+)?/g, '#');
+}
+
 /** What a device should be, and why, before the relay's own limits. */
 interface Want {
   want: boolean;
@@ -89,14 +97,27 @@ export function decideDevice(
   const from = rt.published;
   const to: OnOff = dec.on ? 1 : 0;
   rt.guard.commit(dec.on, now.mono);
+  const src = source === 'startup' ? 'safety' : source;
   if (to !== from.state || rt.mode !== from.mode) {
     rt.reason = reason;
-    rt.source = source === 'startup' ? 'safety' : source;
+    rt.source = src;
+    rt.reasonAt = now.mono;
   }
   if (to === from.state && rt.mode === from.mode) {
     // a failsafe that began or ended, or a hold-back that ended, without a switch: say so
-    if (rt.failsafe !== wasFailsafe) rt.reason = reason;
-    if (rt.failsafe !== wasFailsafe || (wasHeld && blocked === null))
+    const failsafeEdge = rt.failsafe !== wasFailsafe;
+    // the reason for keeping the state changed (not just its numbers): say so too, at once when
+    // what decides changed (startup → controller), otherwise at most every REASON_REFRESH_MS
+    const newWhy =
+      reason !== '' &&
+      reasonShape(reason) !== reasonShape(rt.reason) &&
+      (src !== rt.source || now.mono - rt.reasonAt >= REASON_REFRESH_MS);
+    if (failsafeEdge || newWhy) {
+      rt.reason = reason;
+      rt.reasonAt = now.mono;
+      if (newWhy) rt.source = src;
+    }
+    if (failsafeEdge || newWhy || (wasHeld && blocked === null))
       out.notices.push({ ...ctx.notice(d.name, reason, now)!, at: now.wall });
     return undefined;
   }

@@ -105,6 +105,7 @@ export class ControlEngine {
         fault: null,
         published: { state: d.safeState, mode: d.initialMode },
         source: 'safety',
+        reasonAt: 0,
         held: null,
       });
       for (const s of d.sensors) this.#bySensor.set(s, [...(this.#bySensor.get(s) ?? []), d.name]);

@@ -166,6 +166,8 @@ export interface Runtime {
   published: { state: OnOff; mode: Mode };
   /** What set the current state (DeviceUpdate `source`). */
   source: DeviceDetail['source'];
+  /** Monotonic ms when `reason` was last told (published with a change or a notice). */
+  reasonAt: number;
   /** A switch held back (min on/off, start limit): what it wants, monotonic deadline, why. */
   held: { want: OnOff; until: number; why: string } | null;
 }

@@ -78,14 +78,41 @@ describe('what a device update says beside the state', () => {
     const lights = r.changes.find((c) => c.device === 'lights_f')!;
     expect(lights.detail).toMatchObject({ label: 'Lights (front)', source: 'schedule', expiresAt: null, held: null });
     expect(lights.detail!.since).toBe(t.now().wall);
+    // the heater stays off (its safe state), now because of its controller, and says so
     expect(engine.status().find((d) => d.name === 'heater_f')).toMatchObject({
       label: 'Heater (front)',
-      source: 'safety',
+      source: 'rule',
+    });
+    expect(r.notices.find((n) => n.device === 'heater_f')).toMatchObject({
+      state: 0,
+      reason: 'temp_f 25 > 22.5 (setpoint 22)',
     });
     t.advance(200_000); // past the heater's min off time from the start
     feed(20);
     const r2 = engine.evaluate(t.now());
     expect(r2.changes.find((c) => c.device === 'heater_f')!.detail).toMatchObject({ source: 'rule', held: null });
+  });
+
+  it('a new reason for keeping a state is told: at once when what decides changed, else at most once a minute, never for new numbers', () => {
+    const { t, engine, feed } = setup();
+    const heaterNotices = (r: ReturnType<typeof engine.evaluate>) =>
+      (r.notices ?? []).filter((n) => n.device === 'heater_f').map((n) => n.reason);
+    feed(25);
+    t.advance(1000);
+    // startup's safe state → the controller keeps it off: told at once
+    expect(heaterNotices(engine.evaluate(t.now()))).toEqual(['temp_f 25 > 22.5 (setpoint 22)']);
+    // only the numbers change: nothing to tell
+    feed(26);
+    t.advance(1000);
+    expect(heaterNotices(engine.evaluate(t.now()))).toEqual([]);
+    // inside the band, holding off: a new reason from the same controller waits for the minute
+    feed(22);
+    t.advance(1000);
+    expect(heaterNotices(engine.evaluate(t.now()))).toEqual([]);
+    t.advance(60_000);
+    feed(22);
+    expect(heaterNotices(engine.evaluate(t.now()))).toEqual(['temp_f 22 within 21.5–22.5, holding (setpoint 22)']);
+    expect(engine.status().find((d) => d.name === 'heater_f')).toMatchObject({ state: 0, source: 'rule' });
   });
 
   it('a manual on held back by min off says what it wants, until when and why; then it is applied with its expiry', () => {
