@@ -11,6 +11,8 @@ export interface ApiEnv {
   host: string;
   /** `CANOPY_API_EXPORT_MAX_ROWS` */
   exportMaxRows: number | undefined;
+  /** `CANOPY_API_WS_MAX_CLIENTS` */
+  wsMaxClients: number | undefined;
   /** `CANOPY_API_ALLOWED_HOSTS`, comma separated. */
   allowedHosts: string[];
   /** `CANOPY_API_ALLOWED_ORIGINS`, comma separated. */
@@ -34,10 +36,12 @@ export function apiEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
   const base = loadBaseConfig(env);
   const port = text(env, 'CANOPY_API_PORT');
   const rows = text(env, 'CANOPY_API_EXPORT_MAX_ROWS');
+  const wsClients = text(env, 'CANOPY_API_WS_MAX_CLIENTS');
   return {
     port: port === undefined ? undefined : Number(port),
     host: env.CANOPY_API_HOST || '127.0.0.1',
     exportMaxRows: rows === undefined ? undefined : Number(rows),
+    wsMaxClients: wsClients === undefined ? undefined : Number(wsClients),
     allowedHosts: list(env, 'CANOPY_API_ALLOWED_HOSTS'),
     allowedOrigins: list(env, 'CANOPY_API_ALLOWED_ORIGINS'),
     tlsCert: text(env, 'CANOPY_API_TLS_CERT'),

@@ -155,6 +155,7 @@ export function resolveApiOptions(opts: Partial<ApiOptions> = {}, env: NodeJS.Pr
     ...API_DEFAULTS,
     ...(e.port !== undefined ? { port: e.port } : {}),
     ...(e.exportMaxRows !== undefined ? { exportMaxRows: e.exportMaxRows } : {}),
+    ...(e.wsMaxClients !== undefined ? { wsMaxClients: e.wsMaxClients } : {}),
     readAccess: isLoopbackHost(host) ? 'open' : 'viewer',
     allowedHosts: e.allowedHosts,
     allowedOrigins: e.allowedOrigins,

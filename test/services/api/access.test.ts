@@ -77,6 +77,10 @@ describe('unit: Host, Origin and message guards', () => {
       'b.example',
     ]);
     expect(resolveApiOptions({}, { CANOPY_API_EXPORT_MAX_ROWS: '10' }).exportMaxRows).toBe(10);
+    expect(resolveApiOptions({}, { CANOPY_API_WS_MAX_CLIENTS: '1000' }).wsMaxClients).toBe(1000);
+    expect(() => resolveApiOptions({}, { CANOPY_API_WS_MAX_CLIENTS: 'many' })).toThrow(
+      /wsMaxClients must be a positive number, got NaN/,
+    );
   });
 
   it('measures JSON depth without parsing and ignores brackets in strings', () => {
