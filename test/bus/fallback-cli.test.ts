@@ -79,6 +79,8 @@ describe('USE_REDIS=false and canopy admin without Redis', () => {
       JSON.stringify({ command: 5, expires_at: expires }),
     );
     await waitFor(() => rt.mailbox.stats.rejected === 1, 'the rejection', 30_000);
+    // the claimed file is removed just after it is counted (the drain processes, then deletes)
+    await waitFor(() => fs.readdirSync(queue).length === 0, 'the rejected file removed', 30_000);
     expect(fs.readdirSync(queue)).toEqual([]);
     const again = await canopy(['admin', 'h:offline:1', 'ping', '--timeout', '30000'], { USE_REDIS: 'false' });
     expect(again.stdout).toMatch(/^h:offline:1: ok /);
