@@ -6,6 +6,7 @@
  */
 import { DeviceList, type Expiry } from './devices.js';
 import { ApiError, type PanelContext, type Role } from './shell.js';
+import { el as h } from './when.js';
 
 interface SetpointRow {
   name: string;
@@ -14,13 +15,6 @@ interface SetpointRow {
   min: number | null;
   max: number | null;
   unit: string | null;
-}
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text) e.textContent = text;
-  return e;
 }
 
 const ROLE_TEXT: Record<'operator' | 'viewer' | 'none', string> = {

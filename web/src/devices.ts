@@ -18,6 +18,7 @@ import {
   sourceText,
   type DeviceState,
 } from './device-text.js';
+import { el as h } from './when.js';
 
 /** How long a manual or off command lasts, as chosen in the panel. */
 export type Expiry = { ttl_s: number } | { until_changed: true };
@@ -43,13 +44,6 @@ interface Row {
   feedback?: Feedback;
   /** Updates the countdowns in place (a row is never rebuilt just because time passed: taps must not miss). */
   timers: (() => void)[];
-}
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text) e.textContent = text;
-  return e;
 }
 
 /** A pending command gets its answer within this time, or the row says the automation did not answer. */

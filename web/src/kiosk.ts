@@ -5,7 +5,8 @@
  * operator token unlocks it; "Lock" forgets the token again.
  */
 import { RoomsFeed, STATUS_WORD, type RoomView } from './rooms-data.js';
-import { el, keyTile, updateKeyTile } from './rooms.js';
+import { keyTile, updateKeyTile } from './rooms.js';
+import { el } from './when.js';
 import type { PanelContext } from './shell.js';
 
 export const isKiosk = (): boolean => location.hash === '#kiosk' || location.pathname === '/kiosk';

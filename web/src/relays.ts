@@ -1,6 +1,6 @@
 import './relays.css';
 import { storedToken } from './api.js';
-import { formatAge } from './cards.js';
+import { formatAge } from './when.js';
 import { connectLive } from './live.js';
 
 /** One relay as GET /api/relays lists it. */

@@ -16,26 +16,7 @@ import {
   type RoomView,
 } from './rooms-data.js';
 import type { PanelContext, Role } from './shell.js';
-
-export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  cls?: string,
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-export function formatAge(ms: number): string {
-  if (ms < 1000) return 'now';
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.round(s / 60)} min`;
-  if (s < 86400) return `${Math.round(s / 3600)} h`;
-  return `${Math.round(s / 86400)} d`;
-}
+import { el, formatAge } from './when.js';
 
 const roomId = (r: { location: string; cluster: string }) => `${r.location}/${r.cluster}`;
 const WHEN = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
