@@ -1,3 +1,4 @@
+import type { ControlConfig } from '../../cea/control/config.js';
 import type { Connection } from '../../bus/connection.js';
 import type { FabricFiles } from '../../bus/fallback/records.js';
 import type { LiveState } from '../../bus/state.js';
@@ -20,6 +21,8 @@ export interface ApiContext {
   catalogue: SensorInfo[];
   byName: Map<string, SensorInfo>;
   feed: UpdateFeed | undefined;
+  /** The devices file as read at start (undefined when unusable: control commands are refused). */
+  control: ControlConfig | undefined;
   hub: WsHub;
   metrics: ApiMetrics;
   auth: TokenAuth;

@@ -16,7 +16,7 @@ import { ApiMetrics } from './metrics.js';
 import { resolveApiOptions, type ApiOptions } from './options.js';
 import type { ApiStore } from './store-port.js';
 import { UpdateFeed } from './updates.js';
-import { configuredDeviceNames } from './device-names.js';
+import { loadControlConfig } from './control-config.js';
 import { UserFeed, type UserFeedOptions } from './user-feed.js';
 import { WsHub } from './ws-hub.js';
 
@@ -91,9 +91,10 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
   try {
     const feed = await UpdateFeed.start(conn, log);
     cleanup.push(() => feed.close());
+    const control = loadControlConfig(options.devicesFile, log);
     // devices the automation reported before this process started: their last update, at once
     await feed
-      .seed(conn, configuredDeviceNames(options.devicesFile, log))
+      .seed(conn, control?.devices.map((d) => d.name) ?? [])
       .catch((err: unknown) => log.warn({ err }, 'device states not read at start: shown at their next update'));
     const hub = new WsHub(
       {
@@ -132,6 +133,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
       catalogue: cat,
       byName: new Map(cat.map((s) => [s.name, s])),
       feed,
+      control,
       hub,
       metrics: new ApiMetrics({
         conn,

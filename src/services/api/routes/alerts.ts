@@ -1,6 +1,4 @@
-import fs from 'node:fs';
 import { Type } from '@sinclair/typebox';
-import { parseDevicesYaml } from '../../../cea/control/config.js';
 import { Subscriber } from '../../../bus/subscriber.js';
 import type { Validator } from '../../../bus/validate.js';
 import { ALERTS_ACKS, ALERTS_ACTIVE, ALERTS_RECENT, ALERTS_UPDATE } from '../../../contracts/names.js';
@@ -12,18 +10,9 @@ import { errorResponses, errorSchema } from '../schemas.js';
 
 /** The devices of the devices file and their rooms (failsafe alerts name a device); empty when unreadable. */
 function devicePlaces(ctx: ApiContext): Map<string, Place> {
-  try {
-    const file = ctx.options.devicesFile;
-    const cfg = parseDevicesYaml(fs.readFileSync(file, 'utf8'), file);
-    return new Map(
-      cfg.devices.map((d) => [
-        d.name,
-        { location: d.location, cluster: d.cluster, label: (d as { label?: string }).label },
-      ]),
-    );
-  } catch {
-    return new Map();
-  }
+  return new Map(
+    (ctx.control?.devices ?? []).map((d) => [d.name, { location: d.location, cluster: d.cluster, label: d.label }]),
+  );
 }
 
 /** An `alerts:update` message: `{type, alert}` with an object alert. */

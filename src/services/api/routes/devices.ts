@@ -1,11 +1,9 @@
 import { ACTUATORS_COMMANDS, AUTOMATION_STATE } from '../../../contracts/names.js';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ApiApp } from '../app.js';
 import { CommandParser } from '../../../cea/control/commands.js';
-import { parseDevicesYaml, type ControlConfig } from '../../../cea/control/config.js';
 import { requireRole, bearerToken } from '../auth.js';
 import { ApiError, withRedis, type ApiContext } from '../context.js';
 import { errorResponses, errorSchema, Nullable, StringEnum } from '../schemas.js';
@@ -67,16 +65,6 @@ function sender(req: FastifyRequest): string {
   return `api:${req.role ?? 'unknown'}:${crypto.createHash('sha256').update(t).digest('hex').slice(0, 8)}`;
 }
 
-function loadControlConfig(ctx: ApiContext): ControlConfig | undefined {
-  const file = ctx.options.devicesFile;
-  try {
-    return parseDevicesYaml(fs.readFileSync(file, 'utf8'), file);
-  } catch (err) {
-    ctx.log.warn({ err: (err as Error).message }, 'devices file unusable: device and setpoint commands refused');
-    return undefined;
-  }
-}
-
 /**
  * Control endpoints (operator token): POST /api/devices/:name and
  * PUT /api/setpoints/:name validate the command against the devices file
@@ -84,7 +72,7 @@ function loadControlConfig(ctx: ApiContext): ControlConfig | undefined {
  * Read-only: GET /api/setpoints, GET /api/on-time.
  */
 export async function deviceControlRoutes(app: ApiApp, ctx: ApiContext): Promise<void> {
-  const cfg = loadControlConfig(ctx);
+  const cfg = ctx.control;
   const parser = new CommandParser();
   const operator = requireRole(ctx.auth, 'operator');
 

@@ -1,10 +1,8 @@
 import { ACTUATORS_COMMANDS } from '../../../contracts/names.js';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiApp } from '../app.js';
-import { parseDevicesYaml, type ControlConfig } from '../../../cea/control/config.js';
 import { ProgramValidator, type Problem } from '../../../cea/control/programs.js';
 import { bearerToken, requireRole } from '../auth.js';
 import { ApiError, withRedis, withStore, type ApiContext } from '../context.js';
@@ -49,16 +47,6 @@ function sender(req: FastifyRequest): string {
   return `api:${req.role ?? 'unknown'}:${crypto.createHash('sha256').update(t).digest('hex').slice(0, 8)}`;
 }
 
-function loadConfig(ctx: ApiContext): ControlConfig | undefined {
-  const file = ctx.options.devicesFile;
-  try {
-    return parseDevicesYaml(fs.readFileSync(file, 'utf8'), file);
-  } catch (err) {
-    ctx.log.warn({ err: (err as Error).message }, 'devices file unusable: schedule and rule changes refused');
-    return undefined;
-  }
-}
-
 type ProgramStore = Required<Pick<ApiStore, 'listConfigs' | 'putConfig' | 'deleteConfig'>>;
 
 /**
@@ -69,7 +57,7 @@ type ProgramStore = Required<Pick<ApiStore, 'listConfigs' | 'putConfig' | 'delet
  * automation reloads every schedule and rule without a restart.
  */
 export async function scheduleRoutes(app: ApiApp, ctx: ApiContext): Promise<void> {
-  const cfg = loadConfig(ctx);
+  const cfg = ctx.control;
   const validator = cfg ? new ProgramValidator(cfg) : undefined;
   const rooms = Object.fromEntries((cfg?.devices ?? []).map((d) => [d.name, d.location]));
   const viewer = requireRole(ctx.auth, 'viewer');
