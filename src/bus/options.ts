@@ -33,8 +33,32 @@ export interface ConnectionOptions {
   clientName: string;
   /** @defaultValue `6.2.0` — older servers are refused (XAUTOCLAIM, GETDEL, MINID). */
   minServerVersion: string;
+  /**
+   * Sentinels to ask for the primary, `[{host, port}]`. When non-empty the
+   * connection discovers the primary through them and follows a failover;
+   * `url` then only gives credentials, TLS and database.
+   * @defaultValue `[]` — connect to `url` directly
+   */
+  sentinels: RedisNode[];
+  /** @defaultValue `mymaster` — the master name the sentinels monitor. */
+  sentinelMaster: string;
+  /** @defaultValue none — password of the sentinels themselves (`requirepass` in sentinel.conf). */
+  sentinelPassword?: string;
+  /**
+   * Seed nodes of a Redis Cluster, `[{host, port}]`. When non-empty the bus
+   * runs on the cluster (see `src/bus/cluster/`); `url` then only gives
+   * credentials and TLS, and `db` must be 0.
+   * @defaultValue `[]` — a single server (or Sentinel)
+   */
+  clusterNodes: RedisNode[];
   /** @defaultValue silent */
   logger: BusLogger;
+}
+
+/** One Redis server, sentinel or cluster node. */
+export interface RedisNode {
+  host: string;
+  port: number;
 }
 
 export const CONNECTION_DEFAULTS: Omit<ConnectionOptions, 'url' | 'db'> = {
@@ -46,6 +70,9 @@ export const CONNECTION_DEFAULTS: Omit<ConnectionOptions, 'url' | 'db'> = {
   healthCheckIntervalMs: 5000,
   clientName: 'canopy',
   minServerVersion: '6.2.0',
+  sentinels: [],
+  sentinelMaster: 'mymaster',
+  clusterNodes: [],
   logger: silentLogger,
 };
 
@@ -126,4 +153,24 @@ export function backoffDelay(
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Parses `host:port,host:port` (IPv6 as `[::1]:26379`) into nodes; throws
+ * {@link ConfigError} naming `what` and the bad item.
+ */
+export function parseNodeList(list: string, what: string): RedisNode[] {
+  const out: RedisNode[] = [];
+  for (const raw of list.split(',')) {
+    const item = raw.trim();
+    if (item === '') continue;
+    const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(item);
+    const port = m ? Number(m[3]) : NaN;
+    if (!m || !(port > 0 && port < 65536)) {
+      throw new ConfigError(`${what}: "${item}" is not host:port`);
+    }
+    out.push({ host: (m[1] ?? m[2]) as string, port });
+  }
+  if (out.length === 0) throw new ConfigError(`${what}: no host:port given`);
+  return out;
 }

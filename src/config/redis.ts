@@ -1,5 +1,6 @@
 import { ConfigError } from '../bus/errors.js';
 import type { ConnectionOptions } from '../bus/options.js';
+import { parseNodeList } from '../bus/options.js';
 
 /**
  * How a Canopy process reaches Redis, read from its environment. The bus
@@ -9,6 +10,10 @@ import type { ConnectionOptions } from '../bus/options.js';
  * - `REDIS_URL`: `redis://[user:password@]host[:port][/db]` or `rediss://…`
  *   (TLS); unset or empty leaves the bus's default, `redis://127.0.0.1:6379`.
  * - `REDIS_DB`: database number, overrides the URL's `/db`.
+ * - `REDIS_SENTINELS`: `host:port,host:port,…` — discover the primary
+ *   through these Sentinels (with `REDIS_SENTINEL_MASTER`, default
+ *   `mymaster`, and `REDIS_SENTINEL_PASSWORD` if the sentinels have one).
+ * - `REDIS_CLUSTER_NODES`: `host:port,…` — seed nodes of a Redis Cluster.
  *
  * Throws {@link ConfigError} when `REDIS_DB` is not a non-negative integer.
  */
@@ -22,6 +27,13 @@ export function redisConnectionFromEnv(env: NodeJS.ProcessEnv = process.env): Pa
       throw new ConfigError(`REDIS_DB must be a non-negative integer, got "${db}"`);
     }
     out.db = n;
+  }
+  if (env.REDIS_SENTINELS) out.sentinels = parseNodeList(env.REDIS_SENTINELS, 'REDIS_SENTINELS');
+  if (env.REDIS_SENTINEL_MASTER) out.sentinelMaster = env.REDIS_SENTINEL_MASTER;
+  if (env.REDIS_SENTINEL_PASSWORD) out.sentinelPassword = env.REDIS_SENTINEL_PASSWORD;
+  if (env.REDIS_CLUSTER_NODES) out.clusterNodes = parseNodeList(env.REDIS_CLUSTER_NODES, 'REDIS_CLUSTER_NODES');
+  if (out.sentinels && out.clusterNodes) {
+    throw new ConfigError('set REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both');
   }
   return out;
 }

@@ -35,4 +35,29 @@ describe('REDIS_URL and REDIS_DB (src/config/redis.ts)', () => {
       }),
     ).toEqual({ 'canopy-api': 'a-secret', 'ml.alice': 'b-secret' });
   });
+
+  it('reads Sentinel and Cluster nodes as host:port lists, IPv6 in brackets, and refuses bad items', () => {
+    expect(
+      redisConnectionFromEnv({
+        REDIS_SENTINELS: '10.0.0.1:26379, [::1]:26380',
+        REDIS_SENTINEL_MASTER: 'canopy',
+        REDIS_SENTINEL_PASSWORD: 's',
+      }),
+    ).toEqual({
+      sentinels: [
+        { host: '10.0.0.1', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
+      sentinelMaster: 'canopy',
+      sentinelPassword: 's',
+    });
+    expect(redisConnectionFromEnv({ REDIS_CLUSTER_NODES: 'a:7000,b:7001' }).clusterNodes).toEqual([
+      { host: 'a', port: 7000 },
+      { host: 'b', port: 7001 },
+    ]);
+    for (const bad of ['host', 'host:0', 'host:99999', ',', 'a:1:2']) {
+      expect(() => redisConnectionFromEnv({ REDIS_SENTINELS: bad })).toThrow(ConfigError);
+    }
+    expect(() => redisConnectionFromEnv({ REDIS_SENTINELS: 'a:1', REDIS_CLUSTER_NODES: 'b:2' })).toThrow(ConfigError);
+  });
 });
