@@ -36,6 +36,7 @@ const ORDER = [
   'api',
   'automation',
   'gateway',
+  'scale',
   'soak',
 ];
 

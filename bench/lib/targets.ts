@@ -225,6 +225,24 @@ export const RATIOS: readonly RatioSpec[] = [
     target: 0,
     text: 'no restarts',
   },
+  {
+    id: 'failover_lost',
+    bench: 'scale',
+    figure: 'failover_frames_lost',
+    denominator: null,
+    direction: 'atMost',
+    target: 0,
+    text: 'no frame lost when the Redis primary is killed under Sentinel',
+  },
+  {
+    id: 'cluster_drain_vs_single',
+    bench: 'scale',
+    figure: 'cluster_drain_per_s',
+    denominator: 'single_drain_per_s',
+    direction: 'atLeast',
+    target: 0.5,
+    text: 'group drain on a six-node cluster (one machine) ≥ 0.5 × one server',
+  },
 ];
 
 const finite = (x: number | undefined): x is number => typeof x === 'number' && Number.isFinite(x);

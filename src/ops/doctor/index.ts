@@ -1,5 +1,7 @@
 import { parseStoreUrl } from '../backup.js';
 import { redisChecks } from './redis.js';
+import { topologyChecks } from './topology.js';
+import { redisConnectionFromEnv } from '../../config/redis.js';
 import { relayChecks, type RelayCheckOptions } from './relays.js';
 import { storeChecks } from './store.js';
 import { canCheck, clockCheck, diskCheck } from './system.js';
@@ -67,8 +69,17 @@ export async function runDoctor(
   input: Pick<DoctorOptions, 'redisUrl' | 'databaseUrl' | 'dataDir'> & Partial<DoctorOptions>,
 ): Promise<DoctorReport> {
   const o: DoctorOptions = { ...DOCTOR_DEFAULTS, ...input };
-  const [redis, store, relays] = await Promise.all([
+  const env = redisConnectionFromEnv();
+  const [redis, topology, store, relays] = await Promise.all([
     redisChecks({ url: o.redisUrl, expectServices: o.expectServices, timeoutMs: o.timeoutMs }),
+    topologyChecks({
+      sentinels: env.sentinels ?? [],
+      sentinelMaster: env.sentinelMaster ?? 'mymaster',
+      ...(env.sentinelPassword !== undefined ? { sentinelPassword: env.sentinelPassword } : {}),
+      clusterNodes: env.clusterNodes ?? [],
+      url: o.redisUrl,
+      timeoutMs: o.timeoutMs,
+    }),
     storeChecks(o.databaseUrl, o.timeoutMs, o.rawRetentionMs),
     o.relays ? relayChecks(o.relays) : Promise.resolve([]),
   ]);
@@ -81,6 +92,7 @@ export async function runDoctor(
   }
   const checks = [
     ...redis.filter((c) => c.id !== 'heartbeats'),
+    ...topology,
     ...store,
     canCheck({ iface: o.canInterface, required: o.canRequired, sysRoot: o.sysRoot, ip: o.ip }),
     ...relays,
