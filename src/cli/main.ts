@@ -22,6 +22,7 @@ export const COMMANDS: Record<string, () => Promise<Register>> = {
   recorder: async () => (await import('./commands/recorder.js')).registerRecorder,
   analytics: async () => (await import('./commands/analytics.js')).registerAnalytics,
   exporter: async () => (await import('./commands/exporter.js')).registerExporter,
+  group: async () => (await import('./commands/group.js')).registerGroup,
   gateway: async () => (await import('./commands/gateway.js')).registerGateway,
   subscribe: async () => (await import('./commands/subscribe.js')).registerSubscribe,
   publish: async () => (await import('./commands/publish.js')).registerPublish,

@@ -55,33 +55,39 @@ export function installCrashHandlers(
 
 /**
  * Runs a started service until SIGINT/SIGTERM, then stops it (the batch in
- * hand is finished) and exits 0; a second signal exits at once. An uncaught
- * exception or unhandled rejection (also during start) is logged and exits
- * with {@link EXIT_UNCAUGHT} (see {@link installCrashHandlers}).
+ * hand is finished) and exits 0; a second signal exits at once. A signal
+ * that arrives while the service is still starting is held until the start
+ * finished, then the service is stopped the same way (a supervisor that
+ * stops everything during start-up gets a clean exit, not a killed process).
+ * An uncaught exception or unhandled rejection (also during start) is logged
+ * and exits with {@link EXIT_UNCAUGHT} (see {@link installCrashHandlers}).
  */
 export async function runUntilSignal(name: string, log: Logger, start: () => Promise<ServiceHandle>): Promise<void> {
   installCrashHandlers(name, log);
-  let handle: ServiceHandle;
-  try {
-    handle = await start();
-  } catch (err) {
-    failedToStart(name, log, err);
-  }
+  let handle: ServiceHandle | undefined;
   let stopping = false;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    log.info({ signal: sig }, `${name} stopping`);
-    handle
+  const stop = (h: ServiceHandle) =>
+    h
       .stop()
       .then(() => process.exit(0))
       .catch((err: unknown) => {
         log.error({ err }, `${name} did not stop cleanly`);
         process.exit(1);
       });
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    log.info({ signal: sig }, handle ? `${name} stopping` : `${name} stopping once started`);
+    if (handle) void stop(handle);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  try {
+    handle = await start();
+  } catch (err) {
+    failedToStart(name, log, err);
+  }
+  if (stopping) void stop(handle);
 }
 
 /**

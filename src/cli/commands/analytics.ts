@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { parseBand, parseLimit, start, type ThresholdSpec } from '../../services/analytics/index.js';
-import { createLogger } from '../../util/log.js';
+import { createLogger, type Logger } from '../../util/log.js';
+import type { ServiceHandle } from '../../services/types.js';
 import { runUntilSignal } from '../run-service.js';
 import { analyticsEnv } from '../../config/analytics.js';
 import { numberOption } from '../numbers.js';
 
-interface AnalyticsOpts {
+/** The options of `canopy analytics` as commander gives them. */
+export interface AnalyticsOpts {
   vpdBand: string;
   roomBand?: string[];
   interval: string;
@@ -47,23 +49,26 @@ export function registerAnalytics(program: Command): void {
     .option('--no-alert-rules', 'no thresholds from the alert rules')
     .action(async (opts: AnalyticsOpts) => {
       const log = createLogger('analytics');
-      const vpdBands: Record<string, [number, number]> = { '*': parseBand(opts.vpdBand) };
-      for (const rb of opts.roomBand ?? []) {
-        const eq = rb.lastIndexOf('=');
-        if (eq <= 0) throw new Error(`--room-band wants ROOM=LOW:HIGH, got "${rb}"`);
-        vpdBands[rb.slice(0, eq)] = parseBand(rb.slice(eq + 1));
-      }
-      const limits: ThresholdSpec[] = (opts.limit ?? []).flatMap(parseLimit);
-      await runUntilSignal('analytics', log, () =>
-        start({
-          vpdBands,
-          limits,
-          publishMs: Number(opts.interval),
-          trendWindowMs: Number(opts.trendWindow) * 60_000,
-          devicesFile: opts.devices || null,
-          alertRulesFile: opts.alertRules || null,
-          runtime: { log },
-        }),
-      );
+      await runUntilSignal('analytics', log, () => launchAnalytics(opts, log));
     });
+}
+
+/** Starts the analytics from its command's options (also used by `canopy group`). */
+export function launchAnalytics(opts: AnalyticsOpts, log: Logger): Promise<ServiceHandle> {
+  const vpdBands: Record<string, [number, number]> = { '*': parseBand(opts.vpdBand) };
+  for (const rb of opts.roomBand ?? []) {
+    const eq = rb.lastIndexOf('=');
+    if (eq <= 0) throw new Error(`--room-band wants ROOM=LOW:HIGH, got "${rb}"`);
+    vpdBands[rb.slice(0, eq)] = parseBand(rb.slice(eq + 1));
+  }
+  const limits: ThresholdSpec[] = (opts.limit ?? []).flatMap(parseLimit);
+  return start({
+    vpdBands,
+    limits,
+    publishMs: Number(opts.interval),
+    trendWindowMs: Number(opts.trendWindow) * 60_000,
+    devicesFile: opts.devices || null,
+    alertRulesFile: opts.alertRules || null,
+    runtime: { log },
+  });
 }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { start } from '../../services/exporter/index.js';
 import { exporterEnv } from '../../config/exporter.js';
-import { createLogger } from '../../util/log.js';
+import { createLogger, type Logger } from '../../util/log.js';
+import type { ServiceHandle } from '../../services/types.js';
 import { runUntilSignal } from '../run-service.js';
 
 export function registerExporter(program: Command): void {
@@ -13,15 +14,24 @@ export function registerExporter(program: Command): void {
     )
     .option('--discovery-prefix <prefix>', 'Home Assistant discovery prefix', 'homeassistant')
     .option('--base-topic <topic>', 'prefix of the state and availability topics', 'canopy')
-    .action(async (opts: { discoveryPrefix: string; baseTopic: string }) => {
+    .action(async (opts: ExporterOpts) => {
       const log = createLogger('exporter');
-      await runUntilSignal('exporter', log, () =>
-        start({
-          ...exporterEnv(),
-          discoveryPrefix: opts.discoveryPrefix,
-          baseTopic: opts.baseTopic,
-          runtime: { log },
-        }),
-      );
+      await runUntilSignal('exporter', log, () => launchExporter(opts, log));
     });
+}
+
+/** The options of `canopy exporter` as commander gives them. */
+export interface ExporterOpts {
+  discoveryPrefix: string;
+  baseTopic: string;
+}
+
+/** Starts the exporter from its command's options (also used by `canopy group`). */
+export function launchExporter(opts: ExporterOpts, log: Logger): Promise<ServiceHandle> {
+  return start({
+    ...exporterEnv(),
+    discoveryPrefix: opts.discoveryPrefix,
+    baseTopic: opts.baseTopic,
+    runtime: { log },
+  });
 }

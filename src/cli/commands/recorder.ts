@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseRecordUsers, parseUserKinds, start } from '../../services/recorder/index.js';
-import { createLogger } from '../../util/log.js';
+import { createLogger, type Logger } from '../../util/log.js';
+import type { ServiceHandle } from '../../services/types.js';
 import { runUntilSignal } from '../run-service.js';
 import { recorderEnv } from '../../config/recorder.js';
 import { numberOption } from '../numbers.js';
@@ -24,23 +25,33 @@ export function registerRecorder(program: Command): void {
       '--user-kinds <list>',
       'which of their channels: raw,features,predictions,commands,alerts (default $CANOPY_RECORD_USER_KINDS, else all)',
     )
-    .action(
-      async (opts: { dir?: string; retentionDays: string; maxFileMb: string; users?: string; userKinds?: string }) => {
-        const log = createLogger('recorder');
-        const dir = opts.dir ?? recorderEnv().dir;
-        // parsed before starting: a bad entry fails at once with a ConfigError naming it
-        const users = parseRecordUsers(opts.users ?? recorderEnv().users);
-        const userKinds = parseUserKinds(opts.userKinds ?? recorderEnv().userKinds);
-        await runUntilSignal('recorder', log, () =>
-          start({
-            dir,
-            retentionDays: Number(opts.retentionDays),
-            maxFileBytes: Number(opts.maxFileMb) * 1024 * 1024,
-            users,
-            userKinds,
-            runtime: { log },
-          }),
-        );
-      },
-    );
+    .action(async (opts: RecorderOpts) => {
+      const log = createLogger('recorder');
+      await runUntilSignal('recorder', log, () => launchRecorder(opts, log));
+    });
+}
+
+/** The options of `canopy recorder` as commander gives them. */
+export interface RecorderOpts {
+  dir?: string;
+  retentionDays: string;
+  maxFileMb: string;
+  users?: string;
+  userKinds?: string;
+}
+
+/** Starts the recorder from its command's options (also used by `canopy group`). */
+export function launchRecorder(opts: RecorderOpts, log: Logger): Promise<ServiceHandle> {
+  const dir = opts.dir ?? recorderEnv().dir;
+  // parsed before starting: a bad entry fails at once with a ConfigError naming it
+  const users = parseRecordUsers(opts.users ?? recorderEnv().users);
+  const userKinds = parseUserKinds(opts.userKinds ?? recorderEnv().userKinds);
+  return start({
+    dir,
+    retentionDays: Number(opts.retentionDays),
+    maxFileBytes: Number(opts.maxFileMb) * 1024 * 1024,
+    users,
+    userKinds,
+    runtime: { log },
+  });
 }

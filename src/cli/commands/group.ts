@@ -1,0 +1,95 @@
+import { Command } from 'commander';
+import type { ServiceHandle } from '../../services/types.js';
+import { createLogger, type Logger } from '../../util/log.js';
+import { runUntilSignal } from '../run-service.js';
+import { launchAlerts, registerAlerts, type AlertsOpts } from './alerts.js';
+import { launchAnalytics, registerAnalytics, type AnalyticsOpts } from './analytics.js';
+import { launchExporter, registerExporter, type ExporterOpts } from './exporter.js';
+import { launchRecorder, registerRecorder, type RecorderOpts } from './recorder.js';
+
+/**
+ * The services that may share one process: subscribers that keep little
+ * state and control nothing. The automation (hardware), the api and gateway
+ * (network-facing), the scanner and the worker (the pipeline) keep their
+ * own processes, so a crash or a stall of one never takes another with it.
+ */
+export const GROUPABLE = ['alerts', 'recorder', 'analytics', 'exporter'] as const;
+export type Groupable = (typeof GROUPABLE)[number];
+
+type Launch = (opts: never, log: Logger) => Promise<ServiceHandle>;
+const SERVICES: Record<Groupable, { register: (p: Command) => void; launch: Launch }> = {
+  alerts: { register: registerAlerts, launch: launchAlerts as (o: AlertsOpts, l: Logger) => Promise<ServiceHandle> },
+  recorder: {
+    register: registerRecorder,
+    launch: launchRecorder as (o: RecorderOpts, l: Logger) => Promise<ServiceHandle>,
+  },
+  analytics: {
+    register: registerAnalytics,
+    launch: launchAnalytics as (o: AnalyticsOpts, l: Logger) => Promise<ServiceHandle>,
+  },
+  exporter: {
+    register: registerExporter,
+    launch: launchExporter as (o: ExporterOpts, l: Logger) => Promise<ServiceHandle>,
+  },
+};
+
+/** The options a service's own command has when given no flag: its defaults, from the environment where it reads one. */
+function defaultOptions(name: Groupable): Record<string, unknown> {
+  const p = new Command();
+  SERVICES[name].register(p);
+  const cmd = p.commands.find((c) => c.name() === name);
+  if (!cmd) throw new Error(`command ${name} is not registered`);
+  return cmd.opts();
+}
+
+/** Parses `alerts,recorder` or several words into distinct groupable names; throws naming the bad one. */
+export function parseGroup(words: string[]): Groupable[] {
+  const names = words
+    .flatMap((w) => w.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (names.length === 0) throw new Error(`name at least one service: ${GROUPABLE.join(', ')}`);
+  for (const n of names) {
+    if (!(GROUPABLE as readonly string[]).includes(n))
+      throw new Error(`"${n}" cannot run in a group (only ${GROUPABLE.join(', ')} can)`);
+  }
+  return [...new Set(names)] as Groupable[];
+}
+
+/**
+ * Starts the named services in this process, each with its own logger,
+ * heartbeat and connections, as its own command would with no flags. If one
+ * fails to start, the ones already started are stopped. Stop is in reverse order.
+ */
+export async function startGroup(names: Groupable[], logFor: (name: string) => Logger): Promise<ServiceHandle> {
+  const started: Array<{ name: string; handle: ServiceHandle }> = [];
+  const stopAll = async () => {
+    for (const s of started.reverse()) await s.handle.stop().catch(() => undefined);
+  };
+  try {
+    for (const name of names) {
+      const launch = SERVICES[name].launch as (o: unknown, l: Logger) => Promise<ServiceHandle>;
+      started.push({ name, handle: await launch(defaultOptions(name), logFor(name)) });
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  return { stop: stopAll };
+}
+
+export function registerGroup(program: Command): void {
+  program
+    .command('group')
+    .argument('<services...>', `services to run in this one process: ${GROUPABLE.join(', ')}`)
+    .description(
+      'run several light services in one process (saves about 50 MB of memory per service on a small machine); ' +
+        'each keeps its heartbeat and logs under its own name, with its default options and environment. ' +
+        'They share one Redis user (REDIS_URL): keep separate processes where each service has its own ACL user.',
+    )
+    .action(async (services: string[]) => {
+      const names = parseGroup(services);
+      const log = createLogger(`group(${names.join(',')})`);
+      await runUntilSignal(`group ${names.join(',')}`, log, () => startGroup(names, (n) => createLogger(n)));
+    });
+}

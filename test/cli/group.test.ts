@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Connection } from '../../src/bus/connection.js';
+import { listInstances } from '../../src/bus/presence.js';
+import { parseGroup } from '../../src/cli/commands/group.js';
+import { packageRoot } from '../../src/services/api/options.js';
+import { register } from '../support/cleanup.js';
+import { startRedis, type TestRedis } from '../support/redis.js';
+import { spawnSync } from '../support/run-sync.js';
+import { tempDir } from '../support/tmp.js';
+
+const CLI = path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+
+describe('canopy group: light services in one process', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('parses names given as words or a comma list, once each, and refuses services that must keep their own process', () => {
+    expect(parseGroup(['alerts,recorder', 'analytics', 'alerts'])).toEqual(['alerts', 'recorder', 'analytics']);
+    for (const bad of [['automation'], ['api'], ['worker'], ['alerts,scanner'], [',']]) {
+      expect(() => parseGroup(bad)).toThrow(/cannot run in a group|at least one/);
+    }
+  });
+
+  function startGroupProcess(): { child: ChildProcess; stderr: () => string } {
+    const dir = tempDir();
+    const child: ChildProcess = spawn(process.execPath, [CLI, 'group', 'alerts,recorder,analytics'], {
+      env: {
+        ...process.env,
+        REDIS_URL: redis.url,
+        CANOPY_DATA_DIR: dir,
+        DATABASE_URL: `sqlite:${path.join(dir, 'canopy.db')}`,
+        LOG_LEVEL: 'warn',
+        LOG_FORMAT: 'json',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    register({ stop: async () => void child.kill('SIGKILL'), killSync: () => child.kill('SIGKILL') });
+    return { child, stderr: () => err };
+  }
+
+  const servicesOf = async (conn: Connection, pid: number | undefined) =>
+    (await listInstances(conn))
+      .filter((i) => i.info?.pid === pid)
+      .map((i) => i.info?.service)
+      .sort();
+
+  it('runs alerts, recorder and analytics in one process, each with its own heartbeat, and stops them on SIGTERM', async () => {
+    const { child, stderr } = startGroupProcess();
+    const conn = await Connection.connect({ url: redis.url });
+    try {
+      await expect
+        .poll(() => servicesOf(conn, child.pid), { timeout: 45_000, interval: 250 })
+        .toEqual(['alerts', 'analytics', 'recorder']);
+      const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      expect(await exit, stderr()).toBe(0);
+      expect(await servicesOf(conn, child.pid)).toEqual([]);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('a SIGTERM while the group is still starting is held until the start finished: a clean exit 0, no heartbeat left', async () => {
+    const { child, stderr } = startGroupProcess();
+    const conn = await Connection.connect({ url: redis.url });
+    try {
+      // the first heartbeat: the process is starting its services, and later ones are not up yet
+      await expect
+        .poll(async () => (await servicesOf(conn, child.pid)).length, { timeout: 45_000, interval: 20 })
+        .toBeGreaterThan(0);
+      const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      expect(await exit, stderr()).toBe(0);
+      expect(await servicesOf(conn, child.pid)).toEqual([]);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('refuses a service that cannot be grouped with a one-line error and exit 1, starting nothing', () => {
+    const r = spawnSync(process.execPath, [CLI, 'group', 'alerts,automation'], {
+      env: { ...process.env, REDIS_URL: redis.url, CANOPY_DATA_DIR: tempDir() },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/"automation" cannot run in a group/);
+  });
+});
