@@ -271,7 +271,7 @@ export abstract class RecordStore {
   listJournal: RecordMethods['listJournal'] = (...a) => this.records.listJournal(...a);
 
   /** One database serves every read (a store with a read replica overrides this). */
-  async readStatus(): Promise<ReadStatus> {
+  async readStatus(_timeoutMs?: number): Promise<ReadStatus> {
     return { target: 'primary', reads: { replica: 0, primary: 0 }, fallbacks: 0, replica: null };
   }
 }

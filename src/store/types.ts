@@ -281,9 +281,10 @@ export interface Store {
   /** Rejects with STORE_UNAVAILABLE when the database cannot be reached. */
   ping(): Promise<void>;
   /**
-   * Where reads go and how stale they may be. With a read replica it is probed (one query, within the
-   * connect timeout); a replica that does not answer is reported down and reads go to the primary.
+   * Where reads go and how stale they may be. With a read replica it is probed (one query, within
+   * `timeoutMs`, default the connect timeout); a replica that does not answer is reported down and reads
+   * go to the primary.
    */
-  readStatus(): Promise<ReadStatus>;
+  readStatus(timeoutMs?: number): Promise<ReadStatus>;
   close(): Promise<void>;
 }

@@ -204,6 +204,28 @@ describe('DATABASE_READ_URL: the read side on a streaming replica', () => {
     expect(after.fallbacks).toBeLessThanOrEqual(fallbacks + 1);
   });
 
+  it('a replica that accepts connections but never answers: the probe gives up and reads go to the primary', async () => {
+    // a connect timeout far beyond the test's: without the probe's own limit, nothing here would return
+    const patient = await openStore(urls.primaryUrl, {
+      readUrl: urls.replicaUrl,
+      connectTimeoutMs: 120_000,
+      sweepIntervalMs: 0,
+      autoMigrate: false,
+    });
+    pair.replica.freeze();
+    try {
+      const s = await patient.readStatus(500);
+      expect(s.replica).toMatchObject({ up: false, lagMs: null });
+      expect(s.replica?.error).toMatch(/500 ms/);
+      // marked down: the next reads do not wait for it
+      expect(await stored(patient)).toBe(175);
+      expect((await patient.readStatus(500)).fallbacks).toBeGreaterThanOrEqual(1);
+    } finally {
+      pair.replica.thaw();
+    }
+    await patient.close();
+  });
+
   it('the API with its replica down: /health stays 200 and says so; /metrics counts the fallbacks', async () => {
     const { api } = await startApi({ databaseUrl: urls.primaryUrl, databaseReadUrl: urls.replicaUrl });
     await pair.replica.stop('immediate');

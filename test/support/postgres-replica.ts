@@ -30,6 +30,12 @@ export interface PgServer {
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   /** Starts it again on the same port and data directory; resolves once it answers queries. */
   start(): Promise<void>;
+  /**
+   * SIGSTOP / SIGCONT of the postmaster: new connections hang (the kernel accepts them, nobody answers)
+   * while those already open keep working — a server that is there but does not respond.
+   */
+  freeze(): void;
+  thaw(): void;
   readonly running: boolean;
 }
 
@@ -102,7 +108,10 @@ function server(
     await done;
   };
   register({
-    stop: () => signal('SIGKILL'),
+    stop: async () => {
+      if (running()) child!.kill('SIGCONT');
+      await signal('SIGKILL');
+    },
     killSync: () => {
       if (child?.pid && running()) process.kill(child.pid, 'SIGKILL');
     },
@@ -116,6 +125,8 @@ function server(
       return running();
     },
     stop: (mode = 'fast') => signal(mode === 'immediate' ? 'SIGQUIT' : 'SIGINT'),
+    freeze: () => void (running() && child!.kill('SIGSTOP')),
+    thaw: () => void (running() && child!.kill('SIGCONT')),
     async start() {
       if (running()) return;
       const args = ['-D', dataDir, '-p', String(port), '-k', root, '-c', 'listen_addresses=127.0.0.1'];

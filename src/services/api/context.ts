@@ -81,10 +81,14 @@ export async function withStore<T>(ctx: ApiContext, what: string, fn: (s: ApiSto
   }
 }
 
-/** The store's read side (replica lag, fallbacks) within `ms`; undefined without a store that tells. */
+/**
+ * The store's read side (replica lag, fallbacks) within `ms`: a replica that does not answer by then is
+ * reported down. undefined without a store that tells.
+ */
 export async function readStatusOf(store: ApiStore | undefined, ms: number): Promise<ReadStatus | undefined> {
   if (!store?.readStatus) return undefined;
-  return within(store.readStatus(), ms, 'store read status');
+  // the probe gives up a little earlier than the caller, so the answer says "down" rather than nothing
+  return within(store.readStatus(Math.max(1, Math.floor(ms * 0.8))), ms, 'store read status');
 }
 
 /** Rejects after `ms` unless `p` settles first. */

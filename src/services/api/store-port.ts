@@ -41,7 +41,7 @@ export interface ApiStore {
   /** Resolves when the store answers; rejects when it is down. */
   ping(): Promise<void>;
   /** Where reads go: the read replica (its lag, up or down) or the primary; src/store's Store has it. */
-  readStatus?(): Promise<ReadStatus>;
+  readStatus?(timeoutMs?: number): Promise<ReadStatus>;
   close(): Promise<void>;
 }
 

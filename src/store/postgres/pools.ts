@@ -120,19 +120,31 @@ export class PgPools {
     }
   }
 
-  /** Where reads go, with the replica probed (a replica that does not answer is marked down). */
-  async status(): Promise<ReadStatus> {
+  /**
+   * Where reads go, with the replica probed; a replica that does not answer within `timeoutMs` (default:
+   * the connect timeout) is reported and marked down.
+   */
+  async status(timeoutMs = this.#opts.connectTimeoutMs): Promise<ReadStatus> {
     const base = { reads: { replica: this.#counts.replica, primary: this.#counts.primary } };
     if (!this.replica || !this.#server) return { target: 'primary', ...base, fallbacks: 0, replica: null };
-    return { target: 'replica', ...base, fallbacks: this.#counts.fallbacks, replica: await this.#probe() };
+    return { target: 'replica', ...base, fallbacks: this.#counts.fallbacks, replica: await this.#probe(timeoutMs) };
   }
 
-  async #probe(): Promise<ReplicaStatus> {
+  async #probe(timeoutMs: number): Promise<ReplicaStatus> {
     const server = this.#server!;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const r = await this.#run(this.replica!, 'replica status', (c) =>
+      const query = this.#run(this.replica!, 'replica status', (c) =>
         c.query<{ recovery: boolean; lag_ms: number; replayed_at: number | null; receiver: string | null }>(PROBE),
       );
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new StoreError('STORE_UNAVAILABLE', `replica status: no answer within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      });
+      query.catch(() => undefined); // settled later when the timeout won
+      const r = await Promise.race([query, late]);
       this.#replicaOk();
       const row = r.rows[0]!;
       return {
@@ -147,6 +159,8 @@ export class PgPools {
       const se = toStoreError(err, 'replica status');
       if (fallsBack(se)) this.#replicaFailed(se, 'replica status');
       return { server, up: false, lagMs: null, replayedAt: null, streaming: null, inRecovery: null, error: se.message };
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -363,8 +363,8 @@ export class PgStore extends RecordStore implements Store {
     await this.withClient('ping', (c) => c.query('SELECT 1'));
   }
 
-  override readStatus(): Promise<ReadStatus> {
-    return this.pools.status();
+  override readStatus(timeoutMs?: number): Promise<ReadStatus> {
+    return this.pools.status(timeoutMs);
   }
 
   async close(): Promise<void> {
