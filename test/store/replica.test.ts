@@ -83,6 +83,14 @@ describe('DATABASE_READ_URL: the read side on a streaming replica', () => {
     await until('100 readings on the replica', async () => (await stored(store)) === 100);
     const page = await store.exportPage({ sensors: [SENSOR], from: T0, to: T0 + 100_000, skip: 0, limit: 1000 });
     expect(page.map((r) => r.value)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    // the cursor export (constant memory) reads the replica too
+    const replicaReads = (await store.readStatus()).reads.replica;
+    let streamed = 0;
+    for await (const r of store.exportReadings({ sensors: [SENSOR], from: T0, to: T0 + 100_000 })) {
+      expect(r.value).toBe(streamed++);
+    }
+    expect(streamed).toBe(100);
+    expect((await store.readStatus()).reads.replica).toBe(replicaReads + 1);
     const s = await store.readStatus();
     expect(s.target).toBe('replica');
     expect(s.reads.replica).toBeGreaterThan(0);
