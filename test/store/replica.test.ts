@@ -40,6 +40,20 @@ async function sql(url: string, text: string): Promise<void> {
   }
 }
 
+/** Pauses replay on the replica and waits until it is paused (not merely asked to). */
+async function pauseReplay(): Promise<void> {
+  await sql(pair.replica.url, 'SELECT pg_wal_replay_pause()');
+  await until('replay paused', async () => {
+    const c = new pg.Client({ connectionString: pair.replica.url });
+    await c.connect();
+    try {
+      return (await c.query<{ s: string }>('SELECT pg_get_wal_replay_pause_state() AS s')).rows[0]?.s === 'paused';
+    } finally {
+      await c.end();
+    }
+  });
+}
+
 /** Readings of the whole range as the store's history counts them (one bucket). */
 async function stored(store: Store): Promise<number> {
   const h = await store.history({ sensor: SENSOR, from: T0, to: T0 + 86_400_000, points: 1 });
@@ -100,7 +114,7 @@ describe('DATABASE_READ_URL: the read side on a streaming replica', () => {
   });
 
   it('replay paused on the replica: new rows reach the primary at once and the read side only after replay', async () => {
-    await sql(pair.replica.url, 'SELECT pg_wal_replay_pause()');
+    await pauseReplay();
     try {
       await store.writeBatch({ messages: [], readings: readings(100, 50) });
       await store.addJournalEntry({ location: 'Flower Room', text: 'Raised the lights', by: 'grower' });
@@ -149,7 +163,7 @@ describe('DATABASE_READ_URL: the read side on a streaming replica', () => {
     expect(health.status).toBe(200);
     expect(health.body.reads).toMatchObject({ target: 'replica', fallbacks: 0, replica: { up: true, lagMs: 0 } });
 
-    await sql(pair.replica.url, 'SELECT pg_wal_replay_pause()');
+    await pauseReplay();
     try {
       // written on the primary by someone else (the worker): not on the API's read side yet
       const writer = await openStore(urls.primaryUrl, { sweepIntervalMs: 0 });
