@@ -16,8 +16,6 @@ export {
   type StoreOptions,
   type StoreLogger,
   parseDatabaseUrl,
-  redactUrl,
-  serverOf,
 } from './options.js';
 
 /**

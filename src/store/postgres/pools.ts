@@ -48,6 +48,16 @@ function newPool(url: string, opts: StoreOptions, readOnly: boolean): pg.Pool {
   return pool;
 }
 
+/**
+ * A client in use whose server goes away emits 'error' (besides failing its query); the pool listens
+ * only to idle clients, so without this the event would be uncaught and end the process. Once per client.
+ */
+function guard(client: pg.PoolClient): pg.PoolClient {
+  // the pool's own listener is off while the client is handed out: none left means ours is not there yet
+  if (client.listenerCount('error') === 0) client.on('error', () => undefined); // the query in flight rejects with it
+  return client;
+}
+
 /** The replica failed in a way the primary can make up for. */
 function fallsBack(err: StoreError): boolean {
   return err.code === 'STORE_UNAVAILABLE' || err.code === 'STORE_BUSY';
@@ -104,7 +114,7 @@ export class PgPools {
     this.#checkOpen(context);
     if (side === 'read' && this.replica && this.#replicaAllowed()) {
       try {
-        const c = await this.replica.connect();
+        const c = guard(await this.replica.connect());
         this.#replicaOk();
         this.#counts.replica++;
         return c;
@@ -114,7 +124,7 @@ export class PgPools {
     }
     if (side === 'read') this.#countPrimaryRead();
     try {
-      return await this.primary.connect();
+      return guard(await this.primary.connect());
     } catch (err) {
       throw toStoreError(err, context);
     }
@@ -172,7 +182,7 @@ export class PgPools {
     this.#checkOpen(context);
     let client: pg.PoolClient;
     try {
-      client = await pool.connect();
+      client = guard(await pool.connect());
     } catch (err) {
       throw toStoreError(err, context);
     }
