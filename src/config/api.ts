@@ -26,6 +26,8 @@ export interface ApiEnv {
   tokensFile: string | undefined;
   redisUrl: string | undefined;
   databaseUrl: string;
+  /** `DATABASE_READ_URL` (secret: may carry a password). */
+  databaseReadUrl: string | undefined;
   /** `$CANOPY_DATA_DIR/fabric` */
   fabricDir: string;
   /** The devices file the control endpoints check commands against (`AUTOMATION_DEVICES`). */
@@ -50,6 +52,7 @@ export function apiEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
     tokensFile: text(env, 'CANOPY_API_TOKENS_FILE'),
     redisUrl: base.redisUrl,
     databaseUrl: base.databaseUrl,
+    databaseReadUrl: base.databaseReadUrl,
     fabricDir: path.join(base.dataDir, 'fabric'),
     devicesFile: automationEnv(env).devicesFile,
   };

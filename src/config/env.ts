@@ -16,6 +16,11 @@ export interface BaseConfig {
   databaseUrl: string;
   /** @defaultValue unset — `DATABASE_URL` as given (tools that need it named, e.g. `canopy migrate --to`). */
   databaseUrlGiven: string | undefined;
+  /**
+   * @defaultValue unset: reads on `DATABASE_URL` — `DATABASE_READ_URL`, a PostgreSQL streaming replica the
+   * API's history, export and journal reads go to (docs/scaling-postgres.md).
+   */
+  databaseReadUrl: string | undefined;
   /** @defaultValue `info` — `LOG_LEVEL`. */
   logLevel: string;
   /** @defaultValue unset — `LOG_LEVEL` as given (a tool with its own quieter default). */
@@ -30,6 +35,7 @@ export function loadBaseConfig(env: NodeJS.ProcessEnv = process.env): BaseConfig
     useRedis: !/^(false|0|no|off)$/i.test(env.USE_REDIS ?? ''),
     databaseUrl: env.DATABASE_URL || `sqlite:${path.join(dataDir, 'canopy.db')}`,
     databaseUrlGiven: env.DATABASE_URL || undefined,
+    databaseReadUrl: env.DATABASE_READ_URL || undefined,
     logLevel: env.LOG_LEVEL || 'info',
     logLevelGiven: env.LOG_LEVEL || undefined,
   };
@@ -43,6 +49,7 @@ export function loadBaseConfig(env: NodeJS.ProcessEnv = process.env): BaseConfig
 export const SECRET_VARIABLES = [
   'REDIS_URL',
   'DATABASE_URL',
+  'DATABASE_READ_URL',
   'PGPASSWORD',
   'MQTT_URL',
   'MQTT_PASSWORD',

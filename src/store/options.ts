@@ -50,6 +50,25 @@ export interface StoreOptions {
    * it returns (the worker uses it: it acks stream entries only after their commit).
    */
   sqliteSynchronous: 'NORMAL' | 'FULL';
+  /**
+   * @defaultValue none: every read on the primary — PostgreSQL: `postgres://…` of a streaming replica
+   * (`DATABASE_READ_URL`). The read side (history, export, journal and message reads) goes there on a
+   * read-only pool; writes, migrations and retention stay on the primary. Ignored with SQLite.
+   */
+  readUrl: string | undefined;
+  /** @defaultValue 5_000 — after the replica failed, reads go to the primary this long (ms) before it is tried again. */
+  readRetryMs: number;
+  /**
+   * @defaultValue none (silent) — where the store says which server serves reads, and when the replica
+   * goes away or comes back. Credentials are never logged.
+   */
+  logger: StoreLogger | undefined;
+}
+
+/** What the store logs through (a pino logger fits). */
+export interface StoreLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
 }
 
 export const DAY_MS = 86_400_000;
@@ -68,6 +87,9 @@ export const STORE_DEFAULTS: StoreOptions = {
   busyTimeoutMs: 5_000,
   exportFetchSize: 2_000,
   sqliteSynchronous: 'NORMAL',
+  readUrl: undefined,
+  readRetryMs: 5_000,
+  logger: undefined,
 };
 
 /** Spreads the defaults once and validates everything at once. */
@@ -82,9 +104,18 @@ export function resolveStoreOptions(opts: Partial<StoreOptions> = {}): StoreOpti
     const v = o[k];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) problems.push(`${k} must be a number ≥ 0`);
   };
-  (['sweepIntervalMs', 'compressAfterMs', 'connectTimeoutMs', 'statementTimeoutMs', 'busyTimeoutMs'] as const).forEach(
-    nonNeg,
-  );
+  (
+    [
+      'sweepIntervalMs',
+      'compressAfterMs',
+      'connectTimeoutMs',
+      'statementTimeoutMs',
+      'busyTimeoutMs',
+      'readRetryMs',
+    ] as const
+  ).forEach(nonNeg);
+  if (o.readUrl !== undefined && !/^postgres(?:ql)?:\/\//.test(o.readUrl))
+    problems.push(`readUrl (DATABASE_READ_URL) must be postgres://…, got ${redactUrl(o.readUrl)}`);
   if (!Number.isInteger(o.poolSize) || o.poolSize < 1) problems.push('poolSize must be an integer ≥ 1');
   if (!Number.isInteger(o.exportFetchSize) || o.exportFetchSize < 1)
     problems.push('exportFetchSize must be an integer ≥ 1');
@@ -108,6 +139,21 @@ export function parseDatabaseUrl(url: string): { kind: 'sqlite'; path: string } 
   if (/^postgres(?:ql)?:\/\//.test(url)) return { kind: 'postgres', url };
   throw new StoreError(
     'STORE_CONFIG',
-    `unsupported DATABASE_URL scheme (expected sqlite:PATH or postgres://…): ${url.replace(/\/\/[^@/]*@/, '//***@')}`,
+    `unsupported DATABASE_URL scheme (expected sqlite:PATH or postgres://…): ${redactUrl(url)}`,
   );
+}
+
+/** A database URL with its credentials masked (for messages and logs). */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+/** `host:port/database` of a `postgres://` URL: names the server in logs without any credential. */
+export function serverOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || 'localhost'}:${u.port || '5432'}${u.pathname || '/'}`;
+  } catch {
+    return 'an unparsable URL';
+  }
 }

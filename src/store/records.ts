@@ -14,6 +14,7 @@ import type {
   ControlEvent,
   DeviceState,
   NewAlert,
+  ReadStatus,
   Setpoint,
   Store,
 } from './types.js';
@@ -268,4 +269,9 @@ export abstract class RecordStore {
   listAlerts: RecordMethods['listAlerts'] = (...a) => this.records.listAlerts(...a);
   addJournalEntry: RecordMethods['addJournalEntry'] = (...a) => this.records.addJournalEntry(...a);
   listJournal: RecordMethods['listJournal'] = (...a) => this.records.listJournal(...a);
+
+  /** One database serves every read (a store with a read replica overrides this). */
+  async readStatus(_timeoutMs?: number): Promise<ReadStatus> {
+    return { target: 'primary', reads: { replica: 0, primary: 0 }, fallbacks: 0, replica: null };
+  }
 }

@@ -186,10 +186,49 @@ export interface StoredCanMessage extends Omit<CanMessageRow, 'streamId'> {
   id: number;
 }
 
+/** The read replica as probed by {@link Store.readStatus}. */
+export interface ReplicaStatus {
+  /** `host:port/database` of `DATABASE_READ_URL` (never its credentials). */
+  server: string;
+  /** It answered the probe. */
+  up: boolean;
+  /**
+   * How far (ms) its data is behind the primary: 0 when everything it received is replayed, else the age
+   * of the last transaction it replayed. null when down.
+   */
+  lagMs: number | null;
+  /** unix ms of the last transaction it replayed; null when none yet, down, or not a replica. */
+  replayedAt: number | null;
+  /** Its WAL receiver is streaming from the primary; null when unknown (the role lacks `pg_read_all_stats`, or down). */
+  streaming: boolean | null;
+  /** It is in recovery (a standby); false once promoted, or when the URL names a primary. null when down. */
+  inRecovery: boolean | null;
+  /** Why it is down. */
+  error?: string;
+}
+
+/** Where the store's read side goes (docs/scaling-postgres.md). */
+export interface ReadStatus {
+  /** `replica` when a read replica is configured (`DATABASE_READ_URL`, PostgreSQL), else `primary`. */
+  target: 'primary' | 'replica';
+  /** Read-side calls served by each server since the store opened (PostgreSQL; SQLite counts none). */
+  reads: { replica: number; primary: number };
+  /** Read-side calls meant for the replica that the primary served (replica unreachable, or a read cancelled by replay). */
+  fallbacks: number;
+  /** The replica, probed now; null without one. */
+  replica: ReplicaStatus | null;
+}
+
 /**
  * The history store. SQLite ({@link openStore} with `sqlite:PATH`) or
  * PostgreSQL/TimescaleDB (`postgres://…`) behind one interface. Every method
  * rejects with a {@link StoreError} (stable `code`) on failure.
+ *
+ * The read side — {@link history}, {@link exportReadings}, {@link exportPage}, {@link countExport},
+ * {@link latestReadings}, {@link messages}, {@link listJournal} and {@link controlHistory} — goes to the
+ * read replica when one is configured (PostgreSQL, `readUrl`); everything else, writes and the operational
+ * state that is read to be changed (device states, setpoints, schedules, rules, alerts, counts), goes to
+ * the primary.
  */
 export interface Store {
   readonly kind: StoreKind;
@@ -241,5 +280,11 @@ export interface Store {
   sweep(now?: number): Promise<SweepResult>;
   /** Rejects with STORE_UNAVAILABLE when the database cannot be reached. */
   ping(): Promise<void>;
+  /**
+   * Where reads go and how stale they may be. With a read replica it is probed (one query, within
+   * `timeoutMs`, default the connect timeout); a replica that does not answer is reported down and reads
+   * go to the primary.
+   */
+  readStatus(timeoutMs?: number): Promise<ReadStatus>;
   close(): Promise<void>;
 }

@@ -7,6 +7,7 @@ import type { TokenAuth } from './auth.js';
 import type { SensorInfo } from './catalogue.js';
 import type { ApiMetrics } from './metrics.js';
 import type { ApiOptions } from './options.js';
+import type { ReadStatus } from '../../store/types.js';
 import type { ApiStore } from './store-port.js';
 import type { UpdateFeed } from './updates.js';
 import type { WsHub } from './ws-hub.js';
@@ -78,6 +79,16 @@ export async function withStore<T>(ctx: ApiContext, what: string, fn: (s: ApiSto
     ctx.log.warn({ err: (err as Error).message, what }, 'store call failed');
     throw new ApiError(503, 'API_STORE_DOWN', `the history store is unavailable: ${what} failed`, { cause: err });
   }
+}
+
+/**
+ * The store's read side (replica lag, fallbacks) within `ms`: a replica that does not answer by then is
+ * reported down. undefined without a store that tells.
+ */
+export async function readStatusOf(store: ApiStore | undefined, ms: number): Promise<ReadStatus | undefined> {
+  if (!store?.readStatus) return undefined;
+  // the probe gives up a little earlier than the caller, so the answer says "down" rather than nothing
+  return within(store.readStatus(Math.max(1, Math.floor(ms * 0.8))), ms, 'store read status');
 }
 
 /** Rejects after `ms` unless `p` settles first. */

@@ -4,14 +4,14 @@ import type { FastifyInstance } from 'fastify';
 import { FabricFiles } from '../../bus/fallback/records.js';
 import { ConfigError } from '../../bus/errors.js';
 import { LiveState } from '../../bus/state.js';
-import { isTransient, openStore, type Store } from '../../store/index.js';
+import { isTransient, openStore, type Store, type StoreOptions } from '../../store/index.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } from '../common/runtime.js';
 import type { ServiceHandle } from '../types.js';
 import { buildApp, type ApiRoutes } from './app.js';
 import { checkToken, TokenAuth } from './auth.js';
 import { loadCatalogue, type SensorInfo } from './catalogue.js';
-import type { ApiContext } from './context.js';
+import { readStatusOf, type ApiContext } from './context.js';
 import { ApiMetrics } from './metrics.js';
 import { resolveApiOptions, type ApiOptions } from './options.js';
 import type { ApiStore } from './store-port.js';
@@ -117,7 +117,9 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
     feed.on('device', (u) => hub.device(u));
     let store = givenStore;
     if (!givenStore) {
-      const opener = new StoreOpener(options.databaseUrl, log, (s) => {
+      // the read side (history, export, journal) on DATABASE_READ_URL when set; writes on DATABASE_URL
+      const storeOpts = { readUrl: options.databaseReadUrl, logger: log };
+      const opener = new StoreOpener(options.databaseUrl, storeOpts, log, (s) => {
         if (ctxRef.ctx) ctxRef.ctx.store = s;
       });
       cleanup.push(() => opener.close());
@@ -137,6 +139,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
       hub,
       metrics: new ApiMetrics({
         conn,
+        readStatus: () => readStatusOf(ctxRef.ctx?.store, options.healthTimeoutMs),
         hub,
         feed,
         rawStream: options.rawStream,
@@ -231,11 +234,13 @@ class StoreOpener {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   readonly #url: string;
+  readonly #opts: Partial<StoreOptions>;
   readonly #log: Logger;
   readonly #onOpen: (s: ApiStore) => void;
 
-  constructor(url: string, log: Logger, onOpen: (s: ApiStore) => void) {
+  constructor(url: string, opts: Partial<StoreOptions>, log: Logger, onOpen: (s: ApiStore) => void) {
     this.#url = url;
+    this.#opts = opts;
     this.#log = log;
     this.#onOpen = onOpen;
   }
@@ -243,7 +248,7 @@ class StoreOpener {
   /** First attempt: resolves with the store, or undefined (retrying) when it is unavailable. */
   async open(): Promise<ApiStore | undefined> {
     try {
-      return this.#opened(await openStore(this.#url));
+      return this.#opened(await openStore(this.#url, this.#opts));
     } catch (err) {
       if (!isTransient(err)) throw err;
       this.#retry(1000, err as Error);
@@ -259,7 +264,7 @@ class StoreOpener {
   #retry(delayMs: number, err: Error): void {
     this.#log.warn({ err: err.message, retryInMs: delayMs }, 'history store unavailable; retrying');
     this.#timer = setTimeout(() => {
-      openStore(this.#url).then(
+      openStore(this.#url, this.#opts).then(
         async (s) => {
           if (this.#stopped) return s.close();
           this.#log.info('history store open');

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Connection } from '../../bus/connection.js';
+import type { ReadStatus } from '../../store/types.js';
+import { StoreReadMetrics } from './store-metrics.js';
 import type { UpdateFeed } from './updates.js';
 import type { WsHub } from './ws-hub.js';
 
@@ -12,6 +14,8 @@ export interface MetricsDeps {
   workerGroup: string;
   /** The hash the worker adds its counters to (HINCRBY): frames, stored, rejected_<reason>, … */
   workerStatsKey: string;
+  /** The store's read side (replica lag, fallbacks); undefined: no store, or one that does not tell. */
+  readStatus?: () => Promise<ReadStatus | undefined>;
 }
 
 /** One consumer group as XINFO GROUPS reports it. */
@@ -55,8 +59,9 @@ function toRecord(g: unknown): Record<string, unknown> {
 
 /**
  * The API's Prometheus registry (one per app, no global state): request
- * rate and latency per route, WebSocket fan-out, updates received, and the
- * lag of the worker's consumer group on the raw stream.
+ * rate and latency per route, WebSocket fan-out, updates received, the
+ * lag of the worker's consumer group on the raw stream, and the store's
+ * read side (store-metrics.ts).
  */
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -65,6 +70,7 @@ export class ApiMetrics {
   readonly #refused: Counter<'reason'>;
   /** The worker's counters of the scrape in progress. */
   #workerStats: { p: Promise<Record<string, number>> } | undefined;
+  readonly #storeReads: StoreReadMetrics;
 
   constructor(deps: MetricsDeps) {
     const r = this.registry;
@@ -89,6 +95,7 @@ export class ApiMetrics {
       registers: [r],
     });
     const { hub, feed, conn } = deps;
+    this.#storeReads = new StoreReadMetrics(r, deps.readStatus ?? (() => Promise.resolve(undefined)));
     new Counter({
       name: 'canopy_api_ws_rejected_total',
       help: 'WebSocket clients closed or messages refused, by reason',
@@ -248,10 +255,12 @@ export class ApiMetrics {
 
   async metrics(): Promise<string> {
     this.#workerStats = undefined;
+    this.#storeReads.reset();
     try {
       return await this.registry.metrics();
     } finally {
       this.#workerStats = undefined;
+      this.#storeReads.reset();
     }
   }
 }

@@ -16,6 +16,11 @@ export interface ApiOptions {
   redisUrl: string | undefined;
   /** @defaultValue `DATABASE_URL` or `sqlite:$CANOPY_DATA_DIR/canopy.db` */
   databaseUrl: string;
+  /**
+   * @defaultValue `DATABASE_READ_URL`, else none (reads on `databaseUrl`) — a PostgreSQL streaming replica
+   * that serves history, export and journal reads (docs/scaling-postgres.md).
+   */
+  databaseReadUrl: string | undefined;
   /** @defaultValue `$CANOPY_DATA_DIR/fabric` — heartbeat files of services running without Redis (docs/fallback.md). */
   fabricDir: string;
   /** @defaultValue `sensor:` — prefix of the live keys (`sensor:<name>` and `sensor:<name>:ts`). */
@@ -163,6 +168,7 @@ export function resolveApiOptions(opts: Partial<ApiOptions> = {}, env: NodeJS.Pr
     tlsKey: e.tlsKey,
     redisUrl: e.redisUrl,
     databaseUrl: e.databaseUrl,
+    databaseReadUrl: e.databaseReadUrl,
     fabricDir: e.fabricDir,
     webRoot: path.join(packageRoot(), 'web', 'dist'),
     tokens: e.tokens,

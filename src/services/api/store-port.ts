@@ -1,4 +1,4 @@
-import type { JournalEntry, JournalQuery, NewJournalEntry } from '../../store/types.js';
+import type { JournalEntry, JournalQuery, NewJournalEntry, ReadStatus } from '../../store/types.js';
 
 /**
  * The part of the history store (src/store) the API uses. Kept as an
@@ -40,6 +40,8 @@ export interface ApiStore {
   listJournal?(q?: JournalQuery): Promise<JournalEntry[]>;
   /** Resolves when the store answers; rejects when it is down. */
   ping(): Promise<void>;
+  /** Where reads go: the read replica (its lag, up or down) or the primary; src/store's Store has it. */
+  readStatus?(timeoutMs?: number): Promise<ReadStatus>;
   close(): Promise<void>;
 }
 

@@ -1,9 +1,11 @@
 /**
- * The PostgreSQL store (TimescaleDB when the extension is available). A pg
- * Pool that reconnects by itself: while the server is down every call
- * rejects with STORE_UNAVAILABLE within the connect timeout, and the first
- * call after it returns succeeds. Batches go in with `INSERT … SELECT FROM
- * unnest(arrays)` (one round trip per table) or COPY (`ingest: 'copy'`).
+ * The PostgreSQL store (TimescaleDB when the extension is available). Its
+ * pools (pools.ts) reconnect by themselves: while the server is down every
+ * call rejects with STORE_UNAVAILABLE within the connect timeout, and the
+ * first call after it returns succeeds. With a read replica (`readUrl`) the
+ * read side goes there and falls back to the primary. Batches go in with
+ * `INSERT … SELECT FROM unnest(arrays)` (one round trip per table) or COPY
+ * (`ingest: 'copy'`).
  */
 import pg from 'pg';
 import {
@@ -28,6 +30,7 @@ import type {
   ExportRow,
   LatestReading,
   MessageQuery,
+  ReadStatus,
   Store,
   StoreKind,
   StoredCanMessage,
@@ -36,15 +39,10 @@ import type {
 } from '../types.js';
 import { insertMessages, insertReadings, TS } from './writes.js';
 import { runPgMigrations } from './schema.js';
+import { PgPools, type Side } from './pools.js';
 
 const MS = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
 const DIALECT: Dialect = { ms: MS, ts: TS, json: (p) => `${p}::jsonb` };
-
-// int8 (count(*), BIGSERIAL ids) as numbers: our counts stay far below 2^53
-const TYPES = {
-  getTypeParser: (oid: number, format?: string) =>
-    oid === 20 ? (v: string) => Number(v) : (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format),
-} as pg.CustomTypesConfig;
 
 const RETENTION: Record<RetentionTable, { sql: string; cagg?: boolean }> = {
   can_messages: { sql: `DELETE FROM can_messages WHERE timestamp < ${TS('$1')}` },
@@ -58,29 +56,27 @@ const RETENTION: Record<RetentionTable, { sql: string; cagg?: boolean }> = {
 
 export class PgStore extends RecordStore implements Store {
   kind: StoreKind = 'postgres';
-  private readonly pool: pg.Pool;
+  private readonly pools: PgPools;
   private readonly opts: StoreOptions;
   private closed = false;
   private readonly timer: NodeJS.Timeout | undefined;
   protected readonly records: RecordMethods;
   private readonly sql: SqlDriver;
+  /** The same driver on the read side (the replica when there is one). */
+  private readonly readSql: SqlDriver;
 
   private constructor(url: string, opts: StoreOptions) {
     super();
     this.opts = opts;
-    this.pool = new pg.Pool({
-      connectionString: url,
-      max: opts.poolSize,
-      connectionTimeoutMillis: opts.connectTimeoutMs,
-      idleTimeoutMillis: 10_000,
-      keepAlive: true,
-      types: TYPES,
-      ...(opts.statementTimeoutMs > 0 ? { statement_timeout: opts.statementTimeoutMs } : {}),
-    });
-    // an idle client whose server went away: the pool drops it; the next call reconnects
-    this.pool.on('error', () => undefined);
-    this.sql = this.driver();
-    this.records = { ...recordMethods(this.sql), ...journalMethods(this.sql) };
+    this.pools = new PgPools(url, opts);
+    this.sql = this.driver('primary');
+    this.readSql = this.driver('read');
+    this.records = {
+      ...recordMethods(this.sql),
+      ...journalMethods(this.sql),
+      controlHistory: recordMethods(this.readSql).controlHistory,
+      listJournal: journalMethods(this.readSql).listJournal,
+    };
     if (opts.sweepIntervalMs > 0) {
       this.timer = setInterval(() => void this.sweep().catch(() => undefined), opts.sweepIntervalMs);
       this.timer.unref();
@@ -92,6 +88,7 @@ export class PgStore extends RecordStore implements Store {
     try {
       s.kind = await s.detect();
       if (opts.autoMigrate) await s.migrate();
+      s.pools.announce();
       return s;
     } catch (err) {
       await s.close();
@@ -99,25 +96,10 @@ export class PgStore extends RecordStore implements Store {
     }
   }
 
-  /** Runs `fn` on one pooled client; connection-level failures discard the client. */
-  private async withClient<T>(context: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    if (this.closed) throw new StoreError('STORE_CLOSED', `${context}: the store is closed`);
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw toStoreError(err, context);
-    }
-    let broken: Error | undefined;
-    try {
-      return await fn(client);
-    } catch (err) {
-      const se = toStoreError(err, context);
-      if (se.code === 'STORE_UNAVAILABLE' || se.code === 'STORE_TIMEOUT') broken = se;
-      throw se;
-    } finally {
-      client.release(broken);
-    }
+  /** Runs `fn` on one pooled client of `side`; connection-level failures discard the client. */
+  private withClient<T>(context: string, fn: (c: pg.PoolClient) => Promise<T>, side: Side = 'primary'): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreError('STORE_CLOSED', `${context}: the store is closed`));
+    return this.pools.withClient(side, context, fn);
   }
 
   private async tx<T>(context: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -134,7 +116,7 @@ export class PgStore extends RecordStore implements Store {
     });
   }
 
-  private driver(): SqlDriver {
+  private driver(side: Side): SqlDriver {
     const on = (c: pg.ClientBase): SqlDriver => ({
       dialect: DIALECT,
       all: async <T>(sql: string, params?: unknown[]) => (await c.query(sql, params)).rows as T[],
@@ -143,8 +125,8 @@ export class PgStore extends RecordStore implements Store {
     });
     return {
       dialect: DIALECT,
-      all: (sql, params) => this.withClient('query', (c) => on(c).all(sql, params)),
-      run: (sql, params) => this.withClient('query', (c) => on(c).run(sql, params)),
+      all: (sql, params) => this.withClient('query', (c) => on(c).all(sql, params), side),
+      run: (sql, params) => this.withClient('query', (c) => on(c).run(sql, params), side),
       tx: (fn) => this.tx('transaction', (c) => fn(on(c))),
     };
   }
@@ -229,31 +211,35 @@ export class PgStore extends RecordStore implements Store {
     const stride = 'make_interval(secs => $2::float8 / 1000)';
     const bucket = (col: string) =>
       ts ? `time_bucket(${stride}, ${col}, TIMESTAMPTZ 'epoch')` : `date_bin(${stride}, ${col}, TIMESTAMPTZ 'epoch')`;
-    return this.withClient('history', async (c) => {
-      const parts: Partial[] = [];
-      const raw = async (lo: number, hi: number) => {
-        if (hi <= lo) return;
-        const r = await c.query<Partial>(
-          `SELECT ${MS(bucket('time'))} AS t, min(value) AS min, max(value) AS max, sum(value) AS sum, count(*) AS count
+    return this.withClient(
+      'history',
+      async (c) => {
+        const parts: Partial[] = [];
+        const raw = async (lo: number, hi: number) => {
+          if (hi <= lo) return;
+          const r = await c.query<Partial>(
+            `SELECT ${MS(bucket('time'))} AS t, min(value) AS min, max(value) AS max, sum(value) AS sum, count(*) AS count
            FROM sensor_readings WHERE sensor = $1 AND time >= ${TS('$3')} AND time < ${TS('$4')} GROUP BY 1`,
-          [q.sensor, width, lo, hi],
-        );
-        parts.push(...r.rows);
-      };
-      await raw(q.from, a);
-      await raw(b, q.to);
-      if (b > a) {
-        const view = res === HOUR ? 'readings_1h' : 'readings_1m';
-        const r = await c.query<Partial>(
-          `SELECT ${MS(bucket('bucket'))} AS t, min(min_value) AS min, max(max_value) AS max, sum(sum_value) AS sum,
+            [q.sensor, width, lo, hi],
+          );
+          parts.push(...r.rows);
+        };
+        await raw(q.from, a);
+        await raw(b, q.to);
+        if (b > a) {
+          const view = res === HOUR ? 'readings_1h' : 'readings_1m';
+          const r = await c.query<Partial>(
+            `SELECT ${MS(bucket('bucket'))} AS t, min(min_value) AS min, max(max_value) AS max, sum(sum_value) AS sum,
                   sum(n_values)::float8 AS count
            FROM ${view} WHERE sensor = $1 AND bucket >= ${TS('$3')} AND bucket < ${TS('$4')} GROUP BY 1`,
-          [q.sensor, width, a, b],
-        );
-        parts.push(...r.rows);
-      }
-      return fitPoints(mergePartials(parts, width), q.points);
-    });
+            [q.sensor, width, a, b],
+          );
+          parts.push(...r.rows);
+        }
+        return fitPoints(mergePartials(parts, width), q.points);
+      },
+      'read',
+    );
   }
 
   async *exportReadings(q: ExportQuery): AsyncIterable<ExportRow> {
@@ -262,12 +248,7 @@ export class PgStore extends RecordStore implements Store {
     }
     if (!q.sensors.length) return;
     if (this.closed) throw new StoreError('STORE_CLOSED', 'exportReadings: the store is closed');
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw toStoreError(err, 'exportReadings');
-    }
+    const client = await this.pools.connect('read', 'exportReadings');
     let broken: Error | undefined;
     try {
       // a server-side cursor in a read-only snapshot: memory stays constant for any range
@@ -297,39 +278,51 @@ export class PgStore extends RecordStore implements Store {
   async exportPage(q: ExportPageQuery): Promise<ExportRow[]> {
     checkPage(q);
     if (!q.sensors.length) return [];
-    return this.withClient('exportPage', async (c) => {
-      const r = await c.query<ExportRow>(
-        `SELECT ${MS('time')} AS time, sensor, value, location, cluster FROM sensor_readings
+    return this.withClient(
+      'exportPage',
+      async (c) => {
+        const r = await c.query<ExportRow>(
+          `SELECT ${MS('time')} AS time, sensor, value, location, cluster FROM sensor_readings
          WHERE sensor = ANY($1::text[]) AND time >= ${TS('$2')} AND time < ${TS('$3')}
          ORDER BY time, sensor, value, location, cluster LIMIT $4 OFFSET $5`,
-        [q.sensors.map(String), q.from, q.to, q.limit, q.skip],
-      );
-      return r.rows;
-    });
+          [q.sensors.map(String), q.from, q.to, q.limit, q.skip],
+        );
+        return r.rows;
+      },
+      'read',
+    );
   }
 
   async countExport(q: ExportQuery, limit: number): Promise<number> {
     checkPage({ ...q, skip: 0, limit });
     if (!q.sensors.length) return 0;
-    return this.withClient('countExport', async (c) => {
-      const r = await c.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM (SELECT 1 FROM sensor_readings
+    return this.withClient(
+      'countExport',
+      async (c) => {
+        const r = await c.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM (SELECT 1 FROM sensor_readings
          WHERE sensor = ANY($1::text[]) AND time >= ${TS('$2')} AND time < ${TS('$3')} LIMIT $4) x`,
-        [q.sensors.map(String), q.from, q.to, limit],
-      );
-      return Number(r.rows[0]?.n ?? 0);
-    });
+          [q.sensors.map(String), q.from, q.to, limit],
+        );
+        return Number(r.rows[0]?.n ?? 0);
+      },
+      'read',
+    );
   }
 
   async latestReadings(sensors?: string[]): Promise<LatestReading[]> {
-    return this.withClient('latestReadings', async (c) => {
-      const r = await c.query<LatestReading>(
-        `SELECT sensor, ${MS('time')} AS time, value, location, cluster FROM sensor_latest
+    return this.withClient(
+      'latestReadings',
+      async (c) => {
+        const r = await c.query<LatestReading>(
+          `SELECT sensor, ${MS('time')} AS time, value, location, cluster FROM sensor_latest
          WHERE $1::text[] IS NULL OR sensor = ANY($1::text[]) ORDER BY sensor`,
-        [sensors ?? null],
-      );
-      return r.rows;
-    });
+          [sensors ?? null],
+        );
+        return r.rows;
+      },
+      'read',
+    );
   }
 
   private async count(table: string): Promise<number> {
@@ -344,7 +337,7 @@ export class PgStore extends RecordStore implements Store {
   }
 
   messages(q: MessageQuery): Promise<StoredCanMessage[]> {
-    return readMessages(this.sql, q, MS('timestamp'), TS('$2'));
+    return readMessages(this.readSql, q, MS('timestamp'), TS('$2'));
   }
 
   countReadings(): Promise<number> {
@@ -370,10 +363,14 @@ export class PgStore extends RecordStore implements Store {
     await this.withClient('ping', (c) => c.query('SELECT 1'));
   }
 
+  override readStatus(timeoutMs?: number): Promise<ReadStatus> {
+    return this.pools.status(timeoutMs);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    await this.pool.end().catch(() => undefined);
+    await this.pools.end();
   }
 }

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { ApiApp } from '../app.js';
-import { StringEnum } from '../schemas.js';
+import { Nullable, StringEnum } from '../schemas.js';
 import { listLiveInstances } from '../../../bus/fallback/replay.js';
-import { within, type ApiContext } from '../context.js';
+import { readStatusOf, within, type ApiContext } from '../context.js';
 
 export interface ServiceStatus {
   instance: string;
@@ -40,7 +40,29 @@ async function timed(fn: () => Promise<unknown>, ms: number, what: string) {
   }
 }
 
-/** GET /health: 200 when Redis and the store answer, 503 otherwise. */
+/** The store's read side: where reads go, the replica's state and lag (docs/scaling-postgres.md). */
+const readsSchema = Type.Object({
+  target: StringEnum(['primary', 'replica']),
+  reads: Type.Object({ replica: Type.Integer(), primary: Type.Integer() }),
+  fallbacks: Type.Integer({ description: 'reads meant for the replica that the primary served' }),
+  replica: Type.Union([
+    Type.Object({
+      server: Type.String({ description: 'host:port/database' }),
+      up: Type.Boolean(),
+      lagMs: Nullable(Type.Number({ description: 'how far behind the primary; 0 when all received WAL is replayed' })),
+      replayedAt: Nullable(Type.Number({ description: 'unix ms of the last replayed transaction' })),
+      streaming: Nullable(Type.Boolean()),
+      inRecovery: Nullable(Type.Boolean()),
+      error: Type.Optional(Type.String()),
+    }),
+    Type.Null(),
+  ]),
+});
+
+/**
+ * GET /health: 200 when Redis and the store answer, 503 otherwise. A read replica that is down does not
+ * make it 503 (reads fall back to the primary): `reads.replica.up` says so.
+ */
 export async function healthRoutes(app: ApiApp, ctx: ApiContext): Promise<void> {
   const dep = Type.Object({
     status: StringEnum(['up', 'down']),
@@ -51,6 +73,7 @@ export async function healthRoutes(app: ApiApp, ctx: ApiContext): Promise<void> 
     status: StringEnum(['ok', 'down']),
     redis: dep,
     store: dep,
+    reads: Type.Optional(readsSchema),
     services: Type.Array(Type.Object({}, { additionalProperties: true })),
     api: Type.Object({ uptimeS: Type.Number(), wsClients: Type.Integer(), updatesSubscribed: Type.Boolean() }),
   });
@@ -65,13 +88,14 @@ export async function healthRoutes(app: ApiApp, ctx: ApiContext): Promise<void> 
     },
     async (_req, reply) => {
       const t = ctx.options.healthTimeoutMs;
-      const [redis, store] = await Promise.all([
+      const [redis, store, reads] = await Promise.all([
         ctx.conn.isReady
           ? timed(() => ctx.conn.run('PING', (c) => c.ping()), t, 'Redis PING')
           : Promise.resolve({ status: 'down' as const, error: `Redis connection is ${ctx.conn.health}` }),
         ctx.store
           ? timed(() => ctx.store!.ping(), t, 'store ping')
           : Promise.resolve({ status: 'down' as const, error: 'no history store is configured' }),
+        readStatusOf(ctx.store, t).catch(() => undefined),
       ]);
       const list: ServiceStatus[] = await within(services(ctx), t, 'heartbeat scan').catch(() => []);
       const ok = redis.status === 'up' && store.status === 'up';
@@ -79,6 +103,7 @@ export async function healthRoutes(app: ApiApp, ctx: ApiContext): Promise<void> 
         status: ok ? 'ok' : 'down',
         redis,
         store,
+        ...(reads ? { reads } : {}),
         services: list,
         api: {
           uptimeS: Math.round((Date.now() - ctx.startedAt) / 1000),
