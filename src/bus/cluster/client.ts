@@ -1,0 +1,110 @@
+import { createCluster } from 'redis';
+import type { RedisClient } from '../connection.js';
+import { ConfigError, ReplyError } from '../errors.js';
+import { busScripts } from '../lua-scripts.js';
+import type { ConnectionOptions } from '../options.js';
+import { parseRedisUrl } from '../options.js';
+import { clusterMulti, type ClusterMultiLike } from './multi.js';
+import { routingKey } from './routing.js';
+
+/** node-redis's reconnect strategy: a delay in ms, false to stop, or an error to give up with. */
+export type ReconnectStrategy = (retries: number, cause: Error) => false | Error | number;
+
+function makeCluster(o: ConnectionOptions, reconnectStrategy: ReconnectStrategy) {
+  const u = parseRedisUrl(o.url);
+  return createCluster({
+    rootNodes: o.clusterNodes.map((n) => ({ socket: { host: n.host, port: n.port } })),
+    defaults: {
+      name: o.clientName,
+      ...(u.username ? { username: u.username } : {}),
+      ...(u.password ? { password: u.password } : {}),
+      socket: {
+        connectTimeout: o.connectTimeoutMs,
+        ...(u.tls ? { tls: true as const } : {}),
+        reconnectStrategy,
+      },
+    },
+    commandOptions: { timeout: o.commandTimeoutMs },
+    scripts: busScripts(),
+  });
+}
+
+/** The node-redis cluster client under the adapter. */
+export type RedisClusterClient = ReturnType<typeof makeCluster>;
+
+/** Connection events the adapter maps onto the cluster's own (`node-ready`, `node-reconnecting`, …). */
+const EVENTS: Record<string, string[]> = {
+  error: ['error', 'node-error'],
+  reconnecting: ['node-reconnecting'],
+  ready: ['node-ready'],
+  end: ['disconnect'],
+};
+
+type Arg = string | Buffer;
+type Fn = (...a: unknown[]) => unknown;
+
+/**
+ * A node-redis cluster client that answers where the code base expects a
+ * single-server client (`conn.run(ctx, (c) => …)`): typed commands and the
+ * bus scripts route by their key (MGET and DEL across slots are split by
+ * node-redis), `sendCommand(args)` routes by {@link routingKey}, `multi()`
+ * groups by slot ({@link ClusterBatch}), `scanIterator` walks every master,
+ * `info`/`configGet`/`clientId` ask the first master and `ping` every
+ * master. `db` must be 0: a cluster has one database.
+ *
+ * Returned typed as the single-server {@link RedisClient} so `Connection`
+ * and every `run` callback stay unchanged; commands the code base does not
+ * use on a cluster are forwarded to node-redis's cluster client as they are.
+ */
+export function createClusterClient(o: ConnectionOptions, reconnectStrategy: ReconnectStrategy): RedisClient {
+  if (o.clusterNodes.length === 0) throw new ConfigError('createClusterClient needs at least one cluster node');
+  if (o.db !== 0) throw new ConfigError(`a Redis Cluster has only database 0, got db ${o.db}`);
+  const cluster = makeCluster(o, reconnectStrategy);
+  const firstMaster = async () => {
+    const m = cluster.masters[0];
+    if (!m) throw new ReplyError('the cluster has no master (is it connected?)');
+    return cluster.nodeClient(m);
+  };
+  const overrides: Record<string, Fn> = {
+    sendCommand: (args, options) =>
+      cluster.sendCommand(routingKey(args as Arg[]), undefined, args as Arg[], options as never),
+    multi: () => clusterMulti((routing) => cluster.multi(routing) as unknown as ClusterMultiLike),
+    MULTI: () => clusterMulti((routing) => cluster.multi(routing) as unknown as ClusterMultiLike),
+    info: async (section) => (await firstMaster()).info(section as string | undefined),
+    configGet: async (p) => (await firstMaster()).configGet(p as string),
+    clientId: () =>
+      Promise.reject(new ReplyError('CLIENT ID is per node on a cluster: a blocked reader is not unblocked by id')),
+    ping: async () => {
+      await Promise.all(cluster.masters.map(async (m) => (await cluster.nodeClient(m)).ping()));
+      return 'PONG';
+    },
+    scanIterator: (opts) => scanMasters(cluster, opts as ScanOpts),
+    on: (event, listener) => {
+      for (const e of EVENTS[event as string] ?? [event as string]) cluster.on(e, listener as Fn);
+      return adapter;
+    },
+  };
+  const adapter = new Proxy(cluster, {
+    get(target, prop) {
+      if (typeof prop === 'string' && prop in overrides) return overrides[prop];
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as Fn).bind(target) : v;
+    },
+  }) as unknown as RedisClient;
+  return adapter;
+}
+
+type ScanOpts = { MATCH?: string; COUNT?: number; TYPE?: string };
+
+/** `scanIterator` over every master in turn: batches of keys, as the single-server client yields them. */
+async function* scanMasters(cluster: RedisClusterClient, opts: ScanOpts = {}): AsyncGenerator<string[]> {
+  for (const m of [...cluster.masters]) {
+    const node = await cluster.nodeClient(m);
+    for await (const batch of node.scanIterator(opts)) yield batch;
+  }
+}
+
+/** The cluster client behind an adapter returned by {@link createClusterClient}, or undefined. */
+export function isClusterClient(client: unknown): boolean {
+  return typeof client === 'object' && client !== null && 'masters' in client && 'nodeByAddress' in client;
+}
