@@ -46,7 +46,9 @@ export function routingKey(args: readonly Arg[]): Arg | undefined {
   if (name === '' || KEYLESS.has(name)) return undefined;
   if (KEY_AFTER_SUBCOMMAND.has(name)) return args[2];
   if (KEYS_AFTER_STREAMS.has(name)) {
-    const at = args.findIndex((a, i) => i > 0 && String(a).toUpperCase() === 'STREAMS');
+    // XREADGROUP GROUP <group> <consumer>: a consumer may be called STREAMS
+    const from = name === 'XREADGROUP' ? 4 : 1;
+    const at = args.findIndex((a, i) => i >= from && String(a).toUpperCase() === 'STREAMS');
     return at > 0 ? args[at + 1] : undefined;
   }
   if (EVAL.has(name)) return Number(args[2]) > 0 ? args[3] : undefined;
