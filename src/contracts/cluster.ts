@@ -69,8 +69,7 @@ export function clusterPatternTable(): ClusterPatternEntry[] {
     ...(['predictions', 'commands', 'alerts'] as const).map((kind) => ({
       pattern: userPattern(kind),
       subscriber: 'gateway',
-      cost:
-        'classic PUBLISH: every message is broadcast over the cluster bus to every node (low volume: answers to relays)',
+      cost: 'classic PUBLISH: every message is broadcast over the cluster bus to every node (low volume: answers to relays)',
     })),
     ...SHARDED_USER_KINDS.map((kind) => ({
       pattern: userPattern(kind),

@@ -117,19 +117,25 @@ export class RedisClusterProcess {
     return this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
   }
 
-  /** Polls `CLUSTER INFO` on every running node until all say `cluster_state:ok`. */
+  /**
+   * Polls every running node until all say `cluster_state:ok` and list every
+   * running node, replicas included, in `CLUSTER SLOTS` (what clients discover).
+   */
   async waitReady(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    const cli = (port: number, ...args: string[]) =>
+      run('redis-cli', ['-p', String(port), ...args], { timeout: 10_000 }).then(
+        (r) => r.stdout,
+        () => '',
+      );
     for (;;) {
+      const live = this.nodes.filter((n) => n.running);
       const states = await Promise.all(
-        this.nodes
-          .filter((n) => n.running)
-          .map((n) =>
-            run('redis-cli', ['-p', String(n.port), 'cluster', 'info'], { timeout: 10_000 }).then(
-              (r) => /cluster_state:ok/.test(r.stdout),
-              () => false,
-            ),
-          ),
+        live.map(async (n) => {
+          if (!/cluster_state:ok/.test(await cli(n.port, 'cluster', 'info'))) return false;
+          const slots = await cli(n.port, 'cluster', 'slots');
+          return live.every((m) => new RegExp(`^${m.port}$`, 'm').test(slots));
+        }),
       );
       if (states.every(Boolean)) return;
       if (Date.now() > deadline) throw new Error(`cluster not ok after ${timeoutMs} ms`);

@@ -3,7 +3,13 @@ import { ClusterBatch, type ClusterMultiLike } from '../../src/bus/cluster/multi
 import { clusterAckKey, clusterDeadLetterStream, onCluster, slotTag } from '../../src/bus/cluster/names.js';
 import { keySlot, routingKey, typedRoutingKey } from '../../src/bus/cluster/routing.js';
 import { isShardedUserChannel } from '../../src/contracts/cluster.js';
-import { CAN_RAW, CAN_RAW_DEAD, CAN_RAW_DEAD_CLUSTER, deadLetterStream, spoolAckKey } from '../../src/contracts/names.js';
+import {
+  CAN_RAW,
+  CAN_RAW_DEAD,
+  CAN_RAW_DEAD_CLUSTER,
+  deadLetterStream,
+  spoolAckKey,
+} from '../../src/contracts/names.js';
 
 describe('cluster key routing (pure)', () => {
   it('routes every raw command the code base sends by its key', () => {
@@ -24,7 +30,13 @@ describe('cluster key routing (pure)', () => {
     expect(routingKey(['EVALSHA', 'abc', '2', 'can:raw', 'spool:ack:{can:raw}:w', 'x'])).toBe('can:raw');
     expect(routingKey(['EVALSHA', 'abc', '0'])).toBeUndefined();
     expect(routingKey(['SPUBLISH', 'user:u1:raw', 'm'])).toBe('user:u1:raw');
-    for (const keyless of [['TIME'], ['ACL', 'SETUSER', 'x'], ['CLIENT', 'UNBLOCK', '7'], ['PUBLISH', 'c', 'm'], ['PING']]) {
+    for (const keyless of [
+      ['TIME'],
+      ['ACL', 'SETUSER', 'x'],
+      ['CLIENT', 'UNBLOCK', '7'],
+      ['PUBLISH', 'c', 'm'],
+      ['PING'],
+    ]) {
       expect(routingKey(keyless)).toBeUndefined();
     }
   });
@@ -73,7 +85,8 @@ describe('ClusterBatch (pure, on a recording multi)', () => {
         addCommand: (_k: unknown, _r: unknown, args: unknown[]) => (run.cmds.push(args), m),
         set: (k: string, v: string) => (run.cmds.push(['SET', k, v]), m),
         publish: (c: string, v: string) => (run.cmds.push(['PUBLISH', c, v]), m),
-        exec: async () => run.cmds.map((c) => (c[1] === 'bad' ? new Error('WRONGTYPE') : `${String(c[0])} ${String(c[1])}`)),
+        exec: async () =>
+          run.cmds.map((c) => (c[1] === 'bad' ? new Error('WRONGTYPE') : `${String(c[0])} ${String(c[1])}`)),
         execAsPipeline: async () => run.cmds.map((c) => `${String(c[0])} ${String(c[1])}`),
       };
       return m as unknown as ClusterMultiLike;

@@ -15,6 +15,13 @@ import { UserChannelHub } from '../../src/services/gateway/hub.js';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
 import { randomPrefix, tempDir } from '../support/tmp.js';
 import { connect, waitFor } from './helpers.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { generatePassword, renderAclFile, setUserCommands } from '../../src/bus/acl.js';
+import { clusterAclUser } from '../../src/contracts/acl-cluster.js';
+import { consumerUser } from '../../src/contracts/acl-consumers.js';
+import { canopyUsers } from '../../src/contracts/acl-users.js';
+import { CAN_RAW, CAN_RAW_DEAD_CLUSTER, CAN_WORKER_GROUP } from '../../src/contracts/names.js';
 
 let cluster: TestRedisCluster;
 let nodes: RedisNode[];
@@ -65,7 +72,13 @@ describe('the cluster client adapter on a six-node cluster', () => {
     });
     expect(replies).toEqual([...keys.map(() => 'OK'), keys[3], 0]);
     const err = await conn
-      .run('pipeline', (c) => c.multi().set(`${p}ok`, '1').addCommand(['INCR', `${p}hash`]).execAsPipeline())
+      .run('pipeline', (c) =>
+        c
+          .multi()
+          .set(`${p}ok`, '1')
+          .addCommand(['INCR', `${p}hash`])
+          .execAsPipeline(),
+      )
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     expect(await conn.run('GET', (c) => c.get(`${p}ok`))).toBe('1');
@@ -117,7 +130,8 @@ describe('the bus on the cluster', () => {
       const dead = await conn.run('XRANGE', (c) => c.xRange(`{${stream}}:dead`, '-', '+'));
       expect(dead.map((d) => d.message.source_id)).toEqual([poison]);
       await waitFor(
-        async () => ((await conn.run('XPENDING', (c) => c.sendCommand(['XPENDING', stream, 'g']))) as unknown[])[0] === 0,
+        async () =>
+          ((await conn.run('XPENDING', (c) => c.sendCommand(['XPENDING', stream, 'g']))) as unknown[])[0] === 0,
         'empty PEL',
       );
     } finally {
@@ -146,7 +160,13 @@ describe('the bus on the cluster', () => {
 
   it('mailbox: a queued admin message is drained once and answered', async () => {
     const instance = `${randomPrefix()}host:svc:1`;
-    const { message } = await sendAdminMessage(conn, instance, 'set-log-level', { level: 'debug' }, { replyTimeoutMs: 0 });
+    const { message } = await sendAdminMessage(
+      conn,
+      instance,
+      'set-log-level',
+      { level: 'debug' },
+      { replyTimeoutMs: 0 },
+    );
     const mb = new Mailbox(conn, { instance });
     const calls: unknown[] = [];
     mb.handle('set-log-level', (args) => {
@@ -156,10 +176,7 @@ describe('the bus on the cluster', () => {
     try {
       await mb.start();
       await waitFor(() => calls.length === 1, 'the handler');
-      await waitFor(
-        async () => (await conn.run('LLEN', (c) => c.lLen(message.reply_to))) === 1,
-        'the reply',
-      );
+      await waitFor(async () => (await conn.run('LLEN', (c) => c.lLen(message.reply_to))) === 1, 'the reply');
       expect(calls).toEqual([{ level: 'debug' }]);
     } finally {
       await mb.close();
@@ -227,7 +244,9 @@ describe('the bus on the cluster', () => {
       }
       await waitFor(() => sharded.length === 5, 'five sharded messages');
       expect(sharded).toEqual([1, 2, 3, 4, 5]);
-      expect(await channels.publish(user, 'features', { type: 'features', timestamp: 1, features: { a: 1 } } as never)).toBe(0);
+      expect(
+        await channels.publish(user, 'features', { type: 'features', timestamp: 1, features: { a: 1 } } as never),
+      ).toBe(0);
       expect(plain).toEqual([]);
       expect(hub.stats.published).toBe(5);
     } finally {
@@ -235,6 +254,71 @@ describe('the bus on the cluster', () => {
       await hubSub.close();
       await classic.close();
       await channels.close();
+    }
+  });
+});
+
+describe('canopy acl rules on the cluster', () => {
+  const user = 'jamie';
+  const users = [...canopyUsers(), consumerUser({ name: 'ml', users: [user] })].map(clusterAclUser);
+  const secrets = new Map(users.map((u) => [u.name, { password: generatePassword() }]));
+  const urlOf = (name: string) => `redis://${name}:${secrets.get(name)!.password}@127.0.0.1:6379`;
+  const as = (name: string) => connect(urlOf(name), { clusterNodes: nodes });
+
+  beforeAll(async () => {
+    // the way `canopy acl --apply` does it: ACL SETUSER through the cluster client reaches every node
+    for (const argv of setUserCommands(users, secrets)) await conn.run('ACL SETUSER', (c) => c.sendCommand(argv));
+  });
+
+  it('every node, replicas included, holds every user', async () => {
+    const run = promisify(execFile);
+    for (const n of cluster.nodes) {
+      const { stdout } = await run('redis-cli', ['-p', String(n.port), 'ACL', 'USERS']);
+      for (const u of users) expect(stdout.split('\n')).toContain(u.name);
+    }
+    expect(renderAclFile(users, secrets)).toContain(CAN_RAW_DEAD_CLUSTER);
+  });
+
+  it('scanner, worker, gateway and consumer users run their bus work on the cluster', async () => {
+    const scanner = await as('canopy-scanner');
+    const w = await SpooledStreamWriter.open(scanner, { stream: CAN_RAW, dir: tempDir(), trim: 'none' });
+    for (let i = 0; i < 10; i++) expect(await w.write([{ id: '0x101', data: 'AA', seq: String(i) }])).toBe('redis');
+    await w.close();
+
+    const worker = await as('canopy-worker');
+    const seen: string[] = [];
+    const consumer = await StreamConsumer.start(
+      worker,
+      async (batch) => {
+        if (batch.some((e) => e.fields.seq === '3'))
+          return { deadLetter: batch.filter((e) => e.fields.seq === '3').map((e) => ({ id: e.id, reason: 'test' })) };
+        seen.push(...batch.map((e) => e.fields.seq!));
+        return undefined;
+      },
+      { stream: CAN_RAW, group: CAN_WORKER_GROUP, blockMs: 200 },
+    );
+    try {
+      await waitFor(() => consumer.stats.deadLettered === 1, 'the dead letter');
+      expect(await conn.run('XLEN', (c) => c.xLen(CAN_RAW_DEAD_CLUSTER))).toBe(1);
+    } finally {
+      await consumer.stop();
+    }
+
+    const ml = await UserChannels.connect({
+      redis: { url: urlOf('consumer-ml'), clusterNodes: nodes, healthCheckIntervalMs: 0 },
+    });
+    const gateway = await as('canopy-gateway');
+    try {
+      const got: number[] = [];
+      await ml.subscribe(user, 'raw', (m) => void got.push(m.timestamp));
+      const payload = new UserCodec().encode({ type: 'raw', timestamp: 7, channels: { t: 1 } }, 'msgpack') as Buffer;
+      await waitFor(async () => {
+        await gateway.run('SPUBLISH', (c) => c.sPublish(userChannel(user, 'raw'), payload));
+        return got.length > 0;
+      }, 'a sharded message to the consumer');
+      expect(got[0]).toBe(7);
+    } finally {
+      await ml.close();
     }
   });
 });

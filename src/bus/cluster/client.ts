@@ -1,11 +1,11 @@
-import { createCluster } from 'redis';
+import { createClient, createCluster } from 'redis';
 import type { RedisClient } from '../connection.js';
 import { ConfigError, ReplyError } from '../errors.js';
 import { busScripts } from '../lua-scripts.js';
 import type { ConnectionOptions } from '../options.js';
 import { parseRedisUrl } from '../options.js';
 import { clusterMulti, type ClusterMultiLike } from './multi.js';
-import { routingKey } from './routing.js';
+import { routingKey, runsOnEveryNode } from './routing.js';
 
 /** node-redis's reconnect strategy: a delay in ms, false to stop, or an error to give up with. */
 export type ReconnectStrategy = (retries: number, cause: Error) => false | Error | number;
@@ -47,7 +47,8 @@ type Fn = (...a: unknown[]) => unknown;
  * A node-redis cluster client that answers where the code base expects a
  * single-server client (`conn.run(ctx, (c) => …)`): typed commands and the
  * bus scripts route by their key (MGET and DEL across slots are split by
- * node-redis), `sendCommand(args)` routes by {@link routingKey}, `multi()`
+ * node-redis), `sendCommand(args)` routes by {@link routingKey} (ACL SETUSER, CONFIG SET and
+ * the like go to every node, replicas included), `multi()`
  * groups by slot ({@link ClusterBatch}), `scanIterator` walks every master,
  * `info`/`configGet`/`clientId` ask the first master and `ping` every
  * master. `db` must be 0: a cluster has one database.
@@ -66,8 +67,11 @@ export function createClusterClient(o: ConnectionOptions, reconnectStrategy: Rec
     return cluster.nodeClient(m);
   };
   const overrides: Record<string, Fn> = {
-    sendCommand: (args, options) =>
-      cluster.sendCommand(routingKey(args as Arg[]), undefined, args as Arg[], options as never),
+    sendCommand: async (args, options) => {
+      const a = args as Arg[];
+      if (!runsOnEveryNode(a)) return cluster.sendCommand(routingKey(a), undefined, a, options as never);
+      return (await sendToEveryNode(o, String(await (await firstMaster()).sendCommand(['CLUSTER', 'NODES'])), a))[0];
+    },
     multi: () => clusterMulti((routing) => cluster.multi(routing) as unknown as ClusterMultiLike),
     MULTI: () => clusterMulti((routing) => cluster.multi(routing) as unknown as ClusterMultiLike),
     info: async (section) => (await firstMaster()).info(section as string | undefined),
@@ -92,6 +96,43 @@ export function createClusterClient(o: ConnectionOptions, reconnectStrategy: Rec
     },
   }) as unknown as RedisClient;
   return adapter;
+}
+
+/**
+ * Runs a command on every node `CLUSTER NODES` lists (replicas included: the
+ * cluster client only talks to masters), each on a short-lived connection
+ * with the bus's credentials. Nodes marked failed or without an address are skipped.
+ */
+async function sendToEveryNode(o: ConnectionOptions, clusterNodes: string, args: Arg[]): Promise<unknown[]> {
+  const u = parseRedisUrl(o.url);
+  const addrs = clusterNodes
+    .split('\n')
+    .map((l) => l.trim().split(' '))
+    .filter((f) => f.length > 2 && !/fail|noaddr|handshake/.test(f[2] ?? ''))
+    .map((f) => (f[1] ?? '').split('@')[0] ?? '');
+  return Promise.all(
+    addrs.map(async (addr) => {
+      const at = addr.lastIndexOf(':');
+      const client = createClient({
+        socket: {
+          host: addr.slice(0, at).replace(/^\[|\]$/g, ''),
+          port: Number(addr.slice(at + 1)),
+          connectTimeout: o.connectTimeoutMs,
+          reconnectStrategy: false,
+          ...(u.tls ? { tls: true as const } : {}),
+        },
+        ...(u.username ? { username: u.username } : {}),
+        ...(u.password ? { password: u.password } : {}),
+      });
+      client.on('error', () => undefined);
+      await client.connect();
+      try {
+        return await client.sendCommand(args);
+      } finally {
+        client.destroy();
+      }
+    }),
+  );
 }
 
 type ScanOpts = { MATCH?: string; COUNT?: number; TYPE?: string };

@@ -99,7 +99,11 @@ export class ClusterBatch {
         if (s.value[j] instanceof Error) errors.push(i);
       });
     });
-    if (errors.length > 0) throw new MultiErrorReply(replies as never, errors.sort((a, b) => a - b));
+    if (errors.length > 0)
+      throw new MultiErrorReply(
+        replies as never,
+        errors.sort((a, b) => a - b),
+      );
     return replies;
   }
 }

@@ -72,3 +72,11 @@ export function typedRoutingKey(method: string, args: readonly unknown[]): Arg |
 export function keySlot(key: Arg): number {
   return calculateSlot(key);
 }
+
+/** Node-local settings: sent to every node of a cluster, replicas included (ACLs and config are not replicated). */
+const EVERY_NODE = new Set(['ACL SETUSER', 'ACL DELUSER', 'ACL LOAD', 'CONFIG SET', 'SCRIPT FLUSH', 'SCRIPT LOAD']);
+
+/** Whether a raw command changes a node-local setting that every node must get. */
+export function runsOnEveryNode(args: readonly Arg[]): boolean {
+  return EVERY_NODE.has(`${String(args[0] ?? '').toUpperCase()} ${String(args[1] ?? '').toUpperCase()}`);
+}
