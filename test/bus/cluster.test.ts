@@ -103,6 +103,12 @@ describe('the cluster client adapter on a six-node cluster', () => {
     expect(found.sort()).toEqual([...keys].sort());
   });
 
+  it('WAIT covers the writes on every master: the least replica count', async () => {
+    for (const k of spread(randomPrefix(), 9)) await conn.run('SET', (c) => c.set(k, '1'));
+    const n = await conn.run('WAIT', (c) => c.sendCommand(['WAIT', '1', '10000']), { timeoutMs: 15_000 });
+    expect(n).toBe(1);
+  });
+
   it('refuses a database other than 0', async () => {
     await expect(connect('redis://127.0.0.1:6379/2', { clusterNodes: nodes })).rejects.toBeInstanceOf(ConfigError);
   });

@@ -48,7 +48,8 @@ type Fn = (...a: unknown[]) => unknown;
  * single-server client (`conn.run(ctx, (c) => …)`): typed commands and the
  * bus scripts route by their key (MGET and DEL across slots are split by
  * node-redis), `sendCommand(args)` routes by {@link routingKey} (ACL SETUSER, CONFIG SET and
- * the like go to every node, replicas included), `multi()`
+ * the like go to every node, replicas included; WAIT asks every master and
+ * answers the least count, so it covers this client's writes on any node), `multi()`
  * groups by slot ({@link ClusterBatch}), `scanIterator` walks every master,
  * `info`/`configGet`/`clientId` ask the first master and `ping` every
  * master. `db` must be 0: a cluster has one database.
@@ -69,6 +70,13 @@ export function createClusterClient(o: ConnectionOptions, reconnectStrategy: Rec
   const overrides: Record<string, Fn> = {
     sendCommand: async (args, options) => {
       const a = args as Arg[];
+      if (String(a[0]).toUpperCase() === 'WAIT') {
+        // WAIT counts the replicas holding this client's writes on one node: ask every master, keep the least
+        const got = await Promise.all(
+          cluster.masters.map(async (m) => Number(await (await cluster.nodeClient(m)).sendCommand(a))),
+        );
+        return Math.min(...got);
+      }
       if (!runsOnEveryNode(a)) return cluster.sendCommand(routingKey(a), undefined, a, options as never);
       return (await sendToEveryNode(o, String(await (await firstMaster()).sendCommand(['CLUSTER', 'NODES'])), a))[0];
     },
