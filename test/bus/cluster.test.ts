@@ -145,6 +145,23 @@ describe('the bus on the cluster', () => {
     }
   });
 
+  it('stop() wakes a reader blocked in XREADGROUP through CLIENT UNBLOCK on its node', async () => {
+    const stream = `${randomPrefix()}idle`;
+    const w = await StreamConsumer.start(conn, async () => undefined, { stream, group: 'g', blockMs: 600_000 });
+    const run = promisify(execFile);
+    const blocked = async () => {
+      for (const n of cluster.nodes) {
+        const { stdout } = await run('redis-cli', ['-p', String(n.port), 'CLIENT', 'LIST']);
+        if (stdout.split('\n').some((l) => l.includes('cmd=xreadgroup') && l.includes(' flags=b '))) return true;
+      }
+      return false;
+    };
+    // the loop blocks for 10 minutes unless CLIENT UNBLOCK reaches its node
+    await waitFor(blocked, 'the reader blocked in XREADGROUP', 30_000);
+    await w.stop();
+    expect(w.health).toBe('stopped');
+  }, 60_000);
+
   it('the spooled writer adds exactly once through spool-append with its ack key in the stream slot', async () => {
     const stream = `${randomPrefix()}raw`;
     const w = await SpooledStreamWriter.open(conn, { stream, dir: tempDir(), trim: 'none', replayIntervalMs: 50 });

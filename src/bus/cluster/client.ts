@@ -51,8 +51,9 @@ type Fn = (...a: unknown[]) => unknown;
  * the like go to every node, replicas included; WAIT asks every master and
  * answers the least count, so it covers this client's writes on any node), `multi()`
  * groups by slot ({@link ClusterBatch}), `scanIterator` walks every master,
- * `info`/`configGet`/`clientId` ask the first master and `ping` every
- * master. `db` must be 0: a cluster has one database.
+ * `info`/`configGet` ask the first master, `ping` every master, and
+ * `clientId` answers this client's id on every master (`host:port=id,…`),
+ * which `CLIENT UNBLOCK` takes back to each node. `db` must be 0: a cluster has one database.
  *
  * Returned typed as the single-server {@link RedisClient} so `Connection`
  * and every `run` callback stay unchanged; commands the code base does not
@@ -77,6 +78,7 @@ export function createClusterClient(o: ConnectionOptions, reconnectStrategy: Rec
         );
         return Math.min(...got);
       }
+      if (isUnblockOfNodeIds(a)) return unblockOnNodes(cluster, String(a[2]), a.slice(3));
       if (!runsOnEveryNode(a)) return cluster.sendCommand(routingKey(a), undefined, a, options as never);
       return (await sendToEveryNode(o, String(await (await firstMaster()).sendCommand(['CLUSTER', 'NODES'])), a))[0];
     },
@@ -84,8 +86,14 @@ export function createClusterClient(o: ConnectionOptions, reconnectStrategy: Rec
     MULTI: () => clusterMulti((routing) => cluster.multi(routing) as unknown as ClusterMultiLike),
     info: async (section) => (await firstMaster()).info(section as string | undefined),
     configGet: async (p) => (await firstMaster()).configGet(p as string),
-    clientId: () =>
-      Promise.reject(new ReplyError('CLIENT ID is per node on a cluster: a blocked reader is not unblocked by id')),
+    // Client ids are per node: the id of this client on every master, `host:port=id,…`,
+    // which CLIENT UNBLOCK below sends back to each node.
+    clientId: async () => {
+      const ids = await Promise.all(
+        cluster.masters.map(async (m) => `${m.address}=${await (await cluster.nodeClient(m)).clientId()}`),
+      );
+      return ids.join(',');
+    },
     ping: async () => {
       await Promise.all(cluster.masters.map(async (m) => (await cluster.nodeClient(m)).ping()));
       return 'PONG';
@@ -141,6 +149,25 @@ async function sendToEveryNode(o: ConnectionOptions, clusterNodes: string, args:
       }
     }),
   );
+}
+
+/** `CLIENT UNBLOCK host:port=id,…` (an id from the adapter's `clientId`). */
+function isUnblockOfNodeIds(a: Arg[]): boolean {
+  return (
+    String(a[0]).toUpperCase() === 'CLIENT' && String(a[1]).toUpperCase() === 'UNBLOCK' && String(a[2]).includes('=')
+  );
+}
+
+/** Sends `CLIENT UNBLOCK <id>` to each node with that node's id; answers how many were unblocked. */
+async function unblockOnNodes(cluster: RedisClusterClient, ids: string, rest: Arg[]): Promise<number> {
+  let n = 0;
+  for (const pair of ids.split(',')) {
+    const at = pair.lastIndexOf('=');
+    const node = cluster.masters.find((m) => m.address === pair.slice(0, at));
+    if (!node) continue;
+    n += Number(await (await cluster.nodeClient(node)).sendCommand(['CLIENT', 'UNBLOCK', pair.slice(at + 1), ...rest]));
+  }
+  return n;
 }
 
 type ScanOpts = { MATCH?: string; COUNT?: number; TYPE?: string };
