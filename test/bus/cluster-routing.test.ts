@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { ClusterBatch, type ClusterMultiLike } from '../../src/bus/cluster/multi.js';
 import { clusterAckKey, clusterDeadLetterStream, onCluster, slotTag } from '../../src/bus/cluster/names.js';
 import { keySlot, routingKey, typedRoutingKey } from '../../src/bus/cluster/routing.js';
+import { grantTokens } from '../../src/bus/acl.js';
+import { clusterAclUser } from '../../src/contracts/acl-cluster.js';
+import { consumerUser } from '../../src/contracts/acl-consumers.js';
+import { rootUser, serviceUser } from '../../src/contracts/acl-users.js';
 import { isShardedUserChannel } from '../../src/contracts/cluster.js';
 import {
   CAN_RAW,
@@ -116,5 +120,29 @@ describe('ClusterBatch (pure, on a recording multi)', () => {
     const err = await b.exec().catch((e: unknown) => e);
     expect((err as { errorIndexes: number[] }).errorIndexes).toEqual([1]);
     expect((err as { replies: unknown[] }).replies[0]).toBe('SET ok');
+  });
+});
+
+describe('cluster ACL rules (pure)', () => {
+  const tokens = (u: ReturnType<typeof serviceUser>) => u.grants.map((g) => grantTokens(u.name, g).join(' '));
+
+  it('the worker may also write and script {can:raw}:dead, and every user may ask CLUSTER SLOTS and ASKING', () => {
+    const plain = tokens(serviceUser('worker'));
+    const cluster = tokens(clusterAclUser(serviceUser('worker')));
+    expect(plain.join(' ')).not.toContain('{can:raw}:dead');
+    expect(cluster.join(' ')).toContain('%W~{can:raw}:dead');
+    expect(cluster.some((t) => t.includes('+evalsha') && t.includes('~{can:raw}:dead'))).toBe(true);
+    expect(cluster).toContain('+cluster|slots +cluster|shards +asking');
+  });
+
+  it('sharded channels get SSUBSCRIBE / SPUBLISH beside SUBSCRIBE / PUBLISH, nothing else does', () => {
+    const api = tokens(clusterAclUser(serviceUser('api'))).join(' | ');
+    expect(api).toContain('+ssubscribe +sunsubscribe &user:*:raw');
+    expect(api).not.toMatch(/ssubscribe[^|]*&user:\*:predictions/);
+    const gw = tokens(clusterAclUser(serviceUser('gateway'))).join(' | ');
+    expect(gw).toContain('+spublish &user:*:raw &user:*:features');
+    const ml = clusterAclUser(consumerUser({ name: 'ml', users: ['jamie'] }));
+    expect(tokens(ml).join(' | ')).toContain('+ssubscribe +sunsubscribe &user:jamie:raw &user:jamie:features');
+    expect(clusterAclUser(rootUser())).toEqual(rootUser());
   });
 });

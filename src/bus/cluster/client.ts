@@ -179,8 +179,3 @@ async function* scanMasters(cluster: RedisClusterClient, opts: ScanOpts = {}): A
     for await (const batch of node.scanIterator(opts)) yield batch;
   }
 }
-
-/** The cluster client behind an adapter returned by {@link createClusterClient}, or undefined. */
-export function isClusterClient(client: unknown): boolean {
-  return typeof client === 'object' && client !== null && 'masters' in client && 'nodeByAddress' in client;
-}
