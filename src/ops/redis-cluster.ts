@@ -87,6 +87,9 @@ export class RedisClusterProcess {
               'cluster-config-file nodes.conf',
               `cluster-node-timeout ${o.nodeTimeoutMs}`,
               'cluster-require-full-coverage yes',
+              // replicas sync at once and report their offset every second, so they show in CLUSTER SLOTS quickly
+              'repl-diskless-sync-delay 0',
+              'repl-ping-replica-period 1',
               ...o.extraConfig,
             ],
           }),
