@@ -15,6 +15,8 @@ import { UserChannelHub } from '../../src/services/gateway/hub.js';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
 import { randomPrefix, tempDir } from '../support/tmp.js';
 import { connect, waitFor } from './helpers.js';
+import { recordUsers } from '../../src/services/recorder/users.js';
+import { createLogger } from '../../src/util/log.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { generatePassword, renderAclFile, setUserCommands } from '../../src/bus/acl.js';
@@ -277,6 +279,40 @@ describe('the bus on the cluster', () => {
       await hubSub.close();
       await classic.close();
       await channels.close();
+    }
+  });
+});
+
+describe('the recorder on the cluster', () => {
+  it('records named users: sharded raw through SSUBSCRIBE, predictions through SUBSCRIBE', async () => {
+    const user = `r${randomPrefix().slice(1, 9)}`;
+    const sub = await Subscriber.create(conn);
+    const lines: { channel: string; message: unknown }[] = [];
+    const stats = { userRecorded: 0, userInvalid: 0, userUndecodable: 0, userIgnored: 0 };
+    const recording = await recordUsers(
+      {
+        subscriber: sub,
+        log: createLogger('test', 'silent'),
+        out: { write: (l: { channel: string; message: unknown }) => void lines.push(l) } as never,
+        users: [user],
+        kinds: ['raw', 'predictions'],
+        maxMessageBytes: 1 << 16,
+        paused: () => false,
+      },
+      stats,
+    );
+    const channels = await UserChannels.connect({ redis: { clusterNodes: nodes, healthCheckIntervalMs: 0 } });
+    try {
+      await waitFor(async () => {
+        await channels.publish(user, 'raw', { type: 'raw', timestamp: 1, channels: { t: 1 } });
+        await channels.publishPrediction(user, { data: { label: 'ok' }, source: 'test' } as never);
+        return new Set(lines.map((l) => l.channel)).size === 2;
+      }, 'a raw and a prediction recorded');
+      expect(stats.userInvalid).toBe(0);
+    } finally {
+      await recording?.unsubscribe();
+      await channels.close();
+      await sub.close();
     }
   });
 });
