@@ -6,6 +6,15 @@ import { RedisProcess } from './redis-process.js';
 
 const run = promisify(execFile);
 
+/** A local cluster could not be started (no free port pair, `--cluster create` failed, not ok in time). */
+export class RedisClusterStartError extends Error {
+  readonly code = 'REDIS_CLUSTER_START';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RedisClusterStartError';
+  }
+}
+
 /** A Redis Cluster of local redis-server processes that this program owns (tests, benchmarks). */
 export interface RedisClusterProcessOptions {
   /** Parent directory; each node gets `<dir>/node-<port>`. */
@@ -41,7 +50,7 @@ async function clusterPort(taken: Set<number>): Promise<number> {
       return port;
     }
   }
-  throw new Error('no free port pair (port, port + 10000) for a cluster node');
+  throw new RedisClusterStartError('no free port pair (port, port + 10000) for a cluster node');
 }
 
 function isFree(port: number): Promise<boolean> {
@@ -67,7 +76,7 @@ export class RedisClusterProcess {
 
   static async start(opts: Partial<RedisClusterProcessOptions> & { dir: string }): Promise<RedisClusterProcess> {
     const o: RedisClusterProcessOptions = { ...DEFAULTS, ...opts };
-    if (!(o.masters >= 3)) throw new Error('a Redis Cluster needs at least 3 masters');
+    if (!(o.masters >= 3)) throw new RedisClusterStartError('a Redis Cluster needs at least 3 masters');
     const count = o.masters * (1 + o.replicasPerMaster);
     const taken = new Set<number>();
     const ports: number[] = [];
@@ -110,7 +119,10 @@ export class RedisClusterProcess {
       await cluster.waitReady(o.readyTimeoutMs);
     } catch (err) {
       await cluster.stop();
-      throw err;
+      if (err instanceof RedisClusterStartError) throw err;
+      throw new RedisClusterStartError(`starting a local Redis Cluster failed: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     return cluster;
   }
@@ -141,7 +153,7 @@ export class RedisClusterProcess {
         }),
       );
       if (states.every(Boolean)) return;
-      if (Date.now() > deadline) throw new Error(`cluster not ok after ${timeoutMs} ms`);
+      if (Date.now() > deadline) throw new RedisClusterStartError(`cluster not ok after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
