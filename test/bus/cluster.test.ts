@@ -17,7 +17,9 @@ import { randomPrefix, tempDir } from '../support/tmp.js';
 import { connect, waitFor } from './helpers.js';
 import { recordUsers } from '../../src/services/recorder/users.js';
 import { createLogger } from '../../src/util/log.js';
+import { aclPasswordEnvName } from '../../src/config/redis.js';
 import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { generatePassword, renderAclFile, setUserCommands } from '../../src/bus/acl.js';
 import { clusterAclUser } from '../../src/contracts/acl-cluster.js';
@@ -327,6 +329,27 @@ describe('canopy acl rules on the cluster', () => {
   beforeAll(async () => {
     // the way `canopy acl --apply` does it: ACL SETUSER through the cluster client reaches every node
     for (const argv of setUserCommands(users, secrets)) await conn.run('ACL SETUSER', (c) => c.sendCommand(argv));
+  });
+
+  it('canopy acl --apply with REDIS_CLUSTER_NODES writes the cluster rules on every node', async () => {
+    const run = promisify(execFile);
+    const dir = tempDir();
+    await run(process.execPath, [path.resolve('dist/src/cli/main.js'), 'acl', '--apply'], {
+      env: {
+        ...process.env,
+        // the same passwords as the users above, so the other tests keep logging in
+        ...Object.fromEntries([...secrets].map(([name, s]) => [aclPasswordEnvName(name), s.password])),
+        REDIS_CLUSTER_NODES: cluster.nodeList,
+        CANOPY_DATA_DIR: dir,
+        LOG_LEVEL: 'warn',
+      },
+      timeout: 60_000,
+    });
+    for (const n of cluster.nodes) {
+      const { stdout } = await run('redis-cli', ['-p', String(n.port), 'ACL', 'GETUSER', 'canopy-worker']);
+      expect(stdout).toContain('{can:raw}:dead');
+      expect(stdout).toContain('+cluster|slots');
+    }
   });
 
   it('every node, replicas included, holds every user', async () => {
