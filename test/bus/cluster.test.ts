@@ -11,7 +11,7 @@ import { keySlot } from '../../src/bus/cluster/routing.js';
 import type { RedisNode } from '../../src/bus/options.js';
 import { UserChannels } from '../../src/client/channels.js';
 import { UserCodec, UserMessageValidator, userChannel } from '../../src/contracts/user-channels.js';
-import { UserChannelHub } from '../../src/services/gateway/hub.js';
+import { UserChannelHub, type BackMessage } from '../../src/services/gateway/hub.js';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
 import { randomPrefix, tempDir } from '../support/tmp.js';
 import { connect, waitFor } from './helpers.js';
@@ -244,18 +244,19 @@ describe('the bus on the cluster', () => {
     }
   });
 
-  it('user data channels are sharded: SPUBLISH from the gateway hub reaches SSUBSCRIBE, not SUBSCRIBE', async () => {
+  it('gateway hub: relay data goes out sharded (SSUBSCRIBE gets it, SUBSCRIBE does not); back-channel messages land in the backlog and replay', async () => {
     const user = `u${randomPrefix().slice(1, 9)}`;
     const channels = await UserChannels.connect({ redis: { clusterNodes: nodes, healthCheckIntervalMs: 0 } });
     const classic = await Subscriber.create(conn);
     const hubSub = await Subscriber.create(conn);
+    const back: BackMessage[] = [];
     const hub = await UserChannelHub.start(conn, hubSub, {
       windowMs: 60_000,
       isKnownUser: () => true,
       codec: new UserCodec(),
       validator: new UserMessageValidator(),
       logger: { debug() {}, info() {}, warn() {}, error() {} } as never,
-      onBack: () => undefined,
+      onBack: (m) => void back.push(m),
       maxInFlight: 100,
       maxInFlightBytes: 1 << 20,
     });
@@ -276,6 +277,14 @@ describe('the bus on the cluster', () => {
       ).toBe(0);
       expect(plain).toEqual([]);
       expect(hub.stats.published).toBe(5);
+      // the way back: classic PUBLISH → the hub's PSUBSCRIBE → the user's backlog stream, replayable
+      await waitFor(async () => {
+        await channels.publishPrediction(user, { data: { n: 1 }, source: 'test' } as never);
+        return back.length > 0;
+      }, 'a back-channel message');
+      expect(back[0]!.id).toMatch(/^\d+-\d+$/);
+      const replayed = await hub.replay(user, '0-0', 100);
+      expect(replayed.messages.map((m) => m.id)).toContain(back[0]!.id);
     } finally {
       await hub.close();
       await hubSub.close();
