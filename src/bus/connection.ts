@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createClient } from 'redis';
 import { ClosedError, ConnectionError, TimeoutError, VersionError, toBusError } from './errors.js';
+import { createClusterClient } from './cluster/client.js';
 import { busScripts, type BusScriptName } from './lua-scripts.js';
 import type { ConnectionOptions } from './options.js';
 import { backoffDelay, parseRedisUrl, redactUrl, resolveConnectionOptions } from './options.js';
@@ -65,14 +66,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   static async connect(opts: Partial<ConnectionOptions> = {}): Promise<Connection> {
     const o = resolveConnectionOptions(opts);
     const ref: { conn?: Connection } = {};
-    const client = makeClient(o, (retries, cause) => {
+    const strategy = (retries: number, cause: Error): false | Error | number => {
       const c = ref.conn;
       if (!c || !c.#everReady || c.#closing) return false;
       if (retries >= o.reconnectMaxAttempts) {
         return new ConnectionError(`gave up after ${retries} reconnect attempts`, { cause });
       }
       return backoffDelay(retries + 1, o.reconnectBaseMs, o.reconnectMaxMs);
-    });
+    };
+    const client = o.clusterNodes.length > 0 ? createClusterClient(o, strategy) : makeClient(o, strategy);
     const conn = new Connection(o, client);
     ref.conn = conn;
     conn.#wire();

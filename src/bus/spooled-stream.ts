@@ -9,6 +9,7 @@ import { silentLogger } from './log.js';
 import type { SpoolRecord } from './spool.js';
 import { SpoolFile } from './spool.js';
 import type { TrimPolicy } from './streams/producer.js';
+import { clusterAckKey, onCluster } from './cluster/names.js';
 
 /** Where a {@link SpooledStreamWriter} writes and how it falls back. */
 export interface SpooledStreamWriterOptions {
@@ -319,7 +320,7 @@ export class SpooledStreamWriter {
             : ['MINID', String(Date.now() - o.trim.minAgeMs)];
       const res = (await conn.runScript(
         'spool-append',
-        [o.stream, `${o.ackPrefix}${w}`],
+        [o.stream, onCluster(conn.options) ? clusterAckKey(o.ackPrefix, o.stream, w) : `${o.ackPrefix}${w}`],
         [String(o.ackTtlSeconds), ...trim, String(j - i), ...args],
       )) as [number, number, string];
       added += Number(res[0]);

@@ -38,6 +38,12 @@ export interface SubscribeOptions<T> {
   codec?: Codec;
   /** @defaultValue none — every decodable message is passed on */
   validate?: Validator<T>;
+  /**
+   * SSUBSCRIBE instead of SUBSCRIBE (channels only): sharded pub/sub, for
+   * channels published with SPUBLISH on a Redis Cluster.
+   * @defaultValue false
+   */
+  sharded?: boolean;
 }
 
 /** Counters of one channel or pattern. */
@@ -76,6 +82,7 @@ interface Entry {
 interface Target {
   kind: Kind;
   name: string;
+  sharded: boolean;
   entries: Entry[];
   stats: SubscriptionStats;
   listener: (message: Buffer, channel: Buffer) => void;
@@ -183,7 +190,7 @@ export class Subscriber extends EventEmitter<SubscriberEvents> {
       const map = this.#targets[kind];
       let t = map.get(name);
       if (!t) {
-        t = this.#target(kind, name);
+        t = this.#target(kind, name, kind === 'channel' && opts.sharded === true);
         map.set(name, t);
         fresh.push(t);
       }
@@ -204,7 +211,11 @@ export class Subscriber extends EventEmitter<SubscriberEvents> {
           if (t.entries.length === 0) {
             this.#targets[kind].delete(name);
             await this.#conn.run(`UNSUBSCRIBE ${name}`, (c) =>
-              kind === 'channel' ? c.unsubscribe(name, t.listener, true) : c.pUnsubscribe(name, t.listener, true),
+              t.sharded
+                ? c.sUnsubscribe(name, t.listener, true)
+                : kind === 'channel'
+                  ? c.unsubscribe(name, t.listener, true)
+                  : c.pUnsubscribe(name, t.listener, true),
             );
           }
         }
@@ -213,15 +224,17 @@ export class Subscriber extends EventEmitter<SubscriberEvents> {
   }
 
   #redisSubscribe(t: Target): Promise<void> {
+    if (t.sharded) return this.#conn.run(`SSUBSCRIBE ${t.name}`, (c) => c.sSubscribe(t.name, t.listener, true));
     return this.#conn.run(`${t.kind === 'channel' ? 'SUBSCRIBE' : 'PSUBSCRIBE'} ${t.name}`, (c) =>
       t.kind === 'channel' ? c.subscribe(t.name, t.listener, true) : c.pSubscribe(t.name, t.listener, true),
     );
   }
 
-  #target(kind: Kind, name: string): Target {
+  #target(kind: Kind, name: string, sharded: boolean): Target {
     const t: Target = {
       kind,
       name,
+      sharded,
       entries: [],
       stats: { received: 0, malformed: 0, handlerErrors: 0 },
       listener: (message, channel) => this.#dispatch(t, message, channel),

@@ -13,6 +13,8 @@ import {
   type UserCodecName,
   type UserMessageByKind,
 } from '../contracts/user-channels.js';
+import { onCluster } from '../bus/cluster/names.js';
+import { isShardedUserKind } from '../contracts/cluster.js';
 
 /** How a {@link UserChannels} client talks to Redis. */
 export interface UserChannelsOptions {
@@ -118,6 +120,7 @@ export class UserChannels {
     const channel = userChannel(user, kind);
     const sub = await this.#subscriber();
     return sub.subscribe<UserMessageByKind[K]>(channel, (m) => handler(m, { user, kind, channel }), {
+      sharded: this.#sharded(kind),
       codec: this.#busCodec,
       ...(this.options.validate ? { validate: this.#validator.validator(kind) } : {}),
     });
@@ -131,7 +134,9 @@ export class UserChannels {
     const channel = userChannel(user, kind);
     const value = this.options.validate ? this.#validator.assert(kind, message) : message;
     const payload = this.#codec.encode(value, this.options.codec);
-    const n = await this.#conn.run(`PUBLISH ${channel}`, (c) => c.publish(channel, payload));
+    const n = this.#sharded(kind)
+      ? await this.#conn.run(`SPUBLISH ${channel}`, (c) => c.sPublish(channel, payload))
+      : await this.#conn.run(`PUBLISH ${channel}`, (c) => c.publish(channel, payload));
     this.#published++;
     return n;
   }
@@ -139,6 +144,11 @@ export class UserChannels {
   /** `{"type":"prediction",…}` on `user:{id}:predictions`; timestamp defaults to now (unix seconds). */
   publishPrediction(user: string, p: Omit<PredictionMessage, 'type'>): Promise<number> {
     return this.publish(user, 'predictions', { timestamp: Date.now() / 1000, ...p, type: 'prediction' });
+  }
+
+  /** Relay data kinds are sharded pub/sub on a Redis Cluster (docs/contracts.md). */
+  #sharded(kind: UserChannelKind): boolean {
+    return onCluster(this.#conn.options) && isShardedUserKind(kind);
   }
 
   async close(): Promise<void> {

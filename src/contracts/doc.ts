@@ -1,5 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { contractCatalog, type ContractEntry } from './catalog.js';
+import { clusterNameTable, clusterPatternTable, SHARDED_USER_KINDS } from './cluster.js';
+import { userPattern } from './user-channels.js';
 
 /**
  * docs/contracts.md, rendered from {@link contractCatalog}: one table of
@@ -39,12 +41,37 @@ export function renderContractsDoc(entries: readonly ContractEntry[] = contractC
       `| ${cell(name)} | ${e.type} | ${e.codec} | ${cell(e.lifetime)} | ${cell(e.producers.join(', ') || '—')} | ${cell(e.consumers.join(', ') || '—')} |`,
     );
   }
+  out.push('', ...renderClusterSection());
   out.push('', '## Messages', '');
   for (const e of entries) {
     out.push(`### \`${e.name.split(', ')[0]}\``, '', `${capital(e.description)}.`, '');
     if (e.schema) out.push('```json', JSON.stringify(plain(e.schema), null, 2), '```', '');
   }
   return out.join('\n');
+}
+
+/** The names and channels that differ on a Redis Cluster (src/contracts/cluster.ts). */
+function renderClusterSection(): string[] {
+  const out = [
+    '## On a Redis Cluster',
+    '',
+    'With `REDIS_CLUSTER_NODES` the names above are kept except these, which get a hash tag so that',
+    'every key one Lua script touches lies in one slot (`{can:raw}` hashes like the key `can:raw`, so the',
+    'streams themselves keep their names). On a single server and under Sentinel the plain names are used.',
+    '',
+    '| plain name | on a cluster | why |',
+    '|---|---|---|',
+    ...clusterNameTable().map((e) => `| \`${e.plain}\` | \`${e.cluster}\` | ${cell(e.why)} |`),
+    '',
+    `Sharded pub/sub: ${SHARDED_USER_KINDS.map((k) => `\`${userPattern(k)}\``).join(', ')} (\`*\` = the user id) are`,
+    'published with SPUBLISH and received with SSUBSCRIBE on a cluster; every other channel stays classic',
+    'pub/sub. Pattern subscriptions cannot be sharded:',
+    '',
+    '| pattern | subscriber | on a cluster |',
+    '|---|---|---|',
+    ...clusterPatternTable().map((e) => `| \`${e.pattern}\` | ${e.subscriber} | ${cell(e.cost)} |`),
+  ];
+  return out;
 }
 
 function cell(text: string): string {

@@ -1,3 +1,4 @@
+import { clusterAckKey, clusterDeadLetterStream } from '../bus/cluster/names.js';
 import { topicChannels } from '../bus/topics.js';
 
 /**
@@ -16,10 +17,16 @@ export const CAN_RAW_DEAD = `${CAN_RAW}:dead`;
 /** The worker's consumer group on {@link CAN_RAW}: entries are acked only after they are stored. */
 export const CAN_WORKER_GROUP = 'can-worker';
 
-/** The dead-letter stream of any consumer-group stream (`can:raw` → `can:raw:dead`). */
-export function deadLetterStream(stream: string): string {
-  return `${stream}:dead`;
+/**
+ * The dead-letter stream of any consumer-group stream (`can:raw` → `can:raw:dead`);
+ * on a Redis Cluster `{can:raw}:dead`, in the slot of the stream (the dead-letter script touches both).
+ */
+export function deadLetterStream(stream: string, cluster = false): string {
+  return cluster ? clusterDeadLetterStream(stream) : `${stream}:dead`;
 }
+
+/** {@link CAN_RAW_DEAD} on a Redis Cluster: `{can:raw}:dead`. */
+export const CAN_RAW_DEAD_CLUSTER = clusterDeadLetterStream(CAN_RAW);
 
 /** Hash of the worker's counters (frames, stored, rejected_<reason>), read by the API's /metrics. */
 export const WORKER_STATS = 'stats:worker';
@@ -141,6 +148,14 @@ export const ADMIN_QUEUE_TTL_S = 3600;
 export const ADMIN_REPLY_PREFIX = `${ADMIN_PREFIX}reply:`;
 /** `spool:ack:<writer>`: how far a scanner's spool has been replayed into {@link CAN_RAW}. */
 export const SPOOL_ACK_PREFIX = 'spool:ack:';
+
+/**
+ * A scanner's ack key: `spool:ack:<writer>`; on a Redis Cluster
+ * `spool:ack:{can:raw}:<writer>`, in the slot of the stream (spool-append touches both).
+ */
+export function spoolAckKey(writer: string, stream: string = CAN_RAW, cluster = false): string {
+  return cluster ? clusterAckKey(SPOOL_ACK_PREFIX, stream, writer) : `${SPOOL_ACK_PREFIX}${writer}`;
+}
 
 /** A glob over every name with this prefix (`heartbeat:` → `heartbeat:*`), for ACLs and SCAN. */
 export function glob(prefix: string): string {

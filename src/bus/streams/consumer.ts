@@ -19,6 +19,7 @@ import {
   type ConsumerRequired,
   type ConsumerStats,
 } from './consumer-options.js';
+import { clusterDeadLetterStream, onCluster } from '../cluster/names.js';
 
 export * from './consumer-options.js';
 
@@ -80,7 +81,11 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     handler: BatchHandler,
     options: ConsumerRequired & Partial<ConsumerOptions>,
   ): Promise<StreamConsumer> {
-    const o = resolveConsumerOptions(options);
+    const o = resolveConsumerOptions(
+      onCluster(conn.options) && options.deadLetterStream === undefined
+        ? { ...options, deadLetterStream: clusterDeadLetterStream(options.stream) }
+        : options,
+    );
     const own = await conn.duplicate({
       clientName: `${conn.options.clientName}-xread`,
       commandTimeoutMs: o.blockMs + conn.options.commandTimeoutMs,

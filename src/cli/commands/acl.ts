@@ -10,6 +10,7 @@ import {
   setUserCommands,
   type AclUserSpec,
 } from '../../bus/acl.js';
+import { clusterAclUser } from '../../contracts/acl-cluster.js';
 import { consumerUser, parseConsumerSpec } from '../../contracts/acl-consumers.js';
 import { canopyUsers, SERVICE_PREFIX } from '../../contracts/acl-users.js';
 import { parseRecordUsers, parseUserKinds } from '../../services/recorder/users.js';
@@ -30,6 +31,7 @@ interface AclOpts {
   apply?: boolean;
   envDir?: string;
   credentialsDir?: string;
+  cluster?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -38,12 +40,13 @@ const collect = (v: string, prev: string[]) => [...prev, v];
  * The users `canopy acl` generates: every service, root, and the consumers named. The recorder may
  * also read the users' channels `CANOPY_RECORD_USERS` names (what it records).
  */
-export function aclUsers(consumers: readonly string[]): AclUserSpec[] {
+export function aclUsers(consumers: readonly string[], cluster = false): AclUserSpec[] {
   const record = {
     recordUsers: parseRecordUsers(recorderEnv().users),
     recordUserKinds: parseUserKinds(recorderEnv().userKinds),
   };
-  return [...canopyUsers(record), ...consumers.map((c) => consumerUser(parseConsumerSpec(c)))];
+  const users = [...canopyUsers(record), ...consumers.map((c) => consumerUser(parseConsumerSpec(c)))];
+  return cluster ? users.map(clusterAclUser) : users;
 }
 
 export function registerAcl(program: Command): void {
@@ -66,7 +69,14 @@ export function registerAcl(program: Command): void {
     )
     .option('--show-passwords', 'commands format: put plaintext passwords (>pw) in the output instead of hashes')
     .option('--url-for <user>', 'print the REDIS_URL (with password) for one ACL user, from the base REDIS_URL')
-    .option('--apply', 'run the ACL SETUSER commands on REDIS_URL (needs an admin user there)')
+    .option(
+      '--apply',
+      'run the ACL SETUSER commands on REDIS_URL (needs an admin user there; on a cluster: on every node)',
+    )
+    .option(
+      '--cluster',
+      'rules for a Redis Cluster (also when REDIS_CLUSTER_NODES is set): hash-tagged names, sharded pub/sub, CLUSTER SLOTS; load the file on every node',
+    )
     .option(
       '--env-dir <dir>',
       'also set REDIS_URL=redis://canopy-<service>:<password>@… in <dir>/<service>.env (mode 0600; other lines kept), e.g. /etc/canopy',
@@ -85,7 +95,10 @@ credentials file, else they are generated into it. They are never printed unless
     .action(async (opts: AclOpts) => {
       const base = loadBaseConfig();
       const consumers = [...toolsEnv().aclConsumers, ...opts.consumer];
-      const users = aclUsers(consumers);
+      const users = aclUsers(
+        consumers,
+        opts.cluster === true || (redisConnectionFromEnv().clusterNodes ?? []).length > 0,
+      );
       if (opts.format === 'describe') {
         emit(describeUsers(users), opts.out);
         return;

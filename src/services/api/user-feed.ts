@@ -11,6 +11,7 @@ import {
   type RawMessage,
 } from '../../contracts/user-channels.js';
 import type { Logger } from '../../util/log.js';
+import { onCluster } from '../../bus/cluster/names.js';
 
 /** Limits of the live per-user feed on /ws (`{"type":"subscribe","user":…}`). */
 export interface UserFeedOptions {
@@ -198,6 +199,7 @@ export class UserFeed {
     const sub = await this.#subscriber();
     const raw = await sub.subscribe<RawMessage>(userChannel(user, 'raw'), (m) => this.#raw(user, m), {
       validate: this.#validator.validator('raw'),
+      sharded: onCluster(sub.connection.options),
     });
     const pred = await sub.subscribe<PredictionMessage>(
       userChannel(user, 'predictions'),

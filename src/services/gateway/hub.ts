@@ -15,6 +15,7 @@ import {
   type UserCodec,
   type UserMessageValidator,
 } from '../../contracts/user-channels.js';
+import { onCluster } from '../../bus/cluster/names.js';
 
 /** A back-channel message the hub has read, checked and stored in the backlog. */
 export interface BackMessage {
@@ -160,10 +161,15 @@ export class UserChannelHub {
     if (batch.length === 0) return;
     let bytes = 0;
     for (const b of batch) bytes += b.payload.length;
+    // On a cluster the relay data channels are sharded (SPUBLISH: one shard, not every node).
+    const sharded = onCluster(this.#conn.options);
     this.#conn
-      .run(`PUBLISH ×${batch.length}`, (c) => {
+      .run(`${sharded ? 'SPUBLISH' : 'PUBLISH'} ×${batch.length}`, (c) => {
         const m = c.multi();
-        for (const b of batch) m.publish(b.channel, b.payload);
+        for (const b of batch) {
+          if (sharded) m.sPublish(b.channel, b.payload);
+          else m.publish(b.channel, b.payload);
+        }
         return m.execAsPipeline();
       })
       .then(

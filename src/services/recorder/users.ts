@@ -15,6 +15,8 @@ import {
 } from '../../contracts/user-channels.js';
 import type { Logger } from '../../util/log.js';
 import type { RotatingLog } from './rotating-log.js';
+import { onCluster } from '../../bus/cluster/names.js';
+import { isShardedUserChannel } from '../../contracts/cluster.js';
 
 /** Every user (`CANOPY_RECORD_USERS=*`). */
 export const ALL_USERS = '*';
@@ -174,7 +176,7 @@ export async function recordUsers(d: UserRecorderDeps, stats: UserRecordingStats
   try {
     const sub = all
       ? await d.subscriber.psubscribe<Buffer>(names, onMessage, { codec: bytesCodec })
-      : await d.subscriber.subscribe<Buffer>(names, onMessage, { codec: bytesCodec });
+      : await subscribeExact(d.subscriber, names, onMessage);
     d.log.info({ users: d.users, kinds: d.kinds }, 'recording user channels');
     return sub;
   } catch (err) {
@@ -187,4 +189,23 @@ export async function recordUsers(d: UserRecorderDeps, stats: UserRecordingStats
     }
     throw err;
   }
+}
+
+/**
+ * SUBSCRIBE to exact user channels; on a Redis Cluster the relay data
+ * channels are sharded (docs/contracts.md), so those are SSUBSCRIBEd.
+ */
+async function subscribeExact(
+  sub: Subscriber,
+  names: string[],
+  onMessage: (payload: Buffer, channel: string) => void,
+): Promise<Subscription> {
+  const cluster = onCluster(sub.connection.options);
+  const sharded = cluster ? names.filter(isShardedUserChannel) : [];
+  const classic = names.filter((n) => !sharded.includes(n));
+  const subs: Subscription[] = [];
+  if (classic.length > 0) subs.push(await sub.subscribe<Buffer>(classic, onMessage, { codec: bytesCodec }));
+  if (sharded.length > 0)
+    subs.push(await sub.subscribe<Buffer>(sharded, onMessage, { codec: bytesCodec, sharded: true }));
+  return { unsubscribe: async () => void (await Promise.all(subs.map((s) => s.unsubscribe()))) };
 }
