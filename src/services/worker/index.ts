@@ -27,10 +27,11 @@ export interface WorkerConfig {
   /** @defaultValue `can-worker` */
   group: string;
   /**
-   * Consumer name and instance (`heartbeat:{name}`, `admin:{name}`), stable
-   * across restarts so a restarted worker re-reads its own pending entries
-   * at once; other workers claim the entries of one whose heartbeat
-   * vanished. @defaultValue `worker-<hostname>` (`CANOPY_WORKER_NAME`)
+   * Consumer name and instance (`heartbeat:{name}`, `admin:{name}`), unique
+   * per worker and stable across restarts so a restarted worker re-reads its
+   * own pending entries at once; other workers claim the entries of one whose
+   * heartbeat vanished. @defaultValue `worker-<hostname>-0`
+   * ({@link workerConsumerName}; `CANOPY_WORKER_NAME`, or `CANOPY_WORKER_INSTANCE` for the last part)
    */
   consumer: string;
   /** @defaultValue 1000 — entries per XREADGROUP (and per store transaction). */
@@ -61,7 +62,7 @@ export interface WorkerConfig {
 export const WORKER_DEFAULTS: Omit<WorkerConfig, 'databaseUrl' | 'logger'> = {
   stream: CAN_RAW,
   group: CAN_WORKER_GROUP,
-  consumer: `worker-${os.hostname()}`,
+  consumer: workerConsumerName('0'),
   batchSize: 1000,
   blockMs: 1000,
   liveTtlSeconds: 10,
@@ -70,6 +71,15 @@ export const WORKER_DEFAULTS: Omit<WorkerConfig, 'databaseUrl' | 'logger'> = {
   maxHeldFrames: 500_000,
   sqliteSynchronous: 'FULL',
 };
+
+/**
+ * `worker-<hostname>-<instance>`: unique for every worker of a host (instance
+ * 0, 1, … — systemd's `%i` of `canopy-worker@.service`, `canopy up --workers N`)
+ * and the same after a restart, so the restarted worker finds its pending entries.
+ */
+export function workerConsumerName(instance: string, host: string = os.hostname()): string {
+  return `worker-${host}-${instance}`;
+}
 
 export interface WorkerHandle extends ServiceHandle {
   readonly consumer: StreamConsumer;
