@@ -10,6 +10,7 @@ import { ConfigError } from './errors.js';
  * package runs without its sources.
  */
 export const BUS_SCRIPT_NAMES = [
+  'consumer-delete-empty',
   'dead-letter',
   'identity-replay',
   'identity-touch',

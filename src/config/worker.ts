@@ -9,6 +9,8 @@ export interface WorkerEnv {
   instance: string | undefined;
   /** `CANOPY_WORKER_SQLITE_SYNCHRONOUS` — `FULL` or `NORMAL`. */
   sqliteSynchronous: string | undefined;
+  /** `CANOPY_WORKER_HANDOFF_S` — seconds before the other workers take over a stopped worker's entries. */
+  handoffSeconds: number | undefined;
   /** `CANOPY_WORKERS` — how many workers `canopy up` starts (instances 0 … N-1); default 1. */
   workers: number;
 }
@@ -32,6 +34,8 @@ export function workerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv {
     name: text(env, 'CANOPY_WORKER_NAME'),
     instance: instance === undefined ? undefined : checkWorkerInstance(instance),
     sqliteSynchronous: text(env, 'CANOPY_WORKER_SQLITE_SYNCHRONOUS'),
+    handoffSeconds:
+      text(env, 'CANOPY_WORKER_HANDOFF_S') === undefined ? undefined : positiveInt(env, 'CANOPY_WORKER_HANDOFF_S', 30),
     workers: positiveInt(env, 'CANOPY_WORKERS', 1),
   };
 }

@@ -33,7 +33,8 @@ export const WORKER_NODE_ARGS = ['--max-semi-space-size=2'];
 export function upServices(opts: { source?: string; workers?: number } = {}): ServiceEntry[] {
   const services: ServiceEntry[] = [];
   const workers = opts.workers ?? 1;
-  if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be an integer >= 1, got ${workers}`);
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new RangeError(`workers must be an integer >= 1, got ${workers}`);
   for (let i = 0; i < workers; i++) {
     services.push({
       name: workers === 1 ? 'worker' : `worker-${i}`,

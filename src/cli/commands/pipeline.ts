@@ -75,7 +75,7 @@ export function registerPipeline(program: Command): void {
       '\nEnvironment: REDIS_URL, DATABASE_URL, CANOPY_DATA_DIR, CANOPY_DBC, CANOPY_NODES, CANOPY_SENSORS.\n' +
         'Several workers (on one host or several) share the group can-worker: give each its own instance\n' +
         '(--instance 0, 1, … or canopy-worker@N.service); a worker gone for good has its pending entries\n' +
-        'taken over by the others once its heartbeat expires (30 s).',
+        'taken over by the others once its heartbeat expires (CANOPY_WORKER_HANDOFF_S, default 30 s).',
     )
     .action(async (opts: { name?: string; instance?: string; batch: number; sqliteSynchronous?: string }) => {
       const base = loadBaseConfig();
@@ -83,8 +83,10 @@ export function registerPipeline(program: Command): void {
       const batchSize = opts.batch;
       let consumer: string;
       let given: string;
+      let handoffSeconds: number | undefined;
       try {
         const env = workerEnv();
+        handoffSeconds = env.handoffSeconds;
         given = opts.sqliteSynchronous ?? env.sqliteSynchronous ?? WORKER_DEFAULTS.sqliteSynchronous;
         consumer =
           opts.name ??
@@ -111,12 +113,15 @@ export function registerPipeline(program: Command): void {
             databaseUrl: base.databaseUrl,
             store,
             consumer,
+            handoffSeconds,
             batchSize,
             sqliteSynchronous,
             logger: log,
           });
           // the store is this command's: closed after the worker has finished its batch
-          return Object.assign(h, { stop: () => h.stop().finally(() => store.close()) });
+          // (the worker's own stop, taken before it is replaced: calling h.stop here would call itself)
+          const stopWorker = h.stop.bind(h);
+          return Object.assign(h, { stop: () => stopWorker().finally(() => store.close()) });
         } catch (err) {
           await store.close();
           throw err;

@@ -1,6 +1,7 @@
 import { LagSampler } from './lag.js';
 import { CAN_RAW, CAN_WORKER_GROUP, SENSOR_LIVE_PREFIX } from '../../contracts/names.js';
 import os from 'node:os';
+import { ConfigError } from '../../bus/errors.js';
 import { OrphanClaimer } from '../../bus/presence-claim.js';
 import { PresenceWatcher } from '../../bus/presence.js';
 import { LiveState } from '../../bus/state.js';
@@ -44,6 +45,13 @@ export interface WorkerConfig {
   maxDeliveries: number;
   /** @defaultValue 60000 — entries idle this long in another consumer are claimed. */
   claimIdleMs: number;
+  /**
+   * @defaultValue 30 — seconds after which a worker that stopped (crash, kill -9, host down) has its pending
+   * entries taken over by the other workers: the TTL of its heartbeat (`CANOPY_WORKER_HANDOFF_S`). Shorter
+   * hands off sooner; a worker stalled longer than this loses its entries to the others (they are stored
+   * once all the same: the store skips a stream id it has).
+   */
+  handoffSeconds: number;
   /** @defaultValue 500000 — frames held in memory while the store is down; beyond, reading pauses (the stream keeps the rest). */
   maxHeldFrames: number;
   /**
@@ -68,6 +76,7 @@ export const WORKER_DEFAULTS: Omit<WorkerConfig, 'databaseUrl' | 'logger'> = {
   liveTtlSeconds: 10,
   maxDeliveries: 5,
   claimIdleMs: 60_000,
+  handoffSeconds: 30,
   maxHeldFrames: 500_000,
   sqliteSynchronous: 'FULL',
 };
@@ -97,12 +106,14 @@ export async function start(
   cfg: Partial<WorkerConfig> & Pick<WorkerConfig, 'databaseUrl' | 'logger'>,
 ): Promise<WorkerHandle> {
   const c: WorkerConfig = { ...WORKER_DEFAULTS, ...stripUndefined(cfg) } as WorkerConfig;
+  if (!(c.handoffSeconds >= 1)) throw new ConfigError(`handoffSeconds must be >= 1, got ${c.handoffSeconds}`);
   const log = c.logger;
   const stats = { current: undefined as undefined | (() => PipelineStats), lag: undefined as LagSampler | undefined };
   const runtime = await startServiceRuntime({
     service: 'worker',
     instance: c.consumer,
     log,
+    heartbeat: { ttlSeconds: c.handoffSeconds },
     connection: { clientName: 'canopy-worker', ...(c.redisUrl ? { url: c.redisUrl } : {}) },
     counters: () => ({ ...(stats.current?.() ?? {}), ...stats.lag?.last }),
   });
@@ -157,6 +168,7 @@ export async function start(
     stream: c.stream,
     group: c.group,
     consumer: c.consumer,
+    sweepMinIdleMs: c.handoffSeconds * 1000,
     logger: log,
     claim: (from) => consumer.claimFrom(from, { deleteConsumer: true }),
   });

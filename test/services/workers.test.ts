@@ -1,0 +1,181 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Connection } from '../../src/bus/connection.js';
+import { deleteEmptyConsumer } from '../../src/bus/streams/consumer-claims.js';
+import type { CanFrame } from '../../src/can/frame.js';
+import { encodePt100 } from '../../src/can/protocol.js';
+import { startRedis } from '../support/redis.js';
+import { randomPrefix, tempDir } from '../support/tmp.js';
+import { rawClient, waitFor, xaddFrames, type Raw } from './pipeline/helpers.js';
+
+/**
+ * Several `canopy worker` processes share the group `can-worker`, each under
+ * its own stable name `worker-<host>-<instance>`; one is killed with kill -9
+ * mid-run and the other takes over what it had read and not acknowledged.
+ * Real processes, a real redis-server, one SQLite file written by both.
+ */
+
+const CLI = path.resolve('dist/src/cli/main.js');
+const HOST = os.hostname();
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+function spawnWorker(env: NodeJS.ProcessEnv, instance: number): ChildProcess {
+  const child = spawn(process.execPath, [CLI, 'worker', '--instance', String(instance), '--batch', '200'], {
+    env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(child);
+  return child;
+}
+
+function count(dbPath: string, sql: string): number {
+  let db: Database.Database;
+  try {
+    db = new Database(dbPath, { readonly: true, fileMustExist: true, timeout: 5000 });
+  } catch {
+    return -1; // not created yet
+  }
+  try {
+    return (db.prepare(sql).get() as { n: number }).n;
+  } catch {
+    return -1; // schema not there yet
+  } finally {
+    db.close();
+  }
+}
+
+async function consumers(raw: Raw): Promise<Map<string, number>> {
+  const reply = (await raw.xInfoConsumers('can:raw', 'can-worker').catch(() => [])) as unknown[];
+  const out = new Map<string, number>();
+  for (const c of reply) {
+    const rec = (c instanceof Map ? Object.fromEntries(c) : c) as Record<string, unknown>;
+    out.set(String(rec.name), Number(rec.pending));
+  }
+  return out;
+}
+
+const exited = (c: ChildProcess) =>
+  c.exitCode !== null || c.signalCode !== null
+    ? Promise.resolve()
+    : new Promise<void>((r) => c.once('exit', () => r()));
+
+describe('two workers on one group, one killed with kill -9 mid-run', () => {
+  it('every frame is stored exactly once and nothing stays pending; the dead worker is handed off and removed', async () => {
+    const redis = await startRedis();
+    const dir = tempDir();
+    const dbPath = path.join(dir, 'canopy.db');
+    const env = {
+      REDIS_URL: redis.url,
+      DATABASE_URL: `sqlite:${dbPath}`,
+      CANOPY_DATA_DIR: dir,
+      // the heartbeat TTL, i.e. when the survivor takes over the dead worker's entries
+      CANOPY_WORKER_HANDOFF_S: '3',
+    };
+    const raw = await rawClient(redis.url);
+    const N = 30_000;
+    const t0 = Date.now() - N;
+    const frames: CanFrame[] = [];
+    for (let i = 0; i < N; i++)
+      frames.push(encodePt100(1 + (i % 3), 20 + (i % 50) / 10, 18 + (i % 40) / 10, 0, t0 + i));
+    // a first part before the workers start, the rest flows in while they run (and while one dies)
+    await xaddFrames(raw, frames.slice(0, 20_000));
+    let added = 20_000;
+    const producing = (async () => {
+      while (added < N) {
+        await xaddFrames(raw, frames.slice(added, added + 250));
+        added += 250;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+
+    const a = spawnWorker(env, 0);
+    const b = spawnWorker(env, 1);
+    const nameA = `worker-${HOST}-0`;
+    const nameB = `worker-${HOST}-1`;
+    const stored = () => count(dbPath, 'SELECT COUNT(*) AS n FROM can_messages');
+
+    // two services, each with its own heartbeat under its consumer name
+    await waitFor(
+      'both heartbeats',
+      async () => (await raw.exists([`heartbeat:${nameA}`, `heartbeat:${nameB}`])) === 2,
+      60_000,
+    );
+    const beatA = JSON.parse((await raw.get(`heartbeat:${nameA}`)) ?? '{}') as { service?: string; instance?: string };
+    expect(beatA).toMatchObject({ service: 'worker', instance: nameA });
+
+    // kill A while it holds entries it read and has not acknowledged: freeze it at some moment, look, kill or go on
+    let pendingOfA = 0;
+    await waitFor('worker 0 storing', () => stored() >= 1000, 90_000);
+    await waitFor(
+      'worker 0 frozen with entries in hand',
+      async () => {
+        a.kill('SIGSTOP');
+        pendingOfA = (await consumers(raw)).get(nameA) ?? 0;
+        if (pendingOfA > 0) return true;
+        a.kill('SIGCONT');
+        if (stored() >= N) throw new Error('every frame was stored before worker 0 could be caught holding entries');
+        await new Promise((r) => setTimeout(r, Math.random() * 30));
+        return false;
+      },
+      90_000,
+    );
+    a.kill('SIGKILL');
+    await exited(a);
+    const atKill = stored();
+    expect(atKill).toBeLessThan(N);
+    expect((await consumers(raw)).get(nameA)).toBe(pendingOfA);
+
+    await producing;
+    await waitFor('every frame stored', () => stored() >= N, 120_000);
+    await waitFor(
+      'nothing pending and the dead worker removed from the group',
+      async () => {
+        const cs = await consumers(raw);
+        return !cs.has(nameA) && [...cs.values()].every((p) => p === 0);
+      },
+      60_000,
+    );
+    const summary = (await raw.sendCommand(['XPENDING', 'can:raw', 'can-worker'])) as unknown[];
+    expect(Number(summary[0])).toBe(0);
+    expect([...(await consumers(raw)).keys()]).toEqual([nameB]);
+    expect(b.exitCode).toBeNull();
+
+    b.kill('SIGTERM');
+    await exited(b);
+    expect(b.exitCode).toBe(0);
+    expect(stored()).toBe(N);
+    // exactly once: every frame has its own timestamp, every stream entry was ingested once
+    expect(count(dbPath, 'SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(N);
+    expect(count(dbPath, 'SELECT COUNT(*) AS n FROM ingested_entries')).toBe(N);
+    raw.destroy();
+  }, 240_000);
+});
+
+describe('removing a worker that is gone from the group', () => {
+  it('only when nothing is pending for it, checked and done in one step', async () => {
+    const redis = await startRedis();
+    const conn = await Connection.connect({ url: redis.url, healthCheckIntervalMs: 0 });
+    try {
+      const stream = `${randomPrefix()}can:raw`;
+      await conn.run('setup', async (c) => {
+        await c.xGroupCreate(stream, 'can-worker', '0', { MKSTREAM: true });
+        await c.xAdd(stream, '*', { a: '1' });
+        // a worker that came back under its old name and read an entry
+        await c.xReadGroup('can-worker', 'worker-h-0', { key: stream, id: '>' });
+        await c.xGroupCreateConsumer(stream, 'can-worker', 'worker-h-1');
+      });
+      expect(await deleteEmptyConsumer(conn, stream, 'can-worker', 'worker-h-0')).toBe(false);
+      expect(await deleteEmptyConsumer(conn, stream, 'can-worker', 'worker-h-1')).toBe(true);
+      const names = await conn.run('XINFO', (c) => c.xInfoConsumers(stream, 'can-worker'));
+      expect(names.map((n) => n.name)).toEqual(['worker-h-0']);
+    } finally {
+      await conn.close();
+    }
+  });
+});
