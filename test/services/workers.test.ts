@@ -4,10 +4,15 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
+import { ConfigError } from '../../src/bus/errors.js';
 import { deleteEmptyConsumer } from '../../src/bus/streams/consumer-claims.js';
 import type { CanFrame } from '../../src/can/frame.js';
 import { encodePt100 } from '../../src/can/protocol.js';
+import { workerEnv } from '../../src/config/worker.js';
+import { upServices } from '../../src/ops/services-list.js';
+import { workerConsumerName } from '../../src/services/worker/index.js';
 import { startRedis } from '../support/redis.js';
+import { spawnSync } from '../support/run-sync.js';
 import { randomPrefix, tempDir } from '../support/tmp.js';
 import { rawClient, waitFor, xaddFrames, type Raw } from './pipeline/helpers.js';
 
@@ -177,5 +182,37 @@ describe('removing a worker that is gone from the group', () => {
     } finally {
       await conn.close();
     }
+  });
+});
+
+describe('starting N workers', () => {
+  it('canopy up starts instances 0 … N-1, each its own process and name', () => {
+    const one = upServices().filter((s) => s.args[0] === 'worker');
+    expect(one.map((s) => [s.name, s.args])).toEqual([['worker', ['worker', '--instance', '0']]]);
+    const three = upServices({ workers: 3 }).filter((s) => s.args[0] === 'worker');
+    expect(three.map((s) => [s.name, s.args.join(' ')])).toEqual([
+      ['worker-0', 'worker --instance 0'],
+      ['worker-1', 'worker --instance 1'],
+      ['worker-2', 'worker --instance 2'],
+    ]);
+    expect(() => upServices({ workers: 0 })).toThrow(RangeError);
+    expect(workerEnv({ CANOPY_WORKERS: '4' }).workers).toBe(4);
+    expect(() => workerEnv({ CANOPY_WORKERS: 'two' })).toThrow(ConfigError);
+    expect(workerConsumerName('2', 'pi1')).toBe('worker-pi1-2');
+  });
+
+  it('an instance that cannot be a name is refused at start, saying what is allowed', () => {
+    const r = spawnSync(process.execPath, [CLI, 'worker', '--instance', 'a b'], {
+      env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:1' },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--instance must be 1–64 characters/);
+    const e = spawnSync(process.execPath, [CLI, 'worker'], {
+      env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:1', CANOPY_WORKER_INSTANCE: 'x:y' },
+      encoding: 'utf8',
+    });
+    expect(e.status).toBe(2);
+    expect(e.stderr).toMatch(/CANOPY_WORKER_INSTANCE must be/);
   });
 });
