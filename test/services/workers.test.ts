@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
 import { ConfigError } from '../../src/bus/errors.js';
@@ -11,6 +12,7 @@ import { encodePt100 } from '../../src/can/protocol.js';
 import { workerEnv } from '../../src/config/worker.js';
 import { upServices } from '../../src/ops/services-list.js';
 import { workerConsumerName } from '../../src/services/worker/index.js';
+import { startPostgres } from '../support/postgres.js';
 import { startRedis } from '../support/redis.js';
 import { spawnSync } from '../support/run-sync.js';
 import { randomPrefix, tempDir } from '../support/tmp.js';
@@ -20,7 +22,8 @@ import { rawClient, waitFor, xaddFrames, type Raw } from './pipeline/helpers.js'
  * Several `canopy worker` processes share the group `can-worker`, each under
  * its own stable name `worker-<host>-<instance>`; one is killed with kill -9
  * mid-run and the other takes over what it had read and not acknowledged.
- * Real processes, a real redis-server, one SQLite file written by both.
+ * Real processes, a real redis-server, one store written by both (a SQLite
+ * file, a PostgreSQL database).
  */
 
 const CLI = path.resolve('dist/src/cli/main.js');
@@ -39,20 +42,51 @@ function spawnWorker(env: NodeJS.ProcessEnv, instance: number): ChildProcess {
   return child;
 }
 
-function count(dbPath: string, sql: string): number {
-  let db: Database.Database;
-  try {
-    db = new Database(dbPath, { readonly: true, fileMustExist: true, timeout: 5000 });
-  } catch {
-    return -1; // not created yet
-  }
-  try {
-    return (db.prepare(sql).get() as { n: number }).n;
-  } catch {
-    return -1; // schema not there yet
-  } finally {
-    db.close();
-  }
+/** A store the workers share, and how the test counts in it (-1 while its tables are not there yet). */
+interface SharedStore {
+  url: string;
+  count(sql: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function sqliteStore(): Promise<SharedStore> {
+  const file = path.join(tempDir(), 'canopy.db');
+  return {
+    url: `sqlite:${file}`,
+    count: async (sql) => {
+      let db: Database.Database;
+      try {
+        db = new Database(file, { readonly: true, fileMustExist: true, timeout: 5000 });
+      } catch {
+        return -1; // not created yet
+      }
+      try {
+        return (db.prepare(sql).get() as { n: number }).n;
+      } catch {
+        return -1; // schema not there yet
+      } finally {
+        db.close();
+      }
+    },
+    close: async () => undefined,
+  };
+}
+
+async function postgresStore(): Promise<SharedStore> {
+  const url = await (await startPostgres()).createDatabase();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return {
+    url,
+    count: async (sql) => {
+      try {
+        return Number((await client.query<{ n: string }>(sql)).rows[0]?.n);
+      } catch {
+        return -1; // schema not there yet
+      }
+    },
+    close: () => client.end(),
+  };
 }
 
 async function consumers(raw: Raw): Promise<Map<string, number>> {
@@ -70,14 +104,19 @@ const exited = (c: ChildProcess) =>
     ? Promise.resolve()
     : new Promise<void>((r) => c.once('exit', () => r()));
 
-describe('two workers on one group, one killed with kill -9 mid-run', () => {
+const stores: [string, () => Promise<SharedStore>][] = [
+  ['SQLite (two writer processes on one file)', sqliteStore],
+  ['PostgreSQL', postgresStore],
+];
+
+describe.each(stores)('two workers on one group, one killed with kill -9 mid-run, on %s', (_name, openStore) => {
   it('every frame is stored exactly once and nothing stays pending; the dead worker is handed off and removed', async () => {
     const redis = await startRedis();
     const dir = tempDir();
-    const dbPath = path.join(dir, 'canopy.db');
+    const store = await openStore();
     const env = {
       REDIS_URL: redis.url,
-      DATABASE_URL: `sqlite:${dbPath}`,
+      DATABASE_URL: store.url,
       CANOPY_DATA_DIR: dir,
       // the heartbeat TTL, i.e. when the survivor takes over the dead worker's entries
       CANOPY_WORKER_HANDOFF_S: '3',
@@ -103,7 +142,7 @@ describe('two workers on one group, one killed with kill -9 mid-run', () => {
     const b = spawnWorker(env, 1);
     const nameA = `worker-${HOST}-0`;
     const nameB = `worker-${HOST}-1`;
-    const stored = () => count(dbPath, 'SELECT COUNT(*) AS n FROM can_messages');
+    const stored = () => store.count('SELECT COUNT(*) AS n FROM can_messages');
 
     // two services, each with its own heartbeat under its consumer name
     await waitFor(
@@ -116,7 +155,7 @@ describe('two workers on one group, one killed with kill -9 mid-run', () => {
 
     // kill A while it holds entries it read and has not acknowledged: freeze it at some moment, look, kill or go on
     let pendingOfA = 0;
-    await waitFor('worker 0 storing', () => stored() >= 1000, 90_000);
+    await waitFor('worker 0 storing', async () => (await stored()) >= 1000, 90_000);
     await waitFor(
       'worker 0 frozen with entries in hand',
       async () => {
@@ -124,7 +163,8 @@ describe('two workers on one group, one killed with kill -9 mid-run', () => {
         pendingOfA = (await consumers(raw)).get(nameA) ?? 0;
         if (pendingOfA > 0) return true;
         a.kill('SIGCONT');
-        if (stored() >= N) throw new Error('every frame was stored before worker 0 could be caught holding entries');
+        if ((await stored()) >= N)
+          throw new Error('every frame was stored before worker 0 could be caught holding entries');
         await new Promise((r) => setTimeout(r, Math.random() * 30));
         return false;
       },
@@ -132,12 +172,12 @@ describe('two workers on one group, one killed with kill -9 mid-run', () => {
     );
     a.kill('SIGKILL');
     await exited(a);
-    const atKill = stored();
+    const atKill = await stored();
     expect(atKill).toBeLessThan(N);
     expect((await consumers(raw)).get(nameA)).toBe(pendingOfA);
 
     await producing;
-    await waitFor('every frame stored', () => stored() >= N, 120_000);
+    await waitFor('every frame stored', async () => (await stored()) >= N, 120_000);
     await waitFor(
       'nothing pending and the dead worker removed from the group',
       async () => {
@@ -154,11 +194,12 @@ describe('two workers on one group, one killed with kill -9 mid-run', () => {
     b.kill('SIGTERM');
     await exited(b);
     expect(b.exitCode).toBe(0);
-    expect(stored()).toBe(N);
+    expect(await stored()).toBe(N);
     // exactly once: every frame has its own timestamp, every stream entry was ingested once
-    expect(count(dbPath, 'SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(N);
-    expect(count(dbPath, 'SELECT COUNT(*) AS n FROM ingested_entries')).toBe(N);
+    expect(await store.count('SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(N);
+    expect(await store.count('SELECT COUNT(*) AS n FROM ingested_entries')).toBe(N);
     raw.destroy();
+    await store.close();
   }, 240_000);
 });
 
