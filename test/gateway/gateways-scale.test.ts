@@ -7,6 +7,7 @@ import { RelayClient } from '../../src/client/relay.js';
 import { UserChannels } from '../../src/client/channels.js';
 import { compareStreamIds } from '../../src/gateway-protocol/index.js';
 import { freePort, waitForPort } from '../../src/ops/ports.js';
+import { MessageKeys } from '../../src/services/gateway/message-keys.js';
 import { register } from '../support/cleanup.js';
 import { startRedis } from '../support/redis.js';
 import { TOKENS, until } from './helpers.js';
@@ -169,4 +170,37 @@ describe('two gateways on one Redis, a relay moved between them mid-stream', () 
       for (const g of [a, b]) g.child.kill('SIGTERM');
     }
   }, 180_000);
+});
+
+describe('message keys of the idempotent backlog append', () => {
+  it('are the same for one message in every gateway, and keep a message sent twice on purpose twice', () => {
+    const a = new MessageKeys(60_000);
+    const b = new MessageKeys(60_000);
+    const m = Buffer.from('same bytes');
+    const t = 1_000_000;
+    const ka = [
+      a.key('jamie', 'alerts', m, t),
+      a.key('jamie', 'alerts', m, t + 10),
+      a.key('jamie', 'alerts', m, t + 20),
+    ];
+    const kb = [
+      b.key('jamie', 'alerts', m, t + 5),
+      b.key('jamie', 'alerts', m, t + 15),
+      b.key('jamie', 'alerts', m, t + 25),
+    ];
+    expect(kb).toEqual(ka);
+    expect(new Set(ka).size).toBe(3);
+    expect(ka[1]).toMatch(/:2$/);
+    // other user, other kind, other bytes: other keys
+    const others = [
+      a.key('alex', 'alerts', m, t),
+      a.key('jamie', 'commands', m, t),
+      a.key('jamie', 'alerts', Buffer.from('other'), t),
+    ];
+    expect(others.every((k) => k.endsWith(':1') && !ka.includes(k))).toBe(true);
+    // after a pause of one window the count starts again, and what is older than a window is forgotten
+    expect(a.key('jamie', 'alerts', m, t + 20 + 60_000)).toBe(ka[0]);
+    a.key('x', 'alerts', m, t + 200_000);
+    expect(a.size).toBe(1);
+  });
 });
