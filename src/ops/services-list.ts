@@ -1,3 +1,4 @@
+import { ConfigError } from '../bus/errors.js';
 import { apiEnv } from '../config/api.js';
 /**
  * The services `canopy up` starts, in dependency order. Each entry is the
@@ -34,7 +35,7 @@ export function upServices(opts: { source?: string; workers?: number } = {}): Se
   const services: ServiceEntry[] = [];
   const workers = opts.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1)
-    throw new RangeError(`workers must be an integer >= 1, got ${workers}`);
+    throw new ConfigError(`workers must be an integer >= 1, got ${workers}`);
   for (let i = 0; i < workers; i++) {
     services.push({
       name: workers === 1 ? 'worker' : `worker-${i}`,

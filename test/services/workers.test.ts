@@ -33,13 +33,28 @@ afterAll(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
+/** What the workers wrote on stderr (warnings and errors), for the failure messages. */
+const workerLog: string[] = [];
+
 function spawnWorker(env: NodeJS.ProcessEnv, instance: number): ChildProcess {
   const child = spawn(process.execPath, [CLI, 'worker', '--instance', String(instance), '--batch', '200'], {
     env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => workerLog.push(`[worker ${instance}] ${d}`));
+  child.on('exit', (code, signal) => workerLog.push(`[worker ${instance}] exited: ${code ?? signal}\n`));
   children.push(child);
   return child;
+}
+
+/** waitFor, with the workers' own words when it times out. */
+async function waitForWorkers(what: string, fn: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  try {
+    await waitFor(what, fn, timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; workers said:\n${workerLog.slice(-20).join('')}`, { cause: err });
+  }
 }
 
 /** A store the workers share, and how the test counts in it (-1 while its tables are not there yet). */
@@ -145,18 +160,18 @@ describe.each(stores)('two workers on one group, one killed with kill -9 mid-run
     const stored = () => store.count('SELECT COUNT(*) AS n FROM can_messages');
 
     // two services, each with its own heartbeat under its consumer name
-    await waitFor(
+    await waitForWorkers(
       'both heartbeats',
       async () => (await raw.exists([`heartbeat:${nameA}`, `heartbeat:${nameB}`])) === 2,
-      60_000,
+      120_000,
     );
     const beatA = JSON.parse((await raw.get(`heartbeat:${nameA}`)) ?? '{}') as { service?: string; instance?: string };
     expect(beatA).toMatchObject({ service: 'worker', instance: nameA });
 
     // kill A while it holds entries it read and has not acknowledged: freeze it at some moment, look, kill or go on
     let pendingOfA = 0;
-    await waitFor('worker 0 storing', async () => (await stored()) >= 1000, 90_000);
-    await waitFor(
+    await waitForWorkers('worker 0 storing', async () => (await stored()) >= 1000, 90_000);
+    await waitForWorkers(
       'worker 0 frozen with entries in hand',
       async () => {
         a.kill('SIGSTOP');
@@ -177,14 +192,14 @@ describe.each(stores)('two workers on one group, one killed with kill -9 mid-run
     expect((await consumers(raw)).get(nameA)).toBe(pendingOfA);
 
     await producing;
-    await waitFor('every frame stored', async () => (await stored()) >= N, 120_000);
-    await waitFor(
+    await waitForWorkers('every frame stored', async () => (await stored()) >= N, 120_000);
+    await waitForWorkers(
       'nothing pending and the dead worker removed from the group',
       async () => {
         const cs = await consumers(raw);
         return !cs.has(nameA) && [...cs.values()].every((p) => p === 0);
       },
-      60_000,
+      120_000,
     );
     const summary = (await raw.sendCommand(['XPENDING', 'can:raw', 'can-worker'])) as unknown[];
     expect(Number(summary[0])).toBe(0);
@@ -236,7 +251,7 @@ describe('starting N workers', () => {
       ['worker-1', 'worker --instance 1'],
       ['worker-2', 'worker --instance 2'],
     ]);
-    expect(() => upServices({ workers: 0 })).toThrow(RangeError);
+    expect(() => upServices({ workers: 0 })).toThrow(ConfigError);
     expect(workerEnv({ CANOPY_WORKERS: '4' }).workers).toBe(4);
     expect(() => workerEnv({ CANOPY_WORKERS: 'two' })).toThrow(ConfigError);
     expect(workerConsumerName('2', 'pi1')).toBe('worker-pi1-2');
