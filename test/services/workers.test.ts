@@ -65,7 +65,10 @@ interface SharedStore {
 }
 
 async function sqliteStore(): Promise<SharedStore> {
-  const file = path.join(tempDir(), 'canopy.db');
+  return sqliteStoreAt(path.join(tempDir(), 'canopy.db'));
+}
+
+async function sqliteStoreAt(file: string): Promise<SharedStore> {
   return {
     url: `sqlite:${file}`,
     count: async (sql) => {
@@ -271,4 +274,35 @@ describe('starting N workers', () => {
     expect(e.status).toBe(2);
     expect(e.stderr).toMatch(/CANOPY_WORKER_INSTANCE must be/);
   });
+});
+
+describe('workers starting at once on one new SQLite file', () => {
+  it('each migrates it or finds it migrated: none fails (the check is repeated under the write lock)', async () => {
+    const store = path.resolve('dist/src/store/index.js');
+    const code = `
+      const { openStore } = await import(${JSON.stringify(store)});
+      const at = Number(process.argv[2]);
+      while (Date.now() < at) {} // all start their migration at the same moment
+      const s = await openStore('sqlite:' + process.argv[1]);
+      try { await s.migrate(); } finally { await s.close(); }`;
+    for (let round = 0; round < 4; round++) {
+      const file = path.join(tempDir(), 'canopy.db');
+      const at = String(Date.now() + 1500);
+      const runs = Array.from(
+        { length: 4 },
+        () =>
+          new Promise<{ code: number | null; err: string }>((resolve) => {
+            const c = spawn(process.execPath, ['--input-type=module', '-e', code, file, at], {
+              stdio: ['ignore', 'ignore', 'pipe'],
+            });
+            children.push(c);
+            let err = '';
+            c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+            c.on('exit', (code) => resolve({ code, err }));
+          }),
+      );
+      for (const r of await Promise.all(runs)) expect(r, r.err).toEqual({ code: 0, err: '' });
+      expect(await (await sqliteStoreAt(file)).count('SELECT COUNT(*) AS n FROM schema_migrations')).toBeGreaterThan(0);
+    }
+  }, 120_000);
 });
