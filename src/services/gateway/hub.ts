@@ -328,6 +328,10 @@ export class UserChannelHub {
           for (const b of batch) this.#opts.onBack({ user, kind: b.kind, id: null, message: b.message });
         },
       )
+      // a hand-on that throws is logged: nothing may escape a promise callback
+      .catch((err: unknown) =>
+        this.#warn({ err: (err as Error).message, user }, 'handing on back-channel messages failed'),
+      )
       .finally(() => {
         q.busy = false;
         this.#append(user, q);
