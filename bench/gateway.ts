@@ -130,7 +130,7 @@ function procCpuSeconds(pid: number): number {
   return (Number(parts[11]) + Number(parts[12])) / 100; // utime + stime, clock ticks (100/s on Linux)
 }
 
-interface MeasureOptions {
+export interface MeasureOptions {
   relaysN: number;
   hz: number;
   seconds: number;
@@ -140,33 +140,45 @@ interface MeasureOptions {
   server: 'gateway' | 'bare';
   /** Predictions back to every relay at 1 Hz (the gateway only: the bare server has no back channel). */
   predictions: boolean;
+  /**
+   * `canopy gateway` processes on the one Redis (default 1; the gateway only): relay process p
+   * connects to gateway p mod n, CPU and counters are their sums (bench/scale/gateways.ts).
+   */
+  gateways?: number;
 }
 
-/** One run: relays at `hz` for `seconds` through the server to one consumer. */
-async function measure(o: MeasureOptions): Promise<Record<string, number>> {
+/** One run: relays at `hz` for `seconds` through the server(s) to one consumer. */
+export async function measure(o: MeasureOptions): Promise<Record<string, number>> {
   const { relaysN, hz, seconds, procs, warmupMs } = o;
   const load1 = os.loadavg()[0] ?? NaN;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canopy-bench-gateway-'));
   const redis = await RedisProcess.start({ dir, aof: false, rdb: false });
-  let port = await freePort();
+  const nGw = o.server === 'gateway' ? (o.gateways ?? 1) : 1;
+  const ports: number[] = [];
+  for (let i = 0; i < nGw; i++) ports.push(await freePort());
   const tokens = Array.from({ length: relaysN }, (_, i) => `${userId(i)}:${tokenOf(i)}`).join(',');
   const gwNodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof
   let bare: BareServer | undefined;
-  let gw: ChildProcess;
+  const gws: ChildProcess[] = [];
   if (o.server === 'bare') {
     bare = await forkBare('gateway', [redis.url]);
-    gw = bare.child;
-    port = bare.port;
+    gws.push(bare.child);
+    ports[0] = bare.port;
   } else {
-    gw = spawn(process.execPath, [...gwNodeArgs, CLI, 'gateway', '--port', String(port)], {
-      env: { ...process.env, REDIS_URL: redis.url, CANOPY_GATEWAY_TOKENS: tokens, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    for (const port of ports) {
+      gws.push(
+        spawn(process.execPath, [...gwNodeArgs, CLI, 'gateway', '--port', String(port)], {
+          env: { ...process.env, REDIS_URL: redis.url, CANOPY_GATEWAY_TOKENS: tokens, LOG_LEVEL: 'warn' },
+          stdio: ['ignore', 'inherit', 'inherit'],
+        }),
+      );
+    }
   }
+  const gwCpu = () => gws.reduce((sum, g) => sum + procCpuSeconds(g.pid!), 0);
   const children: ChildProcess[] = [];
   let consumer: UserChannels | undefined;
   try {
-    await waitForPort(port, '127.0.0.1', 120_000);
+    for (const port of ports) await waitForPort(port, '127.0.0.1', 120_000);
     consumer = await UserChannels.connect({ redis: { url: redis.url } });
     const c = consumer;
     const lat: number[] = [];
@@ -198,7 +210,7 @@ async function measure(o: MeasureOptions): Promise<Record<string, number>> {
       const to = Math.min(relaysN, from + per);
       const ch = fork(fileURLToPath(import.meta.url), [
         'relays',
-        `ws://127.0.0.1:${port}`,
+        `ws://127.0.0.1:${ports[p % ports.length]!}`,
         String(from),
         String(to),
         String(hz),
@@ -224,7 +236,7 @@ async function measure(o: MeasureOptions): Promise<Record<string, number>> {
     for (const ch of children) ch.send({ type: 'go', startAt, warmupMs });
     while (now() < startAt) await new Promise((r) => setTimeout(r, 5));
     measuring = true;
-    const cpu0 = procCpuSeconds(gw.pid!);
+    const cpu0 = gwCpu();
     const redisCpu0 = procCpuSeconds(redis.pid!);
     const selfCpu0 = process.cpuUsage();
     const t0 = now();
@@ -243,7 +255,7 @@ async function measure(o: MeasureOptions): Promise<Record<string, number>> {
     }, 100);
     await new Promise((r) => setTimeout(r, seconds * 1000));
     clearInterval(predTimer);
-    const cpu1 = procCpuSeconds(gw.pid!);
+    const cpu1 = gwCpu();
     const redisCpu1 = procCpuSeconds(redis.pid!);
     const selfCpu = process.cpuUsage(selfCpu0);
     const loadGen1 = children.reduce((sum, ch) => sum + procCpuSeconds(ch.pid!), 0);
@@ -273,10 +285,13 @@ async function measure(o: MeasureOptions): Promise<Record<string, number>> {
     const got = total();
     const predsGot = predsTotal();
     for (const ch of children) ch.send({ type: 'stop' });
-    const health =
-      o.server === 'gateway'
-        ? ((await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { stats: Record<string, number> })
-        : { stats: {} as Record<string, number> };
+    const health = { stats: {} as Record<string, number> };
+    if (o.server === 'gateway') {
+      for (const port of ports) {
+        const h = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { stats: Record<string, number> };
+        for (const [k, v] of Object.entries(h.stats)) health.stats[k] = (health.stats[k] ?? 0) + v;
+      }
+    }
     const predLat = reports.flatMap((r) => r.predLatencies).sort((a, b) => a - b);
     lat.sort((a, b) => a - b);
     return {
@@ -315,8 +330,8 @@ async function measure(o: MeasureOptions): Promise<Record<string, number>> {
     await consumer?.close().catch(() => undefined);
     if (bare) await bare.stop();
     else {
-      gw.kill('SIGTERM');
-      await new Promise((r) => gw.once('exit', r));
+      for (const gw of gws) gw.kill('SIGTERM');
+      await Promise.all(gws.map((gw) => new Promise((r) => (gw.exitCode === null ? gw.once('exit', r) : r(0)))));
     }
     await redis.stop();
     if (process.env.BENCH_GATEWAY_REDIS_LOG) {

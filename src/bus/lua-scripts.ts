@@ -10,6 +10,8 @@ import { ConfigError } from './errors.js';
  * package runs without its sources.
  */
 export const BUS_SCRIPT_NAMES = [
+  'backlog-append',
+  'consumer-delete-empty',
   'dead-letter',
   'identity-replay',
   'identity-touch',
@@ -40,7 +42,8 @@ export function readBusScript(name: BusScriptName): string {
 function defineBusScript(text: string) {
   return defineScript({
     SCRIPT: text,
-    parseCommand(parser: CommandParser, keys: string[], args: string[]) {
+    // arguments may be bytes (a MessagePack payload), keys are names
+    parseCommand(parser: CommandParser, keys: string[], args: Array<string | Buffer>) {
       parser.pushKeysLength(keys);
       parser.push(...args);
     },

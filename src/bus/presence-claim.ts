@@ -4,6 +4,7 @@ import { ConfigError } from './errors.js';
 import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
 import type { PresenceWatcher } from './presence.js';
+import { deleteEmptyConsumer } from './streams/consumer-claims.js';
 
 /** One stream entry taken over from a vanished consumer. */
 export interface ClaimedEntry {
@@ -234,11 +235,8 @@ export class OrphanClaimer extends EventEmitter<OrphanClaimerEvents> {
   async #deleteConsumer(name: string): Promise<void> {
     const { stream, group } = this.options;
     try {
-      // Only when nothing is pending: DELCONSUMER drops a consumer's pending entries.
-      const still = await groupConsumers(this.#conn, stream, group);
-      if (still.find((c) => c.name === name)?.pending === 0) {
-        await this.#conn.run(`XGROUP DELCONSUMER ${stream}`, (c) => c.xGroupDelConsumer(stream, group, name));
-      }
+      // Only when nothing is pending (DELCONSUMER drops a consumer's pending entries), checked atomically.
+      await deleteEmptyConsumer(this.#conn, stream, group, name);
     } catch (err) {
       this.#fail(err);
     }

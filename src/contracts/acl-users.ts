@@ -28,7 +28,14 @@ import {
   SPOOL_ACK_PREFIX,
   WORKER_STATS,
 } from './names.js';
-import { BACKLOG, USER_CHANNEL_KINDS, USER_PREFIX, userPattern, type UserChannelKind } from './user-channels.js';
+import {
+  BACKLOG,
+  USER_CHANNEL_KINDS,
+  USER_PREFIX,
+  userBacklogSeenPattern,
+  userPattern,
+  type UserChannelKind,
+} from './user-channels.js';
 
 /**
  * The ACL users of Canopy's own services: each may run only the commands
@@ -222,6 +229,11 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
       publish([userPattern('raw'), userPattern('features')]),
       subscribe([userPattern('predictions'), userPattern('commands'), userPattern('alerts')]),
       { commands: ['xadd', 'xrange', 'xrevrange', 'xlen', 'xtrim', 'pexpire'], keys: [userPattern(BACKLOG)] },
+      // the idempotent append of every gateway (backlog-append.lua): the backlog and its record of what it holds
+      {
+        commands: [...SCRIPT, 'zadd', 'zscore', 'zremrangebyscore', 'pexpire'],
+        keys: [userPattern(BACKLOG), userBacklogSeenPattern()],
+      },
       identityWrites(),
     ],
   },

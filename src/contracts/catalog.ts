@@ -15,7 +15,7 @@ import { DeviceUpdateSchema, SensorUpdateSchema } from './updates.js';
 import { USER_MESSAGE_SCHEMAS, userPattern } from './user-channels.js';
 
 /** What kind of Redis thing a name is. */
-export type ContractType = 'stream' | 'consumer group' | 'channel' | 'string' | 'hash' | 'list';
+export type ContractType = 'stream' | 'consumer group' | 'channel' | 'string' | 'hash' | 'list' | 'sorted set';
 
 /** How its values are written. */
 export type ContractCodec = 'stream fields' | 'json' | 'text' | 'msgpack (json accepted)';
@@ -305,6 +305,16 @@ export function contractCatalog(): ContractEntry[] {
       producers: ['gateway'],
       consumers: ['gateway'],
       description: 'back-channel messages a reconnecting relay missed',
+    },
+    {
+      name: `${userPattern('backlog').replace('*', '{user_id}')}:seen`,
+      type: 'sorted set',
+      codec: 'text',
+      lifetime: 'members older than the backlog window removed; the key expires with the backlog',
+      producers: ['gateway'],
+      consumers: ['gateway'],
+      description:
+        'which back-channel messages the backlog holds (member: hash of kind and payload with its occurrence; score: the backlog id), so every gateway may append each message and it is there once',
     },
   ];
 }

@@ -82,6 +82,20 @@ export function userBacklogKey(user: string): string {
   return `${USER_PREFIX}${checkUserId(user)}:${BACKLOG}`;
 }
 
+/**
+ * `user:jamie:backlog:seen` — beside the backlog (same hash tag as {@link userBacklogKey}: it extends
+ * that name): which back-channel messages the backlog holds already, so that every gateway may append
+ * each message and it is there once (`backlog-append.lua`).
+ */
+export function userBacklogSeenKey(user: string): string {
+  return `${userBacklogKey(user)}:seen`;
+}
+
+/** `user:*:backlog:seen` — every user's {@link userBacklogSeenKey}, for ACLs. */
+export function userBacklogSeenPattern(): string {
+  return `${userPattern(BACKLOG)}:seen`;
+}
+
 /** The inverse of {@link userChannel}; `undefined` for any other channel. */
 export function parseUserChannel(channel: string): { user: string; kind: UserChannelKind } | undefined {
   const m = /^user:([^:]+):([a-z]+)$/.exec(channel);

@@ -1,3 +1,4 @@
+import { ConfigError } from '../bus/errors.js';
 import { apiEnv } from '../config/api.js';
 /**
  * The services `canopy up` starts, in dependency order. Each entry is the
@@ -25,9 +26,23 @@ export interface ServiceEntry {
  */
 export const WORKER_NODE_ARGS = ['--max-semi-space-size=2'];
 
-export function upServices(opts: { source?: string } = {}): ServiceEntry[] {
+/**
+ * The services `canopy up` starts. `workers` (default 1): worker processes
+ * sharing the group `can-worker`, instances 0 … N-1 (`canopy worker --instance i`);
+ * with more than one they are named `worker-0`, `worker-1`, … in the output.
+ */
+export function upServices(opts: { source?: string; workers?: number } = {}): ServiceEntry[] {
   const services: ServiceEntry[] = [];
-  services.push({ name: 'worker', args: ['worker'], nodeArgs: WORKER_NODE_ARGS });
+  const workers = opts.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new ConfigError(`workers must be an integer >= 1, got ${workers}`);
+  for (let i = 0; i < workers; i++) {
+    services.push({
+      name: workers === 1 ? 'worker' : `worker-${i}`,
+      args: ['worker', '--instance', String(i)],
+      nodeArgs: WORKER_NODE_ARGS,
+    });
+  }
   services.push({ name: 'scanner', args: ['scanner', '--source', opts.source ?? 'sim'] });
   const apiPort = apiEnv().port ?? 8000;
   services.push({

@@ -158,7 +158,7 @@ describe('systemd units', () => {
     const root = tempDir('canopy-root-');
     install(root);
     prepareForVerify(root);
-    const r = verify(root, [...UNITS.filter((u) => !u.includes('@')), 'canopy-error-handler@canopy-worker.service.service', 'redis-server.service']);
+    const r = verify(root, [...UNITS.filter((u) => !u.includes('@')), 'canopy-error-handler@canopy-worker.service.service', 'canopy-worker@1.service', 'redis-server.service']);
     expect(r.stderr + r.stdout).toBe('');
     expect(r.status).toBe(0);
     // and verify does catch a broken unit here (a typo'd directive, a missing binary)
@@ -202,6 +202,16 @@ describe('systemd units', () => {
       expect(read('canopy.target')).toContain(`canopy-${s}.service`);
       expect(key(t, 'RestrictAddressFamilies').includes('AF_CAN'), s).toBe(s === 'scanner');
     }
+    // the template of further workers is the worker's unit but for its instance
+    const settings = (text: string) => text.split('\n').filter((l) => /^[A-Z]\w*=/.test(l));
+    const differ = (a: string[], b: string[]) => a.filter((l) => !b.includes(l));
+    const plain = settings(read('canopy-worker.service'));
+    const tpl = settings(read('canopy-worker@.service'));
+    expect(differ(tpl, plain)).toEqual([
+      'Description=Canopy worker %i (can:raw -> store, live keys, sensor:update)',
+      'ExecStart=/usr/local/bin/canopy worker --instance %i',
+    ]);
+    expect(differ(plain, tpl)).toHaveLength(2);
     // the seed's order: postgresql + redis, CAN setup, scanner, worker, api, the rest
     expect(key(read('canopy-scanner.service'), 'After')).toContain('canopy-can-setup.service');
     expect(key(read('canopy-scanner.service'), 'Requires')).toContain('canopy-can-setup.service');

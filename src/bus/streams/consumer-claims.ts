@@ -63,10 +63,23 @@ export async function claimAllOf(
     await conn.run('XCLAIM', (c) => c.sendCommand(['XCLAIM', o.stream, o.group, to, '0', ...ids, 'JUSTID']));
     total += ids.length;
   }
-  if (deleteConsumer) {
-    await conn.run('XGROUP DELCONSUMER', (c) => c.sendCommand(['XGROUP', 'DELCONSUMER', o.stream, o.group, from]));
-  }
+  if (deleteConsumer) await deleteEmptyConsumer(conn, o.stream, o.group, from);
   return total;
+}
+
+/**
+ * XGROUP DELCONSUMER `name` unless entries are pending for it, in one atomic
+ * step (`consumer-delete-empty.lua`): a consumer that came back meanwhile
+ * (a restarted worker reading under its old name) keeps what it read.
+ * Returns whether it was removed.
+ */
+export async function deleteEmptyConsumer(
+  conn: Connection,
+  stream: string,
+  group: string,
+  name: string,
+): Promise<boolean> {
+  return Number(await conn.runScript('consumer-delete-empty', [stream], [group, name])) === 1;
 }
 
 /** Resets the idle time of `ids` (XCLAIM … JUSTID to `to` itself), so no sweep claims them. */

@@ -2,11 +2,11 @@ import { CAN_RAW } from '../../contracts/names.js';
 import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
 import { defaultSpoolDir, start as startScanner } from '../../services/scanner/index.js';
-import { start as startWorker, WORKER_DEFAULTS } from '../../services/worker/index.js';
+import { start as startWorker, WORKER_DEFAULTS, workerConsumerName } from '../../services/worker/index.js';
 import { createLogger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
 import { scannerEnv } from '../../config/scanner.js';
-import { workerEnv } from '../../config/worker.js';
+import { checkWorkerInstance, workerEnv } from '../../config/worker.js';
 import { storeRetention } from '../../config/retention.js';
 import { openStore, type RetentionTable } from '../../store/index.js';
 import { DAY_MS } from '../../store/options.js';
@@ -60,26 +60,46 @@ export function registerPipeline(program: Command): void {
     .description(
       'consume can:raw (group can-worker): decode, calibrate, validate, derive; store, live keys, sensor:update',
     )
-    .option('--name <consumer>', 'consumer name, stable across restarts (env CANOPY_WORKER_NAME)', workerEnv().name)
+    .option(
+      '--instance <id>',
+      'instance on this host (0, 1, …): consumer and heartbeat worker-<host>-<id> (env CANOPY_WORKER_INSTANCE, default 0)',
+    )
+    .option('--name <consumer>', 'consumer name instead, stable across restarts (env CANOPY_WORKER_NAME)')
     .option('--batch <n>', 'entries per read and per store transaction', positiveIntOption, WORKER_DEFAULTS.batchSize)
     .option(
       '--sqlite-synchronous <mode>',
       'SQLite: FULL (each commit synced before its entries are acked) or NORMAL (env CANOPY_WORKER_SQLITE_SYNCHRONOUS)',
-      workerEnv().sqliteSynchronous ?? WORKER_DEFAULTS.sqliteSynchronous,
     )
     .addHelpText(
       'after',
-      '\nEnvironment: REDIS_URL, DATABASE_URL, CANOPY_DATA_DIR, CANOPY_DBC, CANOPY_NODES, CANOPY_SENSORS.',
+      '\nEnvironment: REDIS_URL, DATABASE_URL, CANOPY_DATA_DIR, CANOPY_DBC, CANOPY_NODES, CANOPY_SENSORS.\n' +
+        'Several workers (on one host or several) share the group can-worker: give each its own instance\n' +
+        '(--instance 0, 1, … or canopy-worker@N.service); a worker gone for good has its pending entries\n' +
+        'taken over by the others once its heartbeat expires (CANOPY_WORKER_HANDOFF_S, default 30 s).',
     )
-    .action(async (opts: { name?: string; batch: number; sqliteSynchronous: string }) => {
+    .action(async (opts: { name?: string; instance?: string; batch: number; sqliteSynchronous?: string }) => {
       const base = loadBaseConfig();
       const log = createLogger('worker', base.logLevel);
       const batchSize = opts.batch;
-      const sqliteSynchronous = opts.sqliteSynchronous.toUpperCase();
+      let consumer: string;
+      let given: string;
+      let handoffSeconds: number | undefined;
+      try {
+        const env = workerEnv();
+        handoffSeconds = env.handoffSeconds;
+        given = opts.sqliteSynchronous ?? env.sqliteSynchronous ?? WORKER_DEFAULTS.sqliteSynchronous;
+        consumer =
+          opts.name ??
+          (opts.instance !== undefined
+            ? workerConsumerName(checkWorkerInstance(opts.instance, '--instance'))
+            : (env.name ?? workerConsumerName(env.instance ?? '0')));
+      } catch (err) {
+        process.stderr.write(`canopy worker: ${(err as Error).message}\n`);
+        process.exit(2);
+      }
+      const sqliteSynchronous = given.toUpperCase();
       if (sqliteSynchronous !== 'FULL' && sqliteSynchronous !== 'NORMAL') {
-        process.stderr.write(
-          `canopy worker: --sqlite-synchronous must be FULL or NORMAL, got ${opts.sqliteSynchronous}\n`,
-        );
+        process.stderr.write(`canopy worker: --sqlite-synchronous must be FULL or NORMAL, got ${given}\n`);
         process.exit(2);
       }
       await runUntilSignal('worker', log, async () => {
@@ -92,13 +112,16 @@ export function registerPipeline(program: Command): void {
             redisUrl: base.redisUrl,
             databaseUrl: base.databaseUrl,
             store,
-            consumer: opts.name,
+            consumer,
+            handoffSeconds,
             batchSize,
             sqliteSynchronous,
             logger: log,
           });
           // the store is this command's: closed after the worker has finished its batch
-          return Object.assign(h, { stop: () => h.stop().finally(() => store.close()) });
+          // (the worker's own stop, taken before it is replaced: calling h.stop here would call itself)
+          const stopWorker = h.stop.bind(h);
+          return Object.assign(h, { stop: () => stopWorker().finally(() => store.close()) });
         } catch (err) {
           await store.close();
           throw err;

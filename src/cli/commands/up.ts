@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
 import { parseSource, runUpUntilSignal } from '../../ops/up.js';
 import { upServices } from '../../ops/services-list.js';
+import { workerEnv } from '../../config/worker.js';
 import { expectedErrorLine } from '../expected.js';
-import { parseNumber, portOption } from '../numbers.js';
+import { parseNumber, portOption, positiveIntOption } from '../numbers.js';
 
 export function registerUp(program: Command): void {
   program
@@ -18,20 +19,26 @@ export function registerUp(program: Command): void {
       'port of the managed Redis (when REDIS_URL is unset) [default: 6379, or a free one when taken]',
       portOption,
     )
+    .option(
+      '--workers <n>',
+      'worker processes sharing the can:raw group (instances 0 … n-1) [env CANOPY_WORKERS, default 1]',
+      positiveIntOption,
+    )
     .addHelpText(
       'after',
       '\nThe dashboard listens on CANOPY_API_PORT (default 8000): CANOPY_API_PORT=8080 canopy up.\n' +
         'First run: an operator token is created in $CANOPY_DATA_DIR/operator.token (mode 0600) unless\n' +
         'CANOPY_API_TOKENS or CANOPY_API_TOKENS_FILE is set.',
     )
-    .action(async (opts: { source: string; redisPort?: number }) => {
+    .action(async (opts: { source: string; redisPort?: number; workers?: number }) => {
       try {
         const base = loadBaseConfig();
+        const workers = opts.workers ?? workerEnv().workers;
         if (process.env.CANOPY_API_PORT) checkEnvPort('CANOPY_API_PORT', process.env.CANOPY_API_PORT);
         parseSource(opts.source);
         await runUpUntilSignal({
           dataDir: base.dataDir,
-          services: upServices({ source: opts.source }),
+          services: upServices({ source: opts.source, workers }),
           cliPath: process.argv[1] ?? '',
           ...(opts.redisPort !== undefined ? { redisPort: opts.redisPort, redisPortFixed: true } : {}),
           ...(base.redisUrl ? { redisUrl: base.redisUrl } : {}),

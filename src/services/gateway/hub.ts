@@ -7,6 +7,7 @@ import {
   isBackKind,
   parseUserChannel,
   userBacklogKey,
+  userBacklogSeenKey,
   userChannel,
   userChannelCodec,
   userPattern,
@@ -16,6 +17,7 @@ import {
   type UserMessageValidator,
 } from '../../contracts/user-channels.js';
 import { onCluster } from '../../bus/cluster/names.js';
+import { MessageKeys } from './message-keys.js';
 
 /** A back-channel message the hub has read, checked and stored in the backlog. */
 export interface BackMessage {
@@ -32,6 +34,8 @@ export interface HubStats {
   backReceived: number;
   backUnknownUser: number;
   backlogErrors: number;
+  /** Back-channel messages another gateway had appended to the backlog already (same id handed on). */
+  backlogShared: number;
 }
 
 /** What the hub needs from the gateway. */
@@ -58,6 +62,15 @@ export interface HubOptions {
 }
 
 const BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
+/** Messages of one user appended per script call. */
+const APPEND_BATCH = 100;
+
+/** A user's back-channel messages waiting for their backlog append. */
+interface AppendQueue {
+  items: { kind: BackKind; key: string; payload: Buffer; message: Record<string, unknown> }[];
+  /** A script call of this user is in flight. */
+  busy: boolean;
+}
 /** Backlog entries read per XRANGE during a replay. */
 const REPLAY_PAGE = 200;
 
@@ -66,7 +79,10 @@ const REPLAY_PAGE = 200;
  * `user:{id}:raw|features`; listens on `user:*:predictions|commands|alerts`
  * (PSUBSCRIBE), checks each message, appends it to `user:{id}:backlog`
  * (fields `kind`, `m` = the message as MessagePack; trimmed by MINID to the
- * window, key expiring after it) and hands it on in order.
+ * window, key expiring after it) and hands it on in order. Any number of
+ * gateways may run: the append is idempotent per message
+ * (`backlog-append.lua`, keys from {@link MessageKeys}), so the backlog holds
+ * each message once and every gateway hands it on with the same id.
  */
 export class UserChannelHub {
   readonly stats: HubStats = {
@@ -75,17 +91,21 @@ export class UserChannelHub {
     backReceived: 0,
     backUnknownUser: 0,
     backlogErrors: 0,
+    backlogShared: 0,
   };
   readonly #conn: Connection;
   readonly #sub: Subscriber;
   readonly #subscriptions: Subscription[] = [];
   readonly #opts: HubOptions;
+  readonly #keys: MessageKeys;
+  readonly #appends = new Map<string, AppendQueue>();
   #lastWarn = 0;
 
   private constructor(conn: Connection, sub: Subscriber, opts: HubOptions) {
     this.#conn = conn;
     this.#sub = sub;
     this.#opts = opts;
+    this.#keys = new MessageKeys(opts.windowMs);
   }
 
   /**
@@ -271,22 +291,57 @@ export class UserChannelHub {
       return;
     }
     const { user, kind } = ch;
-    const key = userBacklogKey(user);
-    const minId = `${Math.max(0, Date.now() - this.#opts.windowMs)}-0`;
     const payload = this.#opts.codec.encode(message, 'msgpack');
-    // Both commands are queued now, so ids (and hand-offs) keep the order of arrival.
-    const add = this.#conn.run('XADD backlog', (c) =>
-      c.sendCommand(['XADD', key, 'MINID', '~', minId, '*', 'kind', kind, 'm', payload]),
-    );
-    void this.#conn.run('PEXPIRE backlog', (c) => c.pExpire(key, this.#opts.windowMs)).catch(() => undefined);
-    add.then(
-      (id) => this.#opts.onBack({ user, kind, id: String(id), message }),
-      (err: unknown) => {
-        this.stats.backlogErrors++;
-        this.#warn({ err: (err as Error).message, user }, 'backlog write failed; delivering live only');
-        this.#opts.onBack({ user, kind, id: null, message });
-      },
-    );
+    let q = this.#appends.get(user);
+    if (!q) this.#appends.set(user, (q = { items: [], busy: false }));
+    q.items.push({ kind, key: this.#keys.key(user, kind, payload), payload, message });
+    if (!q.busy) this.#append(user, q);
+  }
+
+  /**
+   * Appends a user's queued messages to the backlog, in order, one script
+   * call at a time per user (several users' calls overlap): every gateway
+   * appends every message and the script adds each once, giving all of them
+   * the same id. One call in flight per user keeps the ids in the order of
+   * arrival even when Redis answers NOSCRIPT and the call is repeated.
+   */
+  #append(user: string, q: AppendQueue): void {
+    const batch = q.items.splice(0, APPEND_BATCH);
+    if (batch.length === 0) {
+      this.#appends.delete(user);
+      return;
+    }
+    q.busy = true;
+    const args: Array<string | Buffer> = [
+      String(Math.max(0, Date.now() - this.#opts.windowMs)),
+      String(this.#opts.windowMs),
+    ];
+    for (const b of batch) args.push(b.key, b.kind, b.payload);
+    const keys = [userBacklogKey(user), userBacklogSeenKey(user)];
+    this.#conn
+      .run('script backlog-append', (c) => c['backlog-append'](keys, args))
+      .then(
+        (reply) => {
+          const r = reply as unknown[];
+          batch.forEach((b, i) => {
+            if (Number(r[2 * i + 1]) === 0) this.stats.backlogShared++;
+            this.#opts.onBack({ user, kind: b.kind, id: String(r[2 * i]), message: b.message });
+          });
+        },
+        (err: unknown) => {
+          this.stats.backlogErrors += batch.length;
+          this.#warn({ err: (err as Error).message, user }, 'backlog write failed; delivering live only');
+          for (const b of batch) this.#opts.onBack({ user, kind: b.kind, id: null, message: b.message });
+        },
+      )
+      // a hand-on that throws is logged: nothing may escape a promise callback
+      .catch((err: unknown) =>
+        this.#warn({ err: (err as Error).message, user }, 'handing on back-channel messages failed'),
+      )
+      .finally(() => {
+        q.busy = false;
+        this.#append(user, q);
+      });
   }
 
   #warn(obj: object, msg: string): void {

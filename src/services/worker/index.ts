@@ -1,6 +1,7 @@
 import { LagSampler } from './lag.js';
 import { CAN_RAW, CAN_WORKER_GROUP, SENSOR_LIVE_PREFIX } from '../../contracts/names.js';
 import os from 'node:os';
+import { ConfigError } from '../../bus/errors.js';
 import { OrphanClaimer } from '../../bus/presence-claim.js';
 import { PresenceWatcher } from '../../bus/presence.js';
 import { LiveState } from '../../bus/state.js';
@@ -27,10 +28,11 @@ export interface WorkerConfig {
   /** @defaultValue `can-worker` */
   group: string;
   /**
-   * Consumer name and instance (`heartbeat:{name}`, `admin:{name}`), stable
-   * across restarts so a restarted worker re-reads its own pending entries
-   * at once; other workers claim the entries of one whose heartbeat
-   * vanished. @defaultValue `worker-<hostname>` (`CANOPY_WORKER_NAME`)
+   * Consumer name and instance (`heartbeat:{name}`, `admin:{name}`), unique
+   * per worker and stable across restarts so a restarted worker re-reads its
+   * own pending entries at once; other workers claim the entries of one whose
+   * heartbeat vanished. @defaultValue `worker-<hostname>-0`
+   * ({@link workerConsumerName}; `CANOPY_WORKER_NAME`, or `CANOPY_WORKER_INSTANCE` for the last part)
    */
   consumer: string;
   /** @defaultValue 1000 — entries per XREADGROUP (and per store transaction). */
@@ -43,6 +45,13 @@ export interface WorkerConfig {
   maxDeliveries: number;
   /** @defaultValue 60000 — entries idle this long in another consumer are claimed. */
   claimIdleMs: number;
+  /**
+   * @defaultValue 30 — seconds after which a worker that stopped (crash, kill -9, host down) has its pending
+   * entries taken over by the other workers: the TTL of its heartbeat (`CANOPY_WORKER_HANDOFF_S`). Shorter
+   * hands off sooner; a worker stalled longer than this loses its entries to the others (they are stored
+   * once all the same: the store skips a stream id it has).
+   */
+  handoffSeconds: number;
   /** @defaultValue 500000 — frames held in memory while the store is down; beyond, reading pauses (the stream keeps the rest). */
   maxHeldFrames: number;
   /**
@@ -61,15 +70,25 @@ export interface WorkerConfig {
 export const WORKER_DEFAULTS: Omit<WorkerConfig, 'databaseUrl' | 'logger'> = {
   stream: CAN_RAW,
   group: CAN_WORKER_GROUP,
-  consumer: `worker-${os.hostname()}`,
+  consumer: workerConsumerName('0'),
   batchSize: 1000,
   blockMs: 1000,
   liveTtlSeconds: 10,
   maxDeliveries: 5,
   claimIdleMs: 60_000,
+  handoffSeconds: 30,
   maxHeldFrames: 500_000,
   sqliteSynchronous: 'FULL',
 };
+
+/**
+ * `worker-<hostname>-<instance>`: unique for every worker of a host (instance
+ * 0, 1, … — systemd's `%i` of `canopy-worker@.service`, `canopy up --workers N`)
+ * and the same after a restart, so the restarted worker finds its pending entries.
+ */
+export function workerConsumerName(instance: string, host: string = os.hostname()): string {
+  return `worker-${host}-${instance}`;
+}
 
 export interface WorkerHandle extends ServiceHandle {
   readonly consumer: StreamConsumer;
@@ -87,12 +106,14 @@ export async function start(
   cfg: Partial<WorkerConfig> & Pick<WorkerConfig, 'databaseUrl' | 'logger'>,
 ): Promise<WorkerHandle> {
   const c: WorkerConfig = { ...WORKER_DEFAULTS, ...stripUndefined(cfg) } as WorkerConfig;
+  if (!(c.handoffSeconds >= 1)) throw new ConfigError(`handoffSeconds must be >= 1, got ${c.handoffSeconds}`);
   const log = c.logger;
   const stats = { current: undefined as undefined | (() => PipelineStats), lag: undefined as LagSampler | undefined };
   const runtime = await startServiceRuntime({
     service: 'worker',
     instance: c.consumer,
     log,
+    heartbeat: { ttlSeconds: c.handoffSeconds },
     connection: { clientName: 'canopy-worker', ...(c.redisUrl ? { url: c.redisUrl } : {}) },
     counters: () => ({ ...(stats.current?.() ?? {}), ...stats.lag?.last }),
   });
@@ -147,6 +168,7 @@ export async function start(
     stream: c.stream,
     group: c.group,
     consumer: c.consumer,
+    sweepMinIdleMs: c.handoffSeconds * 1000,
     logger: log,
     claim: (from) => consumer.claimFrom(from, { deleteConsumer: true }),
   });

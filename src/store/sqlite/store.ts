@@ -203,6 +203,8 @@ export class SqliteStore extends RecordStore implements Store {
         if (done.has(m.version)) continue;
         try {
           db.transaction(() => {
+            // under the write lock: another process (a second worker) may have applied it meanwhile
+            if (db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)) return;
             db.exec(m.sql);
             db.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(m.version, m.name);
           }).immediate();
