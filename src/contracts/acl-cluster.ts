@@ -17,11 +17,15 @@ function isShardedChannelPattern(channel: string): boolean {
   return parts.length === 3 && isShardedUserKind(parts[2] as string);
 }
 
-/** `<stream>:dead` → `{<stream>}:dead`: the dead-letter name on a cluster. */
+/**
+ * A key pattern's name on a cluster: `<stream>:dead` → `{<stream>}:dead`,
+ * `user:*:backlog:seen` → `{user:*:backlog}:seen` (a companion key in the slot of its base).
+ */
 function clusterKeyPattern(pattern: string): string | undefined {
-  return pattern.endsWith(':dead') && !pattern.includes('{')
-    ? clusterDeadLetterStream(pattern.slice(0, -5))
-    : undefined;
+  if (pattern.includes('{')) return undefined;
+  if (pattern.endsWith(':dead')) return clusterDeadLetterStream(pattern.slice(0, -5));
+  if (pattern.endsWith(':backlog:seen')) return `{${pattern.slice(0, -5)}}:seen`;
+  return undefined;
 }
 
 function withClusterKeys(list: readonly string[] | undefined): string[] | undefined {

@@ -1,5 +1,12 @@
 import * as N from './names.js';
-import { FORWARD_KINDS, USER_PREFIX, isForwardKind, userPattern, type UserChannelKind } from './user-channels.js';
+import {
+  FORWARD_KINDS,
+  USER_PREFIX,
+  isForwardKind,
+  userBacklogSeenKey,
+  userPattern,
+  type UserChannelKind,
+} from './user-channels.js';
 
 /**
  * Canopy on a Redis Cluster (`REDIS_CLUSTER_NODES`): which names change,
@@ -28,6 +35,11 @@ export function clusterNameTable(): ClusterNameEntry[] {
       plain: N.spoolAckKey('<writer>'),
       cluster: N.spoolAckKey('<writer>', N.CAN_RAW, true),
       why: 'spool-append.lua adds to can:raw and advances the ack in one step: both keys in the slot of can:raw',
+    },
+    {
+      plain: userBacklogSeenKey('ID').replace('ID', '<id>'),
+      cluster: userBacklogSeenKey('ID', true).replace('ID', '<id>'),
+      why: 'backlog-append.lua appends to user:<id>:backlog and records the message as seen in one step: both keys in the slot of the backlog',
     },
     {
       plain: `${N.deadLetterStream('<stream>')}`,

@@ -83,12 +83,13 @@ export function userBacklogKey(user: string): string {
 }
 
 /**
- * `user:jamie:backlog:seen` — beside the backlog (same hash tag as {@link userBacklogKey}: it extends
- * that name): which back-channel messages the backlog holds already, so that every gateway may append
- * each message and it is there once (`backlog-append.lua`).
+ * `user:jamie:backlog:seen` — beside the backlog: which back-channel messages the backlog holds
+ * already, so that every gateway may append each message and it is there once (`backlog-append.lua`,
+ * which touches both keys). On a Redis Cluster `{user:jamie:backlog}:seen`, in the slot of the backlog.
  */
-export function userBacklogSeenKey(user: string): string {
-  return `${userBacklogKey(user)}:seen`;
+export function userBacklogSeenKey(user: string, cluster = false): string {
+  const backlog = userBacklogKey(user);
+  return cluster ? `{${backlog}}:seen` : `${backlog}:seen`;
 }
 
 /** `user:*:backlog:seen` — every user's {@link userBacklogSeenKey}, for ACLs. */

@@ -317,7 +317,7 @@ export class UserChannelHub {
       String(this.#opts.windowMs),
     ];
     for (const b of batch) args.push(b.key, b.kind, b.payload);
-    const keys = [userBacklogKey(user), userBacklogSeenKey(user)];
+    const keys = [userBacklogKey(user), userBacklogSeenKey(user, onCluster(this.#conn.options))];
     this.#conn
       .run('script backlog-append', (c) => c['backlog-append'](keys, args))
       .then(
