@@ -68,6 +68,13 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     this.options = o;
     this.#backoff = new LoopBackoff(o.backoffBaseMs, o.backoffMaxMs);
     own.on('error', (err) => o.logger.warn({ err: err.message, stream: o.stream }, 'consumer connection error'));
+    // a reconnect or a move to another primary gives the reading connection a new id (CLIENT UNBLOCK on stop)
+    own.on('reconnected', () => {
+      own
+        .run('CLIENT ID', (cl) => cl.clientId())
+        .then((id) => (this.#clientId = id))
+        .catch(() => undefined);
+    });
   }
 
   /**
