@@ -13,7 +13,7 @@ import type { BusScriptName } from './lua-scripts.js';
 import type { ConnectionOptions, RedisNode } from './options.js';
 import { backoffDelay, parseRedisUrl, redactUrl, resolveConnectionOptions } from './options.js';
 import { makeClient, type ReconnectStrategy, type RedisClient } from './redis-client.js';
-import { askPrimary, nodeAddress, parseRole, SentinelWatcher } from './sentinel.js';
+import { askPrimary, nodeAddress, parseReplicationInfo, SentinelWatcher } from './sentinel.js';
 
 export type { RedisClient } from './redis-client.js';
 
@@ -219,13 +219,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
-   * Replicas connected to the server now (`ROLE`); 0 on a replica, when
-   * ROLE is not allowed to this user, or when it fails.
+   * Replicas connected to the server now (`INFO replication`); 0 on a
+   * replica or when the command fails.
    */
   async connectedReplicas(): Promise<number> {
     try {
-      const reply = await this.run('ROLE', (c) => c.sendCommand(['ROLE']));
-      this.#replicas = parseRole(reply).replicas;
+      const info = await this.run('INFO replication', (c) => c.info('replication'));
+      this.#replicas = parseReplicationInfo(info).replicas;
     } catch {
       this.#replicas = 0;
     }
@@ -364,7 +364,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (to.host === here.host && to.port === here.port) {
       if (reason !== 'READONLY' && reason !== 'reconnected') return;
       // same address but a READONLY reply or a reconnect: make sure it still is the primary
-      const role = parseRole(await this.run('ROLE', (c) => c.sendCommand(['ROLE'])).catch(() => undefined)).role;
+      const info = await this.run('INFO replication', (c) => c.info('replication')).catch(() => '');
+      const { role } = parseReplicationInfo(info);
       if (role === 'master' || role === 'unknown') return;
       throw new ConnectionError(`${nodeAddress(here)} is a ${role} now; waiting for the sentinels to name a primary`);
     }
@@ -407,17 +408,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.emit('reconnected');
   }
 
-  /** Checks with ROLE that `client` talks to a primary; returns its connected replicas. */
+  /** Checks (`INFO replication`) that `client` talks to a primary; returns its connected replicas. */
   async #primaryRole(client: RedisClient, node: RedisNode): Promise<number> {
-    let reply: unknown;
+    let info: string;
     try {
-      reply = await client.sendCommand(['ROLE']);
+      info = await client.info('replication');
     } catch (err) {
-      const e = toBusError(err, 'ROLE');
-      if (e instanceof ReplyError) return 0; // ROLE not allowed to this ACL user: nothing to check
-      throw e;
+      throw toBusError(err, 'INFO replication');
     }
-    const { role, replicas } = parseRole(reply);
+    const { role, replicas } = parseReplicationInfo(info);
     if (role !== 'master') {
       throw new ConnectionError(`the sentinels named ${nodeAddress(node)} but it is a ${role}, not a primary`);
     }

@@ -137,6 +137,8 @@ export class Heartbeat {
     const o = this.options;
     return {
       ...o.counters(),
+      // where this process's Redis connection is and how often it moved (Sentinel failovers)
+      redis: this.#conn.topology,
       service: o.service,
       instance: o.instance,
       pid: process.pid,

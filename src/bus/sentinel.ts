@@ -144,10 +144,12 @@ export class SentinelWatcher {
   }
 }
 
-/** Parses a `ROLE` reply: the role and, on a primary, the number of connected replicas. */
-export function parseRole(reply: unknown): { role: string; replicas: number } {
-  if (!Array.isArray(reply) || reply.length === 0) return { role: 'unknown', replicas: 0 };
-  const role = String(reply[0]);
-  const replicas = role === 'master' && Array.isArray(reply[2]) ? reply[2].length : 0;
+/**
+ * Parses `INFO replication`: the role and, on a primary, the number of
+ * connected replicas. INFO (not ROLE) because every ACL user of the bus may run it.
+ */
+export function parseReplicationInfo(info: string): { role: string; replicas: number } {
+  const role = /^role:(\w+)/m.exec(info)?.[1] ?? 'unknown';
+  const replicas = role === 'master' ? Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0) : 0;
   return { role, replicas };
 }

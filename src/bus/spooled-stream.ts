@@ -3,11 +3,12 @@ import path from 'node:path';
 import type { BreakerOptions } from './breaker.js';
 import { CircuitBreaker } from './breaker.js';
 import type { Connection } from './connection.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, ReplyError } from './errors.js';
 import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
 import type { SpoolRecord } from './spool.js';
 import { SpoolFile } from './spool.js';
+import { appendOnce, type AppendResult } from './spool-append.js';
 import type { TrimPolicy } from './streams/producer.js';
 
 /** Where a {@link SpooledStreamWriter} writes and how it falls back. */
@@ -38,6 +39,17 @@ export interface SpooledStreamWriterOptions {
   ackTtlSeconds: number;
   /** @defaultValue `spool:ack:` — ack keys are `<prefix><writer id>`. */
   ackPrefix: string;
+  /**
+   * Replicas that must confirm a batch (`WAIT n`) before it leaves the spool: a
+   * batch added directly but not confirmed within {@link waitTimeoutMs} is also
+   * appended to the spool and replayed (exactly once) until it is, so a failover
+   * to a replica that lacked it loses nothing.
+   * @defaultValue `auto` — 1 when the primary has connected replicas (checked at
+   * open, attach, after each switch of primary and after an unconfirmed WAIT), else 0
+   */
+  waitReplicas: number | 'auto';
+  /** @defaultValue 1000 — how long one `WAIT` may take, ms. */
+  waitTimeoutMs: number;
   /** @defaultValue `{ name: 'redis:<stream>' }` */
   breaker: Partial<BreakerOptions>;
   /** @defaultValue silent */
@@ -52,6 +64,8 @@ export const SPOOLED_STREAM_DEFAULTS: Omit<SpooledStreamWriterOptions, 'stream' 
   maxSpoolBytes: 512 * 1024 * 1024,
   ackTtlSeconds: 7 * 24 * 3600,
   ackPrefix: 'spool:ack:',
+  waitReplicas: 'auto',
+  waitTimeoutMs: 1000,
   breaker: {},
   logger: silentLogger,
 };
@@ -75,6 +89,17 @@ export interface SpooledStreamStats {
   spoolBytes: number;
   /** True while batches are being dropped (the spool is full and Redis unreachable). */
   spoolFull: boolean;
+  /** Entries added directly that no replica confirmed in time: kept in the spool until one does. */
+  unconfirmed: number;
+  /** Entries the replay added to a new primary after a switch (the old one had them, its replica not). */
+  replayedAfterSwitch: number;
+  /**
+   * Replayed entries that could not keep the id an earlier primary gave them (the stream had moved
+   * past it): a reader that stored them from that primary sees them again under a new id.
+   */
+  reassigned: number;
+  /** Replicas each batch waits for now (`WAIT`); see {@link SpooledStreamWriterOptions.waitReplicas}. */
+  waitReplicas: number;
 }
 
 /** Where a batch went: Redis, the spool, or nowhere (the spool was full: dropped and counted). */
@@ -91,7 +116,11 @@ export type WriteOutcome = 'redis' | 'spool' | 'dropped';
  * interrupted by a crash, is never added twice. Once anything is spooled,
  * later batches are spooled behind it until the replay caught up, so the
  * stream receives entries in the order they were written. The spool file is
- * truncated only after Redis confirmed every record in it.
+ * truncated only after Redis confirmed every record in it — and, with
+ * `waitReplicas`, after `WAIT` confirmed a replica holds it too: a batch
+ * the replicas did not confirm stays in the spool and is replayed (the
+ * ack key skips what the primary already has), so a failover to a replica
+ * that lacked it loses nothing and adds nothing twice.
  */
 export class SpooledStreamWriter {
   readonly options: SpooledStreamWriterOptions;
@@ -115,6 +144,16 @@ export class SpooledStreamWriter {
     dropped: 0,
     spoolBytes: 0,
     spoolFull: false,
+    unconfirmed: 0,
+    replayedAfterSwitch: 0,
+    reassigned: 0,
+    waitReplicas: 0,
+  };
+  /** The connection's switch count when the oldest pending record was spooled. */
+  #pendingSwitches = 0;
+  readonly #onSwitch = (): void => {
+    const conn = this.#conn;
+    if (conn) void this.#serial(() => this.#refreshWait(conn));
   };
 
   private constructor(conn: Connection | undefined, o: SpooledStreamWriterOptions, file: SpoolFile, pending: number) {
@@ -149,17 +188,66 @@ export class SpooledStreamWriter {
       const n = 'maxLen' in o.trim ? o.trim.maxLen : o.trim.minAgeMs;
       if (!(Number.isInteger(n) && n > 0)) throw new ConfigError(`trim must be a positive integer, got ${n}`);
     }
-    for (const k of ['replayBatch', 'replayIntervalMs', 'ackTtlSeconds', 'maxSpoolBytes'] as const) {
+    for (const k of ['replayBatch', 'replayIntervalMs', 'ackTtlSeconds', 'maxSpoolBytes', 'waitTimeoutMs'] as const) {
       if (!(o[k] > 0)) throw new ConfigError(`${k} must be > 0`);
+    }
+    if (o.waitReplicas !== 'auto' && !(Number.isInteger(o.waitReplicas) && o.waitReplicas >= 0)) {
+      throw new ConfigError(`waitReplicas must be 'auto' or an integer >= 0, got ${String(o.waitReplicas)}`);
     }
     const { file, records } = await SpoolFile.open(path.join(o.dir, `${o.name}.spool`), o.logger);
     if (records > 0) o.logger.info({ stream: o.stream, records }, 'spool holds records from an earlier run');
-    return new SpooledStreamWriter(conn, o, file, records);
+    const w = new SpooledStreamWriter(conn, o, file, records);
+    if (conn) w.attach(conn);
+    return w;
   }
 
-  /** Gives the writer a connection (when Redis became reachable after start). */
+  /**
+   * Gives the writer a connection (when Redis became reachable after
+   * start); the number of replicas to wait for is settled before the next write.
+   */
   attach(conn: Connection): void {
+    this.#conn?.off('switched', this.#onSwitch);
     this.#conn = conn;
+    this.#pendingSwitches = conn.switches;
+    conn.on('switched', this.#onSwitch);
+    void this.#serial(() => this.#refreshWait(conn));
+  }
+
+  /** Settles how many replicas `WAIT` asks for (`auto`: 1 if the primary has any). */
+  async #refreshWait(conn: Connection): Promise<void> {
+    const o = this.options;
+    const n = o.waitReplicas === 'auto' ? Math.min(1, await conn.connectedReplicas()) : o.waitReplicas;
+    if (n !== this.#stats.waitReplicas) {
+      o.logger.info({ stream: o.stream, waitReplicas: n }, 'stream writes wait for replicas');
+      this.#stats.waitReplicas = n;
+    }
+  }
+
+  /**
+   * `WAIT n timeout` after an add: true when enough replicas confirmed it
+   * (or none is asked for). A refusal of WAIT itself (an ACL without it)
+   * stops the waiting, logged: the batch is then as durable as the primary.
+   */
+  async #confirmed(conn: Connection): Promise<boolean> {
+    const n = this.#stats.waitReplicas;
+    if (n <= 0) return true;
+    const o = this.options;
+    let got: number;
+    try {
+      got = Number(
+        await conn.run('WAIT', (c) => c.sendCommand(['WAIT', String(n), String(o.waitTimeoutMs)]), {
+          timeoutMs: o.waitTimeoutMs + conn.options.commandTimeoutMs,
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ReplyError)) throw err;
+      this.#stats.waitReplicas = 0;
+      o.logger.error({ stream: o.stream, err: err.message }, 'WAIT refused; stream writes no longer wait for replicas');
+      return true;
+    }
+    if (got >= n) return true;
+    if (o.waitReplicas === 'auto') await this.#refreshWait(conn); // the replica may have gone
+    return false;
   }
 
   get stats(): SpooledStreamStats {
@@ -186,13 +274,17 @@ export class SpooledStreamWriter {
       if (this.options.useRedis && conn && this.#stats.pending === 0 && this.breaker.allow()) {
         if (!conn.isReady) this.breaker.failure(`connection ${conn.health}`);
         else {
+          let added: { skipped: number; ids: string[] } | undefined;
           try {
             const r = await this.#add(conn, recs);
+            added = r;
             this.breaker.success();
             this.#stats.direct += r.added;
             this.#stats.duplicatesSkipped += r.skipped;
-            return 'redis';
+            if (await this.#confirmed(conn)) return 'redis';
+            this.#unconfirmed(recs, r);
           } catch (err) {
+            if (added) this.#unconfirmed(recs, added);
             this.breaker.failure(err);
             this.options.logger.warn(
               { stream: this.options.stream, err: (err as Error).message, entries: recs.length },
@@ -220,6 +312,7 @@ export class SpooledStreamWriter {
         );
       }
       this.#stats.spooled += recs.length;
+      if (this.#stats.pending === 0) this.#pendingSwitches = conn?.switches ?? 0;
       this.#stats.pending += recs.length;
       return 'spool';
     });
@@ -239,6 +332,7 @@ export class SpooledStreamWriter {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    this.#conn?.off('switched', this.#onSwitch);
     await this.#queue.catch(() => undefined);
     await this.#file.close();
   }
@@ -271,6 +365,10 @@ export class SpooledStreamWriter {
         const r = await this.#add(conn, chunk.records);
         this.#stats.replayed += r.added;
         this.#stats.duplicatesSkipped += r.skipped;
+        if (conn.switches !== this.#pendingSwitches) this.#stats.replayedAfterSwitch += r.added;
+        this.breaker.success();
+        // the spool lets go of records only once a replica holds them too
+        if (!(await this.#confirmed(conn))) return false;
       }
       this.breaker.success();
     } catch (err) {
@@ -294,39 +392,26 @@ export class SpooledStreamWriter {
     return true;
   }
 
-  /** Adds records with the exactly-once script, one call per run of the same writer. */
-  async #add(conn: Connection, recs: ReadonlyArray<SpoolRecord>): Promise<{ added: number; skipped: number }> {
-    let added = 0;
-    let skipped = 0;
-    let i = 0;
-    while (i < recs.length) {
-      const w = (recs[i] as SpoolRecord).w;
-      let j = i;
-      const args: string[] = [];
-      while (j < recs.length && (recs[j] as SpoolRecord).w === w) {
-        const r = recs[j] as SpoolRecord;
-        const pairs = Object.entries(r.f);
-        args.push(String(r.q), String(pairs.length));
-        for (const [k, v] of pairs) args.push(k, String(v));
-        j++;
-      }
-      const o = this.options;
-      const trim =
-        o.trim === 'none'
-          ? ['', '']
-          : 'maxLen' in o.trim
-            ? ['MAXLEN', String(o.trim.maxLen)]
-            : ['MINID', String(Date.now() - o.trim.minAgeMs)];
-      const res = (await conn.runScript(
-        'spool-append',
-        [o.stream, `${o.ackPrefix}${w}`],
-        [String(o.ackTtlSeconds), ...trim, String(j - i), ...args],
-      )) as [number, number, string];
-      added += Number(res[0]);
-      skipped += Number(res[1]);
-      i = j;
-    }
-    return { added, skipped };
+  /**
+   * A batch is in Redis but no replica confirmed it: it goes to the spool
+   * too, each record with the id the primary gave it, so a replay into a
+   * new primary that lacks it puts it back under the same id.
+   */
+  #unconfirmed(recs: SpoolRecord[], r: { skipped: number; ids: string[] }): void {
+    // the script returns the ids of the added entries, in order; none was skipped on the direct path
+    if (r.skipped === 0 && r.ids.length === recs.length) recs.forEach((rec, k) => (rec.i = r.ids[k]));
+    this.#stats.unconfirmed += recs.length;
+    this.options.logger.warn(
+      { stream: this.options.stream, entries: recs.length, waitReplicas: this.#stats.waitReplicas },
+      'batch not confirmed by a replica in time; kept in the spool until it is',
+    );
+  }
+
+  /** Adds records with the exactly-once script (src/bus/spool-append.ts). */
+  async #add(conn: Connection, recs: ReadonlyArray<SpoolRecord>): Promise<AppendResult> {
+    const r = await appendOnce(conn, this.options, recs);
+    this.#stats.reassigned += r.reassigned;
+    return r;
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

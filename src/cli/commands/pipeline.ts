@@ -98,7 +98,8 @@ export function registerPipeline(program: Command): void {
             logger: log,
           });
           // the store is this command's: closed after the worker has finished its batch
-          return Object.assign(h, { stop: () => h.stop().finally(() => store.close()) });
+          const stopWorker = h.stop.bind(h);
+          return Object.assign(h, { stop: () => stopWorker().finally(() => store.close()) });
         } catch (err) {
           await store.close();
           throw err;
