@@ -1,55 +1,18 @@
 import { EventEmitter } from 'node:events';
 import { createClusterClient } from './cluster/client.js';
-import {
-  ClosedError,
-  ConfigError,
-  ConnectionError,
-  ReplyError,
-  TimeoutError,
-  VersionError,
-  toBusError,
-} from './errors.js';
+import { ClosedError, ConfigError, ConnectionError, ReplyError, TimeoutError, toBusError } from './errors.js';
 import type { BusScriptName } from './lua-scripts.js';
 import type { ConnectionOptions, RedisNode } from './options.js';
 import { backoffDelay, parseRedisUrl, redactUrl, resolveConnectionOptions } from './options.js';
+import type { ConnectionEvents, Health, RedisTopologyInfo, SwitchInfo } from './connection-types.js';
 import { makeClient, type ReconnectStrategy, type RedisClient } from './redis-client.js';
+import { checkServer, openClient } from './server-check.js';
 import { askPrimary, nodeAddress, parseReplicationInfo, SentinelWatcher } from './sentinel.js';
 
 export type { RedisClient } from './redis-client.js';
+export { compareVersions } from './server-check.js';
 
-/** `ready` serves commands; `reconnecting` queues them until the timeout. */
-export type Health = 'connecting' | 'ready' | 'reconnecting' | 'closed';
-
-/** A move to another primary (Sentinel failover): addresses only, never credentials. */
-export interface SwitchInfo {
-  from: string;
-  to: string;
-  reason: string;
-}
-
-/** Where a connection is and how often it moved: the `redis` field of a heartbeat. */
-export interface RedisTopologyInfo {
-  mode: 'single' | 'sentinel' | 'cluster';
-  /** `host:port` of the server commands go to now. */
-  primary: string;
-  /** Times the connection moved to another primary. */
-  switches: number;
-  /** ISO-8601 UTC of the last move, or null. */
-  lastSwitchAt: string | null;
-}
-
-export interface ConnectionEvents {
-  health: [state: Health, previous: Health];
-  /** A transport or health-check error, already mapped to the taxonomy. */
-  error: [err: Error];
-  /** Emitted after a reconnect became ready again (not on the first connect), and after a switch. */
-  reconnected: [];
-  /**
-   * The connection moved to another primary (a Sentinel failover): `client`
-   * is a new node-redis client now. Emitted before `reconnected`.
-   */
-  switched: [info: SwitchInfo];
-}
+export type { ConnectionEvents, Health, RedisTopologyInfo, SwitchInfo } from './connection-types.js';
 
 interface ClientState {
   ready: boolean;
@@ -143,26 +106,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /** Connects `client` within the connect timeout; destroys it and throws a bus error when it fails. */
-  async #open(client: RedisClient): Promise<void> {
+  #open(client: RedisClient): Promise<void> {
     const where = this.#node ? nodeAddress(this.#node) : redactUrl(this.options.url);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        client.connect(),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(new TimeoutError(`connect to ${where} did not finish within ${this.options.connectTimeoutMs} ms`)),
-            this.options.connectTimeoutMs,
-          );
-        }),
-      ]);
-    } catch (err) {
-      client.destroy();
-      throw toBusError(err, `connect to ${where}`);
-    } finally {
-      clearTimeout(timer);
-    }
+    return openClient(client, where, this.options.connectTimeoutMs);
   }
 
   #strategyFor(state: ClientState): ReconnectStrategy {
@@ -457,26 +403,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   async #checkServer(): Promise<void> {
-    const info = await this.run('INFO server', (c) => c.info('server'));
-    const m = /redis_version:([\d.]+)/.exec(info);
-    this.#serverVersion = m?.[1] ?? '0.0.0';
-    if (compareVersions(this.#serverVersion, this.options.minServerVersion) < 0) {
-      throw new VersionError(
-        `Redis ${this.#serverVersion} is older than the minimum supported ${this.options.minServerVersion}`,
-      );
-    }
-    try {
-      const cfg = await this.client.configGet('maxmemory-policy');
-      const policy = cfg['maxmemory-policy'];
-      if (policy && policy !== 'noeviction') {
-        this.options.logger.warn(
-          { policy },
-          'maxmemory-policy is not noeviction: Redis may silently evict stream and state keys',
-        );
-      }
-    } catch {
-      // CONFIG is often forbidden to least-privilege ACL users; nothing to check then.
-    }
+    this.#serverVersion = await checkServer(this.#client, this.options);
   }
 
   #startHealthCheck(): void {
@@ -497,15 +424,4 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }, this.options.healthCheckIntervalMs);
     this.#healthTimer.unref();
   }
-}
-
-/** Compares dotted versions numerically: -1, 0 or 1. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d < 0 ? -1 : 1;
-  }
-  return 0;
 }
