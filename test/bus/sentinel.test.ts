@@ -134,6 +134,11 @@ describe('a kill -9 of the primary', () => {
     );
     await waitFor(() => consumed.includes('2'), 'the consumer reading after the failover', 30_000);
     expect(consumed.filter((n) => n === '1')).toHaveLength(1);
+    // a group missing on the new primary (it never got it) is created again from 0 and reading goes on
+    await conn.run('XGROUP DESTROY', (c) => c.sendCommand(['XGROUP', 'DESTROY', `${p}s`, 'g']));
+    await conn.run('XADD', (c) => c.xAdd(`${p}s`, '*', { n: '3' }));
+    await waitFor(() => consumed.includes('3'), 'the consumer after its group was re-created', 30_000);
+    expect(consumed.filter((n) => n === '1')).toHaveLength(2);
     await consumer.stop();
     await sub.close();
     await conn.close();

@@ -216,7 +216,15 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
         const failures = ++this.#backoff.failures;
         this.#pendingDirty = true;
         this.options.logger.error({ err: e.message, code: e.code, failures }, 'consumer loop step failed');
-        if (e.message.includes('NOGROUP')) await ensureGroup(this.#conn, this.options).catch(() => undefined);
+        if (e.message.includes('NOGROUP')) {
+          // the group is gone (a failover to a replica that never had it, a deleted stream): create it again
+          // from the start of the stream, so nothing still in it is skipped (the handler's store de-duplicates)
+          this.options.logger.warn(
+            { stream: this.options.stream, group: this.options.group },
+            'group missing; re-creating it from 0',
+          );
+          await ensureGroup(this.#conn, { ...this.options, startId: '0' }).catch(() => undefined);
+        }
         if (!this.#stopping) {
           this.#setHealth('degraded');
           await this.#backoff.sleep(failures);
