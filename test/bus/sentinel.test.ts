@@ -1,15 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
-import { ConfigError, ConnectionError } from '../../src/bus/errors.js';
+import path from 'node:path';
+import { createClient } from 'redis';
+import { AuthError, ConfigError, ConnectionError } from '../../src/bus/errors.js';
 import { silentLogger } from '../../src/bus/log.js';
 import type { RedisNode } from '../../src/bus/options.js';
 import { askPrimary } from '../../src/bus/sentinel.js';
 import { StreamConsumer } from '../../src/bus/streams/consumer.js';
 import { Subscriber } from '../../src/bus/subscriber.js';
 import { freePort } from '../../src/ops/ports.js';
+import { RedisProcess } from '../../src/ops/redis-process.js';
 import { register } from '../support/cleanup.js';
 import { startSentinelTopology, type SentinelTopology } from '../support/redis-topology.js';
-import { randomPrefix } from '../support/tmp.js';
+import { randomPrefix, tempDir } from '../support/tmp.js';
 import { waitFor } from './helpers.js';
 
 let topo: SentinelTopology;
@@ -84,6 +87,63 @@ describe('discovering the primary through Sentinel', () => {
   });
 });
 
+describe('sentinels with a password', () => {
+  it('are asked with sentinelPassword; a wrong one is an AuthError that does not show it', async () => {
+    const primary = topo.nodes[0] as RedisProcess;
+    const guarded = await RedisProcess.start({
+      dir: path.join(tempDir(), 'sentinel'),
+      aof: false,
+      rdb: false,
+      sentinel: true,
+      extraConfig: ['requirepass s3ntinel-pw', `sentinel monitor ${topo.masterName} 127.0.0.1 ${primary.port} 2`],
+    });
+    register({ stop: () => guarded.kill(), killSync: () => undefined });
+    const node = [{ host: '127.0.0.1', port: guarded.port }];
+    const q = { sentinels: node, sentinelMaster: topo.masterName, connectTimeoutMs: 2000, logger: silentLogger };
+    expect(await askPrimary({ ...q, sentinelPassword: 's3ntinel-pw' })).toEqual({
+      host: '127.0.0.1',
+      port: primary.port,
+    });
+    const err = await askPrimary({ ...q, sentinelPassword: 'wrong-pw' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AuthError);
+    expect((err as AuthError).code).toBe('BUS_AUTH');
+    expect((err as Error).message).not.toContain('wrong-pw');
+    await guarded.kill();
+  });
+});
+
+describe('a switchover (SENTINEL FAILOVER): the old primary lives on as a replica', () => {
+  it('a connection that reconnects to the demoted server moves to the new primary and writes there', async () => {
+    const conn = await sentinelConn();
+    const key = `${randomPrefix()}k`;
+    const before = await topo.primary();
+    await conn.run('SET', (c) => c.set(key, '1'));
+    await conn.run('WAIT', (c) => c.sendCommand(['WAIT', '1', '5000']));
+    await conn.run('SENTINEL FAILOVER', async () => {
+      const s = createClient({ socket: { host: '127.0.0.1', port: topo.sentinels[0]?.port } });
+      await s.connect();
+      try {
+        return await s.sendCommand(['SENTINEL', 'FAILOVER', topo.masterName]);
+      } finally {
+        s.destroy();
+      }
+    });
+    const after = await topo.waitForFailover(before);
+    await waitFor(() => conn.switches === 1, 'the connection switched', 30_000);
+    expect(conn.topology.primary).toBe(`127.0.0.1:${after.port}`);
+    await waitFor(
+      async () => (await conn.run('SET', (c) => c.set(key, '2')).catch(() => null)) === 'OK',
+      'a write on the new primary',
+      30_000,
+    );
+    const direct = createClient({ socket: { host: after.host, port: after.port } });
+    await direct.connect();
+    expect(await direct.get(key)).toBe('2');
+    direct.destroy();
+    await conn.close();
+  }, 90_000);
+});
+
 describe('a kill -9 of the primary', () => {
   it('a publisher/subscriber and a stream consumer carry on on the new primary', async () => {
     const p = randomPrefix();
@@ -107,7 +167,12 @@ describe('a kill -9 of the primary', () => {
     await conn.run('XADD', (c) => c.xAdd(`${p}s`, '*', { n: '1' }));
     await waitFor(() => got.includes('before') && consumed.includes('1'), 'traffic before the failover', 20_000);
     // the group and entry 1 must be on the replica before the kill, as they would be after any WAIT
-    await conn.run('WAIT', (c) => c.sendCommand(['WAIT', '1', '5000']));
+    await waitFor(async () => (await conn.connectedReplicas()) === 1, 'a replica attached', 30_000);
+    await waitFor(
+      async () => Number(await conn.run('WAIT', (c) => c.sendCommand(['WAIT', '1', '1000']))) === 1,
+      'the replica confirming',
+      30_000,
+    );
 
     const old = await topo.killPrimary();
     const next = await topo.waitForFailover(old);
