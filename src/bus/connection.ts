@@ -241,7 +241,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#closing = true;
     clearInterval(this.#healthTimer);
     this.#watcher?.close();
-    await this.#following?.catch(() => undefined);
+    // a re-ask in progress is not awaited (it may wait on dead sentinels): a client it opens is dropped
     let timer: NodeJS.Timeout | undefined;
     try {
       // Pending replies get commandTimeoutMs to arrive; then the socket is dropped.

@@ -3,12 +3,13 @@ import path from 'node:path';
 import type { BreakerOptions } from './breaker.js';
 import { CircuitBreaker } from './breaker.js';
 import type { Connection } from './connection.js';
-import { ConfigError, ReplyError } from './errors.js';
+import { ConfigError } from './errors.js';
 import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
 import type { SpoolRecord } from './spool.js';
 import { SpoolFile } from './spool.js';
 import { appendOnce, type AppendResult } from './spool-append.js';
+import { ReplicaWait } from './replica-wait.js';
 import type { TrimPolicy } from './streams/producer.js';
 
 /** Where a {@link SpooledStreamWriter} writes and how it falls back. */
@@ -45,7 +46,7 @@ export interface SpooledStreamWriterOptions {
    * appended to the spool and replayed (exactly once) until it is, so a failover
    * to a replica that lacked it loses nothing.
    * @defaultValue `auto` — 1 when the primary has connected replicas (checked at
-   * open, attach, after each switch of primary and after an unconfirmed WAIT), else 0
+   * open, attach, after each switch of primary, after an unconfirmed WAIT and every 10 s), else 0
    */
   waitReplicas: number | 'auto';
   /** @defaultValue 1000 — how long one `WAIT` may take, ms. */
@@ -149,11 +150,12 @@ export class SpooledStreamWriter {
     reassigned: 0,
     waitReplicas: 0,
   };
+  readonly #wait: ReplicaWait;
   /** The connection's switch count when the oldest pending record was spooled. */
   #pendingSwitches = 0;
   readonly #onSwitch = (): void => {
     const conn = this.#conn;
-    if (conn) void this.#serial(() => this.#refreshWait(conn));
+    if (conn) void this.#serial(() => this.#wait.refresh(conn));
   };
 
   private constructor(conn: Connection | undefined, o: SpooledStreamWriterOptions, file: SpoolFile, pending: number) {
@@ -162,6 +164,7 @@ export class SpooledStreamWriter {
     this.#file = file;
     this.#stats.pending = pending;
     this.writerId = randomUUID();
+    this.#wait = new ReplicaWait(o);
     this.breaker = new CircuitBreaker({ name: `redis:${o.stream}`, logger: o.logger, ...o.breaker });
     if (o.useRedis) {
       this.#timer = setInterval(() => void this.#replayLoop(), o.replayIntervalMs);
@@ -210,48 +213,11 @@ export class SpooledStreamWriter {
     this.#conn = conn;
     this.#pendingSwitches = conn.switches;
     conn.on('switched', this.#onSwitch);
-    void this.#serial(() => this.#refreshWait(conn));
-  }
-
-  /** Settles how many replicas `WAIT` asks for (`auto`: 1 if the primary has any). */
-  async #refreshWait(conn: Connection): Promise<void> {
-    const o = this.options;
-    const n = o.waitReplicas === 'auto' ? Math.min(1, await conn.connectedReplicas()) : o.waitReplicas;
-    if (n !== this.#stats.waitReplicas) {
-      o.logger.info({ stream: o.stream, waitReplicas: n }, 'stream writes wait for replicas');
-      this.#stats.waitReplicas = n;
-    }
-  }
-
-  /**
-   * `WAIT n timeout` after an add: true when enough replicas confirmed it
-   * (or none is asked for). A refusal of WAIT itself (an ACL without it)
-   * stops the waiting, logged: the batch is then as durable as the primary.
-   */
-  async #confirmed(conn: Connection): Promise<boolean> {
-    const n = this.#stats.waitReplicas;
-    if (n <= 0) return true;
-    const o = this.options;
-    let got: number;
-    try {
-      got = Number(
-        await conn.run('WAIT', (c) => c.sendCommand(['WAIT', String(n), String(o.waitTimeoutMs)]), {
-          timeoutMs: o.waitTimeoutMs + conn.options.commandTimeoutMs,
-        }),
-      );
-    } catch (err) {
-      if (!(err instanceof ReplyError)) throw err;
-      this.#stats.waitReplicas = 0;
-      o.logger.error({ stream: o.stream, err: err.message }, 'WAIT refused; stream writes no longer wait for replicas');
-      return true;
-    }
-    if (got >= n) return true;
-    if (o.waitReplicas === 'auto') await this.#refreshWait(conn); // the replica may have gone
-    return false;
+    void this.#serial(() => this.#wait.refresh(conn));
   }
 
   get stats(): SpooledStreamStats {
-    return { ...this.#stats, spoolBytes: this.#file.size };
+    return { ...this.#stats, spoolBytes: this.#file.size, waitReplicas: this.#wait.replicas };
   }
 
   /** Path of the spool file. */
@@ -281,7 +247,7 @@ export class SpooledStreamWriter {
             this.breaker.success();
             this.#stats.direct += r.added;
             this.#stats.duplicatesSkipped += r.skipped;
-            if (await this.#confirmed(conn)) return 'redis';
+            if (await this.#wait.confirmed(conn)) return 'redis';
             this.#unconfirmed(recs, r);
           } catch (err) {
             if (added) this.#unconfirmed(recs, added);
@@ -368,7 +334,7 @@ export class SpooledStreamWriter {
         if (conn.switches !== this.#pendingSwitches) this.#stats.replayedAfterSwitch += r.added;
         this.breaker.success();
         // the spool lets go of records only once a replica holds them too
-        if (!(await this.#confirmed(conn))) return false;
+        if (!(await this.#wait.confirmed(conn))) return false;
       }
       this.breaker.success();
     } catch (err) {
@@ -402,7 +368,7 @@ export class SpooledStreamWriter {
     if (r.skipped === 0 && r.ids.length === recs.length) recs.forEach((rec, k) => (rec.i = r.ids[k]));
     this.#stats.unconfirmed += recs.length;
     this.options.logger.warn(
-      { stream: this.options.stream, entries: recs.length, waitReplicas: this.#stats.waitReplicas },
+      { stream: this.options.stream, entries: recs.length, waitReplicas: this.#wait.replicas },
       'batch not confirmed by a replica in time; kept in the spool until it is',
     );
   }

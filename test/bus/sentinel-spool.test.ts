@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/bus/errors.js';
 import { SpooledStreamWriter } from '../../src/bus/spooled-stream.js';
+import { scannerEnv } from '../../src/config/scanner.js';
 import { register } from '../support/cleanup.js';
 import { FaultProxy } from '../support/proxy.js';
 import { startRedis } from '../support/redis.js';
@@ -28,6 +30,20 @@ async function pair(viaProxy = false) {
 const fields = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ n: String(from + i) }));
 
 describe('WAIT-confirmed spool', () => {
+  it('takes waitReplicas auto or a count, from options and from the scanner environment; refuses the rest', async () => {
+    const bad = SpooledStreamWriter.open(undefined, { stream: 's', dir: tempDir(), waitReplicas: -1 });
+    await expect(bad).rejects.toBeInstanceOf(ConfigError);
+    await expect(
+      SpooledStreamWriter.open(undefined, { stream: 's', dir: tempDir(), waitTimeoutMs: 0 }),
+    ).rejects.toThrow(/waitTimeoutMs/);
+    expect(scannerEnv({})).toMatchObject({ waitReplicas: 'auto', waitTimeoutMs: 1000 });
+    expect(scannerEnv({ CANOPY_SCANNER_WAIT_REPLICAS: '2', CANOPY_SCANNER_WAIT_TIMEOUT_MS: '250' })).toMatchObject({
+      waitReplicas: 2,
+      waitTimeoutMs: 250,
+    });
+    expect(() => scannerEnv({ CANOPY_SCANNER_WAIT_REPLICAS: 'some' })).toThrow(ConfigError);
+  });
+
   it('waits for 1 replica when the primary has one; a batch it does not confirm stays spooled until it does', async () => {
     const { replica, conn } = await pair();
     const stream = `${randomPrefix()}s`;
