@@ -92,7 +92,10 @@ export interface SpooledStreamStats {
   spoolFull: boolean;
   /** Entries added directly that no replica confirmed in time: kept in the spool until one does. */
   unconfirmed: number;
-  /** Entries the replay added to a new primary after a switch (the old one had them, its replica not). */
+  /**
+   * Entries the replay added after the connection moved to another primary: spooled during the
+   * outage, or added to the old primary but not confirmed by its replica before it died.
+   */
   replayedAfterSwitch: number;
   /**
    * Replayed entries that could not keep the id an earlier primary gave them (the stream had moved
