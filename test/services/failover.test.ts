@@ -87,8 +87,17 @@ describe('Sentinel failover under load', () => {
     const scanner = spawnCli(['scanner', '--source', `replay:${log}@${SPEED}`], env);
     const rows = () => count(dbPath, 'SELECT COUNT(*) AS n FROM can_messages');
 
-    // kill the primary once a good part of the frames went through, while the rest still flow
-    await until('frames stored before the kill', () => rows() >= N / 5, 90_000);
+    // kill the primary once the scanner sent a fifth of the capture (the rest still flows for seconds)
+    // and the worker is storing
+    const first = createClient({ socket: { host: '127.0.0.1', port: topo.nodes[0]?.port } });
+    first.on('error', () => undefined);
+    await first.connect();
+    await until(
+      'frames flowing before the kill',
+      async () => Number(await first.xLen('can:raw')) >= N / 5 && rows() > 0,
+      90_000,
+    );
+    first.destroy();
     const killedAt = Date.now();
     const old = await topo.killPrimary();
     const stored = rows();
