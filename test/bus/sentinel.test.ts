@@ -5,7 +5,7 @@ import { createClient } from 'redis';
 import { AuthError, ConfigError, ConnectionError } from '../../src/bus/errors.js';
 import { silentLogger } from '../../src/bus/log.js';
 import type { RedisNode } from '../../src/bus/options.js';
-import { askPrimary } from '../../src/bus/sentinel.js';
+import { askPrimary, nodeAddress, parseReplicationInfo } from '../../src/bus/sentinel.js';
 import { StreamConsumer } from '../../src/bus/streams/consumer.js';
 import { Subscriber } from '../../src/bus/subscriber.js';
 import { freePort } from '../../src/ops/ports.js';
@@ -42,6 +42,31 @@ async function sentinelConn(extra: Partial<Parameters<typeof Connection.connect>
   register({ stop: () => conn.close(), killSync: () => conn.client.destroy() });
   return conn;
 }
+
+describe('topology reports (pure and single server)', () => {
+  it('reads the role and connected replicas from INFO replication; formats addresses', () => {
+    expect(parseReplicationInfo('# Replication\r\nrole:master\r\nconnected_slaves:2\r\n')).toEqual({
+      role: 'master',
+      replicas: 2,
+    });
+    expect(parseReplicationInfo('role:slave\r\nconnected_slaves:0\r\n')).toEqual({ role: 'slave', replicas: 0 });
+    expect(parseReplicationInfo('')).toEqual({ role: 'unknown', replicas: 0 });
+    expect(nodeAddress({ host: '::1', port: 26379 })).toBe('[::1]:26379');
+  });
+
+  it('a single server (REDIS_URL only) reports its URL host:port and never switches', async () => {
+    const primary = topo.nodes[0] as RedisProcess;
+    const conn = await Connection.connect({ url: `redis://127.0.0.1:${primary.port}`, healthCheckIntervalMs: 0 });
+    expect(conn.topology).toEqual({
+      mode: 'single',
+      primary: `127.0.0.1:${primary.port}`,
+      switches: 0,
+      lastSwitchAt: null,
+    });
+    expect(await conn.connectedReplicas()).toBe(1);
+    await conn.close();
+  });
+});
 
 describe('discovering the primary through Sentinel', () => {
   it('asks the sentinels in order and skips one that is down', async () => {
