@@ -44,7 +44,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #serverVersion = '';
   #switches = 0;
   #lastSwitchAt: number | undefined;
-  #replicas = 0;
   #following: Promise<void> | undefined;
   #watcher: SentinelWatcher | undefined;
 
@@ -82,7 +81,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     conn.#wire(client);
     try {
       await conn.#open(client);
-      if (conn.#node) conn.#replicas = await conn.#primaryRole(client, conn.#node);
+      if (conn.#node) await conn.#checkPrimary(client, conn.#node);
     } catch (err) {
       conn.#closing = true;
       client.destroy();
@@ -106,8 +105,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /** Connects `client` within the connect timeout; destroys it and throws a bus error when it fails. */
-  #open(client: RedisClient): Promise<void> {
-    const where = this.#node ? nodeAddress(this.#node) : redactUrl(this.options.url);
+  #open(client: RedisClient, node = this.#node): Promise<void> {
+    const where = node ? nodeAddress(node) : redactUrl(this.options.url);
     return openClient(client, where, this.options.connectTimeoutMs);
   }
 
@@ -171,11 +170,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   async connectedReplicas(): Promise<number> {
     try {
       const info = await this.run('INFO replication', (c) => c.info('replication'));
-      this.#replicas = parseReplicationInfo(info).replicas;
+      return parseReplicationInfo(info).replicas;
     } catch {
-      this.#replicas = 0;
+      return 0;
     }
-    return this.#replicas;
   }
 
   /** A new connection with the same options (and any overrides). */
@@ -324,12 +322,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const fresh = makeClient(this.options, this.#strategyFor(state), to);
     const previous = this.#node;
     this.#wire(fresh);
-    this.#node = to;
     try {
-      await this.#open(fresh);
-      this.#replicas = await this.#primaryRole(fresh, to);
+      await this.#open(fresh, to);
+      await this.#checkPrimary(fresh, to);
     } catch (err) {
-      this.#node = previous;
       if (fresh.isOpen) fresh.destroy();
       throw err;
     }
@@ -340,6 +336,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     state.ready = true;
     const old = this.#client;
     this.#client = fresh;
+    this.#node = to;
     this.#switches++;
     this.#lastSwitchAt = Date.now();
     try {
@@ -354,19 +351,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.emit('reconnected');
   }
 
-  /** Checks (`INFO replication`) that `client` talks to a primary; returns its connected replicas. */
-  async #primaryRole(client: RedisClient, node: RedisNode): Promise<number> {
+  /** Checks (`INFO replication`) that `client` talks to a primary. */
+  async #checkPrimary(client: RedisClient, node: RedisNode): Promise<void> {
     let info: string;
     try {
       info = await client.info('replication');
     } catch (err) {
       throw toBusError(err, 'INFO replication');
     }
-    const { role, replicas } = parseReplicationInfo(info);
+    const { role } = parseReplicationInfo(info);
     if (role !== 'master') {
       throw new ConnectionError(`the sentinels named ${nodeAddress(node)} but it is a ${role}, not a primary`);
     }
-    return replicas;
   }
 
   /**
