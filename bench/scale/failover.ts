@@ -164,6 +164,9 @@ export async function measure(): Promise<Record<string, number>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canopy-bench-failover-'));
   const servers: RedisProcess[] = [];
   const children: ChildProcess[] = [];
+  // the in-process scanner's fabric files (if it ever needs them) go to the temp dir too
+  const savedDataDir = process.env.CANOPY_DATA_DIR;
+  process.env.CANOPY_DATA_DIR = dir;
   try {
     const figures = await failoverRun(dir, servers, children);
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -181,6 +184,8 @@ export async function measure(): Promise<Record<string, number>> {
       scanner_wait_cost_pct: Math.round((1 - wait1 / wait0) * 1000) / 10,
     };
   } finally {
+    if (savedDataDir === undefined) delete process.env.CANOPY_DATA_DIR;
+    else process.env.CANOPY_DATA_DIR = savedDataDir;
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await Promise.allSettled(servers.map((s) => s.kill()));
     fs.rmSync(dir, { recursive: true, force: true });
