@@ -17,6 +17,12 @@ export interface SentinelTopologyOptions {
   dir: string;
   /** @defaultValue none — called with each server as it starts (e.g. to register its cleanup). */
   onStart: ((rp: RedisProcess) => void) | undefined;
+  /**
+   * @defaultValue none (replicas connect to the primary's port) — given the primary's port, the port
+   * the replicas connect to instead: a test puts a proxy in the replication link there, to hold
+   * back what the replicas receive.
+   */
+  replicaLink: ((primaryPort: number) => Promise<number>) | undefined;
 }
 
 const DEFAULTS: Omit<SentinelTopologyOptions, 'dir'> = {
@@ -25,6 +31,7 @@ const DEFAULTS: Omit<SentinelTopologyOptions, 'dir'> = {
   failoverTimeoutMs: 3000,
   replicas: 1,
   onStart: undefined,
+  replicaLink: undefined,
 };
 
 /** A primary, its replica(s) and three sentinels on loopback ports in a temp dir. */
@@ -102,13 +109,14 @@ export async function startSentinelTopology(
   const base = { aof: false, rdb: false };
   const primary = track(await RedisProcess.start({ ...base, dir: path.join(root, 'node0') }));
   const nodes = [primary];
+  const linkPort = o.replicaLink ? await o.replicaLink(primary.port) : primary.port;
   for (let i = 1; i <= o.replicas; i++) {
     nodes.push(
       track(
         await RedisProcess.start({
           ...base,
           dir: path.join(root, `node${i}`),
-          extraConfig: [`replicaof 127.0.0.1 ${primary.port}`],
+          extraConfig: [`replicaof 127.0.0.1 ${linkPort}`],
         }),
       ),
     );
