@@ -15,7 +15,7 @@ export interface AppendResult {
   skipped: number;
   /** Entries replayed under a new id because the stream had moved past the one they had. */
   reassigned: number;
-  /** Stream ids of the added entries, in order. */
+  /** One per record, in order: the stream id it was added under, or `''` when it was skipped. */
   ids: string[];
 }
 

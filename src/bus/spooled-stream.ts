@@ -154,6 +154,12 @@ export class SpooledStreamWriter {
     waitReplicas: 0,
   };
   readonly #wait: ReplicaWait;
+  /**
+   * Ids the replay gave records not yet confirmed by a replica (at most a chunk): kept in memory, so a
+   * replay into a new primary puts them back under the same ids (records added directly and not
+   * confirmed carry theirs in the spool file).
+   */
+  readonly #replayIds = new Map<string, string>();
   /** The connection's switch count when the oldest pending record was spooled. */
   #pendingSwitches = 0;
   readonly #onSwitch = (): void => {
@@ -331,13 +337,19 @@ export class SpooledStreamWriter {
     this.#stats.corrupt += chunk.corrupt;
     try {
       if (chunk.records.length > 0) {
+        // records this replay added before without a replica confirming them keep the ids they got
+        for (const rec of chunk.records) rec.i ??= this.#replayIds.get(`${rec.w}:${rec.q}`);
         const r = await this.#add(conn, chunk.records);
+        chunk.records.forEach((rec, k) => {
+          if (r.ids[k]) this.#replayIds.set(`${rec.w}:${rec.q}`, r.ids[k] as string);
+        });
         this.#stats.replayed += r.added;
         this.#stats.duplicatesSkipped += r.skipped;
         if (conn.switches !== this.#pendingSwitches) this.#stats.replayedAfterSwitch += r.added;
         this.breaker.success();
         // the spool lets go of records only once a replica holds them too
         if (!(await this.#wait.confirmed(conn))) return false;
+        for (const rec of chunk.records) this.#replayIds.delete(`${rec.w}:${rec.q}`);
       }
       this.breaker.success();
     } catch (err) {
@@ -367,8 +379,9 @@ export class SpooledStreamWriter {
    * new primary that lacks it puts it back under the same id.
    */
   #unconfirmed(recs: SpoolRecord[], r: { skipped: number; ids: string[] }): void {
-    // the script returns the ids of the added entries, in order; none was skipped on the direct path
-    if (r.skipped === 0 && r.ids.length === recs.length) recs.forEach((rec, k) => (rec.i = r.ids[k]));
+    recs.forEach((rec, k) => {
+      if (r.ids[k]) rec.i = r.ids[k];
+    });
     this.#stats.unconfirmed += recs.length;
     this.options.logger.warn(
       { stream: this.options.stream, entries: recs.length, waitReplicas: this.#wait.replicas },

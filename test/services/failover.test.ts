@@ -119,7 +119,9 @@ describe('Sentinel failover under load', () => {
       'a batch on the primary only, stored by the worker',
       async () => {
         const onPrimary = Number(await first.xLen('can:raw'));
-        return onPrimary > Number(await replica.xLen('can:raw')) && rows() >= onPrimary;
+        const onReplica = Number(await replica.xLen('can:raw'));
+        if (process.env.DEBUG_FAILOVER) console.log(onPrimary, onReplica, rows());
+        return onPrimary > onReplica && rows() >= onPrimary;
       },
       60_000,
     );

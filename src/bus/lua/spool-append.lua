@@ -11,7 +11,7 @@
 -- an earlier primary gave it (a failover lost it before a replica had it) keeps that id when it
 -- is still above the stream's last id, so a reader that saw it there recognises it; else it gets
 -- a new id and is counted as reassigned.
--- Returns {added, skipped, ack, reassigned, {ids of the added entries}}.
+-- Returns {added, skipped, ack, reassigned, ids}: ids has one item per entry, its stream id or '' when skipped.
 local acked = tonumber(redis.call('GET', KEYS[2]) or '0')
 local n = tonumber(ARGV[4])
 local i = 5
@@ -50,6 +50,7 @@ for _ = 1, n do
     added = added + 1
     if seq > top then top = seq end
   else
+    ids[#ids + 1] = ''
     skipped = skipped + 1
   end
   i = i + 2 * k
