@@ -90,7 +90,7 @@ export interface SpooledStreamStats {
   spoolBytes: number;
   /** True while batches are being dropped (the spool is full and Redis unreachable). */
   spoolFull: boolean;
-  /** Entries added directly that no replica confirmed in time: kept in the spool until one does. */
+  /** Entries added (directly or by the replay) that no replica confirmed in time: kept in the spool until one does. */
   unconfirmed: number;
   /**
    * Entries the replay added after the connection moved to another primary: spooled during the
@@ -348,7 +348,10 @@ export class SpooledStreamWriter {
         if (conn.switches !== this.#pendingSwitches) this.#stats.replayedAfterSwitch += r.added;
         this.breaker.success();
         // the spool lets go of records only once a replica holds them too
-        if (!(await this.#wait.confirmed(conn))) return false;
+        if (!(await this.#wait.confirmed(conn))) {
+          this.#stats.unconfirmed += r.added;
+          return false;
+        }
         for (const rec of chunk.records) this.#replayIds.delete(`${rec.w}:${rec.q}`);
       }
       this.breaker.success();
