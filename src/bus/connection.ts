@@ -1,39 +1,21 @@
 import { EventEmitter } from 'node:events';
-import { createClient } from 'redis';
-import { ClosedError, ConnectionError, TimeoutError, VersionError, toBusError } from './errors.js';
 import { createClusterClient } from './cluster/client.js';
-import { busScripts, type BusScriptName } from './lua-scripts.js';
-import type { ConnectionOptions } from './options.js';
+import { ClosedError, ConfigError, ConnectionError, ReplyError, TimeoutError, toBusError } from './errors.js';
+import type { BusScriptName } from './lua-scripts.js';
+import type { ConnectionOptions, RedisNode } from './options.js';
 import { backoffDelay, parseRedisUrl, redactUrl, resolveConnectionOptions } from './options.js';
+import type { ConnectionEvents, Health, RedisTopologyInfo, SwitchInfo } from './connection-types.js';
+import { makeClient, type ReconnectStrategy, type RedisClient } from './redis-client.js';
+import { checkServer, openClient } from './server-check.js';
+import { askPrimary, nodeAddress, parseReplicationInfo, SentinelWatcher } from './sentinel.js';
 
-function makeClient(o: ConnectionOptions, strategy: (retries: number, cause: Error) => false | Error | number) {
-  const u = parseRedisUrl(o.url);
-  return createClient({
-    url: o.url,
-    database: o.db,
-    name: o.clientName,
-    commandOptions: { timeout: o.commandTimeoutMs },
-    scripts: busScripts(),
-    socket: {
-      connectTimeout: o.connectTimeoutMs,
-      ...(u.tls ? { tls: true as const } : {}),
-      reconnectStrategy: strategy,
-    },
-  });
-}
+export type { RedisClient } from './redis-client.js';
+export { compareVersions } from './server-check.js';
 
-/** The underlying node-redis client (RESP3, default type mapping). */
-export type RedisClient = ReturnType<typeof makeClient>;
+export type { ConnectionEvents, Health, RedisTopologyInfo, SwitchInfo } from './connection-types.js';
 
-/** `ready` serves commands; `reconnecting` queues them until the timeout. */
-export type Health = 'connecting' | 'ready' | 'reconnecting' | 'closed';
-
-export interface ConnectionEvents {
-  health: [state: Health, previous: Health];
-  /** A transport or health-check error, already mapped to the taxonomy. */
-  error: [err: Error];
-  /** Emitted after a reconnect became ready again (not on the first connect). */
-  reconnected: [];
+interface ClientState {
+  ready: boolean;
 }
 
 /**
@@ -41,63 +23,72 @@ export interface ConnectionEvents {
  * backoff with jitter, a periodic health check, typed errors, and an
  * explicit {@link Connection.close}. Subscribers and blocking readers need
  * their own connection: use {@link Connection.duplicate}.
+ *
+ * With `sentinels`, the primary is found through Sentinel and followed
+ * through a failover: on `+switch-master`, on every reconnect attempt and
+ * on a READONLY reply the sentinels are asked again, and when the primary
+ * moved the connection swaps in a client on the new one (`switched`, then
+ * `reconnected`). Commands in flight on the old client fail with a
+ * {@link ConnectionError}; callers retry through {@link run}.
  */
 export class Connection extends EventEmitter<ConnectionEvents> {
   readonly options: ConnectionOptions;
-  readonly client: RedisClient;
+  #client!: RedisClient;
+  /** The primary in Sentinel mode. */
+  #node: RedisNode | undefined;
   #health: Health = 'connecting';
   #everReady = false;
   #closing = false;
   #forcing = false;
   #healthTimer: NodeJS.Timeout | undefined;
   #serverVersion = '';
+  #switches = 0;
+  #lastSwitchAt: number | undefined;
+  #following: Promise<void> | undefined;
+  #watcher: SentinelWatcher | undefined;
 
-  private constructor(options: ConnectionOptions, client: RedisClient) {
+  private constructor(options: ConnectionOptions) {
     super();
     this.options = options;
-    this.client = client;
+  }
+
+  /** The node-redis client commands go to now (another one after a Sentinel switch). */
+  get client(): RedisClient {
+    return this.#client;
   }
 
   /**
    * Connects, checks the server version and persistence policy, and starts
    * the health check. The first connect is not retried: it fails with a
-   * {@link ConnectionError}, {@link AuthError} or {@link TimeoutError}.
+   * {@link ConnectionError}, {@link AuthError} or {@link TimeoutError}
+   * (with sentinels: {@link ConfigError} when they know no such master).
    */
   static async connect(opts: Partial<ConnectionOptions> = {}): Promise<Connection> {
     const o = resolveConnectionOptions(opts);
-    const ref: { conn?: Connection } = {};
-    const strategy = (retries: number, cause: Error): false | Error | number => {
-      const c = ref.conn;
-      if (!c || !c.#everReady || c.#closing) return false;
-      if (retries >= o.reconnectMaxAttempts) {
-        return new ConnectionError(`gave up after ${retries} reconnect attempts`, { cause });
-      }
-      return backoffDelay(retries + 1, o.reconnectBaseMs, o.reconnectMaxMs);
-    };
-    const client = o.clusterNodes.length > 0 ? createClusterClient(o, strategy) : makeClient(o, strategy);
-    const conn = new Connection(o, client);
-    ref.conn = conn;
-    conn.#wire();
-    const where = redactUrl(o.url);
-    let timer: NodeJS.Timeout | undefined;
+    if (o.sentinels.length > 0 && o.clusterNodes.length > 0) {
+      throw new ConfigError('sentinels and clusterNodes exclude each other');
+    }
+    const conn = new Connection(o);
+    const state: ClientState = { ready: false };
+    const strategy = conn.#strategyFor(state);
+    let client: RedisClient;
+    if (o.clusterNodes.length > 0) client = createClusterClient(o, strategy);
+    else if (o.sentinels.length > 0) {
+      conn.#node = await askPrimary(o);
+      client = makeClient(o, strategy, conn.#node);
+    } else client = makeClient(o, strategy);
+    conn.#client = client;
+    conn.#wire(client);
     try {
-      await Promise.race([
-        client.connect(),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new TimeoutError(`connect to ${where} did not finish within ${o.connectTimeoutMs} ms`)),
-            o.connectTimeoutMs,
-          );
-        }),
-      ]);
+      await conn.#open(client);
+      if (conn.#node) await conn.#checkPrimary(client, conn.#node);
     } catch (err) {
       conn.#closing = true;
       client.destroy();
       conn.#setHealth('closed');
-      throw toBusError(err, `connect to ${where}`);
-    } finally {
-      clearTimeout(timer);
+      throw err;
     }
+    state.ready = true;
     conn.#everReady = true;
     conn.#setHealth('ready');
     try {
@@ -106,8 +97,30 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       await conn.close();
       throw err;
     }
+    if (o.sentinels.length > 0) {
+      conn.#watcher = new SentinelWatcher(o, (to) => void conn.#follow('+switch-master', to));
+    }
     conn.#startHealthCheck();
     return conn;
+  }
+
+  /** Connects `client` within the connect timeout; destroys it and throws a bus error when it fails. */
+  #open(client: RedisClient, node = this.#node): Promise<void> {
+    const where = node ? nodeAddress(node) : redactUrl(this.options.url);
+    return openClient(client, where, this.options.connectTimeoutMs);
+  }
+
+  #strategyFor(state: ClientState): ReconnectStrategy {
+    const o = this.options;
+    return (retries, cause) => {
+      if (!state.ready || !this.#everReady || this.#closing) return false;
+      if (retries >= o.reconnectMaxAttempts) {
+        return new ConnectionError(`gave up after ${retries} reconnect attempts`, { cause });
+      }
+      // the safety net of following a failover: ask the sentinels on every attempt
+      if (o.sentinels.length > 0) void this.#follow('reconnect');
+      return backoffDelay(retries + 1, o.reconnectBaseMs, o.reconnectMaxMs);
+    };
   }
 
   get health(): Health {
@@ -121,6 +134,46 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** `redis_version` from INFO, e.g. `7.0.15`. */
   get serverVersion(): string {
     return this.#serverVersion;
+  }
+
+  /** Where commands go now, how often the connection moved, and when it last did. */
+  get topology(): RedisTopologyInfo {
+    const o = this.options;
+    let primary: string;
+    if (this.#node) primary = nodeAddress(this.#node);
+    else {
+      const u = parseRedisUrl(o.url);
+      primary = nodeAddress({ host: u.host, port: u.port });
+    }
+    return {
+      mode: o.clusterNodes.length > 0 ? 'cluster' : o.sentinels.length > 0 ? 'sentinel' : 'single',
+      primary,
+      switches: this.#switches,
+      lastSwitchAt: this.#lastSwitchAt === undefined ? null : new Date(this.#lastSwitchAt).toISOString(),
+    };
+  }
+
+  /** Times the connection moved to another primary. */
+  get switches(): number {
+    return this.#switches;
+  }
+
+  /** Unix ms of the last move to another primary, if any. */
+  get lastSwitchAt(): number | undefined {
+    return this.#lastSwitchAt;
+  }
+
+  /**
+   * Replicas connected to the server now (`INFO replication`); 0 on a
+   * replica or when the command fails.
+   */
+  async connectedReplicas(): Promise<number> {
+    try {
+      const info = await this.run('INFO replication', (c) => c.info('replication'));
+      return parseReplicationInfo(info).replicas;
+    } catch {
+      return 0;
+    }
   }
 
   /** A new connection with the same options (and any overrides). */
@@ -142,8 +195,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.#health === 'closed') throw new ClosedError(`${context}: connection is closed`);
     const timeoutMs = opts.timeoutMs ?? this.options.commandTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
+    const client = this.#client;
     try {
-      const work = fn(this.client);
+      const work = fn(client);
       if (!(timeoutMs > 0)) return await work;
       return await Promise.race([
         work,
@@ -155,7 +209,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         }),
       ]);
     } catch (err) {
-      throw toBusError(err, context);
+      const e = toBusError(err, context);
+      if (this.options.sentinels.length > 0 && !this.#closing) {
+        // the old client was retired by a switch: a transport failure, retried on the new primary
+        if (client !== this.#client && e instanceof ClosedError) {
+          throw new ConnectionError(`${context}: the primary moved; retry`, { cause: err });
+        }
+        // a demoted primary answers writes with READONLY: ask the sentinels where the primary is now
+        if (e instanceof ReplyError && serverReply(err).startsWith('READONLY')) void this.#follow('READONLY');
+      }
+      throw e;
     } finally {
       clearTimeout(timer);
     }
@@ -175,6 +238,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.#health === 'closed') return;
     this.#closing = true;
     clearInterval(this.#healthTimer);
+    this.#watcher?.close();
+    // a re-ask in progress is not awaited (it may wait on dead sentinels): a client it opens is dropped
     let timer: NodeJS.Timeout | undefined;
     try {
       // Pending replies get commandTimeoutMs to arrive; then the socket is dropped.
@@ -194,24 +259,110 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#setHealth('closed');
   }
 
-  #wire(): void {
-    this.client.on('error', (err: unknown) => {
-      if (this.#closing) return;
-      this.emit('error', toBusError(err, 'redis'));
+  #wire(client: RedisClient): void {
+    const current = () => client === this.#client && !this.#closing;
+    client.on('error', (err: unknown) => {
+      if (current()) this.emit('error', toBusError(err, 'redis'));
     });
-    this.client.on('reconnecting', () => {
-      if (!this.#closing) this.#setHealth('reconnecting');
+    client.on('reconnecting', () => {
+      if (current()) this.#setHealth('reconnecting');
     });
-    this.client.on('ready', () => {
-      if (!this.#everReady || this.#closing) return;
+    client.on('ready', () => {
+      if (!this.#everReady || !current()) return;
       const was = this.#health;
       this.#setHealth('ready');
       if (was !== 'ready') this.emit('reconnected');
+      // back on the same address: is it still the primary?
+      if (this.#node) void this.#follow('reconnected');
     });
-    this.client.on('end', () => {
-      if (this.#closing || this.#forcing) return;
+    client.on('end', () => {
+      if (!current() || this.#forcing) return;
       this.#setHealth('closed');
     });
+  }
+
+  /**
+   * Asks the sentinels where the primary is (or takes the address a
+   * `+switch-master` gave) and moves there when it is not where this
+   * connection is, or when the server here is no longer a primary. One
+   * at a time; failures are emitted as `error` and retried by the next call.
+   */
+  #follow(reason: string, hint?: RedisNode): Promise<void> {
+    if (!this.#node || this.#closing) return Promise.resolve();
+    // a sentinel's announcement arriving during a re-ask is followed right after it
+    if (this.#following && hint) return this.#following.then(() => this.#follow(reason, hint));
+    this.#following ??= this.#doFollow(reason, hint)
+      .catch((err: unknown) => {
+        if (!this.#closing) this.emit('error', toBusError(err, `following the primary (${reason})`));
+      })
+      .finally(() => {
+        this.#following = undefined;
+      });
+    return this.#following;
+  }
+
+  async #doFollow(reason: string, hint?: RedisNode): Promise<void> {
+    const to = hint ?? (await askPrimary(this.options));
+    if (this.#closing) return;
+    const here = this.#node as RedisNode;
+    if (to.host === here.host && to.port === here.port) {
+      if (reason !== 'READONLY' && reason !== 'reconnected') return;
+      // same address but a READONLY reply or a reconnect: make sure it still is the primary
+      const info = await this.run('INFO replication', (c) => c.info('replication')).catch(() => '');
+      const { role } = parseReplicationInfo(info);
+      if (role === 'master' || role === 'unknown') return;
+      throw new ConnectionError(`${nodeAddress(here)} is a ${role} now; waiting for the sentinels to name a primary`);
+    }
+    await this.#switchTo(to, reason);
+  }
+
+  /** Connects a client to `to`, checks it is a primary, and swaps it in for the current one. */
+  async #switchTo(to: RedisNode, reason: string): Promise<void> {
+    const state: ClientState = { ready: false };
+    const fresh = makeClient(this.options, this.#strategyFor(state), to);
+    const previous = this.#node;
+    this.#wire(fresh);
+    try {
+      await this.#open(fresh, to);
+      await this.#checkPrimary(fresh, to);
+    } catch (err) {
+      if (fresh.isOpen) fresh.destroy();
+      throw err;
+    }
+    if (this.#closing) {
+      fresh.destroy();
+      return;
+    }
+    state.ready = true;
+    const old = this.#client;
+    this.#client = fresh;
+    this.#node = to;
+    this.#switches++;
+    this.#lastSwitchAt = Date.now();
+    try {
+      old.destroy();
+    } catch {
+      // already closed
+    }
+    const info: SwitchInfo = { from: previous ? nodeAddress(previous) : '?', to: nodeAddress(to), reason };
+    this.options.logger.info({ ...info, switches: this.#switches }, 'redis primary switched');
+    this.emit('switched', info);
+    this.#setHealth('ready');
+    this.emit('reconnected');
+  }
+
+  /** Checks (`INFO replication`) that `client` talks to a primary. */
+  async #checkPrimary(client: RedisClient, node: RedisNode): Promise<void> {
+    let info: string;
+    try {
+      info = await client.info('replication');
+    } catch (err) {
+      throw toBusError(err, 'INFO replication');
+    }
+    const { role } = parseReplicationInfo(info);
+    if (role !== 'master') {
+      throw new ConnectionError(`the sentinels named ${nodeAddress(node)} but it is a ${role}, not a primary`);
+    }
   }
 
   /**
@@ -221,6 +372,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   async #forceReconnect(): Promise<void> {
     if (this.#forcing || this.#closing) return;
+    if (this.#node) {
+      const before = this.#switches;
+      await this.#follow('stalled');
+      if (this.#switches !== before) return;
+    }
     this.#forcing = true;
     this.options.logger.warn({}, 'redis stopped answering; reconnecting');
     this.#setHealth('reconnecting');
@@ -243,26 +399,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   async #checkServer(): Promise<void> {
-    const info = await this.run('INFO server', (c) => c.info('server'));
-    const m = /redis_version:([\d.]+)/.exec(info);
-    this.#serverVersion = m?.[1] ?? '0.0.0';
-    if (compareVersions(this.#serverVersion, this.options.minServerVersion) < 0) {
-      throw new VersionError(
-        `Redis ${this.#serverVersion} is older than the minimum supported ${this.options.minServerVersion}`,
-      );
-    }
-    try {
-      const cfg = await this.client.configGet('maxmemory-policy');
-      const policy = cfg['maxmemory-policy'];
-      if (policy && policy !== 'noeviction') {
-        this.options.logger.warn(
-          { policy },
-          'maxmemory-policy is not noeviction: Redis may silently evict stream and state keys',
-        );
-      }
-    } catch {
-      // CONFIG is often forbidden to least-privilege ACL users; nothing to check then.
-    }
+    this.#serverVersion = await checkServer(this.#client, this.options);
   }
 
   #startHealthCheck(): void {
@@ -285,13 +422,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 }
 
-/** Compares dotted versions numerically: -1, 0 or 1. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d < 0 ? -1 : 1;
-  }
-  return 0;
+/** The server's own error text (the message of what node-redis threw, before any context was added). */
+function serverReply(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

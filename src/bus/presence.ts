@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import type { Connection } from './connection.js';
+import type { RedisTopologyInfo } from './connection-types.js';
 import { ClosedError, ConfigError, ConnectionError } from './errors.js';
 import type { FabricFiles } from './fallback/records.js';
 import type { BusLogger } from './log.js';
@@ -17,6 +18,8 @@ export interface HeartbeatInfo {
   started_at: string;
   /** ISO-8601 UTC of this beat. */
   updated_at: string;
+  /** Where the process's Redis connection is and how often it moved (Sentinel failovers). */
+  redis?: RedisTopologyInfo;
   [counter: string]: unknown;
 }
 
@@ -137,6 +140,8 @@ export class Heartbeat {
     const o = this.options;
     return {
       ...o.counters(),
+      // where this process's Redis connection is and how often it moved (Sentinel failovers)
+      redis: this.#conn.topology,
       service: o.service,
       instance: o.instance,
       pid: process.pid,

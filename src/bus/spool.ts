@@ -7,13 +7,15 @@ import { silentLogger } from './log.js';
 /**
  * One record of a spool file. `w` is the writer that produced it, `q` its
  * sequence number in that writer (only grows), `t` the unix ms it was
- * accepted, `f` the stream entry's fields.
+ * accepted, `f` the stream entry's fields; `i`, when set, the stream id a
+ * primary gave it already (a batch no replica confirmed): the replay keeps it.
  */
 export interface SpoolRecord {
   w: string;
   q: number;
   t: number;
   f: Record<string, string>;
+  i?: string;
 }
 
 /** A record read back, with the file offset just after it. */

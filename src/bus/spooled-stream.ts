@@ -8,8 +8,9 @@ import type { BusLogger } from './log.js';
 import { silentLogger } from './log.js';
 import type { SpoolRecord } from './spool.js';
 import { SpoolFile } from './spool.js';
+import { appendOnce, type AppendResult } from './spool-append.js';
+import { ReplicaWait } from './replica-wait.js';
 import type { TrimPolicy } from './streams/producer.js';
-import { clusterAckKey, onCluster } from './cluster/names.js';
 
 /** Where a {@link SpooledStreamWriter} writes and how it falls back. */
 export interface SpooledStreamWriterOptions {
@@ -39,6 +40,17 @@ export interface SpooledStreamWriterOptions {
   ackTtlSeconds: number;
   /** @defaultValue `spool:ack:` — ack keys are `<prefix><writer id>`. */
   ackPrefix: string;
+  /**
+   * Replicas that must confirm a batch (`WAIT n`) before it leaves the spool: a
+   * batch added directly but not confirmed within {@link waitTimeoutMs} is also
+   * appended to the spool and replayed (exactly once) until it is, so a failover
+   * to a replica that lacked it loses nothing.
+   * @defaultValue `auto` — 1 when the primary has connected replicas (checked at
+   * open, attach, after each switch of primary, after an unconfirmed WAIT and every 10 s), else 0
+   */
+  waitReplicas: number | 'auto';
+  /** @defaultValue 1000 — how long one `WAIT` may take, ms. */
+  waitTimeoutMs: number;
   /** @defaultValue `{ name: 'redis:<stream>' }` */
   breaker: Partial<BreakerOptions>;
   /** @defaultValue silent */
@@ -53,6 +65,8 @@ export const SPOOLED_STREAM_DEFAULTS: Omit<SpooledStreamWriterOptions, 'stream' 
   maxSpoolBytes: 512 * 1024 * 1024,
   ackTtlSeconds: 7 * 24 * 3600,
   ackPrefix: 'spool:ack:',
+  waitReplicas: 'auto',
+  waitTimeoutMs: 1000,
   breaker: {},
   logger: silentLogger,
 };
@@ -76,6 +90,20 @@ export interface SpooledStreamStats {
   spoolBytes: number;
   /** True while batches are being dropped (the spool is full and Redis unreachable). */
   spoolFull: boolean;
+  /** Entries added (directly or by the replay) that no replica confirmed in time: kept in the spool until one does. */
+  unconfirmed: number;
+  /**
+   * Entries the replay added after the connection moved to another primary: spooled during the
+   * outage, or added to the old primary but not confirmed by its replica before it died.
+   */
+  replayedAfterSwitch: number;
+  /**
+   * Replayed entries that could not keep the id an earlier primary gave them (the stream had moved
+   * past it): a reader that stored them from that primary sees them again under a new id.
+   */
+  reassigned: number;
+  /** Replicas each batch waits for now (`WAIT`); see {@link SpooledStreamWriterOptions.waitReplicas}. */
+  waitReplicas: number;
 }
 
 /** Where a batch went: Redis, the spool, or nowhere (the spool was full: dropped and counted). */
@@ -92,7 +120,11 @@ export type WriteOutcome = 'redis' | 'spool' | 'dropped';
  * interrupted by a crash, is never added twice. Once anything is spooled,
  * later batches are spooled behind it until the replay caught up, so the
  * stream receives entries in the order they were written. The spool file is
- * truncated only after Redis confirmed every record in it.
+ * truncated only after Redis confirmed every record in it — and, with
+ * `waitReplicas`, after `WAIT` confirmed a replica holds it too: a batch
+ * the replicas did not confirm stays in the spool and is replayed (the
+ * ack key skips what the primary already has), so a failover to a replica
+ * that lacked it loses nothing and adds nothing twice.
  */
 export class SpooledStreamWriter {
   readonly options: SpooledStreamWriterOptions;
@@ -116,6 +148,23 @@ export class SpooledStreamWriter {
     dropped: 0,
     spoolBytes: 0,
     spoolFull: false,
+    unconfirmed: 0,
+    replayedAfterSwitch: 0,
+    reassigned: 0,
+    waitReplicas: 0,
+  };
+  readonly #wait: ReplicaWait;
+  /**
+   * Ids the replay gave records not yet confirmed by a replica (at most a chunk): kept in memory, so a
+   * replay into a new primary puts them back under the same ids (records added directly and not
+   * confirmed carry theirs in the spool file).
+   */
+  readonly #replayIds = new Map<string, string>();
+  /** The connection's switch count when the oldest pending record was spooled. */
+  #pendingSwitches = 0;
+  readonly #onSwitch = (): void => {
+    const conn = this.#conn;
+    if (conn) void this.#serial(() => this.#wait.refresh(conn));
   };
 
   private constructor(conn: Connection | undefined, o: SpooledStreamWriterOptions, file: SpoolFile, pending: number) {
@@ -124,6 +173,7 @@ export class SpooledStreamWriter {
     this.#file = file;
     this.#stats.pending = pending;
     this.writerId = randomUUID();
+    this.#wait = new ReplicaWait(o);
     this.breaker = new CircuitBreaker({ name: `redis:${o.stream}`, logger: o.logger, ...o.breaker });
     if (o.useRedis) {
       this.#timer = setInterval(() => void this.#replayLoop(), o.replayIntervalMs);
@@ -150,21 +200,33 @@ export class SpooledStreamWriter {
       const n = 'maxLen' in o.trim ? o.trim.maxLen : o.trim.minAgeMs;
       if (!(Number.isInteger(n) && n > 0)) throw new ConfigError(`trim must be a positive integer, got ${n}`);
     }
-    for (const k of ['replayBatch', 'replayIntervalMs', 'ackTtlSeconds', 'maxSpoolBytes'] as const) {
+    for (const k of ['replayBatch', 'replayIntervalMs', 'ackTtlSeconds', 'maxSpoolBytes', 'waitTimeoutMs'] as const) {
       if (!(o[k] > 0)) throw new ConfigError(`${k} must be > 0`);
+    }
+    if (o.waitReplicas !== 'auto' && !(Number.isInteger(o.waitReplicas) && o.waitReplicas >= 0)) {
+      throw new ConfigError(`waitReplicas must be 'auto' or an integer >= 0, got ${String(o.waitReplicas)}`);
     }
     const { file, records } = await SpoolFile.open(path.join(o.dir, `${o.name}.spool`), o.logger);
     if (records > 0) o.logger.info({ stream: o.stream, records }, 'spool holds records from an earlier run');
-    return new SpooledStreamWriter(conn, o, file, records);
+    const w = new SpooledStreamWriter(conn, o, file, records);
+    if (conn) w.attach(conn);
+    return w;
   }
 
-  /** Gives the writer a connection (when Redis became reachable after start). */
+  /**
+   * Gives the writer a connection (when Redis became reachable after
+   * start); the number of replicas to wait for is settled before the next write.
+   */
   attach(conn: Connection): void {
+    this.#conn?.off('switched', this.#onSwitch);
     this.#conn = conn;
+    this.#pendingSwitches = conn.switches;
+    conn.on('switched', this.#onSwitch);
+    void this.#serial(() => this.#wait.refresh(conn));
   }
 
   get stats(): SpooledStreamStats {
-    return { ...this.#stats, spoolBytes: this.#file.size };
+    return { ...this.#stats, spoolBytes: this.#file.size, waitReplicas: this.#wait.replicas };
   }
 
   /** Path of the spool file. */
@@ -187,13 +249,17 @@ export class SpooledStreamWriter {
       if (this.options.useRedis && conn && this.#stats.pending === 0 && this.breaker.allow()) {
         if (!conn.isReady) this.breaker.failure(`connection ${conn.health}`);
         else {
+          let added: { skipped: number; ids: string[] } | undefined;
           try {
             const r = await this.#add(conn, recs);
+            added = r;
             this.breaker.success();
             this.#stats.direct += r.added;
             this.#stats.duplicatesSkipped += r.skipped;
-            return 'redis';
+            if (await this.#wait.confirmed(conn)) return 'redis';
+            this.#unconfirmed(recs, r);
           } catch (err) {
+            if (added) this.#unconfirmed(recs, added);
             this.breaker.failure(err);
             this.options.logger.warn(
               { stream: this.options.stream, err: (err as Error).message, entries: recs.length },
@@ -221,6 +287,7 @@ export class SpooledStreamWriter {
         );
       }
       this.#stats.spooled += recs.length;
+      if (this.#stats.pending === 0) this.#pendingSwitches = conn?.switches ?? 0;
       this.#stats.pending += recs.length;
       return 'spool';
     });
@@ -240,6 +307,7 @@ export class SpooledStreamWriter {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    this.#conn?.off('switched', this.#onSwitch);
     await this.#queue.catch(() => undefined);
     await this.#file.close();
   }
@@ -269,9 +337,22 @@ export class SpooledStreamWriter {
     this.#stats.corrupt += chunk.corrupt;
     try {
       if (chunk.records.length > 0) {
+        // records this replay added before without a replica confirming them keep the ids they got
+        for (const rec of chunk.records) rec.i ??= this.#replayIds.get(`${rec.w}:${rec.q}`);
         const r = await this.#add(conn, chunk.records);
+        chunk.records.forEach((rec, k) => {
+          if (r.ids[k]) this.#replayIds.set(`${rec.w}:${rec.q}`, r.ids[k] as string);
+        });
         this.#stats.replayed += r.added;
         this.#stats.duplicatesSkipped += r.skipped;
+        if (conn.switches !== this.#pendingSwitches) this.#stats.replayedAfterSwitch += r.added;
+        this.breaker.success();
+        // the spool lets go of records only once a replica holds them too
+        if (!(await this.#wait.confirmed(conn))) {
+          this.#stats.unconfirmed += r.added;
+          return false;
+        }
+        for (const rec of chunk.records) this.#replayIds.delete(`${rec.w}:${rec.q}`);
       }
       this.breaker.success();
     } catch (err) {
@@ -295,39 +376,27 @@ export class SpooledStreamWriter {
     return true;
   }
 
-  /** Adds records with the exactly-once script, one call per run of the same writer. */
-  async #add(conn: Connection, recs: ReadonlyArray<SpoolRecord>): Promise<{ added: number; skipped: number }> {
-    let added = 0;
-    let skipped = 0;
-    let i = 0;
-    while (i < recs.length) {
-      const w = (recs[i] as SpoolRecord).w;
-      let j = i;
-      const args: string[] = [];
-      while (j < recs.length && (recs[j] as SpoolRecord).w === w) {
-        const r = recs[j] as SpoolRecord;
-        const pairs = Object.entries(r.f);
-        args.push(String(r.q), String(pairs.length));
-        for (const [k, v] of pairs) args.push(k, String(v));
-        j++;
-      }
-      const o = this.options;
-      const trim =
-        o.trim === 'none'
-          ? ['', '']
-          : 'maxLen' in o.trim
-            ? ['MAXLEN', String(o.trim.maxLen)]
-            : ['MINID', String(Date.now() - o.trim.minAgeMs)];
-      const res = (await conn.runScript(
-        'spool-append',
-        [o.stream, onCluster(conn.options) ? clusterAckKey(o.ackPrefix, o.stream, w) : `${o.ackPrefix}${w}`],
-        [String(o.ackTtlSeconds), ...trim, String(j - i), ...args],
-      )) as [number, number, string];
-      added += Number(res[0]);
-      skipped += Number(res[1]);
-      i = j;
-    }
-    return { added, skipped };
+  /**
+   * A batch is in Redis but no replica confirmed it: it goes to the spool
+   * too, each record with the id the primary gave it, so a replay into a
+   * new primary that lacks it puts it back under the same id.
+   */
+  #unconfirmed(recs: SpoolRecord[], r: { skipped: number; ids: string[] }): void {
+    recs.forEach((rec, k) => {
+      if (r.ids[k]) rec.i = r.ids[k];
+    });
+    this.#stats.unconfirmed += recs.length;
+    this.options.logger.warn(
+      { stream: this.options.stream, entries: recs.length, waitReplicas: this.#wait.replicas },
+      'batch not confirmed by a replica in time; kept in the spool until it is',
+    );
+  }
+
+  /** Adds records with the exactly-once script (src/bus/spool-append.ts). */
+  async #add(conn: Connection, recs: ReadonlyArray<SpoolRecord>): Promise<AppendResult> {
+    const r = await appendOnce(conn, this.options, recs);
+    this.#stats.reassigned += r.reassigned;
+    return r;
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

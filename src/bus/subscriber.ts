@@ -100,13 +100,16 @@ export interface Subscription {
  * per handler's codec/validator. Malformed messages are counted, logged and
  * not passed on; a handler that throws is counted and logged and never
  * stops the other handlers. node-redis restores every subscription after a
- * reconnect; `resubscribes` counts those.
+ * reconnect, and after a move to another primary (Sentinel) the subscriber
+ * subscribes everything again on the new client; `resubscribes` counts
+ * both. Messages published while it was away are lost (pub/sub keeps none).
  */
 export class Subscriber extends EventEmitter<SubscriberEvents> {
   readonly options: SubscriberOptions;
   readonly #conn: Connection;
   readonly #targets = { channel: new Map<string, Target>(), pattern: new Map<string, Target>() };
   #resubscribes = 0;
+  #switching = false;
 
   private constructor(conn: Connection, options: SubscriberOptions) {
     super();
@@ -114,11 +117,38 @@ export class Subscriber extends EventEmitter<SubscriberEvents> {
     this.options = options;
     conn.on('health', (s, p) => this.emit('health', s, p));
     conn.on('error', (err) => options.logger.warn({ err: err.message }, 'subscriber connection error'));
+    conn.on('switched', (info) => {
+      this.#switching = true;
+      void this.#resubscribeAll(info.to).finally(() => (this.#switching = false));
+    });
     conn.on('reconnected', () => {
+      if (this.#switching) return; // counted when the re-subscription on the new primary is done
       this.#resubscribes++;
       options.logger.info({ resubscribes: this.#resubscribes }, 'subscriber reconnected; subscriptions restored');
       this.emit('resubscribed');
     });
+  }
+
+  /**
+   * After a move to another primary the connection has a new client with
+   * no subscriptions (node-redis restores them only on its own reconnect):
+   * subscribe everything again there. A failure is logged and retried.
+   */
+  async #resubscribeAll(to: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const targets = [...this.#targets.channel.values(), ...this.#targets.pattern.values()];
+      const results = await Promise.allSettled(targets.map((t) => this.#redisSubscribe(t)));
+      const failed = results.filter((r) => r.status === 'rejected').length;
+      if (failed === 0 || this.#conn.health === 'closed') break;
+      this.options.logger.warn({ failed, attempt, primary: to }, 're-subscribing on the new primary failed; retrying');
+      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+    }
+    this.#resubscribes++;
+    this.options.logger.info(
+      { resubscribes: this.#resubscribes, primary: to },
+      'subscriber moved to the new primary; subscriptions restored',
+    );
+    this.emit('resubscribed');
   }
 
   /** Duplicates `conn` into a dedicated subscriber connection. */

@@ -22,6 +22,11 @@ export interface RedisProcessOptions {
    * Ctrl+C in the terminal does not reach it (`canopy up` stops it last).
    */
   detached?: boolean;
+  /**
+   * @defaultValue false — true runs a Sentinel (`redis-server <conf> --sentinel`); `extraConfig`
+   * then carries its `sentinel monitor …` lines (the config file is Sentinel's to rewrite).
+   */
+  sentinel?: boolean;
 }
 
 export class RedisBinaryMissingError extends Error {
@@ -54,9 +59,18 @@ export class RedisProcess {
   #child: ChildProcess | undefined;
   readonly #confPath: string;
   readonly #detached: boolean;
+  readonly #args: string[];
 
-  private constructor(dir: string, port: number, binary: string, confPath: string, detached = false) {
+  private constructor(
+    dir: string,
+    port: number,
+    binary: string,
+    confPath: string,
+    detached = false,
+    args: string[] = [],
+  ) {
     this.dir = dir;
+    this.#args = args;
     this.port = port;
     this.binary = binary;
     this.#confPath = confPath;
@@ -84,7 +98,8 @@ export class RedisProcess {
     ];
     const confPath = path.join(opts.dir, 'redis.conf');
     fs.writeFileSync(confPath, conf.join('\n') + '\n', { mode: 0o600 });
-    const rp = new RedisProcess(opts.dir, port, binary, confPath, opts.detached ?? false);
+    const args = opts.sentinel ? ['--sentinel'] : [];
+    const rp = new RedisProcess(opts.dir, port, binary, confPath, opts.detached ?? false, args);
     await rp.#spawn();
     return rp;
   }
@@ -102,7 +117,7 @@ export class RedisProcess {
   }
 
   async #spawn(): Promise<void> {
-    const child = spawn(this.binary, [this.#confPath], { stdio: 'ignore', detached: this.#detached });
+    const child = spawn(this.binary, [this.#confPath, ...this.#args], { stdio: 'ignore', detached: this.#detached });
     this.#child = child;
     const exited = new Promise<never>((_, reject) =>
       child.once('exit', (code) =>

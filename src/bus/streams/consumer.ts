@@ -69,6 +69,13 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     this.options = o;
     this.#backoff = new LoopBackoff(o.backoffBaseMs, o.backoffMaxMs);
     own.on('error', (err) => o.logger.warn({ err: err.message, stream: o.stream }, 'consumer connection error'));
+    // a reconnect or a move to another primary gives the reading connection a new id (CLIENT UNBLOCK on stop)
+    own.on('reconnected', () => {
+      own
+        .run('CLIENT ID', (cl) => cl.clientId())
+        .then((id) => (this.#clientId = id))
+        .catch(() => undefined);
+    });
   }
 
   /**
@@ -214,7 +221,15 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
         const failures = ++this.#backoff.failures;
         this.#pendingDirty = true;
         this.options.logger.error({ err: e.message, code: e.code, failures }, 'consumer loop step failed');
-        if (e.message.includes('NOGROUP')) await ensureGroup(this.#conn, this.options).catch(() => undefined);
+        if (e.message.includes('NOGROUP')) {
+          // the group is gone (a failover to a replica that never had it, a deleted stream): create it again
+          // from the start of the stream, so nothing still in it is skipped (the handler's store de-duplicates)
+          this.options.logger.warn(
+            { stream: this.options.stream, group: this.options.group },
+            'group missing; re-creating it from 0',
+          );
+          await ensureGroup(this.#conn, { ...this.options, startId: '0' }).catch(() => undefined);
+        }
         if (!this.#stopping) {
           this.#setHealth('degraded');
           await this.#backoff.sleep(failures);

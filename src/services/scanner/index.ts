@@ -42,6 +42,13 @@ export interface ScannerConfig {
    * @defaultValue 300000 (5 minutes; `CANOPY_MAX_FUTURE_SKEW_MS`)
    */
   maxFutureSkewMs?: number;
+  /**
+   * Replicas that must confirm (`WAIT`) a batch before the spool lets go of it (see SpooledStreamWriter).
+   * @defaultValue `auto` — 1 when the primary has replicas, else 0 (`CANOPY_SCANNER_WAIT_REPLICAS`)
+   */
+  waitReplicas?: number | 'auto';
+  /** @defaultValue 1000 (`CANOPY_SCANNER_WAIT_TIMEOUT_MS`) — how long one WAIT may take, ms. */
+  waitTimeoutMs?: number;
   /** @defaultValue `Date.now` — the clock future timestamps are judged by. */
   now?: () => number;
   logger: Logger;
@@ -109,6 +116,8 @@ export async function start(config: ScannerConfig): Promise<ScannerHandle> {
     trim: config.trim,
     useRedis: config.useRedis,
     maxSpoolBytes: bounds.spoolMaxBytes,
+    ...(config.waitReplicas !== undefined ? { waitReplicas: config.waitReplicas } : {}),
+    ...(config.waitTimeoutMs !== undefined ? { waitTimeoutMs: config.waitTimeoutMs } : {}),
     logger: log,
   });
   ref.writer = writer;

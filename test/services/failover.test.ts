@@ -1,0 +1,251 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { createClient } from 'redis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { formatCanId, formatData } from '../../src/can/frame.js';
+import { encodePt100 } from '../../src/can/protocol.js';
+import { register } from '../support/cleanup.js';
+import net from 'node:net';
+import { startSentinelTopology } from '../support/redis-topology.js';
+import { tempDir } from '../support/tmp.js';
+
+const CLI = path.resolve('dist/src/cli/main.js');
+/** Frames sent; the issue's figure. */
+const N = 100_000;
+/** The log spans N ms; replayed this many times faster than real time. */
+const SPEED = 5;
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const c = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env, LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(c);
+  return c;
+}
+
+function count(dbPath: string, sql: string): number {
+  let db: Database.Database;
+  try {
+    db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  } catch {
+    return -1; // not created yet
+  }
+  try {
+    return (db.prepare(sql).get() as { n: number }).n;
+  } catch {
+    return -1;
+  } finally {
+    db.close();
+  }
+}
+
+async function until(what: string, fn: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (
+    !(await Promise.resolve()
+      .then(fn)
+      .catch(() => false))
+  ) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface Gate {
+  port: number;
+  /** From now on, bytes in either direction are dropped (never delivered later). */
+  cut(): void;
+  close(): void;
+}
+
+/** A TCP relay for the replication link that can be cut without the connection closing. */
+async function startGate(targetPort: number): Promise<Gate> {
+  let cut = false;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const up = net.connect(targetPort, '127.0.0.1');
+    const end = () => {
+      client.destroy();
+      up.destroy();
+    };
+    for (const [from, to] of [
+      [client, up],
+      [up, client],
+    ] as const) {
+      sockets.add(from);
+      from.on('data', (d) => {
+        if (!cut) to.write(d);
+      });
+      from.on('error', end).on('close', end);
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    cut: () => (cut = true),
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+/** A candump -L log of N PT100 frames 1 ms apart, ending now. */
+function writeLog(file: string): void {
+  const t0 = Date.now() - N - 60_000;
+  const lines: string[] = [];
+  for (let i = 0; i < N; i++) {
+    const f = encodePt100(1 + (i % 3), 20 + (i % 50) / 10, 18 + (i % 40) / 10, 0, t0 + i);
+    const ts = `${Math.floor(f.ts / 1000)}.${String((f.ts % 1000) * 1000).padStart(6, '0')}`;
+    lines.push(`(${ts}) can0 ${formatCanId(f.id, false).slice(2)}#${formatData(f.data).replace(/ /g, '')}`);
+  }
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+}
+
+describe('Sentinel failover under load', () => {
+  it(`a kill -9 of the Redis primary while ${N} frames flow: exactly ${N} rows stored, none twice, services healthy`, async () => {
+    // the replica replicates through a proxy: the test holds its link back just before the kill, so
+    // the old primary dies holding batches the replica never got (what WAIT and the spool are for)
+    let link: Gate | undefined;
+    const topo = await startSentinelTopology({
+      replicaLink: async (port) => {
+        link = await startGate(port);
+        const gate = link;
+        register({ stop: async () => gate.close(), killSync: () => gate.close() });
+        return gate.port;
+      },
+    });
+    const dir = tempDir();
+    const dbPath = path.join(dir, 'canopy.db');
+    const log = path.join(dir, 'capture.log');
+    writeLog(log);
+    const env = {
+      REDIS_URL: '',
+      REDIS_SENTINELS: topo.sentinelList,
+      REDIS_SENTINEL_MASTER: topo.masterName,
+      DATABASE_URL: `sqlite:${dbPath}`,
+      CANOPY_DATA_DIR: dir,
+    };
+    const worker = spawnCli(['worker', '--name', 'failover-w', '--batch', '500'], env);
+    const scanner = spawnCli(['scanner', '--source', `replay:${log}@${SPEED}`], env);
+    const rows = () => count(dbPath, 'SELECT COUNT(*) AS n FROM can_messages');
+
+    // kill the primary once the scanner sent a fifth of the capture (the rest still flows for seconds)
+    // and the worker is storing
+    const first = createClient({ socket: { host: '127.0.0.1', port: topo.nodes[0]?.port } });
+    first.on('error', () => undefined);
+    await first.connect();
+    await until(
+      'frames flowing before the kill',
+      async () => Number(await first.xLen('can:raw')) >= N / 5 && rows() > 0,
+      90_000,
+    );
+    const replica = createClient({ socket: { host: '127.0.0.1', port: topo.nodes[1]?.port } });
+    replica.on('error', () => undefined);
+    await replica.connect();
+    link?.cut();
+    // the scanner's next batch reaches the primary but not the replica (WAIT does not confirm it, so the
+    // scanner keeps it, and what follows, in its spool) ...
+    let onPrimary = 0;
+    await until(
+      'a batch on the primary only',
+      async () => {
+        onPrimary = Number(await first.xLen('can:raw'));
+        return onPrimary > Number(await replica.xLen('can:raw'));
+      },
+      60_000,
+    );
+    // ... and the worker stores it from the primary (given up to 20 s; the kill follows either way)
+    await until('the worker storing what the replica lacks', () => rows() >= onPrimary, 20_000).catch(() =>
+      console.log(`failover: killing with ${onPrimary - rows()} entries of the primary not yet stored`),
+    );
+    // a batch WAIT did not confirm is held in the scanner's spool (Redis itself is up)
+    const spool = path.join(dir, 'spool', 'can_raw.spool');
+    await until('an unconfirmed batch in the spool', () => fs.existsSync(spool) && fs.statSync(spool).size > 0, 30_000);
+    replica.destroy();
+    first.destroy();
+    const killedAt = Date.now();
+    const old = await topo.killPrimary();
+
+    const stored = rows();
+    expect(stored).toBeLessThan(N);
+    const next = await topo.waitForFailover(old);
+    const promotedAt = Date.now();
+
+    const raw = createClient({ socket: { host: next.host, port: next.port } });
+    raw.on('error', () => undefined);
+    await raw.connect();
+    const lenAtPromotion = Number(await raw.xLen('can:raw'));
+    await until(
+      'the scanner writing to the new primary',
+      async () => Number(await raw.xLen('can:raw')) > lenAtPromotion,
+      60_000,
+    );
+    const scannerBackAt = Date.now();
+    const rowsAtBack = rows();
+    await until('the worker storing again', () => rows() > rowsAtBack, 60_000);
+    const workerBackAt = Date.now();
+
+    await until(`all ${N} frames stored`, () => rows() >= N, 120_000);
+    // every service beats again, on the new primary, with the switch in its heartbeat
+    const beats = async () => {
+      const keys = await raw.keys('heartbeat:*');
+      const values = (await Promise.all(keys.map((k) => raw.get(k)))).map((v) => JSON.parse(v ?? '{}'));
+      return values as {
+        service: string;
+        redis?: { primary: string; switches: number; lastSwitchAt: string };
+        [counter: string]: unknown;
+      }[];
+    };
+    await until(
+      'scanner and worker heartbeats after the switch',
+      async () => {
+        const b = await beats();
+        return ['scanner', 'worker'].every((s) =>
+          b.some(
+            (x) => x.service === s && (x.redis?.switches ?? 0) >= 1 && x.redis?.primary === `127.0.0.1:${next.port}`,
+          ),
+        );
+      },
+      60_000,
+    );
+    const pendingEmpty = async () =>
+      Number(((await raw.sendCommand(['XPENDING', 'can:raw', 'can-worker'])) as unknown[])[0]) === 0;
+    await until('everything acked', pendingEmpty, 60_000);
+
+    const sc = (await beats()).find((b) => b.service === 'scanner') ?? {};
+    expect(sc.dropped).toBe(0);
+    // batches WAIT did not confirm were kept and replayed under their original ids
+    expect(sc.unconfirmed).toBeGreaterThan(0);
+    expect(sc.reassigned).toBe(0);
+    expect(rows()).toBe(N);
+    expect(count(dbPath, 'SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(N);
+    console.log(
+      `failover: primary killed after ${stored} rows; sentinels promoted a replica in ${(promotedAt - killedAt) / 1000} s; ` +
+        `scanner writing again after ${(scannerBackAt - killedAt) / 1000} s, worker storing again after ` +
+        `${(workerBackAt - killedAt) / 1000} s (time to recover, not asserted); scanner: ` +
+        JSON.stringify({
+          unconfirmed: sc.unconfirmed,
+          replayed: sc.replayed,
+          replayedAfterSwitch: sc.replayedAfterSwitch,
+          duplicatesSkipped: sc.duplicatesSkipped,
+          reassigned: sc.reassigned,
+        }),
+    );
+    scanner.kill('SIGTERM');
+    worker.kill('SIGTERM');
+    await Promise.all(
+      [scanner, worker].map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)),
+    );
+    raw.destroy();
+    await topo.stop();
+  }, 300_000);
+});
