@@ -95,6 +95,8 @@ expectTypeOf(new Registry(conn).read<{ a: number }>).returns.resolves.toEqualTyp
 // Lua scripts: a closed set of names.
 expectTypeOf(BUS_SCRIPT_NAMES).toEqualTypeOf<
   readonly [
+    'backlog-append',
+    'consumer-delete-empty',
     'dead-letter',
     'identity-replay',
     'identity-touch',
