@@ -146,6 +146,8 @@ export const SERVICE_ACLS: Record<string, ServiceAcl> = {
       // the spool's exactly-once replay: spool-append.lua adds entries and advances spool:ack:<writer>
       { commands: ['get', 'set'], keys: [glob(SPOOL_ACK_PREFIX)] },
       { commands: SCRIPT, keys: [CAN_RAW, glob(SPOOL_ACK_PREFIX)] },
+      // under Sentinel a batch leaves the spool only once a replica holds it (WAIT)
+      { commands: ['wait'] },
     ],
   },
   worker: {

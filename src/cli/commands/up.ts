@@ -3,6 +3,7 @@ import { loadBaseConfig } from '../../config/env.js';
 import { parseSource, runUpUntilSignal } from '../../ops/up.js';
 import { upServices } from '../../ops/services-list.js';
 import { workerEnv } from '../../config/worker.js';
+import { DEFAULT_REDIS_URL } from '../../bus/options.js';
 import { expectedErrorLine } from '../expected.js';
 import { parseNumber, portOption, positiveIntOption } from '../numbers.js';
 
@@ -10,7 +11,8 @@ export function registerUp(program: Command): void {
   program
     .command('up')
     .description(
-      'start the whole system: a managed Redis (when REDIS_URL is unset) and every configured service, ' +
+      'start the whole system: a managed Redis (when REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES are unset) ' +
+        'and every configured service, ' +
         'restarting crashed ones; Ctrl+C stops all in reverse order',
     )
     .option('--source <source>', 'frame source for the scanner: sim, replay:FILE or socketcan:IFACE', 'sim')
@@ -41,7 +43,8 @@ export function registerUp(program: Command): void {
           services: upServices({ source: opts.source, workers }),
           cliPath: process.argv[1] ?? '',
           ...(opts.redisPort !== undefined ? { redisPort: opts.redisPort, redisPortFixed: true } : {}),
-          ...(base.redisUrl ? { redisUrl: base.redisUrl } : {}),
+          // Sentinels or a Redis Cluster are a Redis the operator runs: no managed one then
+          ...(base.redisUrl || externalTopology(process.env) ? { redisUrl: base.redisUrl ?? DEFAULT_REDIS_URL } : {}),
           showNewToken: process.stdout.isTTY === true,
           // the children's logs are read on this terminal: readable lines unless LOG_FORMAT says otherwise
           env: process.stdout.isTTY && !process.env.LOG_FORMAT ? { LOG_FORMAT: 'pretty' } : {},
@@ -59,4 +62,9 @@ function checkEnvPort(name: string, value: string): void {
   } catch (err) {
     throw new Error(`${name}=${value}: ${(err as Error).message} Set a port from 1 to 65535.`, { cause: err });
   }
+}
+
+/** Whether the environment names Sentinels or a Redis Cluster (a Redis `canopy up` must not start itself). */
+export function externalTopology(env: NodeJS.ProcessEnv): boolean {
+  return Boolean(env.REDIS_SENTINELS || env.REDIS_CLUSTER_NODES);
 }
