@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
 import { listInstances } from '../../src/bus/presence.js';
 import { parseGroup } from '../../src/cli/commands/group.js';
+import { upServices } from '../../src/ops/services-list.js';
 import { packageRoot } from '../../src/services/api/options.js';
 import { register } from '../support/cleanup.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
@@ -19,6 +20,22 @@ describe('canopy group: light services in one process', () => {
   });
   afterAll(async () => {
     await redis?.stop();
+  });
+
+  it('canopy up runs alerts, recorder and analytics as one group process unless told otherwise; every child has a capped young generation', () => {
+    const grouped = upServices();
+    expect(grouped.filter((s) => s.args[0] === 'group')).toEqual([
+      {
+        name: 'alerts+recorder+analytics',
+        args: ['group', 'alerts,recorder,analytics'],
+        nodeArgs: ['--max-semi-space-size=1'],
+      },
+    ]);
+    expect(grouped.map((s) => s.args[0])).not.toContain('alerts');
+    const separate = upServices({ group: false });
+    expect(separate.map((s) => s.args[0])).toEqual(expect.arrayContaining(['alerts', 'recorder', 'analytics']));
+    expect(separate.map((s) => s.args[0])).not.toContain('group');
+    for (const s of [...grouped, ...separate]) expect(s.nodeArgs?.[0], s.name).toMatch(/^--max-semi-space-size=[12]$/);
   });
 
   it('parses names given as words or a comma list, once each, and refuses services that must keep their own process', () => {

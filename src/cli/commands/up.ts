@@ -40,7 +40,7 @@ export function registerUp(program: Command): void {
         parseSource(opts.source);
         await runUpUntilSignal({
           dataDir: base.dataDir,
-          services: upServices({ source: opts.source, workers }),
+          services: upServices({ source: opts.source, workers, group: process.env.CANOPY_UP_GROUP !== '0' }),
           cliPath: process.argv[1] ?? '',
           ...(opts.redisPort !== undefined ? { redisPort: opts.redisPort, redisPortFixed: true } : {}),
           // Sentinels or a Redis Cluster are a Redis the operator runs: no managed one then

@@ -113,6 +113,6 @@ describe('canopy automation as a process', () => {
 
   it('canopy up runs it with a watchdog that drives safe states when it crashes', () => {
     const entry = upServices().find((s) => s.name === 'automation');
-    expect(entry).toEqual({ name: 'automation', args: ['automation'], onCrash: ['automation', '--safe-state'] });
+    expect(entry).toMatchObject({ name: 'automation', args: ['automation'], onCrash: ['automation', '--safe-state'] });
   });
 });
