@@ -84,3 +84,15 @@ export function upServices(
   }
   return services;
 }
+
+/**
+ * The service names the entries' heartbeats carry: a group's services one by
+ * one (`alerts+recorder+analytics` beats as alerts, recorder and analytics),
+ * every worker instance as `worker`.
+ */
+export function heartbeatServices(entries: ServiceEntry[]): string[] {
+  const names = entries.flatMap((e) =>
+    e.args[0] === 'group' ? (e.args[1] ?? '').split(',') : [e.args[0] === 'worker' ? 'worker' : e.name],
+  );
+  return [...new Set(names.filter(Boolean))];
+}

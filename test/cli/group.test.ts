@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
 import { listInstances } from '../../src/bus/presence.js';
 import { parseGroup } from '../../src/cli/commands/group.js';
-import { upServices } from '../../src/ops/services-list.js';
+import { heartbeatServices, upServices } from '../../src/ops/services-list.js';
 import { packageRoot } from '../../src/services/api/options.js';
 import { register } from '../support/cleanup.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
@@ -36,6 +36,12 @@ describe('canopy group: light services in one process', () => {
     expect(separate.map((s) => s.args[0])).toEqual(expect.arrayContaining(['alerts', 'recorder', 'analytics']));
     expect(separate.map((s) => s.args[0])).not.toContain('group');
     for (const s of [...grouped, ...separate]) expect(s.nodeArgs?.[0], s.name).toMatch(/^--max-semi-space-size=[12]$/);
+    // canopy doctor expects the heartbeats of the services inside the group, one by one
+    expect(heartbeatServices(grouped).sort()).toEqual(heartbeatServices(separate).sort());
+    expect(heartbeatServices(upServices({ workers: 3 }))).toEqual(
+      expect.arrayContaining(['worker', 'alerts', 'recorder']),
+    );
+    expect(heartbeatServices(upServices({ workers: 3 }))).not.toContain('worker-1');
   });
 
   it('parses names given as words or a comma list, once each, and refuses services that must keep their own process', () => {

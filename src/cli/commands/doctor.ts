@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
 import { formatReport, runDoctor } from '../../ops/doctor/index.js';
-import { upServices } from '../../ops/services-list.js';
+import { heartbeatServices, upServices } from '../../ops/services-list.js';
 import { automationEnv } from '../../config/automation.js';
 import { toolsEnv } from '../../config/tools.js';
 import { storeRetention } from '../../config/retention.js';
@@ -28,7 +28,7 @@ export function registerDoctor(program: Command): void {
       const base = loadBaseConfig();
       const expectServices =
         opts.expect === undefined
-          ? upServices().map((s) => s.name)
+          ? heartbeatServices(upServices())
           : opts.expect === 'none'
             ? []
             : opts.expect
