@@ -33,6 +33,8 @@ export class RotatingLog {
   #part = 0;
   #bytes = 0;
   #file = '';
+  /** Files rotated away from whose last writes may still be on their way to the disk. */
+  readonly #ending = new Set<Promise<void>>();
 
   constructor(options: Partial<RotatingLogOptions> & Pick<RotatingLogOptions, 'dir' | 'name'>) {
     this.options = { maxFileBytes: 64 * 1024 * 1024, retentionDays: 14, now: Date.now, ...options };
@@ -53,21 +55,29 @@ export class RotatingLog {
     this.#bytes += size;
   }
 
-  /** Resolves once everything written so far reached the file. */
-  flush(): Promise<void> {
+  /** Resolves once everything written so far reached the files (rotated ones included). */
+  async flush(): Promise<void> {
     const s = this.#stream;
-    if (!s) return Promise.resolve();
-    return new Promise((resolve) => s.write('', () => resolve()));
+    await Promise.all([...this.#ending]);
+    if (s) await new Promise<void>((resolve) => s.write('', () => resolve()));
   }
 
+  /** Ends every file, the rotated ones included, once their writes reached the disk. */
   async close(): Promise<void> {
     const s = this.#stream;
     this.#stream = undefined;
-    if (s) await new Promise<void>((resolve) => s.end(() => resolve()));
+    if (s) this.#end(s);
+    await Promise.all([...this.#ending]);
+  }
+
+  #end(s: fs.WriteStream): void {
+    const done = new Promise<void>((resolve) => s.end(() => resolve()));
+    this.#ending.add(done);
+    void done.then(() => this.#ending.delete(done));
   }
 
   #open(date: string, part: number): void {
-    this.#stream?.end();
+    if (this.#stream) this.#end(this.#stream);
     let p = part;
     let file: string;
     // continue after the parts an earlier run left for the same day
