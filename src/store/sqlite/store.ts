@@ -87,7 +87,18 @@ export class SqliteStore extends RecordStore implements Store {
     this.opts = opts;
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     this.db = new Database(file, { timeout: opts.busyTimeoutMs });
-    this.db.pragma('journal_mode = WAL');
+    // switching a new file to WAL needs it to itself, and SQLite does not wait (busy_timeout) for that:
+    // several processes opening one new file at once retry here until the busy timeout
+    const until = Date.now() + opts.busyTimeoutMs;
+    for (;;) {
+      try {
+        this.db.pragma('journal_mode = WAL');
+        break;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > until) throw err;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      }
+    }
     this.db.pragma(`synchronous = ${opts.sqliteSynchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     this.writeTx = this.db.transaction((b: WriteBatch) => this.writeInTx(b));
     this.sql = this.driver();
