@@ -22,7 +22,8 @@
  *   sqlite_full_sync_cost_pct: what FULL costs in throughput.
  *
  * BENCH_FRAMES sets the frame count (300,000); BENCH_PIPELINE_SQLITE_ONLY=1
- * skips PostgreSQL and the latency run.
+ * skips PostgreSQL and the latency run; BENCH_WORKER_NODE_ARGS adds Node flags
+ * to the worker (profiling: `--cpu-prof --cpu-prof-dir=<dir>`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -77,7 +78,9 @@ async function xadd(c: Raw, frames: CanFrame[]): Promise<void> {
 }
 
 function spawnWorker(env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [...WORKER_NODE_ARGS, CLI, 'worker', '--name', 'bench'], {
+  // BENCH_WORKER_NODE_ARGS adds Node flags to the worker, e.g. `--cpu-prof --cpu-prof-dir=prof`
+  const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return spawn(process.execPath, [...WORKER_NODE_ARGS, ...extra, CLI, 'worker', '--name', 'bench'], {
     env: { ...process.env, ...env, LOG_LEVEL: 'error' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -162,7 +165,7 @@ async function bulk(databaseUrl: string): Promise<number> {
   return N / secs;
 }
 
-async function updateLatency(
+export async function updateLatency(
   redisUrl: string,
   databaseUrl: string,
   dataDir: string,

@@ -35,17 +35,29 @@ export interface PipelineOptions {
    * reading and processing the next batch overlap the store write of this one.
    */
   maxInFlightFrames: number;
-  /** @defaultValue 500000 — frames kept in memory while the store is down; beyond, reading pauses. */
+  /** @defaultValue 100000 — frames kept in memory while the store is down; beyond, reading pauses. */
   maxHeldFrames: number;
   /** @defaultValue 500 — first store probe delay after a failure; doubles up to 10 s. */
   storeRetryBaseMs: number;
+  /**
+   * @defaultValue 20 — how long a batch waits for more before the writer
+   * commits, when the writer is idle: at low rates (one frame per read)
+   * this turns a commit (and its fsync) per frame into one per interval,
+   * which keeps the event loop free for `sensor:update`. Beyond
+   * {@link maxInFlightFrames} or while the writer runs, nothing waits.
+   */
+  commitDelayMs: number;
+  /** @defaultValue 10000 — queued batches are merged into one transaction up to this many frames. */
+  maxFramesPerCommit: number;
 }
 
 export const PIPELINE_DEFAULTS: PipelineOptions = {
   updateChannel: SENSOR_UPDATE,
   maxInFlightFrames: 4000,
-  maxHeldFrames: 500_000,
+  maxHeldFrames: 100_000,
   storeRetryBaseMs: 500,
+  commitDelayMs: 20,
+  maxFramesPerCommit: 10_000,
 };
 
 export interface PipelineDeps {
@@ -109,6 +121,7 @@ export class WorkerPipeline {
   #retryAt = 0;
   #retryDelay = 0;
   #drain: Promise<void> | undefined;
+  #commitTimer: NodeJS.Timeout | undefined;
   readonly stats: PipelineStats = {
     frames: 0,
     stored: 0,
@@ -164,13 +177,28 @@ export class WorkerPipeline {
       this.#heldFrames += good.length;
       this.stats.held = this.#heldFrames;
     }
-    const drain = this.kick();
-    if (!this.#storeDown && this.#heldFrames > this.options.maxInFlightFrames) await drain;
+    if (!this.#storeDown && this.#heldFrames > this.options.maxInFlightFrames) await this.kick();
+    else this.#kickSoon();
     return { deadLetter, hold };
+  }
+
+  /** Starts the writer after {@link PipelineOptions.commitDelayMs}, so batches arriving meanwhile share its transaction. */
+  #kickSoon(): void {
+    if (this.#drain || this.#commitTimer) return;
+    if (this.options.commitDelayMs <= 0) {
+      void this.kick().catch(() => undefined);
+      return;
+    }
+    this.#commitTimer = setTimeout(() => {
+      this.#commitTimer = undefined;
+      this.kick().catch((err: unknown) => this.#log.error({ err: (err as Error).message }, 'store writer failed'));
+    }, this.options.commitDelayMs);
   }
 
   /** Starts the background writer unless it runs (e.g. to probe a store that was down); resolves when it stops. */
   kick(): Promise<void> {
+    clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
     if (!this.#drain) {
       const d = this.flush()
         .then(() => undefined)
@@ -192,7 +220,7 @@ export class WorkerPipeline {
     let stored = 0;
     if (this.#storeDown && !force && Date.now() < this.#retryAt) return stored;
     while (this.#held.length > 0) {
-      const h = this.#held[0] as Held;
+      const h = this.#merge();
       try {
         const res = await this.#d.store.writeBatch({ messages: h.messages, readings: h.readings });
         this.stats.stored += res.stored;
@@ -237,8 +265,33 @@ export class WorkerPipeline {
     return stored;
   }
 
+  /**
+   * Merges the oldest queued batches (up to {@link PipelineOptions.maxFramesPerCommit}
+   * frames) into the first one, so they share one transaction and one XACK.
+   */
+  #merge(): Held {
+    const first = this.#held[0] as Held;
+    let n = 1;
+    let frames = first.ids.length;
+    while (n < this.#held.length && frames + (this.#held[n] as Held).ids.length <= this.options.maxFramesPerCommit) {
+      frames += (this.#held[n] as Held).ids.length;
+      n++;
+    }
+    if (n === 1) return first;
+    const parts = this.#held.slice(0, n);
+    const merged: Held = {
+      ids: parts.flatMap((p) => p.ids),
+      messages: parts.flatMap((p) => p.messages),
+      readings: parts.flatMap((p) => p.readings),
+    };
+    this.#held.splice(0, n, merged);
+    return merged;
+  }
+
   /** Waits for the background writer, then writes whatever is still queued (at stop). */
   async close(): Promise<void> {
+    clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
     await this.#drain;
     if (this.#held.length > 0 && !this.#storeDown) await this.flush(true);
   }
@@ -279,8 +332,11 @@ export class WorkerPipeline {
       } satisfies SensorUpdate,
     }));
     try {
-      await this.#d.live.write([...latest.values()].map((r) => ({ name: r.sensor, value: r.value, tsMs: r.time })));
-      await this.#d.publisher.publishTopics(topics);
+      // one round trip: both are sent before either reply is awaited
+      await Promise.all([
+        this.#d.live.write([...latest.values()].map((r) => ({ name: r.sensor, value: r.value, tsMs: r.time }))),
+        this.#d.publisher.publishTopics(topics),
+      ]);
       this.stats.updatesPublished += updates.length;
     } catch (err) {
       this.stats.liveFailures++;
