@@ -22,9 +22,13 @@ export interface ServiceEntry {
  * The worker's V8 young generation is capped at 2 MB per semi-space: it
  * allocates a batch's worth of short-lived rows each time, and the default
  * lets the heap balloon (peak RSS 173 → 146 MB at 30,000 frames/s, same
- * throughput). deploy/systemd/canopy-worker.service sets the same NODE_OPTIONS.
+ * throughput). Its old generation is capped at 96 MB: its live heap is about
+ * 22 MB, plus at most 100,000 frames held during a store outage (about
+ * 340 bytes each); uncapped, V8 let it grow to 88 MB between collections
+ * (peak RSS 175 → 118 MB at the maximum rate, same throughput).
+ * deploy/systemd/canopy-worker*.service set the same NODE_OPTIONS (a test ties them).
  */
-export const WORKER_NODE_ARGS = ['--max-semi-space-size=2'];
+export const WORKER_NODE_ARGS = ['--max-semi-space-size=2', '--max-old-space-size=96'];
 
 /**
  * Every other service's young generation is capped at 1 MB per semi-space

@@ -52,7 +52,7 @@ export interface WorkerConfig {
    * once all the same: the store skips a stream id it has).
    */
   handoffSeconds: number;
-  /** @defaultValue 500000 — frames held in memory while the store is down; beyond, reading pauses (the stream keeps the rest). */
+  /** @defaultValue 100000 — frames held in memory while the store is down (about 340 bytes each); beyond, reading pauses (the stream keeps the rest). */
   maxHeldFrames: number;
   /**
    * @defaultValue `'FULL'` — SQLite: every batch commit is synced to disk before its stream entries are acked,
@@ -77,7 +77,7 @@ export const WORKER_DEFAULTS: Omit<WorkerConfig, 'databaseUrl' | 'logger'> = {
   maxDeliveries: 5,
   claimIdleMs: 60_000,
   handoffSeconds: 30,
-  maxHeldFrames: 500_000,
+  maxHeldFrames: 100_000,
   sqliteSynchronous: 'FULL',
 };
 

@@ -1,0 +1,37 @@
+/**
+ * The V8 limits `canopy up` gives each service (src/ops/services-list.ts) and
+ * the NODE_OPTIONS of its systemd unit say the same thing: one is not changed
+ * without the other.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { API_NODE_ARGS, LIGHT_NODE_ARGS, WORKER_NODE_ARGS } from '../../src/ops/services-list.js';
+
+const DIR = path.resolve('deploy/systemd');
+/** Units that run no long-lived Canopy service (one-shot jobs): no limits expected. */
+const ONE_SHOT = new Set(['canopy-backup.service', 'canopy-can-setup.service', 'canopy-error-handler@.service']);
+
+function expected(unit: string): string[] {
+  if (unit.startsWith('canopy-worker')) return WORKER_NODE_ARGS;
+  if (unit === 'canopy-api.service') return API_NODE_ARGS;
+  return LIGHT_NODE_ARGS;
+}
+
+function nodeOptions(text: string): string[] | undefined {
+  const m = /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(text);
+  return m ? (m[1] as string).trim().split(/\s+/) : undefined;
+}
+
+describe('systemd units carry the Node options canopy up uses', () => {
+  const units = fs.readdirSync(DIR).filter((f) => f.endsWith('.service') && !ONE_SHOT.has(f));
+
+  it('covers every service unit', () => {
+    expect(units.length).toBeGreaterThanOrEqual(10);
+    expect(units).toContain('canopy-worker@.service');
+  });
+
+  it.each(units)('%s', (unit) => {
+    expect(nodeOptions(fs.readFileSync(path.join(DIR, unit), 'utf8'))).toEqual(expected(unit));
+  });
+});
