@@ -37,6 +37,7 @@ const ORDER = [
   'automation',
   'gateway',
   'scale',
+  'soak-compact',
   'soak',
 ];
 

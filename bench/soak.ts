@@ -10,6 +10,7 @@
  * worst process's descriptor growth over the second half), soak_restarts (a
  * service seen under a new pid), soak_seconds; and per service its last RSS
  * (soak_rss_<service>_mb) and second-half slope (soak_slope_<service>_mb_per_h).
+ * `npm run bench -- soak-compact` does the same with `canopy up --compact`.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -78,7 +79,12 @@ function sample(pid: number): { rssMb: number; fds: number } | undefined {
   }
 }
 
-export async function run(): Promise<Record<string, number>> {
+export function run(): Promise<Record<string, number>> {
+  return soak(false);
+}
+
+/** The soak of `canopy up`, or of `canopy up --compact` (every service in one process). */
+export async function soak(compact: boolean): Promise<Record<string, number>> {
   const seconds = secondsFromArgs(process.argv) ?? Number(process.env.BENCH_SOAK_SECONDS || 3600);
   const every = Number(process.env.BENCH_SOAK_SAMPLE_SECONDS || 10);
   if (!(seconds > 0) || !(every > 0)) throw new Error('soak: --seconds and BENCH_SOAK_SAMPLE_SECONDS must be positive');
@@ -92,7 +98,8 @@ export async function run(): Promise<Record<string, number>> {
   delete env.REDIS_URL;
   delete env.DATABASE_URL;
   // its own process group, so that whatever is left at the end is stopped with it
-  const up = spawn(process.execPath, [CLI, 'up', '--redis-port', String(await freePort())], {
+  const args = [CLI, 'up', ...(compact ? ['--compact'] : []), '--redis-port', String(await freePort())];
+  const up = spawn(process.execPath, args, {
     env,
     cwd: dir,
     detached: true,

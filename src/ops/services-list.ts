@@ -42,6 +42,12 @@ export const API_NODE_ARGS = ['--max-semi-space-size=2'];
 /** The subscriber services `canopy up` runs together in one process (`canopy group`) unless told otherwise. */
 export const UP_GROUP = ['alerts', 'recorder', 'analytics'] as const;
 
+/** Everything `canopy up --compact` runs in its one service process. */
+export const UP_COMPACT = ['worker', 'scanner', 'api', 'automation', ...UP_GROUP] as const;
+
+/** The compact process: the worker's batches and the api's bursts (young generation 2 MB), everything's live heap. */
+export const COMPACT_NODE_ARGS = ['--max-semi-space-size=2', '--max-old-space-size=160'];
+
 /**
  * The services `canopy up` starts. `workers` (default 1): worker processes
  * sharing the group `can-worker`, instances 0 … N-1 (`canopy worker --instance i`);
@@ -53,12 +59,31 @@ export function upServices(
     workers?: number;
     /** @defaultValue true — alerts, recorder and analytics in one process (`CANOPY_UP_GROUP=0`: one each). */
     group?: boolean;
+    /**
+     * @defaultValue false — every service in one process (`canopy group --compact`),
+     * for a 1 GB machine: less memory, no isolation between them.
+     */
+    compact?: boolean;
   } = {},
 ): ServiceEntry[] {
   const services: ServiceEntry[] = [];
   const workers = opts.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1)
     throw new ConfigError(`workers must be an integer >= 1, got ${workers}`);
+  if (opts.compact) {
+    if (workers !== 1) throw new ConfigError(`--compact runs one worker; got workers ${workers}`);
+    const apiPort = apiEnv().port ?? 8000;
+    return [
+      {
+        name: 'canopy',
+        args: ['group', UP_COMPACT.join(','), '--compact', '--source', opts.source ?? 'sim'],
+        port: apiPort,
+        portHint: 'CANOPY_API_PORT=N (e.g. CANOPY_API_PORT=8080 canopy up)',
+        onCrash: ['automation', '--safe-state'],
+        nodeArgs: COMPACT_NODE_ARGS,
+      },
+    ];
+  }
   for (let i = 0; i < workers; i++) {
     services.push({
       name: workers === 1 ? 'worker' : `worker-${i}`,

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { runUntilSignal } from '../run-service.js';
 import { start } from '../../services/api/index.js';
-import { createLogger } from '../../util/log.js';
+import { createLogger, type Logger } from '../../util/log.js';
+import type { ServiceHandle } from '../../services/types.js';
 import { apiEnv } from '../../config/api.js';
 import { parseNumber, portOrZeroOption } from '../numbers.js';
 
@@ -15,15 +16,23 @@ export function registerApi(program: Command): void {
       'address to bind (env CANOPY_API_HOST): 127.0.0.1 (this machine only, open reads) or 0.0.0.0 (phones on the LAN; reads need a viewer token)',
       apiEnv().host,
     )
-    .action(async (opts: { port?: number; host: string }) => {
+    .action(async (opts: ApiOpts) => {
       const log = createLogger('api');
-      const port = opts.port ?? envPort();
-      await runUntilSignal('api', log, async () => {
-        const h = await start({ port, host: opts.host, logger: log });
-        process.stdout.write(`Canopy API and dashboard on ${h.url}/ (OpenAPI at ${h.url}/docs)\n`);
-        return h;
-      });
+      await runUntilSignal('api', log, () => launchApi(opts, log));
     });
+}
+
+/** The options of `canopy api` as commander gives them. */
+export interface ApiOpts {
+  port?: number;
+  host: string;
+}
+
+/** Starts the API from its command's options (also used by `canopy group --compact`). */
+export async function launchApi(opts: ApiOpts, log: Logger): Promise<ServiceHandle> {
+  const h = await start({ port: opts.port ?? envPort(), host: opts.host, logger: log });
+  process.stdout.write(`Canopy API and dashboard on ${h.url}/ (OpenAPI at ${h.url}/docs)\n`);
+  return h;
 }
 
 /** `CANOPY_API_PORT` checked like `--port` (8000 when unset); a bad value names the variable and exits 1. */

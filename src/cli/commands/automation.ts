@@ -3,9 +3,11 @@ import { runUntilSignal } from '../run-service.js';
 import { driveSafeState, resolveAutomationOptions, start } from '../../services/automation/index.js';
 import { checkRelayBusSelection, lastGoodDevicesFile } from '../../services/automation/relay-bus.js';
 import { automationEnv } from '../../config/automation.js';
-import { createLogger } from '../../util/log.js';
+import { createLogger, type Logger } from '../../util/log.js';
+import type { ServiceHandle } from '../../services/types.js';
 
-interface Opts {
+/** The options of `canopy automation` as commander gives them. */
+export interface AutomationOpts {
   devices?: string;
   i2c?: string;
   safeState?: boolean;
@@ -24,7 +26,7 @@ export function registerAutomation(program: Command): void {
       '--safe-state',
       'drive every output to its safe state and exit (for systemd ExecStopPost and the supervisor watchdog)',
     )
-    .action(async (opts: Opts) => {
+    .action(async (opts: AutomationOpts) => {
       const log = createLogger('automation');
       const what = opts.safeState ? 'canopy automation --safe-state' : 'canopy automation';
       let o: ReturnType<typeof resolveAutomationOptions>;
@@ -52,17 +54,17 @@ export function registerAutomation(program: Command): void {
           process.exit(1);
         }
       }
-      let devices = 0;
-      let simulated = false;
-      await runUntilSignal('automation', log, async () => {
-        const h = await start({ ...o, logger: log });
-        devices = h.config.devices.length;
-        simulated = h.simulated;
-        return h;
-      });
-      // printed once started (runUntilSignal has installed its SIGTERM/SIGINT handlers)
-      process.stdout.write(
-        `automation: ${devices} device(s) under control${simulated ? ' (relays SIMULATED: nothing real switches)' : ''}\n`,
-      );
+      await runUntilSignal('automation', log, () => launchAutomation(opts, log));
     });
+}
+
+/** Starts the automation from its command's options (also used by `canopy group --compact`); throws on a bad selection. */
+export async function launchAutomation(opts: AutomationOpts, log: Logger): Promise<ServiceHandle> {
+  checkRelayBusSelection(opts.i2c, automationEnv());
+  const o = resolveAutomationOptions({ devicesFile: opts.devices, i2c: opts.i2c });
+  const h = await start({ ...o, logger: log });
+  process.stdout.write(
+    `automation: ${h.config.devices.length} device(s) under control${h.simulated ? ' (relays SIMULATED: nothing real switches)' : ''}\n`,
+  );
+  return h;
 }

@@ -6,6 +6,9 @@ import { launchAlerts, registerAlerts, type AlertsOpts } from './alerts.js';
 import { launchAnalytics, registerAnalytics, type AnalyticsOpts } from './analytics.js';
 import { launchExporter, registerExporter, type ExporterOpts } from './exporter.js';
 import { launchRecorder, registerRecorder, type RecorderOpts } from './recorder.js';
+import { launchApi, registerApi, type ApiOpts } from './api.js';
+import { launchAutomation, registerAutomation, type AutomationOpts } from './automation.js';
+import { launchScanner, launchWorker, registerPipeline, type ScannerOpts, type WorkerOpts } from './pipeline.js';
 
 /**
  * The services that may share one process: subscribers that keep little
@@ -14,10 +17,28 @@ import { launchRecorder, registerRecorder, type RecorderOpts } from './recorder.
  * own processes, so a crash or a stall of one never takes another with it.
  */
 export const GROUPABLE = ['alerts', 'recorder', 'analytics', 'exporter'] as const;
-export type Groupable = (typeof GROUPABLE)[number];
+/**
+ * With `--compact` (`canopy up --compact`, for a 1 GB Raspberry Pi): the
+ * pipeline, the api and the automation may share that process too. This
+ * trades their isolation for memory: a crash of one restarts them all, and
+ * the supervisor then drives the outputs to their safe state as it does
+ * for the automation's own process.
+ */
+export const COMPACT_ONLY = ['worker', 'scanner', 'api', 'automation'] as const;
+export type Groupable = (typeof GROUPABLE)[number] | (typeof COMPACT_ONLY)[number];
 
 type Launch = (opts: never, log: Logger) => Promise<ServiceHandle>;
 const SERVICES: Record<Groupable, { register: (p: Command) => void; launch: Launch }> = {
+  worker: { register: registerPipeline, launch: launchWorker as (o: WorkerOpts, l: Logger) => Promise<ServiceHandle> },
+  scanner: {
+    register: registerPipeline,
+    launch: launchScanner as (o: ScannerOpts, l: Logger) => Promise<ServiceHandle>,
+  },
+  api: { register: registerApi, launch: launchApi as (o: ApiOpts, l: Logger) => Promise<ServiceHandle> },
+  automation: {
+    register: registerAutomation,
+    launch: launchAutomation as (o: AutomationOpts, l: Logger) => Promise<ServiceHandle>,
+  },
   alerts: { register: registerAlerts, launch: launchAlerts as (o: AlertsOpts, l: Logger) => Promise<ServiceHandle> },
   recorder: {
     register: registerRecorder,
@@ -43,15 +64,17 @@ function defaultOptions(name: Groupable): Record<string, unknown> {
 }
 
 /** Parses `alerts,recorder` or several words into distinct groupable names; throws naming the bad one. */
-export function parseGroup(words: string[]): Groupable[] {
+export function parseGroup(words: string[], compact = false): Groupable[] {
   const names = words
     .flatMap((w) => w.split(','))
     .map((s) => s.trim())
     .filter(Boolean);
   if (names.length === 0) throw new Error(`name at least one service: ${GROUPABLE.join(', ')}`);
   for (const n of names) {
-    if (!(GROUPABLE as readonly string[]).includes(n))
-      throw new Error(`"${n}" cannot run in a group (only ${GROUPABLE.join(', ')} can)`);
+    if ((COMPACT_ONLY as readonly string[]).includes(n) && !compact)
+      throw new Error(`"${n}" cannot run in a group without --compact (it then shares the fate of the others)`);
+    if (!(GROUPABLE as readonly string[]).includes(n) && !(COMPACT_ONLY as readonly string[]).includes(n))
+      throw new Error(`"${n}" cannot run in a group (only ${[...GROUPABLE, ...COMPACT_ONLY].join(', ')} can)`);
   }
   return [...new Set(names)] as Groupable[];
 }
@@ -61,7 +84,11 @@ export function parseGroup(words: string[]): Groupable[] {
  * heartbeat and connections, as its own command would with no flags. If one
  * fails to start, the ones already started are stopped. Stop is in reverse order.
  */
-export async function startGroup(names: Groupable[], logFor: (name: string) => Logger): Promise<ServiceHandle> {
+export async function startGroup(
+  names: Groupable[],
+  logFor: (name: string) => Logger,
+  overrides: Partial<Record<Groupable, Record<string, unknown>>> = {},
+): Promise<ServiceHandle> {
   const started: Array<{ name: string; handle: ServiceHandle }> = [];
   const stopAll = async () => {
     for (const s of started.reverse()) await s.handle.stop().catch(() => undefined);
@@ -69,7 +96,7 @@ export async function startGroup(names: Groupable[], logFor: (name: string) => L
   try {
     for (const name of names) {
       const launch = SERVICES[name].launch as (o: unknown, l: Logger) => Promise<ServiceHandle>;
-      started.push({ name, handle: await launch(defaultOptions(name), logFor(name)) });
+      started.push({ name, handle: await launch({ ...defaultOptions(name), ...overrides[name] }, logFor(name)) });
     }
   } catch (err) {
     await stopAll();
@@ -82,14 +109,17 @@ export function registerGroup(program: Command): void {
   program
     .command('group')
     .argument('<services...>', `services to run in this one process: ${GROUPABLE.join(', ')}`)
+    .option('--compact', `also allow ${COMPACT_ONLY.join(', ')} (one process for everything, on a small machine)`)
+    .option('--source <source>', "the scanner's frame source (as canopy scanner --source)")
     .description(
       'run several light services in one process (saves about 50 MB of memory per service on a small machine); ' +
         'each keeps its heartbeat and logs under its own name, with its default options and environment. ' +
         'They share one Redis user (REDIS_URL): keep separate processes where each service has its own ACL user.',
     )
-    .action(async (services: string[]) => {
-      const names = parseGroup(services);
+    .action(async (services: string[], opts: { compact?: boolean; source?: string }) => {
+      const names = parseGroup(services, opts.compact === true);
       const log = createLogger(`group(${names.join(',')})`);
-      await runUntilSignal(`group ${names.join(',')}`, log, () => startGroup(names, (n) => createLogger(n)));
+      const overrides = opts.source ? { scanner: { source: opts.source } } : {};
+      await runUntilSignal(`group ${names.join(',')}`, log, () => startGroup(names, (n) => createLogger(n), overrides));
     });
 }

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { loadBaseConfig } from '../../config/env.js';
 import { defaultSpoolDir, start as startScanner } from '../../services/scanner/index.js';
 import { start as startWorker, WORKER_DEFAULTS, workerConsumerName } from '../../services/worker/index.js';
-import { createLogger } from '../../util/log.js';
+import { createLogger, type Logger } from '../../util/log.js';
+import type { ServiceHandle } from '../../services/types.js';
 import { runUntilSignal } from '../run-service.js';
 import { scannerEnv } from '../../config/scanner.js';
 import { checkWorkerInstance, workerEnv } from '../../config/worker.js';
@@ -33,26 +34,9 @@ export function registerPipeline(program: Command): void {
         'CANOPY_SPOOL_MAX_BYTES (default 536870912; when full, new frames are dropped and counted),\n' +
         'CANOPY_MAX_FUTURE_SKEW_MS (default 300000; frames stamped further ahead are rejected and counted).',
     )
-    .action(async (opts: { source: string; stream: string; alsoStore?: string | boolean }) => {
-      const base = loadBaseConfig();
-      const log = createLogger('scanner', base.logLevel);
-      await runUntilSignal('scanner', log, async () => {
-        const h = await startScanner({
-          source: opts.source,
-          redisUrl: base.redisUrl,
-          useRedis: base.useRedis,
-          spoolDir: defaultSpoolDir(base.dataDir),
-          stream: opts.stream,
-          ...scannerEnv(),
-          alsoStore: opts.alsoStore === true ? base.databaseUrl : opts.alsoStore || undefined,
-          logger: log,
-        });
-        h.done.then(
-          () => log.info(h.stats(), 'scanner: source finished'),
-          () => process.exit(1),
-        );
-        return h;
-      });
+    .action(async (opts: ScannerOpts) => {
+      const log = createLogger('scanner', loadBaseConfig().logLevel);
+      await runUntilSignal('scanner', log, () => launchScanner(opts, log));
     });
 
   program
@@ -77,55 +61,101 @@ export function registerPipeline(program: Command): void {
         '(--instance 0, 1, … or canopy-worker@N.service); a worker gone for good has its pending entries\n' +
         'taken over by the others once its heartbeat expires (CANOPY_WORKER_HANDOFF_S, default 30 s).',
     )
-    .action(async (opts: { name?: string; instance?: string; batch: number; sqliteSynchronous?: string }) => {
-      const base = loadBaseConfig();
-      const log = createLogger('worker', base.logLevel);
-      const batchSize = opts.batch;
-      let consumer: string;
-      let given: string;
-      let handoffSeconds: number | undefined;
+    .action(async (opts: WorkerOpts) => {
+      const log = createLogger('worker', loadBaseConfig().logLevel);
+      let settings: WorkerSettings;
       try {
-        const env = workerEnv();
-        handoffSeconds = env.handoffSeconds;
-        given = opts.sqliteSynchronous ?? env.sqliteSynchronous ?? WORKER_DEFAULTS.sqliteSynchronous;
-        consumer =
-          opts.name ??
-          (opts.instance !== undefined
-            ? workerConsumerName(checkWorkerInstance(opts.instance, '--instance'))
-            : (env.name ?? workerConsumerName(env.instance ?? '0')));
+        settings = workerSettings(opts);
       } catch (err) {
         process.stderr.write(`canopy worker: ${(err as Error).message}\n`);
         process.exit(2);
       }
-      const sqliteSynchronous = given.toUpperCase();
-      if (sqliteSynchronous !== 'FULL' && sqliteSynchronous !== 'NORMAL') {
-        process.stderr.write(`canopy worker: --sqlite-synchronous must be FULL or NORMAL, got ${given}\n`);
-        process.exit(2);
-      }
-      await runUntilSignal('worker', log, async () => {
-        // the worker's store, with the retention it sweeps hourly (SQLite: raw rows 90 days, rollups kept)
-        const retention = storeRetention(base.databaseUrl);
-        const store = await openStore(base.databaseUrl, { sqliteSynchronous, retention });
-        log.info({ retentionDays: retentionDays(retention) }, 'store retention');
-        try {
-          const h = await startWorker({
-            redisUrl: base.redisUrl,
-            databaseUrl: base.databaseUrl,
-            store,
-            consumer,
-            handoffSeconds,
-            batchSize,
-            sqliteSynchronous,
-            logger: log,
-          });
-          // the store is this command's: closed after the worker has finished its batch
-          // (the worker's own stop, taken before it is replaced: calling h.stop here would call itself)
-          const stopWorker = h.stop.bind(h);
-          return Object.assign(h, { stop: () => stopWorker().finally(() => store.close()) });
-        } catch (err) {
-          await store.close();
-          throw err;
-        }
-      });
+      await runUntilSignal('worker', log, () => launchWorker(settings, log));
     });
+}
+
+/** The options of `canopy scanner` as commander gives them. */
+export interface ScannerOpts {
+  source: string;
+  stream: string;
+  alsoStore?: string | boolean;
+}
+
+/** Starts the scanner from its command's options (also used by `canopy group --compact`). */
+export async function launchScanner(opts: ScannerOpts, log: Logger): Promise<ServiceHandle> {
+  const base = loadBaseConfig();
+  const h = await startScanner({
+    source: opts.source,
+    redisUrl: base.redisUrl,
+    useRedis: base.useRedis,
+    spoolDir: defaultSpoolDir(base.dataDir),
+    stream: opts.stream,
+    ...scannerEnv(),
+    alsoStore: opts.alsoStore === true ? base.databaseUrl : opts.alsoStore || undefined,
+    logger: log,
+  });
+  h.done.then(
+    () => log.info(h.stats(), 'scanner: source finished'),
+    () => process.exit(1),
+  );
+  return h;
+}
+
+/** The options of `canopy worker` as commander gives them. */
+export interface WorkerOpts {
+  name?: string;
+  instance?: string;
+  batch: number;
+  sqliteSynchronous?: string;
+}
+
+interface WorkerSettings {
+  consumer: string;
+  batchSize: number;
+  handoffSeconds: number | undefined;
+  sqliteSynchronous: 'FULL' | 'NORMAL';
+}
+
+/** The worker's settings from its options and environment; throws saying what is wrong. */
+function workerSettings(opts: WorkerOpts): WorkerSettings {
+  const env = workerEnv();
+  const given = opts.sqliteSynchronous ?? env.sqliteSynchronous ?? WORKER_DEFAULTS.sqliteSynchronous;
+  const consumer =
+    opts.name ??
+    (opts.instance !== undefined
+      ? workerConsumerName(checkWorkerInstance(opts.instance, '--instance'))
+      : (env.name ?? workerConsumerName(env.instance ?? '0')));
+  const sqliteSynchronous = given.toUpperCase();
+  if (sqliteSynchronous !== 'FULL' && sqliteSynchronous !== 'NORMAL')
+    throw new Error(`--sqlite-synchronous must be FULL or NORMAL, got ${given}`);
+  return { consumer, batchSize: opts.batch, handoffSeconds: env.handoffSeconds, sqliteSynchronous };
+}
+
+/** Starts the worker from its command's options (also used by `canopy group --compact`). */
+export async function launchWorker(opts: WorkerOpts | WorkerSettings, log: Logger): Promise<ServiceHandle> {
+  const { consumer, batchSize, handoffSeconds, sqliteSynchronous } = 'consumer' in opts ? opts : workerSettings(opts);
+  const base = loadBaseConfig();
+  // the worker's store, with the retention it sweeps hourly (SQLite: raw rows 90 days, rollups kept)
+  const retention = storeRetention(base.databaseUrl);
+  const store = await openStore(base.databaseUrl, { sqliteSynchronous, retention });
+  log.info({ retentionDays: retentionDays(retention) }, 'store retention');
+  try {
+    const h = await startWorker({
+      redisUrl: base.redisUrl,
+      databaseUrl: base.databaseUrl,
+      store,
+      consumer,
+      handoffSeconds,
+      batchSize,
+      sqliteSynchronous,
+      logger: log,
+    });
+    // the store is this command's: closed after the worker has finished its batch
+    // (the worker's own stop, taken before it is replaced: calling h.stop here would call itself)
+    const stopWorker = h.stop.bind(h);
+    return Object.assign(h, { stop: () => stopWorker().finally(() => store.close()) });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
 }

@@ -1,0 +1,73 @@
+/**
+ * `canopy up --compact`: every service in one process (a 1 GB Pi). Frames
+ * flow to the store, the API answers, every service beats; a kill -9 of
+ * that one process drives the outputs to their safe state before it is
+ * restarted, and SIGTERM stops everything with nothing pending.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { upServices, UP_COMPACT } from '../../src/ops/services-list.js';
+import { freePort } from '../../src/ops/ports.js';
+import { tempDir } from '../support/tmp.js';
+import { alive, spawnWatched, until } from './proc.js';
+
+const CLI = path.resolve('dist/src/cli/main.js');
+
+function count(file: string): number {
+  if (!fs.existsSync(file)) return 0;
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return Number(db.prepare('SELECT count(*) FROM can_messages').pluck().get());
+  } catch {
+    return 0; // not migrated yet
+  } finally {
+    db.close();
+  }
+}
+
+describe('canopy up --compact', () => {
+  it('is one service entry with the safe-state watchdog, and refuses more than one worker', () => {
+    const [only, ...rest] = upServices({ compact: true, source: 'sim' });
+    expect(rest).toEqual([]);
+    expect(only?.args).toEqual(['group', UP_COMPACT.join(','), '--compact', '--source', 'sim']);
+    expect(only?.onCrash).toEqual(['automation', '--safe-state']);
+    expect(() => upServices({ compact: true, workers: 2 })).toThrow(/one worker/);
+  });
+
+  it('runs every service in one process: frames stored, API up, kill -9 → safe state and restart; SIGTERM stops all', async () => {
+    const dataDir = tempDir('canopy-compact-');
+    const db = path.join(dataDir, 'canopy.db');
+    const apiPort = await freePort();
+    const up = spawnWatched(process.execPath, [CLI, 'up', '--compact', '--redis-port', String(await freePort())], {
+      CANOPY_DATA_DIR: dataDir,
+      CANOPY_API_PORT: String(apiPort),
+      DATABASE_URL: '',
+      REDIS_URL: '',
+      LOG_LEVEL: 'info',
+    });
+    await up.waitFor(/^Canopy is up/, 90_000);
+    const started = up.lines.filter((l) => / started \(pid \d+\)/.test(l) && !l.startsWith('Redis'));
+    expect(started).toHaveLength(1);
+    const pid = Number(/\(pid (\d+)\)/.exec(started[0] as string)?.[1]);
+    await until(() => count(db) > 200, 60_000, 'frames stored');
+    const health = await fetch(`http://127.0.0.1:${apiPort}/health`);
+    expect(health.status).toBe(200);
+    const beats = JSON.stringify(await health.json());
+    for (const s of ['worker', 'scanner', 'automation', 'alerts', 'recorder', 'analytics']) expect(beats).toContain(s);
+
+    process.kill(pid, 'SIGKILL');
+    await up.waitFor(/^watchdog for canopy: safe state applied/, 60_000);
+    await until(() => up.lines.filter((l) => /^canopy started/.test(l)).length === 2, 60_000, 'restart');
+    const atRestart = count(db);
+    await until(() => count(db) > atRestart + 100, 60_000, 'frames stored after the restart');
+
+    up.child.kill('SIGTERM');
+    expect((await up.exited).code).toBe(0);
+    for (const l of up.lines) {
+      const m = /^\w+ started \(pid (\d+)\)/.exec(l);
+      if (m) expect(alive(Number(m[1])), l).toBe(false);
+    }
+  }, 240_000);
+});
