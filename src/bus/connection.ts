@@ -216,7 +216,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           throw new ConnectionError(`${context}: the primary moved; retry`, { cause: err });
         }
         // a demoted primary answers writes with READONLY: ask the sentinels where the primary is now
-        if (e instanceof ReplyError && serverReply(err).startsWith('READONLY')) void this.#follow('READONLY');
+        if (e instanceof ReplyError && e.reply === 'READONLY') void this.#follow('READONLY');
       }
       throw e;
     } finally {
@@ -420,9 +420,4 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }, this.options.healthCheckIntervalMs);
     this.#healthTimer.unref();
   }
-}
-
-/** The server's own error text (the message of what node-redis threw, before any context was added). */
-function serverReply(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

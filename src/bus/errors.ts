@@ -67,18 +67,23 @@ export class ClosedError extends BusError {
 
 /** Server reply: Redis answered with an error (WRONGTYPE, BUSYGROUP, …). */
 export class ReplyError extends BusError {
-  /** The first word of the server's reply, e.g. `WRONGTYPE`, `NOPERM`. */
+  /**
+   * The first word of the server's reply, e.g. `WRONGTYPE`, `NOPERM`,
+   * `READONLY`, `BUSYGROUP`: what to branch on (never the message text, which
+   * starts with the context of the call).
+   */
   readonly reply: string;
-  constructor(message: string, options?: { cause?: unknown; code?: BusErrorCode }) {
+  /** `serverMessage`: the server's own error text (defaults to `message`), whose first word is {@link reply}. */
+  constructor(message: string, options?: { cause?: unknown; code?: BusErrorCode; serverMessage?: string }) {
     super(options?.code ?? 'BUS_REPLY', message, options);
     this.name = 'ReplyError';
-    this.reply = message.split(' ', 1)[0] ?? '';
+    this.reply = (options?.serverMessage ?? message).split(' ', 1)[0] ?? '';
   }
 }
 
 /** Server reply: the ACL user may not run this command or touch this key. */
 export class PermissionError extends ReplyError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown; serverMessage?: string }) {
     super(message, { ...options, code: 'BUS_NOPERM' });
     this.name = 'PermissionError';
   }
@@ -132,9 +137,9 @@ export function toBusError(err: unknown, context?: string): BusError {
   if (AUTH_REPLIES.some((r) => msg.startsWith(r))) {
     return new AuthError(`${prefix}authentication refused by Redis (${msg})`, { cause: e });
   }
-  if (msg.startsWith('NOPERM')) return new PermissionError(`${prefix}${msg}`, { cause: e });
+  if (msg.startsWith('NOPERM')) return new PermissionError(`${prefix}${msg}`, { cause: e, serverMessage: msg });
   if (ctor === 'ErrorReply' || ctor === 'SimpleError' || ctor === 'BlobError' || ctor === 'MultiErrorReply') {
-    return new ReplyError(`${prefix}${msg}`, { cause: e });
+    return new ReplyError(`${prefix}${msg}`, { cause: e, serverMessage: msg });
   }
   if (ctor === 'ConnectionTimeoutError' || ctor === 'TimeoutError' || ctor === 'SocketTimeoutError') {
     return new TimeoutError(`${prefix}timed out (${msg})`, { cause: e });

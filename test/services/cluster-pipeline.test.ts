@@ -1,45 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
 import { keySlot } from '../../src/bus/cluster/routing.js';
 import { CAN_RAW, CAN_WORKER_GROUP } from '../../src/contracts/names.js';
 import { startRedisCluster } from '../support/redis-cluster.js';
+import { sqliteCount, spawnCli } from '../support/cli-procs.js';
 import { tempDir } from '../support/tmp.js';
 import { waitFor } from './pipeline/helpers.js';
-
-const CLI = path.resolve('dist/src/cli/main.js');
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  children.push(child);
-  return child;
-}
-
-function count(dbPath: string, sql: string): number {
-  let db: Database.Database;
-  try {
-    db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  } catch {
-    return -1; // not created yet
-  }
-  try {
-    return (db.prepare(sql).get() as { n: number }).n;
-  } catch {
-    return -1;
-  } finally {
-    db.close();
-  }
-}
 
 describe('the pipeline on a six-node Redis Cluster (REDIS_CLUSTER_NODES)', () => {
   it('canopy scanner → can:raw → canopy worker → store: exactly N frames stored, none twice', async () => {
@@ -73,7 +41,11 @@ describe('the pipeline on a six-node Redis Cluster (REDIS_CLUSTER_NODES)', () =>
         async () => (await conn.run('XLEN', (c) => c.xLen(CAN_RAW))) === N,
         60_000,
       );
-      await waitFor('every frame stored', () => count(dbPath, 'SELECT COUNT(*) AS n FROM can_messages') >= N, 60_000);
+      await waitFor(
+        'every frame stored',
+        () => sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages') >= N,
+        60_000,
+      );
       await waitFor(
         'the group drained',
         async () =>
@@ -84,8 +56,8 @@ describe('the pipeline on a six-node Redis Cluster (REDIS_CLUSTER_NODES)', () =>
       );
       scanner.kill('SIGTERM');
       worker.kill('SIGTERM');
-      expect(count(dbPath, 'SELECT COUNT(*) AS n FROM can_messages')).toBe(N);
-      expect(count(dbPath, 'SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(N);
+      expect(sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages')).toBe(N);
+      expect(sqliteCount(dbPath, 'SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(N);
       // the scanner's exactly-once ack key lives in the slot of can:raw
       const acks: string[] = [];
       await conn.run('SCAN', async (c) => {

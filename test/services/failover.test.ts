@@ -1,63 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { createClient } from 'redis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatCanId, formatData } from '../../src/can/frame.js';
 import { encodePt100 } from '../../src/can/protocol.js';
 import { register } from '../support/cleanup.js';
+import { sqliteCount, spawnCli, until } from '../support/cli-procs.js';
 import net from 'node:net';
 import { startSentinelTopology } from '../support/redis-topology.js';
 import { tempDir } from '../support/tmp.js';
 
-const CLI = path.resolve('dist/src/cli/main.js');
 /** Frames sent; the issue's figure. */
 const N = 100_000;
 /** The log spans N ms; replayed this many times faster than real time. */
 const SPEED = 5;
-
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const c = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, ...env, LOG_LEVEL: 'error' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  children.push(c);
-  return c;
-}
-
-function count(dbPath: string, sql: string): number {
-  let db: Database.Database;
-  try {
-    db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  } catch {
-    return -1; // not created yet
-  }
-  try {
-    return (db.prepare(sql).get() as { n: number }).n;
-  } catch {
-    return -1;
-  } finally {
-    db.close();
-  }
-}
-
-async function until(what: string, fn: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (
-    !(await Promise.resolve()
-      .then(fn)
-      .catch(() => false))
-  ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface Gate {
   port: number;
@@ -134,12 +90,12 @@ describe('Sentinel failover under load', () => {
       DATABASE_URL: `sqlite:${dbPath}`,
       CANOPY_DATA_DIR: dir,
     };
-    const worker = spawnCli(['worker', '--name', 'failover-w', '--batch', '500'], env);
-    const rows = () => count(dbPath, 'SELECT COUNT(*) AS n FROM can_messages');
+    const worker = spawnCli(['worker', '--name', 'failover-w', '--batch', '500'], env, 'error');
+    const rows = () => sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages');
     // the scanner starts once the worker has its store ready (-1: no table yet): on a loaded machine a
     // slow worker start would otherwise let the whole capture go by before the test cuts the link
     await until('the worker ready', () => rows() >= 0, 90_000);
-    const scanner = spawnCli(['scanner', '--source', `replay:${log}@${SPEED}`], env);
+    const scanner = spawnCli(['scanner', '--source', `replay:${log}@${SPEED}`], env, 'error');
 
     // kill the primary once the scanner sent a fifth of the capture (the rest still flows for seconds)
     // and the worker is storing
@@ -239,7 +195,7 @@ describe('Sentinel failover under load', () => {
     console.log(`failover: ${String(sc.unconfirmed)} entries were unconfirmed before the kill`);
     expect(sc.reassigned).toBe(0);
     expect(rows()).toBe(N);
-    expect(count(dbPath, 'SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(N);
+    expect(sqliteCount(dbPath, 'SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(N);
     console.log(
       `failover: primary killed after ${stored} rows; sentinels promoted a replica in ${(promotedAt - killedAt) / 1000} s; ` +
         `scanner writing again after ${(scannerBackAt - killedAt) / 1000} s, worker storing again after ` +

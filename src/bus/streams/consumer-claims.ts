@@ -1,4 +1,5 @@
 import type { Connection } from '../connection.js';
+import { ReplyError } from '../errors.js';
 import type { ConsumerOptions } from './consumer-options.js';
 import { parsePendingReply } from './entries.js';
 
@@ -37,7 +38,7 @@ export async function ensureGroup(conn: Connection, o: GroupOptions): Promise<vo
       c.sendCommand(['XGROUP', 'CREATE', o.stream, o.group, o.startId, 'MKSTREAM']),
     );
   } catch (err) {
-    if (!(err instanceof Error) || !err.message.includes('BUSYGROUP')) throw err;
+    if (!(err instanceof ReplyError && err.reply === 'BUSYGROUP')) throw err;
   }
 }
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Connection } from '../connection.js';
-import { RetryableError, toBusError } from '../errors.js';
+import { ReplyError, RetryableError, toBusError } from '../errors.js';
 import { LoopBackoff, type ConsumerHealth } from './consumer-health.js';
 import {
   claimAllOf,
@@ -221,7 +221,7 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
         const failures = ++this.#backoff.failures;
         this.#pendingDirty = true;
         this.options.logger.error({ err: e.message, code: e.code, failures }, 'consumer loop step failed');
-        if (e.message.includes('NOGROUP')) {
+        if (e instanceof ReplyError && e.reply === 'NOGROUP') {
           // the group is gone (a failover to a replica that never had it, a deleted stream): create it again
           // from the start of the stream, so nothing still in it is skipped (the handler's store de-duplicates)
           this.options.logger.warn(

@@ -1,42 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
 import { encodePt100 } from '../../../src/can/protocol.js';
 import type { CanFrame } from '../../../src/can/frame.js';
 import { startRedis } from '../../support/redis.js';
+import { sqliteCount, spawnCli } from '../../support/cli-procs.js';
 import { tempDir } from '../../support/tmp.js';
 import { rawClient, waitFor, xaddFrames } from './helpers.js';
-
-const CLI = path.resolve('dist/src/cli/main.js');
-
-function spawnWorker(env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [CLI, 'worker', '--name', 'crashy', '--batch', '500'], {
-    env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-
-function count(dbPath: string, sql: string): number {
-  let db: Database.Database;
-  try {
-    db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  } catch {
-    return -1; // not created yet
-  }
-  try {
-    return (db.prepare(sql).get() as { n: number }).n;
-  } catch {
-    return -1;
-  } finally {
-    db.close();
-  }
-}
-
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-});
 
 describe('worker killed with kill -9 mid-run', () => {
   it('stores every one of 100,000 frames exactly once after a restart', async () => {
@@ -52,28 +21,34 @@ describe('worker killed with kill -9 mid-run', () => {
       frames.push(encodePt100(1 + (i % 3), 20 + (i % 50) / 10, 18 + (i % 40) / 10, 0, t0 + i));
     await xaddFrames(raw, frames);
 
-    const first = spawnWorker(env);
-    children.push(first);
+    const first = spawnCli(['worker', '--name', 'crashy', '--batch', '500'], env);
     // kill it at a random moment while it is storing
     const killAt = 5_000 + Math.floor(Math.random() * 60_000);
-    await waitFor('worker storing', () => count(dbPath, 'SELECT COUNT(*) AS n FROM can_messages') >= killAt, 60_000);
+    await waitFor(
+      'worker storing',
+      () => sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages') >= killAt,
+      60_000,
+    );
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
-    const atKill = count(dbPath, 'SELECT COUNT(*) AS n FROM can_messages');
+    const atKill = sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages');
     expect(atKill).toBeLessThan(N);
 
-    const second = spawnWorker(env);
-    children.push(second);
-    await waitFor('all frames stored', () => count(dbPath, 'SELECT COUNT(*) AS n FROM can_messages') >= N, 120_000);
+    const second = spawnCli(['worker', '--name', 'crashy', '--batch', '500'], env);
+    await waitFor(
+      'all frames stored',
+      () => sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages') >= N,
+      120_000,
+    );
     const pendingEmpty = async () =>
       Number(((await raw.sendCommand(['XPENDING', 'can:raw', 'can-worker'])) as unknown[])[0]) === 0;
     await waitFor('everything acked', pendingEmpty, 30_000);
     second.kill('SIGTERM');
     await new Promise((r) => second.once('exit', r));
 
-    expect(count(dbPath, 'SELECT COUNT(*) AS n FROM can_messages')).toBe(N);
+    expect(sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages')).toBe(N);
     // no duplicates: every frame has its own timestamp
-    expect(count(dbPath, 'SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(N);
+    expect(sqliteCount(dbPath, 'SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(N);
     raw.destroy();
   });
 });
