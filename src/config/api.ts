@@ -13,6 +13,8 @@ export interface ApiEnv {
   exportMaxRows: number | undefined;
   /** `CANOPY_API_WS_MAX_CLIENTS` */
   wsMaxClients: number | undefined;
+  /** `CANOPY_API_MAX_REQUESTS_PER_SOCKET` */
+  maxRequestsPerSocket: number | undefined;
   /** `CANOPY_API_ALLOWED_HOSTS`, comma separated. */
   allowedHosts: string[];
   /** `CANOPY_API_ALLOWED_ORIGINS`, comma separated. */
@@ -39,11 +41,13 @@ export function apiEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
   const port = text(env, 'CANOPY_API_PORT');
   const rows = text(env, 'CANOPY_API_EXPORT_MAX_ROWS');
   const wsClients = text(env, 'CANOPY_API_WS_MAX_CLIENTS');
+  const perSocket = text(env, 'CANOPY_API_MAX_REQUESTS_PER_SOCKET');
   return {
     port: port === undefined ? undefined : Number(port),
     host: env.CANOPY_API_HOST || '127.0.0.1',
     exportMaxRows: rows === undefined ? undefined : Number(rows),
     wsMaxClients: wsClients === undefined ? undefined : Number(wsClients),
+    maxRequestsPerSocket: perSocket === undefined ? undefined : Number(perSocket),
     allowedHosts: list(env, 'CANOPY_API_ALLOWED_HOSTS'),
     allowedOrigins: list(env, 'CANOPY_API_ALLOWED_ORIGINS'),
     tlsCert: text(env, 'CANOPY_API_TLS_CERT'),

@@ -150,7 +150,7 @@ export function createServer(o: ApiOptions, handler: http.RequestListener): http
     }
   } else server = http.createServer(opts, handler);
   server.setTimeout(o.idleTimeoutMs);
-  server.maxRequestsPerSocket = 1000;
+  server.maxRequestsPerSocket = o.maxRequestsPerSocket;
   guardFirstRequest(server, o.headersTimeoutMs, Boolean(o.tlsCert));
   return server;
 }

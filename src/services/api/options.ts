@@ -80,6 +80,12 @@ export interface ApiOptions {
   idleTimeoutMs: number;
   /** @defaultValue 64 KiB — largest request body. */
   maxBodyBytes: number;
+  /**
+   * @defaultValue 1000 — requests on one keep-alive connection; the last one
+   * is answered with `Connection: close` (as nginx's `keepalive_requests`), and
+   * Node answers requests a client still sends on it with 503. 0: no limit.
+   */
+  maxRequestsPerSocket: number;
   /** @defaultValue 500 — WebSocket clients at once; more are refused (503, counted). */
   wsMaxClients: number;
   /** @defaultValue 5000 — when a token is needed, a /ws client must send it within this long. */
@@ -143,6 +149,7 @@ export const API_DEFAULTS = {
   keepAliveTimeoutMs: 5_000,
   idleTimeoutMs: 60_000,
   maxBodyBytes: 64 * 1024,
+  maxRequestsPerSocket: 1000,
   wsMaxClients: 500,
   wsAuthTimeoutMs: 5_000,
   exportMaxConcurrent: 4,
@@ -161,6 +168,7 @@ export function resolveApiOptions(opts: Partial<ApiOptions> = {}, env: NodeJS.Pr
     ...(e.port !== undefined ? { port: e.port } : {}),
     ...(e.exportMaxRows !== undefined ? { exportMaxRows: e.exportMaxRows } : {}),
     ...(e.wsMaxClients !== undefined ? { wsMaxClients: e.wsMaxClients } : {}),
+    ...(e.maxRequestsPerSocket !== undefined ? { maxRequestsPerSocket: e.maxRequestsPerSocket } : {}),
     readAccess: isLoopbackHost(host) ? 'open' : 'viewer',
     allowedHosts: e.allowedHosts,
     allowedOrigins: e.allowedOrigins,
@@ -203,6 +211,11 @@ export function resolveApiOptions(opts: Partial<ApiOptions> = {}, env: NodeJS.Pr
     'exportStallMs',
   ] as const) {
     if (!(Number.isFinite(o[k]) && o[k] > 0)) throw new ConfigError(`${k} must be a positive number, got ${o[k]}`);
+  }
+  if (!(Number.isInteger(o.maxRequestsPerSocket) && o.maxRequestsPerSocket >= 0)) {
+    throw new ConfigError(
+      `maxRequestsPerSocket (CANOPY_API_MAX_REQUESTS_PER_SOCKET) must be an integer >= 0, got ${o.maxRequestsPerSocket}`,
+    );
   }
   if (o.headersTimeoutMs > o.requestTimeoutMs) {
     throw new ConfigError(
