@@ -7,6 +7,8 @@
  * `npm run bench -- all [--force]`: every benchmark in sequence, each in its
  * own process, then `bench/results/summary.md` + `summary.svg` (BENCH_SKIP=a,b
  * leaves some out; their older result files still count in the summary).
+ * Before each, `all` waits up to BENCH_LOAD_WAIT_S (300) seconds for the load
+ * average to fall to the threshold (the previous benchmark's load lingers in it).
  * `npm run bench -- summary`: only the summary, from the result files present.
  *
  * A benchmark refuses to start when the 1-minute load average is above
@@ -75,7 +77,12 @@ async function one(name: string, force: boolean): Promise<number> {
 async function all(force: boolean): Promise<number> {
   const failed: string[] = [];
   const skip = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
+  const waitS = Number(process.env.BENCH_LOAD_WAIT_S || 300);
   for (const name of available().filter((n) => !skip.has(n))) {
+    for (let waited = 0; !force && waited < waitS; waited += 10) {
+      if (loadGate(os.loadavg()[0] ?? 0, os.cpus().length, process.env.BENCH_MAX_LOAD, false).ok) break;
+      await new Promise((r) => setTimeout(r, 10_000));
+    }
     process.stderr.write(`\n=== bench ${name} (load ${os.loadavg()[0]?.toFixed(2)}) ===\n`);
     const r = spawnSync(process.execPath, [path.join(here, 'run.js'), name, ...(force ? ['--force'] : [])], {
       stdio: 'inherit',
