@@ -146,4 +146,39 @@ describe('Services panel in headless Chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+
+  it('says where history is read from when a replica is configured, and when it is down', async () => {
+    const { page, errors } = await openPage({ width: 390, height: 844 });
+    expect(await page.isVisible('#services .services-reads')).toBe(false); // no replica configured here
+    // /health as an API with DATABASE_READ_URL answers it: the replica up, then down
+    let replicaUp = true;
+    await page.route('**/health', async (route) => {
+      const res = await route.fetch();
+      const body = (await res.json()) as Record<string, unknown>;
+      body.reads = {
+        target: 'replica',
+        reads: { replica: 40, primary: replicaUp ? 0 : 3 },
+        fallbacks: replicaUp ? 0 : 3,
+        replica: {
+          server: 'pi-db:5433/canopy',
+          up: replicaUp,
+          lagMs: replicaUp ? 120 : null,
+          replayedAt: null,
+          streaming: replicaUp,
+          inRecovery: true,
+        },
+      };
+      await route.fulfill({ response: res, json: body });
+    });
+    await page.waitForSelector('#services .services-reads:not([hidden])', { timeout: 30_000 });
+    expect(await page.textContent('#services .services-reads')).toBe('History from the replica (120 ms behind)');
+    replicaUp = false;
+    await page.waitForSelector('#services .services-reads[data-ok="false"]', { timeout: 30_000 });
+    expect(await page.textContent('#services .services-reads')).toBe(
+      'History replica down: reads from the primary · 3 reads fell back to the primary',
+    );
+    await page.locator('#services').screenshot({ path: path.join(ARTIFACTS, 'services-phone-replica-down.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 });

@@ -25,10 +25,18 @@ export interface ServiceBeat {
   [k: string]: unknown;
 }
 
+/** The store's read side as GET /health reports it when a replica is configured (DATABASE_READ_URL). */
+export interface ReadsHealth {
+  target: 'primary' | 'replica';
+  fallbacks: number;
+  replica: { server: string; up: boolean; lagMs: number | null; error?: string } | null;
+}
+
 interface Health {
   status: string;
   redis?: { status: string; error?: string };
   store?: { status: string; error?: string };
+  reads?: ReadsHealth;
   services?: ServiceBeat[];
 }
 
@@ -109,8 +117,22 @@ async function fetchHealth(signal: AbortSignal): Promise<Health> {
   return (await res.json()) as Health;
 }
 
+/**
+ * One line on where history and exports are read from, and whether that is
+ * what was configured: `{ text, ok }`; undefined when no replica is configured.
+ */
+export function readsOf(r: ReadsHealth | undefined): { text: string; ok: boolean } | undefined {
+  if (!r || !r.replica) return undefined;
+  const fallbacks = r.fallbacks > 0 ? ` · ${r.fallbacks} reads fell back to the primary` : '';
+  if (!r.replica.up) return { text: `History replica down: reads from the primary${fallbacks}`, ok: false };
+  const ms = r.replica.lagMs;
+  const lag = ms === null ? 'lag unknown' : ms < 1000 ? `${Math.round(ms)} ms behind` : `${formatAge(ms)} behind`;
+  return { text: `History from the replica (${lag})${fallbacks}`, ok: true };
+}
+
 export class ServicesPanel {
   readonly #overall: HTMLElement;
+  readonly #reads: HTMLElement;
   readonly #list: HTMLElement;
   #timer: number | undefined;
   #inflight: AbortController | undefined;
@@ -120,9 +142,11 @@ export class ServicesPanel {
     this.#overall = el('span', 'services-overall', 'checking…');
     this.#overall.dataset.status = 'unknown';
     head.append(el('h2', undefined, 'Services'), this.#overall);
+    this.#reads = el('p', 'services-reads');
+    this.#reads.hidden = true;
     this.#list = el('ul', 'services-list');
     this.#list.append(el('li', 'muted', 'Loading…'));
-    root.replaceChildren(head, this.#list);
+    root.replaceChildren(head, this.#reads, this.#list);
   }
 
   /** Loads now and every `everyMs`. */
@@ -169,6 +193,10 @@ export class ServicesPanel {
     if (down > 0 && h.status === 'ok') this.#overall.dataset.status = 'degraded';
     rows.sort((a, b) => (a.dataset.service ?? '').localeCompare(b.dataset.service ?? ''));
     this.#list.replaceChildren(...rows);
+    const reads = readsOf(h.reads);
+    this.#reads.hidden = !reads;
+    this.#reads.textContent = reads?.text ?? '';
+    this.#reads.dataset.ok = String(reads?.ok ?? true);
   }
 
   #row(name: string, b: ServiceBeat | undefined, now: number): HTMLElement {
