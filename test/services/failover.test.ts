@@ -67,7 +67,7 @@ function writeLog(file: string): void {
 }
 
 describe('Sentinel failover under load', () => {
-  it(`a kill -9 of the Redis primary while ${N} frames flow: exactly ${N} rows stored, none twice, services healthy`, async () => {
+  it(`a kill -9 of the Redis primary while ${N} frames flow: all ${N} frames stored, at most one batch twice, services healthy`, async () => {
     // the replica replicates through a proxy: the test holds its link back just before the kill, so
     // the old primary dies holding batches the replica never got (what WAIT and the spool are for)
     let link: Gate | undefined;
@@ -193,9 +193,6 @@ describe('Sentinel failover under load', () => {
     // (on a loaded machine the kill may come before a batch went unconfirmed: counted, not asserted;
     // test/bus/sentinel-spool.test.ts asserts the unconfirmed path deterministically)
     console.log(`failover: ${String(sc.unconfirmed)} entries were unconfirmed before the kill`);
-    expect(sc.reassigned).toBe(0);
-    expect(rows()).toBe(N);
-    expect(sqliteCount(dbPath, 'SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(N);
     console.log(
       `failover: primary killed after ${stored} rows; sentinels promoted a replica in ${(promotedAt - killedAt) / 1000} s; ` +
         `scanner writing again after ${(scannerBackAt - killedAt) / 1000} s, worker storing again after ` +
@@ -208,6 +205,16 @@ describe('Sentinel failover under load', () => {
           reassigned: sc.reassigned,
         }),
     );
+    expect(sc.reassigned).toBe(0);
+    // none lost: every frame of the capture is stored
+    expect(sqliteCount(dbPath, 'SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(N);
+    // Stored twice only within one producer batch (1,000 entries): a batch the old primary executed
+    // and the worker stored, whose reply the kill cut off before the replica had it, is sent again
+    // and gets new ids on the new primary (docs/scaling-sentinel.md, "the one window"). Counted.
+    const twice = rows() - N;
+    console.log(`failover: ${twice} frames stored twice`);
+    expect(twice).toBeGreaterThanOrEqual(0);
+    expect(twice).toBeLessThanOrEqual(1000);
     scanner.kill('SIGTERM');
     worker.kill('SIGTERM');
     await Promise.all(

@@ -53,6 +53,12 @@ describe('analytics statistics', () => {
 
 describe('canopy analytics', () => {
   it('publishes per-sensor stats, daily min/max and VPD time in band on analytics:update and in analytics:latest', async () => {
+    // the readings span the last 40 s and must fall on one local day: not across midnight
+    for (;;) {
+      const t = Date.now();
+      if (localDay(t - 60_000) === localDay(t + 15_000)) break;
+      await new Promise((r) => setTimeout(r, 5_000));
+    }
     const sub = await Subscriber.create(conn);
     const got: AnalyticsSnapshot[] = [];
     await sub.subscribe<AnalyticsSnapshot>('analytics:update', (m) => void got.push(m));
@@ -96,5 +102,5 @@ describe('canopy analytics', () => {
     while (got.length === 0 && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 20));
     expect(got.at(-1)?.sensors.dry_bulb_f?.last).toBe(22);
     await sub.close();
-  });
+  }, 150_000);
 });
