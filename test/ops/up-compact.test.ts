@@ -4,28 +4,17 @@
  * that one process drives the outputs to their safe state before it is
  * restarted, and SIGTERM stops everything with nothing pending.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { upServices, UP_COMPACT } from '../../src/ops/services-list.js';
 import { freePort } from '../../src/ops/ports.js';
+import { sqliteCount } from '../support/cli-procs.js';
 import { tempDir } from '../support/tmp.js';
 import { alive, spawnWatched, until } from './proc.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 
-function count(file: string): number {
-  if (!fs.existsSync(file)) return 0;
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    return Number(db.prepare('SELECT count(*) FROM can_messages').pluck().get());
-  } catch {
-    return 0; // not migrated yet
-  } finally {
-    db.close();
-  }
-}
+const count = (file: string) => Math.max(0, sqliteCount(file, 'SELECT count(*) AS n FROM can_messages'));
 
 describe('canopy up --compact', () => {
   it('is one service entry with the safe-state watchdog, and refuses more than one worker', () => {

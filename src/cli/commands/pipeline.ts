@@ -63,14 +63,13 @@ export function registerPipeline(program: Command): void {
     )
     .action(async (opts: WorkerOpts) => {
       const log = createLogger('worker', loadBaseConfig().logLevel);
-      let settings: WorkerSettings;
       try {
-        settings = workerSettings(opts);
+        workerSettings(opts); // a bad option or variable: exit 2 before anything starts
       } catch (err) {
         process.stderr.write(`canopy worker: ${(err as Error).message}\n`);
         process.exit(2);
       }
-      await runUntilSignal('worker', log, () => launchWorker(settings, log));
+      await runUntilSignal('worker', log, () => launchWorker(opts, log));
     });
 }
 
@@ -132,8 +131,8 @@ function workerSettings(opts: WorkerOpts): WorkerSettings {
 }
 
 /** Starts the worker from its command's options (also used by `canopy group --compact`). */
-export async function launchWorker(opts: WorkerOpts | WorkerSettings, log: Logger): Promise<ServiceHandle> {
-  const { consumer, batchSize, handoffSeconds, sqliteSynchronous } = 'consumer' in opts ? opts : workerSettings(opts);
+export async function launchWorker(opts: WorkerOpts, log: Logger): Promise<ServiceHandle> {
+  const { consumer, batchSize, handoffSeconds, sqliteSynchronous } = workerSettings(opts);
   const base = loadBaseConfig();
   // the worker's store, with the retention it sweeps hourly (SQLite: raw rows 90 days, rollups kept)
   const retention = storeRetention(base.databaseUrl);

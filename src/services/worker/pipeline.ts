@@ -185,13 +185,15 @@ export class WorkerPipeline {
   /** Starts the writer after {@link PipelineOptions.commitDelayMs}, so batches arriving meanwhile share its transaction. */
   #kickSoon(): void {
     if (this.#drain || this.#commitTimer) return;
+    const start = () =>
+      this.kick().catch((err: unknown) => this.#log.error({ err: (err as Error).message }, 'store writer failed'));
     if (this.options.commitDelayMs <= 0) {
-      void this.kick().catch(() => undefined);
+      void start();
       return;
     }
     this.#commitTimer = setTimeout(() => {
       this.#commitTimer = undefined;
-      this.kick().catch((err: unknown) => this.#log.error({ err: (err as Error).message }, 'store writer failed'));
+      void start();
     }, this.options.commitDelayMs);
   }
 
