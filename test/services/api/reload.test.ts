@@ -54,10 +54,14 @@ describe('canopy admin api reload-config (the tokens file) on a real Redis', () 
 
       // through the CLI, by service name; the heartbeat names the instance
       fs.chmodSync(file, 0o600);
-      const out = await run(process.execPath, ['dist/src/cli/main.js', 'admin', 'api', 'reload-config'], {
-        env: { ...process.env, REDIS_URL: redis.url },
-        timeout: 60_000,
-      });
+      const out = await run(
+        process.execPath,
+        ['dist/src/cli/main.js', 'admin', '--timeout', '20000', 'api', 'reload-config'],
+        {
+          env: { ...process.env, REDIS_URL: redis.url },
+          timeout: 60_000,
+        },
+      );
       expect(out.stdout).toContain(`${INSTANCE}: ok {"tokens":1}`);
       expect((await getJson(api, '/api/rooms', ALICE)).status).toBe(200);
     } finally {
