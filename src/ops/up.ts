@@ -185,9 +185,11 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
     ...(qt ? { CANOPY_API_TOKENS_FILE: qt.tokensFile } : {}),
   };
   sup.on('start', (name, pid) => say(`${name} started (pid ${pid})`));
+  // the process serving the dashboard: `api`, or the one `--compact` process
+  const dashboardServices = new Set(o.services.filter((s) => s.port !== undefined).map((s) => s.name));
   const apiExits: string[] = [];
   sup.on('exit', (name, code, signal) => {
-    if (name === 'api' && !sup.stopping) apiExits.push(signal ? `signal ${signal}` : `exit code ${code}`);
+    if (dashboardServices.has(name) && !sup.stopping) apiExits.push(signal ? `signal ${signal}` : `exit code ${code}`);
     if (!sup.stopping) say(`${name} exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`);
   });
   sup.on('restart', (name, delayMs, crashes) => say(`restarting ${name} in ${delayMs} ms (crash ${crashes} in a row)`));
@@ -266,7 +268,7 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
             }
           : {}),
       });
-      if (s.name === 'api' && s.port !== undefined) dashboardUrl = `http://127.0.0.1:${s.port}/`;
+      if (s.port !== undefined) dashboardUrl = `http://127.0.0.1:${s.port}/`;
     }
     if (dashboardUrl) {
       say(`waiting for the dashboard to answer at ${dashboardUrl} …`);

@@ -37,6 +37,10 @@ describe('canopy up --compact', () => {
       LOG_LEVEL: 'info',
     });
     await up.waitFor(/^Canopy is up/, 90_000);
+    // the one process serves the dashboard: up waited for it and says where it is
+    await up.waitFor(/^Dashboard: /, 10_000);
+    expect(up.lines).toContain(`Dashboard: http://127.0.0.1:${apiPort}/`);
+    expect(up.lines.some((l) => /no dashboard/.test(l))).toBe(false);
     const started = up.lines.filter((l) => / started \(pid \d+\)/.test(l) && !l.startsWith('Redis'));
     expect(started).toHaveLength(1);
     const pid = Number(/\(pid (\d+)\)/.exec(started[0] as string)?.[1]);
