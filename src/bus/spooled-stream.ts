@@ -1,113 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { BreakerOptions } from './breaker.js';
 import { CircuitBreaker } from './breaker.js';
 import type { Connection } from './connection.js';
 import { ConfigError } from './errors.js';
-import type { BusLogger } from './log.js';
-import { silentLogger } from './log.js';
 import type { SpoolRecord } from './spool.js';
 import { SpoolFile } from './spool.js';
 import { appendOnce, type AppendResult } from './spool-append.js';
 import { ReplicaWait } from './replica-wait.js';
-import type { TrimPolicy } from './streams/producer.js';
+import { StreamIdClock } from './streams/id-clock.js';
+import {
+  SPOOLED_STREAM_DEFAULTS,
+  type SpooledStreamStats,
+  type SpooledStreamWriterOptions,
+  type WriteOutcome,
+} from './spooled-stream-options.js';
 
-/** Where a {@link SpooledStreamWriter} writes and how it falls back. */
-export interface SpooledStreamWriterOptions {
-  /** The stream key, e.g. `can:raw`. Required. */
-  stream: string;
-  /** Directory of the spool file (e.g. `<data dir>/spool`). Required. */
-  dir: string;
-  /** @defaultValue the stream name with unsafe characters replaced — the spool file is `<dir>/<name>.spool`. */
-  name: string;
-  /** @defaultValue `{ maxLen: 1_000_000 }` — as the bus's StreamProducer: `{ maxLen }`, `{ minAgeMs }` or `'none'`, with `~`. */
-  trim: TrimPolicy;
-  /** @defaultValue true — `false` writes to the spool only, on purpose. */
-  useRedis: boolean;
-  /** @defaultValue 500 — records per replay step (one Lua call each). */
-  replayBatch: number;
-  /** @defaultValue 200 — how often a non-empty spool tries to replay. */
-  replayIntervalMs: number;
-  /**
-   * Size cap of the spool file in bytes. When a batch would make the file
-   * larger, that batch — the newest — is dropped, counted (`dropped`) and
-   * logged, and `spoolFull` is set until the spool has room again: what is
-   * already spooled is older, durable and in order, and stays so.
-   * @defaultValue 536870912 (512 MiB; some 4 million frames)
-   */
-  maxSpoolBytes: number;
-  /** @defaultValue 604800 (7 days) — TTL of the writer's ack key in Redis. */
-  ackTtlSeconds: number;
-  /** @defaultValue `spool:ack:` — ack keys are `<prefix><writer id>`. */
-  ackPrefix: string;
-  /**
-   * Replicas that must confirm a batch (`WAIT n`) before it leaves the spool: a
-   * batch added directly but not confirmed within {@link waitTimeoutMs} is also
-   * appended to the spool and replayed (exactly once) until it is, so a failover
-   * to a replica that lacked it loses nothing.
-   * @defaultValue `auto` — 1 when the primary has connected replicas (checked at
-   * open, attach, after each switch of primary, after an unconfirmed WAIT and every 10 s), else 0
-   */
-  waitReplicas: number | 'auto';
-  /** @defaultValue 1000 — how long one `WAIT` may take, ms. */
-  waitTimeoutMs: number;
-  /** @defaultValue `{ name: 'redis:<stream>' }` */
-  breaker: Partial<BreakerOptions>;
-  /** @defaultValue silent */
-  logger: BusLogger;
-}
-
-export const SPOOLED_STREAM_DEFAULTS: Omit<SpooledStreamWriterOptions, 'stream' | 'dir' | 'name'> = {
-  trim: { maxLen: 1_000_000 },
-  useRedis: true,
-  replayBatch: 500,
-  replayIntervalMs: 200,
-  maxSpoolBytes: 512 * 1024 * 1024,
-  ackTtlSeconds: 7 * 24 * 3600,
-  ackPrefix: 'spool:ack:',
-  waitReplicas: 'auto',
-  waitTimeoutMs: 1000,
-  breaker: {},
-  logger: silentLogger,
-};
-
-export interface SpooledStreamStats {
-  /** Entries added to Redis directly. */
-  direct: number;
-  /** Entries written to the spool file. */
-  spooled: number;
-  /** Entries replayed from the spool into Redis. */
-  replayed: number;
-  /** Entries Redis already had (a lost reply, a replay after a crash): skipped, not added twice. */
-  duplicatesSkipped: number;
-  /** Entries in the spool waiting for Redis. */
-  pending: number;
-  /** Corrupt spool lines skipped. */
-  corrupt: number;
-  /** Entries dropped because the spool file was at {@link SpooledStreamWriterOptions.maxSpoolBytes}. */
-  dropped: number;
-  /** Bytes in the spool file. */
-  spoolBytes: number;
-  /** True while batches are being dropped (the spool is full and Redis unreachable). */
-  spoolFull: boolean;
-  /** Entries added (directly or by the replay) that no replica confirmed in time: kept in the spool until one does. */
-  unconfirmed: number;
-  /**
-   * Entries the replay added after the connection moved to another primary: spooled during the
-   * outage, or added to the old primary but not confirmed by its replica before it died.
-   */
-  replayedAfterSwitch: number;
-  /**
-   * Replayed entries that could not keep the id an earlier primary gave them (the stream had moved
-   * past it): a reader that stored them from that primary sees them again under a new id.
-   */
-  reassigned: number;
-  /** Replicas each batch waits for now (`WAIT`); see {@link SpooledStreamWriterOptions.waitReplicas}. */
-  waitReplicas: number;
-}
-
-/** Where a batch went: Redis, the spool, or nowhere (the spool was full: dropped and counted). */
-export type WriteOutcome = 'redis' | 'spool' | 'dropped';
+export * from './spooled-stream-options.js';
 
 /**
  * Writes batches of stream entries to Redis, and to a local append-only
@@ -151,8 +59,10 @@ export class SpooledStreamWriter {
     unconfirmed: 0,
     replayedAfterSwitch: 0,
     reassigned: 0,
+    idsMoved: 0,
     waitReplicas: 0,
   };
+  readonly #ids = new StreamIdClock();
   readonly #wait: ReplicaWait;
   /**
    * Ids the replay gave records not yet confirmed by a replica (at most a chunk): kept in memory, so a
@@ -250,8 +160,10 @@ export class SpooledStreamWriter {
         if (!conn.isReady) this.breaker.failure(`connection ${conn.health}`);
         else {
           let added: { skipped: number; ids: string[] } | undefined;
+          // the ids go into the spool with the batch if the reply never comes: a resend keeps them
+          if (this.options.assignIds) for (const rec of recs) rec.i = this.#ids.next(now);
           try {
-            const r = await this.#add(conn, recs);
+            const r = await this.#add(conn, recs, () => false);
             added = r;
             this.breaker.success();
             this.#stats.direct += r.added;
@@ -339,7 +251,17 @@ export class SpooledStreamWriter {
       if (chunk.records.length > 0) {
         // records this replay added before without a replica confirming them keep the ids they got
         for (const rec of chunk.records) rec.i ??= this.#replayIds.get(`${rec.w}:${rec.q}`);
-        const r = await this.#add(conn, chunk.records);
+        const sentBefore = chunk.records.map((rec) => rec.i !== undefined);
+        if (this.options.assignIds) {
+          // never sent (spooled while Redis was away): ids now, kept if this step's reply is lost
+          const now = Date.now();
+          for (const rec of chunk.records) {
+            if (rec.i !== undefined) continue;
+            rec.i = this.#ids.next(now);
+            this.#replayIds.set(`${rec.w}:${rec.q}`, rec.i);
+          }
+        }
+        const r = await this.#add(conn, chunk.records, (k) => sentBefore[k] === true);
         chunk.records.forEach((rec, k) => {
           if (r.ids[k]) this.#replayIds.set(`${rec.w}:${rec.q}`, r.ids[k] as string);
         });
@@ -392,10 +314,22 @@ export class SpooledStreamWriter {
     );
   }
 
-  /** Adds records with the exactly-once script (src/bus/spool-append.ts). */
-  async #add(conn: Connection, recs: ReadonlyArray<SpoolRecord>): Promise<AppendResult> {
+  /**
+   * Adds records with the exactly-once script (src/bus/spool-append.ts). A record added under
+   * another id than the one it carried was `reassigned` when it had been sent before (a reader may
+   * have it under the old one), else its id `moved`.
+   */
+  async #add(conn: Connection, recs: ReadonlyArray<SpoolRecord>, sentBefore: (k: number) => boolean): Promise<AppendResult> {
+    const carried = recs.map((rec) => rec.i);
     const r = await appendOnce(conn, this.options, recs);
-    this.#stats.reassigned += r.reassigned;
+    r.ids.forEach((id, k) => {
+      if (!id) return;
+      this.#ids.observe(id);
+      const had = carried[k];
+      if (had === undefined || had === '*' || had === id) return;
+      if (sentBefore(k)) this.#stats.reassigned++;
+      else this.#stats.idsMoved++;
+    });
     return r;
   }
 

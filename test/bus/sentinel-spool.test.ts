@@ -100,4 +100,49 @@ describe('WAIT-confirmed spool', () => {
     await w.close();
     expect(path.basename(w.spoolPath)).toMatch(/\.spool$/);
   });
+
+  // The window a lost reply opens: the old primary added the batch and a reader stored it from there,
+  // the replica never had it, the writer never learnt the ids. Sent again, it must keep them.
+  for (const assignIds of [true, false]) {
+    it(`a batch whose reply the primary's death cut off is sent again under ${assignIds ? 'the ids it was first sent with' : 'new ids when Redis gives them (assignIds false)'}`, async () => {
+      const { primary, replica, conn: reader, proxy: link } = await pair(true);
+      const front = await FaultProxy.start(primary.port); // the writer's own path to the primary
+      const conn = await connect(front.url, { commandTimeoutMs: 60_000 });
+      const stream = `${randomPrefix()}s`;
+      const w = await SpooledStreamWriter.open(conn, {
+        stream,
+        dir: tempDir(),
+        waitTimeoutMs: 300,
+        replayIntervalMs: 50,
+        assignIds,
+      });
+      expect(await w.write(fields(0, 5))).toBe('redis');
+      link?.pause(); // the replica stops receiving
+      front.pauseReplies(); // the primary's reply to the next batch never reaches the writer
+      const second = w.write(fields(5, 5));
+      await waitFor(async () => (await reader.run('XLEN', (c) => c.xLen(stream))) === 10, 'the primary added it', 10_000);
+      const seen = await reader.run('XRANGE', (c) => c.xRange(stream, '-', '+')); // what a reader stored
+      await primary.kill();
+      link?.dropAll();
+      front.dropAll();
+      expect(await second).toBe('spool');
+      const promoted = await connect(replica.url);
+      await promoted.run('REPLICAOF NO ONE', (c) => c.sendCommand(['REPLICAOF', 'NO', 'ONE']));
+      expect(await promoted.run('XLEN', (c) => c.xLen(stream))).toBe(5);
+      w.attach(promoted);
+      await waitFor(async () => (await w.flush()) === 0, 'the spool replayed into the new primary', 20_000);
+      const onNew = await promoted.run('XRANGE', (c) => c.xRange(stream, '-', '+'));
+      expect(onNew.map((e) => e.message.n)).toEqual(seen.map((e) => e.message.n));
+      const same = onNew.filter((e, k) => e.id === seen[k]?.id).length;
+      if (assignIds) {
+        // every entry under the id the reader has: its store recognises the resent five
+        expect(same).toBe(10);
+        expect(w.stats).toMatchObject({ replayed: 5, reassigned: 0, idsMoved: 0 });
+      } else {
+        // the resent five got new ids: a reader keyed by id would store them twice
+        expect(same).toBe(5);
+      }
+      await w.close();
+    });
+  }
 });

@@ -181,4 +181,32 @@ describe('spooled stream writer', () => {
     const entries = await conn.client.xRange('s', '-', '+');
     expect(entries.map((e) => e.message.k)).toEqual(Array.from({ length: 30 }, (_, i) => String(i)));
   });
+
+  it('gives entries their ids itself; a writer behind another (or a clock step back) gets new ones, counted, nothing refused', async () => {
+    const redis = await startRedis();
+    const conn = await Connection.connect({ url: redis.url });
+    closers.push(() => conn.close());
+    const w = await SpooledStreamWriter.open(conn, { stream: 'ids', dir: tempDir() });
+    closers.push(() => w.close());
+    const before = Date.now();
+    expect(await w.write([{ k: '0' }, { k: '1' }, { k: '2' }])).toBe('redis');
+    const mine = await conn.client.xRange('ids', '-', '+');
+    // the writer's clock: <ms>-<seq>, the sequence counting within the batch's millisecond
+    const [ms, seq] = (mine[0]?.id ?? '').split('-').map(Number) as [number, number];
+    expect(ms).toBeGreaterThanOrEqual(before);
+    expect(mine.map((e) => e.id)).toEqual([0, 1, 2].map((k) => `${ms}-${seq + k}`));
+    expect(w.stats.idsMoved).toBe(0);
+    // another writer an hour ahead: this one's ids are below the stream's last, Redis gives new ones
+    const ahead = `${Date.now() + 3_600_000}-0`;
+    await conn.client.xAdd('ids', ahead, { k: 'other' });
+    expect(await w.write([{ k: '3' }, { k: '4' }])).toBe('redis');
+    expect(w.stats).toMatchObject({ idsMoved: 2, reassigned: 0, direct: 5 });
+    // having seen them, it goes on above them with ids of its own
+    expect(await w.write([{ k: '5' }])).toBe('redis');
+    expect(w.stats.idsMoved).toBe(2);
+    const all = await conn.client.xRange('ids', '-', '+');
+    expect(all.map((e) => e.message.k)).toEqual(['0', '1', '2', 'other', '3', '4', '5']);
+    const last = all.at(-1)?.id ?? '';
+    expect(last.split('-')[0]).toBe(ahead.split('-')[0]);
+  });
 });

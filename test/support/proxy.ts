@@ -51,6 +51,14 @@ export class FaultProxy {
     }
   }
 
+  /**
+   * Requests still reach the server, its replies wait (a reply cut off in
+   * flight, once {@link dropAll} follows); {@link resume} lets them go.
+   */
+  pauseReplies(): void {
+    for (const [, upstream] of this.#pairs) upstream.pause();
+  }
+
   resume(): void {
     this.#paused = false;
     for (const [a, b] of this.#pairs) {
