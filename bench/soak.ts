@@ -98,7 +98,7 @@ export async function soak(compact: boolean): Promise<Record<string, number>> {
   delete env.REDIS_URL;
   delete env.DATABASE_URL;
   // its own process group, so that whatever is left at the end is stopped with it
-  const args = [CLI, 'up', ...(compact ? ['--compact'] : []), '--redis-port', String(await freePort())];
+  const args = [CLI, 'up', compact ? '--compact' : '--separate', '--redis-port', String(await freePort())];
   const up = spawn(process.execPath, args, {
     env,
     cwd: dir,

@@ -22,6 +22,15 @@ export function positiveInt(env: NodeJS.ProcessEnv, name: string, dflt: number):
   return n;
 }
 
+/** A switch: 1/true/on/yes or 0/false/off/no (any case), `dflt` when unset or empty; anything else is a {@link ConfigError}. */
+export function flag(env: NodeJS.ProcessEnv, name: string, dflt: boolean): boolean {
+  const v = text(env, name);
+  if (v === undefined) return dflt;
+  if (/^(1|true|on|yes)$/i.test(v)) return true;
+  if (/^(0|false|off|no)$/i.test(v)) return false;
+  throw new ConfigError(`${name} must be 1 or 0 (true/false, on/off, yes/no), got "${v}"`);
+}
+
 /** A finite number, or undefined when unset or empty. */
 export function optionalNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const v = text(env, name);
