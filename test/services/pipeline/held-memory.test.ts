@@ -1,0 +1,95 @@
+/**
+ * The worker as it runs in the field — its own process with the V8 limits of
+ * `canopy up` and the systemd units (WORKER_NODE_ARGS: old generation 96 MB)
+ * — holding its full default bound of 100,000 frames while the store is
+ * locked: it must stay up (no out-of-memory crash loop), stop reading at the
+ * bound, and store every frame once the store is back.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { encodePt100 } from '../../../src/can/protocol.js';
+import type { CanFrame } from '../../../src/can/frame.js';
+import { WORKER_NODE_ARGS } from '../../../src/ops/services-list.js';
+import { register } from '../../support/cleanup.js';
+import { CLI, sqliteCount } from '../../support/cli-procs.js';
+import { startRedis } from '../../support/redis.js';
+import { tempDir } from '../../support/tmp.js';
+import { rawClient, waitFor, xaddFrames } from './helpers.js';
+
+const vm = (pid: number, field: 'VmRSS' | 'VmHWM') =>
+  Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+
+describe('worker memory bound under its V8 limits', () => {
+  it('holds 100,000 frames while the store is locked without running out of heap, then stores all 120,000', async () => {
+    const redis = await startRedis();
+    const dir = tempDir();
+    const dbPath = path.join(dir, 'canopy.db');
+    const raw = await rawClient(redis.url);
+    const worker = spawn(process.execPath, [...WORKER_NODE_ARGS, CLI, 'worker', '--name', 'held'], {
+      env: {
+        ...process.env,
+        REDIS_URL: redis.url,
+        DATABASE_URL: `sqlite:${dbPath}`,
+        CANOPY_DATA_DIR: dir,
+        LOG_LEVEL: 'error',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const kill = () => void (worker.exitCode === null && worker.kill('SIGKILL'));
+    register({ stop: async () => kill(), killSync: kill });
+    await waitFor(
+      'the worker migrated the store',
+      () => sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages') === 0,
+      30_000,
+    );
+
+    // the store goes away: another connection holds the write lock
+    const lock = new Database(dbPath);
+    lock.exec('BEGIN EXCLUSIVE');
+    const N = 120_000;
+    const t0 = Date.now() - N;
+    const frames: CanFrame[] = [];
+    for (let i = 0; i < N; i++)
+      frames.push(encodePt100(1 + (i % 3), 20 + (i % 50) / 10, 18 + (i % 40) / 10, 0, t0 + i));
+    await xaddFrames(raw, frames);
+
+    const held = async () => {
+      const beat = JSON.parse((await raw.get('heartbeat:held')) ?? '{}') as { held?: number };
+      return beat.held ?? 0;
+    };
+    const lag = async () => {
+      const g = ((await raw.sendCommand(['XINFO', 'GROUPS', 'can:raw'])) as unknown[])[0] as
+        unknown[] | Record<string, unknown>;
+      return Number(Array.isArray(g) ? g[g.indexOf('lag') + 1] : g.lag);
+    };
+    // it reads up to its bound and stops there: the stream keeps the rest
+    await waitFor('100,000 frames held', async () => (await held()) >= 100_000, 90_000);
+    const lagAtBound = await lag();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await lag()).toBe(lagAtBound);
+    expect(lagAtBound).toBeGreaterThanOrEqual(N - 101_000);
+    expect(worker.exitCode).toBeNull();
+    const rss = vm(worker.pid as number, 'VmRSS');
+    console.log(
+      `held-memory: 100,000 frames held, worker RSS ${rss.toFixed(0)} MB (peak ${vm(worker.pid as number, 'VmHWM').toFixed(0)} MB)`,
+    );
+
+    lock.exec('ROLLBACK');
+    lock.close();
+    await waitFor(
+      'every frame stored',
+      () => sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages') >= N,
+      120_000,
+    );
+    expect(sqliteCount(dbPath, 'SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(N);
+    expect(sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages')).toBe(N);
+    // the same process did it all: no crash, no restart
+    expect(worker.exitCode).toBeNull();
+    worker.kill('SIGTERM');
+    await new Promise((r) => worker.once('exit', r));
+    raw.destroy();
+  }, 300_000);
+});
