@@ -1,27 +1,17 @@
 import { spawnSync } from '../support/run-sync.js';
-import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { createClient } from 'redis';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/ops/ports.js';
 import { startRedis } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
+import { sqliteCount } from '../support/cli-procs.js';
 import { alive, spawnWatched, until } from './proc.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 
-function count(file: string, table: string): number {
-  if (!fs.existsSync(file)) return 0;
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    return Number(db.prepare(`SELECT count(*) FROM ${table}`).pluck().get());
-  } catch {
-    return 0; // not migrated yet
-  } finally {
-    db.close();
-  }
-}
+/** Rows in `table`; 0 before the file or its tables exist. */
+const count = (file: string, table: string) => Math.max(0, sqliteCount(file, `SELECT count(*) AS n FROM ${table}`));
 
 describe('canopy up with the real pipeline', () => {
   it('kill -9: the worker restarts and frames keep being stored, automation gets its safe-state watchdog; doctor passes; SIGTERM loses nothing', async () => {
