@@ -4,6 +4,7 @@
  * that one process drives the outputs to their safe state before it is
  * restarted, and SIGTERM stops everything with nothing pending.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { upServices, UP_COMPACT } from '../../src/ops/services-list.js';
@@ -63,4 +64,38 @@ describe('canopy up --compact', () => {
       if (m) expect(alive(Number(m[1])), l).toBe(false);
     }
   }, 240_000);
+
+  it('--source replay:FILE stores every frame of a candump log once; the process stays up when the log ends', async () => {
+    const dataDir = tempDir('canopy-compact-replay-');
+    const log = path.join(dataDir, 'capture.log');
+    const N = 2000;
+    // PT100 frames of node 1, 10 ms apart: every one its own timestamp
+    const lines = Array.from(
+      { length: N },
+      (_, i) =>
+        `(${1700000000 + Math.floor(i / 100)}.${String((i % 100) * 10000).padStart(6, '0')}) can0 101#C4090A0700`,
+    );
+    fs.writeFileSync(log, `${lines.join('\n')}\n`);
+    const db = path.join(dataDir, 'canopy.db');
+    const up = spawnWatched(
+      process.execPath,
+      [CLI, 'up', '--compact', '--source', `replay:${log}`, '--redis-port', String(await freePort())],
+      {
+        CANOPY_DATA_DIR: dataDir,
+        CANOPY_API_PORT: String(await freePort()),
+        DATABASE_URL: '',
+        REDIS_URL: '',
+        LOG_LEVEL: 'warn',
+      },
+    );
+    await up.waitFor(/^Canopy is up/, 90_000);
+    await until(() => count(db) >= N, 60_000, 'every frame of the log stored');
+    // the scanner's source ended; the other services go on, nothing restarted
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(count(db)).toBe(N);
+    expect(sqliteCount(db, 'SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(N);
+    expect(up.lines.filter((l) => /exited unexpectedly|^restarting/.test(l))).toEqual([]);
+    up.child.kill('SIGTERM');
+    expect((await up.exited).code).toBe(0);
+  }, 180_000);
 });
