@@ -45,8 +45,14 @@ export const UP_GROUP = ['alerts', 'recorder', 'analytics'] as const;
 /** Everything `canopy up --compact` runs in its one service process. */
 export const UP_COMPACT = ['worker', 'scanner', 'api', 'automation', ...UP_GROUP] as const;
 
-/** The compact process: the worker's batches and the api's bursts (young generation 2 MB), everything's live heap. */
-export const COMPACT_NODE_ARGS = ['--max-semi-space-size=2', '--max-old-space-size=160'];
+/**
+ * The compact process: the worker's batches and the api's bursts (young generation 2 MB), everything's
+ * live heap, and V8 told to favour size over speed. Measured over 70 minutes of simulated nodes (one
+ * run each): with `--optimize-for-size` RSS stayed some 15 MB lower and levelled off at about 146 MB
+ * (some 3 MB/h over the second half) where without it was still climbing; it costs the worker about
+ * 20 % of its top rate, which a small machine on a real bus does not come near.
+ */
+export const COMPACT_NODE_ARGS = ['--max-semi-space-size=2', '--max-old-space-size=160', '--optimize-for-size'];
 
 /**
  * The services `canopy up` starts. `workers` (default 1): worker processes
