@@ -319,7 +319,11 @@ export class SpooledStreamWriter {
    * another id than the one it carried was `reassigned` when it had been sent before (a reader may
    * have it under the old one), else its id `moved`.
    */
-  async #add(conn: Connection, recs: ReadonlyArray<SpoolRecord>, sentBefore: (k: number) => boolean): Promise<AppendResult> {
+  async #add(
+    conn: Connection,
+    recs: ReadonlyArray<SpoolRecord>,
+    sentBefore: (k: number) => boolean,
+  ): Promise<AppendResult> {
     const carried = recs.map((rec) => rec.i);
     const r = await appendOnce(conn, this.options, recs);
     r.ids.forEach((id, k) => {

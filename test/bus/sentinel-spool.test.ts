@@ -120,7 +120,11 @@ describe('WAIT-confirmed spool', () => {
       link?.pause(); // the replica stops receiving
       front.pauseReplies(); // the primary's reply to the next batch never reaches the writer
       const second = w.write(fields(5, 5));
-      await waitFor(async () => (await reader.run('XLEN', (c) => c.xLen(stream))) === 10, 'the primary added it', 10_000);
+      await waitFor(
+        async () => (await reader.run('XLEN', (c) => c.xLen(stream))) === 10,
+        'the primary added it',
+        10_000,
+      );
       const seen = await reader.run('XRANGE', (c) => c.xRange(stream, '-', '+')); // what a reader stored
       await primary.kill();
       link?.dropAll();
