@@ -47,10 +47,10 @@ export const UP_COMPACT = ['worker', 'scanner', 'api', 'automation', ...UP_GROUP
 
 /**
  * The compact process: the worker's batches and the api's bursts (young generation 2 MB), everything's
- * live heap, and V8 told to favour size over speed. Measured over 70 minutes of simulated nodes (one
- * run each): with `--optimize-for-size` RSS stayed some 15 MB lower and levelled off at about 146 MB
- * (some 3 MB/h over the second half) where without it was still climbing; it costs the worker about
- * 20 % of its top rate, which a small machine on a real bus does not come near.
+ * live heap, and V8 told to favour size over speed. Measured on simulated nodes (one run each): with
+ * `--optimize-for-size` RSS levelled off at about 147 MB (100 minutes), without it at about 163 MB
+ * (70 minutes), both some 3 MB/h over the second half; it costs the worker about 20 % of its top
+ * rate, which a small machine on a real bus does not come near.
  */
 export const COMPACT_NODE_ARGS = ['--max-semi-space-size=2', '--max-old-space-size=160', '--optimize-for-size'];
 
