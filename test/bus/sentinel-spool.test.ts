@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/bus/errors.js';
-import { SpooledStreamWriter } from '../../src/bus/spooled-stream.js';
+import type { Connection } from '../../src/bus/connection.js';
+import { SpooledStreamWriter, type SpooledStreamWriterOptions } from '../../src/bus/spooled-stream.js';
 import { scannerEnv } from '../../src/config/scanner.js';
 import { register } from '../support/cleanup.js';
 import { FaultProxy } from '../support/proxy.js';
@@ -27,6 +28,10 @@ async function pair(viaProxy = false) {
   return { primary, replica, conn, proxy };
 }
 
+/** A writer on `conn` that gives up on WAIT quickly (300 ms) and replays often (50 ms), as every test here wants. */
+const quickWriter = (conn: Connection, o: Partial<SpooledStreamWriterOptions> & { stream: string }) =>
+  SpooledStreamWriter.open(conn, { dir: tempDir(), waitTimeoutMs: 300, replayIntervalMs: 50, ...o });
+
 const fields = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ n: String(from + i) }));
 
 describe('WAIT-confirmed spool', () => {
@@ -47,12 +52,7 @@ describe('WAIT-confirmed spool', () => {
   it('waits for 1 replica when the primary has one; a batch it does not confirm stays spooled until it does', async () => {
     const { replica, conn } = await pair();
     const stream = `${randomPrefix()}s`;
-    const w = await SpooledStreamWriter.open(conn, {
-      stream,
-      dir: tempDir(),
-      waitTimeoutMs: 300,
-      replayIntervalMs: 50,
-    });
+    const w = await quickWriter(conn, { stream });
     expect(await w.write(fields(0, 10))).toBe('redis');
     expect(w.stats).toMatchObject({ waitReplicas: 1, direct: 10, unconfirmed: 0, pending: 0 });
 
@@ -79,7 +79,7 @@ describe('WAIT-confirmed spool', () => {
     const { primary, replica, conn, proxy } = await pair(true);
     const stream = `${randomPrefix()}s`;
     const dir = tempDir();
-    const w = await SpooledStreamWriter.open(conn, { stream, dir, waitTimeoutMs: 300, replayIntervalMs: 50 });
+    const w = await quickWriter(conn, { stream, dir });
     expect(await w.write(fields(0, 5))).toBe('redis');
     proxy?.pause(); // the replication stream stops reaching the replica
     expect(await w.write(fields(5, 5))).toBe('spool');
@@ -109,13 +109,7 @@ describe('WAIT-confirmed spool', () => {
       const front = await FaultProxy.start(primary.port); // the writer's own path to the primary
       const conn = await connect(front.url, { commandTimeoutMs: 60_000 });
       const stream = `${randomPrefix()}s`;
-      const w = await SpooledStreamWriter.open(conn, {
-        stream,
-        dir: tempDir(),
-        waitTimeoutMs: 300,
-        replayIntervalMs: 50,
-        assignIds,
-      });
+      const w = await quickWriter(conn, { stream, assignIds });
       expect(await w.write(fields(0, 5))).toBe('redis');
       link?.pause(); // the replica stops receiving
       front.pauseReplies(); // the primary's reply to the next batch never reaches the writer

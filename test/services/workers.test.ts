@@ -7,8 +7,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
 import { ConfigError } from '../../src/bus/errors.js';
 import { deleteEmptyConsumer } from '../../src/bus/streams/consumer-claims.js';
-import type { CanFrame } from '../../src/can/frame.js';
-import { encodePt100 } from '../../src/can/protocol.js';
 import { workerEnv } from '../../src/config/worker.js';
 import { upServices } from '../../src/ops/services-list.js';
 import { workerConsumerName } from '../../src/services/worker/index.js';
@@ -16,7 +14,7 @@ import { startPostgres } from '../support/postgres.js';
 import { startRedis } from '../support/redis.js';
 import { spawnSync } from '../support/run-sync.js';
 import { randomPrefix, tempDir } from '../support/tmp.js';
-import { rawClient, waitFor, xaddFrames, type Raw } from './pipeline/helpers.js';
+import { pt100Frames, rawClient, waitFor, xaddFrames, type Raw } from './pipeline/helpers.js';
 
 /**
  * Several `canopy worker` processes share the group `can-worker`, each under
@@ -141,10 +139,7 @@ describe.each(stores)('two workers on one group, one killed with kill -9 mid-run
     };
     const raw = await rawClient(redis.url);
     const N = 30_000;
-    const t0 = Date.now() - N;
-    const frames: CanFrame[] = [];
-    for (let i = 0; i < N; i++)
-      frames.push(encodePt100(1 + (i % 3), 20 + (i % 50) / 10, 18 + (i % 40) / 10, 0, t0 + i));
+    const frames = pt100Frames(N);
     // a first part before the workers start, the rest flows in while they run (and while one dies)
     await xaddFrames(raw, frames.slice(0, 20_000));
     let added = 20_000;

@@ -1,11 +1,9 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodePt100 } from '../../../src/can/protocol.js';
-import type { CanFrame } from '../../../src/can/frame.js';
 import { startRedis } from '../../support/redis.js';
 import { sqliteCount, spawnCli } from '../../support/cli-procs.js';
 import { tempDir } from '../../support/tmp.js';
-import { rawClient, waitFor, xaddFrames } from './helpers.js';
+import { pt100Frames, rawClient, waitFor, xaddFrames } from './helpers.js';
 
 describe('worker killed with kill -9 mid-run', () => {
   it('stores every one of 100,000 frames exactly once after a restart', async () => {
@@ -15,10 +13,7 @@ describe('worker killed with kill -9 mid-run', () => {
     const env = { REDIS_URL: redis.url, DATABASE_URL: `sqlite:${dbPath}`, CANOPY_DATA_DIR: dir };
     const raw = await rawClient(redis.url);
     const N = 100_000;
-    const t0 = Date.now() - N;
-    const frames: CanFrame[] = [];
-    for (let i = 0; i < N; i++)
-      frames.push(encodePt100(1 + (i % 3), 20 + (i % 50) / 10, 18 + (i % 40) / 10, 0, t0 + i));
+    const frames = pt100Frames(N);
     await xaddFrames(raw, frames);
 
     const first = spawnCli(['worker', '--name', 'crashy', '--batch', '500'], env);

@@ -10,14 +10,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { encodePt100 } from '../../../src/can/protocol.js';
-import type { CanFrame } from '../../../src/can/frame.js';
 import { WORKER_NODE_ARGS } from '../../../src/ops/services-list.js';
 import { register } from '../../support/cleanup.js';
 import { CLI, sqliteCount } from '../../support/cli-procs.js';
 import { startRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
-import { rawClient, waitFor, xaddFrames } from './helpers.js';
+import { pt100Frames, rawClient, waitFor, xaddFrames } from './helpers.js';
 
 const vm = (pid: number, field: 'VmRSS' | 'VmHWM') =>
   Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
@@ -50,10 +48,7 @@ describe('worker memory bound under its V8 limits', () => {
     const lock = new Database(dbPath);
     lock.exec('BEGIN EXCLUSIVE');
     const N = 120_000;
-    const t0 = Date.now() - N;
-    const frames: CanFrame[] = [];
-    for (let i = 0; i < N; i++)
-      frames.push(encodePt100(1 + (i % 3), 20 + (i % 50) / 10, 18 + (i % 40) / 10, 0, t0 + i));
+    const frames = pt100Frames(N);
     await xaddFrames(raw, frames);
 
     const held = async () => {

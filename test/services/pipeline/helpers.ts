@@ -1,6 +1,7 @@
 import { createClient } from 'redis';
 import type { CanFrame } from '../../../src/can/frame.js';
 import { frameToStreamFields } from '../../../src/can/frame.js';
+import { encodePt100 } from '../../../src/can/protocol.js';
 import { createLogger } from '../../../src/util/log.js';
 
 export type Raw = ReturnType<typeof createClient>;
@@ -10,6 +11,17 @@ export async function rawClient(url: string): Promise<Raw> {
   c.on('error', () => undefined);
   await c.connect();
   return c;
+}
+
+/**
+ * `n` PT100 frames of nodes 1–3, 1 ms apart and ending now: every frame has
+ * its own timestamp, so `COUNT(DISTINCT timestamp)` tells duplicates apart.
+ */
+export function pt100Frames(n: number): CanFrame[] {
+  const t0 = Date.now() - n;
+  return Array.from({ length: n }, (_, i) =>
+    encodePt100(1 + (i % 3), 20 + (i % 50) / 10, 18 + (i % 40) / 10, 0, t0 + i),
+  );
 }
 
 /** XADDs frames with exactly the contract fields, pipelined. */
