@@ -11,13 +11,13 @@ function sources(dir: string): string[] {
     .map((f) => path.join(dir, f));
 }
 
-/** Names a source reads: `env.NAME`, `env['NAME']`, or a reader called as `(env, 'NAME', …)`. */
+/** Names a source reads: `env.NAME`, `env['NAME']`, or a reader called as `(env, 'NAME', …)` / `(process.env, 'NAME', …)`. */
 function reads(text: string): Set<string> {
   const out = new Set<string>();
   for (const re of [
     /\benv\.([A-Z][A-Z0-9_]+)\b/g,
     /\benv\[['"]([A-Z][A-Z0-9_]+)['"]\]/g,
-    /\(\s*env\s*,\s*'([A-Z][A-Z0-9_]+)'/g,
+    /\(\s*(?:process\.)?env\s*,\s*'([A-Z][A-Z0-9_]+)'/g,
   ])
     for (const m of text.matchAll(re)) out.add(m[1]!);
   return out;

@@ -47,7 +47,7 @@ describe('canopy up: compact or separate', () => {
     expect(() => upMode({ compact: true, separate: true, totalMemBytes: GiB, workers: 1 })).toThrow(ConfigError);
   });
 
-  it('the CLI refuses --compact with --separate, and a CANOPY_UP_COMPACT that is not a switch, before starting anything', () => {
+  it('the CLI refuses --compact with --separate, and a CANOPY_UP_COMPACT or CANOPY_UP_GROUP that is not a switch, before starting anything', () => {
     const cli = path.resolve('dist/src/cli/main.js');
     const env = { ...process.env, REDIS_URL: '', CANOPY_DATA_DIR: tempDir('canopy-up-mode-') };
     const both = spawnSync(process.execPath, [cli, 'up', '--compact', '--separate'], { env, encoding: 'utf8' });
@@ -59,5 +59,11 @@ describe('canopy up: compact or separate', () => {
     });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/CANOPY_UP_COMPACT must be 1 or 0/);
+    const group = spawnSync(process.execPath, [cli, 'up'], {
+      env: { ...env, CANOPY_UP_GROUP: 'nope' },
+      encoding: 'utf8',
+    });
+    expect(group.status).toBe(1);
+    expect(group.stderr).toMatch(/CANOPY_UP_GROUP must be 1 or 0/);
   });
 });

@@ -61,7 +61,7 @@ export function registerUp(program: Command): void {
             services: upServices({
               source: opts.source,
               workers,
-              group: process.env.CANOPY_UP_GROUP !== '0',
+              group: flag(process.env, 'CANOPY_UP_GROUP', true),
               compact: mode.compact,
             }),
             cliPath: process.argv[1] ?? '',
