@@ -17,7 +17,7 @@ import { openStore } from '../../src/store/index.js';
 import { register } from '../support/cleanup.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
-import { rawHttp, statusOf } from '../services/api/helpers.js';
+import { rawHttp, rawStatus, statusOf } from '../services/api/helpers.js';
 
 const ROOT = packageRoot();
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -168,7 +168,7 @@ describe('hostile clients against canopy api', () => {
       req(['GET /api/sensors HTTP/9.9', H()]),
       'GET /api/sensors\r\n\r\n',
     ]) {
-      const st = statusOf(await rawHttp(port, raw, 5000));
+      const st = await rawStatus(port, raw, 5000);
       expect(st === 0 || (st >= 400 && st < 500), JSON.stringify(raw.slice(0, 60))).toBe(true);
     }
     await stillServes('malformed request lines and URLs');
@@ -185,7 +185,7 @@ describe('hostile clients against canopy api', () => {
       req(['GET /api/sensors HTTP/1.1', 'Host: rebind.attacker.example', `Authorization: Bearer ${VIEWER}`]),
       req(['GET /api/sensors HTTP/1.1', H(), 'Authorization: Bearer \u00ff\u00fe']),
     ]) {
-      const st = statusOf(await rawHttp(port, raw, 5000));
+      const st = await rawStatus(port, raw, 5000);
       expect(st === 0 || (st >= 400 && st < 500), JSON.stringify(raw.slice(0, 60))).toBe(true);
     }
     await stillServes('bad headers');
@@ -299,7 +299,7 @@ describe('hostile clients against canopy api', () => {
         'Sec-WebSocket-Version: 13',
       ]),
     ]) {
-      const st = statusOf(await rawHttp(port, raw, 5000));
+      const st = await rawStatus(port, raw, 5000);
       // an upgrade to a path without a WebSocket route is accepted and closed at once
       const ok = st === 0 || (st >= 400 && st < 500) || (st === 101 && raw.startsWith('GET /nope'));
       expect(ok, JSON.stringify(raw.slice(0, 80))).toBe(true);
@@ -317,12 +317,24 @@ describe('hostile clients against canopy api', () => {
     for (const [name, bytes] of attacks) {
       const s = net.connect(port, '127.0.0.1');
       s.on('error', () => undefined);
-      const gone = new Promise<void>((r) => s.on('close', () => r()));
+      let got = Buffer.alloc(0);
+      let head = -1;
+      // the server answers a protocol error with a close frame (opcode 8) and then waits for ours
+      const refused = new Promise<string>((r) => {
+        s.on('close', () => r('closed'));
+        s.on('data', (d: Buffer) => {
+          got = Buffer.concat([got, d]);
+          if (head < 0) head = got.indexOf('\r\n\r\n');
+          if (head >= 0 && got.length > head + 4 && got[head + 4] === 0x88) r('close frame');
+        });
+      });
       s.write(upgrade(`Cookie: canopy_token=${VIEWER}`));
       await new Promise((r) => setTimeout(r, 200));
       s.write(bytes);
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
+      const outcome = await Promise.race([refused, new Promise((r) => setTimeout(() => r('still open'), 10_000))]);
       s.destroy();
+      expect(statusOf(got.toString('latin1')), name).toBe(101);
+      expect(['closed', 'close frame'], name).toContain(outcome);
       await stillServes(`WebSocket: ${name}`);
     }
 

@@ -132,6 +132,31 @@ export function rawHttp(port: number, data: string | Buffer, waitMs = 10_000): P
   });
 }
 
+/**
+ * Sends raw bytes and resolves with the status of the first answer as soon as its head is in
+ * (0 when the server closed, or sent nothing in `waitMs`, without one). Unlike {@link rawHttp} it
+ * does not wait for a kept-alive socket to close.
+ */
+export function rawStatus(port: number, data: string | Buffer, waitMs = 10_000): Promise<number> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let got = '';
+    const done = () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(statusOf(got));
+    };
+    const timer = setTimeout(done, waitMs);
+    sock.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got.includes('\r\n\r\n')) done();
+    });
+    sock.on('close', done);
+    sock.on('error', done);
+    sock.write(data);
+  });
+}
+
 /** Status code of a raw HTTP answer (0 when there was none). */
 export const statusOf = (answer: string): number => Number(/^HTTP\/1\.[01] (\d{3})/.exec(answer)?.[1] ?? 0);
 
