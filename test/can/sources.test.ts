@@ -18,13 +18,16 @@ import {
 } from '../../src/can/sources/index.js';
 import { tempDir } from '../support/tmp.js';
 
-/** A virtual clock: sleep advances time at once. */
-function fakeClock(start: number): Clock & { t: number } {
+/** A virtual clock: sleep advances time at once; `t` is the wall clock (a test may step it), `m` the monotonic one. */
+function fakeClock(start: number): Clock & { t: number; m: number } {
   const c = {
     t: start,
+    m: 0,
     now: () => c.t,
+    monotonic: () => c.m,
     sleep: async (ms: number) => {
       c.t += ms;
+      c.m += ms;
     },
   };
   return c;
@@ -84,6 +87,29 @@ describe('simulator', () => {
     // Frames due in [0, 2000 ms] at 5000/s: 10,001, give or take one tick.
     expect(n).toBeGreaterThanOrEqual(10_001 - 100);
     expect(n).toBeLessThanOrEqual(10_001 + 100);
+  });
+
+  it('a wall-clock step back neither stalls the nodes nor bursts them; the stamps follow the step', async () => {
+    const clock = fakeClock(NOON);
+    const src = new SimulatorSource({ clock, rate: 100, dropoutProbability: 0 });
+    const before: CanFrame[] = [];
+    const after: CanFrame[] = [];
+    let stepAtM = -1;
+    for await (const b of src.batches()) {
+      (stepAtM < 0 ? before : after).push(...b);
+      if (stepAtM < 0 && clock.m >= 2000) {
+        clock.t -= 3_600_000; // the wall clock steps back an hour; the monotonic one does not
+        stepAtM = clock.m;
+      }
+      if (stepAtM >= 0 && clock.m - stepAtM >= 2000) break;
+    }
+    await src.close();
+    // 2 s after the step at 100/s: about 200 frames (the old pacing on the wall clock gave none for an hour)
+    expect(after.length).toBeGreaterThanOrEqual(190);
+    expect(after.length).toBeLessThanOrEqual(210);
+    expect(Math.max(...before.map((f) => f.ts))).toBeGreaterThan(NOON + 1900);
+    for (const f of after) expect(f.ts).toBeLessThan(NOON - 3_600_000 + 4200);
+    expect(Math.min(...after.map((f) => f.ts))).toBeGreaterThan(NOON - 3_600_000 + 1900);
   });
 
   it('saturated rate matches a 1 Mbit/s bus; flat-out yields full batches', async () => {
@@ -301,6 +327,21 @@ describe('replay', () => {
     // Virtual time: the last frame was due 4.9 s / 2 after the start.
     expect(clock.t).toBe(5_000 + 2_450);
     expect((frames[1] as CanFrame).ts - (frames[0] as CanFrame).ts).toBe(50);
+  });
+
+  it('paced on the monotonic clock: a wall-clock step back mid-replay does not stall it; the stamps follow the step', async () => {
+    const file = writeLog(50, 100); // 4.9 s of traffic
+    const clock = fakeClock(5_000_000);
+    const src = new ReplaySource({ path: file, speed: 1, clock, timestamps: 'now', maxBatch: 10 });
+    const frames: CanFrame[] = [];
+    for await (const b of src.batches()) {
+      frames.push(...b);
+      if (frames.length === 20) clock.t -= 3_600_000;
+    }
+    expect(frames).toHaveLength(50);
+    expect(clock.m).toBe(4_900); // waited for the log's own timing only
+    expect((frames[19] as CanFrame).ts).toBe(5_000_000 + 1_900);
+    expect((frames[20] as CanFrame).ts).toBe(5_000_000 - 3_600_000 + 2_000);
   });
 
   it('a missing file is SOURCE_IO; a bad speed is SOURCE_CONFIG', async () => {

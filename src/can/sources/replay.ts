@@ -66,7 +66,7 @@ export class ReplaySource implements FrameSource {
     const lines = readLines(stream, this.opts.maxLineBytes, (bytes, head) =>
       oversizedLine(this.counters, this.opts, bytes, head),
     );
-    const startWall = clock.now();
+    const startMono = clock.monotonic(); // paced on the clock that never steps
     let firstTs: number | null = null;
     let batch: CanFrame[] = [];
     const emit = () => {
@@ -97,15 +97,18 @@ export class ReplaySource implements FrameSource {
         if (firstTs === null) firstTs = f.ts;
         let due = 0;
         if (speed !== 'max') {
-          due = startWall + (f.ts - firstTs) / speed;
-          const wait = due - clock.now();
+          due = startMono + (f.ts - firstTs) / speed;
+          const wait = due - clock.monotonic();
           if (wait > 0) {
             if (batch.length > 0) yield emit();
             await clock.sleep(wait, this.abort.signal);
             if (this.abort.signal.aborted) break;
           }
         }
-        if (this.opts.timestamps === 'now') f.ts = speed === 'max' ? clock.now() : Math.round(due);
+        // 'now': the wall-clock time of the frame's due instant (a step moves it, as it would a real scanner's)
+        if (this.opts.timestamps === 'now') {
+          f.ts = speed === 'max' ? clock.now() : Math.round(due + clock.now() - clock.monotonic());
+        }
         batch.push(f);
         if (batch.length >= maxBatch) yield emit();
       }

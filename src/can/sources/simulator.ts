@@ -320,13 +320,23 @@ export class SimulatorSource implements FrameSource {
   }
 
   /** Generates `count` frames from schedule position `k` at simulated times `at(i)`, stamped `stamp` if given. */
-  private generate(k: number, count: number, at: (i: number) => number, out: CanFrame[], stamp?: number): void {
+  /** Frames `k … k+count-1`, simulated at virtual time `at(i)`; stamped `at(i) + shift`, or `stamp` for all. */
+  private generate(
+    k: number,
+    count: number,
+    at: (i: number) => number,
+    out: CanFrame[],
+    stamp: { at?: number; shift?: number },
+  ): void {
     const len = this.schedule.length;
+    const shift = stamp.shift ?? 0;
     for (let i = 0; i < count; i++) {
       const [n, type] = this.schedule[(k + i) % len] as [SimNode, number];
-      const f = this.frame(n, type, at(i));
+      const t = at(i);
+      const f = this.frame(n, type, t);
       if (f) {
-        if (stamp !== undefined) f.ts = stamp;
+        if (stamp.at !== undefined) f.ts = stamp.at;
+        else if (shift !== 0) f.ts = Math.round(t + shift);
         out.push(f);
       }
     }
@@ -345,18 +355,22 @@ export class SimulatorSource implements FrameSource {
         const ts = clock.now();
         const out: CanFrame[] = [];
         const start = k;
-        this.generate(k, batchSize, (i) => t0 + (start + i) * msPerFrame, out, ts);
+        this.generate(k, batchSize, (i) => t0 + (start + i) * msPerFrame, out, { at: ts });
         k += batchSize;
         yield this.emit(out);
       }
       return;
     }
+    // Paced on the monotonic clock (a wall-clock step neither stalls the nodes for the length of the
+    // step nor bursts them); the physics runs on virtual time from the wall clock at the start, and
+    // the stamps follow the wall clock, step included, as a real scanner's do.
     const t0 = clock.now();
+    const m0 = clock.monotonic();
     const perMs = this.framesPerSecond / 1000;
     const cap = Math.max(batchSize, Math.ceil(this.framesPerSecond));
     while (!signal.aborted) {
-      const now = clock.now();
-      let due = Math.floor((now - t0) * perMs) + 1 - k;
+      const elapsed = clock.monotonic() - m0;
+      let due = Math.floor(elapsed * perMs) + 1 - k;
       if (due > cap) {
         this.counters.overrun += due - cap;
         k += due - cap;
@@ -365,7 +379,8 @@ export class SimulatorSource implements FrameSource {
       if (due > 0) {
         const out: CanFrame[] = [];
         const start = k;
-        this.generate(k, due, (i) => Math.round(t0 + (start + i) / perMs), out);
+        const shift = Math.round(clock.now() - t0 - elapsed); // how far the wall clock stepped since the start
+        this.generate(k, due, (i) => Math.round(t0 + (start + i) / perMs), out, { shift });
         k += due;
         if (out.length > 0) yield this.emit(out);
       }

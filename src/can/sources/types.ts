@@ -41,14 +41,17 @@ export function emptyStats(): SourceStats {
 
 /** Time, injectable for tests. */
 export interface Clock {
-  /** unix ms */
+  /** unix ms: the wall clock, which steps (NTP after a boot without RTC, an operator); frames are stamped with it */
   now(): number;
+  /** ms on a clock that never steps (any origin): what pacing measures, so a step neither stalls nor floods a source */
+  monotonic(): number;
   /** Resolves after `ms` (early, without error, when `signal` aborts). */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   sleep: (ms, signal) => delay(ms, undefined, { signal }).catch(() => undefined),
 };
 

@@ -69,6 +69,10 @@ export interface ScannerHandle extends ServiceHandle {
     pending: number;
     /** Frames dropped because the spool was full. */
     dropped: number;
+    /** Fresh ids the stream was already past (a clock behind, another writer ahead): Redis gave others. */
+    idsMoved: number;
+    /** Resent entries that got another id than the one they were first sent with. */
+    reassigned: number;
     /** Frames rejected for a timestamp too far in the future. */
     futureRejected: number;
   };
@@ -190,6 +194,8 @@ export async function start(config: ScannerConfig): Promise<ScannerHandle> {
         replayed: s.replayed,
         pending: s.pending,
         dropped: s.dropped,
+        idsMoved: s.idsMoved,
+        reassigned: s.reassigned,
         futureRejected,
       };
     },

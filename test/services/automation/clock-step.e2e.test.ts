@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mcp23017Simulator } from '../../../src/hw/mcp23017-sim.js';
+import { fakeClock } from '../../support/faketime.js';
 import { startRedis, type TestRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
 import { collect, sendCommand, until } from './helpers.js';
@@ -16,9 +17,6 @@ import { collect, sendCommand, until } from './helpers.js';
  * them to its state file.
  */
 const CLI = path.resolve('dist/src/cli/main.js');
-const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib']
-  .map((d) => path.join(d, 'faketime/libfaketime.so.1'))
-  .find((f) => fs.existsSync(f));
 
 const HOUR = 3600;
 const DAY = 86_400;
@@ -110,7 +108,6 @@ describe('automation under wall-clock steps (libfaketime, real process)', () => 
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    if (!LIBFAKETIME) throw new Error('libfaketime not found: install the faketime package (scripts/install-deps.sh)');
     redis = await startRedis();
     cli = createClient({ url: redis.url });
     await cli.connect();
@@ -133,9 +130,8 @@ describe('automation under wall-clock steps (libfaketime, real process)', () => 
       const devices = path.join(dir, 'devices.yaml');
       fs.writeFileSync(devices, devicesYaml(stepS));
       const simFile = path.join(dir, 'mcp.json');
-      const timeFile = path.join(dir, 'faketime');
-      fs.writeFileSync(timeFile, '+0\n');
-      const step = (n: number) => fs.writeFileSync(timeFile, `${n * stepS >= 0 ? '+' : ''}${n * stepS}\n`);
+      const clock = fakeClock(path.join(dir, 'faketime'));
+      const step = (n: number) => clock.set(n * stepS);
       await cli.del('automation:state'); // each run starts from the configuration
       const child = spawn(process.execPath, [CLI, 'automation', '--devices', devices, '--i2c', `sim:${simFile}`], {
         env: {
@@ -143,10 +139,7 @@ describe('automation under wall-clock steps (libfaketime, real process)', () => 
           REDIS_URL: redis.url,
           CANOPY_DATA_DIR: dir,
           LOG_LEVEL: 'warn',
-          LD_PRELOAD: LIBFAKETIME!,
-          FAKETIME_TIMESTAMP_FILE: timeFile,
-          FAKETIME_NO_CACHE: '1',
-          FAKETIME_DONT_FAKE_MONOTONIC: '1',
+          ...clock.env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
