@@ -88,11 +88,11 @@ export async function sendAdminMessage(
   if (!o.files) throw new ConfigError('Redis is not used and no fallback files were given');
   await o.files.enqueueAdmin(instance, message);
   if (o.replyTimeoutMs <= 0) return { message, reply: null, receivers: 0, via: 'file' };
-  const until = Date.now() + o.replyTimeoutMs;
+  const until = performance.now() + o.replyTimeoutMs;
   for (;;) {
     const reply = await o.files.takeReply(id);
     if (reply) return { message, reply, receivers: 0, via: 'file' };
-    if (Date.now() >= until)
+    if (performance.now() >= until)
       throw new TimeoutError(`no reply from ${instance} within ${o.replyTimeoutMs} ms (the message stays queued)`);
     await new Promise((r) => setTimeout(r, o.replyPollMs));
   }

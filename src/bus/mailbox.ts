@@ -99,7 +99,7 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
   readonly #conn: Connection;
   readonly #handlers = new Map<string, CommandHandler>();
   readonly #seen = new Set<string>();
-  readonly #started = Date.now();
+  readonly #started = performance.now();
   #sub: Subscriber | undefined;
   #ownSub = false;
   #subscription: Subscription | undefined;
@@ -122,7 +122,7 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
     this.handle('ping', () => ({
       pong: true,
       instance: o.instance,
-      uptime_s: Math.round((Date.now() - this.#started) / 1000),
+      uptime_s: Math.round((performance.now() - this.#started) / 1000),
     }));
     this.handle('help', () => ({ commands: [...this.#handlers.keys()].sort() }));
   }

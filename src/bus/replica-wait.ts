@@ -23,7 +23,7 @@ export interface ReplicaWaitOptions {
 export class ReplicaWait {
   readonly #o: ReplicaWaitOptions;
   #n = 0;
-  #checkedAt = 0;
+  #checkedAt = -Infinity;
   #refused = false;
 
   constructor(o: ReplicaWaitOptions) {
@@ -39,7 +39,7 @@ export class ReplicaWait {
   /** Counts the primary's replicas again (`auto`). */
   async refresh(conn: Connection): Promise<void> {
     const o = this.#o;
-    this.#checkedAt = Date.now();
+    this.#checkedAt = performance.now();
     if (this.#refused) return;
     const n = o.waitReplicas === 'auto' ? Math.min(1, await conn.connectedReplicas()) : o.waitReplicas;
     if (n !== this.#n) {
@@ -56,7 +56,7 @@ export class ReplicaWait {
    */
   async confirmed(conn: Connection): Promise<boolean> {
     const o = this.#o;
-    if (o.waitReplicas === 'auto' && Date.now() - this.#checkedAt > AUTO_RECHECK_MS) await this.refresh(conn);
+    if (o.waitReplicas === 'auto' && performance.now() - this.#checkedAt > AUTO_RECHECK_MS) await this.refresh(conn);
     const n = this.#n;
     if (n <= 0) return true;
     let got: number;

@@ -16,7 +16,7 @@ export function freePort(): Promise<number> {
 
 /** Resolves once a TCP connect to host:port succeeds, or rejects at the deadline. */
 export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect({ port, host });
@@ -27,7 +27,7 @@ export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 
       s.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    if (performance.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

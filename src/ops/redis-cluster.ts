@@ -137,7 +137,7 @@ export class RedisClusterProcess {
    * running node, replicas included, in `CLUSTER SLOTS` (what clients discover).
    */
   async waitReady(timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     const cli = (port: number, ...args: string[]) =>
       run('redis-cli', ['-p', String(port), ...args], { timeout: 10_000 }).then(
         (r) => r.stdout,
@@ -153,7 +153,7 @@ export class RedisClusterProcess {
         }),
       );
       if (states.every(Boolean)) return;
-      if (Date.now() > deadline) throw new RedisClusterStartError(`cluster not ok after ${timeoutMs} ms`);
+      if (performance.now() > deadline) throw new RedisClusterStartError(`cluster not ok after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }

@@ -67,7 +67,7 @@ async function ask<T>(port: number, args: string[]): Promise<T> {
 }
 
 async function poll<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const until = Date.now() + timeoutMs;
+  const until = performance.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
@@ -76,7 +76,7 @@ async function poll<T>(what: string, timeoutMs: number, fn: () => Promise<T | un
     } catch (err) {
       last = err;
     }
-    if (Date.now() > until) throw new Error(`${what} not reached within ${timeoutMs} ms (${String(last ?? '')})`);
+    if (performance.now() > until) throw new Error(`${what} not reached within ${timeoutMs} ms (${String(last ?? '')})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

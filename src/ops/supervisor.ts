@@ -186,7 +186,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       detached: true,
     });
     slot.child = child;
-    slot.startedAt = Date.now();
+    slot.startedAt = performance.now();
     if (wd) this.#watchLiveness(slot, child, wd);
     if (piped) {
       for (const stream of ['stdout', 'stderr'] as const) {
@@ -246,7 +246,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       if (!clean && slot.spec.onCrash) slot.watchdog = this.#runWatchdog(slot);
       return;
     }
-    if (Date.now() - slot.startedAt > this.options.stableAfterMs) slot.crashes = 0;
+    if (performance.now() - slot.startedAt > this.options.stableAfterMs) slot.crashes = 0;
     slot.crashes++;
     const delay = backoffDelay(slot.crashes, this.options.restartBaseMs, this.options.restartMaxMs);
     slot.watchdog = slot.spec.onCrash ? this.#runWatchdog(slot) : Promise.resolve();

@@ -74,13 +74,13 @@ async function answers(url: string, okStatus: (s: number) => boolean): Promise<b
  * `givenUp()` names a reason or at the deadline.
  */
 export async function waitForDashboard(w: DashboardWait): Promise<void> {
-  const deadline = Date.now() + w.timeoutMs;
+  const deadline = performance.now() + w.timeoutMs;
   const health = new URL('health', w.url).href;
   for (;;) {
     const reason = w.givenUp();
     if (reason) throw new UpError('UP_NOT_UP', reason);
     if ((await answers(w.url, (s) => s === 200)) && (await answers(health, (s) => s === 200 || s === 503))) return;
-    if (Date.now() > deadline)
+    if (performance.now() > deadline)
       throw new UpError(
         'UP_NOT_UP',
         `the dashboard at ${w.url} did not answer within ${Math.round(w.timeoutMs / 1000)} s`,

@@ -379,7 +379,7 @@ function sayToken(t: QuickstartToken, show: boolean, say: (line: string) => void
 
 /** Resolves once `cond()` holds (checked every 100 ms); never rejects, gives up silently after `timeoutMs`. */
 async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const deadline = performance.now() + timeoutMs;
+  while (!cond() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   if (!cond()) await new Promise(() => undefined); // only the port wait may end the race then
 }

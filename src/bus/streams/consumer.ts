@@ -195,7 +195,7 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
   async #run(): Promise<void> {
     while (!this.#stopping) {
       try {
-        if (Date.now() >= this.#nextSweepAt) await this.#sweep(false);
+        if (performance.now() >= this.#nextSweepAt) await this.#sweep(false);
         let batch: StreamEntry[];
         if (this.#pendingDirty) {
           const own = await this.#readOwnPending();
@@ -397,7 +397,7 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
   /** Claims entries idle longer than claimIdleMs; `force` skips the election. */
   async #sweep(force: boolean): Promise<void> {
     const { stream, group, claimIntervalMs } = this.options;
-    this.#nextSweepAt = Date.now() + claimIntervalMs;
+    this.#nextSweepAt = performance.now() + claimIntervalMs;
     const total = await claimIdle(this.#conn, this.options, this.name, force);
     if (total > 0) {
       this.#stats.claimed += total;

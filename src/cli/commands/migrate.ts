@@ -52,7 +52,7 @@ function progressReporter(): { update(p: MigrateProgress): void; stop(): void } 
       cliProgress.Presets.shades_classic,
     );
     let started = false;
-    const t0 = Date.now();
+    const t0 = performance.now();
     let first = 0;
     return {
       update(p) {
@@ -61,7 +61,7 @@ function progressReporter(): { update(p: MigrateProgress): void; stop(): void } 
           first = p.copied;
           bar.start(p.total, p.copied, { rate: 0, problems: p.problems });
         }
-        const rate = Math.round(((p.copied - first) * 1000) / Math.max(1, Date.now() - t0));
+        const rate = Math.round(((p.copied - first) * 1000) / Math.max(1, performance.now() - t0));
         bar.setTotal(Math.max(p.total, p.copied));
         bar.update(p.copied, { rate, problems: p.problems });
       },

@@ -148,7 +148,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
       }),
       auth,
       log,
-      startedAt: Date.now(),
+      startedAt: performance.now(),
     });
     const app = await buildApp(ctx, routes);
     // every TCP connection, so stop() ends them all (a stalled or half-open one included)

@@ -220,7 +220,7 @@ export class WorkerPipeline {
    */
   private async flush(force = false): Promise<number> {
     let stored = 0;
-    if (this.#storeDown && !force && Date.now() < this.#retryAt) return stored;
+    if (this.#storeDown && !force && performance.now() < this.#retryAt) return stored;
     while (this.#held.length > 0) {
       const h = this.#merge();
       try {
@@ -240,7 +240,7 @@ export class WorkerPipeline {
           continue;
         }
         this.#retryDelay = Math.min(10_000, this.#retryDelay ? this.#retryDelay * 2 : this.options.storeRetryBaseMs);
-        this.#retryAt = Date.now() + this.#retryDelay;
+        this.#retryAt = performance.now() + this.#retryDelay;
         if (!this.#storeDown) {
           this.#log.error(
             { err: (err as Error).message, held: this.#heldFrames },

@@ -179,7 +179,7 @@ export async function copySqliteToPostgres(
   const o: MigrateOptions = { ...MIGRATE_DEFAULTS, ...options };
   if (!Number.isInteger(o.chunkSize) || o.chunkSize < 1)
     throw new StoreError('STORE_CONFIG', 'chunkSize must be an integer ≥ 1');
-  const started = Date.now();
+  const started = performance.now();
   const src = openSource(o.from);
   const source = o.sourceName ?? path.resolve(sqlitePath(o.from));
   const report = o.reportFile ? fs.openSync(o.reportFile, 'a', 0o600) : undefined;
@@ -267,7 +267,7 @@ export async function copySqliteToPostgres(
       resumedFrom,
       problems: problemCount,
       invalidJson: Number(inv.rows[0]?.n ?? 0),
-      ms: Date.now() - started,
+      ms: performance.now() - started,
     };
   } finally {
     src.close();

@@ -204,12 +204,12 @@ export class PgPools {
   }
 
   #replicaAllowed(): boolean {
-    return !this.#down || Date.now() >= this.#down.retryAt;
+    return !this.#down || performance.now() >= this.#down.retryAt;
   }
 
   #replicaOk(): void {
     if (!this.#down) return;
-    const downMs = Date.now() - this.#down.since;
+    const downMs = performance.now() - this.#down.since;
     this.#down = undefined;
     this.#opts.logger?.info({ replica: this.#server, downMs }, 'read replica back: reads go to it again');
   }
@@ -217,7 +217,7 @@ export class PgPools {
   #replicaFailed(err: StoreError, context: string): void {
     // a read cancelled by replay (STORE_BUSY) is one read's bad luck, not an outage
     if (err.code !== 'STORE_UNAVAILABLE') return;
-    const now = Date.now();
+    const now = performance.now();
     if (!this.#down) {
       this.#opts.logger?.warn(
         { replica: this.#server, err: err.message, context, retryInMs: this.#opts.readRetryMs },

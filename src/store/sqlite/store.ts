@@ -89,13 +89,13 @@ export class SqliteStore extends RecordStore implements Store {
     this.db = new Database(file, { timeout: opts.busyTimeoutMs });
     // switching a new file to WAL needs it to itself, and SQLite does not wait (busy_timeout) for that:
     // several processes opening one new file at once retry here until the busy timeout
-    const until = Date.now() + opts.busyTimeoutMs;
+    const until = performance.now() + opts.busyTimeoutMs;
     for (;;) {
       try {
         this.db.pragma('journal_mode = WAL');
         break;
       } catch (err) {
-        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > until) throw err;
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || performance.now() > until) throw err;
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
       }
     }

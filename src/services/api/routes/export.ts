@@ -77,7 +77,7 @@ async function* exportChunks(
  * stream has wanted nothing for `ms` while no store read was in progress.
  */
 function watched<T>(src: AsyncGenerator<T>): { gen: AsyncGenerator<T>; idleFor: () => number } {
-  let since = Date.now();
+  let since = performance.now();
   let reading = false;
   async function* gen(): AsyncGenerator<T> {
     try {
@@ -85,7 +85,7 @@ function watched<T>(src: AsyncGenerator<T>): { gen: AsyncGenerator<T>; idleFor: 
         reading = true;
         const r = await src.next();
         reading = false;
-        since = Date.now();
+        since = performance.now();
         if (r.done) return;
         yield r.value;
       }
@@ -93,7 +93,7 @@ function watched<T>(src: AsyncGenerator<T>): { gen: AsyncGenerator<T>; idleFor: 
       await src.return(undefined);
     }
   }
-  return { gen: gen(), idleFor: () => (reading ? 0 : Date.now() - since) };
+  return { gen: gen(), idleFor: () => (reading ? 0 : performance.now() - since) };
 }
 
 /** GET /api/export (viewer token, see access.ts) */

@@ -106,7 +106,7 @@ export async function healthRoutes(app: ApiApp, ctx: ApiContext): Promise<void> 
         ...(reads ? { reads } : {}),
         services: list,
         api: {
-          uptimeS: Math.round((Date.now() - ctx.startedAt) / 1000),
+          uptimeS: Math.round((performance.now() - ctx.startedAt) / 1000),
           wsClients: ctx.hub.stats.clients,
           updatesSubscribed: ctx.feed?.ready ?? false,
         },
