@@ -42,6 +42,13 @@ export interface StoreOptions {
   ingest: 'unnest' | 'copy';
   /** @defaultValue 5_000 — SQLite busy timeout (ms) while another process holds the write lock. */
   busyTimeoutMs: number;
+  /**
+   * @defaultValue `busyTimeoutMs` — SQLite: the busy timeout of {@link Store.writeBatch} alone. SQLite waits
+   * for a lock synchronously, stalling the whole process: the worker keeps it short (its batches are held
+   * and retried with back-off), so its live updates — and, in `canopy up --compact`, every other service
+   * in the process — keep running while another process holds the write lock.
+   */
+  writeBusyTimeoutMs: number | undefined;
   /** @defaultValue 2_000 — rows fetched per round trip by exportReadings(). */
   exportFetchSize: number;
   /**
@@ -85,6 +92,7 @@ export const STORE_DEFAULTS: StoreOptions = {
   statementTimeoutMs: 60_000,
   ingest: 'unnest',
   busyTimeoutMs: 5_000,
+  writeBusyTimeoutMs: undefined,
   exportFetchSize: 2_000,
   sqliteSynchronous: 'NORMAL',
   readUrl: undefined,
@@ -114,6 +122,8 @@ export function resolveStoreOptions(opts: Partial<StoreOptions> = {}): StoreOpti
       'readRetryMs',
     ] as const
   ).forEach(nonNeg);
+  if (o.writeBusyTimeoutMs !== undefined && !(Number.isFinite(o.writeBusyTimeoutMs) && o.writeBusyTimeoutMs >= 0))
+    problems.push('writeBusyTimeoutMs must be a number ≥ 0');
   if (o.readUrl !== undefined && !/^postgres(?:ql)?:\/\//.test(o.readUrl))
     problems.push(`readUrl (DATABASE_READ_URL) must be postgres://…, got ${redactUrl(o.readUrl)}`);
   if (!Number.isInteger(o.poolSize) || o.poolSize < 1) problems.push('poolSize must be an integer ≥ 1');

@@ -60,6 +60,13 @@ export interface WorkerConfig {
    * (their entries already acked) — see the README for the cost.
    */
   sqliteSynchronous: 'NORMAL' | 'FULL';
+  /**
+   * @defaultValue 200 — SQLite: how long a batch write waits for another process's write lock before the
+   * store counts as unavailable (the batch is held and retried with back-off). SQLite waits synchronously,
+   * so this bounds how long live updates — and every service of `canopy up --compact` — stall at each try.
+   * Opening and migrating the store keep the store's own 5 s.
+   */
+  storeBusyTimeoutMs: number;
   logger: Logger;
   /** An already open store (tests); otherwise opened from `databaseUrl`. */
   store?: Store;
@@ -79,6 +86,7 @@ export const WORKER_DEFAULTS: Omit<WorkerConfig, 'databaseUrl' | 'logger'> = {
   handoffSeconds: 30,
   maxHeldFrames: 100_000,
   sqliteSynchronous: 'FULL',
+  storeBusyTimeoutMs: 200,
 };
 
 /**
@@ -118,7 +126,12 @@ export async function start(
     counters: () => ({ ...(stats.current?.() ?? {}), ...stats.lag?.last }),
   });
   const conn = runtime.conn;
-  const store = c.store ?? (await openStore(c.databaseUrl, { sqliteSynchronous: c.sqliteSynchronous }));
+  const store =
+    c.store ??
+    (await openStore(c.databaseUrl, {
+      sqliteSynchronous: c.sqliteSynchronous,
+      writeBusyTimeoutMs: c.storeBusyTimeoutMs,
+    }));
   const ownsStore = !c.store;
   try {
     await store.migrate();

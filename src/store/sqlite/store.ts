@@ -272,7 +272,20 @@ export class SqliteStore extends RecordStore implements Store {
   async writeBatch(b: WriteBatch): Promise<{ stored: number; duplicates: number }> {
     validateBatch(b);
     if (!b.messages.length && !b.readings.length) return { stored: 0, duplicates: 0 };
-    return this.exclusive(async () => this.use('writeBatch', () => this.writeTx.immediate(b)));
+    const wait = this.opts.writeBusyTimeoutMs;
+    if (wait === undefined || wait === this.opts.busyTimeoutMs) {
+      return this.exclusive(async () => this.use('writeBatch', () => this.writeTx.immediate(b)));
+    }
+    return this.exclusive(async () =>
+      this.use('writeBatch', (db) => {
+        db.pragma(`busy_timeout = ${Math.round(wait)}`);
+        try {
+          return this.writeTx.immediate(b);
+        } finally {
+          db.pragma(`busy_timeout = ${Math.round(this.opts.busyTimeoutMs)}`);
+        }
+      }),
+    );
   }
 
   async history(q: Parameters<Store['history']>[0]): ReturnType<Store['history']> {
