@@ -241,6 +241,7 @@ describe('FrameProcessor', () => {
     const clock: Clock & { t: number } = {
       t: T0,
       now: () => clock.t,
+      monotonic: () => clock.t - T0,
       sleep: async (ms: number) => {
         clock.t += ms;
       },

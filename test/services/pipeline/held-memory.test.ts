@@ -5,17 +5,21 @@
  * locked: it must stay up (no out-of-memory crash loop), stop reading at the
  * bound, and store every frame once the store is back.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { WORKER_NODE_ARGS } from '../../../src/ops/services-list.js';
-import { register } from '../../support/cleanup.js';
-import { CLI, sqliteCount } from '../../support/cli-procs.js';
 import { startRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
-import { pt100Frames, rawClient, waitFor, xaddFrames } from './helpers.js';
+import {
+  expectAllStored,
+  lockSqlite,
+  pt100Frames,
+  rawClient,
+  spawnWorkerProcess,
+  storeMigrated,
+  waitFor,
+  xaddFrames,
+} from './helpers.js';
 
 const vm = (pid: number, field: 'VmRSS' | 'VmHWM') =>
   Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
@@ -26,27 +30,15 @@ describe('worker memory bound under its V8 limits', () => {
     const dir = tempDir();
     const dbPath = path.join(dir, 'canopy.db');
     const raw = await rawClient(redis.url);
-    const worker = spawn(process.execPath, [...WORKER_NODE_ARGS, CLI, 'worker', '--name', 'held'], {
-      env: {
-        ...process.env,
-        REDIS_URL: redis.url,
-        DATABASE_URL: `sqlite:${dbPath}`,
-        CANOPY_DATA_DIR: dir,
-        LOG_LEVEL: 'error',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
+    const worker = spawnWorkerProcess('held', {
+      REDIS_URL: redis.url,
+      DATABASE_URL: `sqlite:${dbPath}`,
+      CANOPY_DATA_DIR: dir,
     });
-    const kill = () => void (worker.exitCode === null && worker.kill('SIGKILL'));
-    register({ stop: async () => kill(), killSync: kill });
-    await waitFor(
-      'the worker migrated the store',
-      () => sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages') === 0,
-      30_000,
-    );
+    await storeMigrated(dbPath);
 
     // the store goes away: another connection holds the write lock
-    const lock = new Database(dbPath);
-    lock.exec('BEGIN EXCLUSIVE');
+    const lock = lockSqlite(dbPath);
     const N = 120_000;
     const frames = pt100Frames(N);
     await xaddFrames(raw, frames);
@@ -72,15 +64,8 @@ describe('worker memory bound under its V8 limits', () => {
       `held-memory: 100,000 frames held, worker RSS ${rss.toFixed(0)} MB (peak ${vm(worker.pid as number, 'VmHWM').toFixed(0)} MB)`,
     );
 
-    lock.exec('ROLLBACK');
-    lock.close();
-    await waitFor(
-      'every frame stored',
-      () => sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages') >= N,
-      120_000,
-    );
-    expect(sqliteCount(dbPath, 'SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(N);
-    expect(sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages')).toBe(N);
+    lock.release();
+    await expectAllStored(dbPath, N, 120_000);
     // the same process did it all: no crash, no restart
     expect(worker.exitCode).toBeNull();
     worker.kill('SIGTERM');

@@ -1,8 +1,14 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { createClient } from 'redis';
+import { expect } from 'vitest';
 import type { CanFrame } from '../../../src/can/frame.js';
 import { frameToStreamFields } from '../../../src/can/frame.js';
 import { encodePt100 } from '../../../src/can/protocol.js';
+import { WORKER_NODE_ARGS } from '../../../src/ops/services-list.js';
 import { createLogger } from '../../../src/util/log.js';
+import { register } from '../../support/cleanup.js';
+import { CLI, sqliteCount } from '../../support/cli-procs.js';
 
 export type Raw = ReturnType<typeof createClient>;
 
@@ -47,3 +53,50 @@ export async function waitFor(what: string, fn: () => Promise<boolean> | boolean
 }
 
 export const quietLogger = () => createLogger('test', 'silent');
+
+/**
+ * The store "goes away": another connection takes the SQLite write lock
+ * (`BEGIN EXCLUSIVE`) until `release()`.
+ */
+export function lockSqlite(dbPath: string): { release: () => void } {
+  const lock = new Database(dbPath);
+  lock.exec('BEGIN EXCLUSIVE');
+  return {
+    release: () => {
+      lock.exec('ROLLBACK');
+      lock.close();
+    },
+  };
+}
+
+/** Waits until `n` frames are in `can_messages`, then checks there are exactly `n` (none twice). */
+export async function expectAllStored(dbPath: string, n: number, timeoutMs = 60_000): Promise<void> {
+  const rows = () => sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages');
+  await waitFor(`all ${n} frames stored`, () => rows() >= n, timeoutMs);
+  expect(rows()).toBe(n);
+  expect(sqliteCount(dbPath, 'SELECT COUNT(DISTINCT timestamp) AS n FROM can_messages')).toBe(n);
+}
+
+/** `canopy worker --name <name>` in its own process with the field's V8 limits (WORKER_NODE_ARGS), killed when the file ends. */
+export function spawnWorkerProcess(
+  name: string,
+  env: NodeJS.ProcessEnv,
+  stdio: 'ignore' | 'pipe' = 'ignore',
+): ChildProcess {
+  const worker = spawn(process.execPath, [...WORKER_NODE_ARGS, CLI, 'worker', '--name', name], {
+    env: { ...process.env, LOG_LEVEL: 'error', ...env },
+    stdio: ['ignore', stdio, stdio === 'pipe' ? 'pipe' : 'inherit'],
+  });
+  const kill = () => void (worker.exitCode === null && worker.kill('SIGKILL'));
+  register({ stop: async () => kill(), killSync: kill });
+  return worker;
+}
+
+/** Waits until the worker has migrated the SQLite store (its tables exist). */
+export function storeMigrated(dbPath: string): Promise<void> {
+  return waitFor(
+    'the worker migrated the store',
+    () => sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages') >= 0,
+    30_000,
+  );
+}

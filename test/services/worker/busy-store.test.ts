@@ -12,10 +12,9 @@ import { describe, expect, it } from 'vitest';
 import { start as startWorker } from '../../../src/services/worker/index.js';
 import { openStore } from '../../../src/store/index.js';
 import { StoreError } from '../../../src/store/errors.js';
-import { sqliteCount } from '../../support/cli-procs.js';
 import { startRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
-import { pt100Frames, quietLogger, rawClient, waitFor, xaddFrames } from '../pipeline/helpers.js';
+import { expectAllStored, lockSqlite, pt100Frames, quietLogger, rawClient, xaddFrames } from '../pipeline/helpers.js';
 
 describe('worker against a SQLite store another process has locked', () => {
   it('a batch write gives up after writeBusyTimeoutMs with a transient error; other statements keep the long timeout', async () => {
@@ -47,8 +46,7 @@ describe('worker against a SQLite store another process has locked', () => {
       blockMs: 100,
       logger: quietLogger(),
     });
-    const lock = new Database(dbPath);
-    lock.exec('BEGIN EXCLUSIVE');
+    const lock = lockSqlite(dbPath);
     const N = 3000;
     await xaddFrames(raw, pt100Frames(N));
     // a timer of this process every 50 ms for 3 s: each 5-s synchronous wait (the store's default)
@@ -60,14 +58,8 @@ describe('worker against a SQLite store another process has locked', () => {
     expect(ticks).toBeGreaterThanOrEqual(30);
     expect(worker.stats().storeFailures).toBeGreaterThanOrEqual(1);
     expect(worker.stats().stored).toBe(0);
-    lock.exec('ROLLBACK');
-    lock.close();
-    await waitFor(
-      'every frame stored',
-      () => sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages') >= N,
-      60_000,
-    );
-    expect(sqliteCount(dbPath, 'SELECT COUNT(*) AS n FROM can_messages')).toBe(N);
+    lock.release();
+    await expectAllStored(dbPath, N);
     await worker.stop();
     raw.destroy();
   }, 120_000);
