@@ -76,7 +76,8 @@ async function poll<T>(what: string, timeoutMs: number, fn: () => Promise<T | un
     } catch (err) {
       last = err;
     }
-    if (performance.now() > until) throw new Error(`${what} not reached within ${timeoutMs} ms (${String(last ?? '')})`);
+    if (performance.now() > until)
+      throw new Error(`${what} not reached within ${timeoutMs} ms (${String(last ?? '')})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -40,13 +40,15 @@ export interface StoreOptions {
   statementTimeoutMs: number;
   /** @defaultValue `'unnest'` — PostgreSQL bulk path: `INSERT … SELECT FROM unnest(arrays)` or `COPY FROM STDIN`. */
   ingest: 'unnest' | 'copy';
-  /** @defaultValue 5_000 — SQLite busy timeout (ms) while another process holds the write lock. */
+  /**
+   * @defaultValue 5_000 — SQLite: how long a write waits for another process's write lock before it fails
+   * with STORE_BUSY. SQLite waits synchronously; the store waits 20 ms at a time and otherwise retries
+   * asynchronously, so the process (every service of `canopy up --compact`) keeps running meanwhile.
+   */
   busyTimeoutMs: number;
   /**
-   * @defaultValue `busyTimeoutMs` — SQLite: the busy timeout of {@link Store.writeBatch} alone. SQLite waits
-   * for a lock synchronously, stalling the whole process: the worker keeps it short (its batches are held
-   * and retried with back-off), so its live updates — and, in `canopy up --compact`, every other service
-   * in the process — keep running while another process holds the write lock.
+   * @defaultValue `busyTimeoutMs` — SQLite: the busy timeout of {@link Store.writeBatch} alone: the worker
+   * keeps it short (200 ms), its batches are held and retried with back-off while the store is unavailable.
    */
   writeBusyTimeoutMs: number | undefined;
   /** @defaultValue 2_000 — rows fetched per round trip by exportReadings(). */

@@ -10,11 +10,13 @@ import { describe, expect, it } from 'vitest';
 import { upServices, UP_COMPACT } from '../../src/ops/services-list.js';
 import { freePort } from '../../src/ops/ports.js';
 import { sqliteCount } from '../support/cli-procs.js';
+import { lockSqlite } from '../services/pipeline/helpers.js';
 import { tempDir } from '../support/tmp.js';
 import { alive, spawnWatched, until } from './proc.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 
+const VIEWER = 'outage-viewer-token-0123456789';
 const count = (file: string) => Math.max(0, sqliteCount(file, 'SELECT count(*) AS n FROM can_messages'));
 
 describe('canopy up --compact', () => {
@@ -64,6 +66,53 @@ describe('canopy up --compact', () => {
       if (m) expect(alive(Number(m[1])), l).toBe(false);
     }
   }, 240_000);
+
+  it('a store outage (another process holds the SQLite write lock): the one process keeps answering and streams an export; the frames are stored after', async () => {
+    const dataDir = tempDir('canopy-compact-outage-');
+    const db = path.join(dataDir, 'canopy.db');
+    const apiPort = await freePort();
+    const up = spawnWatched(process.execPath, [CLI, 'up', '--compact', '--redis-port', String(await freePort())], {
+      CANOPY_DATA_DIR: dataDir,
+      CANOPY_API_PORT: String(apiPort),
+      CANOPY_API_TOKENS: `viewer@outage:${VIEWER}`,
+      DATABASE_URL: '',
+      REDIS_URL: '',
+      LOG_LEVEL: 'warn',
+    });
+    await up.waitFor(/^Canopy is up/, 90_000);
+    await until(() => count(db) > 100, 60_000, 'frames stored');
+    const api = `http://127.0.0.1:${apiPort}`;
+
+    const lock = lockSqlite(db);
+    const atLock = count(db);
+    // for 6 s: the live values one after another, and an export of everything stored so far
+    const exported = fetch(`${api}/api/export?sensors=dry_bulb_f&from=0`, {
+      headers: { authorization: `Bearer ${VIEWER}` },
+    }).then(async (r) => ({
+      status: r.status,
+      lines: (await r.text()).trimEnd().split('\n').length,
+    }));
+    let answered = 0;
+    const end = Date.now() + 6000;
+    while (Date.now() < end) {
+      const r = await fetch(`${api}/api/sensors/live`);
+      expect(r.status).toBe(200);
+      answered++;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    // a 5-s synchronous wait for the lock at each store probe would leave some 20; 200-ms waits leave ~50
+    expect(answered).toBeGreaterThanOrEqual(35);
+    const ex = await exported;
+    expect(ex.status).toBe(200);
+    expect(ex.lines).toBeGreaterThan(5); // the header and rows: reads do not wait for the write lock (WAL)
+    expect(count(db)).toBe(atLock); // nothing was written meanwhile
+    lock.release();
+    // the simulated nodes send 15 frames/s: some 90 were held during the outage
+    await until(() => count(db) > atLock + 60, 60_000, 'the held frames stored after the outage');
+    expect(up.lines.filter((l) => /exited unexpectedly|^restarting/.test(l))).toEqual([]);
+    up.child.kill('SIGTERM');
+    expect((await up.exited).code).toBe(0);
+  }, 180_000);
 
   it('--source replay:FILE stores every frame of a candump log once; the process stays up when the log ends', async () => {
     const dataDir = tempDir('canopy-compact-replay-');

@@ -136,7 +136,11 @@ export async function launchWorker(opts: WorkerOpts, log: Logger): Promise<Servi
   const base = loadBaseConfig();
   // the worker's store, with the retention it sweeps hourly (SQLite: raw rows 90 days, rollups kept)
   const retention = storeRetention(base.databaseUrl);
-  const store = await openStore(base.databaseUrl, { sqliteSynchronous, retention });
+  const store = await openStore(base.databaseUrl, {
+    sqliteSynchronous,
+    retention,
+    writeBusyTimeoutMs: WORKER_DEFAULTS.storeBusyTimeoutMs,
+  });
   log.info({ retentionDays: retentionDays(retention) }, 'store retention');
   try {
     const h = await startWorker({

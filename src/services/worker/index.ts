@@ -62,9 +62,8 @@ export interface WorkerConfig {
   sqliteSynchronous: 'NORMAL' | 'FULL';
   /**
    * @defaultValue 200 — SQLite: how long a batch write waits for another process's write lock before the
-   * store counts as unavailable (the batch is held and retried with back-off). SQLite waits synchronously,
-   * so this bounds how long live updates — and every service of `canopy up --compact` — stall at each try.
-   * Opening and migrating the store keep the store's own 5 s.
+   * store counts as unavailable and the batch is held and retried with back-off (the store waits without
+   * blocking the event loop). Opening and migrating keep the store's own 5 s.
    */
   storeBusyTimeoutMs: number;
   logger: Logger;

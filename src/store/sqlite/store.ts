@@ -39,6 +39,9 @@ import type {
 } from '../types.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 
+/** The longest one try waits synchronously for another process's write lock (ms); writes then retry asynchronously. */
+const BUSY_SLICE_MS = 20;
+
 type Db = Database.Database;
 
 const DIALECT: Dialect = { ms: (c) => c, ts: (p) => p, json: (p) => p };
@@ -86,7 +89,9 @@ export class SqliteStore extends RecordStore implements Store {
     this.file = file;
     this.opts = opts;
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    this.db = new Database(file, { timeout: opts.busyTimeoutMs });
+    // SQLite waits for a lock synchronously, stalling the whole process: each try waits a slice at most,
+    // and writes retry asynchronously (exclusive) until their busy timeout
+    this.db = new Database(file, { timeout: Math.min(opts.busyTimeoutMs, BUSY_SLICE_MS) });
     // switching a new file to WAL needs it to itself, and SQLite does not wait (busy_timeout) for that:
     // several processes opening one new file at once retry here until the busy timeout
     const until = performance.now() + opts.busyTimeoutMs;
@@ -142,9 +147,23 @@ export class SqliteStore extends RecordStore implements Store {
     return s;
   }
 
-  /** Runs `fn` after every earlier exclusive section has finished. */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn, fn);
+  /**
+   * Runs `fn` after every earlier exclusive section has finished; while another process holds the write
+   * lock (STORE_BUSY) it tries again, waiting without blocking the event loop, for up to `patienceMs`.
+   */
+  private exclusive<T>(fn: () => Promise<T>, patienceMs = this.opts.busyTimeoutMs): Promise<T> {
+    const attempt = async (): Promise<T> => {
+      const until = performance.now() + patienceMs;
+      for (;;) {
+        try {
+          return await fn();
+        } catch (err) {
+          if (!(err instanceof StoreError && err.code === 'STORE_BUSY') || performance.now() >= until) throw err;
+          await new Promise((r) => setTimeout(r, BUSY_SLICE_MS));
+        }
+      }
+    };
+    const run = this.lock.then(attempt, attempt);
     this.lock = run.catch(() => undefined);
     return run;
   }
@@ -272,19 +291,9 @@ export class SqliteStore extends RecordStore implements Store {
   async writeBatch(b: WriteBatch): Promise<{ stored: number; duplicates: number }> {
     validateBatch(b);
     if (!b.messages.length && !b.readings.length) return { stored: 0, duplicates: 0 };
-    const wait = this.opts.writeBusyTimeoutMs;
-    if (wait === undefined || wait === this.opts.busyTimeoutMs) {
-      return this.exclusive(async () => this.use('writeBatch', () => this.writeTx.immediate(b)));
-    }
-    return this.exclusive(async () =>
-      this.use('writeBatch', (db) => {
-        db.pragma(`busy_timeout = ${Math.round(wait)}`);
-        try {
-          return this.writeTx.immediate(b);
-        } finally {
-          db.pragma(`busy_timeout = ${Math.round(this.opts.busyTimeoutMs)}`);
-        }
-      }),
+    return this.exclusive(
+      async () => this.use('writeBatch', () => this.writeTx.immediate(b)),
+      this.opts.writeBusyTimeoutMs ?? this.opts.busyTimeoutMs,
     );
   }
 
