@@ -98,10 +98,10 @@ describe('canopy up --compact', () => {
       const r = await fetch(`${api}/api/sensors/live`);
       expect(r.status).toBe(200);
       answered++;
-      await new Promise((res) => setTimeout(res, 100));
+      await new Promise((res) => setTimeout(res, 50));
     }
-    // a 5-s synchronous wait for the lock at each store probe would leave some 20; 200-ms waits leave ~50
-    expect(answered).toBeGreaterThanOrEqual(35);
+    // synchronous waits for the lock (5 s at each store probe) left 6; waiting asynchronously, some 80
+    expect(answered).toBeGreaterThanOrEqual(20);
     const ex = await exported;
     expect(ex.status).toBe(200);
     expect(ex.lines).toBeGreaterThan(5); // the header and rows: reads do not wait for the write lock (WAL)
