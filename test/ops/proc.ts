@@ -37,6 +37,9 @@ export function spawnWatched(cmd: string, args: string[], env: NodeJS.ProcessEnv
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     child.once('exit', (code, signal) => r({ code, signal })),
   );
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once('close', (code, signal) => r({ code, signal })),
+  );
   register({
     // SIGTERM first, so a supervisor under test stops its children and its Redis; SIGKILL after 10 s
     stop: async () => {
@@ -62,10 +65,15 @@ export function spawnWatched(cmd: string, args: string[], env: NodeJS.ProcessEnv
       return new Promise((resolve, reject) => {
         const w = { re, resolve };
         waiters.add(w);
-        setTimeout(() => {
-          if (waiters.delete(w))
-            reject(new Error(`no line matching ${re} within ${timeoutMs} ms; output:\n${lines.join('\n')}`));
-        }, timeoutMs);
+        const fail = (why: string) => {
+          if (waiters.delete(w)) reject(new Error(`no line matching ${re}: ${why}; output:\n${lines.join('\n')}`));
+        };
+        const timer = setTimeout(() => fail(`not within ${timeoutMs} ms`), timeoutMs);
+        // a process that ended (its output closed) without the line will never print it
+        void closed.then((e) => {
+          clearTimeout(timer);
+          fail(`the process exited (code ${e.code}, signal ${e.signal})`);
+        });
       });
     },
   };
