@@ -61,12 +61,15 @@ export const quietLogger = () => createLogger('test', 'silent');
 export function lockSqlite(dbPath: string): { release: () => void } {
   const lock = new Database(dbPath);
   lock.exec('BEGIN EXCLUSIVE');
-  return {
-    release: () => {
-      lock.exec('ROLLBACK');
-      lock.close();
-    },
+  const release = () => {
+    if (!lock.open) return;
+    lock.exec('ROLLBACK');
+    lock.close();
   };
+  // released when the test file ends too: a failed assertion must not leave the store locked (the
+  // services under test then could not finish their shutdown and would be killed, orphaning their Redis)
+  register({ stop: async () => release(), killSync: release });
+  return { release };
 }
 
 /** Waits until `n` frames are in `can_messages`, then checks there are exactly `n` (none twice). */
