@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { register } from '../../support/cleanup.js';
 import { fakeClock } from '../../support/faketime.js';
 import { startRedis, type TestRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
@@ -29,6 +30,8 @@ function startScanner(redisUrl: string, env: NodeJS.ProcessEnv = {}): ScannerRun
     env: { ...process.env, REDIS_URL: redisUrl, CANOPY_DATA_DIR: dir, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const kill = () => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
+  register({ stop: async () => kill(), killSync: kill });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
