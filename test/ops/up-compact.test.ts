@@ -19,6 +19,18 @@ const CLI = path.resolve('dist/src/cli/main.js');
 const VIEWER = 'outage-viewer-token-0123456789';
 const count = (file: string) => Math.max(0, sqliteCount(file, 'SELECT count(*) AS n FROM can_messages'));
 
+/** `canopy up --compact` on its own Redis port and data dir, with `extra` arguments and environment. */
+async function startCompact(dataDir: string, apiPort: number, args: string[] = [], env: NodeJS.ProcessEnv = {}) {
+  return spawnWatched(process.execPath, [CLI, 'up', '--compact', ...args, '--redis-port', String(await freePort())], {
+    CANOPY_DATA_DIR: dataDir,
+    CANOPY_API_PORT: String(apiPort),
+    DATABASE_URL: '',
+    REDIS_URL: '',
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+}
+
 describe('canopy up --compact', () => {
   it('is one service entry with the safe-state watchdog, and refuses more than one worker', () => {
     const [only, ...rest] = upServices({ compact: true, source: 'sim' });
@@ -32,13 +44,7 @@ describe('canopy up --compact', () => {
     const dataDir = tempDir('canopy-compact-');
     const db = path.join(dataDir, 'canopy.db');
     const apiPort = await freePort();
-    const up = spawnWatched(process.execPath, [CLI, 'up', '--compact', '--redis-port', String(await freePort())], {
-      CANOPY_DATA_DIR: dataDir,
-      CANOPY_API_PORT: String(apiPort),
-      DATABASE_URL: '',
-      REDIS_URL: '',
-      LOG_LEVEL: 'info',
-    });
+    const up = await startCompact(dataDir, apiPort, [], { LOG_LEVEL: 'info' });
     await up.waitFor(/^Canopy is up/, 90_000);
     // the one process serves the dashboard: up waited for it and says where it is
     await up.waitFor(/^Dashboard: /, 10_000);
@@ -71,14 +77,7 @@ describe('canopy up --compact', () => {
     const dataDir = tempDir('canopy-compact-outage-');
     const db = path.join(dataDir, 'canopy.db');
     const apiPort = await freePort();
-    const up = spawnWatched(process.execPath, [CLI, 'up', '--compact', '--redis-port', String(await freePort())], {
-      CANOPY_DATA_DIR: dataDir,
-      CANOPY_API_PORT: String(apiPort),
-      CANOPY_API_TOKENS: `viewer@outage:${VIEWER}`,
-      DATABASE_URL: '',
-      REDIS_URL: '',
-      LOG_LEVEL: 'warn',
-    });
+    const up = await startCompact(dataDir, apiPort, [], { CANOPY_API_TOKENS: `viewer@outage:${VIEWER}` });
     await up.waitFor(/^Canopy is up/, 90_000);
     await until(() => count(db) > 100, 60_000, 'frames stored');
     const api = `http://127.0.0.1:${apiPort}`;
@@ -126,17 +125,7 @@ describe('canopy up --compact', () => {
     );
     fs.writeFileSync(log, `${lines.join('\n')}\n`);
     const db = path.join(dataDir, 'canopy.db');
-    const up = spawnWatched(
-      process.execPath,
-      [CLI, 'up', '--compact', '--source', `replay:${log}`, '--redis-port', String(await freePort())],
-      {
-        CANOPY_DATA_DIR: dataDir,
-        CANOPY_API_PORT: String(await freePort()),
-        DATABASE_URL: '',
-        REDIS_URL: '',
-        LOG_LEVEL: 'warn',
-      },
-    );
+    const up = await startCompact(dataDir, await freePort(), ['--source', `replay:${log}`]);
     await up.waitFor(/^Canopy is up/, 90_000);
     await until(() => count(db) >= N, 60_000, 'every frame of the log stored');
     // the scanner's source ended; the other services go on, nothing restarted

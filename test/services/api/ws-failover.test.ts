@@ -54,30 +54,26 @@ describe('WebSocket clients across a Sentinel failover', () => {
         (m) => (m as SensorMsg).type === 'sensor' && (m as SensorMsg).data?.sensor_data?.dry_bulb_f === value,
       );
 
+    /** Publishes `value` on `node` until every client has it (pub/sub drops what no subscriber hears). */
+    const reachesAll = (what: string, node: { host: string; port: number }, value: number, timeoutMs: number) =>
+      until(
+        what,
+        async () => {
+          await publishOn(node, value);
+          return probes.every((p) => got(p, value));
+        },
+        timeoutMs,
+      );
+
     // before: an update on the primary reaches every client (the API's subscription may still be settling)
-    const first = await topo.primary();
-    await until(
-      'an update before the failover',
-      async () => {
-        await publishOn(first, 21.5);
-        return probes.every((p) => got(p, 21.5));
-      },
-      30_000,
-    );
+    await reachesAll('an update before the failover', await topo.primary(), 21.5, 30_000);
 
     const old = await topo.killPrimary();
     const next = await topo.waitForFailover(old);
     expect(`${next.host}:${next.port}`).not.toBe(`${old.host}:${old.port}`);
     // after: the API subscribed again on the promoted replica; pub/sub drops what is published meanwhile
     // (by Redis's design), so publish until it arrives
-    await until(
-      'an update after the failover',
-      async () => {
-        await publishOn(next, 22.5);
-        return probes.every((p) => got(p, 22.5));
-      },
-      60_000,
-    );
+    await reachesAll('an update after the failover', next, 22.5, 60_000);
     expect(closed).toBe(0);
     expect(probes.every((p) => p.ws.readyState === p.ws.OPEN)).toBe(true);
     expect(api.exitCode).toBeNull();
