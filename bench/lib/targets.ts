@@ -196,7 +196,7 @@ export const RATIOS: readonly RatioSpec[] = [
     denominator: null,
     direction: 'atMost',
     target: 300,
-    text: 'all of canopy up ≤ 300 MB RSS (peak of the sum)',
+    text: 'all of canopy up --separate (one process per service: the default above 4 GiB) ≤ 300 MB RSS (peak of the sum)',
   },
   {
     id: 'soak_compact_rss_total',
@@ -205,7 +205,7 @@ export const RATIOS: readonly RatioSpec[] = [
     denominator: null,
     direction: 'atMost',
     target: 300,
-    text: 'all of canopy up --compact (one process) ≤ 300 MB RSS (peak of the sum)',
+    text: 'all of canopy up --compact (one process: the default on ≤ 4 GiB, every Pi 3/4 up to 4 GB) ≤ 300 MB RSS (peak of the sum)',
   },
   {
     id: 'soak_compact_rss_slope',
@@ -223,7 +223,7 @@ export const RATIOS: readonly RatioSpec[] = [
     denominator: null,
     direction: 'atMost',
     target: 2,
-    text: 'no process growing > 2 MB/h over the second half',
+    text: 'canopy up --separate: no process growing > 2 MB/h over the second half',
   },
   {
     id: 'soak_fds_growth',

@@ -132,8 +132,13 @@ export function heartbeatServices(entries: ServiceEntry[]): string[] {
   return [...new Set(names.filter(Boolean))];
 }
 
-/** Machines with this much memory or less get `canopy up --compact` unless told otherwise (a Pi 3, a 1–2 GB Pi 4). */
-export const COMPACT_AUTO_MAX_BYTES = 2 * 1024 ** 3;
+/**
+ * Machines with this much memory or less get `canopy up --compact` unless told
+ * otherwise: every Raspberry Pi 3 and 4 up to the 4 GB model (which reports about
+ * 3.7 GiB), the machines growers run Canopy on; an 8 GB Pi or a server keeps one
+ * process per service.
+ */
+export const COMPACT_AUTO_MAX_BYTES = 4 * 1024 ** 3;
 
 /** How `canopy up` chose between one process for everything and one per service, and why (said at start). */
 export interface UpMode {

@@ -12,11 +12,14 @@ import { tempDir } from '../support/tmp.js';
 const GiB = 1024 ** 3;
 
 describe('canopy up: compact or separate', () => {
-  it('is compact by itself on a machine with 2 GiB or less and one worker, separate above', () => {
+  it('is compact by itself on a machine with 4 GiB or less (every Pi 3 and 4 up to 4 GB) and one worker, separate above', () => {
     expect(upMode({ totalMemBytes: 0.9 * GiB, workers: 1 })).toMatchObject({
       compact: true,
       why: /0\.9 GiB.*--separate/,
     });
+    // a 4 GB Pi 4 reports about 3.7 GiB
+    expect(upMode({ totalMemBytes: 3.7 * GiB, workers: 1 }).compact).toBe(true);
+    expect(COMPACT_AUTO_MAX_BYTES).toBe(4 * GiB);
     expect(upMode({ totalMemBytes: COMPACT_AUTO_MAX_BYTES, workers: 1 }).compact).toBe(true);
     expect(upMode({ totalMemBytes: COMPACT_AUTO_MAX_BYTES + 1, workers: 1 })).toMatchObject({
       compact: false,

@@ -30,7 +30,7 @@ export function registerUp(program: Command): void {
     )
     .option(
       '--compact',
-      'every service in one process, for a 1 GB Raspberry Pi (measured: some 230 MB in all instead of some 700 MB; a crash of one restarts them all) [env CANOPY_UP_COMPACT=1; the default on a machine with 2 GiB of memory or less]',
+      'every service in one process, for a 1 GB Raspberry Pi (measured: some 230 MB in all instead of some 700 MB; a crash of one restarts them all) [env CANOPY_UP_COMPACT=1; the default on a machine with 4 GiB of memory or less]',
     )
     .option('--separate', 'one process per service, whatever the machine [env CANOPY_UP_COMPACT=0]')
     .addHelpText(
