@@ -1,3 +1,4 @@
+import { exitAfterStop } from '../util/exit.js';
 import { logFormat, type Logger } from '../util/log.js';
 import { expectedErrorLine } from './expected.js';
 import type { ServiceHandle } from '../services/types.js';
@@ -54,7 +55,7 @@ export function installCrashHandlers(
 }
 
 /**
- * Runs a started service until SIGINT/SIGTERM, then stops it (the batch in
+ * Runs a started service until SIGINT, SIGTERM or SIGHUP (a terminal that hung up), then stops it (the batch in
  * hand is finished) and exits 0; a second signal exits at once. A signal
  * that arrives while the service is still starting is held until the start
  * finished, then the service is stopped the same way (a supervisor that
@@ -65,23 +66,25 @@ export function installCrashHandlers(
 export async function runUntilSignal(name: string, log: Logger, start: () => Promise<ServiceHandle>): Promise<void> {
   installCrashHandlers(name, log);
   let handle: ServiceHandle | undefined;
-  let stopping = false;
+  let stopping: NodeJS.Signals | undefined;
   const stop = (h: ServiceHandle) =>
     h
       .stop()
-      .then(() => process.exit(0))
+      .then(() => exitAfterStop(stopping, 0))
       .catch((err: unknown) => {
         log.error({ err }, `${name} did not stop cleanly`);
-        process.exit(1);
+        exitAfterStop(stopping, 1);
       });
   const onSignal = (sig: NodeJS.Signals) => {
+    // a hang-up can come twice (the kernel, then the login shell passing it on): only a repeated Ctrl+C or SIGTERM hurries
+    if (stopping && sig === 'SIGHUP') return;
     if (stopping) process.exit(130);
-    stopping = true;
+    stopping = sig;
     log.info({ signal: sig }, handle ? `${name} stopping` : `${name} stopping once started`);
     if (handle) void stop(handle);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP: the terminal hung up (a dropped SSH session); by default it would end the process mid-batch
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
   try {
     handle = await start();
   } catch (err) {

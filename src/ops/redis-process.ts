@@ -27,6 +27,15 @@ export interface RedisProcessOptions {
    * then carries its `sentinel monitor …` lines (the config file is Sentinel's to rewrite).
    */
   sentinel?: boolean;
+  /**
+   * @defaultValue false — true: the server gets SIGTERM (saves, exits) when the
+   * process that started it dies, however it dies (kill -9, the OOM killer, a
+   * hang-up): Linux's parent-death signal, set by util-linux `setpriv
+   * --pdeathsig`. Without `setpriv` the server is started as before, and a
+   * server orphaned on `dir` is still stopped by the next start (see
+   * {@link RedisProcess.start}).
+   */
+  exitWithParent?: boolean;
 }
 
 export class RedisBinaryMissingError extends Error {
@@ -52,6 +61,55 @@ export function redisServerVersion(binary = 'redis-server'): string {
   return /v=([\d.]+)/.exec(r.stdout ?? '')?.[1] ?? 'unknown';
 }
 
+/** Whether util-linux `setpriv` can set a parent-death signal here (Linux). */
+export function hasPdeathsig(): boolean {
+  const r = spawnSync('setpriv', ['--help'], { encoding: 'utf8', timeout: 10_000 });
+  return !r.error && /--pdeathsig/.test(`${r.stdout ?? ''}${r.stderr ?? ''}`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A redis-server left running on `dir` by an earlier owner that died without
+ * stopping it (its pid file names a live process whose working directory is
+ * `dir`, as Redis's is): SIGTERM (it saves), SIGKILL after `graceMs`. Two
+ * servers on one data directory would write the same append-only files.
+ * Returns the pid stopped, if any.
+ */
+export async function stopStaleServer(dir: string, graceMs = 10_000): Promise<number | undefined> {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(path.join(dir, 'redis.pid'), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || !alive(pid)) return undefined;
+  let cwd: string;
+  let comm: string;
+  try {
+    cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
+    comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined; // not ours to judge (another user's process, or no /proc)
+  }
+  if (!comm.startsWith('redis-server') || path.resolve(cwd) !== fs.realpathSync(dir)) return undefined;
+  process.kill(pid, 'SIGTERM');
+  const deadline = performance.now() + graceMs;
+  while (alive(pid) && performance.now() < deadline) await sleep(50);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  while (alive(pid)) await sleep(20);
+  return pid;
+}
+
 export class RedisProcess {
   readonly dir: string;
   readonly port: number;
@@ -60,6 +118,7 @@ export class RedisProcess {
   readonly #confPath: string;
   readonly #detached: boolean;
   readonly #args: string[];
+  readonly #guard: string[];
 
   private constructor(
     dir: string,
@@ -68,20 +127,27 @@ export class RedisProcess {
     confPath: string,
     detached = false,
     args: string[] = [],
+    guard: string[] = [],
   ) {
     this.dir = dir;
     this.#args = args;
+    this.#guard = guard;
     this.port = port;
     this.binary = binary;
     this.#confPath = confPath;
     this.#detached = detached;
   }
 
-  /** Writes a config file into `dir`, starts redis-server and waits until it accepts connections. */
+  /**
+   * Writes a config file into `dir`, stops a server an earlier owner left
+   * running on `dir` ({@link stopStaleServer}), starts redis-server and waits
+   * until it accepts connections.
+   */
   static async start(opts: RedisProcessOptions): Promise<RedisProcess> {
     const binary = opts.binary ?? 'redis-server';
     if (!hasBinary(binary)) throw new RedisBinaryMissingError(binary);
     fs.mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+    await stopStaleServer(opts.dir);
     const port = opts.port ?? (await freePort());
     const conf = [
       `port ${port}`,
@@ -89,6 +155,7 @@ export class RedisProcess {
       'protected-mode yes',
       `dir ${opts.dir}`,
       'daemonize no',
+      `pidfile ${path.join(opts.dir, 'redis.pid')}`,
       `logfile ${path.join(opts.dir, 'redis.log')}`,
       `appendonly ${opts.aof === false ? 'no' : 'yes'}`,
       'appendfsync everysec',
@@ -99,7 +166,8 @@ export class RedisProcess {
     const confPath = path.join(opts.dir, 'redis.conf');
     fs.writeFileSync(confPath, conf.join('\n') + '\n', { mode: 0o600 });
     const args = opts.sentinel ? ['--sentinel'] : [];
-    const rp = new RedisProcess(opts.dir, port, binary, confPath, opts.detached ?? false, args);
+    const guard = opts.exitWithParent && hasPdeathsig() ? ['setpriv', '--pdeathsig', 'TERM', '--'] : [];
+    const rp = new RedisProcess(opts.dir, port, binary, confPath, opts.detached ?? false, args, guard);
     await rp.#spawn();
     return rp;
   }
@@ -116,8 +184,18 @@ export class RedisProcess {
     return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
+  /** Whether the server gets SIGTERM when this process dies ({@link RedisProcessOptions.exitWithParent} took effect). */
+  get exitsWithParent(): boolean {
+    return this.#guard.length > 0;
+  }
+
   async #spawn(): Promise<void> {
-    const child = spawn(this.binary, [this.#confPath, ...this.#args], { stdio: 'ignore', detached: this.#detached });
+    // setpriv sets the parent-death signal and execs redis-server: the child's pid is the server's
+    const [cmd, ...pre] = [...this.#guard, this.binary];
+    const child = spawn(cmd as string, [...pre, this.#confPath, ...this.#args], {
+      stdio: 'ignore',
+      detached: this.#detached,
+    });
     this.#child = child;
     const exited = new Promise<never>((_, reject) =>
       child.once('exit', (code) =>

@@ -8,6 +8,7 @@ import { ensureQuickstartToken, type QuickstartToken } from './quickstart-token.
 import { checkPorts, UpError, waitForDashboard, type PlannedPort } from './up-checks.js';
 import { RedisProcess } from './redis-process.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
+import { exitAfterStop } from '../util/exit.js';
 
 /** What `canopy up` runs. */
 export interface UpOptions {
@@ -172,6 +173,8 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
       aof: true,
       rdb: true,
       detached: true,
+      // stopped (and saved) even when canopy up dies by kill -9 or the OOM killer
+      exitWithParent: true,
     });
     redisUrl = redis.url;
     say(`Redis started on ${redisUrl} (pid ${redis.pid}, AOF + RDB, data in ${redis.dir})`);
@@ -298,8 +301,15 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
 }
 
 /**
- * Runs {@link startUp} until SIGINT/SIGTERM, then stops everything in
- * reverse order and exits 0. A second signal exits at once (children get
+ * The signals that stop `canopy up` cleanly. SIGHUP is the terminal hanging
+ * up (an SSH session to the Pi dropped, a terminal window closed): by default
+ * it would end the supervisor on the spot, without stopping anything.
+ */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Runs {@link startUp} until SIGINT, SIGTERM or SIGHUP, then stops everything
+ * in reverse order and exits 0. A second signal exits at once (children get
  * SIGKILL).
  */
 export async function runUpUntilSignal(input: UpInput): Promise<void> {
@@ -309,14 +319,12 @@ export async function runUpUntilSignal(input: UpInput): Promise<void> {
   // Ctrl+C while starting: stop what started (the managed Redis included) instead of orphaning it
   const starting = new AbortController();
   const abort = () => starting.abort();
-  process.once('SIGINT', abort);
-  process.once('SIGTERM', abort);
+  for (const sig of STOP_SIGNALS) process.once(sig, abort);
   let handle: UpHandle;
   try {
     handle = await startUp({ ...input, signal: starting.signal });
   } finally {
-    process.off('SIGINT', abort);
-    process.off('SIGTERM', abort);
+    for (const sig of STOP_SIGNALS) process.off(sig, abort);
   }
   say('Ctrl+C stops everything.');
   process.once('exit', () => {
@@ -324,27 +332,28 @@ export async function runUpUntilSignal(input: UpInput): Promise<void> {
     const rpid = handle.redis?.running ? handle.redis.pid : undefined;
     if (rpid !== undefined) process.kill(rpid, 'SIGTERM'); // redis saves on SIGTERM
   });
-  let stopping = false;
+  let stopping: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
+    // a hang-up can come twice (the kernel, then the login shell passing it on): only a repeated Ctrl+C or SIGTERM hurries
+    if (stopping && sig === 'SIGHUP') return;
     if (stopping) {
       say(`${sig} again: killing everything now`);
       process.exit(130);
     }
-    stopping = true;
+    stopping = sig;
     say(`${sig}: stopping every service (each finishes its batch in hand)…`);
     handle
       .stop()
       .then(() => {
         say('all stopped');
-        process.exit(0);
+        exitAfterStop(stopping, 0);
       })
       .catch((err: unknown) => {
         say(`stop failed: ${(err as Error).message}`);
-        process.exit(1);
+        exitAfterStop(stopping, 1);
       });
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
 }
 
 /**
