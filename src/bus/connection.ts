@@ -233,7 +233,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.run(`script ${name}`, (c) => c[name](keys, args));
   }
 
-  /** Stops the health check and closes the socket after pending replies. */
+  /**
+   * Stops the health check and closes the socket after pending replies. A
+   * connection that is not connected (Redis gone, reconnecting) is dropped at
+   * once: no reply can come, and a stop must not wait for the server to return.
+   */
   async close(): Promise<void> {
     if (this.#health === 'closed') return;
     this.#closing = true;
@@ -243,7 +247,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     let timer: NodeJS.Timeout | undefined;
     try {
       // Pending replies get commandTimeoutMs to arrive; then the socket is dropped.
-      if (this.client.isOpen) {
+      if (this.client.isOpen && !this.client.isReady) this.client.destroy();
+      else if (this.client.isOpen) {
         await Promise.race([
           this.client.close(),
           new Promise<void>((_, reject) => {

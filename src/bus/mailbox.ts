@@ -196,7 +196,8 @@ export class Mailbox extends EventEmitter<MailboxEvents> {
     clearInterval(this.#timer);
     clearInterval(this.#fileTimer);
     this.#sub?.off('resubscribed', this.#onResubscribed);
-    await this.#subscription?.unsubscribe().catch(() => undefined);
+    // with Redis gone the UNSUBSCRIBE would only wait out its timeout: the subscription ends with the connection
+    if (this.#sub?.isReady) await this.#subscription?.unsubscribe().catch(() => undefined);
     await this.#chain;
     if (this.#ownSub) await this.#sub?.close();
   }

@@ -196,6 +196,11 @@ export class Subscriber extends EventEmitter<SubscriberEvents> {
     };
   }
 
+  /** Whether the dedicated connection is connected (not reconnecting, not closed). */
+  get isReady(): boolean {
+    return this.#conn.isReady;
+  }
+
   /** Unsubscribes everything and closes the dedicated connection. */
   async close(): Promise<void> {
     this.#targets.channel.clear();

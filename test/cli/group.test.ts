@@ -3,7 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
 import { listInstances } from '../../src/bus/presence.js';
-import { parseGroup } from '../../src/cli/commands/group.js';
+import { parseGroup, stopMembers, type GroupMember } from '../../src/cli/commands/group.js';
+import type { Logger } from '../../src/util/log.js';
 import { heartbeatServices, upServices } from '../../src/ops/services-list.js';
 import { packageRoot } from '../../src/services/api/options.js';
 import { register } from '../support/cleanup.js';
@@ -107,6 +108,33 @@ describe('canopy group: light services in one process', () => {
     } finally {
       await conn.close();
     }
+  });
+
+  it('stops every member at once; one whose stop hangs or fails is logged by name and the others do not wait', async () => {
+    const logged: string[] = [];
+    const order: string[] = [];
+    const member = (name: string, stop: () => Promise<void>): GroupMember => ({
+      name,
+      handle: { stop },
+      log: {
+        error: (_o: unknown, msg: string) => logged.push(msg),
+        debug: () => undefined,
+      } as unknown as Logger,
+    });
+    const members = [
+      member('automation', async () => void order.push('automation')),
+      member('worker', () => new Promise<void>(() => undefined)), // waits on a Redis that is gone, forever
+      member('api', async () => {
+        throw new Error('socket gone');
+      }),
+      member('scanner', () => new Promise<void>((r) => setTimeout(() => r(void order.push('scanner')), 50))),
+    ];
+    await stopMembers(members, 300); // resolves although the worker's stop never does
+    expect(order).toEqual(['automation', 'scanner']);
+    expect(logged.sort()).toEqual([
+      'api did not stop cleanly',
+      'worker did not stop in time; the others go on without it',
+    ]);
   });
 
   it('refuses a service that cannot be grouped with a one-line error and exit 1, starting nothing', () => {

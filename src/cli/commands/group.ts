@@ -80,23 +80,66 @@ export function parseGroup(words: string[], compact = false): Groupable[] {
 }
 
 /**
+ * How long one service of a group may take to stop before the others stop
+ * without waiting for it: a stop that hangs (e.g. on a Redis that is gone)
+ * must not keep the automation from driving its outputs safe.
+ */
+export const GROUP_STOP_TIMEOUT_MS = 10_000;
+
+/** One started service of a group. */
+export interface GroupMember {
+  name: string;
+  handle: ServiceHandle;
+  log: Logger;
+}
+
+/**
+ * Stops every member at once, each given at most `timeoutMs`: one whose stop
+ * fails or takes longer is logged under its own name, and the others do not
+ * wait for it. Resolves when every member stopped or ran out of time.
+ */
+export async function stopMembers(members: GroupMember[], timeoutMs: number): Promise<void> {
+  const stopOne = async ({ name, handle, log }: GroupMember) => {
+    const t0 = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), timeoutMs)));
+    const done = handle.stop().then(
+      () => 'stopped' as const,
+      (err: unknown) => {
+        log.error({ err: (err as Error).message }, `${name} did not stop cleanly`);
+        return 'failed' as const;
+      },
+    );
+    const outcome = await Promise.race([done, late]);
+    clearTimeout(timer);
+    if (outcome === 'late')
+      log.error({ afterMs: timeoutMs }, `${name} did not stop in time; the others go on without it`);
+    else log.debug({ ms: Math.round(performance.now() - t0), outcome }, `${name} stopped`);
+  };
+  await Promise.all(members.map(stopOne));
+}
+
+/**
  * Starts the named services in this process, each with its own logger,
  * heartbeat and connections, as its own command would with no flags. If one
- * fails to start, the ones already started are stopped. Stop is in reverse order.
+ * fails to start, the ones already started are stopped. Stop: all at once,
+ * each given at most `stopTimeoutMs` ({@link GROUP_STOP_TIMEOUT_MS}); one
+ * that takes longer is logged by name and left behind.
  */
 export async function startGroup(
   names: Groupable[],
   logFor: (name: string) => Logger,
   overrides: Partial<Record<Groupable, Record<string, unknown>>> = {},
+  stopTimeoutMs = GROUP_STOP_TIMEOUT_MS,
 ): Promise<ServiceHandle> {
-  const started: Array<{ name: string; handle: ServiceHandle }> = [];
-  const stopAll = async () => {
-    for (const s of started.reverse()) await s.handle.stop().catch(() => undefined);
-  };
+  const started: GroupMember[] = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = () => (stopping ??= stopMembers(started, stopTimeoutMs));
   try {
     for (const name of names) {
       const launch = SERVICES[name].launch as (o: unknown, l: Logger) => Promise<ServiceHandle>;
-      started.push({ name, handle: await launch({ ...defaultOptions(name), ...overrides[name] }, logFor(name)) });
+      const log = logFor(name);
+      started.push({ name, handle: await launch({ ...defaultOptions(name), ...overrides[name] }, log), log });
     }
   } catch (err) {
     await stopAll();

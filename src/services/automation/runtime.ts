@@ -294,6 +294,7 @@ export class AutomationRuntime {
     const out: Promise<unknown>[] = [];
     for (const c of r.changes) {
       if (c.from !== c.to) {
+        if (this.#closed) continue; // stopping: the outputs stay in the safe state close() put them in
         try {
           await this.#bank.set(c.device, c.to === 1);
           const ok = this.engine.markFault(c.device, null, c.at);
@@ -367,15 +368,20 @@ export class AutomationRuntime {
   }
 
   /**
-   * Stops inputs, drives every output to its safe state and says so, records
-   * each device's final transition (history and on-time end there), then
-   * persists the state — the modes and states to restore at the next start.
+   * Drives every output to its safe state first (before anything that may
+   * wait on Redis: with Redis gone, stopping the command consumer waits out
+   * its timeouts, and a heater must not stay on meanwhile), then stops
+   * inputs, confirms the safe state and says so, records each device's final
+   * transition (history and on-time end there), then persists the state —
+   * the modes and states to restore at the next start. Changes still queued
+   * after the first step no longer reach the outputs.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
     clearTimeout(this.#programRetry);
+    await this.#bank.allSafe().catch(() => undefined); // confirmed (and failures logged) below
     await this.#programChain;
     clearTimeout(this.#persistTimer);
     await this.#consumer?.stop().catch(() => undefined);
