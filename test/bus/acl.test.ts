@@ -108,7 +108,8 @@ describe('ACL loaded into a real redis-server', () => {
     open.push(c);
     return c;
   }
-  const cmd = (c: Connection, ...argv: string[]) => c.run(argv[0]!, (cl) => cl.sendCommand(argv));
+  /** `argv` as one raw command; `T` names the reply's shape where a test reads it (node-redis leaves raw replies untyped). */
+  const cmd = <T = unknown>(c: Connection, ...argv: string[]) => c.run(argv[0]!, (cl) => cl.sendCommand<T>(argv));
   async function denied(c: Connection, ...argv: string[]) {
     const err = await cmd(c, ...argv).then(
       () => undefined,
@@ -161,7 +162,8 @@ describe('ACL loaded into a real redis-server', () => {
   it('worker: the consumer group, live keys, sensor updates', async () => {
     const c = await as('canopy-worker');
     await cmd(c, 'XGROUP', 'CREATE', 'can:raw', 'can-worker', '0', 'MKSTREAM');
-    const r = (await cmd(
+    // RESP3: stream name → its [id, [field, value, …]] entries
+    const r = await cmd<Record<string, [id: string, fields: string[]][]>>(
       c,
       'XREADGROUP',
       'GROUP',
@@ -172,7 +174,7 @@ describe('ACL loaded into a real redis-server', () => {
       'STREAMS',
       'can:raw',
       '>',
-    )) as Record<string, [string, string[]][]>;
+    );
     const id = r['can:raw']![0]![0];
     expect(await cmd(c, 'XACK', 'can:raw', 'can-worker', id)).toBe(1);
     await cmd(c, 'XAUTOCLAIM', 'can:raw', 'can-worker', 'w2', '60000', '0');

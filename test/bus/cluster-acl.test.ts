@@ -13,7 +13,7 @@ import { clusterAclUser } from '../../src/contracts/acl-cluster.js';
 import { consumerUser } from '../../src/contracts/acl-consumers.js';
 import { canopyUsers } from '../../src/contracts/acl-users.js';
 import { CAN_RAW, CAN_RAW_DEAD_CLUSTER, CAN_WORKER_GROUP } from '../../src/contracts/names.js';
-import { UserCodec, userChannel } from '../../src/contracts/user-channels.js';
+import { UserCodec, userChannel, type RawMessage } from '../../src/contracts/user-channels.js';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
 import { tempDir } from '../support/tmp.js';
 import { connect, waitFor } from './helpers.js';
@@ -104,7 +104,7 @@ describe('canopy acl rules on the cluster', () => {
     });
     const gateway = await as('canopy-gateway');
     try {
-      const got: number[] = [];
+      const got: RawMessage['timestamp'][] = [];
       await ml.subscribe(user, 'raw', (m) => void got.push(m.timestamp));
       const payload = new UserCodec().encode({ type: 'raw', timestamp: 7, channels: { t: 1 } }, 'msgpack') as Buffer;
       await waitFor(async () => {

@@ -12,13 +12,14 @@ import { Subscriber } from '../../src/bus/subscriber.js';
 import { keySlot } from '../../src/bus/cluster/routing.js';
 import type { RedisNode } from '../../src/bus/options.js';
 import { UserChannels } from '../../src/client/channels.js';
-import { UserCodec, UserMessageValidator, userChannel } from '../../src/contracts/user-channels.js';
+import { UserCodec, UserMessageValidator, userChannel, type RawMessage } from '../../src/contracts/user-channels.js';
 import { UserChannelHub, type BackMessage } from '../../src/services/gateway/hub.js';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
 import { randomPrefix, tempDir } from '../support/tmp.js';
 import { connect, waitFor } from './helpers.js';
 import { recordUsers } from '../../src/services/recorder/users.js';
 import { createLogger } from '../../src/util/log.js';
+import { present } from '../support/narrow.js';
 
 let cluster: TestRedisCluster;
 let nodes: RedisNode[];
@@ -130,7 +131,7 @@ describe('the bus on the cluster', () => {
     try {
       expect(w.options.deadLetterStream).toBe(`{${stream}}:dead`);
       await waitFor(() => w.stats.deadLettered === 1 && ok.size === 299, 'all entries handled', 60_000);
-      const dead = await conn.run('XRANGE', (c) => c.xRange(`{${stream}}:dead`, '-', '+'));
+      const dead = present(await conn.run('XRANGE', (c) => c.xRange(`{${stream}}:dead`, '-', '+')), 'the XRANGE reply');
       expect(dead.map((d) => d.message.source_id)).toEqual([poison]);
       await waitFor(
         async () =>
@@ -165,7 +166,7 @@ describe('the bus on the cluster', () => {
     try {
       for (let b = 0; b < 20; b++) await w.write(Array.from({ length: 10 }, (_, i) => ({ seq: String(b * 10 + i) })));
       while ((await w.flush()) > 0) await new Promise((r) => setTimeout(r, 50));
-      const entries = await conn.run('XRANGE', (c) => c.xRange(stream, '-', '+'));
+      const entries = present(await conn.run('XRANGE', (c) => c.xRange(stream, '-', '+')), 'the XRANGE reply');
       expect(entries.map((e) => Number(e.message.seq))).toEqual(Array.from({ length: 200 }, (_, i) => i));
       const acks: string[] = [];
       await conn.run('SCAN', async (c) => {
@@ -254,7 +255,7 @@ describe('the bus on the cluster', () => {
       maxInFlightBytes: 1 << 20,
     });
     try {
-      const sharded: number[] = [];
+      const sharded: RawMessage['timestamp'][] = [];
       const plain: unknown[] = [];
       await channels.subscribe(user, 'raw', (m) => void sharded.push(m.timestamp));
       await classic.subscribe(userChannel(user, 'raw'), (m) => void plain.push(m));

@@ -35,7 +35,7 @@ describe('consumer: entries held by the handler', () => {
       { stream, group: 'g', consumer: 'a', blockMs: 50, claimIdleMs: 300, claimIntervalMs: 100, maxDeliveries: 2 },
     );
     for (let i = 0; i < 5; i++) await conn.client.xAdd(stream, '*', { n: String(i) });
-    await waitFor(() => seen.length === 5);
+    await waitFor(() => seen.length === 5, 'the five entries delivered');
     // longer than several claim sweeps with a 300 ms idle limit
     await new Promise((r) => setTimeout(r, 1500));
     expect(seen.length).toBe(5); // not delivered again
@@ -48,6 +48,7 @@ describe('consumer: entries held by the handler', () => {
     await conn.client.xAdd(stream, '*', { n: '5' });
     await waitFor(
       async () => Number(((await conn.client.sendCommand(['XPENDING', stream, 'g'])) as unknown[])[0]) === 0,
+      'the held entries acked',
     );
     expect(w.held).toBe(0);
     expect(seen.length).toBe(6);

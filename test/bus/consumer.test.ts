@@ -11,6 +11,7 @@ import { register } from '../support/cleanup.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { randomPrefix } from '../support/tmp.js';
 import { connect, waitFor } from './helpers.js';
+import { present } from '../support/narrow.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -107,7 +108,7 @@ describe('StreamConsumer on a real redis-server', () => {
     );
     await waitFor(() => w.stats.deadLettered === 1, 'dead-lettering');
     await waitFor(() => ok.size === 19, 'the other entries');
-    const dead = await conn.client.xRange(`${stream}:dead`, '-', '+');
+    const dead = present(await conn.client.xRange(`${stream}:dead`, '-', '+'), 'the XRANGE reply');
     expect(dead).toHaveLength(1);
     expect(dead[0]!.message).toEqual({
       n: '7',
@@ -129,7 +130,7 @@ describe('StreamConsumer on a real redis-server', () => {
       blockMs: 100,
     });
     await waitFor(() => w.stats.acked === 4 && w.stats.deadLettered === 1, 'settle');
-    const dead = await conn.client.xRange(`${stream}:dead`, '-', '+');
+    const dead = present(await conn.client.xRange(`${stream}:dead`, '-', '+'), 'the XRANGE reply');
     expect(dead.map((d) => d.message)).toEqual([
       { n: '1', reason: 'unknown CAN id', source_id: ids[1], deliveries: '1' },
     ]);
@@ -365,7 +366,9 @@ describe('held entries (the handler keeps some for later)', () => {
     await waitFor(() => done.size === 50 && w.held === 1050, 'the 50 later entries after their redelivery');
     const pending = (await conn.client.sendCommand(['XPENDING', stream, 'g'])) as unknown[];
     expect(pending[0]).toBe(1050); // only the held ones
-    await w.ack((await conn.client.xRange(stream, '-', '+', { COUNT: 1050 })).map((e) => e.id));
+    await w.ack(
+      present(await conn.client.xRange(stream, '-', '+', { COUNT: 1050 }), 'the XRANGE reply').map((e) => e.id),
+    );
     expect(w.held).toBe(0);
     expect(((await conn.client.sendCommand(['XPENDING', stream, 'g'])) as unknown[])[0]).toBe(0);
     await w.stop();

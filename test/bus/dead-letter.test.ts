@@ -4,6 +4,7 @@ import { BUS_SCRIPT_NAMES, readBusScript } from '../../src/bus/lua-scripts.js';
 import { startRedis } from '../support/redis.js';
 import { randomPrefix } from '../support/tmp.js';
 import { connect } from './helpers.js';
+import { present } from '../support/narrow.js';
 
 describe('Lua script headers', () => {
   it.each(BUS_SCRIPT_NAMES)('%s.lua documents its KEYS and ARGV', (name) => {
@@ -33,7 +34,7 @@ describe('dead-letter.lua on a real redis-server', () => {
       ['g', '1000', id, 'bad frame', '5', gone, 'trimmed', '2'],
     );
     expect(moved).toBe(2);
-    const dead = await conn.client.xRange(`${s}:dead`, '-', '+');
+    const dead = present(await conn.client.xRange(`${s}:dead`, '-', '+'), 'the XRANGE reply');
     expect(dead.map((d) => d.message)).toEqual([
       { id: '0x101', data: 'AA', reason: 'bad frame', source_id: id, deliveries: '5' },
       { reason: 'trimmed', source_id: gone, deliveries: '2' },

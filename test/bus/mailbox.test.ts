@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
 import { TimeoutError } from '../../src/bus/errors.js';
-import { Mailbox, sendAdminMessage, type AdminReply } from '../../src/bus/mailbox.js';
+import { Mailbox, sendAdminMessage, type AdminReply, type Via } from '../../src/bus/mailbox.js';
 import { waitFor } from './helpers.js';
 import { startRedis } from '../support/redis.js';
 import { randomPrefix } from '../support/tmp.js';
@@ -58,7 +58,7 @@ describe('mailbox', () => {
     const mb = new Mailbox(conn, { instance, drainIntervalMs: 1 });
     const seen = new Map<string, number>();
     mb.handle('count', (_a, msg) => seen.set(msg.id, (seen.get(msg.id) ?? 0) + 1));
-    const via = { pubsub: 0, queue: 0 };
+    const via: Record<Via, number> = { pubsub: 0, queue: 0, file: 0 };
     mb.on('handled', (_m, _r, v) => via[v]++);
     await mb.start();
     const n = 60;

@@ -6,6 +6,7 @@ import { FaultProxy } from '../support/proxy.js';
 import { startRedis } from '../support/redis.js';
 import { randomPrefix } from '../support/tmp.js';
 import { connect } from './helpers.js';
+import { present } from '../support/narrow.js';
 
 describe('StreamProducer arguments (pure)', () => {
   const fake = {} as Connection;
@@ -64,7 +65,7 @@ describe('StreamProducer on a real redis-server', () => {
     const ids = await Promise.all(Array.from({ length: 25 }, (_, i) => p.add({ n: String(i) })));
     expect(p.stats.batches).toBe(3); // 10, 10 at once, 5 after lingerMs
     expect(new Set(ids).size).toBe(25);
-    const entries = await conn.client.xRange(stream, '-', '+');
+    const entries = present(await conn.client.xRange(stream, '-', '+'), 'the XRANGE reply');
     expect(entries.map((e) => e.id)).toEqual(ids);
     expect(entries.map((e) => e.message.n)).toEqual(Array.from({ length: 25 }, (_, i) => String(i)));
     await p.close();
@@ -97,7 +98,7 @@ describe('StreamProducer on a real redis-server', () => {
     for (let i = 0; i < 300; i++) await conn.client.xAdd(stream, `1000-${i}`, { old: '1' });
     const p = new StreamProducer(conn, { stream, trim: { minAgeMs: 60_000 } });
     await p.add({ fresh: '1' });
-    const entries = await conn.client.xRange(stream, '-', '+');
+    const entries = present(await conn.client.xRange(stream, '-', '+'), 'the XRANGE reply');
     expect(entries.map((e) => Object.keys(e.message)[0])).toEqual(['fresh']);
   });
 

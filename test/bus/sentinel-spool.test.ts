@@ -9,6 +9,7 @@ import { FaultProxy } from '../support/proxy.js';
 import { startRedis } from '../support/redis.js';
 import { randomPrefix, tempDir } from '../support/tmp.js';
 import { connect, waitFor } from './helpers.js';
+import { present } from '../support/narrow.js';
 
 /** A primary and a replica of it (no sentinels: the test plays the failover itself). */
 async function pair(viaProxy = false) {
@@ -67,7 +68,7 @@ describe('WAIT-confirmed spool', () => {
       process.kill(replica.pid as number, 'SIGCONT');
     }
     await waitFor(async () => (await w.flush()) === 0, 'the spool confirmed and emptied', 20_000);
-    const entries = await conn.run('XRANGE', (c) => c.xRange(stream, '-', '+'));
+    const entries = present(await conn.run('XRANGE', (c) => c.xRange(stream, '-', '+')), 'the XRANGE reply');
     expect(entries.map((e) => Number(e.message.n))).toEqual(Array.from({ length: 25 }, (_, i) => i));
     // the 5 queued behind were added by the first replay; the retries until confirmed skipped the rest
     expect(w.stats).toMatchObject({ replayed: 5, reassigned: 0 });
@@ -83,7 +84,7 @@ describe('WAIT-confirmed spool', () => {
     expect(await w.write(fields(0, 5))).toBe('redis');
     proxy?.pause(); // the replication stream stops reaching the replica
     expect(await w.write(fields(5, 5))).toBe('spool');
-    const onOld = await conn.run('XRANGE', (c) => c.xRange(stream, '-', '+'));
+    const onOld = present(await conn.run('XRANGE', (c) => c.xRange(stream, '-', '+')), 'the XRANGE reply');
     expect(onOld).toHaveLength(10);
     // the primary dies before the replica had the batch; the replica is promoted
     await primary.kill();
@@ -93,7 +94,7 @@ describe('WAIT-confirmed spool', () => {
     expect(await promoted.run('XLEN', (c) => c.xLen(stream))).toBe(5);
     w.attach(promoted);
     await waitFor(async () => (await w.flush()) === 0, 'the spool replayed into the new primary', 20_000);
-    const onNew = await promoted.run('XRANGE', (c) => c.xRange(stream, '-', '+'));
+    const onNew = present(await promoted.run('XRANGE', (c) => c.xRange(stream, '-', '+')), 'the XRANGE reply');
     // every entry once, in order, each under the id the old primary gave it
     expect(onNew.map((e) => [e.id, e.message.n])).toEqual(onOld.map((e) => [e.id, e.message.n]));
     expect(w.stats).toMatchObject({ unconfirmed: 5, replayed: 5, reassigned: 0, waitReplicas: 0 });
@@ -119,7 +120,8 @@ describe('WAIT-confirmed spool', () => {
         'the primary added it',
         10_000,
       );
-      const seen = await reader.run('XRANGE', (c) => c.xRange(stream, '-', '+')); // what a reader stored
+      // what a reader stored
+      const seen = present(await reader.run('XRANGE', (c) => c.xRange(stream, '-', '+')), 'the XRANGE reply');
       await primary.kill();
       link?.dropAll();
       front.dropAll();
@@ -129,7 +131,7 @@ describe('WAIT-confirmed spool', () => {
       expect(await promoted.run('XLEN', (c) => c.xLen(stream))).toBe(5);
       w.attach(promoted);
       await waitFor(async () => (await w.flush()) === 0, 'the spool replayed into the new primary', 20_000);
-      const onNew = await promoted.run('XRANGE', (c) => c.xRange(stream, '-', '+'));
+      const onNew = present(await promoted.run('XRANGE', (c) => c.xRange(stream, '-', '+')), 'the XRANGE reply');
       expect(onNew.map((e) => e.message.n)).toEqual(seen.map((e) => e.message.n));
       const same = onNew.filter((e, k) => e.id === seen[k]?.id).length;
       if (assignIds) {

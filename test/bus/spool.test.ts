@@ -8,6 +8,7 @@ import { decodeRecord, encodeRecord, SpoolFile } from '../../src/bus/spool.js';
 import { SpooledStreamWriter } from '../../src/bus/spooled-stream.js';
 import { startRedis } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
+import { present } from '../support/narrow.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -144,7 +145,7 @@ describe('spooled stream writer', () => {
     expect(outcomes).toContain('spool');
     expect(outcomes).toContain('redis');
 
-    const entries = await conn.client.xRange('can:raw', '-', '+');
+    const entries = present(await conn.client.xRange('can:raw', '-', '+'), 'the XRANGE reply');
     expect(entries).toHaveLength(n);
     expect(entries.map((e) => Number(e.message.seq))).toEqual(Array.from({ length: n }, (_, i) => i));
     expect(w.stats.pending).toBe(0);
@@ -178,7 +179,7 @@ describe('spooled stream writer', () => {
     expect(await w2.flush()).toBe(0);
     expect(w2.stats.duplicatesSkipped).toBe(12);
     expect(w2.stats.replayed).toBe(18);
-    const entries = await conn.client.xRange('s', '-', '+');
+    const entries = present(await conn.client.xRange('s', '-', '+'), 'the XRANGE reply');
     expect(entries.map((e) => e.message.k)).toEqual(Array.from({ length: 30 }, (_, i) => String(i)));
   });
 
@@ -190,7 +191,7 @@ describe('spooled stream writer', () => {
     closers.push(() => w.close());
     const before = Date.now();
     expect(await w.write([{ k: '0' }, { k: '1' }, { k: '2' }])).toBe('redis');
-    const mine = await conn.client.xRange('ids', '-', '+');
+    const mine = present(await conn.client.xRange('ids', '-', '+'), 'the XRANGE reply');
     // the writer's clock: <ms>-<seq>, the sequence counting within the batch's millisecond
     const [ms, seq] = (mine[0]?.id ?? '').split('-').map(Number) as [number, number];
     expect(ms).toBeGreaterThanOrEqual(before);
@@ -204,7 +205,7 @@ describe('spooled stream writer', () => {
     // having seen them, it goes on above them with ids of its own
     expect(await w.write([{ k: '5' }])).toBe('redis');
     expect(w.stats.idsMoved).toBe(2);
-    const all = await conn.client.xRange('ids', '-', '+');
+    const all = present(await conn.client.xRange('ids', '-', '+'), 'the XRANGE reply');
     expect(all.map((e) => e.message.k)).toEqual(['0', '1', '2', 'other', '3', '4', '5']);
     const last = all.at(-1)?.id ?? '';
     expect(last.split('-')[0]).toBe(ahead.split('-')[0]);

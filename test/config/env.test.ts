@@ -66,7 +66,7 @@ describe('secrets from systemd credentials and NAME_FILE (src/config/env.ts)', (
     const dir = credDir({ canopy_REDIS_URL: `redis://:cred-only-0123456789@127.0.0.1:${redis.port}\n` });
     const sub = createClient({ url: `redis://:cred-only-0123456789@127.0.0.1:${redis.port}` });
     await sub.connect();
-    const got: string[] = [];
+    const got: Buffer[] = [];
     await sub.subscribe('user:jamie:predictions', (m) => got.push(m), true);
     const run = (env: NodeJS.ProcessEnv) =>
       spawnSync(process.execPath, [CLI, 'publish', 'jamie', 'predictions', '{"data":{"x":1}}', '--codec', 'json'], {
@@ -80,7 +80,7 @@ describe('secrets from systemd credentials and NAME_FILE (src/config/env.ts)', (
     expect(withCred.stderr).not.toMatch(/cred-only/); // the secret is never printed
     expect(withCred.status).toBe(0);
     await expect.poll(() => got.length, { timeout: 30_000 }).toBe(1);
-    expect(JSON.parse(got[0] as string)).toMatchObject({ type: 'prediction', data: { x: 1 } });
+    expect(JSON.parse(String(got[0]))).toMatchObject({ type: 'prediction', data: { x: 1 } });
     await sub.quit();
   });
 

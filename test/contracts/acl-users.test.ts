@@ -62,7 +62,7 @@ describe('Canopy code under the generated ACL users', () => {
     const cli = await Connection.connect({ url: url('canopy-cli'), healthCheckIntervalMs: 0 });
     closers.push(() => cli.close());
     const live = await listInstances(cli);
-    expect(live.map((l) => l.info.service)).toContain('gateway');
+    expect(live.map((l) => l.info?.service)).toContain('gateway');
     const { reply } = await sendAdminMessage(cli, gw.runtime.instance, 'ping');
     expect(reply?.ok).toBe(true);
     const reader = await Connection.connect({ url: url('canopy-monitor'), healthCheckIntervalMs: 0 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
-import { UserCodec } from '../../src/contracts/user-channels.js';
+import { UserCodec, type RawMessage } from '../../src/contracts/user-channels.js';
 import { Forecaster } from '../../examples/forecast.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import {
@@ -92,8 +92,8 @@ describe('examples/ml_consumer.py (redis-py + msgpack)', () => {
     try {
       await py.waitErr('subscribed to user:erin:raw');
       for (let i = 0; i < 60; i++) {
-        const msg = {
-          type: 'raw' as const,
+        const msg: RawMessage = {
+          type: 'raw',
           timestamp: i,
           channels: i % 3 === 0 ? { a: [rnd(), rnd(), rnd()], b: 0.5 * i + rnd() } : { a: rnd(), c: -i },
         };

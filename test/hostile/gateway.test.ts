@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserChannels } from '../../src/client/channels.js';
 import { RelayClient } from '../../src/client/relay.js';
+import type { GatewayStats } from '../../src/services/gateway/stats.js';
 import { TOKENS, until } from '../gateway/helpers.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import {
@@ -39,9 +40,9 @@ const results: Array<{ attack: string; tries: number; survived: boolean; peakRss
 const seen = new Set<number>();
 let seq = 0;
 
-async function health(): Promise<Record<string, number>> {
+async function health(): Promise<GatewayStats> {
   const r = await fetch(`http://127.0.0.1:${gw.port}/health`);
-  return ((await r.json()) as { stats: Record<string, number> }).stats;
+  return ((await r.json()) as { stats: GatewayStats }).stats;
 }
 
 /** A legitimate relay (alex): one message forward, one prediction back. */

@@ -7,6 +7,7 @@ import { startRedis } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
 import { sqliteCount } from '../support/cli-procs.js';
 import { alive, spawnWatched, until } from './proc.js';
+import { present } from '../support/narrow.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 
@@ -84,7 +85,10 @@ describe('canopy up with the real pipeline', () => {
     }[];
     const g = groups.find((x) => x.name === 'can-worker');
     expect(g?.pending).toBe(0);
-    const taken = (await c.xRange('can:raw', '-', g?.['last-delivered-id'] as string)).length;
+    const taken = present(
+      await c.xRange('can:raw', '-', g?.['last-delivered-id'] as string),
+      'the XRANGE reply',
+    ).length;
     c.destroy();
     const stored = count(db, 'ingested_entries');
     expect(stored).toBe(taken);

@@ -9,6 +9,7 @@ import { sqliteCount, spawnCli, until } from '../support/cli-procs.js';
 import net from 'node:net';
 import { startSentinelTopology } from '../support/redis-topology.js';
 import { tempDir } from '../support/tmp.js';
+import { present } from '../support/narrow.js';
 
 /** Frames sent; the figure. */
 const N = 100_000;
@@ -187,7 +188,10 @@ describe('Sentinel failover under load', () => {
       Number(((await raw.sendCommand(['XPENDING', 'can:raw', 'can-worker'])) as unknown[])[0]) === 0;
     await until('everything acked', pendingEmpty, 60_000);
 
-    const sc = (await beats()).find((b) => b.service === 'scanner') ?? {};
+    const sc = present(
+      (await beats()).find((b) => b.service === 'scanner'),
+      "the scanner's heartbeat",
+    );
     expect(sc.dropped).toBe(0);
     // batches WAIT did not confirm were kept and replayed under their original ids
     // (on a loaded machine the kill may come before a batch went unconfirmed: counted, not asserted;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/bus/log.js';
 import { Mcp23017Simulator } from '../../src/hw/mcp23017-sim.js';
@@ -85,7 +85,7 @@ let api: ApiHandle;
 let automation: AutomationHandle;
 let browser: Browser;
 let feeder: NodeJS.Timeout;
-let cli: ReturnType<typeof createClient>;
+let cli: RedisClientType;
 const sim = new Mcp23017Simulator({ addresses: [0x20] });
 
 beforeAll(async () => {

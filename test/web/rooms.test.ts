@@ -7,6 +7,7 @@ import { packageRoot } from '../../src/services/api/options.js';
 import { execFileSync } from '../support/run-sync.js';
 import { tempDir } from '../support/tmp.js';
 import { publishSensor, startApi, VIEWER_TOKEN } from '../services/api/helpers.js';
+import { present } from '../support/narrow.js';
 
 const ROOT = packageRoot();
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
@@ -170,7 +171,7 @@ describe('room cards in headless Chromium', () => {
     await edit.locator('input[type="date"]').fill(start);
     await edit.locator('button[type="submit"]').click();
     await expect.poll(() => edit.locator('.form-msg').textContent(), { timeout: 20_000 }).toMatch(/^sent/);
-    const sent = await t.client.xRange('actuators:commands', '-', '+');
+    const sent = present(await t.client.xRange('actuators:commands', '-', '+'), 'the XRANGE reply');
     const last = JSON.parse(sent.at(-1)!.message.command!) as { cycle: unknown };
     expect(last.cycle).toEqual({ location: 'Flower Room', stage: 'flower', start });
     // the automation keeps it (as it does after validating the command)

@@ -7,6 +7,7 @@ import { packageRoot } from '../../src/services/api/options.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { tempDir } from '../support/tmp.js';
 import { startApi } from '../services/api/helpers.js';
+import { present } from '../support/narrow.js';
 
 const ROOT = packageRoot();
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
@@ -172,7 +173,7 @@ describe('schedules editor in headless Chromium', () => {
     await expect.poll(async () => (await rows('rules')).map((r) => r.id), { timeout: 15_000 }).toEqual([added.id]);
     await page.waitForSelector('#schedules [data-rule="hot-veg"]', { state: 'detached' });
     // every change asked the automation to reload
-    const reloads = await t.client.xRange('actuators:commands', '-', '+');
+    const reloads = present(await t.client.xRange('actuators:commands', '-', '+'), 'the XRANGE reply');
     expect(reloads.filter((e) => JSON.parse(e.message.command!).reload === 'programs').length).toBe(4);
     expect(errors).toEqual([]);
     await page.close();

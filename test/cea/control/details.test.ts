@@ -83,7 +83,7 @@ describe('what a device update says beside the state', () => {
       label: 'Heater (front)',
       source: 'rule',
     });
-    expect(r.notices.find((n) => n.device === 'heater_f')).toMatchObject({
+    expect(r.notices?.find((n) => n.device === 'heater_f')).toMatchObject({
       state: 0,
       reason: 'temp_f 25 > 22.5 (setpoint 22)',
     });

@@ -77,7 +77,7 @@ const stepArb = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const) }) },
 );
 
-type Limits = fc.TypeOf<typeof limitsArb>;
+type Limits = typeof limitsArb extends fc.Arbitrary<infer T> ? T : never;
 const doc = (): Record<string, unknown> => ({
   exclusive: [['humidifier', 'dehumidifier']],
   rooms: { 'Flower Room': { maxTemp: 30, co2Ceiling: 1500 } },

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { pino, type Logger } from 'pino';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import WebSocket from 'ws';
 import { start, type ApiHandle, type ApiStartConfig } from '../../../src/services/api/index.js';
 import { register } from '../../support/cleanup.js';
@@ -16,7 +16,7 @@ export const bearer = (token = VIEWER_TOKEN) => ({ authorization: `Bearer ${toke
 export async function startApi(
   config: ApiStartConfig = {},
   redis?: TestRedis,
-): Promise<{ redis: TestRedis; api: ApiHandle; client: ReturnType<typeof createClient> }> {
+): Promise<{ redis: TestRedis; api: ApiHandle; client: RedisClientType }> {
   const r = redis ?? (await startRedis());
   const api = await start({
     port: 0,
@@ -101,7 +101,7 @@ export function sensorUpdate(location: string, cluster: string, data: Record<str
 
 /** Publishes like the worker does: broad, location and location:cluster channels. */
 export async function publishSensor(
-  client: ReturnType<typeof createClient>,
+  client: RedisClientType,
   location: string,
   cluster: string,
   data: Record<string, number>,

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { localDate } from '../../../src/cea/cycle.js';
 import { tempDir } from '../../support/tmp.js';
 import { bearer, getJson, startApi, VIEWER_TOKEN } from './helpers.js';
+import { present } from '../../support/narrow.js';
 
 const OPERATOR = 'operator-token-for-rooms-0123456789';
 /** The shipped devices file without its targets: and energy: blocks (each test brings its own). */
@@ -166,7 +167,7 @@ describe('grow cycle', () => {
     expect(res.status).toBe(202);
     const body = (await res.json()) as { id: string; command: { cycle: unknown; by: string } };
     expect(body.command.cycle).toEqual({ location: 'Flower Room', stage: 'veg', start: '2026-11-01' });
-    const entries = await t.client.xRange('actuators:commands', body.id, body.id);
+    const entries = present(await t.client.xRange('actuators:commands', body.id, body.id), 'the XRANGE reply');
     const sent = JSON.parse(entries[0]!.message.command!) as { cycle: unknown; by: string };
     expect(sent.cycle).toEqual({ location: 'Flower Room', stage: 'veg', start: '2026-11-01' });
     expect(sent.by).toMatch(/^api:operator:[0-9a-f]{8}$/);

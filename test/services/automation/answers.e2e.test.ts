@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/bus/log.js';
 import { Mcp23017Simulator } from '../../../src/hw/mcp23017-sim.js';
@@ -60,7 +60,7 @@ type Msg = Record<string, unknown> & { command?: { id: string; outcome: string; 
 
 describe('device updates answer commands (real Redis, simulated MCP23017, API)', () => {
   let redis: TestRedis;
-  let cli: ReturnType<typeof createClient>;
+  let cli: RedisClientType;
   let api: ApiHandle;
   let automation: AutomationHandle;
   const sim = new Mcp23017Simulator({ addresses: [0x20] });

@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mcp23017Simulator, type SimWrite } from '../../../src/hw/mcp23017-sim.js';
 import { start, type AutomationHandle } from '../../../src/services/automation/index.js';
@@ -15,7 +15,7 @@ const HEATER = { a: 0x20, port: 'A' as const, pin: 0 }; // active-low: level 0 =
 
 describe('automation end to end on a real Redis', () => {
   let redis: TestRedis;
-  let cli: ReturnType<typeof createClient>;
+  let cli: RedisClientType;
   let sim: Mcp23017Simulator;
   let handle: AutomationHandle;
   let devicesFile: string;

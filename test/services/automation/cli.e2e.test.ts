@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { spawnSync } from '../../support/run-sync.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mcp23017Simulator } from '../../../src/hw/mcp23017-sim.js';
 import { upServices } from '../../../src/ops/services-list.js';
@@ -23,7 +23,7 @@ describe('canopy automation as a process', () => {
   let dir: string;
   let devices: string;
   let simFile: string;
-  let cli: ReturnType<typeof createClient>;
+  let cli: RedisClientType;
   const children: ChildProcess[] = [];
 
   const spawnAutomation = () => {

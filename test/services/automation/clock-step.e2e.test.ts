@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mcp23017Simulator } from '../../../src/hw/mcp23017-sim.js';
 import { fakeClock } from '../../support/faketime.js';
@@ -104,7 +104,7 @@ async function reach(w: ReturnType<typeof watch>, on: boolean, what: string) {
 
 describe('automation under wall-clock steps (libfaketime, real process)', () => {
   let redis: TestRedis;
-  let cli: ReturnType<typeof createClient>;
+  let cli: RedisClientType;
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {

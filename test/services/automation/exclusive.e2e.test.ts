@@ -3,7 +3,7 @@ import { spawnSync } from '../../support/run-sync.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mcp23017Simulator } from '../../../src/hw/mcp23017-sim.js';
 import { RelayBusFileLock, RelayBusLockedError } from '../../../src/services/automation/lock.js';
@@ -66,7 +66,7 @@ describe('relay bus selection on a real install', () => {
 
 describe('one automation per relay bus', () => {
   let redis: TestRedis;
-  let cli: ReturnType<typeof createClient>;
+  let cli: RedisClientType;
   const children: ChildProcess[] = [];
 
   const spawnAutomation = (dataDir: string, devices: string, simFile: string, extra: NodeJS.ProcessEnv = {}) => {

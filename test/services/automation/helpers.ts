@@ -93,7 +93,7 @@ export async function collect(url: string, channels: string[]) {
 }
 
 /** Polls `fn` until it returns a truthy value (10 s at most). */
-export async function until<T>(fn: () => T | Promise<T>, what: string, ms = 10_000): Promise<T> {
+export async function until<T>(fn: () => T | Promise<T>, what: string, ms = 10_000): Promise<NonNullable<T>> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();

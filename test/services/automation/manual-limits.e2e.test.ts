@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/bus/log.js';
 import type { Clock } from '../../../src/cea/control/clock.js';
@@ -52,7 +52,7 @@ function movableClock() {
 
 describe('manual mode within limits (real Redis, simulated relays)', () => {
   let redis: TestRedis;
-  let cli: ReturnType<typeof createClient>;
+  let cli: RedisClientType;
   let sim: Mcp23017Simulator;
   let handle: AutomationHandle;
   let devicesFile: string;

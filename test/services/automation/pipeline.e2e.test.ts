@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/bus/log.js';
 import { Mcp23017Simulator } from '../../../src/hw/mcp23017-sim.js';
@@ -25,7 +25,7 @@ function pt100(dryC: number, wetC: number): Record<string, string> {
 describe('frames in → relay registers → device:update → control history (worker + automation)', () => {
   let worker: WorkerHandle;
   let automation: AutomationHandle;
-  let cli: ReturnType<typeof createClient>;
+  let cli: RedisClientType;
   let databaseUrl: string;
   const sim = new Mcp23017Simulator({ addresses: [0x20, 0x21] });
   const heaterOn = () => sim.output(0x20, 'A', 0) === 0; // active-low

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/bus/log.js';
 import { sendAdminMessage } from '../../../src/bus/mailbox.js';
@@ -43,7 +43,7 @@ ${o.extra ?? ''}`;
 
 describe('canopy admin automation reload-config (devices.yaml) on a real Redis', () => {
   let redis: TestRedis;
-  let cli: ReturnType<typeof createClient>;
+  let cli: RedisClientType;
   let admin: Connection;
   let sim: Mcp23017Simulator;
   let h: AutomationHandle;

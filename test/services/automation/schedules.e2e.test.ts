@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { silentLogger } from '../../../src/bus/log.js';
 import { Mcp23017Simulator } from '../../../src/hw/mcp23017-sim.js';
 import { start as startApi, type ApiHandle } from '../../../src/services/api/index.js';
@@ -49,7 +49,7 @@ devices:
 describe('schedules and rules changed through the API, applied without a restart', () => {
   let api: ApiHandle;
   let automation: AutomationHandle;
-  let cli: ReturnType<typeof createClient>;
+  let cli: RedisClientType;
   const sim = new Mcp23017Simulator({ addresses: [0x20] });
   const lights = () => sim.output(0x20, 'A', 1);
   const pump = () => sim.output(0x20, 'A', 2);

@@ -14,7 +14,8 @@ let rt: ServiceRuntime;
 let reloads = 0;
 
 const canopy = (args: string[]) =>
-  run(process.execPath, ['dist/src/cli/main.js', ...args], { env: { ...process.env, REDIS_URL: redis.url } }).catch(
+  run(process.execPath, ['dist/src/cli/main.js', ...args], { env: { ...process.env, REDIS_URL: redis.url } }).then(
+    (r) => ({ ...r, code: 0 }),
     (e: { stdout: string; stderr: string; code: number }) => e,
   );
 

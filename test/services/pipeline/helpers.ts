@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { expect } from 'vitest';
 import type { CanFrame } from '../../../src/can/frame.js';
 import { frameToStreamFields } from '../../../src/can/frame.js';
@@ -10,7 +10,7 @@ import { createLogger } from '../../../src/util/log.js';
 import { register } from '../../support/cleanup.js';
 import { CLI, sqliteCount } from '../../support/cli-procs.js';
 
-export type Raw = ReturnType<typeof createClient>;
+export type Raw = RedisClientType;
 
 export async function rawClient(url: string): Promise<Raw> {
   const c = createClient({ url });

@@ -8,6 +8,7 @@ import { start as startWorker, type WorkerHandle } from '../../../src/services/w
 import { startRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
 import { quietLogger, rawClient, waitFor, type Raw } from './helpers.js';
+import { present } from '../../support/narrow.js';
 
 describe('malformed can:raw entries', () => {
   let raw: Raw;
@@ -48,7 +49,7 @@ describe('malformed can:raw entries', () => {
 
     await waitFor('dead letters', async () => (await raw.xLen('can:raw:dead')) === bad.length);
     await waitFor('valid frames stored', async () => (await store.countMessages()) === 2);
-    const dead = await raw.xRange('can:raw:dead', '-', '+');
+    const dead = present(await raw.xRange('can:raw:dead', '-', '+'), 'the XRANGE reply');
     const reasons = dead.map((d) => d.message.reason ?? '');
     expect(reasons.some((r) => r.startsWith('MISSING_FIELD'))).toBe(true);
     expect(reasons.some((r) => r.startsWith('BAD_HEX'))).toBe(true);

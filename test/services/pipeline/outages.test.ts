@@ -10,6 +10,7 @@ import { openStore } from '../../../src/store/index.js';
 import { start as startWorker } from '../../../src/services/worker/index.js';
 import { encodePt100 } from '../../../src/can/protocol.js';
 import { quietLogger, rawClient, waitFor, xaddFrames } from './helpers.js';
+import { present } from '../../support/narrow.js';
 
 /** A source of numbered frames (sequence number in bytes 0–3), one batch every `tickMs`. */
 class CountingSource implements FrameSource {
@@ -61,7 +62,7 @@ describe('failure behaviour', () => {
     const produced = source.seq;
 
     const raw = await rawClient(redis.url);
-    const entries = await raw.xRange('can:raw', '-', '+');
+    const entries = present(await raw.xRange('can:raw', '-', '+'), 'the XRANGE reply');
     const seqs = entries.map((e) => {
       const b = e.message.data!.split(' ').map((h) => parseInt(h, 16));
       return b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24);

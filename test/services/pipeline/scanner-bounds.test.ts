@@ -16,6 +16,7 @@ const boundsFromEnv = (env: NodeJS.ProcessEnv) => {
 import { startRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
 import { quietLogger, rawClient, waitFor } from './helpers.js';
+import { present } from '../../support/narrow.js';
 
 /** A source that yields the given batches, then waits until closed (a live bus that went quiet). */
 function batchesSource(batches: CanFrame[][]): FrameSource & { drained: Promise<void> } {
@@ -66,12 +67,12 @@ describe('scanner bounds (issue 12, point 6)', () => {
     await source.drained;
     const raw = await rawClient(redis.url);
     await waitFor('frames in can:raw', async () => (await raw.xLen('can:raw')) === 3);
-    const data = (await raw.xRange('can:raw', '-', '+')).map((e) => e.message.data);
+    const data = present(await raw.xRange('can:raw', '-', '+'), 'the XRANGE reply').map((e) => e.message.data);
     expect(data).toEqual(['01', '02', '05']);
     expect(scanner.stats().futureRejected).toBe(2);
     // visible to operators: the status reply (and heartbeat) carry the counter
     const conn = await Connection.connect({ url: redis.url, healthCheckIntervalMs: 0 });
-    const [inst] = (await listInstances(conn)).filter((i) => i.info.service === 'scanner');
+    const [inst] = (await listInstances(conn)).filter((i) => i.info?.service === 'scanner');
     const { reply } = await sendAdminMessage(conn, inst!.instance, 'status');
     expect(reply?.result).toMatchObject({ futureRejected: 2, dropped: 0, spoolFull: false });
     await conn.close();
@@ -118,7 +119,7 @@ describe('scanner bounds (issue 12, point 6)', () => {
     });
     const raw = await rawClient(redis.url);
     await waitFor('the spool replayed', async () => (await raw.xLen('can:raw')) === kept, 60_000);
-    const ts = (await raw.xRange('can:raw', '-', '+')).map((e) => Number(e.message.ts));
+    const ts = present(await raw.xRange('can:raw', '-', '+'), 'the XRANGE reply').map((e) => Number(e.message.ts));
     expect(ts).toEqual(frames.slice(0, kept).map((f) => f.ts));
     raw.destroy();
     await s2.stop();

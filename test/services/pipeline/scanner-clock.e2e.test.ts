@@ -14,6 +14,7 @@ import { fakeClock } from '../../support/faketime.js';
 import { startRedis, type TestRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
 import { rawClient, waitFor, type Raw } from './helpers.js';
+import { present } from '../../support/narrow.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const HOUR_MS = 3_600_000;
@@ -52,7 +53,7 @@ function startScanner(redisUrl: string, env: NodeJS.ProcessEnv = {}): ScannerRun
 const msOf = (id: string) => Number(id.split('-')[0]);
 
 async function lastId(c: Raw): Promise<string> {
-  return (await c.xRevRange('can:raw', '+', '-', { COUNT: 1 }))[0]!.id;
+  return present(await c.xRevRange('can:raw', '+', '-', { COUNT: 1 }), 'the XREVRANGE reply')[0]!.id;
 }
 
 describe('canopy scanner under wall-clock steps (libfaketime, real process)', () => {
@@ -78,7 +79,7 @@ describe('canopy scanner under wall-clock steps (libfaketime, real process)', ()
     await waitFor('frames from the run an hour behind', async () => (await c.xLen('can:raw')) >= n0 + 200);
     const stats = await behind.stop();
 
-    const added = await c.xRange('can:raw', `(${before}`, '+');
+    const added = present(await c.xRange('can:raw', `(${before}`, '+'), 'the XRANGE reply');
     // every frame the scanner read is in the stream, once; nothing left in its spool
     expect(added).toHaveLength(stats.frames!);
     expect(stats).toMatchObject({ spooled: 0, pending: 0, dropped: 0, reassigned: 0 });
@@ -107,7 +108,7 @@ describe('canopy scanner under wall-clock steps (libfaketime, real process)', ()
     await waitFor('frames after the step forward', async () => (await c.xLen('can:raw')) >= n2 + 150);
     const stats = await run.stop();
 
-    const all = await c.xRange('can:raw', '-', '+');
+    const all = present(await c.xRange('can:raw', '-', '+'), 'the XRANGE reply');
     expect(all).toHaveLength(stats.frames!);
     expect(stats).toMatchObject({ spooled: 0, pending: 0, dropped: 0, idsMoved: 0, reassigned: 0 });
     const stepped = all.filter((e) => Number(e.message.ts) < Date.now() - HOUR_MS + 60_000);

@@ -6,6 +6,7 @@ import { startRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
 import { quietLogger, rawClient } from './helpers.js';
 import fs from 'node:fs';
+import { present } from '../../support/narrow.js';
 
 describe('canopy scanner', () => {
   it('replays a candump -L log into can:raw with the contract fields, and with --also-store writes every frame to the store too', async () => {
@@ -36,7 +37,7 @@ describe('canopy scanner', () => {
     await scanner.done;
     await scanner.stop();
     const raw = await rawClient(redis.url);
-    const entries = await raw.xRange('can:raw', '-', '+');
+    const entries = present(await raw.xRange('can:raw', '-', '+'), 'the XRANGE reply');
     expect(entries.map((e) => e.message)).toEqual([
       { id: '0x101', data: 'C4 09 0A 07 00', ts: '1700000000000', dlc: '5' },
       { id: '0x102', data: '92 27', ts: '1700000000000', dlc: '2' },

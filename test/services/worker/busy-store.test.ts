@@ -35,7 +35,7 @@ describe('worker against a SQLite store another process has locked', () => {
       lock.exec('ROLLBACK');
       lock.close();
     }, 1000);
-    await store.setSetpoint({ name: 'day_temp', value: 24 });
+    await store.setSetpoint({ name: 'day_temp', value: 24, by: null });
     clearInterval(timer);
     expect(ticks).toBeGreaterThanOrEqual(10);
     expect((await store.getSetpoints()).map((p) => [p.name, p.value])).toEqual([['day_temp', 24]]);
