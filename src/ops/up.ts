@@ -8,6 +8,7 @@ import { ensureQuickstartToken, type QuickstartToken } from './quickstart-token.
 import { checkPorts, UpError, waitForDashboard, type PlannedPort } from './up-checks.js';
 import { RedisProcess } from './redis-process.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
+import { parseSourceSpec, type SourceSpec } from '../can/sources/index.js';
 import { exitAfterStop } from '../util/exit.js';
 
 /** What `canopy up` runs. */
@@ -85,24 +86,29 @@ export class SourceError extends Error {
   }
 }
 
-/** A scanner frame source as `canopy up --source` takes it. */
-export type FrameSource = { kind: 'sim' } | { kind: 'replay'; file: string } | { kind: 'socketcan'; iface: string };
-
-/** Parses and checks `sim`, `replay:FILE` (the file must exist) or `socketcan:IFACE`. */
-export function parseSource(s: string): FrameSource {
-  if (s === 'sim') return { kind: 'sim' };
-  const m = /^(replay|socketcan):(.+)$/.exec(s);
-  if (m?.[1] === 'replay') {
-    const file = m[2] as string;
-    if (!fs.existsSync(file)) throw new SourceError(`--source replay:${file}: no such file`);
-    return { kind: 'replay', file };
+/**
+ * Checks `canopy up --source` with the scanner's own grammar (`sim[:rate]`,
+ * `replay:FILE[@speed]`, `socketcan:IFACE`; see `parseSourceSpec`), before
+ * anything starts: the replay file must exist and the interface name be one;
+ * `stdin` is refused (the scanner under `canopy up` has no standard input).
+ */
+export function parseSource(s: string): SourceSpec {
+  const kinds = 'sim[:rate], replay:FILE[@speed] or socketcan:IFACE';
+  if (s === 'stdin')
+    throw new SourceError(`--source stdin needs canopy scanner (canopy up's has no input); use ${kinds}`);
+  let spec: SourceSpec;
+  try {
+    spec = parseSourceSpec(s);
+  } catch (err) {
+    throw new SourceError(`--source must be ${kinds}: ${(err as Error).message}`);
   }
-  if (m?.[1] === 'socketcan') {
-    const iface = m[2] as string;
-    if (!/^[\w.-]{1,15}$/.test(iface)) throw new SourceError(`--source socketcan:${iface}: not an interface name`);
-    return { kind: 'socketcan', iface };
+  if (spec.kind === 'replay' && !fs.existsSync(spec.options.path)) {
+    throw new SourceError(`--source replay:${spec.options.path}: no such file`);
   }
-  throw new SourceError(`--source must be sim, replay:FILE or socketcan:IFACE, got "${s}"`);
+  if (spec.kind === 'socketcan' && !/^[\w.-]{1,15}$/.test(spec.options.iface)) {
+    throw new SourceError(`--source socketcan:${spec.options.iface}: not an interface name`);
+  }
+  return spec;
 }
 
 async function portTaken(port: number): Promise<boolean> {

@@ -176,12 +176,26 @@ describe('Supervisor', () => {
   });
 
   it('parses --source forms and refuses others', () => {
-    expect(parseSource('sim')).toEqual({ kind: 'sim' });
-    expect(parseSource('socketcan:can0')).toEqual({ kind: 'socketcan', iface: 'can0' });
-    expect(parseSource(`replay:${childScript}`)).toEqual({ kind: 'replay', file: childScript });
+    // the scanner's own grammar: whatever canopy scanner --source takes (but stdin) canopy up takes too
+    expect(parseSource('sim')).toEqual({ kind: 'simulator' });
+    expect(parseSource('sim:50')).toEqual({ kind: 'simulator', options: { rate: 50 } });
+    expect(parseSource('socketcan:can0')).toEqual({ kind: 'socketcan', options: { iface: 'can0' } });
+    expect(parseSource(`replay:${childScript}`)).toEqual({
+      kind: 'replay',
+      options: { path: childScript, speed: 'max' },
+    });
+    expect(parseSource(`replay:${childScript}@1`)).toEqual({
+      kind: 'replay',
+      options: { path: childScript, speed: 1 },
+    });
     expect(() => parseSource('replay:/no/such/file.log')).toThrow(SourceError);
     expect(() => parseSource('socketcan:')).toThrow(SourceError);
-    expect(() => parseSource('tcp:1.2.3.4')).toThrow(/sim, replay:FILE or socketcan:IFACE/);
+    expect(() => parseSource('socketcan:a b')).toThrow(/not an interface name/);
+    expect(() => parseSource('sim:-3')).toThrow(
+      /sim\[:rate\], replay:FILE\[@speed\] or socketcan:IFACE: simulator rate/,
+    );
+    expect(() => parseSource('stdin')).toThrow(/canopy scanner/);
+    expect(() => parseSource('tcp:1.2.3.4')).toThrow(SourceError);
   });
 });
 

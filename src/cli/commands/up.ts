@@ -17,7 +17,11 @@ export function registerUp(program: Command): void {
         'and every configured service, ' +
         'restarting crashed ones; Ctrl+C stops all in reverse order',
     )
-    .option('--source <source>', 'frame source for the scanner: sim, replay:FILE or socketcan:IFACE', 'sim')
+    .option(
+      '--source <source>',
+      'frame source for the scanner: sim[:frames per second], replay:FILE[@speed] or socketcan:IFACE',
+      'sim',
+    )
     .option(
       '--redis-port <port>',
       'port of the managed Redis (when REDIS_URL is unset) [default: 6379, or a free one when taken]',
