@@ -9,7 +9,7 @@ import { runUntilSignal } from '../run-service.js';
 import { scannerEnv } from '../../config/scanner.js';
 import { checkWorkerInstance, workerEnv } from '../../config/worker.js';
 import { storeRetention } from '../../config/retention.js';
-import { openStore, type RetentionTable } from '../../store/index.js';
+import type { RetentionTable } from '../../store/index.js';
 import { DAY_MS } from '../../store/options.js';
 
 function retentionDays(r: Partial<Record<RetentionTable, number>>): Record<string, number> {
@@ -136,29 +136,16 @@ export async function launchWorker(opts: WorkerOpts, log: Logger): Promise<Servi
   const base = loadBaseConfig();
   // the worker's store, with the retention it sweeps hourly (SQLite: raw rows 90 days, rollups kept)
   const retention = storeRetention(base.databaseUrl);
-  const store = await openStore(base.databaseUrl, {
-    sqliteSynchronous,
-    retention,
-    writeBusyTimeoutMs: WORKER_DEFAULTS.storeBusyTimeoutMs,
-  });
   log.info({ retentionDays: retentionDays(retention) }, 'store retention');
-  try {
-    const h = await startWorker({
-      redisUrl: base.redisUrl,
-      databaseUrl: base.databaseUrl,
-      store,
-      consumer,
-      handoffSeconds,
-      batchSize,
-      sqliteSynchronous,
-      logger: log,
-    });
-    // the store is this command's: closed after the worker has finished its batch
-    // (the worker's own stop, taken before it is replaced: calling h.stop here would call itself)
-    const stopWorker = h.stop.bind(h);
-    return Object.assign(h, { stop: () => stopWorker().finally(() => store.close()) });
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
+  // the worker opens (and at stop closes) its store, with every setting of its own: synchronous, batch patience, retention
+  return startWorker({
+    redisUrl: base.redisUrl,
+    databaseUrl: base.databaseUrl,
+    retention,
+    consumer,
+    handoffSeconds,
+    batchSize,
+    sqliteSynchronous,
+    logger: log,
+  });
 }

@@ -10,6 +10,7 @@ import { FrameProcessor } from '../../cea/processor.js';
 import { pipelinePathsEnv } from '../../config/pipeline.js';
 import { openStore } from '../../store/index.js';
 import type { Store } from '../../store/types.js';
+import type { StoreOptions } from '../../store/index.js';
 import type { Logger } from '../../util/log.js';
 import { NodeRegistry } from '../common/nodes.js';
 import { startServiceRuntime } from '../common/runtime.js';
@@ -66,8 +67,16 @@ export interface WorkerConfig {
    * blocking the event loop). Opening and migrating keep the store's own 5 s.
    */
   storeBusyTimeoutMs: number;
+  /**
+   * @defaultValue the store's own (`ingested_entries` 30 days, everything else kept) — the retention the
+   * worker's store sweeps hourly when the worker opens it (`canopy worker` passes the configured one).
+   */
+  retention?: StoreOptions['retention'];
   logger: Logger;
-  /** An already open store (tests); otherwise opened from `databaseUrl`. */
+  /**
+   * An already open store (tests): used as it is, and not closed by the worker. Otherwise the worker opens
+   * one from `databaseUrl` with `sqliteSynchronous`, `storeBusyTimeoutMs` and `retention`, and closes it.
+   */
   store?: Store;
   /** A processor with custom DBC/node map (tests); otherwise from `CANOPY_DBC`/`CANOPY_NODES`. */
   processor?: FrameProcessor;
@@ -130,6 +139,7 @@ export async function start(
     (await openStore(c.databaseUrl, {
       sqliteSynchronous: c.sqliteSynchronous,
       writeBusyTimeoutMs: c.storeBusyTimeoutMs,
+      ...(c.retention ? { retention: c.retention } : {}),
     }));
   const ownsStore = !c.store;
   try {
@@ -154,37 +164,51 @@ export async function start(
   );
   stats.current = () => ({ ...pipeline.stats });
   const metrics = new WorkerMetrics(conn, () => ({ ...pipeline.stats }), processor);
-  const consumer = await StreamConsumer.start(
-    conn,
-    async (entries) => {
-      while (runtime.paused) await new Promise((r) => setTimeout(r, 200));
-      const fresh = entries.every((e) => e.deliveries <= 1);
-      const out = await pipeline.handle(entries, fresh);
-      return { deadLetter: out.deadLetter, hold: out.hold };
-    },
-    {
+  // a start that fails after the store was opened closes what it opened (the process may go on: canopy group)
+  const failed = async (err: unknown): Promise<never> => {
+    if (ownsStore) await store.close().catch(() => undefined);
+    await runtime.close().catch(() => undefined);
+    throw err;
+  };
+  let consumer!: StreamConsumer;
+  let watcher!: PresenceWatcher;
+  let claimer!: OrphanClaimer;
+  try {
+    consumer = await StreamConsumer.start(
+      conn,
+      async (entries) => {
+        while (runtime.paused) await new Promise((r) => setTimeout(r, 200));
+        const fresh = entries.every((e) => e.deliveries <= 1);
+        const out = await pipeline.handle(entries, fresh);
+        return { deadLetter: out.deadLetter, hold: out.hold };
+      },
+      {
+        stream: c.stream,
+        group: c.group,
+        consumer: c.consumer,
+        batchSize: c.batchSize,
+        blockMs: c.blockMs,
+        maxDeliveries: c.maxDeliveries,
+        claimIdleMs: c.claimIdleMs,
+        logger: log,
+      },
+    );
+    ref.consumer = consumer;
+    // A worker whose heartbeat vanished has its pending entries claimed at once.
+    watcher = new PresenceWatcher(conn, { logger: log });
+    claimer = new OrphanClaimer(conn, watcher, {
       stream: c.stream,
       group: c.group,
       consumer: c.consumer,
-      batchSize: c.batchSize,
-      blockMs: c.blockMs,
-      maxDeliveries: c.maxDeliveries,
-      claimIdleMs: c.claimIdleMs,
+      sweepMinIdleMs: c.handoffSeconds * 1000,
       logger: log,
-    },
-  );
-  ref.consumer = consumer;
-  // A worker whose heartbeat vanished has its pending entries claimed at once.
-  const watcher = new PresenceWatcher(conn, { logger: log });
-  const claimer = new OrphanClaimer(conn, watcher, {
-    stream: c.stream,
-    group: c.group,
-    consumer: c.consumer,
-    sweepMinIdleMs: c.handoffSeconds * 1000,
-    logger: log,
-    claim: (from) => consumer.claimFrom(from, { deleteConsumer: true }),
-  });
-  await watcher.start();
+      claim: (from) => consumer.claimFrom(from, { deleteConsumer: true }),
+    });
+    await watcher.start();
+  } catch (err) {
+    await ref.consumer?.stop().catch(() => undefined);
+    return failed(err);
+  }
   // While the store is down and nothing new arrives, keep probing it.
   const flusher = setInterval(() => {
     if (!pipeline.storeDown) return;
