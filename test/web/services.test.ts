@@ -136,9 +136,25 @@ describe('Services panel in headless Chromium', () => {
     const { page, errors } = await openPage({ width: 390, height: 844 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
-    // the scanner exits: its key goes, the next poll (every 5 s) lists it as not running
+    // the scanner reports failures, then exits: its key goes, the next poll (every 5 s) lists it as not
+    // running — with when it last beat and the errors it reported then, which the page remembers
+    const last = JSON.parse((await t.client.get('heartbeat:pi:scanner:102')) as string) as Record<string, unknown>;
+    await t.client.set('heartbeat:pi:scanner:102', JSON.stringify({ ...last, errors: 3, updated_at: iso(0) }), {
+      EX: 3600,
+    });
+    await page.waitForFunction(
+      () => document.querySelector('#services li[data-service="scanner"] .errors')?.textContent === '3 errors',
+      undefined,
+      { timeout: 30_000 },
+    );
     await t.client.del('heartbeat:pi:scanner:102');
     await page.waitForSelector('#services li[data-service="scanner"][data-state="missing"]', { timeout: 30_000 });
+    const gone = row(page, 'scanner');
+    expect(await gone.locator('.state').textContent()).toBe('not running');
+    expect(await gone.locator('.last-beat').textContent()).toMatch(/^last beat (just now|\d+ s ago)$/);
+    expect(await gone.locator('.has-errors').textContent()).toBe('3 errors');
+    expect(await gone.locator('.since').count()).toBe(0); // nothing that reads as running
+    expect(await page.textContent('#services .services-overall')).toBe('2 not running');
     expect(await row(page, 'worker').getAttribute('data-state')).toBe('up');
     await page.locator('#services').screenshot({ path: path.join(ARTIFACTS, 'services-phone.png') });
     await page.emulateMedia({ colorScheme: 'dark' });

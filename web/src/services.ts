@@ -2,7 +2,9 @@
  * The Services panel: which Canopy processes are up, from the heartbeats
  * GET /health lists (Redis keys and, while Redis is away, the fallback
  * heartbeat files), with the backlog and error counters a heartbeat carries.
- * Polled every 5 s with the stored token.
+ * Polled every 5 s with the stored token. A service that stops while the
+ * page is open keeps its row (not running), with when it last beat and what
+ * its last beat said (its backlog and errors): what it left behind.
  */
 import './services.css';
 import { storedToken } from './api.js';
@@ -136,6 +138,8 @@ export class ServicesPanel {
   readonly #list: HTMLElement;
   #timer: number | undefined;
   #inflight: AbortController | undefined;
+  /** The last beat seen of every service, and when it was sent (page time). */
+  readonly #lastSeen = new Map<string, { beat: ServiceBeat; at: number }>();
 
   constructor(root: HTMLElement) {
     const head = el('div', 'services-head');
@@ -183,8 +187,11 @@ export class ServicesPanel {
       .map((d, i) => (d && d.status !== 'up' ? `${i === 0 ? 'Redis' : 'store'} down` : ''))
       .filter(Boolean);
     const beats = h.services ?? [];
+    for (const b of beats) this.#lastSeen.set(b.service, { beat: b, at: now - (b.ageMs ?? 0) });
     const rows: HTMLElement[] = beats.map((b) => this.#row(b.service, b, now));
-    for (const name of EXPECTED) if (!beats.some((b) => b.service === name)) rows.push(this.#row(name, undefined, now));
+    // expected services, and any seen since the page opened, that no longer beat
+    const gone = new Set<string>([...EXPECTED, ...this.#lastSeen.keys()]);
+    for (const name of gone) if (!beats.some((b) => b.service === name)) rows.push(this.#row(name, undefined, now));
     const down = rows.filter((r) => r.dataset.state === 'missing').length;
     const notRunning = down > 0 ? `${down} not running` : '';
     if (why.length || h.status !== 'ok')
@@ -210,7 +217,11 @@ export class ServicesPanel {
     dot.setAttribute('aria-hidden', 'true');
     top.append(dot, el('span', 'name', name), el('span', 'state', STATE_TEXT[state]));
     li.append(top);
-    if (!b) return li;
+    if (!b) {
+      const last = this.#lastSeen.get(name);
+      if (last) li.append(this.#lastBeat(last.beat, now - last.at));
+      return li;
+    }
     const meta = el('div', 'service-meta');
     const started = b.started_at ? Date.parse(b.started_at) : NaN;
     meta.append(el('span', 'since', Number.isFinite(started) ? `up ${formatAge(Math.max(0, now - started))}` : '—'));
@@ -226,6 +237,17 @@ export class ServicesPanel {
     li.append(meta);
     li.title = `${b.instance}${b.host ? ` on ${b.host}` : ''}${b.pid ? `, pid ${b.pid}` : ''}`;
     return li;
+  }
+
+  /** A stopped service's last beat: when, and the backlog and errors it reported then. */
+  #lastBeat(b: ServiceBeat, agoMs: number): HTMLElement {
+    const meta = el('div', 'service-meta last');
+    meta.append(el('span', 'last-beat', agoMs < 1000 ? 'last beat just now' : `last beat ${formatAge(agoMs)} ago`));
+    const backlog = backlogOf(b);
+    if (backlog) meta.append(el('span', 'backlog', `left ${backlog}`));
+    const errors = errorsOf(b);
+    if (errors > 0) meta.append(el('span', 'errors has-errors', `${errors} errors`));
+    return meta;
   }
 }
 
