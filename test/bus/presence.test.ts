@@ -10,6 +10,7 @@ import { Heartbeat, listInstances, PresenceWatcher, resolveHeartbeatOptions } fr
 import { StreamConsumer } from '../../src/bus/streams/consumer.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { randomPrefix } from '../support/tmp.js';
+import { registerChild } from '../support/cleanup.js';
 
 let redis: TestRedis;
 let conn: Connection;
@@ -84,6 +85,7 @@ describe('presence', () => {
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
+    registerChild(child);
     const line = await new Promise<string>((resolve, reject) => {
       readline.createInterface({ input: child.stdout }).once('line', resolve);
       child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
@@ -141,6 +143,7 @@ describe('presence', () => {
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
+    registerChild(child);
     const line = await new Promise<string>((resolve, reject) => {
       readline.createInterface({ input: child.stdout }).once('line', resolve);
       child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));

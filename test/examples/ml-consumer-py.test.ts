@@ -14,6 +14,7 @@ import {
   until,
   watchChild,
 } from './helpers.js';
+import { registerChild } from '../support/cleanup.js';
 
 /** Debian's interpreter, which has python3-redis and python3-msgpack. */
 const PYTHON = '/usr/bin/python3';
@@ -34,6 +35,7 @@ function startPy(url: string, args: string[]) {
     env: { ...process.env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  registerChild(child);
   return { child, ...watchChild(child) };
 }
 

@@ -24,6 +24,7 @@ import {
   until,
   watchChild,
 } from './helpers.js';
+import { registerChild } from '../support/cleanup.js';
 
 let redis: TestRedis;
 let conn: Connection;
@@ -155,6 +156,7 @@ describe('examples/ml-consumer.ts', () => {
       env: { ...process.env, REDIS_URL: redis.url, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    registerChild(child);
     const w = watchChild(child);
     const { got, channels } = await collectPredictions(redis.url, ['carol']);
     try {

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
 import { until } from './helpers.js';
+import { registerChild } from '../support/cleanup.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 
@@ -28,6 +29,7 @@ describe('canopy subscribe / publish / acl / gateway', () => {
     const sub = spawn(process.execPath, [CLI, 'subscribe', 'jamie', 'predictions', '--count', '2'], {
       env: { ...process.env, REDIS_URL: redis.url, LOG_LEVEL: 'error' },
     });
+    registerChild(sub);
     let out = '';
     let err = '';
     sub.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -57,6 +59,7 @@ describe('canopy subscribe / publish / acl / gateway', () => {
     const sub = spawn(process.execPath, [CLI, 'subscribe', 'alex', 'alerts', '--count', '1'], {
       env: { ...process.env, REDIS_URL: redis.url },
     });
+    registerChild(sub);
     let out = '';
     let err = '';
     sub.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -7,6 +7,7 @@ import { RelayClient } from '../../src/client/relay.js';
 import type { Gateway } from '../../src/services/gateway/gateway.js';
 import type { TestRedis } from '../support/redis.js';
 import { startGateway, TOKENS, until } from './helpers.js';
+import { registerChild } from '../support/cleanup.js';
 
 const PEER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'interop_peer.py');
 
@@ -25,6 +26,7 @@ describe('interop with Python redis-py + msgpack', () => {
     const predictions: unknown[] = [];
     relay.on('prediction', (p) => predictions.push(p));
     const py = spawn('/usr/bin/python3', [PEER, redis.url, 'jamie'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    registerChild(py);
     let stderr = '';
     py.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => py.on('exit', (code) => resolve(code)));

@@ -12,6 +12,7 @@ import { openStore, type Store } from '../../src/store/index.js';
 import { startApi } from '../services/api/helpers.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { tempDir } from '../support/tmp.js';
+import { registerChild } from '../support/cleanup.js';
 
 const run = promisify(execFile);
 let redis: TestRedis;
@@ -103,6 +104,7 @@ describe('canopy monitor can', () => {
       env: env(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    registerChild(child);
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -196,6 +198,7 @@ describe('canopy monitor backend', () => {
       ['dist/src/cli/main.js', 'monitor', 'backend', '--interval', '200', '--api', apiUrl, '--systemd', 'off'],
       { env: env(), stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    registerChild(child);
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {

@@ -15,6 +15,7 @@ import { startRedis } from '../support/redis.js';
 import { spawnSync } from '../support/run-sync.js';
 import { randomPrefix, tempDir } from '../support/tmp.js';
 import { pt100Frames, rawClient, waitFor, xaddFrames, type Raw } from './pipeline/helpers.js';
+import { registerChild } from '../support/cleanup.js';
 
 /**
  * Several `canopy worker` processes share the group `can-worker`, each under
@@ -39,6 +40,7 @@ function spawnWorker(env: NodeJS.ProcessEnv, instance: number): ChildProcess {
     env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  registerChild(child);
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => workerLog.push(`[worker ${instance}] ${d}`));
   child.on('exit', (code, signal) => workerLog.push(`[worker ${instance}] exited: ${code ?? signal}\n`));
@@ -290,6 +292,7 @@ describe('workers starting at once on one new SQLite file', () => {
             const c = spawn(process.execPath, ['--input-type=module', '-e', code, file, at], {
               stdio: ['ignore', 'ignore', 'pipe'],
             });
+            registerChild(c);
             children.push(c);
             let err = '';
             c.stderr!.on('data', (d: Buffer) => (err += d.toString()));

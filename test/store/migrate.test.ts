@@ -10,6 +10,7 @@ import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { startTimescale } from '../support/timescale.js';
 import { tempDir } from '../support/tmp.js';
 import { msg } from './contract.js';
+import { registerChild } from '../support/cleanup.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const dir = tempDir('canopy-migrate-');
@@ -69,6 +70,7 @@ function run(args: string[]): Promise<{
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, DATABASE_URL: '' },
   });
+  registerChild(child);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -7,6 +7,7 @@ import { freePort } from '../../../src/ops/ports.js';
 import { packageRoot } from '../../../src/services/api/options.js';
 import { startRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
+import { registerChild } from '../../support/cleanup.js';
 
 const CLI = path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
 
@@ -35,6 +36,7 @@ describe('canopy api (CLI)', () => {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    registerChild(child);
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     for (let i = 0; i < 300 && !out.includes('Canopy API'); i++) await new Promise((r) => setTimeout(r, 100));

@@ -19,6 +19,7 @@ import {
 import { createLogger } from '../../../src/util/log.js';
 import { startRedis, type TestRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
+import { registerChild } from '../../support/cleanup.js';
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const codec = new UserCodec();
@@ -162,6 +163,7 @@ describe('recorder: user channels', () => {
       env: { ...process.env, REDIS_URL: redis.url, CANOPY_RECORD_USERS: 'carol', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
+    registerChild(child);
     const exited = new Promise((r) => child.once('exit', r));
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
