@@ -248,5 +248,6 @@ describe('the liveness watchdog of canopy up', () => {
     expect(lights()).toBe(0); // driven safe by the one-shot, at the register level
     await h.stop();
     await c.close();
-  });
+    // its waits (start, command, liveness window, watchdog) add up past the default 60 s on a loaded machine
+  }, 180_000);
 });
