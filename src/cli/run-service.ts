@@ -55,18 +55,32 @@ export function installCrashHandlers(
 }
 
 /**
+ * Longest a stop may take once asked for (a signal): past it the process
+ * exits with status 1 whatever is still pending — a start that waits for a
+ * Redis that is gone, a stop that hangs. Under 30 s, systemd's stop timeout.
+ */
+export const HARD_STOP_MS = 25_000;
+
+/**
  * Runs a started service until SIGINT, SIGTERM or SIGHUP (a terminal that hung up), then stops it (the batch in
  * hand is finished) and exits 0; a second signal exits at once. A signal
- * that arrives while the service is still starting is held until the start
- * finished, then the service is stopped the same way (a supervisor that
- * stops everything during start-up gets a clean exit, not a killed process).
- * An uncaught exception or unhandled rejection (also during start) is logged
+ * that arrives while the service is still starting aborts the start (its
+ * `signal`: a start that honours it stops what it started and throws) or,
+ * when the start finishes anyway, stops the service the same way (a
+ * supervisor that stops everything during start-up gets a clean exit, not a
+ * killed process). Either way the process is gone {@link HARD_STOP_MS} after
+ * the signal. An uncaught exception or unhandled rejection (also during start) is logged
  * and exits with {@link EXIT_UNCAUGHT} (see {@link installCrashHandlers}).
  */
-export async function runUntilSignal(name: string, log: Logger, start: () => Promise<ServiceHandle>): Promise<void> {
+export async function runUntilSignal(
+  name: string,
+  log: Logger,
+  start: (signal: AbortSignal) => Promise<ServiceHandle>,
+): Promise<void> {
   installCrashHandlers(name, log);
   let handle: ServiceHandle | undefined;
   let stopping: NodeJS.Signals | undefined;
+  const starting = new AbortController();
   const stop = (h: ServiceHandle) =>
     h
       .stop()
@@ -80,14 +94,34 @@ export async function runUntilSignal(name: string, log: Logger, start: () => Pro
     if (stopping && sig === 'SIGHUP') return;
     if (stopping) process.exit(130);
     stopping = sig;
-    log.info({ signal: sig }, handle ? `${name} stopping` : `${name} stopping once started`);
+    const deadline = setTimeout(() => {
+      try {
+        log.error({ afterMs: HARD_STOP_MS }, `${name} did not stop within ${HARD_STOP_MS} ms; exiting`);
+      } catch {
+        // the log is gone too (its pipe closed): exit all the same
+      }
+      process.exit(1);
+    }, HARD_STOP_MS);
+    deadline.unref();
     if (handle) void stop(handle);
+    else starting.abort();
+    try {
+      log.info({ signal: sig }, handle ? `${name} stopping` : `${name} stopping while starting`);
+    } catch {
+      // the stop is under way whatever the log does
+    }
   };
   // SIGHUP: the terminal hung up (a dropped SSH session); by default it would end the process mid-batch
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
   try {
-    handle = await start();
+    handle = await start(starting.signal);
   } catch (err) {
+    if (starting.signal.aborted) {
+      // asked to stop while starting, and the start stopped what it had started
+      log.info(`${name} stopped while starting`);
+      exitAfterStop(stopping, 0);
+      return;
+    }
     failedToStart(name, log, err);
   }
   if (stopping) void stop(handle);

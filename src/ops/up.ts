@@ -322,24 +322,21 @@ export async function runUpUntilSignal(input: UpInput): Promise<void> {
   const say = input.say ?? UP_DEFAULTS.say;
   // a closed stdout (`canopy up | head`) must not kill the supervisor and orphan its children
   process.stdout.on('error', () => undefined);
-  // Ctrl+C while starting: stop what started (the managed Redis included) instead of orphaning it
+  // One handler from the first moment to the last: removing a signal's last listener drops a signal
+  // already received but not yet handled (a Ctrl+C just as the start finished was lost that way).
   const starting = new AbortController();
-  const abort = () => starting.abort();
-  for (const sig of STOP_SIGNALS) process.once(sig, abort);
-  let handle: UpHandle;
-  try {
-    handle = await startUp({ ...input, signal: starting.signal });
-  } finally {
-    for (const sig of STOP_SIGNALS) process.off(sig, abort);
-  }
-  say('Ctrl+C stops everything.');
-  process.once('exit', () => {
-    handle.supervisor.killAllSync();
-    const rpid = handle.redis?.running ? handle.redis.pid : undefined;
-    if (rpid !== undefined) process.kill(rpid, 'SIGTERM'); // redis saves on SIGTERM
-  });
+  let startSignal: NodeJS.Signals | undefined;
+  let handle: UpHandle | undefined;
   let stopping: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
+    if (!handle) {
+      // Ctrl+C while starting: stop what started (the managed Redis included) instead of orphaning it;
+      // a second one (not a repeated hang-up) kills at once
+      if (startSignal && sig !== 'SIGHUP') process.exit(130);
+      startSignal ??= sig;
+      starting.abort();
+      return;
+    }
     // a hang-up can come twice (the kernel, then the login shell passing it on): only a repeated Ctrl+C or SIGTERM hurries
     if (stopping && sig === 'SIGHUP') return;
     if (stopping) {
@@ -360,6 +357,21 @@ export async function runUpUntilSignal(input: UpInput): Promise<void> {
       });
   };
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  try {
+    handle = await startUp({ ...input, signal: starting.signal });
+  } catch (err) {
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
+    throw err;
+  }
+  const up = handle;
+  say('Ctrl+C stops everything.');
+  process.once('exit', () => {
+    up.supervisor.killAllSync();
+    const rpid = up.redis?.running ? up.redis.pid : undefined;
+    if (rpid !== undefined) process.kill(rpid, 'SIGTERM'); // redis saves on SIGTERM
+  });
+  // a signal in the last moments of the start (after its last check of the abort): stop now, not never
+  if (startSignal) onSignal(startSignal);
 }
 
 /**

@@ -7,6 +7,7 @@ import { parseGroup, stopMembers, type GroupMember } from '../../src/cli/command
 import type { Logger } from '../../src/util/log.js';
 import { heartbeatServices, upServices } from '../../src/ops/services-list.js';
 import { packageRoot } from '../../src/services/api/options.js';
+import { freePort } from '../../src/ops/ports.js';
 import { register } from '../support/cleanup.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { spawnSync } from '../support/run-sync.js';
@@ -52,12 +53,12 @@ describe('canopy group: light services in one process', () => {
     }
   });
 
-  function startGroupProcess(): { child: ChildProcess; stderr: () => string } {
+  function startGroupProcess(redisUrl = redis.url): { child: ChildProcess; stderr: () => string } {
     const dir = tempDir();
     const child: ChildProcess = spawn(process.execPath, [CLI, 'group', 'alerts,recorder,analytics'], {
       env: {
         ...process.env,
-        REDIS_URL: redis.url,
+        REDIS_URL: redisUrl,
         CANOPY_DATA_DIR: dir,
         DATABASE_URL: `sqlite:${path.join(dir, 'canopy.db')}`,
         LOG_LEVEL: 'warn',
@@ -93,7 +94,7 @@ describe('canopy group: light services in one process', () => {
     }
   });
 
-  it('a SIGTERM while the group is still starting is held until the start finished: a clean exit 0, no heartbeat left', async () => {
+  it('a SIGTERM while the group is still starting stops what started and what was starting: a clean exit 0, no heartbeat left', async () => {
     const { child, stderr } = startGroupProcess();
     const conn = await Connection.connect({ url: redis.url });
     try {
@@ -109,6 +110,16 @@ describe('canopy group: light services in one process', () => {
       await conn.close();
     }
   });
+
+  it('a SIGTERM while a service waits for a Redis that is not there ends the start: exit 0 within the stop bound, not never', async () => {
+    // nothing listens there: the first service retries its connection for as long as it takes
+    const { child, stderr } = startGroupProcess(`redis://127.0.0.1:${await freePort()}`);
+    await expect.poll(() => stderr(), { timeout: 30_000, interval: 50 }).toMatch(/Redis not reachable/);
+    const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    // before, the start held the signal until Redis came back: this waited forever
+    expect(await exit, stderr()).toBe(0);
+  }, 60_000);
 
   it('stops every member at once; one whose stop hangs or fails is logged by name and the others do not wait', async () => {
     const logged: string[] = [];

@@ -102,6 +102,7 @@ describe('canopy up: hang-up and kill -9', () => {
     expect(second.lines.join('\n')).toContain(`Redis started on redis://127.0.0.1:${port} `);
     expect(second.lines.some((l) => /is taken/.test(l))).toBe(false);
     second.child.kill('SIGTERM');
+    await second.waitFor(/^all stopped$/, 60_000);
     expect(await second.exited).toEqual({ code: 0, signal: null });
   }, 240_000);
 });

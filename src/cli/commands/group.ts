@@ -131,18 +131,38 @@ export async function startGroup(
   logFor: (name: string) => Logger,
   overrides: Partial<Record<Groupable, Record<string, unknown>>> = {},
   stopTimeoutMs = GROUP_STOP_TIMEOUT_MS,
+  signal?: AbortSignal,
 ): Promise<ServiceHandle> {
   const started: GroupMember[] = [];
   let stopping: Promise<void> | undefined;
   const stopAll = () => (stopping ??= stopMembers(started, stopTimeoutMs));
+  // asked to stop while a service is still starting (e.g. waiting for a Redis that is gone): the ones
+  // started are stopped at once — the automation drives its outputs safe — and the start fails
+  const aborted = new Promise<never>((_, reject) => {
+    const fail = () => reject(new Error('stopped while starting'));
+    if (signal?.aborted) fail();
+    else signal?.addEventListener('abort', fail, { once: true });
+  });
+  aborted.catch(() => undefined);
+  let launching: { name: string; log: Logger; handle: Promise<ServiceHandle> } | undefined;
   try {
     for (const name of names) {
       const launch = SERVICES[name].launch as (o: unknown, l: Logger) => Promise<ServiceHandle>;
       const log = logFor(name);
-      started.push({ name, handle: await launch({ ...defaultOptions(name), ...overrides[name] }, log), log });
+      launching = { name, log, handle: launch({ ...defaultOptions(name), ...overrides[name] }, log) };
+      started.push({ name, handle: await Promise.race([launching.handle, aborted]), log });
+      launching = undefined;
     }
   } catch (err) {
-    await stopAll();
+    const late = launching;
+    if (late) {
+      // the one still starting: stopped too if it finishes starting within the stop's time
+      const settled = late.handle.then(
+        (handle) => stopMembers([{ name: late.name, handle, log: late.log }], stopTimeoutMs),
+        () => undefined,
+      );
+      await Promise.all([stopAll(), Promise.race([settled, new Promise((r) => setTimeout(r, stopTimeoutMs))])]);
+    } else await stopAll();
     throw err;
   }
   return { stop: stopAll };
@@ -163,6 +183,8 @@ export function registerGroup(program: Command): void {
       const names = parseGroup(services, opts.compact === true);
       const log = createLogger(`group(${names.join(',')})`);
       const overrides = opts.source ? { scanner: { source: opts.source } } : {};
-      await runUntilSignal(`group ${names.join(',')}`, log, () => startGroup(names, (n) => createLogger(n), overrides));
+      await runUntilSignal(`group ${names.join(',')}`, log, (signal) =>
+        startGroup(names, (n) => createLogger(n), overrides, GROUP_STOP_TIMEOUT_MS, signal),
+      );
     });
 }
