@@ -189,7 +189,10 @@ describe.each(stores)('two workers on one group, one killed with kill -9 mid-run
     await exited(a);
     const atKill = await stored();
     expect(atKill).toBeLessThan(N);
-    expect((await consumers(raw)).get(nameA)).toBe(pendingOfA);
+    // still holding entries when killed (the survivor's idle sweep may already have taken some over)
+    const left = (await consumers(raw)).get(nameA) ?? 0;
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThanOrEqual(pendingOfA);
 
     await producing;
     await waitForWorkers('every frame stored', async () => (await stored()) >= N, 120_000);

@@ -145,7 +145,10 @@ describe('schedules editor in headless Chromium', () => {
         { from: '06:00', value: 25 },
         { from: '18:00', value: 19 },
       ]);
-    expect(await page.textContent(`${temps} [data-error-for="/periods/1/value"]`)).toBe('');
+    // the page clears the message once it has the answer, which may come a moment after the row is stored
+    await expect
+      .poll(() => page.textContent(`${temps} [data-error-for="/periods/1/value"]`), { timeout: 15_000 })
+      .toBe('');
 
     // add a rule: an unknown device is refused next to the device field, then a good one is added
     const add = '#schedules [data-rule="new"]';
