@@ -57,7 +57,9 @@ describe('worker memory bound under its V8 limits', () => {
     const lagAtBound = await lag();
     await new Promise((r) => setTimeout(r, 3000));
     expect(await lag()).toBe(lagAtBound);
-    expect(lagAtBound).toBeGreaterThanOrEqual(N - 101_000);
+    // read: at most the bound, the batch that crossed it, and one more refused (delivered, left pending)
+    // — 101,384 in one CI run, so two batches of 1,000 over the bound, not one
+    expect(lagAtBound).toBeGreaterThanOrEqual(N - 102_000);
     expect(worker.exitCode).toBeNull();
     const rss = vm(worker.pid as number, 'VmRSS');
     console.log(
