@@ -111,6 +111,23 @@ describe('canopy group: light services in one process', () => {
     }
   });
 
+  it('a hang-up (SIGHUP, a dropped SSH session) stops every service cleanly: no heartbeat left, ended by SIGHUP', async () => {
+    const { child, stderr } = startGroupProcess();
+    const conn = await Connection.connect({ url: redis.url });
+    try {
+      await expect
+        .poll(async () => (await servicesOf(conn, child.pid)).length, { timeout: 45_000, interval: 50 })
+        .toBe(3);
+      const exit = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, sig) => r(sig)));
+      child.kill('SIGHUP');
+      // stopped first (heartbeats deleted), then it dies of the hang-up as a hung-up program does
+      expect(await exit, stderr()).toBe('SIGHUP');
+      expect(await servicesOf(conn, child.pid)).toEqual([]);
+    } finally {
+      await conn.close();
+    }
+  });
+
   it('a SIGTERM while a service waits for a Redis that is not there ends the start: exit 0 within the stop bound, not never', async () => {
     // nothing listens there: the first service retries its connection for as long as it takes
     const { child, stderr } = startGroupProcess(`redis://127.0.0.1:${await freePort()}`);

@@ -59,6 +59,27 @@ async function setKey(url: string, key: string, value: string): Promise<void> {
   c.destroy();
 }
 
+/**
+ * Starts a server on `dir` (after `before`, which sees it), reads `kept` from
+ * it and stops it: what the previous server saved on the way out.
+ */
+async function keptAtNextStart(
+  dir: string,
+  before: (next: RedisProcess) => void = () => undefined,
+): Promise<string | null> {
+  const next = await RedisProcess.start({ dir, aof: false });
+  try {
+    before(next);
+    const c = createClient({ url: next.url });
+    await c.connect();
+    const v = await c.get('kept');
+    c.destroy();
+    return v;
+  } finally {
+    await next.stop();
+  }
+}
+
 describe('RedisProcess and the death of its owner', () => {
   it('this machine has util-linux setpriv with --pdeathsig (the guard canopy up relies on)', () => {
     expect(hasPdeathsig()).toBe(true);
@@ -72,15 +93,7 @@ describe('RedisProcess and the death of its owner', () => {
     await until(() => !alive(redisPid), 10_000, 'the orphaned Redis to exit');
     expect(fs.readFileSync(path.join(dir, 'redis.log'), 'utf8')).toMatch(/DB saved on disk/);
     expect(fs.existsSync(path.join(dir, 'redis.pid'))).toBe(false); // removed by a clean shutdown
-    const again = await RedisProcess.start({ dir, aof: false });
-    try {
-      const c = createClient({ url: again.url });
-      await c.connect();
-      expect(await c.get('kept')).toBe('yes');
-      c.destroy();
-    } finally {
-      await again.stop();
-    }
+    expect(await keptAtNextStart(dir)).toBe('yes');
   });
 
   it('without the guard a killed owner leaves its server running; the next start on the directory stops it (saved) first', async () => {
@@ -90,17 +103,11 @@ describe('RedisProcess and the death of its owner', () => {
     process.kill(ownerPid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 500));
     expect(alive(redisPid)).toBe(true); // orphaned, still writing to dir
-    const next = await RedisProcess.start({ dir, aof: false });
-    try {
+    const kept = await keptAtNextStart(dir, (next) => {
       expect(alive(redisPid)).toBe(false);
       expect(next.pid).not.toBe(redisPid);
-      const c = createClient({ url: next.url });
-      await c.connect();
-      expect(await c.get('kept')).toBe('yes');
-      c.destroy();
-    } finally {
-      await next.stop();
-    }
+    });
+    expect(kept).toBe('yes');
   });
 
   it('a pid file naming a process that is not a Redis server on this directory is left alone', async () => {
