@@ -51,19 +51,48 @@ export function streamIdsOf(b: WriteBatch): string[] {
  */
 export function freshRows(b: WriteBatch, fresh: Set<string>): { messages: CanMessageRow[]; readings: ReadingRow[] } {
   const seenMsg = new Set<string>();
-  const messages = b.messages.filter((m) => {
-    if (!fresh.has(m.streamId) || seenMsg.has(m.streamId)) return false;
+  const messages: CanMessageRow[] = [];
+  for (const m of b.messages) {
+    if (!fresh.has(m.streamId) || seenMsg.has(m.streamId)) continue;
     seenMsg.add(m.streamId);
-    return true;
-  });
-  const seenReading = new Set<string>();
-  const readings = b.readings.filter((r) => {
+    messages.push(m);
+  }
+  return { messages, readings: groupedReadings(b.readings, fresh) ?? keyedReadings(b.readings, fresh) };
+}
+
+/**
+ * One reading per (stream id, sensor) when each stream id's readings come
+ * together (one frame's readings: the worker's case), comparing sensors within
+ * the group only; null as soon as an id comes back after another one.
+ */
+function groupedReadings(all: ReadingRow[], fresh: Set<string>): ReadingRow[] | null {
+  const out: ReadingRow[] = [];
+  const done = new Set<string>();
+  let current: string | undefined;
+  let sensors: string[] = [];
+  for (const r of all) {
+    if (r.streamId !== current) {
+      if (done.has(r.streamId)) return null;
+      if (current !== undefined) done.add(current);
+      current = r.streamId;
+      sensors = [];
+    }
+    if (!fresh.has(r.streamId) || sensors.includes(r.sensor)) continue;
+    sensors.push(r.sensor);
+    out.push(r);
+  }
+  return out;
+}
+
+/** One reading per (stream id, sensor), in any order. */
+function keyedReadings(all: ReadingRow[], fresh: Set<string>): ReadingRow[] {
+  const seen = new Set<string>();
+  return all.filter((r) => {
     const key = `${r.streamId}\u0000${r.sensor}`;
-    if (!fresh.has(r.streamId) || seenReading.has(key)) return false;
-    seenReading.add(key);
+    if (!fresh.has(r.streamId) || seen.has(key)) return false;
+    seen.add(key);
     return true;
   });
-  return { messages, readings };
 }
 
 /** The newest reading per sensor among `readings`. */

@@ -150,14 +150,20 @@ export function mergePartials(parts: Iterable<Partial>, width: number): HistoryP
 }
 
 /** Per sensor and `res`-wide bucket: min, max, sum and count of the readings (rollup rows to upsert). */
-export function aggregateReadings(readings: ReadingRow[], res: number): Map<string, Partial & { sensor: string }> {
-  const out = new Map<string, Partial & { sensor: string }>();
+export function aggregateReadings(readings: ReadingRow[], res: number): (Partial & { sensor: string })[] {
+  const out: (Partial & { sensor: string })[] = [];
+  // sensor -> bucket start -> its aggregate (no key string per reading)
+  const bySensor = new Map<string, Map<number, Partial & { sensor: string }>>();
   for (const r of readings) {
     const t = Math.floor(r.time / res) * res;
-    const key = `${r.sensor}\u0000${t}`;
-    const p = out.get(key);
-    if (!p) out.set(key, { sensor: r.sensor, t, min: r.value, max: r.value, sum: r.value, count: 1 });
-    else {
+    let buckets = bySensor.get(r.sensor);
+    if (!buckets) bySensor.set(r.sensor, (buckets = new Map()));
+    const p = buckets.get(t);
+    if (!p) {
+      const q = { sensor: r.sensor, t, min: r.value, max: r.value, sum: r.value, count: 1 };
+      buckets.set(t, q);
+      out.push(q);
+    } else {
       if (r.value < p.min) p.min = r.value;
       if (r.value > p.max) p.max = r.value;
       p.sum += r.value;

@@ -97,7 +97,7 @@ async function upsertRollups(c: pg.ClientBase, rows: ReadingRow[]): Promise<void
     ['readings_1h', HOUR],
   ] as const) {
     // in key order, so concurrent writers lock rollup rows in the same order (no deadlock)
-    const parts = [...aggregateReadings(rows, res).values()].sort((x, y) =>
+    const parts = aggregateReadings(rows, res).sort((x, y) =>
       x.sensor < y.sensor ? -1 : x.sensor > y.sensor ? 1 : x.t - y.t,
     );
     await c.query(

@@ -276,7 +276,7 @@ export class SqliteStore extends RecordStore implements Store {
         ['readings_1h', HOUR],
       ] as const) {
         const up = db.prepare(rollupUpsert(table));
-        for (const p of aggregateReadings(readings, res).values()) up.run(p.sensor, p.t, p.min, p.max, p.sum, p.count);
+        for (const p of aggregateReadings(readings, res)) up.run(p.sensor, p.t, p.min, p.max, p.sum, p.count);
       }
       const latest = db.prepare(
         `INSERT INTO sensor_latest (sensor, time, value, location, cluster) VALUES (?, ?, ?, ?, ?)
