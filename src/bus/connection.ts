@@ -8,6 +8,7 @@ import type { ConnectionEvents, Health, RedisTopologyInfo, SwitchInfo } from './
 import { makeClient, type ReconnectStrategy, type RedisClient } from './redis-client.js';
 import { checkServer, openClient } from './server-check.js';
 import { askPrimary, nodeAddress, parseReplicationInfo, SentinelWatcher } from './sentinel.js';
+import { closeWhenStoppedOffline } from './stop-signal.js';
 
 export type { RedisClient } from './redis-client.js';
 export { compareVersions } from './server-check.js';
@@ -46,6 +47,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #lastSwitchAt: number | undefined;
   #following: Promise<void> | undefined;
   #watcher: SentinelWatcher | undefined;
+  #unwatchStop: (() => void) | undefined;
 
   private constructor(options: ConnectionOptions) {
     super();
@@ -101,6 +103,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       conn.#watcher = new SentinelWatcher(o, (to) => void conn.#follow('+switch-master', to));
     }
     conn.#startHealthCheck();
+    if (o.stopSignal) conn.#unwatchStop = closeWhenStoppedOffline(conn, o.stopSignal);
     return conn;
   }
 
@@ -241,6 +244,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   async close(): Promise<void> {
     if (this.#health === 'closed') return;
     this.#closing = true;
+    this.#unwatchStop?.();
     clearInterval(this.#healthTimer);
     this.#watcher?.close();
     // a re-ask in progress is not awaited (it may wait on dead sentinels): a client it opens is dropped

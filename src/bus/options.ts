@@ -53,6 +53,17 @@ export interface ConnectionOptions {
   clusterNodes: RedisNode[];
   /** @defaultValue silent */
   logger: BusLogger;
+  /**
+   * Aborted when the process is stopping. From then on the connection no
+   * longer waits for Redis: when it is not connected (at that moment, or
+   * later when it loses the server) it is closed at once: the commands
+   * waiting for a reconnect fail with a `ConnectionError`, later ones with a
+   * `ClosedError`, instead of each waiting out `commandTimeoutMs` for a
+   * server that may not come back; while connected
+   * it works as usual. Connections duplicated from this one share it.
+   * @defaultValue none — a stop waits for Redis like any other caller
+   */
+  stopSignal?: AbortSignal;
 }
 
 /** One Redis server, sentinel or cluster node. */

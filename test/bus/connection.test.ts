@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Connection } from '../../src/bus/connection.js';
-import { AuthError, ConfigError, ConnectionError, TimeoutError } from '../../src/bus/errors.js';
+import { AuthError, ClosedError, ConfigError, ConnectionError, TimeoutError } from '../../src/bus/errors.js';
 import { parseRedisUrl, redactUrl, resolveConnectionOptions } from '../../src/bus/options.js';
 import { freePort } from '../../src/ops/ports.js';
 import { Subscriber } from '../../src/bus/subscriber.js';
@@ -149,6 +149,57 @@ describe('reconnect through a fault-injection proxy', () => {
     await waitFor(() => got.length === 1, 'message after reconnect');
     expect(got).toEqual([{ state: 1 }]);
     await sub.close();
+  });
+});
+
+describe('stopSignal: a stop does not wait for a Redis that is gone', () => {
+  const long = { commandTimeoutMs: 120_000, reconnectBaseMs: 20, reconnectMaxMs: 100 };
+
+  it('a command waiting for a reconnect fails as soon as the stop begins, not after its timeout; later ones with ClosedError', async () => {
+    const redis = await startRedis();
+    const proxy = await FaultProxy.start(redis.port);
+    const stop = new AbortController();
+    const conn = await connect(proxy.url, { ...long, stopSignal: stop.signal });
+    const own = await conn.duplicate({ clientName: 'reader' }); // duplicates share the signal
+    own.on('error', () => undefined);
+    proxy.refuse(true);
+    proxy.dropAll();
+    await waitFor(() => conn.health === 'reconnecting' && own.health === 'reconnecting', 'both reconnecting');
+    const waiting = conn
+      .run('GET', (c) => c.get('k'))
+      .then(
+        () => 'answered',
+        (err: unknown) => err,
+      );
+    const waitingOwn = own
+      .run('GET', (c) => c.get('k'))
+      .then(
+        () => 'answered',
+        (err: unknown) => err,
+      );
+    stop.abort();
+    // dropped with the socket: a transport error (BUS_CONNECTION), not a TimeoutError two minutes later
+    expect(await waiting).toBeInstanceOf(ConnectionError);
+    expect(await waitingOwn).toBeInstanceOf(ConnectionError);
+    expect([conn.health, own.health]).toEqual(['closed', 'closed']);
+    await expect(conn.run('GET', (c) => c.get('k'))).rejects.toBeInstanceOf(ClosedError);
+  });
+
+  it('a connected connection works on after the stop began, and closes at once when it then loses the server', async () => {
+    const redis = await startRedis();
+    const proxy = await FaultProxy.start(redis.port);
+    const stop = new AbortController();
+    const conn = await connect(proxy.url, { ...long, stopSignal: stop.signal });
+    const plain = await connect(proxy.url, long); // no stop signal
+    stop.abort();
+    await conn.run('SET', (c) => c.set(`${randomPrefix()}k`, 'v'));
+    expect(conn.health).toBe('ready');
+    proxy.refuse(true);
+    proxy.dropAll();
+    await waitFor(() => conn.health === 'closed', 'closed on losing the server');
+    await expect(conn.run('GET', (c) => c.get('k'))).rejects.toBeInstanceOf(ClosedError);
+    // the same loss without a stop signal: it keeps trying to reconnect
+    expect(plain.health).toBe('reconnecting');
   });
 });
 

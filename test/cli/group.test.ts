@@ -53,9 +53,12 @@ describe('canopy group: light services in one process', () => {
     }
   });
 
-  function startGroupProcess(redisUrl = redis.url): { child: ChildProcess; stderr: () => string } {
+  function startGroupProcess(
+    redisUrl = redis.url,
+    services = ['alerts,recorder,analytics'],
+  ): { child: ChildProcess; stderr: () => string; stdout: () => string } {
     const dir = tempDir();
-    const child: ChildProcess = spawn(process.execPath, [CLI, 'group', 'alerts,recorder,analytics'], {
+    const child: ChildProcess = spawn(process.execPath, [CLI, 'group', ...services], {
       env: {
         ...process.env,
         REDIS_URL: redisUrl,
@@ -67,9 +70,11 @@ describe('canopy group: light services in one process', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';
+    let out = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     register({ stop: async () => void child.kill('SIGKILL'), killSync: () => child.kill('SIGKILL') });
-    return { child, stderr: () => err };
+    return { child, stderr: () => err, stdout: () => out };
   }
 
   const servicesOf = async (conn: Connection, pid: number | undefined) =>
@@ -137,6 +142,26 @@ describe('canopy group: light services in one process', () => {
     // before, the start held the signal until Redis came back: this waited forever
     expect(await exit, stderr()).toBe(0);
   }, 60_000);
+
+  it('with Redis gone (kill -9), a SIGTERM stops worker, automation and alerts without waiting for it: none runs into the stop bound', async () => {
+    const own = await startRedis();
+    const { child, stderr, stdout } = startGroupProcess(own.url, ['worker,automation,alerts', '--compact']);
+    const conn = await Connection.connect({ url: own.url });
+    try {
+      await expect
+        .poll(() => servicesOf(conn, child.pid), { timeout: 60_000, interval: 250 })
+        .toEqual(['alerts', 'automation', 'worker']);
+    } finally {
+      await conn.close();
+    }
+    await own.kill();
+    await expect.poll(() => stdout() + stderr(), { timeout: 30_000, interval: 100 }).toMatch(/cannot reach Redis/);
+    const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exit, stderr()).toBe(0);
+    // before, each waited out one command timeout after another until the group's bound cut it off
+    expect(stdout() + stderr()).not.toMatch(/did not stop in time/);
+  }, 120_000);
 
   it('stops every member at once; one whose stop hangs or fails is logged by name and the others do not wait', async () => {
     const logged: string[] = [];

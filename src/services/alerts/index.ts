@@ -245,6 +245,7 @@ export async function start(config: Partial<AlertsConfig> = {}): Promise<AlertsH
     engine,
     notifier: notify,
     async stop() {
+      rt.beginStop(); // without Redis, nothing below waits for it
       clearInterval(ticker);
       await watcher.close();
       for (const s of subs) await s.unsubscribe().catch(() => undefined);

@@ -312,6 +312,7 @@ export async function start(config: Partial<AnalyticsConfig> = {}): Promise<Anal
     runtime: rt,
     publishNow,
     async stop() {
+      rt.beginStop(); // without Redis, nothing below waits for it
       clearInterval(timer);
       for (const s of subs) await s.unsubscribe().catch(() => undefined);
       await rt.close();

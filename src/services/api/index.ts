@@ -188,6 +188,7 @@ export async function start(config: ApiStartConfig = {}): Promise<ApiHandle> {
       async stop() {
         if (stopped) return;
         stopped = true;
+        rt.beginStop(); // without Redis, nothing below waits for it
         await runAll(cleanup.reverse());
       },
     };

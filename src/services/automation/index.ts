@@ -188,6 +188,8 @@ export async function start(config: AutomationStartConfig = {}): Promise<Automat
       onTime: () => svc.account.report(instant(clock)),
       idle: () => svc.idle(),
       async stop() {
+        // nothing below waits for a Redis that is gone; the relays (I2C) go safe first either way
+        rt.beginStop();
         await runAll(cleanup.reverse());
         cleanup.length = 0;
       },

@@ -84,6 +84,15 @@ export interface ServiceRuntime extends EventEmitter<ServiceRuntimeEvents> {
   readonly paused: boolean;
   /** Starts the heartbeat when it was deferred (`deferHeartbeat`); at once otherwise. Idempotent. */
   ready(): Promise<void>;
+  /**
+   * Says a stop is under way: from now on the service's connections (this
+   * one and every one duplicated from it: subscriber, stream readers) do not
+   * wait for a Redis that is gone — one that is not connected, or loses the
+   * server during the stop, is closed at once and its commands fail fast, so
+   * a stop without Redis takes as long as the service's own work. Call it
+   * first in a service's `stop()`; {@link close} calls it too.
+   */
+  beginStop(): void;
   /** Stops the mailbox and heartbeat (deleting it), closes the subscriber and the connection. */
   close(): Promise<void>;
 }
@@ -106,8 +115,13 @@ class Runtime extends EventEmitter<ServiceRuntimeEvents> implements ServiceRunti
     readonly registry: Registry,
     readonly janitor: FabricJanitor,
     readonly log: Logger,
+    readonly stopping: AbortController,
   ) {
     super();
+  }
+
+  beginStop(): void {
+    this.stopping.abort();
   }
 
   get presence(): Heartbeat {
@@ -131,6 +145,7 @@ class Runtime extends EventEmitter<ServiceRuntimeEvents> implements ServiceRunti
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.beginStop();
     await this.janitor.close().catch(() => undefined);
     await this.mailbox.close().catch(() => undefined);
     await this.#starting?.catch(() => undefined);
@@ -169,8 +184,9 @@ export async function startServiceRuntime(
   if (!o.service) throw new ConfigError('service must not be empty');
   if (!(o.connectAttempts >= 1)) throw new ConfigError('connectAttempts must be >= 1');
   const log = o.log;
+  const stopping = new AbortController();
   const conn = await connectWithRetry(
-    { clientName: o.service, logger: log, ...redisConnectionFromEnv(), ...o.connection },
+    { clientName: o.service, logger: log, ...redisConnectionFromEnv(), stopSignal: stopping.signal, ...o.connection },
     o.connectAttempts,
     log,
   );
@@ -209,6 +225,7 @@ export async function startServiceRuntime(
       registry,
       janitor,
       log,
+      stopping,
     ));
     if (!o.deferHeartbeat) await rt.ready();
     // Redis is back: beat there (removing the file), replay the identities, drain the mailbox.

@@ -217,6 +217,7 @@ export async function start(config: Partial<ExporterConfig> = {}): Promise<Expor
     mqtt: client,
     stats,
     async stop() {
+      rt.beginStop(); // without Redis, nothing below waits for it
       clearInterval(staleTimer);
       for (const s of subs) await s.unsubscribe().catch(() => undefined);
       await client.publishAsync(bridgeTopic, 'offline', { retain: true, qos: 1 }).catch(() => undefined);

@@ -219,6 +219,7 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
       await users.flush();
     },
     async stop() {
+      rt.beginStop(); // without Redis, nothing below waits for it
       for (const s of subs) await s.unsubscribe().catch(() => undefined);
       await updates.close();
       await control.close();

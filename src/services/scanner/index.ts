@@ -201,6 +201,7 @@ export async function start(config: ScannerConfig): Promise<ScannerHandle> {
     },
     async stop() {
       stopping = true;
+      runtime?.beginStop(); // without Redis, frames go to the spool at once
       clearInterval(retry);
       await source.close();
       await done.catch(() => undefined);

@@ -222,6 +222,7 @@ export async function start(
     consumer,
     stats: () => ({ ...pipeline.stats }),
     async stop() {
+      runtime.beginStop(); // without Redis, nothing below waits for it
       clearInterval(flusher);
       stats.lag?.close();
       await claimer.close();
