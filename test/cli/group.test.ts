@@ -135,12 +135,14 @@ describe('canopy group: light services in one process', () => {
 
   it('a SIGTERM while a service waits for a Redis that is not there ends the start: exit 0 within the stop bound, not never', async () => {
     // nothing listens there: the first service retries its connection for as long as it takes
-    const { child, stderr } = startGroupProcess(`redis://127.0.0.1:${await freePort()}`);
+    const { child, stderr, stdout } = startGroupProcess(`redis://127.0.0.1:${await freePort()}`);
     await expect.poll(() => stderr(), { timeout: 30_000, interval: 50 }).toMatch(/Redis not reachable/);
     const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
     // before, the start held the signal until Redis came back: this waited forever
     expect(await exit, stderr()).toBe(0);
+    // and the stop ends the start's connect retries: nothing is left waiting out the group's stop bound
+    expect(stdout() + stderr()).not.toMatch(/was still starting/);
   }, 60_000);
 
   it('with Redis gone (kill -9), a SIGTERM stops worker, automation and alerts without waiting for it: none runs into the stop bound', async () => {
@@ -162,6 +164,37 @@ describe('canopy group: light services in one process', () => {
     // before, each waited out one command timeout after another until the group's bound cut it off
     expect(stdout() + stderr()).not.toMatch(/did not stop in time/);
   }, 120_000);
+
+  it.each(['alerts', 'worker'])(
+    'canopy %s on its own, asked to stop while it waits for Redis at start, ends its retries: "stopped while starting", exit 0',
+    async (service) => {
+      const dir = tempDir();
+      const child: ChildProcess = spawn(process.execPath, [CLI, service], {
+        env: {
+          ...process.env,
+          REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+          CANOPY_DATA_DIR: dir,
+          DATABASE_URL: `sqlite:${path.join(dir, 'canopy.db')}`,
+          LOG_LEVEL: 'info',
+          LOG_FORMAT: 'json',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      register({ stop: async () => void child.kill('SIGKILL'), killSync: () => child.kill('SIGKILL') });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      await expect.poll(() => out, { timeout: 30_000, interval: 50 }).toMatch(/Redis not reachable yet/);
+      const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      // before, the retries went on (30 attempts, up to 5 s apart) until the 25-s hard bound exited 1:
+      // under systemd, a unit stopped while Redis was down ended "failed"
+      expect(await exit, out).toBe(0);
+      expect(out).toMatch(/stopped while starting/);
+      expect(out).not.toMatch(/did not stop within/);
+    },
+    60_000,
+  );
 
   it('stops every member at once; one whose stop hangs or fails is logged by name and the others do not wait', async () => {
     const logged: string[] = [];

@@ -27,7 +27,7 @@ export function registerAlerts(program: Command): void {
         process.exitCode = results.length > 0 && results.every((r) => r.ok) ? 0 : 1;
         return;
       }
-      await runUntilSignal('alerts', log, () => launchAlerts(opts, log));
+      await runUntilSignal('alerts', log, (signal) => launchAlerts(opts, log, signal));
     });
 }
 
@@ -39,7 +39,7 @@ export interface AlertsOpts {
 }
 
 /** Starts the alerts service from its command's options (also used by `canopy group`). */
-export async function launchAlerts(opts: AlertsOpts, log: Logger): Promise<ServiceHandle> {
+export async function launchAlerts(opts: AlertsOpts, log: Logger, signal?: AbortSignal): Promise<ServiceHandle> {
   let store: Store | undefined;
   if (opts.store) {
     try {
@@ -50,7 +50,12 @@ export async function launchAlerts(opts: AlertsOpts, log: Logger): Promise<Servi
   }
   let h: Awaited<ReturnType<typeof start>>;
   try {
-    h = await start({ ...alertsEnv(), configPath: opts.rules || alertsEnv().configPath, store, runtime: { log } });
+    h = await start({
+      ...alertsEnv(),
+      configPath: opts.rules || alertsEnv().configPath,
+      store,
+      runtime: { log, signal },
+    });
   } catch (err) {
     await store?.close().catch(() => undefined);
     throw err;

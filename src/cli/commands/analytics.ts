@@ -49,12 +49,12 @@ export function registerAnalytics(program: Command): void {
     .option('--no-alert-rules', 'no thresholds from the alert rules')
     .action(async (opts: AnalyticsOpts) => {
       const log = createLogger('analytics');
-      await runUntilSignal('analytics', log, () => launchAnalytics(opts, log));
+      await runUntilSignal('analytics', log, (signal) => launchAnalytics(opts, log, signal));
     });
 }
 
 /** Starts the analytics from its command's options (also used by `canopy group`). */
-export function launchAnalytics(opts: AnalyticsOpts, log: Logger): Promise<ServiceHandle> {
+export function launchAnalytics(opts: AnalyticsOpts, log: Logger, signal?: AbortSignal): Promise<ServiceHandle> {
   const vpdBands: Record<string, [number, number]> = { '*': parseBand(opts.vpdBand) };
   for (const rb of opts.roomBand ?? []) {
     const eq = rb.lastIndexOf('=');
@@ -69,6 +69,6 @@ export function launchAnalytics(opts: AnalyticsOpts, log: Logger): Promise<Servi
     trendWindowMs: Number(opts.trendWindow) * 60_000,
     devicesFile: opts.devices || null,
     alertRulesFile: opts.alertRules || null,
-    runtime: { log },
+    runtime: { log, signal },
   });
 }

@@ -18,7 +18,7 @@ export function registerApi(program: Command): void {
     )
     .action(async (opts: ApiOpts) => {
       const log = createLogger('api');
-      await runUntilSignal('api', log, () => launchApi(opts, log));
+      await runUntilSignal('api', log, (signal) => launchApi(opts, log, signal));
     });
 }
 
@@ -29,8 +29,8 @@ export interface ApiOpts {
 }
 
 /** Starts the API from its command's options (also used by `canopy group --compact`). */
-export async function launchApi(opts: ApiOpts, log: Logger): Promise<ServiceHandle> {
-  const h = await start({ port: opts.port ?? envPort(), host: opts.host, logger: log });
+export async function launchApi(opts: ApiOpts, log: Logger, signal?: AbortSignal): Promise<ServiceHandle> {
+  const h = await start({ port: opts.port ?? envPort(), host: opts.host, logger: log, runtime: { signal } });
   process.stdout.write(`Canopy API and dashboard on ${h.url}/ (OpenAPI at ${h.url}/docs)\n`);
   return h;
 }

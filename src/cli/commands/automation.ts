@@ -54,15 +54,19 @@ export function registerAutomation(program: Command): void {
           process.exit(1);
         }
       }
-      await runUntilSignal('automation', log, () => launchAutomation(opts, log));
+      await runUntilSignal('automation', log, (signal) => launchAutomation(opts, log, signal));
     });
 }
 
 /** Starts the automation from its command's options (also used by `canopy group --compact`); throws on a bad selection. */
-export async function launchAutomation(opts: AutomationOpts, log: Logger): Promise<ServiceHandle> {
+export async function launchAutomation(
+  opts: AutomationOpts,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<ServiceHandle> {
   checkRelayBusSelection(opts.i2c, automationEnv());
   const o = resolveAutomationOptions({ devicesFile: opts.devices, i2c: opts.i2c });
-  const h = await start({ ...o, logger: log });
+  const h = await start({ ...o, logger: log, runtime: { signal } });
   process.stdout.write(
     `automation: ${h.config.devices.length} device(s) under control${h.simulated ? ' (relays SIMULATED: nothing real switches)' : ''}\n`,
   );

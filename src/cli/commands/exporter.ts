@@ -16,7 +16,7 @@ export function registerExporter(program: Command): void {
     .option('--base-topic <topic>', 'prefix of the state and availability topics', 'canopy')
     .action(async (opts: ExporterOpts) => {
       const log = createLogger('exporter');
-      await runUntilSignal('exporter', log, () => launchExporter(opts, log));
+      await runUntilSignal('exporter', log, (signal) => launchExporter(opts, log, signal));
     });
 }
 
@@ -27,11 +27,11 @@ export interface ExporterOpts {
 }
 
 /** Starts the exporter from its command's options (also used by `canopy group`). */
-export function launchExporter(opts: ExporterOpts, log: Logger): Promise<ServiceHandle> {
+export function launchExporter(opts: ExporterOpts, log: Logger, signal?: AbortSignal): Promise<ServiceHandle> {
   return start({
     ...exporterEnv(),
     discoveryPrefix: opts.discoveryPrefix,
     baseTopic: opts.baseTopic,
-    runtime: { log },
+    runtime: { log, signal },
   });
 }

@@ -27,30 +27,39 @@ export const GROUPABLE = ['alerts', 'recorder', 'analytics', 'exporter'] as cons
 export const COMPACT_ONLY = ['worker', 'scanner', 'api', 'automation'] as const;
 export type Groupable = (typeof GROUPABLE)[number] | (typeof COMPACT_ONLY)[number];
 
-type Launch = (opts: never, log: Logger) => Promise<ServiceHandle>;
+type Launch = (opts: never, log: Logger, signal?: AbortSignal) => Promise<ServiceHandle>;
 const SERVICES: Record<Groupable, { register: (p: Command) => void; launch: Launch }> = {
-  worker: { register: registerPipeline, launch: launchWorker as (o: WorkerOpts, l: Logger) => Promise<ServiceHandle> },
+  worker: {
+    register: registerPipeline,
+    launch: launchWorker as (o: WorkerOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
+  },
   scanner: {
     register: registerPipeline,
-    launch: launchScanner as (o: ScannerOpts, l: Logger) => Promise<ServiceHandle>,
+    launch: launchScanner as (o: ScannerOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
   },
-  api: { register: registerApi, launch: launchApi as (o: ApiOpts, l: Logger) => Promise<ServiceHandle> },
+  api: {
+    register: registerApi,
+    launch: launchApi as (o: ApiOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
+  },
   automation: {
     register: registerAutomation,
-    launch: launchAutomation as (o: AutomationOpts, l: Logger) => Promise<ServiceHandle>,
+    launch: launchAutomation as (o: AutomationOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
   },
-  alerts: { register: registerAlerts, launch: launchAlerts as (o: AlertsOpts, l: Logger) => Promise<ServiceHandle> },
+  alerts: {
+    register: registerAlerts,
+    launch: launchAlerts as (o: AlertsOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
+  },
   recorder: {
     register: registerRecorder,
-    launch: launchRecorder as (o: RecorderOpts, l: Logger) => Promise<ServiceHandle>,
+    launch: launchRecorder as (o: RecorderOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
   },
   analytics: {
     register: registerAnalytics,
-    launch: launchAnalytics as (o: AnalyticsOpts, l: Logger) => Promise<ServiceHandle>,
+    launch: launchAnalytics as (o: AnalyticsOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
   },
   exporter: {
     register: registerExporter,
-    launch: launchExporter as (o: ExporterOpts, l: Logger) => Promise<ServiceHandle>,
+    launch: launchExporter as (o: ExporterOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
   },
 };
 
@@ -147,9 +156,10 @@ export async function startGroup(
   let launching: { name: string; log: Logger; handle: Promise<ServiceHandle> } | undefined;
   try {
     for (const name of names) {
-      const launch = SERVICES[name].launch as (o: unknown, l: Logger) => Promise<ServiceHandle>;
+      const launch = SERVICES[name].launch as (o: unknown, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>;
       const log = logFor(name);
-      launching = { name, log, handle: launch({ ...defaultOptions(name), ...overrides[name] }, log) };
+      // the signal ends a start that waits for Redis (its connect retries), so a stop does not wait for it
+      launching = { name, log, handle: launch({ ...defaultOptions(name), ...overrides[name] }, log, signal) };
       started.push({ name, handle: await Promise.race([launching.handle, aborted]), log });
       launching = undefined;
     }
@@ -161,7 +171,12 @@ export async function startGroup(
         (handle) => stopMembers([{ name: late.name, handle, log: late.log }], stopTimeoutMs),
         () => undefined,
       );
-      await Promise.all([stopAll(), Promise.race([settled, new Promise((r) => setTimeout(r, stopTimeoutMs))])]);
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), stopTimeoutMs)));
+      const [, outcome] = await Promise.all([stopAll(), Promise.race([settled, gaveUp])]);
+      clearTimeout(timer);
+      if (outcome === 'late')
+        late.log.error({ afterMs: stopTimeoutMs }, `${late.name} was still starting; the others go on without it`);
     } else await stopAll();
     throw err;
   }

@@ -69,7 +69,7 @@ export function registerPipeline(program: Command): void {
         process.stderr.write(`canopy worker: ${(err as Error).message}\n`);
         process.exit(2);
       }
-      await runUntilSignal('worker', log, () => launchWorker(opts, log));
+      await runUntilSignal('worker', log, (signal) => launchWorker(opts, log, signal));
     });
 }
 
@@ -131,7 +131,7 @@ function workerSettings(opts: WorkerOpts): WorkerSettings {
 }
 
 /** Starts the worker from its command's options (also used by `canopy group --compact`). */
-export async function launchWorker(opts: WorkerOpts, log: Logger): Promise<ServiceHandle> {
+export async function launchWorker(opts: WorkerOpts, log: Logger, signal?: AbortSignal): Promise<ServiceHandle> {
   const { consumer, batchSize, handoffSeconds, sqliteSynchronous } = workerSettings(opts);
   const base = loadBaseConfig();
   // the worker's store, with the retention it sweeps hourly (SQLite: raw rows 90 days, rollups kept)
@@ -147,5 +147,6 @@ export async function launchWorker(opts: WorkerOpts, log: Logger): Promise<Servi
     batchSize,
     sqliteSynchronous,
     logger: log,
+    signal,
   });
 }

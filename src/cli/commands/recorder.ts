@@ -27,7 +27,7 @@ export function registerRecorder(program: Command): void {
     )
     .action(async (opts: RecorderOpts) => {
       const log = createLogger('recorder');
-      await runUntilSignal('recorder', log, () => launchRecorder(opts, log));
+      await runUntilSignal('recorder', log, (signal) => launchRecorder(opts, log, signal));
     });
 }
 
@@ -41,7 +41,7 @@ export interface RecorderOpts {
 }
 
 /** Starts the recorder from its command's options (also used by `canopy group`). */
-export function launchRecorder(opts: RecorderOpts, log: Logger): Promise<ServiceHandle> {
+export function launchRecorder(opts: RecorderOpts, log: Logger, signal?: AbortSignal): Promise<ServiceHandle> {
   const dir = opts.dir ?? recorderEnv().dir;
   // parsed before starting: a bad entry fails at once with a ConfigError naming it
   const users = parseRecordUsers(opts.users ?? recorderEnv().users);
@@ -52,6 +52,6 @@ export function launchRecorder(opts: RecorderOpts, log: Logger): Promise<Service
     maxFileBytes: Number(opts.maxFileMb) * 1024 * 1024,
     users,
     userKinds,
-    runtime: { log },
+    runtime: { log, signal },
   });
 }

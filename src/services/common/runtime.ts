@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '../../bus/connection.js';
 import { BusError, ConfigError } from '../../bus/errors.js';
 import type { CommandHandler } from '../../bus/mailbox.js';
@@ -57,6 +58,12 @@ export interface ServiceRuntimeOptions {
    * the service calls {@link ServiceRuntime.ready}, once its inputs are set up; the admin mailbox runs at once.
    */
   deferHeartbeat: boolean;
+  /**
+   * @defaultValue none — aborted when the process is asked to stop while the service is still starting:
+   * a first connect being retried ({@link connectAttempts}) ends at once with the signal's reason, so the
+   * start fails instead of waiting for a Redis that may not come back.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ServiceRuntimeEvents {
@@ -185,10 +192,13 @@ export async function startServiceRuntime(
   if (!(o.connectAttempts >= 1)) throw new ConfigError('connectAttempts must be >= 1');
   const log = o.log;
   const stopping = new AbortController();
+  // a stop asked for during the start: from then on nothing waits for a Redis that is gone (see beginStop)
+  o.signal?.addEventListener('abort', () => stopping.abort(), { once: true });
   const conn = await connectWithRetry(
     { clientName: o.service, logger: log, ...redisConnectionFromEnv(), stopSignal: stopping.signal, ...o.connection },
     o.connectAttempts,
     log,
+    o.signal,
   );
   conn.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   conn.on('health', (state, previous) => log.info({ state, previous }, 'redis connection health'));
@@ -291,8 +301,14 @@ export async function startServiceRuntime(
   }
 }
 
-async function connectWithRetry(opts: Partial<ConnectionOptions>, attempts: number, log: Logger): Promise<Connection> {
+async function connectWithRetry(
+  opts: Partial<ConnectionOptions>,
+  attempts: number,
+  log: Logger,
+  signal: AbortSignal | undefined,
+): Promise<Connection> {
   for (let i = 1; ; i++) {
+    signal?.throwIfAborted();
     try {
       return await Connection.connect(opts);
     } catch (err) {
@@ -300,7 +316,7 @@ async function connectWithRetry(opts: Partial<ConnectionOptions>, attempts: numb
       if (!transient || i >= attempts) throw err;
       const delay = backoffDelay(i, 200, 5000);
       log.warn({ attempt: i, delayMs: delay, err: (err as Error).message }, 'Redis not reachable yet; retrying');
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(delay, undefined, signal ? { signal } : undefined);
     }
   }
 }

@@ -73,6 +73,8 @@ export interface WorkerConfig {
    */
   retention?: StoreOptions['retention'];
   logger: Logger;
+  /** @defaultValue none — aborted when asked to stop while still starting: a connect being retried ends at once. */
+  signal?: AbortSignal;
   /**
    * An already open store (tests): used as it is, and not closed by the worker. Otherwise the worker opens
    * one from `databaseUrl` with `sqliteSynchronous`, `storeBusyTimeoutMs` and `retention`, and closes it.
@@ -130,6 +132,7 @@ export async function start(
     instance: c.consumer,
     log,
     heartbeat: { ttlSeconds: c.handoffSeconds },
+    signal: c.signal,
     connection: { clientName: 'canopy-worker', ...(c.redisUrl ? { url: c.redisUrl } : {}) },
     counters: () => ({ ...(stats.current?.() ?? {}), ...stats.lag?.last }),
   });
