@@ -69,13 +69,14 @@ export const HARD_STOP_MS = 25_000;
  * when the start finishes anyway, stops the service the same way (a
  * supervisor that stops everything during start-up gets a clean exit, not a
  * killed process). Either way the process is gone {@link HARD_STOP_MS} after
- * the signal. An uncaught exception or unhandled rejection (also during start) is logged
+ * the signal (`hardStopMs`). An uncaught exception or unhandled rejection (also during start) is logged
  * and exits with {@link EXIT_UNCAUGHT} (see {@link installCrashHandlers}).
  */
 export async function runUntilSignal(
   name: string,
   log: Logger,
   start: (signal: AbortSignal) => Promise<ServiceHandle>,
+  hardStopMs = HARD_STOP_MS,
 ): Promise<void> {
   installCrashHandlers(name, log);
   let handle: ServiceHandle | undefined;
@@ -96,12 +97,12 @@ export async function runUntilSignal(
     stopping = sig;
     const deadline = setTimeout(() => {
       try {
-        log.error({ afterMs: HARD_STOP_MS }, `${name} did not stop within ${HARD_STOP_MS} ms; exiting`);
+        log.error({ afterMs: hardStopMs }, `${name} did not stop within ${hardStopMs} ms; exiting`);
       } catch {
         // the log is gone too (its pipe closed): exit all the same
       }
       process.exit(1);
-    }, HARD_STOP_MS);
+    }, hardStopMs);
     deadline.unref();
     if (handle) void stop(handle);
     else starting.abort();

@@ -130,4 +130,25 @@ describe('RedisProcess and the death of its owner', () => {
       await other.stop();
     }
   });
+
+  it('a left-behind server that ignores SIGTERM (it cannot save: a full disk) is killed after the grace', async () => {
+    const dir = tempDir('canopy-redis-stuck-');
+    // a process whose name is redis-server (node under that name), on this directory, deaf to SIGTERM
+    const bin = path.join(tempDir('canopy-redis-bin-'), 'redis-server');
+    fs.symlinkSync(process.execPath, bin);
+    const stuck = spawn(
+      bin,
+      ['-e', "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000)"],
+      {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    register({ stop: async () => void stuck.kill('SIGKILL'), killSync: () => stuck.kill('SIGKILL') });
+    await new Promise<void>((resolve) => stuck.stdout.once('data', () => resolve()));
+    const exited = new Promise<NodeJS.Signals | null>((r) => stuck.once('exit', (_code, sig) => r(sig)));
+    fs.writeFileSync(path.join(dir, 'redis.pid'), `${stuck.pid}\n`);
+    expect(await stopStaleServer(dir, 300)).toBe(stuck.pid);
+    expect(await exited).toBe('SIGKILL');
+  });
 });
