@@ -222,6 +222,23 @@ export class RedisProcess {
     await this.#signal('SIGTERM');
   }
 
+  /**
+   * {@link stop}, then SIGKILL when the server has not exited within
+   * `timeoutMs`: redis-server refuses to exit on SIGTERM while its final save
+   * fails (disk full, directory gone). Says which it took.
+   */
+  async stopOrKill(timeoutMs: number): Promise<'stopped' | 'killed'> {
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = await Promise.race([
+      this.stop().then(() => false),
+      new Promise<boolean>((res) => (timer = setTimeout(() => res(true), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!gaveUp) return 'stopped';
+    await this.kill();
+    return 'killed';
+  }
+
   async #signal(sig: NodeJS.Signals): Promise<void> {
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;

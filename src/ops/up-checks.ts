@@ -1,3 +1,5 @@
+import { Connection } from '../bus/connection.js';
+import { listInstances } from '../bus/presence.js';
 import { portInUse, portOwner } from './port-owner.js';
 
 export type UpErrorCode = 'UP_PORT_TAKEN' | 'UP_NOT_UP';
@@ -86,5 +88,41 @@ export async function waitForDashboard(w: DashboardWait): Promise<void> {
         `the dashboard at ${w.url} did not answer within ${Math.round(w.timeoutMs / 1000)} s`,
       );
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Waits until each of `services` has a heartbeat in the Redis at `redisUrl`
+ * (a service beats once its inputs are set up), for at most `timeoutMs` or
+ * until `stopped()`; returns the ones still missing. A Redis that cannot be
+ * asked (a user without SCAN, gone) ends the wait with nothing missing:
+ * `canopy status` tells more.
+ */
+export async function waitForHeartbeats(
+  redisUrl: string,
+  services: string[],
+  timeoutMs: number,
+  stopped: () => boolean,
+): Promise<string[]> {
+  if (services.length === 0 || !(timeoutMs > 0)) return [];
+  let conn: Connection;
+  try {
+    conn = await Connection.connect({ url: redisUrl, clientName: 'canopy-up', healthCheckIntervalMs: 0 });
+  } catch {
+    return [];
+  }
+  conn.on('error', () => undefined);
+  try {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const beating = new Set((await listInstances(conn)).map((i) => i.info?.service));
+      const missing = services.filter((s) => !beating.has(s));
+      if (missing.length === 0 || stopped() || performance.now() > deadline) return missing;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } catch {
+    return [];
+  } finally {
+    await conn.close();
   }
 }

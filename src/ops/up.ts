@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { ServiceEntry } from './services-list.js';
+import { heartbeatServices, type ServiceEntry } from './services-list.js';
 import { freePort, waitForPort } from './ports.js';
 import { ensureQuickstartToken, type QuickstartToken } from './quickstart-token.js';
-import { checkPorts, UpError, waitForDashboard, type PlannedPort } from './up-checks.js';
+import { checkPorts, UpError, waitForDashboard, waitForHeartbeats, type PlannedPort } from './up-checks.js';
 import { RedisProcess } from './redis-process.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 import { parseSourceSpec, type SourceSpec } from '../can/sources/index.js';
@@ -34,6 +34,11 @@ export interface UpOptions {
   showNewToken: boolean;
   /** @defaultValue 120000 — how long the dashboard (GET / and /health) may take to answer before up gives up. */
   dashboardWaitMs: number;
+  /**
+   * @defaultValue 60000 — after the dashboard answers, how long to wait for every service's heartbeat
+   * before saying "Canopy is up" (those still missing are named); 0 does not wait.
+   */
+  servicesWaitMs: number;
   /** @defaultValue 3 — the api exiting this many times before the dashboard answers is a crash loop: give up. */
   crashLoopExits: number;
   /** @defaultValue 30000 — how long to wait for a service's port (the api) before going on. */
@@ -65,6 +70,7 @@ export const UP_DEFAULTS = {
   quickstartToken: true,
   showNewToken: false,
   dashboardWaitMs: 120_000,
+  servicesWaitMs: 60_000,
   crashLoopExits: 3,
   portWaitMs: 30_000,
   watchdogTimeoutMs: 30_000,
@@ -217,20 +223,12 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
       clearInterval(redisTimer);
       await sup.stop();
       if (redis) {
-        // redis-server refuses to exit on SIGTERM when its final save fails (disk full, dir gone)
-        const r = redis;
-        let timer: NodeJS.Timeout | undefined;
-        const gaveUp = await Promise.race([
-          r.stop().then(() => false),
-          new Promise<boolean>((res) => (timer = setTimeout(() => res(true), o.redisStopTimeoutMs))),
-        ]);
-        clearTimeout(timer);
-        if (gaveUp) {
-          say(
-            `Redis did not stop within ${o.redisStopTimeoutMs} ms (a failed final save? see ${r.dir}/redis.log); killing it`,
-          );
-          await r.kill();
-        } else say('Redis stopped');
+        const how = await redis.stopOrKill(o.redisStopTimeoutMs);
+        say(
+          how === 'stopped'
+            ? 'Redis stopped'
+            : `Redis did not stop within ${o.redisStopTimeoutMs} ms (a failed final save? see ${redis.dir}/redis.log); killed it`,
+        );
       }
     })());
 
@@ -296,6 +294,21 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
     await stop();
     throw err;
   }
+  // the dashboard answers before the rest is up (the one --compact process starts its services in turn)
+  const missing = await waitForHeartbeats(
+    redisUrl,
+    heartbeatServices(o.services),
+    o.servicesWaitMs,
+    () => o.signal?.aborted === true,
+  );
+  if (o.signal?.aborted) {
+    await stop();
+    throw new UpError('UP_NOT_UP', 'stopped while starting');
+  }
+  if (missing.length > 0)
+    say(
+      `still starting after ${Math.round(o.servicesWaitMs / 1000)} s: ${missing.join(', ')} (canopy status shows them)`,
+    );
   say(
     o.services.length === 0
       ? 'no services are configured yet; only Redis runs'

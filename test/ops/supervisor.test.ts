@@ -144,7 +144,7 @@ describe('the managed Redis', () => {
     c.destroy();
     fs.rmSync(path.join(dataDir, 'redis'), { recursive: true, force: true });
     await h.stop();
-    expect(said.some((l) => /^Redis did not stop within 1000 ms .*; killing it$/.test(l))).toBe(true);
+    expect(said.some((l) => /^Redis did not stop within 1000 ms .*; killed it$/.test(l))).toBe(true);
     expect(alive(pid)).toBe(false);
   });
 });

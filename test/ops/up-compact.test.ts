@@ -53,11 +53,14 @@ describe('canopy up --compact', () => {
     const started = up.lines.filter((l) => / started \(pid \d+\)/.test(l) && !l.startsWith('Redis'));
     expect(started).toHaveLength(1);
     const pid = Number(/\(pid (\d+)\)/.exec(started[0] as string)?.[1]);
-    await until(() => count(db) > 200, 60_000, 'frames stored');
+    // "Canopy is up" means every service beats, not only that the dashboard answers (the one process
+    // starts its services in turn: before, the last ones were often still starting)
     const health = await fetch(`http://127.0.0.1:${apiPort}/health`);
-    expect(health.status).toBe(200);
     const beats = JSON.stringify(await health.json());
     for (const s of ['worker', 'scanner', 'automation', 'alerts', 'recorder', 'analytics']) expect(beats).toContain(s);
+    expect(up.lines.some((l) => /still starting/.test(l))).toBe(false);
+    await until(() => count(db) > 200, 60_000, 'frames stored');
+    expect((await fetch(`http://127.0.0.1:${apiPort}/health`)).status).toBe(200);
 
     process.kill(pid, 'SIGKILL');
     await up.waitFor(/^watchdog for canopy: safe state applied/, 60_000);
