@@ -362,7 +362,9 @@ export class AutomationRuntime {
         onTime: this.account.snapshot(),
       });
     } catch (err) {
-      this.#log.warn({ err: (err as Error).message }, 'device state not persisted (will retry)');
+      // stopping: no retry (the modes and states of the last save are restored at the next start)
+      const when = this.#closed ? 'at stop; the last saved state stays' : 'will retry';
+      this.#log.warn({ err: (err as Error).message }, `device state not persisted (${when})`);
       this.#schedulePersist();
     }
   }
