@@ -60,8 +60,9 @@ export interface ServiceRuntimeOptions {
   deferHeartbeat: boolean;
   /**
    * @defaultValue none — aborted when the process is asked to stop while the service is still starting:
-   * a first connect being retried ({@link connectAttempts}) ends at once with the signal's reason, so the
-   * start fails instead of waiting for a Redis that may not come back.
+   * a first connect being retried ({@link connectAttempts}) ends at once with the signal's reason, and the
+   * stop begins for its connections ({@link ServiceRuntime.beginStop}: they no longer wait for a Redis that
+   * is gone), so the start fails instead of waiting for a Redis that may not come back.
    */
   signal?: AbortSignal;
 }
