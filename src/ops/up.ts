@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { heartbeatServices, type ServiceEntry } from './services-list.js';
-import { freePort, waitForPort } from './ports.js';
+import { waitForPort } from './ports.js';
 import { ensureQuickstartToken, type QuickstartToken } from './quickstart-token.js';
 import { checkPorts, UpError, waitForDashboard, waitForHeartbeats, type PlannedPort } from './up-checks.js';
-import { RedisProcess } from './redis-process.js';
+import type { RedisProcess } from './redis-process.js';
+import { startManagedRedis, watchManagedRedis } from './up-redis.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 import { parseSourceSpec, type SourceSpec } from '../can/sources/index.js';
 import { exitAfterStop } from '../util/exit.js';
@@ -117,17 +117,6 @@ export function parseSource(s: string): SourceSpec {
   return spec;
 }
 
-async function portTaken(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 /** Runs `node <cli> <args>` to completion; rejects on a non-zero exit or after `timeoutMs`. */
 export function runCli(cliPath: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -173,23 +162,8 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
   let redis: RedisProcess | undefined;
   let redisUrl = o.redisUrl;
   if (!redisUrl) {
-    let port = o.redisPort;
-    if (!o.redisPortFixed && (await portTaken(port))) {
-      const other = await freePort();
-      say(`port ${port} is taken (another Redis?); the managed Redis uses ${other}`);
-      port = other;
-    }
-    redis = await RedisProcess.start({
-      dir: path.join(o.dataDir, 'redis'),
-      port,
-      aof: true,
-      rdb: true,
-      detached: true,
-      // stopped (and saved) even when canopy up dies by kill -9 or the OOM killer
-      exitWithParent: true,
-    });
+    redis = await startManagedRedis({ dataDir: o.dataDir, port: o.redisPort, portFixed: o.redisPortFixed, say });
     redisUrl = redis.url;
-    say(`Redis started on ${redisUrl} (pid ${redis.pid}, AOF + RDB, data in ${redis.dir})`);
   }
   const sup = new Supervisor(o.supervisor);
   const env = {
@@ -232,20 +206,7 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
       }
     })());
 
-  if (redis) {
-    let restarting = false;
-    const r = redis;
-    redisTimer = setInterval(() => {
-      if (restarting || r.running || sup.stopping) return;
-      restarting = true;
-      say('the managed Redis exited unexpectedly; restarting it on the same data');
-      r.restart()
-        .then(() => say(`Redis restarted on ${r.url}`))
-        .catch((err: unknown) => say(`Redis restart failed: ${(err as Error).message}`))
-        .finally(() => (restarting = false));
-    }, o.redisCheckMs);
-    redisTimer.unref();
-  }
+  if (redis) redisTimer = watchManagedRedis(redis, o.redisCheckMs, () => sup.stopping, say);
 
   let dashboardUrl: string | undefined;
   try {
