@@ -53,18 +53,20 @@ describe('canopy group: light services in one process', () => {
     }
   });
 
-  function startGroupProcess(
-    redisUrl = redis.url,
-    services = ['alerts,recorder,analytics'],
+  /** `canopy <args>` on `redisUrl` with its own data directory and SQLite file; JSON logs captured. */
+  function startCanopy(
+    args: string[],
+    redisUrl: string,
+    logLevel = 'warn',
   ): { child: ChildProcess; stderr: () => string; stdout: () => string } {
     const dir = tempDir();
-    const child: ChildProcess = spawn(process.execPath, [CLI, 'group', ...services], {
+    const child: ChildProcess = spawn(process.execPath, [CLI, ...args], {
       env: {
         ...process.env,
         REDIS_URL: redisUrl,
         CANOPY_DATA_DIR: dir,
         DATABASE_URL: `sqlite:${path.join(dir, 'canopy.db')}`,
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: logLevel,
         LOG_FORMAT: 'json',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -76,6 +78,9 @@ describe('canopy group: light services in one process', () => {
     register({ stop: async () => void child.kill('SIGKILL'), killSync: () => child.kill('SIGKILL') });
     return { child, stderr: () => err, stdout: () => out };
   }
+
+  const startGroupProcess = (redisUrl = redis.url, services = ['alerts,recorder,analytics']) =>
+    startCanopy(['group', ...services], redisUrl);
 
   const servicesOf = async (conn: Connection, pid: number | undefined) =>
     (await listInstances(conn))
@@ -168,30 +173,16 @@ describe('canopy group: light services in one process', () => {
   it.each(['alerts', 'worker'])(
     'canopy %s on its own, asked to stop while it waits for Redis at start, ends its retries: "stopped while starting", exit 0',
     async (service) => {
-      const dir = tempDir();
-      const child: ChildProcess = spawn(process.execPath, [CLI, service], {
-        env: {
-          ...process.env,
-          REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
-          CANOPY_DATA_DIR: dir,
-          DATABASE_URL: `sqlite:${path.join(dir, 'canopy.db')}`,
-          LOG_LEVEL: 'info',
-          LOG_FORMAT: 'json',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      register({ stop: async () => void child.kill('SIGKILL'), killSync: () => child.kill('SIGKILL') });
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-      await expect.poll(() => out, { timeout: 30_000, interval: 50 }).toMatch(/Redis not reachable yet/);
+      const { child, stdout, stderr } = startCanopy([service], `redis://127.0.0.1:${await freePort()}`, 'info');
+      const out = () => stdout() + stderr();
+      await expect.poll(out, { timeout: 30_000, interval: 50 }).toMatch(/Redis not reachable yet/);
       const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       child.kill('SIGTERM');
       // before, the retries went on (30 attempts, up to 5 s apart) until the 25-s hard bound exited 1:
       // under systemd, a unit stopped while Redis was down ended "failed"
-      expect(await exit, out).toBe(0);
-      expect(out).toMatch(/stopped while starting/);
-      expect(out).not.toMatch(/did not stop within/);
+      expect(await exit, out()).toBe(0);
+      expect(out()).toMatch(/stopped while starting/);
+      expect(out()).not.toMatch(/did not stop within/);
     },
     60_000,
   );
