@@ -45,6 +45,11 @@ describe('consumer options and reply parsing (pure)', () => {
       { id: '4-0', fields: { b: '2' } },
     ]);
     expect(parseReadReply(null)).toEqual({ entries: [], deleted: [] });
+    // with a delivery count, every entry carries it (the consumer's fresh reads: 1)
+    expect(parseReadReply(reply, 1)).toEqual({
+      entries: [{ id: '1-0', fields: { id: '0x101', data: 'AA' }, deliveries: 1 }],
+      deleted: ['2-0'],
+    });
     expect(parsePendingReply([['1-0', 'c', 10, 3]])).toEqual(new Map([['1-0', 3]]));
   });
 });

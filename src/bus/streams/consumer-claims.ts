@@ -137,3 +137,29 @@ export async function moveToDeadLetter(conn: Connection, o: GroupOptions, items:
   for (const i of items) args.push(i.id, i.reason, String(i.deliveries));
   return Number(await conn.runScript('dead-letter', [o.stream, o.deadLetterStream], args));
 }
+
+/**
+ * The first page of `consumer`'s pending entries (id → deliveries) with the
+ * ids in `held` left out, paging on past pages that hold nothing else (so
+ * held entries cannot hide the others); null when nothing else is pending.
+ */
+export async function ownPendingPage(
+  conn: Connection,
+  o: GroupOptions,
+  consumer: string,
+  held: ReadonlySet<string>,
+): Promise<Map<string, number> | null> {
+  let start = '-';
+  for (;;) {
+    const page = parsePendingReply(
+      await conn.run('XPENDING', (c) =>
+        c.sendCommand(['XPENDING', o.stream, o.group, start, '+', String(Math.max(o.batchSize, 1000)), consumer]),
+      ),
+    );
+    if (page.size === 0) return null;
+    const last = [...page.keys()].pop() as string;
+    for (const id of held) page.delete(id);
+    if (page.size > 0) return page;
+    start = `(${last}`;
+  }
+}

@@ -7,10 +7,11 @@ import {
   claimIdle,
   ensureGroup,
   moveToDeadLetter,
+  ownPendingPage,
   touchClaimed,
   type DeadLetterItem,
 } from './consumer-claims.js';
-import { idBefore, parsePendingReply, parseReadReply, readGroupArgs, type StreamEntry } from './entries.js';
+import { idBefore, parseReadReply, readGroupArgs, type StreamEntry } from './entries.js';
 import {
   resolveConsumerOptions,
   type BatchHandler,
@@ -252,9 +253,7 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     } finally {
       this.#reading = false;
     }
-    const { entries } = parseReadReply(reply);
-    for (const e of entries) (e as StreamEntry).deliveries = 1;
-    return entries as StreamEntry[];
+    return parseReadReply(reply, 1).entries;
   }
 
   /**
@@ -264,24 +263,8 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
    */
   async #readOwnPending(): Promise<StreamEntry[] | null> {
     const { stream, group, batchSize, maxDeliveries } = this.options;
-    // Page through our PEL past entries the handler holds, so they cannot hide the others.
-    let start = '-';
-    let pend = new Map<string, number>();
-    for (;;) {
-      const page = parsePendingReply(
-        await this.#conn.run('XPENDING', (c) =>
-          c.sendCommand(['XPENDING', stream, group, start, '+', String(Math.max(batchSize, 1000)), this.name]),
-        ),
-      );
-      if (page.size === 0) return null;
-      const last = [...page.keys()].pop() as string;
-      for (const id of this.#held) page.delete(id);
-      if (page.size > 0) {
-        pend = page;
-        break;
-      }
-      start = `(${last}`;
-    }
+    const pend = await ownPendingPage(this.#conn, this.options, this.name, this.#held);
+    if (pend === null) return null;
     const over = [...pend].filter(([, d]) => d >= maxDeliveries);
     if (over.length > 0) {
       await this.#deadLetter(
@@ -298,13 +281,15 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
     const reply = await this.#conn.run('XREADGROUP pending', (c) =>
       c.sendCommand(readGroupArgs(group, this.name, batchSize, stream, after)),
     );
-    const { entries, deleted } = parseReadReply(reply);
+    const { entries, deleted } = parseReadReply(reply, 1);
     if (deleted.length > 0) {
       // Trimmed from the stream while pending: nothing left to handle.
       await this.#ack(deleted);
       this.options.logger.warn({ stream, ids: deleted.length }, 'acked pending entries that were trimmed away');
     }
-    return entries.filter((e) => !this.#held.has(e.id)).map((e) => ({ ...e, deliveries: (pend.get(e.id) ?? 1) + 1 }));
+    const out = entries.filter((e) => !this.#held.has(e.id));
+    for (const e of out) e.deliveries = (pend.get(e.id) ?? 1) + 1;
+    return out;
   }
 
   async #process(batch: StreamEntry[]): Promise<void> {
@@ -351,19 +336,21 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
   }
 
   async #settle(entries: StreamEntry[], result: BatchResult): Promise<void> {
-    const byId = new Map(entries.map((e) => [e.id, e]));
-    const dead = (result?.deadLetter ?? []).filter((d) => byId.has(d.id));
-    if (dead.length > 0) {
-      await this.#deadLetter(dead.map((d) => ({ id: d.id, reason: d.reason, deliveries: byId.get(d.id)!.deliveries })));
+    // Lookup tables only for what the handler named: a plain batch allocates none.
+    const dead = result?.deadLetter?.length ? await this.#deadLetterOf(entries, result.deadLetter) : undefined;
+    const hold = result?.hold?.length ? new Set(result.hold) : undefined;
+    const ack: string[] = [];
+    for (const e of entries) {
+      if (hold?.has(e.id)) this.#held.add(e.id);
+      else if (!dead?.has(e.id)) ack.push(e.id);
     }
-    const deadIds = new Set(dead.map((d) => d.id));
-    const hold = new Set(result?.hold ?? []);
-    for (const e of entries) if (hold.has(e.id)) this.#held.add(e.id);
-    const ack = entries.filter((e) => !deadIds.has(e.id) && !hold.has(e.id)).map((e) => e.id);
-    for (const id of result?.ack ?? []) {
-      if (hold.has(id)) continue;
-      this.#held.delete(id);
-      if (!byId.has(id)) ack.push(id);
+    if (result?.ack?.length) {
+      const inBatch = new Set(entries.map((e) => e.id));
+      for (const id of result.ack) {
+        if (hold?.has(id)) continue;
+        this.#held.delete(id);
+        if (!inBatch.has(id)) ack.push(id);
+      }
     }
     if (ack.length > 0) {
       // Fresh batches ack in the background, pipelined with the next read; the rest wait.
@@ -375,7 +362,17 @@ export class StreamConsumer extends EventEmitter<{ health: [state: ConsumerHealt
       }
     }
     this.#stats.processed += entries.length;
-    for (const e of entries) this.#lastError.delete(e.id);
+    if (this.#lastError.size > 0) for (const e of entries) this.#lastError.delete(e.id);
+  }
+
+  /** Dead-letters the handler's `items` that belong to `entries`; returns their ids. */
+  async #deadLetterOf(entries: StreamEntry[], items: { id: string; reason: string }[]): Promise<Set<string>> {
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    const dead = items.filter((d) => byId.has(d.id));
+    if (dead.length > 0) {
+      await this.#deadLetter(dead.map((d) => ({ id: d.id, reason: d.reason, deliveries: byId.get(d.id)!.deliveries })));
+    }
+    return new Set(dead.map((d) => d.id));
   }
 
   async #ack(ids: string[]): Promise<void> {

@@ -12,10 +12,16 @@ type Raw = unknown;
  * Parses the reply of XREADGROUP/XREAD: per stream a list
  * `[[id, [f, v, …]] | [id, nil], …]`, or nil. Entries deleted
  * from the stream while pending come back with no fields: they are
- * returned in `deleted`.
+ * returned in `deleted`. With `deliveries`, each entry carries it from
+ * the start (one object shape per entry, nothing added later).
  */
-export function parseReadReply(reply: Raw): { entries: Omit<StreamEntry, 'deliveries'>[]; deleted: string[] } {
-  const entries: Omit<StreamEntry, 'deliveries'>[] = [];
+export function parseReadReply(reply: Raw): { entries: Omit<StreamEntry, 'deliveries'>[]; deleted: string[] };
+export function parseReadReply(reply: Raw, deliveries: number): { entries: StreamEntry[]; deleted: string[] };
+export function parseReadReply(
+  reply: Raw,
+  deliveries?: number,
+): { entries: Omit<StreamEntry, 'deliveries'>[]; deleted: string[] } {
+  const entries: (Omit<StreamEntry, 'deliveries'> & { deliveries?: number })[] = [];
   const deleted: string[] = [];
   if (reply === null || typeof reply !== 'object') return { entries, deleted };
   // RESP2: [[name, entries]]; RESP3: a map name → entries (an object or a Map, per type mapping).
@@ -35,7 +41,7 @@ export function parseReadReply(reply: Raw): { entries: Omit<StreamEntry, 'delive
       }
       const fields: Record<string, string> = {};
       for (let i = 0; i < flat.length; i += 2) fields[String(flat[i])] = String(flat[i + 1]);
-      entries.push({ id, fields });
+      entries.push(deliveries === undefined ? { id, fields } : { id, fields, deliveries });
     }
   }
   return { entries, deleted };
