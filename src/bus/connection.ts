@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { createClusterClient } from './cluster/client.js';
+import { withDeadline } from './deadline.js';
 import { ClosedError, ConfigError, ConnectionError, ReplyError, TimeoutError, toBusError } from './errors.js';
 import type { BusScriptName } from './lua-scripts.js';
 import type { ConnectionOptions, RedisNode } from './options.js';
@@ -197,20 +198,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   ): Promise<T> {
     if (this.#health === 'closed') throw new ClosedError(`${context}: connection is closed`);
     const timeoutMs = opts.timeoutMs ?? this.options.commandTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
     const client = this.#client;
     try {
-      const work = fn(client);
-      if (!(timeoutMs > 0)) return await work;
-      return await Promise.race([
-        work,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            work.catch(() => undefined);
-            reject(new TimeoutError(`${context}: no reply within ${timeoutMs} ms`));
-          }, timeoutMs);
-        }),
-      ]);
+      return await withDeadline(fn(client), timeoutMs, () => {
+        throw new TimeoutError(`${context}: no reply within ${timeoutMs} ms`);
+      });
     } catch (err) {
       const e = toBusError(err, context);
       if (this.options.sentinels.length > 0 && !this.#closing) {
@@ -222,8 +214,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         if (e instanceof ReplyError && e.reply === 'READONLY') void this.#follow('READONLY');
       }
       throw e;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -248,22 +238,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     clearInterval(this.#healthTimer);
     this.#watcher?.close();
     // a re-ask in progress is not awaited (it may wait on dead sentinels): a client it opens is dropped
-    let timer: NodeJS.Timeout | undefined;
     try {
       // Pending replies get commandTimeoutMs to arrive; then the socket is dropped.
       if (this.client.isOpen && !this.client.isReady) this.client.destroy();
       else if (this.client.isOpen) {
-        await Promise.race([
-          this.client.close(),
-          new Promise<void>((_, reject) => {
-            timer = setTimeout(() => reject(new Error('close timed out')), this.options.commandTimeoutMs);
-          }),
-        ]);
+        await withDeadline(this.client.close(), this.options.commandTimeoutMs, () => {
+          throw new Error('close timed out');
+        });
       }
     } catch {
       this.client.destroy();
-    } finally {
-      clearTimeout(timer);
     }
     this.#setHealth('closed');
   }

@@ -6,6 +6,7 @@ export * from './errors.js';
 export * from './log.js';
 export * from './options.js';
 export * from './connection.js';
+export * from './deadline.js';
 export * from './codec.js';
 export * from './validate.js';
 export * from './topics.js';

@@ -1,4 +1,5 @@
 import { createClient } from 'redis';
+import { withDeadline } from './deadline.js';
 import { AuthError, ConfigError, ConnectionError, toBusError } from './errors.js';
 import type { BusLogger } from './log.js';
 import type { RedisNode } from './options.js';
@@ -24,18 +25,10 @@ function sentinelClient(o: SentinelQueryOptions, node: RedisNode) {
   });
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ConnectionError(`${what}: no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return withDeadline(p, ms, () => {
+    throw new ConnectionError(`${what}: no answer within ${ms} ms`);
+  });
 }
 
 /**

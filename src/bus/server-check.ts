@@ -1,25 +1,17 @@
+import { withDeadline } from './deadline.js';
 import { TimeoutError, VersionError, toBusError } from './errors.js';
 import type { ConnectionOptions } from './options.js';
 import type { RedisClient } from './redis-client.js';
 
 /** Connects `client` within `timeoutMs`; destroys it and throws a bus error when that fails. */
 export async function openClient(client: RedisClient, where: string, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      client.connect(),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new TimeoutError(`connect to ${where} did not finish within ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-      }),
-    ]);
+    await withDeadline(client.connect(), timeoutMs, () => {
+      throw new TimeoutError(`connect to ${where} did not finish within ${timeoutMs} ms`);
+    });
   } catch (err) {
     client.destroy();
     throw toBusError(err, `connect to ${where}`);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { withDeadline } from '../bus/deadline.js';
 import { HwError, hex } from './errors.js';
 
 /**
@@ -90,16 +91,10 @@ export async function openLinuxI2CBus(busNumber: number): Promise<I2CBus> {
 export function withTransferTimeout(bus: I2CBus, timeoutMs: number): I2CBus {
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0))
     throw new HwError('HW_CONFIG', `I2C transfer timeout must be > 0 ms, got ${timeoutMs}`);
-  const deadline = <T>(what: string, address: number, work: Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        work.catch(() => undefined);
-        reject(new HwError('HW_TIMEOUT', `I2C ${what} at ${hex(address)} did not complete within ${timeoutMs} ms`));
-      }, timeoutMs);
+  const deadline = <T>(what: string, address: number, work: Promise<T>): Promise<T> =>
+    withDeadline(work, timeoutMs, () => {
+      throw new HwError('HW_TIMEOUT', `I2C ${what} at ${hex(address)} did not complete within ${timeoutMs} ms`);
     });
-    return Promise.race([work, late]).finally(() => clearTimeout(timer));
-  };
   return {
     readByte: (a, r) => deadline('read', a, bus.readByte(a, r)),
     writeByte: (a, r, v) => deadline('write', a, bus.writeByte(a, r, v)),

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { withDeadline } from '../bus/deadline.js';
 import { freePort, waitForPort } from './ports.js';
 
 /** A redis-server child process that this program owns. */
@@ -228,13 +229,12 @@ export class RedisProcess {
    * fails (disk full, directory gone). Says which it took.
    */
   async stopOrKill(timeoutMs: number): Promise<'stopped' | 'killed'> {
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = await Promise.race([
-      this.stop().then(() => false),
-      new Promise<boolean>((res) => (timer = setTimeout(() => res(true), timeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (!gaveUp) return 'stopped';
+    const outcome = await withDeadline(
+      this.stop().then(() => 'stopped' as const),
+      timeoutMs,
+      () => 'late' as const,
+    );
+    if (outcome === 'stopped') return 'stopped';
     await this.kill();
     return 'killed';
   }

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { withDeadline } from '../../bus/deadline.js';
 import type { ServiceHandle } from '../../services/types.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
@@ -110,8 +111,6 @@ export interface GroupMember {
 export async function stopMembers(members: GroupMember[], timeoutMs: number): Promise<void> {
   const stopOne = async ({ name, handle, log }: GroupMember) => {
     const t0 = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), timeoutMs)));
     const done = handle.stop().then(
       () => 'stopped' as const,
       (err: unknown) => {
@@ -119,8 +118,7 @@ export async function stopMembers(members: GroupMember[], timeoutMs: number): Pr
         return 'failed' as const;
       },
     );
-    const outcome = await Promise.race([done, late]);
-    clearTimeout(timer);
+    const outcome = await withDeadline(done, timeoutMs, () => 'late' as const);
     if (outcome === 'late')
       log.error({ afterMs: timeoutMs }, `${name} did not stop in time; the others go on without it`);
     else log.debug({ ms: Math.round(performance.now() - t0), outcome }, `${name} stopped`);
@@ -171,10 +169,7 @@ export async function startGroup(
         (handle) => stopMembers([{ name: late.name, handle, log: late.log }], stopTimeoutMs),
         () => undefined,
       );
-      let timer: NodeJS.Timeout | undefined;
-      const gaveUp = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), stopTimeoutMs)));
-      const [, outcome] = await Promise.all([stopAll(), Promise.race([settled, gaveUp])]);
-      clearTimeout(timer);
+      const [, outcome] = await Promise.all([stopAll(), withDeadline(settled, stopTimeoutMs, () => 'late' as const)]);
       if (outcome === 'late')
         late.log.error({ afterMs: stopTimeoutMs }, `${late.name} was still starting; the others go on without it`);
     } else await stopAll();

@@ -1,5 +1,6 @@
 import type { ControlConfig } from '../../cea/control/config.js';
 import type { Connection } from '../../bus/connection.js';
+import { withDeadline } from '../../bus/deadline.js';
 import type { FabricFiles } from '../../bus/fallback/records.js';
 import type { LiveState } from '../../bus/state.js';
 import type { Logger } from '../../util/log.js';
@@ -93,13 +94,9 @@ export async function readStatusOf(store: ApiStore | undefined, ms: number): Pro
 
 /** Rejects after `ms` unless `p` settles first. */
 export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+  return withDeadline(p, ms, () => {
+    throw new Error(`${what} did not answer within ${ms} ms`);
+  });
 }
 
 /** `from`/`to` parameter: unix ms (digits) or ISO-8601. */

@@ -1,4 +1,5 @@
 import type { Connection } from '../../bus/connection.js';
+import { withDeadline } from '../../bus/deadline.js';
 import type { OnOff } from '../../cea/control/config.js';
 import type { EngineSnapshot, DeviceSnapshot } from '../../cea/control/engine.js';
 import type { ManualPolicy } from '../../cea/control/limits.js';
@@ -90,12 +91,9 @@ export async function stateFromStore(
       const setpoints = Object.fromEntries(((await s.getSetpoints?.()) ?? []).map((x) => [x.name, x.value]));
       return { devices, setpoints: { ...setpoints, ...current.setpoints } };
     })();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timed out')), 3000);
-      timer.unref();
+    const snap = await withDeadline(work, 3000, () => {
+      throw new Error('timed out');
     });
-    const snap = await Promise.race([work, timeout]).finally(() => clearTimeout(timer));
     if (Object.keys(snap.devices).length)
       log.info({ devices: Object.keys(snap.devices).length }, 'modes restored from the store');
     return snap;

@@ -10,6 +10,7 @@
  * connect timeout, and the first call after it returns succeeds.
  */
 import pg from 'pg';
+import { withDeadline } from '../../bus/deadline.js';
 import { StoreError, toStoreError } from '../errors.js';
 import { serverOf, type StoreOptions } from '../options.js';
 import type { ReadStatus, ReplicaStatus } from '../types.js';
@@ -142,19 +143,13 @@ export class PgPools {
 
   async #probe(timeoutMs: number): Promise<ReplicaStatus> {
     const server = this.#server!;
-    let timer: NodeJS.Timeout | undefined;
     try {
       const query = this.#run(this.replica!, 'replica status', (c) =>
         c.query<{ recovery: boolean; lag_ms: number; replayed_at: number | null; receiver: string | null }>(PROBE),
       );
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new StoreError('STORE_UNAVAILABLE', `replica status: no answer within ${timeoutMs} ms`)),
-          timeoutMs,
-        );
+      const r = await withDeadline(query, timeoutMs, () => {
+        throw new StoreError('STORE_UNAVAILABLE', `replica status: no answer within ${timeoutMs} ms`);
       });
-      query.catch(() => undefined); // settled later when the timeout won
-      const r = await Promise.race([query, late]);
       this.#replicaOk();
       const row = r.rows[0]!;
       return {
@@ -169,8 +164,6 @@ export class PgPools {
       const se = toStoreError(err, 'replica status');
       if (fallsBack(se)) this.#replicaFailed(se, 'replica status');
       return { server, up: false, lagMs: null, replayedAt: null, streaming: null, inRecovery: null, error: se.message };
-    } finally {
-      clearTimeout(timer);
     }
   }
 
