@@ -3,13 +3,13 @@ import { withDeadline } from '../../bus/deadline.js';
 import type { ServiceHandle } from '../../services/types.js';
 import { createLogger, type Logger } from '../../util/log.js';
 import { runUntilSignal } from '../run-service.js';
-import { launchAlerts, registerAlerts, type AlertsOpts } from './alerts.js';
-import { launchAnalytics, registerAnalytics, type AnalyticsOpts } from './analytics.js';
-import { launchExporter, registerExporter, type ExporterOpts } from './exporter.js';
-import { launchRecorder, registerRecorder, type RecorderOpts } from './recorder.js';
-import { launchApi, registerApi, type ApiOpts } from './api.js';
-import { launchAutomation, registerAutomation, type AutomationOpts } from './automation.js';
-import { launchScanner, launchWorker, registerPipeline, type ScannerOpts, type WorkerOpts } from './pipeline.js';
+import { launchAlerts, registerAlerts } from './alerts.js';
+import { launchAnalytics, registerAnalytics } from './analytics.js';
+import { launchExporter, registerExporter } from './exporter.js';
+import { launchRecorder, registerRecorder } from './recorder.js';
+import { launchApi, registerApi } from './api.js';
+import { launchAutomation, registerAutomation } from './automation.js';
+import { launchScanner, launchWorker, registerPipeline } from './pipeline.js';
 
 /**
  * The services that may share one process: subscribers that keep little
@@ -28,40 +28,17 @@ export const GROUPABLE = ['alerts', 'recorder', 'analytics', 'exporter'] as cons
 export const COMPACT_ONLY = ['worker', 'scanner', 'api', 'automation'] as const;
 export type Groupable = (typeof GROUPABLE)[number] | (typeof COMPACT_ONLY)[number];
 
+/** Any service's launch: each takes its own command's options (`never` here: called with {@link defaultOptions}). */
 type Launch = (opts: never, log: Logger, signal?: AbortSignal) => Promise<ServiceHandle>;
 const SERVICES: Record<Groupable, { register: (p: Command) => void; launch: Launch }> = {
-  worker: {
-    register: registerPipeline,
-    launch: launchWorker as (o: WorkerOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
-  },
-  scanner: {
-    register: registerPipeline,
-    launch: launchScanner as (o: ScannerOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
-  },
-  api: {
-    register: registerApi,
-    launch: launchApi as (o: ApiOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
-  },
-  automation: {
-    register: registerAutomation,
-    launch: launchAutomation as (o: AutomationOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
-  },
-  alerts: {
-    register: registerAlerts,
-    launch: launchAlerts as (o: AlertsOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
-  },
-  recorder: {
-    register: registerRecorder,
-    launch: launchRecorder as (o: RecorderOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
-  },
-  analytics: {
-    register: registerAnalytics,
-    launch: launchAnalytics as (o: AnalyticsOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
-  },
-  exporter: {
-    register: registerExporter,
-    launch: launchExporter as (o: ExporterOpts, l: Logger, s?: AbortSignal) => Promise<ServiceHandle>,
-  },
+  worker: { register: registerPipeline, launch: launchWorker },
+  scanner: { register: registerPipeline, launch: launchScanner },
+  api: { register: registerApi, launch: launchApi },
+  automation: { register: registerAutomation, launch: launchAutomation },
+  alerts: { register: registerAlerts, launch: launchAlerts },
+  recorder: { register: registerRecorder, launch: launchRecorder },
+  analytics: { register: registerAnalytics, launch: launchAnalytics },
+  exporter: { register: registerExporter, launch: launchExporter },
 };
 
 /** The options a service's own command has when given no flag: its defaults, from the environment where it reads one. */
