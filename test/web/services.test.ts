@@ -156,6 +156,19 @@ describe('Services panel in headless Chromium', () => {
     expect(await gone.locator('.since').count()).toBe(0); // nothing that reads as running
     expect(await page.textContent('#services .services-overall')).toBe('2 not running');
     expect(await row(page, 'worker').getAttribute('data-state')).toBe('up');
+    // alerts is not one of the services every install runs, but it ran while the page was open: when it
+    // stops it stays listed, red, and counts as not running (until the page is opened again)
+    await t.client.del('heartbeat:pi:alerts:105');
+    await page.waitForSelector('#services li[data-service="alerts"][data-state="missing"]', { timeout: 30_000 });
+    expect(await row(page, 'alerts').locator('.state').textContent()).toBe('not running');
+    expect(await row(page, 'alerts').locator('.last-beat').textContent()).toMatch(/^last beat \d+ min ago$/);
+    expect(await page.textContent('#services .services-overall')).toBe('3 not running');
+    const red = (service: string) =>
+      row(page, service)
+        .locator('.state')
+        .evaluate((e) => getComputedStyle(e).color);
+    expect(await red('alerts')).toBe(await red('scanner')); // the colour of an expected service that stopped
+    expect(await red('alerts')).not.toBe(await red('worker'));
     await page.locator('#services').screenshot({ path: path.join(ARTIFACTS, 'services-phone.png') });
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.locator('#services').screenshot({ path: path.join(ARTIFACTS, 'services-phone-dark.png') });
