@@ -10,8 +10,6 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
   HOUR,
-  MINUTE,
-  aggregateReadings,
   chooseWidth,
   fitPoints,
   mergePartials,
@@ -21,7 +19,7 @@ import {
 } from '../buckets.js';
 import type { Partial } from '../buckets.js';
 import { readMessages } from '../messages.js';
-import { checkPage, decodedText, freshRows, latestOf, streamIdsOf, validateBatch } from '../batch.js';
+import { checkPage, validateBatch } from '../batch.js';
 import { StoreError, toStoreError } from '../errors.js';
 import type { RetentionTable, StoreOptions } from '../options.js';
 import { journalMethods } from '../journal.js';
@@ -38,6 +36,7 @@ import type {
   WriteBatch,
 } from '../types.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
+import { writeRows } from './writes.js';
 
 /** The longest one try waits synchronously for another process's write lock (ms); writes then retry asynchronously. */
 const BUSY_SLICE_MS = 20;
@@ -64,13 +63,6 @@ const RETENTION_SQL: Record<RetentionTable, string> = {
   alerts: "DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < @cutoff",
   ingested_entries: 'DELETE FROM ingested_entries WHERE ingested_at < @cutoff',
 };
-
-function rollupUpsert(table: string): string {
-  return `INSERT INTO ${table} (sensor, bucket, min_value, max_value, sum_value, n_values) VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT (sensor, bucket) DO UPDATE SET
-      min_value = min(min_value, excluded.min_value), max_value = max(max_value, excluded.max_value),
-      sum_value = sum_value + excluded.sum_value, n_values = n_values + excluded.n_values`;
-}
 
 export class SqliteStore extends RecordStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -105,7 +97,7 @@ export class SqliteStore extends RecordStore implements Store {
       }
     }
     this.db.pragma(`synchronous = ${opts.sqliteSynchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
-    this.writeTx = this.db.transaction((b: WriteBatch) => this.writeInTx(b));
+    this.writeTx = this.db.transaction((b: WriteBatch) => writeRows(this.db, b));
     this.sql = this.driver();
     this.records = { ...recordMethods(this.sql), ...journalMethods(this.sql) };
     if (opts.sweepIntervalMs > 0) {
@@ -249,43 +241,6 @@ export class SqliteStore extends RecordStore implements Store {
         }
       }
     });
-  }
-
-  private writeInTx(b: WriteBatch): { stored: number; duplicates: number } {
-    const db = this.db;
-    const ids = streamIdsOf(b);
-    const now = Date.now();
-    const claim = db.prepare('INSERT OR IGNORE INTO ingested_entries (stream_id, ingested_at) VALUES (?, ?)');
-    const fresh = new Set<string>();
-    for (const id of ids) if (claim.run(id, now).changes === 1) fresh.add(id);
-    const { messages, readings } = freshRows(b, fresh);
-    const insMsg = db.prepare(
-      `INSERT INTO can_messages (timestamp, can_id, node_id, message_type, dlc, raw_data, decoded_data)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    );
-    for (const m of messages) {
-      insMsg.run(m.timestamp / 1000, m.canId, m.nodeId, m.messageType, m.dlc, m.rawData, decodedText(m));
-    }
-    const insReading = db.prepare(
-      'INSERT INTO sensor_readings (time, sensor, value, location, cluster) VALUES (?, ?, ?, ?, ?)',
-    );
-    for (const r of readings) insReading.run(Math.round(r.time), r.sensor, r.value, r.location, r.cluster);
-    if (readings.length) {
-      for (const [table, res] of [
-        ['readings_1m', MINUTE],
-        ['readings_1h', HOUR],
-      ] as const) {
-        const up = db.prepare(rollupUpsert(table));
-        for (const p of aggregateReadings(readings, res)) up.run(p.sensor, p.t, p.min, p.max, p.sum, p.count);
-      }
-      const latest = db.prepare(
-        `INSERT INTO sensor_latest (sensor, time, value, location, cluster) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (sensor) DO UPDATE SET time = excluded.time, value = excluded.value,
-           location = excluded.location, cluster = excluded.cluster WHERE excluded.time >= sensor_latest.time`,
-      );
-      for (const l of latestOf(readings)) latest.run(l.sensor, Math.round(l.time), l.value, l.location, l.cluster);
-    }
-    return { stored: fresh.size, duplicates: ids.length - fresh.size };
   }
 
   async writeBatch(b: WriteBatch): Promise<{ stored: number; duplicates: number }> {
