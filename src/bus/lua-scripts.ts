@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { defineScript, type CommandParser } from 'redis';
+import { defineScript, type CommandParser } from '@redis/client';
 import { ConfigError } from './errors.js';
 
 /**

@@ -1,8 +1,8 @@
-import { createClient } from 'redis';
 import { withDeadline } from './deadline.js';
 import { AuthError, ConfigError, ConnectionError, toBusError } from './errors.js';
 import type { BusLogger } from './log.js';
 import type { RedisNode } from './options.js';
+import { makePlainClient } from './redis-client.js';
 
 /** What the sentinel helpers need from the connection options. */
 export interface SentinelQueryOptions {
@@ -19,7 +19,7 @@ export function nodeAddress(n: RedisNode): string {
 }
 
 function sentinelClient(o: SentinelQueryOptions, node: RedisNode) {
-  return createClient({
+  return makePlainClient({
     ...(o.sentinelPassword ? { password: o.sentinelPassword } : {}),
     socket: { host: node.host, port: node.port, connectTimeout: o.connectTimeoutMs, reconnectStrategy: false },
   });

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import type { RedisNode } from '../bus/options.js';
 import { RedisProcess } from './redis-process.js';
 

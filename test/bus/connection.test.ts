@@ -224,3 +224,26 @@ describe('a stalled server (socket open, no replies)', () => {
     await sub.close();
   });
 });
+
+describe('node-redis clients of one process', () => {
+  it('share one client class whatever their names and options, and each works on its own', async () => {
+    const redis = await startRedis();
+    const a = await connect(redis.url, { clientName: 'first' });
+    const b = await a.duplicate({ clientName: 'first-xread', commandTimeoutMs: 9_000 });
+    const c = await connect(redis.url, { clientName: 'other', db: 2 });
+    // node-redis keys its class cache on every option: a class per connection name would cost each
+    // process megabytes per connection (bench: soak); the bus builds the class once
+    const classOf = (conn: Connection) => Object.getPrototypeOf(Object.getPrototypeOf(conn.client)) as object;
+    expect(classOf(b)).toBe(classOf(a));
+    expect(classOf(c)).toBe(classOf(a));
+    const key = `${randomPrefix()}:k`;
+    await a.run('SET', (cl) => cl.set(key, 'in db 0'));
+    expect(await b.run('GET', (cl) => cl.get(key))).toBe('in db 0');
+    expect(await c.run('GET', (cl) => cl.get(key))).toBeNull(); // its own database
+    expect(await b.run('CLIENT GETNAME', (cl) => cl.clientGetName())).toBe('first-xread');
+    // the bus scripts are methods of the shared class
+    expect(typeof (a.client as unknown as Record<string, unknown>)['mailbox-drain']).toBe('function');
+    await Promise.all([a.close(), b.close(), c.close()]);
+    await redis.stop();
+  });
+});

@@ -1,7 +1,8 @@
-import { createClient, createCluster } from 'redis';
+import { createCluster } from '@redis/client';
 import type { RedisClient } from '../connection.js';
 import { ConfigError, ReplyError } from '../errors.js';
 import { busScripts } from '../lua-scripts.js';
+import { makePlainClient } from '../redis-client.js';
 import type { ConnectionOptions } from '../options.js';
 import { parseRedisUrl } from '../options.js';
 import { clusterMulti, type ClusterMultiLike } from './multi.js';
@@ -129,7 +130,7 @@ async function sendToEveryNode(o: ConnectionOptions, clusterNodes: string, args:
   return Promise.all(
     addrs.map(async (addr) => {
       const at = addr.lastIndexOf(':');
-      const client = createClient({
+      const client = makePlainClient({
         socket: {
           host: addr.slice(0, at).replace(/^\[|\]$/g, ''),
           port: Number(addr.slice(at + 1)),

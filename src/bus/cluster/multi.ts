@@ -1,4 +1,4 @@
-import { MultiErrorReply } from 'redis';
+import { MultiErrorReply } from '@redis/client';
 import { keySlot, routingKey, typedRoutingKey } from './routing.js';
 
 type Arg = string | Buffer;

@@ -1,4 +1,4 @@
-import { MultiErrorReply } from 'redis';
+import { MultiErrorReply } from '@redis/client';
 import type { Connection } from '../connection.js';
 import { ClosedError, ConfigError, ReplyError, toBusError } from '../errors.js';
 import type { BusLogger } from '../log.js';

@@ -1,4 +1,4 @@
-import { RESP_TYPES } from 'redis';
+import { RESP_TYPES } from '@redis/client';
 import type { Connection } from '../../bus/connection.js';
 import type { BusLogger } from '../../bus/log.js';
 import type { Subscriber, Subscription } from '../../bus/subscriber.js';
