@@ -41,6 +41,16 @@ export interface StartPostgresOptions {
   passwordAuth?: boolean;
 }
 
+/** SIGKILLs the process group of a postmaster started detached: the server and all its children. */
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // the group is gone already
+  }
+}
+
 /**
  * initdb + postgres on a free loopback port in a temporary directory. When
  * run as root the cluster belongs to `nobody` (PostgreSQL refuses root).
@@ -92,7 +102,9 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
         '-c',
         'shared_buffers=128MB',
       ],
-      { ...ids, env, stdio: ['ignore', 'ignore', fs.openSync(path.join(root, 'pg.log'), 'a')] },
+      // its own process group: a SIGKILL reaches every PostgreSQL process of this server at once (a
+      // child left to notice the postmaster's death on its own once outlived a CI run: a background writer)
+      { ...ids, env, detached: true, stdio: ['ignore', 'ignore', fs.openSync(path.join(root, 'pg.log'), 'a')] },
     );
     await waitForPort(port, '127.0.0.1', 30_000);
     // the port opens before recovery ends: wait for a query to succeed
@@ -114,7 +126,8 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
     const c = child;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const done = new Promise<void>((r) => c.once('exit', () => r()));
-    c.kill(sig);
+    if (sig === 'SIGKILL') killGroup(c.pid);
+    else c.kill(sig);
     await done;
   };
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -122,7 +135,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
   register({
     stop: () => signal('SIGKILL'),
     killSync: () => {
-      if (child?.pid && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+      if (child?.pid && child.exitCode === null) killGroup(child.pid);
     },
   });
   let n = 0;
