@@ -223,7 +223,18 @@ describe('the liveness watchdog of canopy up', () => {
     const c = createClient({ url: redis.url });
     c.on('error', () => undefined);
     await c.connect();
-    await waitFor(async () => (await c.keys(`heartbeat:*:automation:${pid}`)).length === 1, 'automation up', 60_000);
+    // (once in CI the automation never beat within 60 s and nothing said why: the failure now carries
+    // what the supervisor said and the heartbeat keys there were)
+    await waitFor(
+      async () => (await c.keys(`heartbeat:*:automation:${pid}`)).length === 1,
+      'automation up',
+      60_000,
+    ).catch(async (err: Error) => {
+      const keys = await c.keys('heartbeat:*').catch(() => []);
+      throw new Error(
+        `${err.message}; pid ${pid}; heartbeats: ${keys.join(', ') || 'none'}; said: ${said.join(' | ')}`,
+      );
+    });
     await c.xAdd('actuators:commands', '*', {
       command: JSON.stringify({ device: 'lights_f', state: 1, mode: 'manual', by: 'erin' }),
     });
