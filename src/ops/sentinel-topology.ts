@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createClient } from '@redis/client';
+import { makePlainClient } from '../bus/redis-client.js';
 import type { RedisNode } from '../bus/options.js';
 import { RedisProcess } from './redis-process.js';
 
@@ -56,7 +56,7 @@ export interface SentinelTopology {
 }
 
 async function ask<T>(port: number, args: string[]): Promise<T> {
-  const c = createClient({ socket: { host: '127.0.0.1', port, connectTimeout: 2000, reconnectStrategy: false } });
+  const c = makePlainClient({ socket: { host: '127.0.0.1', port, connectTimeout: 2000, reconnectStrategy: false } });
   c.on('error', () => undefined);
   try {
     await c.connect();
