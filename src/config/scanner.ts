@@ -6,6 +6,8 @@ export const SCANNER_BOUNDS_DEFAULTS = {
   spoolMaxBytes: 512 * 1024 * 1024,
   maxFutureSkewMs: 5 * 60_000,
   waitTimeoutMs: 1000,
+  /** `can:raw`'s length bound: some 50 bytes an entry in Redis, so about 100 MB when full (docs/operations.md). */
+  streamMaxLen: 2_000_000,
 };
 
 /** What `canopy scanner` takes from the environment (docs/configuration.md). */
@@ -24,10 +26,11 @@ export interface ScannerEnv {
 
 export function scannerEnv(env: NodeJS.ProcessEnv = process.env): ScannerEnv {
   const minAge = text(env, 'CANOPY_STREAM_MINID_MS');
+  const maxLen = positiveInt(env, 'CANOPY_STREAM_MAXLEN', SCANNER_BOUNDS_DEFAULTS.streamMaxLen);
   return {
     spoolMaxBytes: positiveInt(env, 'CANOPY_SPOOL_MAX_BYTES', SCANNER_BOUNDS_DEFAULTS.spoolMaxBytes),
     maxFutureSkewMs: positiveInt(env, 'CANOPY_MAX_FUTURE_SKEW_MS', SCANNER_BOUNDS_DEFAULTS.maxFutureSkewMs),
-    trim: minAge ? { minAgeMs: Number(minAge) } : { maxLen: Number(env.CANOPY_STREAM_MAXLEN || 2_000_000) },
+    trim: minAge ? { minAgeMs: positiveInt(env, 'CANOPY_STREAM_MINID_MS', 1) } : { maxLen },
     waitReplicas: waitReplicas(text(env, 'CANOPY_SCANNER_WAIT_REPLICAS')),
     waitTimeoutMs: positiveInt(env, 'CANOPY_SCANNER_WAIT_TIMEOUT_MS', SCANNER_BOUNDS_DEFAULTS.waitTimeoutMs),
   };

@@ -5,6 +5,7 @@ import { sendAdminMessage } from '../../../src/bus/mailbox.js';
 import { listInstances } from '../../../src/bus/presence.js';
 import { makeFrame, type CanFrame } from '../../../src/can/frame.js';
 import { emptyStats, type FrameSource } from '../../../src/can/sources/types.js';
+import { ConfigError } from '../../../src/bus/errors.js';
 import { scannerEnv } from '../../../src/config/scanner.js';
 import { start as startScanner } from '../../../src/services/scanner/index.js';
 
@@ -135,5 +136,18 @@ describe('scanner bounds (issue 12, point 6)', () => {
       /CANOPY_SPOOL_MAX_BYTES must be a positive integer/,
     );
     expect(() => boundsFromEnv({ CANOPY_MAX_FUTURE_SKEW_MS: 'soon' })).toThrow(/CANOPY_MAX_FUTURE_SKEW_MS/);
+  });
+
+  it("can:raw's trim bound comes from the environment, validated and named in the error", () => {
+    expect(scannerEnv({}).trim).toEqual({ maxLen: 2_000_000 });
+    expect(scannerEnv({ CANOPY_STREAM_MAXLEN: '500000' }).trim).toEqual({ maxLen: 500_000 });
+    expect(scannerEnv({ CANOPY_STREAM_MINID_MS: '86400000' }).trim).toEqual({ minAgeMs: 86_400_000 });
+    expect(() => scannerEnv({ CANOPY_STREAM_MAXLEN: '2e6x' })).toThrow(
+      /CANOPY_STREAM_MAXLEN must be a positive integer/,
+    );
+    expect(() => scannerEnv({ CANOPY_STREAM_MINID_MS: '-5' })).toThrow(
+      /CANOPY_STREAM_MINID_MS must be a positive integer/,
+    );
+    expect(() => scannerEnv({ CANOPY_STREAM_MAXLEN: '0' })).toThrow(ConfigError);
   });
 });
