@@ -17,8 +17,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createClient } from 'redis';
+import { SCANNER_BOUNDS_DEFAULTS } from '../src/config/scanner.js';
 import { freePort } from '../src/ops/ports.js';
-import { slope, soakFigures, type ProcSample } from './lib/soak-stats.js';
+import { slope, soakFigures, streamFigures, type ProcSample, type StreamSample } from './lib/soak-stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(here, '..', 'src', 'cli', 'main.js');
@@ -79,6 +81,22 @@ function sample(pid: number): { rssMb: number; fds: number } | undefined {
   }
 }
 
+/** What Redis holds of can:raw now. */
+async function streamSample(port: number): Promise<StreamSample> {
+  const c = createClient({ url: `redis://127.0.0.1:${port}` });
+  await c.connect();
+  try {
+    const entries = Number(await c.sendCommand(['XLEN', 'can:raw']));
+    const bytes = Number(await c.sendCommand(['MEMORY', 'USAGE', 'can:raw', 'SAMPLES', '0']));
+    const info = (await c.sendCommand(['XINFO', 'STREAM', 'can:raw'])) as unknown;
+    const flat = Array.isArray(info) ? info : Object.entries(info as object).flat();
+    const at = flat.indexOf('entries-added');
+    return { entries, bytes, added: at >= 0 ? Number(flat[at + 1]) : undefined };
+  } finally {
+    c.destroy();
+  }
+}
+
 export function run(): Promise<Record<string, number>> {
   return soak(false);
 }
@@ -86,7 +104,8 @@ export function run(): Promise<Record<string, number>> {
 /** The soak of `canopy up`, or of `canopy up --compact` (every service in one process). */
 export async function soak(compact: boolean): Promise<Record<string, number>> {
   const seconds = secondsFromArgs(process.argv) ?? Number(process.env.BENCH_SOAK_SECONDS || 3600);
-  const every = Number(process.env.BENCH_SOAK_SAMPLE_SECONDS || 10);
+  const every = Number(process.env.BENCH_SOAK_SAMPLE_SECONDS || 5);
+  const streamMaxLen = process.env.BENCH_SOAK_STREAM_MAXLEN ?? '20000';
   if (!(seconds > 0) || !(every > 0)) throw new Error('soak: --seconds and BENCH_SOAK_SAMPLE_SECONDS must be positive');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canopy-bench-soak-'));
   const env: NodeJS.ProcessEnv = {
@@ -95,10 +114,14 @@ export async function soak(compact: boolean): Promise<Record<string, number>> {
     CANOPY_API_PORT: String(await freePort()),
     LOG_LEVEL: 'warn',
   };
+  // can:raw fills towards its bound by design (the worker's backlog buffer): a bound the first
+  // half reaches leaves the second half's slopes to steady state; streamFigures sizes the default
+  if (streamMaxLen !== '0') env.CANOPY_STREAM_MAXLEN = streamMaxLen;
   delete env.REDIS_URL;
   delete env.DATABASE_URL;
   // its own process group, so that whatever is left at the end is stopped with it
-  const args = [CLI, 'up', compact ? '--compact' : '--separate', '--redis-port', String(await freePort())];
+  const redisPort = await freePort();
+  const args = [CLI, 'up', compact ? '--compact' : '--separate', '--redis-port', String(redisPort)];
   const up = spawn(process.execPath, args, {
     env,
     cwd: dir,
@@ -106,6 +129,7 @@ export async function soak(compact: boolean): Promise<Record<string, number>> {
     stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'up.log'), 'a')],
   });
   const samples: ProcSample[] = [];
+  let stream: StreamSample | undefined;
   const t0 = performance.now();
   try {
     for (;;) {
@@ -116,7 +140,10 @@ export async function soak(compact: boolean): Promise<Record<string, number>> {
         const s = key ? sample(pid) : undefined;
         if (key && s) samples.push({ t, key, pid, ...s });
       }
-      if (t >= seconds) break;
+      if (t >= seconds) {
+        stream = await streamSample(redisPort);
+        break;
+      }
       await sleep(Math.min(every * 1000, (seconds - t) * 1000 + 10));
     }
   } finally {
@@ -131,7 +158,11 @@ export async function soak(compact: boolean): Promise<Record<string, number>> {
     if (process.env.BENCH_SOAK_KEEP !== '1') fs.rmSync(dir, { recursive: true, force: true });
   }
   const duration = samples.length ? samples[samples.length - 1]!.t : 0;
-  const figures: Record<string, number> = { ...soakFigures(samples, duration), soak_seconds: Math.round(duration) };
+  const figures: Record<string, number> = {
+    ...soakFigures(samples, duration),
+    soak_seconds: Math.round(duration),
+    ...(stream ? streamFigures(stream, duration, SCANNER_BOUNDS_DEFAULTS.streamMaxLen) : {}),
+  };
   for (const key of [...new Set(samples.map((s) => s.key))].sort()) {
     const mine = samples.filter((s) => s.key === key);
     const late = mine.filter((s) => s.t >= duration / 2);

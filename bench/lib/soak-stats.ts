@@ -74,3 +74,38 @@ export function soakFigures(samples: ProcSample[], durationS: number): SoakFigur
     soak_processes: keys.length,
   };
 }
+
+/** What Redis holds of `can:raw` at the end of a soak (XLEN, MEMORY USAGE … SAMPLES 0, XINFO STREAM's entries-added). */
+export interface StreamSample {
+  entries: number;
+  bytes: number;
+  /** Entries ever added (trimmed ones included); undefined before Redis 7. */
+  added: number | undefined;
+}
+
+export interface StreamFigures {
+  /** The frames/s the simulated nodes sent. */
+  soak_stream_entries_per_s: number;
+  /** Redis's memory for one `can:raw` entry, the stream's own overhead spread over its entries. */
+  soak_stream_bytes_per_entry: number;
+  /** What `can:raw` would hold at the product's length bound (CANOPY_STREAM_MAXLEN's default). */
+  soak_stream_mb_at_default_maxlen: number;
+  /** How long the simulated nodes take to fill it to that bound. */
+  soak_stream_hours_to_default_maxlen: number;
+}
+
+/**
+ * Redis grows while `can:raw` fills towards its length bound — by design: it
+ * is the worker's backlog buffer. These figures size that buffer at the
+ * product's default bound from what one soak measured.
+ */
+export function streamFigures(s: StreamSample, durationS: number, defaultMaxLen: number): StreamFigures {
+  const perEntry = s.entries > 0 ? s.bytes / s.entries : 0;
+  const rate = durationS > 0 ? (s.added ?? s.entries) / durationS : 0;
+  return {
+    soak_stream_entries_per_s: r1(rate),
+    soak_stream_bytes_per_entry: r1(perEntry),
+    soak_stream_mb_at_default_maxlen: r1((perEntry * defaultMaxLen) / 1e6),
+    soak_stream_hours_to_default_maxlen: rate > 0 ? r1(defaultMaxLen / rate / 3600) : 0,
+  };
+}

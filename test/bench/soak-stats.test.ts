@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { slope, soakFigures, type ProcSample } from '../../bench/lib/soak-stats.js';
+import { slope, soakFigures, streamFigures, type ProcSample } from '../../bench/lib/soak-stats.js';
 
 const s = (t: number, key: string, pid: number, rssMb: number, fds = 20): ProcSample => ({ t, key, pid, rssMb, fds });
 
@@ -44,6 +44,30 @@ describe('soak figures', () => {
       soak_fds_growth: 0,
       soak_restarts: 0,
       soak_rss_slope_mb_per_h_max: 0,
+    });
+  });
+});
+
+describe("soak: can:raw's buffer at the default bound", () => {
+  it('sizes the buffer from bytes per entry and the rate entries were added (trimmed ones included)', () => {
+    const f = streamFigures({ entries: 20_000, bytes: 1_040_000, added: 54_000 }, 3600, 2_000_000);
+    expect(f).toEqual({
+      soak_stream_entries_per_s: 15,
+      soak_stream_bytes_per_entry: 52,
+      soak_stream_mb_at_default_maxlen: 104,
+      soak_stream_hours_to_default_maxlen: 37,
+    });
+  });
+
+  it('falls back to the entries present when Redis does not report entries-added, and to zeros on an empty stream', () => {
+    expect(
+      streamFigures({ entries: 3600, bytes: 180_000, added: undefined }, 3600, 1000).soak_stream_entries_per_s,
+    ).toBe(1);
+    expect(streamFigures({ entries: 0, bytes: 0, added: 0 }, 0, 2_000_000)).toEqual({
+      soak_stream_entries_per_s: 0,
+      soak_stream_bytes_per_entry: 0,
+      soak_stream_mb_at_default_maxlen: 0,
+      soak_stream_hours_to_default_maxlen: 0,
     });
   });
 });
