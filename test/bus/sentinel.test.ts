@@ -110,6 +110,20 @@ describe('discovering the primary through Sentinel', () => {
     expect(await conn.connectedReplicas()).toBe(1);
     await conn.close();
   });
+
+  it("builds its client from the process's one bus class, as a single-server connection does", async () => {
+    const conn = await sentinelConn();
+    const direct = await Connection.connect({
+      url: `redis://127.0.0.1:${topo.nodes[0]?.port}`,
+      healthCheckIntervalMs: 0,
+    });
+    const dup = await conn.duplicate({ clientName: 'sentinel-dup' });
+    const classOf = (c: Connection) => Object.getPrototypeOf(Object.getPrototypeOf(c.client)) as object;
+    expect(classOf(conn)).toBe(classOf(direct));
+    expect(classOf(dup)).toBe(classOf(direct));
+    expect(typeof (conn.client as unknown as Record<string, unknown>)['mailbox-drain']).toBe('function');
+    await Promise.all([conn.close(), direct.close(), dup.close()]);
+  });
 });
 
 describe('sentinels with a password', () => {
