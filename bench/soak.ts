@@ -19,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { SCANNER_BOUNDS_DEFAULTS } from '../src/config/scanner.js';
+import { CAN_RAW } from '../src/contracts/names.js';
 import { freePort } from '../src/ops/ports.js';
 import { slope, soakFigures, streamFigures, type ProcSample, type StreamSample } from './lib/soak-stats.js';
 
@@ -86,9 +87,9 @@ async function streamSample(port: number): Promise<StreamSample> {
   const c = createClient({ url: `redis://127.0.0.1:${port}` });
   await c.connect();
   try {
-    const entries = Number(await c.sendCommand(['XLEN', 'can:raw']));
-    const bytes = Number(await c.sendCommand(['MEMORY', 'USAGE', 'can:raw', 'SAMPLES', '0']));
-    const info = (await c.sendCommand(['XINFO', 'STREAM', 'can:raw'])) as unknown;
+    const entries = Number(await c.sendCommand(['XLEN', CAN_RAW]));
+    const bytes = Number(await c.sendCommand(['MEMORY', 'USAGE', CAN_RAW, 'SAMPLES', '0']));
+    const info = (await c.sendCommand(['XINFO', 'STREAM', CAN_RAW])) as unknown;
     const flat = Array.isArray(info) ? info : Object.entries(info as object).flat();
     const at = flat.indexOf('entries-added');
     return { entries, bytes, added: at >= 0 ? Number(flat[at + 1]) : undefined };
