@@ -14,6 +14,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { freePort, waitForPort } from '../../src/ops/ports.js';
 import { register } from './cleanup.js';
+import { killPostgres } from './pg-kill.js';
 import { pgBinDir } from './postgres.js';
 import { execFileSync } from './run-sync.js';
 import { tempDir } from './tmp.js';
@@ -104,17 +105,17 @@ function server(
     const c = child;
     if (!c || !running()) return;
     const done = new Promise<void>((r) => c.once('exit', () => r()));
-    c.kill(sig);
+    if (sig === 'SIGKILL') killPostgres(c.pid, dataDir);
+    else c.kill(sig);
     await done;
   };
   register({
+    // and whatever outlived a postmaster the test killed itself
     stop: async () => {
-      if (running()) child!.kill('SIGCONT');
       await signal('SIGKILL');
+      killPostgres(undefined, dataDir);
     },
-    killSync: () => {
-      if (child?.pid && running()) process.kill(child.pid, 'SIGKILL');
-    },
+    killSync: () => killPostgres(running() ? child?.pid : undefined, dataDir),
   });
   return {
     port,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { freePort, waitForPort } from '../../src/ops/ports.js';
 import { register } from './cleanup.js';
+import { killPostgres } from './pg-kill.js';
 import { tempDir } from './tmp.js';
 
 /** Directory holding initdb/pg_ctl/postgres: PATH first, then Debian's layout. */
@@ -24,6 +25,8 @@ export interface TestPostgres {
   port: number;
   /** URL of the `postgres` database (superuser `postgres`, trust auth on loopback). */
   url: string;
+  /** The cluster's data directory (every process of the server works there). */
+  dataDir: string;
   /** Creates a fresh database and returns its URL. */
   createDatabase(name?: string): Promise<string>;
   kill(): Promise<void>;
@@ -39,16 +42,6 @@ export interface StartPostgresOptions {
    * @defaultValue false
    */
   passwordAuth?: boolean;
-}
-
-/** SIGKILLs the process group of a postmaster started detached: the server and all its children. */
-function killGroup(pid: number | undefined): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // the group is gone already
-  }
 }
 
 /**
@@ -102,8 +95,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
         '-c',
         'shared_buffers=128MB',
       ],
-      // its own process group: a SIGKILL reaches every PostgreSQL process of this server at once (a
-      // child left to notice the postmaster's death on its own once outlived a CI run: a background writer)
+      // a session of its own, away from the test worker's signals; a kill names every process (pg-kill.ts)
       { ...ids, env, detached: true, stdio: ['ignore', 'ignore', fs.openSync(path.join(root, 'pg.log'), 'a')] },
     );
     await waitForPort(port, '127.0.0.1', 30_000);
@@ -124,24 +116,28 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
   };
   const signal = async (sig: NodeJS.Signals) => {
     const c = child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    if (!c || !alive()) return;
     const done = new Promise<void>((r) => c.once('exit', () => r()));
-    if (sig === 'SIGKILL') killGroup(c.pid);
+    if (sig === 'SIGKILL') killPostgres(c.pid, data);
     else c.kill(sig);
     await done;
   };
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   await spawnPg();
+  const alive = () => Boolean(child && child.exitCode === null && child.signalCode === null);
   register({
-    stop: () => signal('SIGKILL'),
-    killSync: () => {
-      if (child?.pid && child.exitCode === null) killGroup(child.pid);
+    // and whatever outlived a postmaster the test killed itself
+    stop: async () => {
+      await signal('SIGKILL');
+      killPostgres(undefined, data);
     },
+    killSync: () => killPostgres(alive() ? child?.pid : undefined, data),
   });
   let n = 0;
   return {
     port,
     url,
+    dataDir: data,
     async createDatabase(name) {
       const db = name ?? `t_${process.pid}_${++n}_${Math.random().toString(36).slice(2, 8)}`;
       const c = new pg.Client({ connectionString: url });
