@@ -22,6 +22,7 @@ import { RedisProcess } from '../src/ops/redis-process.js';
 import { openStore } from '../src/store/index.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { forkBare } from './lib/fork-bare.js';
+import { CAN_RAW, SENSOR_UPDATE } from '../src/contracts/names.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/bench → dist/src/cli/main.js */
@@ -145,7 +146,7 @@ type Inject = (client: Pub, seq: number) => Promise<unknown>;
 /** PUBLISH straight to sensor:update: the API alone. */
 const viaPublish: Inject = (c, seq) =>
   c.publish(
-    'sensor:update',
+    SENSOR_UPDATE,
     JSON.stringify({
       location: 'Flower Room',
       cluster: 'front',
@@ -158,7 +159,7 @@ const viaPublish: Inject = (c, seq) =>
 const viaFrame: Inject = (c, seq) => {
   const raw = 2000 + seq;
   const hex = (b: number) => b.toString(16).toUpperCase().padStart(2, '0');
-  return c.xAdd('can:raw', '*', {
+  return c.xAdd(CAN_RAW, '*', {
     id: '0x101',
     data: `${hex(raw & 0xff)} ${hex(raw >> 8)} 08 07 00`,
     ts: String(Date.now()),

@@ -30,6 +30,7 @@ import { RedisProcess } from '../src/ops/redis-process.js';
 import { start } from '../src/services/automation/index.js';
 import { createLogger } from '../src/util/log.js';
 import { percentile } from './report.js';
+import { CAN_RAW, SENSOR_UPDATE } from '../src/contracts/names.js';
 
 const RATE = 1000;
 const FRAMES = 20_000;
@@ -131,10 +132,10 @@ export async function run(): Promise<Record<string, number>> {
   try {
     // warm-up: the worker's group exists and the heater is off
     for (let i = 0; i < 50 && writes.length === 0; i++) {
-      await pub.client.xAdd('can:raw', '*', pt100(i % 2 ? 25.6 : 24.4, 20));
+      await pub.client.xAdd(CAN_RAW, '*', pt100(i % 2 ? 25.6 : 24.4, 20));
       await sleep(100);
     }
-    await pub.client.xAdd('can:raw', '*', pt100(25.6, 20));
+    await pub.client.xAdd(CAN_RAW, '*', pt100(25.6, 20));
     await sleep(1500);
 
     // 1. frames: frame i carries ts = base + i (unique, and ≈ its real send time at 1 frame/ms);
@@ -147,7 +148,7 @@ export async function run(): Promise<Record<string, number>> {
     const frameRate = await paced(
       FRAMES,
       (i) =>
-        pub.client.xAdd('can:raw', '*', {
+        pub.client.xAdd(CAN_RAW, '*', {
           ...pt100(frameOn(i) ? 24.4 : 25.6, frameOn(i) ? 20.4 : 21.6),
           ts: String(base + i),
         }),
@@ -161,12 +162,12 @@ export async function run(): Promise<Record<string, number>> {
     const frameWrites = writes.length;
 
     // 2. live updates straight on sensor:update
-    await pub.client.publish('sensor:update', update(25.6));
+    await pub.client.publish(SENSOR_UPDATE, update(25.6));
     await sleep(500);
     writes.length = 0;
     const updAt: number[] = [];
     const updOn = (i: number) => i % 2 === 0;
-    await paced(UPDATES, (i) => pub.client.publish('sensor:update', update(updOn(i) ? 24.4 : 25.6)), updAt);
+    await paced(UPDATES, (i) => pub.client.publish(SENSOR_UPDATE, update(updOn(i) ? 24.4 : 25.6)), updAt);
     await sleep(3000);
     const updLat = latencies(writes, updAt, updOn);
 

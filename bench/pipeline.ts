@@ -39,7 +39,9 @@ import { WORKER_NODE_ARGS } from '../src/ops/services-list.js';
 import { openStore } from '../src/store/index.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { barePostgres, bareSqlite, type Rows } from './lib/seed-schema.js';
+import { replyField } from './lib/redis-reply.js';
 import { stopAll } from '../test/support/cleanup.js';
+import { CAN_RAW, WORKER_STATS } from '../src/contracts/names.js';
 
 const newClient = (url: string) => createClient({ url });
 type Raw = ReturnType<typeof newClient>;
@@ -63,15 +65,7 @@ async function xadd(c: Raw, frames: CanFrame[]): Promise<void> {
   for (let i = 0; i < frames.length; i += 1000) {
     const m = c.multi();
     for (const f of frames.slice(i, i + 1000)) {
-      m.addCommand([
-        'XADD',
-        'can:raw',
-        'MAXLEN',
-        '~',
-        '5000000',
-        '*',
-        ...Object.entries(frameToStreamFields(f)).flat(),
-      ]);
+      m.addCommand(['XADD', CAN_RAW, 'MAXLEN', '~', '5000000', '*', ...Object.entries(frameToStreamFields(f)).flat()]);
     }
     await m.execAsPipeline();
   }
@@ -96,12 +90,11 @@ function peakRssMb(pid: number): number {
 }
 
 async function pendingAndStored(c: Raw): Promise<number> {
-  const info = (await c.sendCommand(['XINFO', 'GROUPS', 'can:raw'])) as unknown[];
-  const g = info[0] as unknown[] | Record<string, unknown> | undefined;
+  const info = (await c.sendCommand(['XINFO', 'GROUPS', CAN_RAW])) as unknown[];
+  const g = info[0];
   if (!g) return -1;
-  const get = (k: string): unknown => (Array.isArray(g) ? g[g.indexOf(k) + 1] : g[k]);
-  const lag = Number(get('lag') ?? 0);
-  const pending = Number(get('pending') ?? 0);
+  const lag = Number(replyField(g, 'lag') ?? 0);
+  const pending = Number(replyField(g, 'pending') ?? 0);
   return lag + pending;
 }
 
@@ -114,11 +107,11 @@ export async function e2e(
 ): Promise<{ rate: number; rssMb: number }> {
   const c = newClient(redisUrl);
   await c.connect();
-  await c.del(['can:raw', 'stats:worker']);
+  await c.del([CAN_RAW, WORKER_STATS]);
   const worker = spawnWorker({ REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, CANOPY_DATA_DIR: dataDir, ...env });
   // wait for the group to exist
   for (let i = 0; i < 200; i++) {
-    if ((await c.exists('can:raw')) && (await pendingAndStored(c)) >= 0) break;
+    if ((await c.exists(CAN_RAW)) && (await pendingAndStored(c)) >= 0) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   const frames = makeFrames(n, Date.now() - n);
@@ -174,7 +167,7 @@ export async function updateLatency(
   const sub = c.duplicate();
   await c.connect();
   await sub.connect();
-  await c.del('can:raw');
+  await c.del(CAN_RAW);
   const worker = spawnWorker({ REDIS_URL: redisUrl, DATABASE_URL: databaseUrl, CANOPY_DATA_DIR: dataDir });
   const sent = new Map<number, number>();
   const lat: number[] = [];
@@ -194,7 +187,7 @@ export async function updateLatency(
     const seq = 1000 + (i % 30000);
     const f = encodeScd30(1, seq, 22, 60, Date.now());
     sent.set(seq, performance.now());
-    await c.sendCommand(['XADD', 'can:raw', '*', ...Object.entries(frameToStreamFields(f)).flat()]);
+    await c.sendCommand(['XADD', CAN_RAW, '*', ...Object.entries(frameToStreamFields(f)).flat()]);
     await new Promise((r) => setTimeout(r, 1)); // ~1,000 frames/s
   }
   await new Promise((r) => setTimeout(r, 500));

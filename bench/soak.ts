@@ -21,6 +21,7 @@ import { createClient } from 'redis';
 import { SCANNER_BOUNDS_DEFAULTS } from '../src/config/scanner.js';
 import { CAN_RAW } from '../src/contracts/names.js';
 import { freePort } from '../src/ops/ports.js';
+import { replyField } from './lib/redis-reply.js';
 import { slope, soakFigures, streamFigures, type ProcSample, type StreamSample } from './lib/soak-stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -90,9 +91,8 @@ async function streamSample(port: number): Promise<StreamSample> {
     const entries = Number(await c.sendCommand(['XLEN', CAN_RAW]));
     const bytes = Number(await c.sendCommand(['MEMORY', 'USAGE', CAN_RAW, 'SAMPLES', '0']));
     const info = (await c.sendCommand(['XINFO', 'STREAM', CAN_RAW])) as unknown;
-    const flat = Array.isArray(info) ? info : Object.entries(info as object).flat();
-    const at = flat.indexOf('entries-added');
-    return { entries, bytes, added: at >= 0 ? Number(flat[at + 1]) : undefined };
+    const added = replyField(info, 'entries-added');
+    return { entries, bytes, added: added === undefined ? undefined : Number(added) };
   } finally {
     c.destroy();
   }
@@ -108,6 +108,10 @@ export async function soak(compact: boolean): Promise<Record<string, number>> {
   const every = Number(process.env.BENCH_SOAK_SAMPLE_SECONDS || 5);
   const streamMaxLen = process.env.BENCH_SOAK_STREAM_MAXLEN ?? '20000';
   if (!(seconds > 0) || !(every > 0)) throw new Error('soak: --seconds and BENCH_SOAK_SAMPLE_SECONDS must be positive');
+  if (!/^\d+$/.test(streamMaxLen))
+    throw new Error(
+      `soak: BENCH_SOAK_STREAM_MAXLEN must be a whole number of entries (0: the product's default), not ${JSON.stringify(streamMaxLen)}`,
+    );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'canopy-bench-soak-'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,

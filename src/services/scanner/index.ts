@@ -26,7 +26,7 @@ export interface ScannerConfig {
   stream: string;
   /**
    * Bound of the stream, applied with `~` on every XADD; far above normal lag.
-   * @defaultValue `{ maxLen: 2_000_000 }` (`CANOPY_STREAM_MAXLEN`, or `CANOPY_STREAM_MINID_MS` for an age bound)
+   * @defaultValue `{ maxLen: SCANNER_BOUNDS_DEFAULTS.streamMaxLen }` (`CANOPY_STREAM_MAXLEN`, or `CANOPY_STREAM_MINID_MS` for an age bound)
    */
   trim: TrimPolicy;
   /** Also write every frame straight to this store (`--also-store`): the seeds' parallel operation. */
