@@ -2,14 +2,15 @@
  * `npm run bench -- soak [--seconds=N]`: runs `canopy up` (simulated nodes, a
  * managed Redis, SQLite in a temporary data dir) for N seconds (default 3600;
  * BENCH_SOAK_SECONDS), sampling every process of its tree every
- * BENCH_SOAK_SAMPLE_SECONDS (10): RSS, open descriptors, pid.
+ * BENCH_SOAK_SAMPLE_SECONDS (5): RSS, PSS, open descriptors, pid.
  *
  * Figures (bench/lib/soak-stats.ts): soak_rss_total_mb (peak of the sum over
- * every process, Redis included), soak_rss_slope_mb_per_h_max (the worst
+ * every process, Redis included), soak_pss_total_mb (the same of PSS: what the
+ * machine spends, shared pages counted once), soak_rss_slope_mb_per_h_max (the worst
  * process's least-squares slope over the second half), soak_fds_growth (the
  * worst process's descriptor growth over the second half), soak_restarts (a
  * service seen under a new pid), soak_seconds; and per service its last RSS
- * (soak_rss_<service>_mb) and second-half slope (soak_slope_<service>_mb_per_h).
+ * and PSS (soak_rss_<service>_mb, soak_pss_<service>_mb) and second-half slope (soak_slope_<service>_mb_per_h).
  * `npm run bench -- soak-compact` does the same with `canopy up --compact`.
  */
 import { spawn } from 'node:child_process';
@@ -73,11 +74,21 @@ function keyOf(pid: number, root: number): string | undefined {
   }
 }
 
-function sample(pid: number): { rssMb: number; fds: number } | undefined {
+/** PSS in MB (see ProcSample.pssMb), NaN when the kernel does not give it. */
+function pssOf(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+function sample(pid: number): { rssMb: number; pssMb: number; fds: number } | undefined {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     if (!m) return undefined; // a zombie
-    return { rssMb: Number(m[1]) / 1024, fds: fs.readdirSync(`/proc/${pid}/fd`).length };
+    return { rssMb: Number(m[1]) / 1024, pssMb: pssOf(pid), fds: fs.readdirSync(`/proc/${pid}/fd`).length };
   } catch {
     return undefined;
   }
@@ -173,6 +184,8 @@ export async function soak(compact: boolean): Promise<Record<string, number>> {
     const late = mine.filter((s) => s.t >= duration / 2);
     const k = key.replace(/[^a-z0-9]+/gi, '_');
     figures[`soak_rss_${k}_mb`] = Math.round(mine[mine.length - 1]!.rssMb * 10) / 10;
+    const pss = mine[mine.length - 1]!.pssMb;
+    if (Number.isFinite(pss)) figures[`soak_pss_${k}_mb`] = Math.round(pss * 10) / 10;
     figures[`soak_slope_${k}_mb_per_h`] =
       Math.round(
         slope(

@@ -1,6 +1,6 @@
 /**
  * What the soak makes of its samples (pure; test/bench/soak-stats.test.ts):
- * peak of the summed RSS, the worst process's RSS slope over the second half,
+ * peak of the summed RSS and of the summed PSS, the worst process's RSS slope over the second half,
  * descriptor growth over the second half, restarts (a service seen under a
  * new pid).
  */
@@ -13,11 +13,20 @@ export interface ProcSample {
   key: string;
   pid: number;
   rssMb: number;
+  /**
+   * Proportional set size: the process's own pages plus its share of pages it
+   * shares (the node binary's text, mapped by every Node process). The sum over
+   * processes is what the machine spends; the RSS sum counts shared pages once per
+   * process. NaN when the kernel does not say (no /proc/PID/smaps_rollup).
+   */
+  pssMb: number;
   fds: number;
 }
 
 export interface SoakFigures {
   soak_rss_total_mb: number;
+  /** Peak of the summed PSS; absent when a sample had none. */
+  soak_pss_total_mb?: number;
   soak_rss_slope_mb_per_h_max: number;
   soak_fds_growth: number;
   soak_restarts: number;
@@ -43,7 +52,12 @@ const r1 = (x: number) => Math.round(x * 10) / 10;
 
 export function soakFigures(samples: ProcSample[], durationS: number): SoakFigures {
   const byT = new Map<number, number>();
-  for (const s of samples) byT.set(s.t, (byT.get(s.t) ?? 0) + s.rssMb);
+  const pssByT = new Map<number, number>();
+  for (const s of samples) {
+    byT.set(s.t, (byT.get(s.t) ?? 0) + s.rssMb);
+    pssByT.set(s.t, (pssByT.get(s.t) ?? 0) + s.pssMb);
+  }
+  const pssPeak = Math.max(0, ...pssByT.values());
   const half = durationS / 2;
   const keys = [...new Set(samples.map((s) => s.key))];
   let slopeMax = 0;
@@ -68,6 +82,7 @@ export function soakFigures(samples: ProcSample[], durationS: number): SoakFigur
   }
   return {
     soak_rss_total_mb: r1(Math.max(0, ...byT.values())),
+    ...(Number.isFinite(pssPeak) && pssByT.size ? { soak_pss_total_mb: r1(pssPeak) } : {}),
     soak_rss_slope_mb_per_h_max: r1(slopeMax),
     soak_fds_growth: fdsGrowth,
     soak_restarts: restarts,

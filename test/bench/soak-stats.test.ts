@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { slope, soakFigures, streamFigures, type ProcSample } from '../../bench/lib/soak-stats.js';
 
-const s = (t: number, key: string, pid: number, rssMb: number, fds = 20): ProcSample => ({ t, key, pid, rssMb, fds });
+const s = (t: number, key: string, pid: number, rssMb: number, fds = 20, pssMb = rssMb / 2): ProcSample => ({
+  t,
+  key,
+  pid,
+  rssMb,
+  pssMb,
+  fds,
+});
 
 describe('soak figures', () => {
   it('fits a least-squares slope', () => {
@@ -14,6 +21,21 @@ describe('soak figures', () => {
     const f = soakFigures([s(0, 'a', 1, 50), s(0, 'b', 2, 60), s(10, 'a', 1, 70), s(10, 'b', 2, 45)], 10);
     expect(f.soak_rss_total_mb).toBe(115);
     expect(f.soak_processes).toBe(2);
+  });
+
+  it('takes the peak of the summed PSS on its own: its peak need not be the RSS peak', () => {
+    const f = soakFigures(
+      [s(0, 'a', 1, 80, 20, 30), s(0, 'b', 2, 60, 20, 20), s(10, 'a', 1, 70, 20, 45), s(10, 'b', 2, 45, 20, 25)],
+      10,
+    );
+    expect(f.soak_rss_total_mb).toBe(140);
+    expect(f.soak_pss_total_mb).toBe(70);
+  });
+
+  it('leaves the PSS total out when the kernel gave no PSS for a sample', () => {
+    const f = soakFigures([s(0, 'a', 1, 80, 20, NaN), s(0, 'b', 2, 60, 20, 20)], 0);
+    expect(f.soak_rss_total_mb).toBe(140);
+    expect(f).not.toHaveProperty('soak_pss_total_mb');
   });
 
   it('reports the worst process slope over the second half only, in MB per hour', () => {
