@@ -7,6 +7,7 @@ import {
   glob,
   SENSOR_UPDATE,
 } from '../../contracts/names.js';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { Codec } from '../../bus/codec.js';
 import type { Subscription } from '../../bus/subscriber.js';
@@ -14,6 +15,7 @@ import { startServiceRuntime, type ServiceRuntime, type ServiceRuntimeOptions } 
 import type { ServiceHandle } from '../types.js';
 import { RotatingLog } from './rotating-log.js';
 import { evictOldest } from '../../util/bounded.js';
+import { RecentKeys } from '../../util/recent.js';
 import { parseUserChannel, USER_CHANNEL_KINDS, type UserChannelKind } from '../../contracts/user-channels.js';
 import { checkRecordUsers, checkUserKinds, recordUsers } from './users.js';
 
@@ -76,6 +78,8 @@ export interface RecorderHandle extends ServiceHandle {
   readonly runtime: ServiceRuntime;
   /** Waits until everything received so far is written. */
   flush(): Promise<void>;
+  /** How many message digests the duplicate check holds now: those of the last `dedupeWindowMs`. */
+  dedupeKeys(): number;
   readonly stats: {
     received: number;
     recorded: number;
@@ -131,7 +135,7 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
   const logOpts = { dir: c.dir, maxFileBytes: c.maxFileBytes, retentionDays: c.retentionDays };
   const updates = new RotatingLog({ ...logOpts, name: 'updates' });
   const control = new RotatingLog({ ...logOpts, name: 'control' });
-  const recent = new Map<string, number>();
+  const recent = new RecentKeys(c.dedupeWindowMs, RECORDER_LIMITS.dedupeEntries);
   const lastDevice = new Map<string, { state: unknown; mode: unknown }>();
 
   const users = new RotatingLog({ ...logOpts, name: 'users' });
@@ -142,17 +146,14 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
     if (rt.paused) return;
     const now = Date.now();
     const base = channelBase(channel);
-    const key = `${base}\u0000${raw}`;
-    const seen = recent.get(key);
-    if (seen !== undefined && now - seen < c.dedupeWindowMs) {
+    // keyed by a digest: a message can be up to maxMessageBytes, and a flood holds up to dedupeEntries keys
+    const evictedBefore = recent.evicted;
+    const repeat = recent.seen(createHash('sha1').update(base).update('\u0000').update(raw).digest('base64'));
+    // a flood within the window forgets the oldest keys (at worst a duplicate is recorded twice)
+    stats.evicted += recent.evicted - evictedBefore;
+    if (repeat) {
       stats.duplicates++;
       return;
-    }
-    recent.set(key, now);
-    if (recent.size > RECORDER_LIMITS.dedupeEntries) {
-      for (const [k, t] of recent) if (now - t >= c.dedupeWindowMs) recent.delete(k);
-      // a flood within the window: forget the oldest (at worst a duplicate is recorded twice)
-      stats.evicted += evictOldest(recent, RECORDER_LIMITS.dedupeEntries);
     }
     let message: unknown;
     const truncated = raw.length > c.maxMessageBytes;
@@ -213,6 +214,7 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
   return {
     runtime: rt,
     stats,
+    dedupeKeys: () => recent.size,
     flush: async () => {
       await updates.flush();
       await control.flush();

@@ -92,6 +92,32 @@ describe('canopy recorder', () => {
     ]);
   });
 
+  it('holds the digests of the last dedupe window only, not every message it recorded', async () => {
+    const d = tempDir();
+    const redis = await startRedis();
+    const r = await start({
+      dir: d,
+      dedupeWindowMs: 200,
+      runtime: { connection: { url: redis.url }, log: createLogger('recorder', 'silent') },
+    });
+    const c = await Connection.connect({ url: redis.url });
+    try {
+      const big = 'x'.repeat(20_000);
+      for (let i = 0; i < 300; i++) await c.client.publish('analytics:update', JSON.stringify({ i, big }));
+      for (let i = 0; i < 500 && r.stats.received < 300; i++) await new Promise((res) => setTimeout(res, 20));
+      expect(r.stats.recorded).toBe(300);
+      await new Promise((res) => setTimeout(res, 400)); // past the window
+      await c.client.publish('analytics:update', JSON.stringify({ i: 'last' }));
+      for (let i = 0; i < 500 && r.stats.received < 301; i++) await new Promise((res) => setTimeout(res, 20));
+      expect(r.stats.recorded).toBe(301);
+      // the 300 earlier messages left the window: only the last one's digest is held
+      expect(r.dedupeKeys()).toBe(1);
+    } finally {
+      await r.stop();
+      await c.close();
+    }
+  });
+
   it('rotates by size and by day and deletes files past the retention', async () => {
     const d = tempDir();
     let now = new Date(2026, 0, 10, 23, 59).getTime();
