@@ -35,7 +35,7 @@ import { frameToStreamFields, type CanFrame } from '../src/can/frame.js';
 import { encodePressure, encodePt100, encodeScd30 } from '../src/can/protocol.js';
 import { FrameProcessor } from '../src/cea/processor.js';
 import { RedisProcess } from '../src/ops/redis-process.js';
-import { WORKER_NODE_ARGS } from '../src/ops/services-list.js';
+import { mallocEnv, WORKER_NODE_ARGS } from '../src/ops/services-list.js';
 import { openStore } from '../src/store/index.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { barePostgres, bareSqlite, type Rows } from './lib/seed-schema.js';
@@ -75,7 +75,8 @@ function spawnWorker(env: NodeJS.ProcessEnv): ChildProcess {
   // BENCH_WORKER_NODE_ARGS adds Node flags to the worker, e.g. `--cpu-prof --cpu-prof-dir=prof`
   const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   return spawn(process.execPath, [...WORKER_NODE_ARGS, ...extra, CLI, 'worker', '--name', 'bench'], {
-    env: { ...process.env, ...env, LOG_LEVEL: 'error' },
+    // as canopy up and the systemd unit run it: V8 limits above, malloc arenas capped
+    env: { ...mallocEnv(process.env), ...process.env, ...env, LOG_LEVEL: 'error' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }

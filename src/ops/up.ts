@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { heartbeatServices, type ServiceEntry } from './services-list.js';
+import { heartbeatServices, mallocEnv, type ServiceEntry } from './services-list.js';
 import { waitForPort } from './ports.js';
 import { ensureQuickstartToken, type QuickstartToken } from './quickstart-token.js';
 import { checkPorts, UpError, waitForDashboard, waitForHeartbeats, type PlannedPort } from './up-checks.js';
@@ -167,6 +167,7 @@ export async function startUp(input: UpInput): Promise<UpHandle> {
   }
   const sup = new Supervisor(o.supervisor);
   const env = {
+    ...mallocEnv({ ...process.env, ...o.env }),
     ...o.env,
     REDIS_URL: redisUrl,
     CANOPY_DATA_DIR: o.dataDir,

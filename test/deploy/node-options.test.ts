@@ -1,12 +1,12 @@
 /**
- * The V8 limits `canopy up` gives each service (src/ops/services-list.ts) and
- * the NODE_OPTIONS of its systemd unit say the same thing: one is not changed
- * without the other.
+ * The V8 limits and the malloc arena cap `canopy up` gives each service
+ * (src/ops/services-list.ts) and the NODE_OPTIONS and MALLOC_ARENA_MAX of its
+ * systemd unit say the same thing: one is not changed without the other.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { API_NODE_ARGS, LIGHT_NODE_ARGS, WORKER_NODE_ARGS } from '../../src/ops/services-list.js';
+import { API_NODE_ARGS, LIGHT_NODE_ARGS, MALLOC_ARENA_MAX, WORKER_NODE_ARGS } from '../../src/ops/services-list.js';
 
 const DIR = path.resolve('deploy/systemd');
 /** Units that run no long-lived Canopy service (one-shot jobs): no limits expected. */
@@ -32,6 +32,8 @@ describe('systemd units carry the Node options canopy up uses', () => {
   });
 
   it.each(units)('%s', (unit) => {
-    expect(nodeOptions(fs.readFileSync(path.join(DIR, unit), 'utf8'))).toEqual(expected(unit));
+    const text = fs.readFileSync(path.join(DIR, unit), 'utf8');
+    expect(nodeOptions(text)).toEqual(expected(unit));
+    expect(/^Environment=MALLOC_ARENA_MAX=(\S+)$/m.exec(text)?.[1]).toBe(MALLOC_ARENA_MAX);
   });
 });

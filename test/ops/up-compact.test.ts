@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { upServices, UP_COMPACT } from '../../src/ops/services-list.js';
+import { mallocEnv, MALLOC_ARENA_MAX, upServices, UP_COMPACT } from '../../src/ops/services-list.js';
 import { freePort } from '../../src/ops/ports.js';
 import { sqliteCount } from '../support/cli-procs.js';
 import { lockSqlite } from '../services/pipeline/helpers.js';
@@ -40,6 +40,11 @@ describe('canopy up --compact', () => {
     expect(() => upServices({ compact: true, workers: 2 })).toThrow(/one worker/);
   });
 
+  it("caps glibc's malloc arenas for its services unless the environment already says how many", () => {
+    expect(mallocEnv({})).toEqual({ MALLOC_ARENA_MAX });
+    expect(mallocEnv({ MALLOC_ARENA_MAX: '4' })).toEqual({});
+  });
+
   it('runs every service in one process: frames stored, API up, kill -9 → safe state and restart; SIGTERM stops all', async () => {
     const dataDir = tempDir('canopy-compact-');
     const db = path.join(dataDir, 'canopy.db');
@@ -53,6 +58,9 @@ describe('canopy up --compact', () => {
     const started = up.lines.filter((l) => / started \(pid \d+\)/.test(l) && !l.startsWith('Redis'));
     expect(started).toHaveLength(1);
     const pid = Number(/\(pid (\d+)\)/.exec(started[0] as string)?.[1]);
+    expect(fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain(
+      `MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX}`,
+    );
     // "Canopy is up" means every service beats, not only that the dashboard answers (the one process
     // starts its services in turn: before, the last ones were often still starting)
     const health = await fetch(`http://127.0.0.1:${apiPort}/health`);
