@@ -36,6 +36,7 @@ import type {
   WriteBatch,
 } from '../types.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
+import { StatementCache } from './statements.js';
 import { writeRows } from './writes.js';
 
 /** The longest one try waits synchronously for another process's write lock (ms); writes then retry asynchronously. */
@@ -71,6 +72,7 @@ export class SqliteStore extends RecordStore implements Store {
   private readonly opts: StoreOptions;
   private closed = false;
   private readonly timer: NodeJS.Timeout | undefined;
+  private readonly stmts: StatementCache;
   private readonly writeTx: Database.Transaction<(b: WriteBatch) => { stored: number; duplicates: number }>;
   protected readonly records: RecordMethods;
   private readonly sql: SqlDriver;
@@ -97,7 +99,8 @@ export class SqliteStore extends RecordStore implements Store {
       }
     }
     this.db.pragma(`synchronous = ${opts.sqliteSynchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
-    this.writeTx = this.db.transaction((b: WriteBatch) => writeRows(this.db, b));
+    this.stmts = new StatementCache(this.db);
+    this.writeTx = this.db.transaction((b: WriteBatch) => writeRows(this.stmts, b));
     this.sql = this.driver();
     this.records = { ...recordMethods(this.sql), ...journalMethods(this.sql) };
     if (opts.sweepIntervalMs > 0) {
@@ -172,15 +175,15 @@ export class SqliteStore extends RecordStore implements Store {
 
   private driver(): SqlDriver {
     const all = <T>(sql: string, params?: unknown[]): T[] =>
-      this.use('query', (db) => {
+      this.use('query', () => {
         const [s, p] = toNamed(sql, params);
-        const st = db.prepare(s);
+        const st = this.stmts.prepare(s);
         return (st.reader ? st.all(p) : (st.run(p), [])) as T[];
       });
     const run = (sql: string, params?: unknown[]): number =>
-      this.use('query', (db) => {
+      this.use('query', () => {
         const [s, p] = toNamed(sql, params);
-        return db.prepare(s).run(p).changes;
+        return this.stmts.prepare(s).run(p).changes;
       });
     // inside a transaction: statements run directly (the lock is held)
     const inner: SqlDriver = {
@@ -257,8 +260,8 @@ export class SqliteStore extends RecordStore implements Store {
     const width = chooseWidth(q.from, q.to, q.points);
     const res = rollupFor(width);
     const { a, b } = splitRange(q.from, q.to, res);
-    return this.use('history', (db) => {
-      const raw = db.prepare(
+    return this.use('history', () => {
+      const raw = this.stmts.prepare(
         `SELECT (time / CAST(@w AS INTEGER)) * CAST(@w AS INTEGER) AS t, min(value) AS min, max(value) AS max, sum(value) AS sum, count(*) AS count
          FROM sensor_readings WHERE sensor = @sensor AND time >= @lo AND time < @hi GROUP BY 1`,
       );
@@ -270,7 +273,7 @@ export class SqliteStore extends RecordStore implements Store {
       rawRange(b, q.to);
       if (b > a) {
         const table = res === HOUR ? 'readings_1h' : 'readings_1m';
-        const rolled = db
+        const rolled = this.stmts
           .prepare(
             `SELECT (bucket / CAST(@w AS INTEGER)) * CAST(@w AS INTEGER) AS t, min(min_value) AS min, max(max_value) AS max, sum(sum_value) AS sum,
                sum(n_values) AS count FROM ${table} WHERE sensor = @sensor AND bucket >= @lo AND bucket < @hi GROUP BY 1`,
@@ -318,8 +321,8 @@ export class SqliteStore extends RecordStore implements Store {
     const marks = q.sensors.map(() => '?').join(', ');
     return this.use(
       'exportPage',
-      (db) =>
-        db
+      () =>
+        this.stmts
           .prepare(
             `SELECT time, sensor, value, location, cluster FROM sensor_readings INDEXED BY idx_sensor_readings_time
            WHERE time >= ? AND time < ? AND sensor IN (${marks})
@@ -335,9 +338,9 @@ export class SqliteStore extends RecordStore implements Store {
     const marks = q.sensors.map(() => '?').join(', ');
     return this.use(
       'countExport',
-      (db) =>
+      () =>
         (
-          db
+          this.stmts
             .prepare(
               `SELECT count(*) AS n FROM (SELECT 1 FROM sensor_readings INDEXED BY idx_sensor_readings_time
                WHERE time >= ? AND time < ? AND sensor IN (${marks}) LIMIT ?)`,
@@ -348,8 +351,8 @@ export class SqliteStore extends RecordStore implements Store {
   }
 
   async latestReadings(sensors?: string[]): Promise<LatestReading[]> {
-    return this.use('latestReadings', (db) => {
-      const rows = db
+    return this.use('latestReadings', () => {
+      const rows = this.stmts
         .prepare('SELECT sensor, time, value, location, cluster FROM sensor_latest ORDER BY sensor')
         .all() as LatestReading[];
       return sensors ? rows.filter((r) => sensors.includes(r.sensor)) : rows;
@@ -357,10 +360,11 @@ export class SqliteStore extends RecordStore implements Store {
   }
 
   async countMessages(): Promise<number> {
-    return this.use(
-      'countMessages',
-      (db) => (db.prepare('SELECT count(*) AS n FROM can_messages').get() as { n: number }).n,
-    );
+    return this.count('countMessages', 'can_messages');
+  }
+
+  private count(context: string, table: 'can_messages' | 'sensor_readings'): number {
+    return this.use(context, () => (this.stmts.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n);
   }
 
   messages(q: MessageQuery): Promise<StoredCanMessage[]> {
@@ -368,18 +372,15 @@ export class SqliteStore extends RecordStore implements Store {
   }
 
   async countReadings(): Promise<number> {
-    return this.use(
-      'countReadings',
-      (db) => (db.prepare('SELECT count(*) AS n FROM sensor_readings').get() as { n: number }).n,
-    );
+    return this.count('countReadings', 'sensor_readings');
   }
 
   async sweep(now = Date.now()): Promise<SweepResult> {
     return this.exclusive(async () =>
-      this.use('sweep', (db) => {
+      this.use('sweep', () => {
         const out: SweepResult = {};
         for (const [table, ms] of Object.entries(this.opts.retention) as [RetentionTable, number | undefined][]) {
-          if (ms) out[table] = db.prepare(RETENTION_SQL[table]).run({ cutoff: now - ms }).changes;
+          if (ms) out[table] = this.stmts.prepare(RETENTION_SQL[table]).run({ cutoff: now - ms }).changes;
         }
         return out;
       }),
@@ -387,7 +388,7 @@ export class SqliteStore extends RecordStore implements Store {
   }
 
   async ping(): Promise<void> {
-    this.use('ping', (db) => db.prepare('SELECT 1').get());
+    this.use('ping', () => this.stmts.prepare('SELECT 1').get());
   }
 
   async close(): Promise<void> {

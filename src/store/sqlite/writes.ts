@@ -4,7 +4,7 @@
  * rows are skipped), then the CAN messages and readings of the new ids, the
  * 1-minute and 1-hour rollups, and the latest value per sensor.
  */
-import type Database from 'better-sqlite3';
+import type { StatementCache } from './statements.js';
 import { HOUR, MINUTE, aggregateReadings } from '../buckets.js';
 import { decodedText, freshRows, latestOf, streamIdsOf } from '../batch.js';
 import type { WriteBatch } from '../types.js';
@@ -16,8 +16,8 @@ function rollupUpsert(table: string): string {
       sum_value = sum_value + excluded.sum_value, n_values = n_values + excluded.n_values`;
 }
 
-/** Writes `b` into `db` (call it inside a transaction); returns how many stream ids were new and how many known. */
-export function writeRows(db: Database.Database, b: WriteBatch): { stored: number; duplicates: number } {
+/** Writes `b` through `db`'s kept statements (call it inside a transaction); returns how many stream ids were new and how many known. */
+export function writeRows(db: StatementCache, b: WriteBatch): { stored: number; duplicates: number } {
   const ids = streamIdsOf(b);
   const now = Date.now();
   const claim = db.prepare('INSERT OR IGNORE INTO ingested_entries (stream_id, ingested_at) VALUES (?, ?)');
