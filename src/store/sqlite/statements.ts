@@ -1,10 +1,12 @@
 /**
  * Prepared statements, kept. better-sqlite3 finalizes a statement only when
  * its JavaScript object is garbage-collected, and V8 does not see the native
- * memory behind it: a statement prepared per call (the worker's six per batch,
- * every ping and query) piles up in malloc's main arena between collections —
- * in a long run the process's largest growing share. Kept statements are also
- * not parsed and planned again (about 15 % more batches per second).
+ * memory behind it: statements prepared per call (the worker's six per batch,
+ * every ping and query) pile up in malloc's main arena between collections
+ * (a loop of small transactions: 34 MB against 13 MB kept; a soak of
+ * `canopy up --compact` grew the same with or without, see
+ * docs/benchmarks.md). Kept statements are also not parsed and planned again
+ * (about 15 % more small batches per second).
  *
  * Bounded (least recently used first out): callers also run generated SQL (an
  * `IN (?, ?, …)` per list length). A kept statement is for synchronous use
