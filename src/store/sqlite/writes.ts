@@ -16,6 +16,12 @@ function rollupUpsert(table: string): string {
       sum_value = sum_value + excluded.sum_value, n_values = n_values + excluded.n_values`;
 }
 
+/** The rollup upserts, built once: a kept statement is looked up by its text on every batch. */
+const ROLLUPS = [
+  [rollupUpsert('readings_1m'), MINUTE],
+  [rollupUpsert('readings_1h'), HOUR],
+] as const;
+
 /** Writes `b` through `db`'s kept statements (call it inside a transaction); returns how many stream ids were new and how many known. */
 export function writeRows(db: StatementCache, b: WriteBatch): { stored: number; duplicates: number } {
   const ids = streamIdsOf(b);
@@ -36,11 +42,8 @@ export function writeRows(db: StatementCache, b: WriteBatch): { stored: number; 
   );
   for (const r of readings) insReading.run(Math.round(r.time), r.sensor, r.value, r.location, r.cluster);
   if (readings.length) {
-    for (const [table, res] of [
-      ['readings_1m', MINUTE],
-      ['readings_1h', HOUR],
-    ] as const) {
-      const up = db.prepare(rollupUpsert(table));
+    for (const [sql, res] of ROLLUPS) {
+      const up = db.prepare(sql);
       for (const p of aggregateReadings(readings, res)) up.run(p.sensor, p.t, p.min, p.max, p.sum, p.count);
     }
     const latest = db.prepare(
