@@ -214,7 +214,7 @@ export const RATIOS: readonly RatioSpec[] = [
     denominator: null,
     direction: 'atMost',
     target: 300,
-    text: 'the same, counted as the machine spends it: ≤ 300 MB PSS (peak of the sum; pages the processes share, the node binary first, counted once)',
+    text: 'all of canopy up --separate ≤ 300 MB PSS, what the machine spends (peak of the sum; pages the processes share, the node binary first, counted once)',
   },
   {
     id: 'soak_compact_pss_total',
