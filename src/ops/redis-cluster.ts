@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -29,6 +30,14 @@ export interface RedisClusterProcessOptions {
   extraConfig: string[];
   /** @defaultValue 60000 — time allowed until every node reports `cluster_state:ok`. */
   readyTimeoutMs: number;
+  /**
+   * @defaultValue 3 — tries per node: a node whose redis-server exits at
+   * start (another program bound its port or bus port after the check) is
+   * started again on a new port pair.
+   */
+  nodeStartAttempts: number;
+  /** Client ports to try first, one per node (tests); a node falls back to a random pair when its port fails. */
+  preferredPorts: number[];
 }
 
 const DEFAULTS: Omit<RedisClusterProcessOptions, 'dir'> = {
@@ -37,16 +46,47 @@ const DEFAULTS: Omit<RedisClusterProcessOptions, 'dir'> = {
   nodeTimeoutMs: 2000,
   extraConfig: [],
   readyTimeoutMs: 60_000,
+  nodeStartAttempts: 3,
+  preferredPorts: [],
 };
 
-/** A TCP port whose cluster-bus port (port + 10000) is free too. */
-async function clusterPort(taken: Set<number>): Promise<number> {
+/** Offset of a node's cluster-bus port from its client port (fixed by Redis). */
+const BUS_OFFSET = 10_000;
+
+/** The kernel's ephemeral port range (`ip_local_port_range`), where outgoing connections take their local ports. */
+export function ephemeralRange(file = '/proc/sys/net/ipv4/ip_local_port_range'): [number, number] {
+  try {
+    const [lo, hi] = fs.readFileSync(file, 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(lo) && Number.isInteger(hi) && (lo as number) > 0) return [lo as number, hi as number];
+  } catch {
+    // not Linux: the usual default
+  }
+  return [32768, 60999];
+}
+
+/**
+ * The client ports a node may take, [first, last): the node's port and its
+ * cluster-bus port (port + 10000) both below the ephemeral range, so no
+ * outgoing connection of this or another program can take either between the
+ * check and redis-server's bind. When the range starts too low for that, the
+ * band above the ephemeral range, or else (a tiny machine) anything from 20000.
+ */
+export function clusterPortBand([lo, hi]: [number, number]): [number, number] {
+  const below: [number, number] = [Math.max(1024, lo - BUS_OFFSET - 5000), lo - BUS_OFFSET];
+  if (below[1] - below[0] >= 1000) return below;
+  const above: [number, number] = [hi + 1, Math.min(65536 - BUS_OFFSET, hi + 1 + 5000)];
+  if (above[1] - above[0] >= 1000) return above;
+  return [20_000, 55_000];
+}
+
+/** A TCP port in `band` whose cluster-bus port (port + 10000) is free too. */
+async function clusterPort(taken: Set<number>, band: [number, number]): Promise<number> {
   for (let i = 0; i < 200; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 35_000);
-    if (taken.has(port) || taken.has(port + 10_000)) continue;
-    if ((await isFree(port)) && (await isFree(port + 10_000))) {
+    const port = band[0] + Math.floor(Math.random() * (band[1] - band[0]));
+    if (taken.has(port) || taken.has(port + BUS_OFFSET)) continue;
+    if ((await isFree(port)) && (await isFree(port + BUS_OFFSET))) {
       taken.add(port);
-      taken.add(port + 10_000);
+      taken.add(port + BUS_OFFSET);
       return port;
     }
   }
@@ -78,32 +118,42 @@ export class RedisClusterProcess {
     const o: RedisClusterProcessOptions = { ...DEFAULTS, ...opts };
     if (!(o.masters >= 3)) throw new RedisClusterStartError('a Redis Cluster needs at least 3 masters');
     const count = o.masters * (1 + o.replicasPerMaster);
+    const band = clusterPortBand(ephemeralRange());
     const taken = new Set<number>();
-    const ports: number[] = [];
-    for (let i = 0; i < count; i++) ports.push(await clusterPort(taken));
     const nodes: RedisProcess[] = [];
     const cluster = new RedisClusterProcess(nodes);
+    const startNode = (port: number) =>
+      RedisProcess.start({
+        dir: path.join(o.dir, `node-${port}`),
+        port,
+        aof: false,
+        rdb: false,
+        extraConfig: [
+          'cluster-enabled yes',
+          'cluster-config-file nodes.conf',
+          `cluster-node-timeout ${o.nodeTimeoutMs}`,
+          'cluster-require-full-coverage yes',
+          // replicas sync at once and report their offset every second, so they show in CLUSTER SLOTS quickly
+          'repl-diskless-sync-delay 0',
+          'repl-ping-replica-period 1',
+          ...o.extraConfig,
+        ],
+      });
     try {
-      for (const port of ports) {
-        nodes.push(
-          await RedisProcess.start({
-            dir: path.join(o.dir, `node-${port}`),
-            port,
-            aof: false,
-            rdb: false,
-            extraConfig: [
-              'cluster-enabled yes',
-              'cluster-config-file nodes.conf',
-              `cluster-node-timeout ${o.nodeTimeoutMs}`,
-              'cluster-require-full-coverage yes',
-              // replicas sync at once and report their offset every second, so they show in CLUSTER SLOTS quickly
-              'repl-diskless-sync-delay 0',
-              'repl-ping-replica-period 1',
-              ...o.extraConfig,
-            ],
-          }),
-        );
+      for (let i = 0; i < count; i++) {
+        for (let attempt = 1; ; attempt++) {
+          const preferred = attempt === 1 ? o.preferredPorts[i] : undefined;
+          const port = preferred ?? (await clusterPort(taken, band));
+          taken.add(port).add(port + BUS_OFFSET);
+          try {
+            nodes.push(await startNode(port));
+            break;
+          } catch (err) {
+            if (attempt >= o.nodeStartAttempts) throw err;
+          }
+        }
       }
+      const ports = nodes.map((n) => n.port);
       await run(
         'redis-cli',
         [

@@ -111,6 +111,16 @@ export async function stopStaleServer(dir: string, graceMs = 10_000): Promise<nu
   return pid;
 }
 
+/** The last line of a redis-server log (why it exited: "Address already in use", a bad directive), or where to look. */
+function lastLogLine(file: string): string {
+  try {
+    const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+    return `${lines[lines.length - 1] ?? ''} (${file})`;
+  } catch {
+    return `no log at ${file}`;
+  }
+}
+
 export class RedisProcess {
   readonly dir: string;
   readonly port: number;
@@ -198,13 +208,18 @@ export class RedisProcess {
       detached: this.#detached,
     });
     this.#child = child;
+    const log = path.join(this.dir, 'redis.log');
     const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code) =>
-        reject(new Error(`redis-server exited with ${code}; see ${path.join(this.dir, 'redis.log')}`)),
-      ),
+      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${lastLogLine(log)}`))),
     );
     exited.catch(() => undefined);
-    await Promise.race([waitForPort(this.port), exited]);
+    try {
+      await Promise.race([waitForPort(this.port), exited]);
+    } catch (err) {
+      // not listening in time: no server left behind that nobody owns
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      throw err;
+    }
   }
 
   /** SIGKILL, as a crash would: no final save. */
