@@ -12,20 +12,34 @@
  *
  * Callers that would key by a large value (a whole message) key by its digest.
  */
+/** Options of {@link RecentKeys}. */
+export interface RecentKeysOptions {
+  /** How long a key counts as recent, ms (> 0). */
+  windowMs: number;
+  /** Most keys held at once (≥ 1): past it the oldest is forgotten early. */
+  max: number;
+  /** A monotonic clock in ms. @defaultValue `performance.now` */
+  now?: () => number;
+  /** Called once for every key forgotten early because of `max` (a caller's counter). @defaultValue none */
+  onEvict?: () => void;
+}
+
 export class RecentKeys {
   readonly #seen = new Map<string, number>();
   readonly #windowMs: number;
   readonly #max: number;
   readonly #now: () => number;
+  readonly #onEvict: () => void;
   /** Keys forgotten early because of `max`. */
   evicted = 0;
 
-  /** @param now a monotonic clock in ms. @defaultValue `performance.now` */
-  constructor(windowMs: number, max: number, now: () => number = () => performance.now()) {
+  constructor(opts: RecentKeysOptions) {
+    const { windowMs, max } = opts;
     if (!(windowMs > 0) || !(max >= 1)) throw new RangeError(`RecentKeys: window ${windowMs} ms, max ${max}`);
     this.#windowMs = windowMs;
     this.#max = Math.floor(max);
-    this.#now = now;
+    this.#now = opts.now ?? (() => performance.now());
+    this.#onEvict = opts.onEvict ?? (() => undefined);
   }
 
   /** True when `key` was seen within the window (a repeat); else remembers it and returns false. */
@@ -41,6 +55,7 @@ export class RecentKeys {
       const oldest = this.#seen.keys().next().value!;
       this.#seen.delete(oldest);
       this.evicted++;
+      this.#onEvict();
     }
     return false;
   }

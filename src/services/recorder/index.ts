@@ -85,6 +85,8 @@ export interface RecorderHandle extends ServiceHandle {
     recorded: number;
     duplicates: number;
     controlRecorded: number;
+    /** Digests forgotten early in a flood (the duplicate check's cap) plus devices' last states dropped past their cap. */
+    evicted: number;
     userRecorded: number;
     userInvalid: number;
     userUndecodable: number;
@@ -135,7 +137,12 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
   const logOpts = { dir: c.dir, maxFileBytes: c.maxFileBytes, retentionDays: c.retentionDays };
   const updates = new RotatingLog({ ...logOpts, name: 'updates' });
   const control = new RotatingLog({ ...logOpts, name: 'control' });
-  const recent = new RecentKeys(c.dedupeWindowMs, RECORDER_LIMITS.dedupeEntries);
+  // a flood within the window forgets the oldest keys (at worst a duplicate is recorded twice)
+  const recent = new RecentKeys({
+    windowMs: c.dedupeWindowMs,
+    max: RECORDER_LIMITS.dedupeEntries,
+    onEvict: () => stats.evicted++,
+  });
   const lastDevice = new Map<string, { state: unknown; mode: unknown }>();
 
   const users = new RotatingLog({ ...logOpts, name: 'users' });
@@ -147,10 +154,7 @@ export async function start(config: Partial<RecorderConfig> = {}): Promise<Recor
     const now = Date.now();
     const base = channelBase(channel);
     // keyed by a digest: a message can be up to maxMessageBytes, and a flood holds up to dedupeEntries keys
-    const evictedBefore = recent.evicted;
     const repeat = recent.seen(createHash('sha1').update(base).update('\u0000').update(raw).digest('base64'));
-    // a flood within the window forgets the oldest keys (at worst a duplicate is recorded twice)
-    stats.evicted += recent.evicted - evictedBefore;
     if (repeat) {
       stats.duplicates++;
       return;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection } from '../../../src/bus/connection.js';
 import { Publisher } from '../../../src/bus/topics.js';
-import { RotatingLog, start, type RecorderHandle } from '../../../src/services/recorder/index.js';
+import { RECORDER_LIMITS, RotatingLog, start, type RecorderHandle } from '../../../src/services/recorder/index.js';
 import { createLogger } from '../../../src/util/log.js';
 import { startRedis } from '../../support/redis.js';
 import { tempDir } from '../../support/tmp.js';
@@ -112,6 +112,32 @@ describe('canopy recorder', () => {
       expect(r.stats.recorded).toBe(301);
       // the 300 earlier messages left the window: only the last one's digest is held
       expect(r.dedupeKeys()).toBe(1);
+    } finally {
+      await r.stop();
+      await c.close();
+    }
+  });
+
+  it('caps its digests in a flood inside the window and counts the ones it forgot', async () => {
+    const d = tempDir();
+    const redis = await startRedis();
+    const r = await start({
+      dir: d,
+      dedupeWindowMs: 600_000,
+      runtime: { connection: { url: redis.url }, log: createLogger('recorder', 'silent') },
+    });
+    const c = await Connection.connect({ url: redis.url });
+    const n = RECORDER_LIMITS.dedupeEntries + 50;
+    try {
+      for (let i = 0; i < n; i += 1000) {
+        const m = c.client.multi();
+        for (let j = i; j < Math.min(n, i + 1000); j++) m.publish('analytics:update', JSON.stringify({ j }));
+        await m.exec();
+      }
+      for (let i = 0; i < 1500 && r.stats.received < n; i++) await new Promise((res) => setTimeout(res, 20));
+      expect(r.stats.recorded).toBe(n);
+      expect(r.dedupeKeys()).toBe(RECORDER_LIMITS.dedupeEntries);
+      expect(r.stats.evicted).toBe(50);
     } finally {
       await r.stop();
       await c.close();
