@@ -17,6 +17,14 @@ import { alive, spawnWatched, until } from './proc.js';
 const CLI = path.resolve('dist/src/cli/main.js');
 
 const VIEWER = 'outage-viewer-token-0123456789';
+/** The pid of the one service process `canopy up --compact` says it started (exactly one). */
+function servicePid(lines: string[]): number {
+  const started = lines.filter((l) => / started \(pid \d+\)/.test(l) && !l.startsWith('Redis'));
+  expect(started).toHaveLength(1);
+  return Number(/\(pid (\d+)\)/.exec(started[0] as string)?.[1]);
+}
+
+const environ = (pid: number) => fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
 const count = (file: string) => Math.max(0, sqliteCount(file, 'SELECT count(*) AS n FROM can_messages'));
 
 /** `canopy up --compact` on its own Redis port and data dir, with `extra` arguments and environment. */
@@ -55,12 +63,8 @@ describe('canopy up --compact', () => {
     await up.waitFor(/^Dashboard: /, 10_000);
     expect(up.lines).toContain(`Dashboard: http://127.0.0.1:${apiPort}/`);
     expect(up.lines.some((l) => /no dashboard/.test(l))).toBe(false);
-    const started = up.lines.filter((l) => / started \(pid \d+\)/.test(l) && !l.startsWith('Redis'));
-    expect(started).toHaveLength(1);
-    const pid = Number(/\(pid (\d+)\)/.exec(started[0] as string)?.[1]);
-    expect(fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain(
-      `MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX}`,
-    );
+    const pid = servicePid(up.lines);
+    expect(environ(pid)).toContain(`MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX}`);
     // "Canopy is up" means every service beats, not only that the dashboard answers (the one process
     // starts its services in turn: before, the last ones were often still starting)
     const health = await fetch(`http://127.0.0.1:${apiPort}/health`);
@@ -124,7 +128,7 @@ describe('canopy up --compact', () => {
     expect((await up.exited).code).toBe(0);
   }, 180_000);
 
-  it('--source replay:FILE stores every frame of a candump log once; the process stays up when the log ends', async () => {
+  it('--source replay:FILE stores every frame of a candump log once; the process stays up when the log ends; MALLOC_ARENA_MAX from the environment wins', async () => {
     const dataDir = tempDir('canopy-compact-replay-');
     const log = path.join(dataDir, 'capture.log');
     const N = 2000;
@@ -136,8 +140,12 @@ describe('canopy up --compact', () => {
     );
     fs.writeFileSync(log, `${lines.join('\n')}\n`);
     const db = path.join(dataDir, 'canopy.db');
-    const up = await startCompact(dataDir, await freePort(), ['--source', `replay:${log}`]);
+    // an arena count the environment sets wins over up's default
+    const up = await startCompact(dataDir, await freePort(), ['--source', `replay:${log}`], { MALLOC_ARENA_MAX: '4' });
     await up.waitFor(/^Canopy is up/, 90_000);
+    const env = environ(servicePid(up.lines));
+    expect(env).toContain('MALLOC_ARENA_MAX=4');
+    expect(env).not.toContain(`MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX}`);
     await until(() => count(db) >= N, 60_000, 'every frame of the log stored');
     // the scanner's source ended; the other services go on, nothing restarted
     await new Promise((r) => setTimeout(r, 3000));
