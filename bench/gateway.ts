@@ -27,6 +27,7 @@ import { RelayClient } from '../src/client/relay.js';
 import { UserCodec, type RawMessage } from '../src/contracts/user-channels.js';
 import { freePort, waitForPort } from '../src/ops/ports.js';
 import { RedisProcess } from '../src/ops/redis-process.js';
+import { cpuSeconds } from '../src/util/procstat.js';
 import { forkBare, type BareServer } from './lib/fork-bare.js';
 import { percentile } from './report.js';
 
@@ -124,12 +125,6 @@ async function relayChild(): Promise<void> {
   });
 }
 
-function procCpuSeconds(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(parts[11]) + Number(parts[12])) / 100; // utime + stime, clock ticks (100/s on Linux)
-}
-
 export interface MeasureOptions {
   relaysN: number;
   hz: number;
@@ -174,7 +169,7 @@ export async function measure(o: MeasureOptions): Promise<Record<string, number>
       );
     }
   }
-  const gwCpu = () => gws.reduce((sum, g) => sum + procCpuSeconds(g.pid!), 0);
+  const gwCpu = () => gws.reduce((sum, g) => sum + cpuSeconds(g.pid!), 0);
   const children: ChildProcess[] = [];
   let consumer: UserChannels | undefined;
   try {
@@ -237,12 +232,12 @@ export async function measure(o: MeasureOptions): Promise<Record<string, number>
     while (now() < startAt) await new Promise((r) => setTimeout(r, 5));
     measuring = true;
     const cpu0 = gwCpu();
-    const redisCpu0 = procCpuSeconds(redis.pid!);
+    const redisCpu0 = cpuSeconds(redis.pid!);
     const selfCpu0 = process.cpuUsage();
     const t0 = now();
     // predictions: 1 Hz per user, spread over the second
     let predsPublished = 0;
-    const loadGen0 = children.reduce((sum, ch) => sum + procCpuSeconds(ch.pid!), 0);
+    const loadGen0 = children.reduce((sum, ch) => sum + cpuSeconds(ch.pid!), 0);
     const predTimer = setInterval(() => {
       if (!o.predictions) return;
       const slot = Math.floor((now() - startAt) / 100) % 10;
@@ -256,9 +251,9 @@ export async function measure(o: MeasureOptions): Promise<Record<string, number>
     await new Promise((r) => setTimeout(r, seconds * 1000));
     clearInterval(predTimer);
     const cpu1 = gwCpu();
-    const redisCpu1 = procCpuSeconds(redis.pid!);
+    const redisCpu1 = cpuSeconds(redis.pid!);
     const selfCpu = process.cpuUsage(selfCpu0);
-    const loadGen1 = children.reduce((sum, ch) => sum + procCpuSeconds(ch.pid!), 0);
+    const loadGen1 = children.reduce((sum, ch) => sum + cpuSeconds(ch.pid!), 0);
     const elapsed = (now() - t0) / 1000;
     await Promise.all(done);
     const sent = reports.reduce((s, r) => s + Object.values(r.sent).reduce((a, b) => a + b, 0), 0);

@@ -22,6 +22,7 @@ import { createClient } from 'redis';
 import { SCANNER_BOUNDS_DEFAULTS } from '../src/config/scanner.js';
 import { CAN_RAW } from '../src/contracts/names.js';
 import { freePort } from '../src/ops/ports.js';
+import { readProcStat } from '../src/util/procstat.js';
 import { replyField } from './lib/redis-reply.js';
 import { slope, soakFigures, streamFigures, type ProcSample, type StreamSample } from './lib/soak-stats.js';
 
@@ -43,13 +44,8 @@ function parents(): Map<number, number> {
   const out = new Map<number, number>();
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      out.set(Number(d), ppid);
-    } catch {
-      // gone meanwhile
-    }
+    const stat = readProcStat(Number(d)); // undefined: gone meanwhile
+    if (stat) out.set(Number(d), stat.ppid);
   }
   return out;
 }

@@ -24,22 +24,13 @@ import pg from 'pg';
 import { frameToStreamFields, type CanFrame } from '../../src/can/frame.js';
 import { encodePt100 } from '../../src/can/protocol.js';
 import { CAN_RAW, CAN_WORKER_GROUP } from '../../src/contracts/names.js';
+import { cpuSeconds } from '../../src/util/procstat.js';
 import { RedisProcess } from '../../src/ops/redis-process.js';
 import { WORKER_NODE_ARGS } from '../../src/ops/services-list.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(here, '..', '..', 'src', 'cli', 'main.js');
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
-
-function cpuSeconds(pid: number): number {
-  try {
-    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(parts[11]) + Number(parts[12])) / 100; // utime + stime in clock ticks (100/s on Linux)
-  } catch {
-    return 0;
-  }
-}
 
 function frames(n: number): CanFrame[] {
   const t0 = Date.now() - n;

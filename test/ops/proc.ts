@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
+import { readProcStat } from '../../src/util/procstat.js';
 import { register } from '../support/cleanup.js';
 
 /** A child process whose stdout lines can be awaited. */
@@ -86,12 +86,8 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+  const stat = readProcStat(pid);
+  return stat !== undefined && stat.state !== 'Z';
 }
 
 export async function until(cond: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {

@@ -13,17 +13,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { readProcStat } from '../../src/util/procstat.js';
 
-function parentOf(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // pid (comm) state ppid ...: comm may hold spaces and parentheses
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    return Number.isInteger(ppid) ? ppid : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const parentOf = (pid: number): number | undefined => readProcStat(pid)?.ppid;
 
 function cwdOf(pid: number): string | undefined {
   try {

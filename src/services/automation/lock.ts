@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { readProcStat } from '../../util/procstat.js';
 
 /** Who holds a relay bus: written into the lock file and the Redis lease. */
 export interface BusHolder {
@@ -48,12 +49,7 @@ export function bootId(): string | null {
 
 /** Field 22 of /proc/PID/stat (after the parenthesised command name, which may hold spaces). */
 export function processStartTicks(pid: number): number | null {
-  return readOr(() => {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const v = Number(fields[19]);
-    return Number.isFinite(v) ? v : null;
-  }, null);
+  return readProcStat(pid)?.startTicks ?? null;
 }
 
 /** This process as a holder of `bus`. */
