@@ -9,7 +9,7 @@
  * BENCH_API_HISTORY=0 skips the 30-day history fill and queries.
  * The API runs as its own process (`canopy api`), as in production.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,15 +18,14 @@ import autocannon from 'autocannon';
 import { createClient } from 'redis';
 import WebSocket from 'ws';
 import { freePort, waitForPort } from '../src/ops/ports.js';
+import { spawnService } from './lib/spawn-service.js';
 import { RedisProcess } from '../src/ops/redis-process.js';
 import { openStore } from '../src/store/index.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { forkBare } from './lib/fork-bare.js';
 import { CAN_RAW, SENSOR_UPDATE } from '../src/contracts/names.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/bench → dist/src/cli/main.js */
-const CLI = path.join(here, '..', 'src', 'cli', 'main.js');
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -57,19 +56,14 @@ async function waitForKey(redisUrl: string, key: string): Promise<void> {
   }
 }
 
-function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
+const spawnCli = (args: string[], env: NodeJS.ProcessEnv): ChildProcess =>
+  spawnService(args, { env: { LOG_LEVEL: 'warn', ...env } });
 
 /** Starts `canopy api` on a free port and waits until /health answers. */
 export async function spawnApi(env: NodeJS.ProcessEnv): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'api', '--port', String(port)], {
+  const child = spawnService(['api', '--port', String(port)], {
     env: {
-      ...process.env,
       LOG_LEVEL: 'warn',
       CANOPY_API_WS_MAX_CLIENTS: String(WS_CLIENTS + 10),
       // autocannon ignores `Connection: close` and keeps sending on the socket (Node then answers 503);
@@ -77,7 +71,6 @@ export async function spawnApi(env: NodeJS.ProcessEnv): Promise<ApiProcess> {
       CANOPY_API_MAX_REQUESTS_PER_SOCKET: '0',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
   });
   await waitForPort(port, '127.0.0.1', 120_000); // slow to start on a loaded machine
   const url = `http://127.0.0.1:${port}`;

@@ -17,13 +17,12 @@
  *    → update_p50_ms, update_p99_ms, update_max_ms, update_writes
  * Also: history_rows / history_rows_dropped (the store's bounded queue).
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { Connection } from '../src/bus/connection.js';
+import { spawnService } from './lib/spawn-service.js';
 import { defaultConfigFile } from '../src/can/paths.js';
 import { Mcp23017Simulator } from '../src/hw/mcp23017-sim.js';
 import { RedisProcess } from '../src/ops/redis-process.js';
@@ -109,14 +108,8 @@ export async function run(): Promise<Record<string, number>> {
     last = level;
   });
 
-  const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-  const worker = spawn(process.execPath, [cli, 'worker'], {
-    env: {
-      ...process.env,
-      REDIS_URL: redis.url,
-      DATABASE_URL: `sqlite:${path.join(dir, 'worker.db')}`,
-      LOG_LEVEL: 'error',
-    },
+  const worker = spawnService(['worker'], {
+    env: { REDIS_URL: redis.url, DATABASE_URL: `sqlite:${path.join(dir, 'worker.db')}`, LOG_LEVEL: 'error' },
     stdio: 'ignore',
   });
   const svc = await start({

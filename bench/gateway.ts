@@ -17,12 +17,13 @@
  * Environment: BENCH_GATEWAY_RELAYS (200), BENCH_GATEWAY_HZ (100), BENCH_GATEWAY_SECONDS (15),
  * BENCH_GATEWAY_PROCS (2), BENCH_GATEWAY_STEPS, BENCH_GATEWAY_STEP_SECONDS (10), BENCH_GATEWAY_MAIN.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserChannels } from '../src/client/channels.js';
+import { spawnService } from './lib/spawn-service.js';
 import { RelayClient } from '../src/client/relay.js';
 import { UserCodec, type RawMessage } from '../src/contracts/user-channels.js';
 import { freePort, waitForPort } from '../src/ops/ports.js';
@@ -31,8 +32,6 @@ import { cpuSeconds } from '../src/util/procstat.js';
 import { forkBare, type BareServer } from './lib/fork-bare.js';
 import { percentile } from './report.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.join(here, '..', 'src', 'cli', 'main.js');
 const CHANNELS = 32;
 
 const now = () => performance.timeOrigin + performance.now();
@@ -162,9 +161,10 @@ export async function measure(o: MeasureOptions): Promise<Record<string, number>
   } else {
     for (const port of ports) {
       gws.push(
-        spawn(process.execPath, [...gwNodeArgs, CLI, 'gateway', '--port', String(port)], {
-          env: { ...process.env, REDIS_URL: redis.url, CANOPY_GATEWAY_TOKENS: tokens, LOG_LEVEL: 'warn' },
+        spawnService(['gateway', '--port', String(port)], {
+          env: { REDIS_URL: redis.url, CANOPY_GATEWAY_TOKENS: tokens, LOG_LEVEL: 'warn' },
           stdio: ['ignore', 'inherit', 'inherit'],
+          extraNodeArgs: gwNodeArgs,
         }),
       );
     }

@@ -25,17 +25,17 @@
  * skips PostgreSQL and the latency run; BENCH_WORKER_NODE_ARGS adds Node flags
  * to the worker (profiling: `--cpu-prof --cpu-prof-dir=<dir>`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createClient } from 'redis';
 import pg from 'pg';
 import { frameToStreamFields, type CanFrame } from '../src/can/frame.js';
+import { spawnService } from './lib/spawn-service.js';
 import { encodePressure, encodePt100, encodeScd30 } from '../src/can/protocol.js';
 import { FrameProcessor } from '../src/cea/processor.js';
 import { RedisProcess } from '../src/ops/redis-process.js';
-import { mallocEnv, WORKER_NODE_ARGS } from '../src/ops/services-list.js';
 import { openStore } from '../src/store/index.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { barePostgres, bareSqlite, type Rows } from './lib/seed-schema.js';
@@ -45,7 +45,6 @@ import { CAN_RAW, WORKER_STATS } from '../src/contracts/names.js';
 
 const newClient = (url: string) => createClient({ url });
 type Raw = ReturnType<typeof newClient>;
-const CLI = path.resolve('dist/src/cli/main.js');
 const N = Number(process.env.BENCH_FRAMES || 300_000);
 
 export function makeFrames(n: number, t0: number): CanFrame[] {
@@ -74,11 +73,7 @@ async function xadd(c: Raw, frames: CanFrame[]): Promise<void> {
 function spawnWorker(env: NodeJS.ProcessEnv): ChildProcess {
   // BENCH_WORKER_NODE_ARGS adds Node flags to the worker, e.g. `--cpu-prof --cpu-prof-dir=prof`
   const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  return spawn(process.execPath, [...WORKER_NODE_ARGS, ...extra, CLI, 'worker', '--name', 'bench'], {
-    // as canopy up and the systemd unit run it: V8 limits above, malloc arenas capped
-    env: { ...mallocEnv(process.env), ...process.env, ...env, LOG_LEVEL: 'error' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  return spawnService(['worker', '--name', 'bench'], { env: { ...env, LOG_LEVEL: 'error' }, extraNodeArgs: extra });
 }
 
 function peakRssMb(pid: number): number {

@@ -17,23 +17,21 @@
  *
  * BENCH_FAILOVER_FRAMES sets the capture size (100,000).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { createClient } from 'redis';
 import { formatCanId, formatData } from '../../src/can/frame.js';
+import { spawnService } from '../lib/spawn-service.js';
 import { encodePt100 } from '../../src/can/protocol.js';
 import type { RedisProcess } from '../../src/ops/redis-process.js';
 import { startSentinelTopology } from '../../src/ops/sentinel-topology.js';
 import { start as startScanner } from '../../src/services/scanner/index.js';
 import { createLogger } from '../../src/util/log.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/bench/scale → dist/src/cli/main.js */
-const CLI = path.join(here, '..', '..', 'src', 'cli', 'main.js');
 const N = Number(process.env.BENCH_FAILOVER_FRAMES || 100_000);
 const SPEED = 5;
 
@@ -105,7 +103,7 @@ async function failoverRun(dir: string, servers: RedisProcess[], children: Child
     LOG_LEVEL: 'error',
   };
   const spawnCli = (args: string[]) => {
-    const c = spawn(process.execPath, [CLI, ...args], { env, stdio: 'ignore' });
+    const c = spawnService(args, { env, stdio: 'ignore' });
     children.push(c);
     return c;
   };

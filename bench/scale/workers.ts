@@ -14,22 +14,19 @@
  *
  * Environment: BENCH_SCALE_FRAMES (100000), BENCH_SCALE_WORKERS (1,2,4), BENCH_SCALE_DATABASE_URL.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import pg from 'pg';
 import { frameToStreamFields, type CanFrame } from '../../src/can/frame.js';
+import { spawnService } from '../lib/spawn-service.js';
 import { encodePt100 } from '../../src/can/protocol.js';
 import { CAN_RAW, CAN_WORKER_GROUP } from '../../src/contracts/names.js';
 import { cpuSeconds } from '../../src/util/procstat.js';
 import { RedisProcess } from '../../src/ops/redis-process.js';
-import { WORKER_NODE_ARGS } from '../../src/ops/services-list.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.join(here, '..', '..', 'src', 'cli', 'main.js');
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 function frames(n: number): CanFrame[] {
@@ -73,9 +70,8 @@ async function run(n: number, data: CanFrame[]): Promise<{ perS: number; cpuMsPe
     await raw.connect();
     for (let i = 0; i < n; i++) {
       workers.push(
-        spawn(process.execPath, [...WORKER_NODE_ARGS, CLI, 'worker', '--instance', String(i)], {
+        spawnService(['worker', '--instance', String(i)], {
           env: {
-            ...process.env,
             REDIS_URL: redis.url,
             DATABASE_URL: databaseUrl,
             CANOPY_DATA_DIR: dir,

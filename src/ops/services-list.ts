@@ -40,6 +40,17 @@ export const LIGHT_NODE_ARGS = ['--max-semi-space-size=1'];
 export const API_NODE_ARGS = ['--max-semi-space-size=2'];
 
 /**
+ * The Node options a service runs with, by its command name: `canopy up`'s
+ * entries, the systemd units (a test ties them) and the benchmarks, which
+ * measure each service as it is deployed.
+ */
+export function serviceNodeArgs(service: string): string[] {
+  if (service === 'worker') return WORKER_NODE_ARGS;
+  if (service === 'api') return API_NODE_ARGS;
+  return LIGHT_NODE_ARGS;
+}
+
+/**
  * glibc's malloc gives every thread that allocates (V8's helpers, libuv's pool) an arena of its own,
  * up to eight per core, and keeps what each arena freed: about 9 MB of a service process's RSS, more
  * the longer it runs. Two arenas hold the same native allocations with less left over. `canopy up`
@@ -108,28 +119,36 @@ export function upServices(
     services.push({
       name: workers === 1 ? 'worker' : `worker-${i}`,
       args: ['worker', '--instance', String(i)],
-      nodeArgs: WORKER_NODE_ARGS,
+      nodeArgs: serviceNodeArgs('worker'),
     });
   }
-  services.push({ name: 'scanner', args: ['scanner', '--source', opts.source ?? 'sim'], nodeArgs: LIGHT_NODE_ARGS });
+  services.push({
+    name: 'scanner',
+    args: ['scanner', '--source', opts.source ?? 'sim'],
+    nodeArgs: serviceNodeArgs('scanner'),
+  });
   const apiPort = apiEnv().port ?? 8000;
   services.push({
     name: 'api',
     args: ['api', '--port', String(apiPort), '--host', '127.0.0.1'],
     port: apiPort,
     portHint: 'CANOPY_API_PORT=N (e.g. CANOPY_API_PORT=8080 canopy up)',
-    nodeArgs: API_NODE_ARGS,
+    nodeArgs: serviceNodeArgs('api'),
   });
   services.push({
     name: 'automation',
     args: ['automation'],
     onCrash: ['automation', '--safe-state'],
-    nodeArgs: LIGHT_NODE_ARGS,
+    nodeArgs: serviceNodeArgs('automation'),
   });
   if (opts.group ?? true) {
-    services.push({ name: UP_GROUP.join('+'), args: ['group', UP_GROUP.join(',')], nodeArgs: LIGHT_NODE_ARGS });
+    services.push({
+      name: UP_GROUP.join('+'),
+      args: ['group', UP_GROUP.join(',')],
+      nodeArgs: serviceNodeArgs('group'),
+    });
   } else {
-    for (const name of UP_GROUP) services.push({ name, args: [name], nodeArgs: LIGHT_NODE_ARGS });
+    for (const name of UP_GROUP) services.push({ name, args: [name], nodeArgs: serviceNodeArgs(name) });
   }
   return services;
 }
