@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createClient } from 'redis';
 import { describe, expect, it } from 'vitest';
+import { until } from '../../support/cli-procs.js';
 import { register } from '../../support/cleanup.js';
 import { fakeClock } from '../../support/faketime.js';
 import { startRedis } from '../../support/redis.js';
@@ -30,14 +31,6 @@ function recorded(dir: string): unknown[] {
     .map((l) => (JSON.parse(l) as { message: { n: unknown } }).message.n);
 }
 
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!ok()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 describe('recorder under a wall-clock step (libfaketime, real process)', () => {
   it('a repeat a moment after a step forward of an hour is still a duplicate; after a step back the window still ends', async () => {
     const redis = await startRedis();
@@ -54,26 +47,30 @@ describe('recorder under a wall-clock step (libfaketime, real process)', () => {
     await pub.connect();
     try {
       // subscribed once a probe is recorded (PSUBSCRIBE happens after start)
-      await until('the recorder to record a probe', () => {
-        void pub.publish('analytics:update', JSON.stringify({ n: 'probe' }));
-        return recorded(rec).includes('probe');
-      });
+      await until(
+        'the recorder to record a probe',
+        () => {
+          void pub.publish('analytics:update', JSON.stringify({ n: 'probe' }));
+          return recorded(rec).includes('probe');
+        },
+        20_000,
+      );
       await sleep(2500); // probes out of the 2-s window
 
       await pub.publish('analytics:update', JSON.stringify({ n: 'a' }));
-      await until('a recorded', () => recorded(rec).includes('a'));
+      await until('a recorded', () => recorded(rec).includes('a'), 20_000);
       clock.set(3600);
       await pub.publish('analytics:update', JSON.stringify({ n: 'a' })); // within the window on the monotonic clock
       // handled in order: once the marker is written, the repeat was judged under the stepped clock
       await pub.publish('analytics:update', JSON.stringify({ n: 'm' }));
-      await until('the marker recorded', () => recorded(rec).includes('m'));
+      await until('the marker recorded', () => recorded(rec).includes('m'), 20_000);
       clock.set(-3600);
       await pub.publish('analytics:update', JSON.stringify({ n: 'b' }));
-      await until('b recorded', () => recorded(rec).includes('b'));
+      await until('b recorded', () => recorded(rec).includes('b'), 20_000);
       await sleep(2500); // past the window on the monotonic clock, an hour short of it on the wall clock
       await pub.publish('analytics:update', JSON.stringify({ n: 'b' }));
       await pub.publish('analytics:update', JSON.stringify({ n: 'end' }));
-      await until('end recorded', () => recorded(rec).includes('end'));
+      await until('end recorded', () => recorded(rec).includes('end'), 20_000);
 
       const got = recorded(rec).filter((n) => n !== 'probe');
       expect(got).toEqual(['a', 'm', 'b', 'b', 'end']);
