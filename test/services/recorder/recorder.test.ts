@@ -33,6 +33,17 @@ const readLines = (prefix: string) =>
       (l) => JSON.parse(l) as { channel?: string; kind?: string; device?: string; message: Record<string, unknown> },
     );
 
+/** A recorder of its own (own Redis, own directory) with duplicate window `dedupeWindowMs`, and a connection to publish on. */
+async function ownRecorder(dedupeWindowMs: number): Promise<{ r: RecorderHandle; c: Connection }> {
+  const redis = await startRedis();
+  const r = await start({
+    dir: tempDir(),
+    dedupeWindowMs,
+    runtime: { connection: { url: redis.url }, log: createLogger('recorder', 'silent') },
+  });
+  return { r, c: await Connection.connect({ url: redis.url }) };
+}
+
 describe('canopy recorder', () => {
   it('records every update once although it arrives on its broad, level and specific channels; control history too', async () => {
     const pub = new Publisher(conn);
@@ -93,14 +104,7 @@ describe('canopy recorder', () => {
   });
 
   it('holds the digests of the last dedupe window only, not every message it recorded', async () => {
-    const d = tempDir();
-    const redis = await startRedis();
-    const r = await start({
-      dir: d,
-      dedupeWindowMs: 200,
-      runtime: { connection: { url: redis.url }, log: createLogger('recorder', 'silent') },
-    });
-    const c = await Connection.connect({ url: redis.url });
+    const { r, c } = await ownRecorder(200);
     try {
       const big = 'x'.repeat(20_000);
       for (let i = 0; i < 300; i++) await c.client.publish('analytics:update', JSON.stringify({ i, big }));
@@ -119,14 +123,7 @@ describe('canopy recorder', () => {
   });
 
   it('caps its digests in a flood inside the window and counts the ones it forgot', async () => {
-    const d = tempDir();
-    const redis = await startRedis();
-    const r = await start({
-      dir: d,
-      dedupeWindowMs: 600_000,
-      runtime: { connection: { url: redis.url }, log: createLogger('recorder', 'silent') },
-    });
-    const c = await Connection.connect({ url: redis.url });
+    const { r, c } = await ownRecorder(600_000);
     const n = RECORDER_LIMITS.dedupeEntries + 50;
     try {
       for (let i = 0; i < n; i += 1000) {
