@@ -143,8 +143,8 @@ export class RedisClusterProcess {
       for (let i = 0; i < count; i++) {
         for (let attempt = 1; ; attempt++) {
           const preferred = attempt === 1 ? o.preferredPorts[i] : undefined;
+          if (preferred !== undefined) taken.add(preferred).add(preferred + BUS_OFFSET); // clusterPort marks its own
           const port = preferred ?? (await clusterPort(taken, band));
-          taken.add(port).add(port + BUS_OFFSET);
           try {
             nodes.push(await startNode(port));
             break;
