@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { withDeadline } from '../bus/deadline.js';
-import { freePort, waitForPort } from './ports.js';
+import { freePort, waitForRedis } from './ports.js';
 
 /** A redis-server child process that this program owns. */
 export interface RedisProcessOptions {
@@ -37,6 +37,11 @@ export interface RedisProcessOptions {
    * {@link RedisProcess.start}).
    */
   exitWithParent?: boolean;
+  /**
+   * @defaultValue 15000 — how long {@link RedisProcess.start} waits for the
+   * server's first reply; a server still silent then is killed and the start fails.
+   */
+  startTimeoutMs?: number;
 }
 
 export class RedisBinaryMissingError extends Error {
@@ -130,6 +135,7 @@ export class RedisProcess {
   readonly #detached: boolean;
   readonly #args: string[];
   readonly #guard: string[];
+  #startTimeoutMs = 15_000;
 
   private constructor(
     dir: string,
@@ -179,6 +185,7 @@ export class RedisProcess {
     const args = opts.sentinel ? ['--sentinel'] : [];
     const guard = opts.exitWithParent && hasPdeathsig() ? ['setpriv', '--pdeathsig', 'TERM', '--'] : [];
     const rp = new RedisProcess(opts.dir, port, binary, confPath, opts.detached ?? false, args, guard);
+    rp.#startTimeoutMs = opts.startTimeoutMs ?? 15_000;
     await rp.#spawn();
     return rp;
   }
@@ -214,9 +221,9 @@ export class RedisProcess {
     );
     exited.catch(() => undefined);
     try {
-      await Promise.race([waitForPort(this.port), exited]);
+      await Promise.race([waitForRedis(this.port, '127.0.0.1', this.#startTimeoutMs), exited]);
     } catch (err) {
-      // not listening in time: no server left behind that nobody owns
+      // silent in time: no server left behind that nobody owns
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       throw err;
     }
