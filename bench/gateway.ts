@@ -50,11 +50,12 @@ interface RelayReport {
 
 /** Child process: relays [from, to) send at `hz` for `seconds`, then report. */
 async function relayChild(): Promise<void> {
-  const [, , , url, fromS, toS, hzS, secondsS] = process.argv;
+  const [, , , url, fromS, toS, hzS, secondsS, allS] = process.argv;
   const from = Number(fromS);
   const to = Number(toS);
   const hz = Number(hzS);
   const seconds = Number(secondsS);
+  const all = Number(allS);
   const codec = new UserCodec();
   const relays: RelayClient[] = [];
   const report: RelayReport = { sent: {}, dropped: 0, predictions: {}, predLatencies: [], connects: 0 };
@@ -81,32 +82,40 @@ async function relayChild(): Promise<void> {
   measuring = true;
   const period = 1000 / hz;
   const total = Math.round(seconds * hz);
-  let tick = 0;
+  // Relay i sends at startAt + (i / all) × period + k × period: the relays' phases are spread over
+  // the period as independent devices' are, so the offered load is a rate and not one burst of
+  // every relay at once (a burst's length, not the rate, would set the p99).
+  const phase = relays.map((_, j) => ((from + j) / all) * period);
+  const ticks = relays.map(() => 0);
+  let finished = 0;
   await new Promise<void>((resolve) => {
     const timer = setInterval(
       () => {
-        const due = Math.min(total, Math.floor((now() - go.startAt) / period) + 1);
-        for (; tick < due; tick++) {
-          for (let j = 0; j < relays.length; j++) {
+        const elapsed = now() - go.startAt;
+        for (let j = 0; j < relays.length; j++) {
+          if (ticks[j]! >= total) continue;
+          const due = Math.min(total, Math.floor((elapsed - phase[j]!) / period) + 1);
+          for (; ticks[j]! < due; ticks[j]!++) {
             const channels: Record<string, number> = {};
             for (const n of names) channels[n] = Math.random() * 200 - 100;
             const msg: RawMessage & { seq: number; t: number } = {
               type: 'raw',
               timestamp: Date.now() / 1000,
-              seq: tick,
+              seq: ticks[j]!,
               t: now(),
               channels,
             };
             relays[j]!.sendEncoded(codec.encode(msg));
             report.sent[relays[j]!.options.user]!++;
           }
+          if (ticks[j]! >= total) finished++;
         }
-        if (tick >= total) {
+        if (finished >= relays.length) {
           clearInterval(timer);
           resolve();
         }
       },
-      Math.max(1, Math.floor(period / 2)),
+      Math.max(1, Math.min(Math.floor(period / 2), Math.floor(period / relays.length))),
     );
   });
   for (const r of relays) {
@@ -210,6 +219,7 @@ export async function measure(o: MeasureOptions): Promise<Record<string, number>
         String(to),
         String(hz),
         String(seconds),
+        String(relaysN),
       ]);
       children.push(ch);
       ready.push(new Promise((r) => ch.on('message', (m: { type: string }) => m.type === 'ready' && r())));
@@ -341,12 +351,13 @@ const env = (name: string, dflt: number) => Number(process.env[name] || dflt);
 /**
  * Steps the offered rate (relays × hz) up; a step holds when p99 ≤ 20 ms and
  * nothing is lost. The capacity is the rate received per second at the
- * highest step that held; stepping stops after two misses in a row (at the
- * lowest rates p99 sits near 20 ms for the bare server too, from wake-up
- * delays of nearly idle processes, so one miss there says nothing about capacity).
+ * highest step that held; stepping stops after two misses in a row (one slow
+ * second on a shared machine is not the end of the capacity). The steps are
+ * about 1.4× apart from 2,000 on, so a ratio of two capacities is read to
+ * that precision.
  */
 async function capacity(server: 'gateway' | 'bare', base: Omit<MeasureOptions, 'server' | 'hz' | 'predictions'>) {
-  const steps = (process.env.BENCH_GATEWAY_STEPS ?? '500,1000,2000,5000,10000,20000,40000')
+  const steps = (process.env.BENCH_GATEWAY_STEPS ?? '500,1000,2000,3000,4000,5500,7500,10000,14000,20000,28000,40000')
     .split(',')
     .map(Number)
     .filter((x) => x > 0);
