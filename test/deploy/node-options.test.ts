@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   API_NODE_ARGS,
+  GATEWAY_NODE_ARGS,
   LIGHT_NODE_ARGS,
   MALLOC_ARENA_MAX,
   serviceNodeArgs,
@@ -29,10 +30,11 @@ function nodeOptions(text: string): string[] | undefined {
 describe('systemd units carry the Node options canopy up uses', () => {
   const units = fs.readdirSync(DIR).filter((f) => f.endsWith('.service') && !ONE_SHOT.has(f));
 
-  it('gives the worker and the api their own limits, every other service the light ones', () => {
+  it('gives the worker, the api and the gateway their own limits, every other service the light ones', () => {
     expect(serviceNodeArgs(serviceOf('canopy-worker@.service'))).toBe(WORKER_NODE_ARGS);
     expect(serviceNodeArgs(serviceOf('canopy-api.service'))).toBe(API_NODE_ARGS);
-    expect(serviceNodeArgs(serviceOf('canopy-gateway.service'))).toBe(LIGHT_NODE_ARGS);
+    expect(serviceNodeArgs(serviceOf('canopy-gateway.service'))).toBe(GATEWAY_NODE_ARGS);
+    expect(serviceNodeArgs(serviceOf('canopy-alerts.service'))).toBe(LIGHT_NODE_ARGS);
   });
 
   it('covers every service unit', () => {
