@@ -123,6 +123,8 @@ async function liveFigures(api: ApiProcess, redisUrl: string): Promise<Record<st
       live_bare_p50_ms: b.p50,
       live_bare_p99_ms: b.p99,
       live_bare_req_per_s: b.rps,
+      // the p99 bound's ratio for the bare route under the same load: how much of a miss is the load's own tail
+      live_bare_p99_bound_ratio: round(b.p99 / ((LIVE_CONNECTIONS / b.rps) * 1000), 2),
     };
   } finally {
     await bare.stop();
