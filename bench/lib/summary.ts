@@ -96,6 +96,10 @@ export function buildSummary(reports: Record<string, LoadedReport>, chartFile?: 
   return lines.join('\n');
 }
 
+/** The chart's range of scores: one below 0.1 (ten times worse than its target) or above 100 is drawn at the edge. */
+const CHART_MIN = 0.1;
+const CHART_MAX = 100;
+
 /**
  * A vega-lite bar chart: one bar per measured ratio, from the target (1) to
  * how far the ratio is from it, on a log scale where right is better,
@@ -105,13 +109,18 @@ export function chartSpec(ratios: RatioResult[]): vl.TopLevelSpec {
   const values = ratios
     .map((r) => ({ r, s: score(r) }))
     .filter((x): x is { r: RatioResult; s: number } => x.s !== null)
-    .map(({ r, s }) => ({
-      ratio: `${r.bench}: ${r.id}`,
+    .map(({ r, s }) => {
       // clamp to the plotted range so 0 and ∞ still show
-      score: Math.min(1000, Math.max(0.001, s)),
-      status: r.status,
-      label: `${fmt(r.ratio)} (${cmp(r)})`,
-    }));
+      const score = Math.min(CHART_MAX, Math.max(CHART_MIN, s));
+      return {
+        ratio: `${r.bench}: ${r.id}`,
+        score,
+        // the label starts right of the bar and of the target line, so no bar covers it
+        at: Math.max(1, score),
+        status: r.status,
+        label: `${fmt(r.ratio)} (${cmp(r)})`,
+      };
+    });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: 'Canopy against its targets (1 = target, right of it = met)',
@@ -128,7 +137,7 @@ export function chartSpec(ratios: RatioResult[]): vl.TopLevelSpec {
           x: {
             field: 'score',
             type: 'quantitative',
-            scale: { type: 'log', domain: [0.001, 1000] },
+            scale: { type: 'log', domain: [CHART_MIN, CHART_MAX] },
             title: 'ratio ÷ target (≥) or target ÷ ratio (≤), log scale',
           },
           color: {
@@ -143,7 +152,7 @@ export function chartSpec(ratios: RatioResult[]): vl.TopLevelSpec {
         mark: { type: 'text', align: 'left', dx: 4, fontSize: 10 },
         encoding: {
           y: { field: 'ratio', type: 'nominal', sort: null },
-          x: { field: 'score', type: 'quantitative' },
+          x: { field: 'at', type: 'quantitative' },
           text: { field: 'label' },
         },
       },

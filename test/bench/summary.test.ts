@@ -46,6 +46,19 @@ describe('benchmark summary', () => {
     expect(v.some((x) => x.ratio.startsWith('api:'))).toBe(false);
   });
 
+  it('keeps every bar inside the plotted range and every label right of its bar and the target line', () => {
+    const spec = chartSpec(allRatios(reports)) as unknown as {
+      data: { values: { score: number; at: number }[] };
+    };
+    const v = spec.data.values;
+    expect(v.some((x) => x.score < 1)).toBe(true); // a miss in the fixture
+    for (const x of v) {
+      expect(x.score).toBeGreaterThanOrEqual(0.1);
+      expect(x.score).toBeLessThanOrEqual(100);
+      expect(x.at).toBe(Math.max(1, x.score));
+    }
+  });
+
   it('renders the chart to SVG with a library and writes both files', async () => {
     const svg = await renderChart(allRatios(reports));
     expect(svg.startsWith('<svg')).toBe(true);
