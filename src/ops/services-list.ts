@@ -66,7 +66,7 @@ export function serviceNodeArgs(service: string): string[] {
  * up to eight per core, and keeps what each arena freed: about 9 MB of a service process's RSS, more
  * the longer it runs. Two arenas hold the same native allocations with less left over. `canopy up`
  * sets it for its services unless MALLOC_ARENA_MAX is set already; the systemd units set the same (a
- * test ties them). Measured: see docs/benchmarks.md ("Kept since the committed summary").
+ * test ties them). Measured: see docs/benchmarks.md ("Measured between the summaries").
  */
 export const MALLOC_ARENA_MAX = '2';
 
