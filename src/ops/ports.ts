@@ -14,11 +14,23 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once a TCP connect to host:port succeeds, or rejects at the deadline. */
-export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 15_000): Promise<void> {
+/**
+ * Runs `probe` every 50 ms until it says true; rejects with `what` once
+ * `timeoutMs` have passed. The probe gets the time left, to bound its own wait.
+ */
+async function pollUntil(probe: (leftMs: number) => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
+    if (await probe(Math.max(50, deadline - performance.now()))) return;
+    if (performance.now() > deadline) throw new Error(`${what} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Resolves once a TCP connect to host:port succeeds, or rejects at the deadline. */
+export function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 15_000): Promise<void> {
+  const connects = () =>
+    new Promise<boolean>((resolve) => {
       const s = net.connect({ port, host });
       s.once('connect', () => {
         s.destroy();
@@ -26,10 +38,7 @@ export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 
       });
       s.once('error', () => resolve(false));
     });
-    if (ok) return;
-    if (performance.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return pollUntil(connects, timeoutMs, `nothing listens on ${host}:${port}`);
 }
 
 /**
@@ -40,24 +49,20 @@ export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 
  * has bound its cluster-bus port or run its event loop, and a server that then
  * fails that bind exits a moment later. A reply means its start-up is over.
  */
-export async function waitForRedis(port: number, host = '127.0.0.1', timeoutMs = 15_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
+export function waitForRedis(port: number, host = '127.0.0.1', timeoutMs = 15_000): Promise<void> {
+  const replies = (leftMs: number) =>
+    new Promise<boolean>((resolve) => {
       const s = net.connect({ port, host });
       const done = (v: boolean) => {
         clearTimeout(t);
         s.destroy();
         resolve(v);
       };
-      const t = setTimeout(() => done(false), Math.max(50, deadline - performance.now()));
+      const t = setTimeout(() => done(false), leftMs);
       s.once('connect', () => s.write('PING\r\n'));
       s.once('data', () => done(true));
       s.once('error', () => done(false));
       s.once('close', () => done(false));
     });
-    if (ok) return;
-    if (performance.now() > deadline) throw new Error(`no Redis reply on ${host}:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return pollUntil(replies, timeoutMs, `no Redis reply on ${host}:${port}`);
 }
