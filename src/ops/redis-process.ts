@@ -44,6 +44,9 @@ export interface RedisProcessOptions {
   startTimeoutMs?: number;
 }
 
+/** {@link RedisProcessOptions.startTimeoutMs}'s default. */
+const START_TIMEOUT_MS = 15_000;
+
 export class RedisBinaryMissingError extends Error {
   readonly code = 'REDIS_SERVER_MISSING';
   constructor(binary: string) {
@@ -135,7 +138,7 @@ export class RedisProcess {
   readonly #detached: boolean;
   readonly #args: string[];
   readonly #guard: string[];
-  #startTimeoutMs = 15_000;
+  #startTimeoutMs = START_TIMEOUT_MS;
 
   private constructor(
     dir: string,
@@ -185,7 +188,7 @@ export class RedisProcess {
     const args = opts.sentinel ? ['--sentinel'] : [];
     const guard = opts.exitWithParent && hasPdeathsig() ? ['setpriv', '--pdeathsig', 'TERM', '--'] : [];
     const rp = new RedisProcess(opts.dir, port, binary, confPath, opts.detached ?? false, args, guard);
-    rp.#startTimeoutMs = opts.startTimeoutMs ?? 15_000;
+    rp.#startTimeoutMs = opts.startTimeoutMs ?? START_TIMEOUT_MS;
     await rp.#spawn();
     return rp;
   }
