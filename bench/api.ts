@@ -23,6 +23,7 @@ import { RedisProcess } from '../src/ops/redis-process.js';
 import { openStore } from '../src/store/index.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { forkBare } from './lib/fork-bare.js';
+import { liveBound } from './lib/targets.js';
 import { CAN_RAW, SENSOR_UPDATE } from '../src/contracts/names.js';
 
 /** dist/bench → dist/src/cli/main.js */
@@ -124,7 +125,10 @@ async function liveFigures(api: ApiProcess, redisUrl: string): Promise<Record<st
       live_bare_p99_ms: b.p99,
       live_bare_req_per_s: b.rps,
       // the p99 bound's ratio for the bare route under the same load: how much of a miss is the load's own tail
-      live_bare_p99_bound_ratio: round(b.p99 / ((LIVE_CONNECTIONS / b.rps) * 1000), 2),
+      live_bare_p99_bound_ratio: round(
+        b.p99 / liveBound.value({ live_connections: LIVE_CONNECTIONS, live_req_per_s: b.rps })!,
+        2,
+      ),
     };
   } finally {
     await bare.stop();

@@ -44,7 +44,8 @@ export interface RatioResult {
   text: string;
 }
 
-const liveBound: DerivedDenominator = {
+/** The live API's p99 bound in ms: connections ÷ requests per second. */
+export const liveBound: DerivedDenominator = {
   label: 'live_connections ÷ live_req_per_s (ms)',
   value: (f) => {
     const c = f.live_connections;
